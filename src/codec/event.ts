@@ -1,0 +1,43 @@
+/** An event as producers push it. */
+export interface SluiceEvent {
+  /** Unique id, at most 255 UTF-8 bytes; sinks deduplicate by it. Assigned (UUIDv7) when omitted. */
+  id?: string;
+  /** Partitioning and ordering key, at most 65 535 UTF-8 bytes. */
+  key?: string;
+  /** Where the event came from, at most 65 535 UTF-8 bytes. */
+  source?: string;
+  /** Event time, milliseconds since the Unix epoch. */
+  ts?: number;
+  /** Any JSON-serialisable value. */
+  payload: unknown;
+}
+
+/** An event as a worker reads it back out of the ring. */
+export interface DecodedEvent {
+  id: string;
+  key?: string;
+  source?: string;
+  ts?: number;
+  payload: unknown;
+}
+
+/** A record as a worker reads it out of the ring, before the payload is parsed. */
+export interface RecordView {
+  /** The id stored in the record (for raw records, the id assigned at push). */
+  id: string;
+  key: string | undefined;
+  source: string | undefined;
+  ts: number | undefined;
+  /** The record holds one serialised event (pushRaw), not an encoded payload. */
+  raw: boolean;
+  /** Wall-clock milliseconds (fractional) when the record was written into the ring. */
+  enqueuedAt: number;
+  /** Delivery attempts recorded so far. */
+  attempts: number;
+  /** Byte range of the payload in the ring's data area. */
+  payloadOffset: number;
+  payloadLength: number;
+}
+
+export const MAX_ID_BYTES = 255;
+export const MAX_KEY_BYTES = 0xffff;

@@ -1,0 +1,236 @@
+import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+import { align, REC_SIZE } from '../queue/layout.js';
+import type { Ring } from '../queue/ring-buffer.js';
+import { MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView, type SluiceEvent } from './event.js';
+import { uuidv7 } from './uuid-v7.js';
+
+/**
+ * Record body, after the ring's 16-byte record header (offsets from the record's start):
+ *
+ *   +16 u8  flags          HAS_KEY | HAS_SOURCE | HAS_TS | RAW
+ *   +17 u8  attempts       delivery attempts so far (room for the engine to count retries)
+ *   +18 u8  id length      bytes, 1..255
+ *   +19 u8  (reserved)
+ *   +20 u16 key length     bytes
+ *   +22 u16 source length  bytes
+ *   +24 u32 payload length bytes
+ *   +28 u32 (reserved)
+ *   +32 f64 enqueuedAt     wall-clock ms (fractional) when written, for end-to-end latency
+ *   +40 f64 ts             event time, ms
+ *   +48     id, key, source, payload bytes (UTF-8; the payload is JSON, or the raw line)
+ */
+const B_FLAGS = 16;
+const B_ATTEMPTS = 17;
+const B_ID_LEN = 18;
+const B_KEY_LEN = 20;
+const B_SOURCE_LEN = 22;
+const B_PAYLOAD_LEN = 24;
+const B_ENQUEUED_AT = 32;
+const B_TS = 40;
+export const BODY_HEADER_END = 48;
+
+export const FLAG_HAS_KEY = 1;
+export const FLAG_HAS_SOURCE = 2;
+export const FLAG_HAS_TS = 4;
+export const FLAG_RAW = 8;
+
+/** An event validated and serialised, ready to be copied into a ring once space is reserved. */
+export interface PreparedRecord {
+  id: string;
+  idBytes: number;
+  key: string | undefined;
+  keyBytes: number;
+  source: string | undefined;
+  sourceBytes: number;
+  ts: number;
+  payload: string | Uint8Array;
+  payloadBytes: number;
+  flags: number;
+  /** Total record bytes, header included, aligned. */
+  size: number;
+}
+
+const timeOrigin = performance.timeOrigin;
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across threads. */
+export function wallClockMs(): number {
+  return timeOrigin + performance.now();
+}
+
+function stringBytes(value: string): number {
+  return value.length < 64 && isAscii(value) ? value.length : Buffer.byteLength(value, 'utf8');
+}
+
+function isAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function checkId(id: unknown): string {
+  if (id === undefined) return uuidv7();
+  if (typeof id !== 'string') {
+    throw new InvalidEventError('id', `must be a string, got ${typeof id}`);
+  }
+  if (id.length === 0) throw new InvalidEventError('id', 'must not be empty');
+  return id;
+}
+
+function checkOptionalString(field: 'key' | 'source', value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new InvalidEventError(field, `must be a string, got ${typeof value}`);
+  }
+  return value;
+}
+
+function finishPrepare(
+  id: string,
+  key: string | undefined,
+  source: string | undefined,
+  ts: number,
+  payload: string | Uint8Array,
+  payloadBytes: number,
+  flags: number,
+  maxRecordBytes: number,
+): PreparedRecord {
+  const idBytes = stringBytes(id);
+  if (idBytes > MAX_ID_BYTES)
+    throw new InvalidEventError('id', `must be at most ${MAX_ID_BYTES} UTF-8 bytes, got ${idBytes}`);
+  const keyBytes = key === undefined ? 0 : stringBytes(key);
+  if (keyBytes > MAX_KEY_BYTES)
+    throw new InvalidEventError('key', `must be at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${keyBytes}`);
+  const sourceBytes = source === undefined ? 0 : stringBytes(source);
+  if (sourceBytes > MAX_KEY_BYTES) {
+    throw new InvalidEventError('source', `must be at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${sourceBytes}`);
+  }
+  if (key !== undefined) flags |= FLAG_HAS_KEY;
+  if (source !== undefined) flags |= FLAG_HAS_SOURCE;
+  const size = align(BODY_HEADER_END + idBytes + keyBytes + sourceBytes + payloadBytes);
+  if (size > maxRecordBytes) throw new RecordTooLargeError(size, maxRecordBytes);
+  return { id, idBytes, key, keyBytes, source, sourceBytes, ts, payload, payloadBytes, flags, size };
+}
+
+/**
+ * Validates and serialises an event. Throws InvalidEventError naming the field, or
+ * RecordTooLargeError; nothing is written anywhere until the record is copied into a ring.
+ */
+export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): PreparedRecord {
+  if (event === null || typeof event !== 'object') {
+    throw new InvalidEventError(
+      '(event)',
+      `must be an object, got ${event === null ? 'null' : typeof event}`,
+    );
+  }
+  const id = checkId(event.id);
+  const key = checkOptionalString('key', event.key);
+  const source = checkOptionalString('source', event.source);
+  let flags = 0;
+  let ts = 0;
+  if (event.ts !== undefined) {
+    if (typeof event.ts !== 'number' || !Number.isFinite(event.ts)) {
+      throw new InvalidEventError('ts', `must be a finite number of milliseconds, got ${String(event.ts)}`);
+    }
+    ts = event.ts;
+    flags |= FLAG_HAS_TS;
+  }
+  let payload: string | undefined;
+  try {
+    payload = JSON.stringify(event.payload);
+  } catch (error) {
+    throw new InvalidEventError('payload', `is not JSON-serialisable: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (payload === undefined) {
+    throw new InvalidEventError('payload', `is not JSON-serialisable (${typeof event.payload})`);
+  }
+  return finishPrepare(id, key, source, ts, payload, stringBytes(payload), flags, maxRecordBytes);
+}
+
+/**
+ * Prepares one serialised event (e.g. an NDJSON line) without parsing it: the worker parses it.
+ * The record gets a fresh id now, so a batch dispatched twice carries the same id both times; a
+ * line with its own `id` field keeps that one.
+ */
+export function prepareRaw(
+  bytes: Uint8Array | string,
+  key: string | undefined,
+  maxRecordBytes: number,
+): PreparedRecord {
+  if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
+    throw new InvalidEventError('(raw)', `must be a Uint8Array or string, got ${typeof bytes}`);
+  }
+  const length = typeof bytes === 'string' ? stringBytes(bytes) : bytes.byteLength;
+  return finishPrepare(
+    uuidv7(),
+    checkOptionalString('key', key),
+    undefined,
+    0,
+    bytes,
+    length,
+    FLAG_RAW,
+    maxRecordBytes,
+  );
+}
+
+/** Copies a prepared record into the ring at data offset `at` (space already reserved). */
+export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqueuedAt: number): void {
+  const { view, bytes } = ring;
+  view.setUint32(at + REC_SIZE, record.size, true);
+  view.setUint8(at + B_FLAGS, record.flags);
+  view.setUint8(at + B_ATTEMPTS, 0);
+  view.setUint8(at + B_ID_LEN, record.idBytes);
+  view.setUint16(at + B_KEY_LEN, record.keyBytes, true);
+  view.setUint16(at + B_SOURCE_LEN, record.sourceBytes, true);
+  view.setUint32(at + B_PAYLOAD_LEN, record.payloadBytes, true);
+  view.setFloat64(at + B_ENQUEUED_AT, enqueuedAt, true);
+  view.setFloat64(at + B_TS, record.ts, true);
+  let p = at + BODY_HEADER_END;
+  p += bytes.write(record.id, p, record.idBytes, 'utf8');
+  if (record.key !== undefined) p += bytes.write(record.key, p, record.keyBytes, 'utf8');
+  if (record.source !== undefined) p += bytes.write(record.source, p, record.sourceBytes, 'utf8');
+  const payload = record.payload;
+  if (typeof payload === 'string') bytes.write(payload, p, record.payloadBytes, 'utf8');
+  else bytes.set(payload, p);
+}
+
+/** Reads a record's metadata at data offset `at`, without parsing the payload. */
+export function readRecord(ring: Ring, at: number): RecordView {
+  const { view, bytes } = ring;
+  const flags = view.getUint8(at + B_FLAGS);
+  const idLength = view.getUint8(at + B_ID_LEN);
+  const keyLength = view.getUint16(at + B_KEY_LEN, true);
+  const sourceLength = view.getUint16(at + B_SOURCE_LEN, true);
+  let p = at + BODY_HEADER_END;
+  const id = bytes.toString('utf8', p, p + idLength);
+  p += idLength;
+  let key: string | undefined;
+  if (flags & FLAG_HAS_KEY) key = bytes.toString('utf8', p, p + keyLength);
+  p += keyLength;
+  let source: string | undefined;
+  if (flags & FLAG_HAS_SOURCE) source = bytes.toString('utf8', p, p + sourceLength);
+  p += sourceLength;
+  return {
+    id,
+    key,
+    source,
+    ts: flags & FLAG_HAS_TS ? view.getFloat64(at + B_TS, true) : undefined,
+    raw: (flags & FLAG_RAW) !== 0,
+    enqueuedAt: view.getFloat64(at + B_ENQUEUED_AT, true),
+    attempts: view.getUint8(at + B_ATTEMPTS),
+    payloadOffset: p,
+    payloadLength: view.getUint32(at + B_PAYLOAD_LEN, true),
+  };
+}
+
+/** The payload bytes of a record as a string (JSON, or the raw line). */
+export function payloadText(ring: Ring, record: RecordView): string {
+  return ring.bytes.toString('utf8', record.payloadOffset, record.payloadOffset + record.payloadLength);
+}
+
+/** Records one more delivery attempt in place (saturating at 255). */
+export function bumpAttempts(ring: Ring, at: number): number {
+  const attempts = Math.min(255, ring.view.getUint8(at + B_ATTEMPTS) + 1);
+  ring.view.setUint8(at + B_ATTEMPTS, attempts);
+  return attempts;
+}

@@ -1,0 +1,82 @@
+/**
+ * Every error Sluice raises carries a stable `code`. Errors cross `postMessage` between threads,
+ * where the prototype chain is lost, so callers classify by `code`, never by `instanceof` alone.
+ */
+export type SluiceErrorCode =
+  | 'SLUICE_INVALID_OPTION'
+  | 'SLUICE_INVALID_EVENT'
+  | 'SLUICE_RECORD_TOO_LARGE'
+  | 'SLUICE_QUEUE_FULL'
+  | 'SLUICE_CLOSED'
+  | 'SLUICE_SINK_ERROR'
+  | 'SLUICE_TRANSFORM_ERROR'
+  | 'SLUICE_SHUTDOWN_TIMEOUT';
+
+export class SluiceError extends Error {
+  readonly code: SluiceErrorCode;
+
+  constructor(code: SluiceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option failed validation; the message names the field and quotes the value. */
+export class InvalidOptionError extends SluiceError {
+  constructor(field: string, expectation: string, value: unknown) {
+    super('SLUICE_INVALID_OPTION', `${field} must be ${expectation}, got ${quote(value)}`);
+  }
+}
+
+/** An event cannot be encoded; `field` names the offending part of the event. */
+export class InvalidEventError extends SluiceError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('SLUICE_INVALID_EVENT', `event.${field} ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** The encoded record is larger than `queue.maxRecordBytes`; nothing was written. */
+export class RecordTooLargeError extends SluiceError {
+  readonly recordBytes: number;
+  readonly maxRecordBytes: number;
+
+  constructor(recordBytes: number, maxRecordBytes: number) {
+    super(
+      'SLUICE_RECORD_TOO_LARGE',
+      `record of ${recordBytes} bytes exceeds queue.maxRecordBytes (${maxRecordBytes})`,
+    );
+    this.recordBytes = recordBytes;
+    this.maxRecordBytes = maxRecordBytes;
+  }
+}
+
+/** The queue stayed full for longer than the `reject` policy allows. */
+export class QueueFullError extends SluiceError {
+  constructor(waitedMs: number) {
+    super('SLUICE_QUEUE_FULL', `queue is full (waited ${waitedMs} ms)`);
+  }
+}
+
+/** The queue or pipeline was closed; no more events are accepted. */
+export class ClosedError extends SluiceError {
+  constructor(what = 'queue') {
+    super('SLUICE_CLOSED', `${what} is closed`);
+  }
+}
+
+/** Renders a value for an error message: strings quoted, everything else as JSON where possible. */
+export function quote(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return '[function]';
+  if (typeof value === 'symbol') return value.toString();
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,206 @@
+import type { SluiceEvent } from '../codec/event.js';
+import {
+  type PreparedRecord,
+  prepareEvent,
+  prepareRaw,
+  wallClockMs,
+  writeRecord,
+} from '../codec/record-codec.js';
+import type { EventQueue } from './event-queue.js';
+import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
+import { RESERVE_FULL, type Ring } from './ring-buffer.js';
+
+/**
+ * What both kinds of producer share: validation, partition choice, and copying a run of prepared
+ * records into a ring as publish groups. Only waiting differs between them.
+ */
+class ProducerCore {
+  readonly queue: EventQueue;
+  readonly policy: ReservePolicy;
+  readonly maxRecordBytes: number;
+  #next = 0;
+
+  constructor(queue: EventQueue) {
+    this.queue = queue;
+    this.policy = queue.options;
+    this.maxRecordBytes = queue.options.maxRecordBytes;
+  }
+
+  ringFor(key: string | undefined): Ring {
+    const rings = this.queue.rings;
+    if (rings.length === 1) return rings[0]!;
+    if (key !== undefined) return rings[this.queue.partitionOf(key)]!;
+    this.#next = (this.#next + 1) % rings.length;
+    return rings[this.#next]!;
+  }
+
+  /** Splits prepared records by ring, keeping each ring's share in push order. */
+  byRing(records: PreparedRecord[]): Map<Ring, PreparedRecord[]> {
+    const groups = new Map<Ring, PreparedRecord[]>();
+    if (this.queue.rings.length === 1) {
+      groups.set(this.queue.rings[0]!, records);
+      return groups;
+    }
+    // Key-less records of one call stay together in one ring: they are one publish group there.
+    const keyless = this.ringFor(undefined);
+    for (const record of records) {
+      const ring = record.key === undefined ? keyless : this.ringFor(record.key);
+      const list = groups.get(ring);
+      if (list) list.push(record);
+      else groups.set(ring, [record]);
+    }
+    return groups;
+  }
+
+  /**
+   * Writes the longest run of `records` starting at `from` that fits into the ring's free space
+   * right now as one publish group. Returns the index after the run, or `from` when not even one
+   * record fits (the caller then waits under its policy).
+   */
+  tryWriteRun(ring: Ring, records: PreparedRecord[], from: number): number {
+    const room = Math.min(ring.maxGroupBytes, ring.capacity - ring.usedBytes());
+    let to = from;
+    let bytes = 0;
+    while (to < records.length && bytes + records[to]!.size <= room) bytes += records[to++]!.size;
+    if (to === from) return from;
+    const cursor = ring.tryReserve(bytes);
+    if (cursor === RESERVE_FULL) return from;
+    this.writeGroup(ring, cursor, records, from, to, bytes);
+    return to;
+  }
+
+  writeGroup(
+    ring: Ring,
+    cursor: number,
+    records: PreparedRecord[],
+    from: number,
+    to: number,
+    bytes: number,
+  ): void {
+    const enqueuedAt = wallClockMs();
+    let at = ring.offsetOf(cursor);
+    for (let i = from; i < to; i++) {
+      const record = records[i]!;
+      writeRecord(ring, at, record, enqueuedAt);
+      at += record.size;
+    }
+    ring.publish(cursor, bytes, to - from);
+  }
+}
+
+/**
+ * A producer for worker threads: every call blocks the calling thread (`Atomics.wait`) while the
+ * ring is full under the `block` policy. Results say how many records were accepted — fewer than
+ * given only under a drop policy, and the drops are counted in the queue's statistics.
+ */
+export class QueueProducer {
+  readonly #core: ProducerCore;
+
+  constructor(queue: EventQueue) {
+    this.#core = new ProducerCore(queue);
+  }
+
+  /** Pushes one event; false if a drop policy discarded it. */
+  push(event: SluiceEvent): boolean {
+    const record = prepareEvent(event, this.#core.maxRecordBytes);
+    return this.#writeAll(this.#core.ringFor(record.key), [record]) === 1;
+  }
+
+  /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
+  pushMany(events: readonly SluiceEvent[]): number {
+    const records = events.map((event) => prepareEvent(event, this.#core.maxRecordBytes));
+    let accepted = 0;
+    for (const [ring, list] of this.#core.byRing(records)) accepted += this.#writeAll(ring, list);
+    return accepted;
+  }
+
+  /** Pushes one serialised event (e.g. an NDJSON line) without parsing it here. */
+  pushRaw(bytes: Uint8Array | string, key?: string): boolean {
+    const record = prepareRaw(bytes, key, this.#core.maxRecordBytes);
+    return this.#writeAll(this.#core.ringFor(key), [record]) === 1;
+  }
+
+  #writeAll(ring: Ring, records: PreparedRecord[]): number {
+    const core = this.#core;
+    let accepted = 0;
+    let i = 0;
+    while (i < records.length) {
+      const next = core.tryWriteRun(ring, records, i);
+      if (next > i) {
+        accepted += next - i;
+        i = next;
+        continue;
+      }
+      const record = records[i]!;
+      const cursor = reserveSync(ring, record.size, core.policy);
+      if (cursor !== RESERVE_DROPPED) {
+        core.writeGroup(ring, cursor, records, i, i + 1, record.size);
+        accepted++;
+      }
+      i++;
+    }
+    return accepted;
+  }
+}
+
+/**
+ * A producer for the main thread: calls resolve once the records are in the ring, and await room
+ * (`Atomics.waitAsync`) while it is full, never blocking the event loop.
+ */
+export class AsyncQueueProducer {
+  readonly #core: ProducerCore;
+
+  constructor(queue: EventQueue) {
+    this.#core = new ProducerCore(queue);
+  }
+
+  /** Pushes one event; resolves false if a drop policy discarded it. */
+  push(event: SluiceEvent): Promise<boolean> {
+    const record = prepareEvent(event, this.#core.maxRecordBytes);
+    return this.#writeOne(this.#core.ringFor(record.key), record);
+  }
+
+  /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
+  async pushMany(events: readonly SluiceEvent[]): Promise<number> {
+    const records = events.map((event) => prepareEvent(event, this.#core.maxRecordBytes));
+    let accepted = 0;
+    for (const [ring, list] of this.#core.byRing(records)) accepted += await this.#writeAll(ring, list);
+    return accepted;
+  }
+
+  /** Pushes one serialised event (e.g. an NDJSON line) without parsing it on this thread. */
+  pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
+    const record = prepareRaw(bytes, key, this.#core.maxRecordBytes);
+    return this.#writeOne(this.#core.ringFor(key), record);
+  }
+
+  /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
+  async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
+    const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
+    return this.#writeAll(this.#core.ringFor(key), records);
+  }
+
+  async #writeOne(ring: Ring, record: PreparedRecord): Promise<boolean> {
+    const cursor = await reserveAsync(ring, record.size, this.#core.policy);
+    if (cursor === RESERVE_DROPPED) return false;
+    this.#core.writeGroup(ring, cursor, [record], 0, 1, record.size);
+    return true;
+  }
+
+  async #writeAll(ring: Ring, records: PreparedRecord[]): Promise<number> {
+    const core = this.#core;
+    let accepted = 0;
+    let i = 0;
+    while (i < records.length) {
+      const next = core.tryWriteRun(ring, records, i);
+      if (next > i) {
+        accepted += next - i;
+        i = next;
+        continue;
+      }
+      if (await this.#writeOne(ring, records[i]!)) accepted++;
+      i++;
+    }
+    return accepted;
+  }
+}
