@@ -2,6 +2,15 @@ export type { DecodedEvent, RecordView, SluiceEvent } from './codec/event.js';
 export { payloadText, readRecord } from './codec/record-codec.js';
 export { uuidv7 } from './codec/uuid-v7.js';
 export {
+  type BatchOptions,
+  DEFAULT_BATCH_OPTIONS,
+  DEFAULT_WORKER_OPTIONS,
+  type PipelineOptions,
+  type ResolvedPipelineOptions,
+  resolvePipelineOptions,
+  type WorkerOptions,
+} from './config/pipeline-options.js';
+export {
   DEFAULT_MAX_RECORD_BYTES,
   DEFAULT_QUEUE_OPTIONS,
   type FullPolicy,
@@ -9,6 +18,22 @@ export {
   type ResolvedQueueOptions,
   resolveQueueOptions,
 } from './config/queue-options.js';
+export type { DeadLetter, DeadLetterReason } from './delivery/dead-letter.js';
+export {
+  backoffDelay,
+  DEFAULT_RETRY_OPTIONS,
+  type RetryOptions,
+  resolveRetryOptions,
+} from './delivery/retry-policy.js';
+export {
+  type CloseOptions,
+  connectProducer,
+  createPipeline,
+  type Pipeline,
+  type PipelineStats,
+  type PipelineSummary,
+  ShutdownTimeoutError,
+} from './engine/pipeline.js';
 export {
   ClosedError,
   InvalidEventError,
@@ -23,3 +48,12 @@ export { AsyncQueueProducer, QueueProducer } from './queue/producer.js';
 export { Ring, type RingHandle } from './queue/ring-buffer.js';
 export { RingConsumer, type RingRange } from './queue/ring-consumer.js';
 export { forEachRecord } from './queue/ring-reader.js';
+export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
+export { type Sink, SinkError, type SinkRecord, type WriteOutcome } from './sinks/sink.js';
+export type { SinkSpec } from './sinks/sink-spec.js';
+export type {
+  TransformContext,
+  TransformedEvent,
+  TransformModule,
+  TransformOutput,
+} from './transforms/transform.js';

@@ -31,3 +31,19 @@ export function recordOffsets(ring: Ring, start: number, end: number): number[] 
   forEachRecord(ring, start, end, (at) => offsets.push(at));
   return offsets;
 }
+
+/** The cursor after the first `count` records of the range starting at `start` (padding stepped over). */
+export function cursorAfter(ring: Ring, start: number, count: number): number {
+  const { words, mask, capacity } = ring;
+  let pos = start >>> 0;
+  for (let n = 0; n < count; ) {
+    const at = pos & mask;
+    if (words[(at + REC_COMMIT) >> 2] === WRAP_MARKER) {
+      pos = (pos + capacity - at) >>> 0;
+      continue;
+    }
+    pos = (pos + words[(at + REC_SIZE) >> 2]!) >>> 0;
+    n++;
+  }
+  return pos;
+}

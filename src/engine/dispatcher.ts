@@ -1,0 +1,310 @@
+import type { Piscina } from 'piscina';
+import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
+import { describeError } from '../delivery/dead-letter.js';
+import { backoffDelay } from '../delivery/retry-policy.js';
+import type { EventQueue } from '../queue/event-queue.js';
+import { RESERVE_CURSOR, STAT_RECORDS_RELEASED, STAT_RECORDS_WRITTEN } from '../queue/layout.js';
+import type { Ring } from '../queue/ring-buffer.js';
+import { RingConsumer, type RingRange } from '../queue/ring-consumer.js';
+import { cursorAfter } from '../queue/ring-reader.js';
+import type { BatchResult, BatchTask } from './batch-task.js';
+import type { PipelineCounters } from './pipeline-stats.js';
+
+/** A stretch of one batch that goes to a worker as one task. */
+interface WorkItem {
+  start: number;
+  end: number;
+  records: number;
+  kind: 'deliver' | 'dead-letter';
+  /** Times a worker died or timed out on exactly this range. */
+  crashes: number;
+  /** Times a worker asked for this range to be tried later (sink could not open, dead letters failed). */
+  deferrals: number;
+  error?: string;
+}
+
+/** A claimed range: its ring space is released once it is done and every batch before it is. */
+interface Batch {
+  range: RingRange;
+  done: boolean;
+  /** Work left, run one after the other (a crash splits the front item in two). */
+  items: WorkItem[];
+}
+
+interface Partition {
+  index: number;
+  ring: Ring;
+  consumer: RingConsumer;
+  /** Claimed batches in ring order, done or not. */
+  inflight: Batch[];
+  armed: boolean;
+}
+
+interface DrainWaiter {
+  targets: number[];
+  resolve: () => void;
+}
+
+/** A range is tried this many times as it is before it is split (the crash may not be its fault). */
+const CRASHES_BEFORE_SPLIT = 2;
+
+export type DispatcherOptions = Pick<
+  ResolvedPipelineOptions,
+  'batch' | 'ordering' | 'retry' | 'workers' | 'queue'
+>;
+
+/**
+ * The main thread's half of the engine. It cuts batches from what producers published — when a
+ * worker has room, whatever is waiting up to the batch limits, so batches are small at low load
+ * and large at high load — and hands piscina a descriptor of each, never the events. It releases
+ * ring space only when a batch is written or dead-lettered, in ring order, which wakes blocked
+ * producers. A batch whose worker dies is dispatched again; one that keeps killing workers is split
+ * until the poison event is alone, and that event is dead-lettered as `worker-crash`.
+ */
+export class Dispatcher {
+  readonly #queue: EventQueue;
+  readonly #pool: Piscina;
+  readonly #options: DispatcherOptions;
+  readonly #counters: PipelineCounters;
+  readonly #parts: Partition[];
+  readonly #maxRunning: number;
+  #running = 0;
+  #next = 0;
+  #scheduled = false;
+  #stopped = false;
+  #drainWaiters: DrainWaiter[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  constructor(queue: EventQueue, pool: Piscina, options: DispatcherOptions, counters: PipelineCounters) {
+    this.#queue = queue;
+    this.#pool = pool;
+    this.#options = options;
+    this.#counters = counters;
+    this.#maxRunning = options.workers.max * options.workers.concurrentBatchesPerWorker;
+    this.#parts = queue.rings.map((ring, index) => ({
+      index,
+      ring,
+      consumer: new RingConsumer(ring),
+      inflight: [],
+      armed: false,
+    }));
+  }
+
+  /** Tasks currently running on workers. */
+  get running(): number {
+    return this.#running;
+  }
+
+  start(): void {
+    this.#schedule();
+  }
+
+  /** Stops dispatching (after a shutdown deadline); batches in the ring stay unacknowledged. */
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  /** Resolves once every record published before this call is written, dead-lettered or dropped. */
+  drained(): Promise<void> {
+    const targets = this.#parts.map((p) => Number(Atomics.load(p.ring.stats, STAT_RECORDS_WRITTEN)));
+    if (this.#reached(targets)) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ targets, resolve }));
+  }
+
+  /** True when nothing is reserved, queued or in flight in any ring (used after the rings close). */
+  idle(): boolean {
+    return this.#parts.every(
+      (p) =>
+        p.inflight.length === 0 &&
+        // A producer that reserved before the close may still be writing: wait for its publication.
+        Atomics.load(p.ring.control, RESERVE_CURSOR) >>> 0 === p.consumer.readCursor,
+    );
+  }
+
+  /** Records not yet released in every ring. */
+  pendingRecords(): number {
+    let pending = 0;
+    for (const p of this.#parts) {
+      pending += Number(
+        Atomics.load(p.ring.stats, STAT_RECORDS_WRITTEN) - Atomics.load(p.ring.stats, STAT_RECORDS_RELEASED),
+      );
+    }
+    return pending;
+  }
+
+  #reached(targets: number[]): boolean {
+    return this.#parts.every(
+      (p, i) => Number(Atomics.load(p.ring.stats, STAT_RECORDS_RELEASED)) >= targets[i]!,
+    );
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#pump());
+  }
+
+  #pump(): void {
+    this.#scheduled = false;
+    if (this.#stopped) return;
+    const parts = this.#parts;
+    const { maxRecords, maxBytes } = this.#options.batch;
+    const keyOrder = this.#options.ordering === 'key';
+    for (const part of parts) this.#answerDrops(part);
+    let progress = true;
+    while (progress && this.#running < this.#maxRunning) {
+      progress = false;
+      for (let n = 0; n < parts.length && this.#running < this.#maxRunning; n++) {
+        const part = parts[this.#next]!;
+        this.#next = (this.#next + 1) % parts.length;
+        if (keyOrder && part.inflight.length > 0) continue;
+        const range = part.consumer.claim(maxRecords, maxBytes);
+        if (!range) continue;
+        const item: WorkItem = { ...range, kind: 'deliver', crashes: 0, deferrals: 0 };
+        const batch: Batch = { range, done: false, items: [item] };
+        part.inflight.push(batch);
+        this.#run(part, batch, item);
+        progress = true;
+      }
+    }
+    // Sleep on every ring that could feed a free worker. Under drop-oldest, also while every worker
+    // is busy: a producer's drop request must be answered without waiting for a batch to finish.
+    const waitAnyway = this.#options.queue.policy === 'drop-oldest';
+    if (this.#running < this.#maxRunning || waitAnyway) {
+      for (const part of parts) {
+        if (!part.armed && !part.ring.closed && !(keyOrder && part.inflight.length > 0 && !waitAnyway))
+          this.#arm(part);
+      }
+    }
+  }
+
+  #arm(part: Partition): void {
+    part.armed = true;
+    void part.consumer.waitForWork().then(() => {
+      part.armed = false;
+      this.#schedule();
+    });
+  }
+
+  #answerDrops(part: Partition): void {
+    if (!part.consumer.dropRequested()) return;
+    const range = part.consumer.dropOldest();
+    if (!range) return;
+    part.inflight.push({ range, done: true, items: [] });
+    this.#release(part);
+  }
+
+  #run(part: Partition, batch: Batch, item: WorkItem): void {
+    this.#running++;
+    const task: BatchTask = {
+      kind: item.kind,
+      partition: part.index,
+      start: item.start,
+      end: item.end,
+      records: item.records,
+    };
+    if (item.kind === 'dead-letter') {
+      task.reason = 'worker-crash';
+      task.error = item.error ?? 'worker crashed';
+      task.attempts = item.crashes;
+    }
+    this.#pool.run(task, { signal: AbortSignal.timeout(this.#options.workers.taskTimeoutMs) }).then(
+      (result: BatchResult) => this.#settled(part, batch, item, result),
+      (error: unknown) => this.#crashed(part, batch, item, error),
+    );
+  }
+
+  #settled(part: Partition, batch: Batch, item: WorkItem, result: BatchResult): void {
+    this.#running--;
+    if (!result.ok) {
+      // The worker could not finish the batch (sinks unavailable, dead letters failed): the batch
+      // stays in the ring and is tried again after a backoff. Backpressure, never loss.
+      this.#counters.deferred++;
+      item.deferrals++;
+      this.#later(part, batch, item, backoffDelay(item.deferrals, this.#options.retry));
+      this.#schedule();
+      return;
+    }
+    this.#counters.add(result);
+    batch.items.shift();
+    const next = batch.items[0];
+    if (next) this.#run(part, batch, next);
+    else {
+      batch.done = true;
+      this.#release(part);
+    }
+    this.#schedule();
+  }
+
+  #crashed(part: Partition, batch: Batch, item: WorkItem, error: unknown): void {
+    this.#running--;
+    if (this.#stopped) return;
+    this.#counters.workerFailures++;
+    item.crashes++;
+    item.error = describeError(error);
+    if (item.kind === 'dead-letter') {
+      // Even writing the dead letter failed: keep trying, after a pause; the record stays in the ring.
+      this.#later(part, batch, item, backoffDelay(item.crashes, this.#options.retry));
+    } else if (item.crashes < CRASHES_BEFORE_SPLIT) {
+      this.#counters.redispatched++;
+      this.#run(part, batch, item);
+    } else if (item.records > 1) {
+      this.#counters.splits++;
+      const half = item.records >> 1;
+      const mid = cursorAfter(part.ring, item.start, half);
+      const left: WorkItem = {
+        start: item.start,
+        end: mid,
+        records: half,
+        kind: 'deliver',
+        crashes: 0,
+        deferrals: 0,
+      };
+      const right: WorkItem = {
+        start: mid,
+        end: item.end,
+        records: item.records - half,
+        kind: 'deliver',
+        crashes: 0,
+        deferrals: 0,
+      };
+      batch.items.splice(0, 1, left, right);
+      this.#run(part, batch, left);
+    } else {
+      item.kind = 'dead-letter';
+      this.#run(part, batch, item);
+    }
+    this.#schedule();
+  }
+
+  #later(part: Partition, batch: Batch, item: WorkItem, delayMs: number): void {
+    if (this.#stopped) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#stopped) this.#run(part, batch, item);
+    }, delayMs);
+    this.#timers.add(timer);
+  }
+
+  /** Releases the ring up to the end of the leading run of done batches. */
+  #release(part: Partition): void {
+    let records = 0;
+    let upTo = -1;
+    while (part.inflight.length > 0 && part.inflight[0]!.done) {
+      const batch = part.inflight.shift()!;
+      upTo = batch.range.end;
+      records += batch.range.records;
+    }
+    if (upTo === -1) return;
+    part.consumer.release(upTo, records);
+    if (this.#drainWaiters.length > 0) {
+      this.#drainWaiters = this.#drainWaiters.filter((waiter) => {
+        if (!this.#reached(waiter.targets)) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
+  }
+}

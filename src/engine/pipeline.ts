@@ -1,0 +1,226 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { SluiceEvent } from '../codec/event.js';
+import {
+  type PipelineOptions,
+  type ResolvedPipelineOptions,
+  resolvePipelineOptions,
+} from '../config/pipeline-options.js';
+import { ClosedError, SluiceError } from '../errors.js';
+import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
+import { AsyncQueueProducer, QueueProducer } from '../queue/producer.js';
+import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
+import { Dispatcher } from './dispatcher.js';
+import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
+
+export interface PipelineStats extends PipelineCountersSnapshot {
+  queue: QueueStats;
+  workers: number;
+  runningBatches: number;
+}
+
+export interface PipelineSummary extends PipelineStats {
+  /** Seconds from creation to the end of close(). */
+  uptimeSeconds: number;
+}
+
+export interface CloseOptions {
+  /** Give up waiting for the drain after this long, ms: close() rejects, naming what is left. */
+  timeoutMs?: number;
+}
+
+/** close() ran out of time: `pendingEvents` accepted events were neither written nor dead-lettered. */
+export class ShutdownTimeoutError extends SluiceError {
+  readonly pendingEvents: number;
+
+  constructor(pendingEvents: number, timeoutMs: number) {
+    super(
+      'SLUICE_SHUTDOWN_TIMEOUT',
+      `close() timed out after ${timeoutMs} ms with ${pendingEvents} events still in the ring`,
+    );
+    this.pendingEvents = pendingEvents;
+  }
+}
+
+/** The built worker, next to this file in dist/, or under dist/ when this file runs from source. */
+function workerFile(): string {
+  const built = new URL('../../workers/batch-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built.href;
+  return new URL('../../dist/workers/batch-worker.js', import.meta.url).href;
+}
+
+/**
+ * A running pipeline: producers push into the ring, the dispatcher feeds piscina workers, workers
+ * write to the sink. Create it with `createPipeline`.
+ */
+export class Pipeline {
+  readonly options: ResolvedPipelineOptions;
+  readonly #queue: EventQueue;
+  readonly #producer: AsyncQueueProducer;
+  readonly #pool: Piscina<BatchTask, BatchResult>;
+  readonly #dispatcher: Dispatcher;
+  readonly #counters = new PipelineCounters();
+  readonly #closeChannel: string;
+  readonly #created = performance.now();
+  #closing: Promise<PipelineSummary> | undefined;
+
+  /** @internal use createPipeline */
+  constructor(options: ResolvedPipelineOptions) {
+    this.options = options;
+    this.#queue = EventQueue.create(options.queue);
+    this.#producer = new AsyncQueueProducer(this.#queue);
+    this.#closeChannel = `sluice-close-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const setup: WorkerSetup = {
+      queue: this.#queue.handle,
+      options: {
+        transform: options.transform,
+        sink: options.sink,
+        deadLetter: options.deadLetter,
+        retry: options.retry,
+      },
+      closeChannel: this.#closeChannel,
+    };
+    this.#pool = new Piscina<BatchTask, BatchResult>({
+      filename: workerFile(),
+      minThreads: options.workers.min,
+      maxThreads: options.workers.max,
+      concurrentTasksPerWorker: options.workers.concurrentBatchesPerWorker,
+      idleTimeout: 30_000,
+      workerData: setup,
+      // Idle workers wait on their message port instead of blocking in Atomics.wait, so they can
+      // hear the shutdown broadcast; a batch task is large enough that this costs nothing measurable.
+      atomics: 'disabled',
+    });
+    // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher;
+    // the event only needs a listener so that it does not take the process down.
+    this.#pool.on('error', () => {
+      this.#counters.workerFailures++;
+    });
+    this.#dispatcher = new Dispatcher(this.#queue, this.#pool, options, this.#counters);
+  }
+
+  /** @internal Loads the transform in a worker (a broken module fails here), then starts dispatching. */
+  async start(): Promise<void> {
+    const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
+    try {
+      await this.#pool.run(ping);
+    } catch (error) {
+      await this.#pool.destroy();
+      throw error;
+    }
+    this.#dispatcher.start();
+  }
+
+  /** What a producer thread needs: pass it in workerData and call `connectProducer` there. */
+  get producerHandle(): QueueHandle {
+    return this.#queue.handle;
+  }
+
+  /** Resolves once the event is in the ring (false: a drop policy discarded it); waits while full. */
+  push(event: SluiceEvent): Promise<boolean> {
+    if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
+    return this.#producer.push(event);
+  }
+
+  /** Pushes events as few publish groups; resolves with how many were accepted. */
+  pushMany(events: readonly SluiceEvent[]): Promise<number> {
+    if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
+    return this.#producer.pushMany(events);
+  }
+
+  /** Pushes one serialised event (an NDJSON line); parsed in a worker, never on this thread. */
+  pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
+    if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
+    return this.#producer.pushRaw(bytes, key);
+  }
+
+  /** Pushes serialised events (NDJSON lines) as few publish groups, parsing none of them here. */
+  pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
+    if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
+    return this.#producer.pushRawMany(lines, key);
+  }
+
+  /** Resolves once every event accepted before the call is written, dead-lettered or dropped. */
+  drained(): Promise<void> {
+    return this.#dispatcher.drained();
+  }
+
+  stats(): PipelineStats {
+    return {
+      ...this.#counters.snapshot(),
+      queue: this.#queue.stats(),
+      workers: this.#pool.threads.length,
+      runningBatches: this.#dispatcher.running,
+    };
+  }
+
+  /**
+   * Stops intake (pushes from every thread fail with SLUICE_CLOSED), waits until every accepted
+   * event is written or dead-lettered, closes the sinks and the worker pool. With `timeoutMs`,
+   * rejects with ShutdownTimeoutError saying how many events were left in the ring.
+   */
+  close(options: CloseOptions = {}): Promise<PipelineSummary> {
+    this.#closing ??= this.#close(options.timeoutMs);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number | undefined): Promise<PipelineSummary> {
+    this.#queue.close();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline =
+      timeoutMs === undefined
+        ? undefined
+        : new Promise<'timeout'>((resolve) => {
+            timer = setTimeout(() => resolve('timeout'), timeoutMs);
+          });
+    const drained = (async () => {
+      for (;;) {
+        await this.#dispatcher.drained();
+        if (this.#dispatcher.idle()) return 'drained' as const;
+        // A producer thread reserved before the close and is still writing: it publishes shortly.
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
+    const outcome = deadline ? await Promise.race([drained, deadline]) : await drained;
+    clearTimeout(timer);
+    this.#dispatcher.stop();
+    const pending = this.#dispatcher.pendingRecords();
+    await this.#closeWorkers();
+    if (outcome === 'timeout') throw new ShutdownTimeoutError(pending, timeoutMs!);
+    return { ...this.stats(), uptimeSeconds: (performance.now() - this.#created) / 1000 };
+  }
+
+  /** Asks every worker to close its sinks, waits for their answers (bounded), then ends the pool. */
+  async #closeWorkers(): Promise<void> {
+    const expected = this.#pool.threads.length;
+    if (expected > 0) {
+      const channel = new BroadcastChannel(this.#closeChannel);
+      await new Promise<void>((resolve) => {
+        let answered = 0;
+        const timer = setTimeout(resolve, 5000);
+        channel.onmessage = () => {
+          if (++answered >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        channel.postMessage('close');
+      });
+      channel.close();
+    }
+    await this.#pool.destroy();
+  }
+}
+
+/** Validates the options, starts the workers, and returns a running pipeline. */
+export async function createPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  const pipeline = new Pipeline(resolvePipelineOptions(options));
+  await pipeline.start();
+  return pipeline;
+}
+
+/** In a producer thread: a blocking producer for a pipeline's queue (`Atomics.wait` when full). */
+export function connectProducer(handle: QueueHandle): QueueProducer {
+  return new QueueProducer(EventQueue.attach(handle));
+}

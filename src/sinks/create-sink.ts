@@ -1,0 +1,40 @@
+import { pathToFileURL } from 'node:url';
+import { NdjsonSink } from './ndjson-sink.js';
+import { NullSink } from './null-sink.js';
+import { PostgresSink } from './postgres-sink.js';
+import type { Sink } from './sink.js';
+import type { PortableSinkSpec } from './sink-spec.js';
+import { SqliteSink } from './sqlite-sink.js';
+
+/** What a custom sink module's default export receives. */
+export interface SinkContext {
+  /** Which worker thread builds the sink. */
+  threadId: number;
+  /** `sink` or `deadLetter`. */
+  role: 'sink' | 'deadLetter';
+}
+
+/** A custom sink module's default export. */
+export type SinkFactory = (options: unknown, context: SinkContext) => Sink | Promise<Sink>;
+
+/** Builds (but does not open) the sink a spec describes. */
+export async function createSink(spec: PortableSinkSpec, context: SinkContext): Promise<Sink> {
+  if ('module' in spec) {
+    const url = /^[a-z]+:/i.test(spec.module) ? spec.module : pathToFileURL(spec.module).href;
+    const module = (await import(url)) as { default?: SinkFactory };
+    if (typeof module.default !== 'function') {
+      throw new TypeError(`sink module ${spec.module} must default-export a function that returns a Sink`);
+    }
+    return module.default(spec.options, context);
+  }
+  switch (spec.type) {
+    case 'null':
+      return new NullSink();
+    case 'ndjson':
+      return new NdjsonSink(spec);
+    case 'sqlite':
+      return new SqliteSink(spec);
+    case 'postgres':
+      return new PostgresSink(spec);
+  }
+}

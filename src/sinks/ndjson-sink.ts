@@ -1,0 +1,57 @@
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Sink, SinkError, type SinkRecord } from './sink.js';
+
+export interface NdjsonSinkOptions {
+  /** File to append to; created with its directory if missing. */
+  path: string;
+  /**
+   * `batch`: fdatasync after every batch, before it is acknowledged — an acknowledged event
+   * survives a power loss. `never`: leave flushing to the OS — faster, survives a process crash
+   * but not a machine crash.
+   * @default 'batch'
+   */
+  fsync?: 'batch' | 'never';
+}
+
+/**
+ * Appends one JSON line per record. Each batch is one `write` to a file opened with O_APPEND, so
+ * batches from several workers never interleave inside a line. Not idempotent: a batch delivered
+ * twice (after a worker crash) appears twice; readers deduplicate by `id`.
+ */
+export class NdjsonSink implements Sink {
+  readonly idempotent = false;
+  readonly #path: string;
+  readonly #fsync: boolean;
+  #fd: number | undefined;
+
+  constructor(options: NdjsonSinkOptions) {
+    this.#path = options.path;
+    this.#fsync = (options.fsync ?? 'batch') === 'batch';
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(dirname(this.#path), { recursive: true });
+    this.#fd = openSync(this.#path, 'a');
+  }
+
+  async write(records: readonly SinkRecord[]): Promise<undefined> {
+    if (this.#fd === undefined) throw new SinkError('ndjson sink is not open', { retryable: false });
+    let text = '';
+    for (const record of records) text += `${JSON.stringify(record)}\n`;
+    const bytes = Buffer.from(text);
+    try {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(this.#fd, bytes, written);
+      if (this.#fsync) fdatasyncSync(this.#fd);
+    } catch (error) {
+      throw new SinkError(`ndjson write to ${this.#path} failed`, { retryable: true, cause: error });
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+}

@@ -1,0 +1,66 @@
+import { SluiceError } from '../errors.js';
+
+/** One event as a sink receives it. */
+export interface SinkRecord {
+  /** Unique id; idempotent sinks store each id once. */
+  id: string;
+  key?: string | undefined;
+  source?: string | undefined;
+  /** Event time, ms since the epoch. */
+  ts?: number | undefined;
+  payload: unknown;
+}
+
+/** Per-event failures of a write that otherwise succeeded. */
+export interface WriteOutcome {
+  failed: { index: number; error: unknown }[];
+}
+
+/**
+ * The sink contract. Sinks only open, write and close; retries, backoff, dead-lettering and
+ * acknowledgement are done once for every sink by `src/delivery/`.
+ */
+export interface Sink {
+  /** Whether writing the same record twice stores it once (dedup by id). */
+  readonly idempotent: boolean;
+  /** Connects or opens files; called once per worker before the first write. */
+  open(): Promise<void>;
+  /**
+   * Writes a batch. Resolves only once the records are durable as far as the sink promises.
+   * Throws (preferably a SinkError saying whether to retry) if the whole batch failed; resolves
+   * with a WriteOutcome listing the indexes of records that failed on their own.
+   */
+  write(records: readonly SinkRecord[]): Promise<WriteOutcome | undefined>;
+  /** Flushes and releases connections and files; the sink is not used afterwards. */
+  close(): Promise<void>;
+  /** Resolves true when the sink can take writes right now (optional). */
+  healthcheck?(): Promise<boolean>;
+}
+
+/** A sink failure that says whether a retry can help, and optionally when to retry. */
+export class SinkError extends SluiceError {
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
+    super('SLUICE_SINK_ERROR', message, { cause: options.cause });
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Whether a thrown value is worth retrying: SinkErrors say so; anything else is assumed transient. */
+export function isRetryable(error: unknown): boolean {
+  if (error && typeof error === 'object' && 'retryable' in error)
+    return Boolean((error as SinkError).retryable);
+  return true;
+}
+
+/** The retry-after a sink error asked for, if any. */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (error && typeof error === 'object' && 'retryAfterMs' in error) {
+    const value = (error as SinkError).retryAfterMs;
+    return typeof value === 'number' && value >= 0 ? value : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,102 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { type Sink, SinkError, type SinkRecord } from './sink.js';
+
+export interface SqliteSinkOptions {
+  /** Database file; created with its directory if missing. */
+  path: string;
+  /** @default 'events' */
+  table?: string;
+  /**
+   * SQLite `synchronous` in WAL mode: `normal` survives a process crash (an acknowledged batch is
+   * in the WAL), `full` also survives a power loss at the cost of an fsync per batch.
+   * @default 'normal'
+   */
+  synchronous?: 'normal' | 'full';
+  /** How long a writer waits for another worker's write lock, ms. @default 10000 */
+  busyTimeoutMs?: number;
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of
+ * `INSERT … ON CONFLICT(id) DO NOTHING` — a batch written twice stores each event once.
+ */
+export class SqliteSink implements Sink {
+  readonly idempotent = true;
+  readonly #options: Required<SqliteSinkOptions>;
+  #db: Database.Database | undefined;
+  #insertBatch: ((records: readonly SinkRecord[]) => number) | undefined;
+
+  constructor(options: SqliteSinkOptions) {
+    const table = options.table ?? 'events';
+    if (!TABLE_NAME.test(table))
+      throw new SinkError(`sink.table must be an SQL identifier, got ${JSON.stringify(table)}`, {
+        retryable: false,
+      });
+    this.#options = { table, synchronous: 'normal', busyTimeoutMs: 10_000, ...options };
+  }
+
+  async open(): Promise<void> {
+    const { path, table, synchronous, busyTimeoutMs } = this.#options;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path, { timeout: busyTimeoutMs });
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS "${table}" (
+        id TEXT PRIMARY KEY,
+        key TEXT,
+        source TEXT,
+        ts REAL,
+        payload TEXT NOT NULL,
+        written_at REAL NOT NULL
+      )`,
+    );
+    const insert = db.prepare(
+      `INSERT INTO "${table}" (id, key, source, ts, payload, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+    );
+    const batch = db.transaction((records: readonly SinkRecord[]) => {
+      const at = Date.now();
+      let inserted = 0;
+      for (const r of records) {
+        inserted += insert.run(
+          r.id,
+          r.key ?? null,
+          r.source ?? null,
+          r.ts ?? null,
+          JSON.stringify(r.payload),
+          at,
+        ).changes;
+      }
+      return inserted;
+    });
+    // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading a read lock.
+    this.#insertBatch = (records) => batch.immediate(records);
+    this.#db = db;
+  }
+
+  async write(records: readonly SinkRecord[]): Promise<undefined> {
+    if (!this.#insertBatch) throw new SinkError('sqlite sink is not open', { retryable: false });
+    try {
+      this.#insertBatch(records);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      // Busy/locked/IO conditions pass; anything else (constraint, schema) will fail again.
+      const retryable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/.test(code);
+      throw new SinkError(`sqlite write failed: ${(error as Error).message}`, { retryable, cause: error });
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.#db?.close();
+    this.#db = undefined;
+  }
+
+  async healthcheck(): Promise<boolean> {
+    return this.#db?.open ?? false;
+  }
+}
