@@ -92,11 +92,9 @@ export class Pipeline {
       // hear the shutdown broadcast; a batch task is large enough that this costs nothing measurable.
       atomics: 'disabled',
     });
-    // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher;
-    // the event only needs a listener so that it does not take the process down.
-    this.#pool.on('error', () => {
-      this.#counters.workerFailures++;
-    });
+    // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher
+    // (counted there); an error raised outside any task lands here and must not take the process down.
+    this.#pool.on('error', () => {});
     this.#dispatcher = new Dispatcher(this.#queue, this.#pool, options, this.#counters);
   }
 
