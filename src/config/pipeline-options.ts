@@ -44,7 +44,8 @@ export interface PipelineOptions {
   retry?: RetryOptions;
   /**
    * `none`: batches of one partition run in parallel (fastest). `key`: one batch in flight per
-   * partition, so events of one key reach the sink in push order, through retries and crashes.
+   * partition, so events of one key reach the sink in push order, through retries and crashes
+   * (a custom sink that reports per-record failures must respect the rule in `WriteOutcome`).
    * @default 'none'
    */
   ordering?: 'none' | 'key';

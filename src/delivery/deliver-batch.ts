@@ -46,7 +46,7 @@ export async function deliverBatch(
   };
   let pending = records;
   let attempt = 0;
-  let firstFailureAt = 0;
+  let firstFailureAt: number | undefined;
   while (pending.length > 0) {
     attempt++;
     if (attempt > 1) report.retries++;
@@ -61,7 +61,7 @@ export async function deliverBatch(
     report.writeMs += performance.now() - started;
     report.written += pending.length - failed.length;
     if (failed.length === 0) break;
-    if (firstFailureAt === 0) firstFailureAt = now();
+    firstFailureAt ??= now();
     const again: SinkRecord[] = [];
     let retryAfter: number | undefined;
     const outOfTime = attempt >= retry.maxAttempts || now() - firstFailureAt >= retry.maxElapsedMs;

@@ -5,7 +5,7 @@ import type { QueueHandle } from '../queue/event-queue.js';
 /** What every worker receives once, as workerData. */
 export interface WorkerSetup {
   queue: QueueHandle;
-  options: Pick<ResolvedPipelineOptions, 'transform' | 'sink' | 'deadLetter' | 'retry'>;
+  options: Pick<ResolvedPipelineOptions, 'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering'>;
   /** BroadcastChannel on which the pipeline asks workers to close their sinks. */
   closeChannel: string;
 }

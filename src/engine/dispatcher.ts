@@ -16,8 +16,10 @@ interface WorkItem {
   end: number;
   records: number;
   kind: 'deliver' | 'dead-letter';
-  /** Times a worker died or timed out on exactly this range. */
+  /** Times a worker died or timed out on this range while it ran alone (see #suspects). */
   crashes: number;
+  /** A worker died while running this range: it only runs alone from now on. */
+  suspect: boolean;
   /** Times a worker asked for this range to be tried later (sink could not open, dead letters failed). */
   deferrals: number;
   error?: string;
@@ -45,7 +47,7 @@ interface DrainWaiter {
   resolve: () => void;
 }
 
-/** A range is tried this many times as it is before it is split (the crash may not be its fault). */
+/** A range that crashed its worker this many times while running alone is split. */
 const CRASHES_BEFORE_SPLIT = 2;
 
 export type DispatcherOptions = Pick<
@@ -73,6 +75,14 @@ export class Dispatcher {
   #scheduled = false;
   #stopped = false;
   #drainWaiters: DrainWaiter[] = [];
+  /**
+   * Ranges whose worker died. A worker runs several batches at once, so a crash cannot say which
+   * one was at fault; suspects therefore run alone — nothing else in flight — and only a crash while
+   * alone counts against a range. An innocent batch that shared a worker with a poison event runs
+   * once alone, succeeds, and is never split.
+   */
+  readonly #suspects: { part: Partition; batch: Batch; item: WorkItem }[] = [];
+  #alone: WorkItem | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(queue: EventQueue, pool: Piscina, options: DispatcherOptions, counters: PipelineCounters) {
@@ -153,6 +163,16 @@ export class Dispatcher {
     const { maxRecords, maxBytes } = this.#options.batch;
     const keyOrder = this.#options.ordering === 'key';
     for (const part of parts) this.#answerDrops(part);
+    if (this.#alone) return;
+    if (this.#suspects.length > 0) {
+      // Let what runs finish, then give the next suspect the pool to itself.
+      if (this.#running === 0) {
+        const next = this.#suspects.shift()!;
+        this.#alone = next.item;
+        this.#run(next.part, next.batch, next.item);
+      }
+      return;
+    }
     let progress = true;
     while (progress && this.#running < this.#maxRunning) {
       progress = false;
@@ -162,7 +182,7 @@ export class Dispatcher {
         if (keyOrder && part.inflight.length > 0) continue;
         const range = part.consumer.claim(maxRecords, maxBytes);
         if (!range) continue;
-        const item: WorkItem = { ...range, kind: 'deliver', crashes: 0, deferrals: 0 };
+        const item: WorkItem = { ...range, kind: 'deliver', crashes: 0, deferrals: 0, suspect: false };
         const batch: Batch = { range, done: false, items: [item] };
         part.inflight.push(batch);
         this.#run(part, batch, item);
@@ -218,6 +238,7 @@ export class Dispatcher {
 
   #settled(part: Partition, batch: Batch, item: WorkItem, result: BatchResult): void {
     this.#running--;
+    if (this.#alone === item) this.#alone = undefined;
     if (!result.ok) {
       // The worker could not finish the batch (sinks unavailable, dead letters failed): the batch
       // stays in the ring and is tried again after a backoff. Backpressure, never loss.
@@ -230,7 +251,8 @@ export class Dispatcher {
     this.#counters.add(result);
     batch.items.shift();
     const next = batch.items[0];
-    if (next) this.#run(part, batch, next);
+    if (next?.suspect) this.#suspects.unshift({ part, batch, item: next });
+    else if (next) this.#run(part, batch, next);
     else {
       batch.done = true;
       this.#release(part);
@@ -240,40 +262,51 @@ export class Dispatcher {
 
   #crashed(part: Partition, batch: Batch, item: WorkItem, error: unknown): void {
     this.#running--;
+    const wasAlone = this.#alone === item;
+    if (wasAlone) this.#alone = undefined;
     if (this.#stopped) return;
     this.#counters.workerFailures++;
-    item.crashes++;
     item.error = describeError(error);
     if (item.kind === 'dead-letter') {
       // Even writing the dead letter failed: keep trying, after a pause; the record stays in the ring.
+      item.crashes++;
       this.#later(part, batch, item, backoffDelay(item.crashes, this.#options.retry));
-    } else if (item.crashes < CRASHES_BEFORE_SPLIT) {
+    } else if (!wasAlone || item.crashes + 1 < CRASHES_BEFORE_SPLIT) {
+      if (wasAlone) item.crashes++;
+      item.suspect = true;
       this.#counters.redispatched++;
-      this.#run(part, batch, item);
+      this.#suspects.push({ part, batch, item });
     } else if (item.records > 1) {
       this.#counters.splits++;
       const half = item.records >> 1;
       const mid = cursorAfter(part.ring, item.start, half);
-      const left: WorkItem = {
-        start: item.start,
-        end: mid,
-        records: half,
-        kind: 'deliver',
-        crashes: 0,
-        deferrals: 0,
-      };
-      const right: WorkItem = {
-        start: mid,
-        end: item.end,
-        records: item.records - half,
-        kind: 'deliver',
-        crashes: 0,
-        deferrals: 0,
-      };
-      batch.items.splice(0, 1, left, right);
-      this.#run(part, batch, left);
+      const halves: WorkItem[] = [
+        {
+          start: item.start,
+          end: mid,
+          records: half,
+          kind: 'deliver',
+          crashes: 0,
+          deferrals: 0,
+          suspect: true,
+        },
+        {
+          start: mid,
+          end: item.end,
+          records: item.records - half,
+          kind: 'deliver',
+          crashes: 0,
+          deferrals: 0,
+          suspect: true,
+        },
+      ];
+      batch.items.splice(0, 1, ...halves);
+      this.#suspects.unshift({ part, batch, item: halves[0]! });
     } else {
+      // Alone, it killed its worker again and again: this is the poison event.
+      item.crashes++;
       item.kind = 'dead-letter';
+      item.suspect = false;
       this.#run(part, batch, item);
     }
     this.#schedule();
@@ -283,7 +316,11 @@ export class Dispatcher {
     if (this.#stopped) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (!this.#stopped) this.#run(part, batch, item);
+      if (this.#stopped) return;
+      if (item.suspect) {
+        this.#suspects.unshift({ part, batch, item });
+        this.#schedule();
+      } else this.#run(part, batch, item);
     }, delayMs);
     this.#timers.add(timer);
   }

@@ -78,6 +78,7 @@ export class Pipeline {
         sink: options.sink,
         deadLetter: options.deadLetter,
         retry: options.retry,
+        ordering: options.ordering,
       },
       closeChannel: this.#closeChannel,
     };
@@ -189,19 +190,27 @@ export class Pipeline {
     return { ...this.stats(), uptimeSeconds: (performance.now() - this.#created) / 1000 };
   }
 
-  /** Asks every worker to close its sinks, waits for their answers (bounded), then ends the pool. */
+  /**
+   * Asks every worker to close its sinks and waits for their answers, then ends the pool. A worker
+   * still starting up was not listening yet, so the request is repeated until every thread answered
+   * (closing twice is harmless), for at most five seconds.
+   */
   async #closeWorkers(): Promise<void> {
-    const expected = this.#pool.threads.length;
-    if (expected > 0) {
+    if (this.#pool.threads.length > 0) {
       const channel = new BroadcastChannel(this.#closeChannel);
+      const answered = new Set<number>();
       await new Promise<void>((resolve) => {
-        let answered = 0;
-        const timer = setTimeout(resolve, 5000);
-        channel.onmessage = () => {
-          if (++answered >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
+        const giveUp = setTimeout(finish, 5000);
+        const again = setInterval(() => channel.postMessage('close'), 50);
+        function finish() {
+          clearTimeout(giveUp);
+          clearInterval(again);
+          resolve();
+        }
+        channel.onmessage = (message: MessageEvent) => {
+          const closed = (message.data as { closed?: number }).closed;
+          if (typeof closed === 'number') answered.add(closed);
+          if (answered.size >= this.#pool.threads.length) finish();
         };
         channel.postMessage('close');
       });

@@ -70,11 +70,11 @@ export class WorkerRuntime {
 
   #openSinks(): Promise<Opened> {
     if (!this.#sinks) {
-      const { sink, deadLetter } = this.#setup.options;
+      const { sink, deadLetter, ordering } = this.#setup.options;
       this.#sinks = (async () => {
         const opened = {
-          sink: await createSink(sink, { threadId, role: 'sink' }),
-          deadLetter: await createSink(deadLetter, { threadId, role: 'deadLetter' }),
+          sink: await createSink(sink, { threadId, role: 'sink', ordering }),
+          deadLetter: await createSink(deadLetter, { threadId, role: 'deadLetter', ordering }),
         };
         await opened.sink.open();
         await opened.deadLetter.open();

@@ -155,7 +155,8 @@ export class AsyncQueueProducer {
   }
 
   /** Pushes one event; resolves false if a drop policy discarded it. */
-  push(event: SluiceEvent): Promise<boolean> {
+  async push(event: SluiceEvent): Promise<boolean> {
+    // async: a validation error rejects the promise instead of throwing at the call.
     const record = prepareEvent(event, this.#core.maxRecordBytes);
     return this.#writeOne(this.#core.ringFor(record.key), record);
   }
@@ -169,7 +170,7 @@ export class AsyncQueueProducer {
   }
 
   /** Pushes one serialised event (e.g. an NDJSON line) without parsing it on this thread. */
-  pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
+  async pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
     const record = prepareRaw(bytes, key, this.#core.maxRecordBytes);
     return this.#writeOne(this.#core.ringFor(key), record);
   }

@@ -12,6 +12,8 @@ export interface SinkContext {
   threadId: number;
   /** `sink` or `deadLetter`. */
   role: 'sink' | 'deadLetter';
+  /** The pipeline's ordering; under `key` see WriteOutcome for what partial failures must respect. */
+  ordering: 'none' | 'key';
 }
 
 /** A custom sink module's default export. */

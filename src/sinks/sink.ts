@@ -11,7 +11,12 @@ export interface SinkRecord {
   payload: unknown;
 }
 
-/** Per-event failures of a write that otherwise succeeded. */
+/**
+ * Per-event failures of a write that otherwise succeeded. Only the failed records are retried.
+ * Under `ordering: 'key'` (the sink's context says so) a sink must not store a record that follows
+ * a failed record of the same key in the batch — report it failed too — or the retry would land
+ * after it. The built-in sinks never report partial failures: a batch is stored whole or not at all.
+ */
 export interface WriteOutcome {
   failed: { index: number; error: unknown }[];
 }
