@@ -1,0 +1,159 @@
+/**
+ * Faults: a flaky sink, workers that die mid-batch, a poison event that kills every worker it
+ * touches, and a close() in the middle of a burst. In every case each accepted event ends up in the
+ * sink or in the dead letters, with a reason — never lost.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SluiceError } from '../../src/errors.js';
+import { createControl, WRITES_FAILED } from '../fixtures/engine/control.js';
+import { distinctSorted, fixtureUrl, ids, useScenes } from '../helpers/engine.js';
+
+const scene = useScenes();
+const FAST_RETRY = { initialDelayMs: 1, maxDelayMs: 20, maxAttempts: 60 };
+
+describe('faults', () => {
+  it('stores every event exactly once when the sink fails 30% of writes transiently, and counts the retries', async () => {
+    const s = scene();
+    const control = createControl();
+    const N = 5000;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 64 * 1024 },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 100 },
+      retry: FAST_RETRY,
+      // unique: false — every stored copy is a row, so a duplicate write would show.
+      sink: {
+        module: fixtureUrl('test-sink'),
+        options: s.sinkOptions({ unique: false, failRate: 0.3, seed: 7, control }),
+      },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('flaky', N);
+    await pipeline.pushMany(all.map((id, i) => ({ id, key: `k${i % 13}`, payload: { i } })));
+    await pipeline.drained();
+
+    const rows = s.rows();
+    expect(rows.length).toBe(N);
+    expect(distinctSorted(rows.map((r) => r.id))).toEqual(all);
+    expect(s.deadLetters()).toEqual([]);
+    const stats = pipeline.stats();
+    expect(Atomics.load(new Int32Array(control), WRITES_FAILED)).toBeGreaterThan(0);
+    expect(stats.retries).toBeGreaterThan(0);
+    expect(stats.retryableErrors).toBe(Atomics.load(new Int32Array(control), WRITES_FAILED));
+    expect(stats.written).toBe(N);
+    expect(stats.deadLettered).toBe(0);
+  });
+
+  it('delivers every event when the transform kills its worker on the first attempt of some batches, by process.exit and by an uncaught async throw', async () => {
+    const s = scene();
+    const N = 2000;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 100 },
+      retry: FAST_RETRY,
+      transform: fixtureUrl('crash-transform'),
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('crash', N);
+    const crashers = new Map<number, 'exit' | 'throw'>([
+      [150, 'exit'],
+      [620, 'throw'],
+      [1100, 'exit'],
+      [1580, 'throw'],
+    ]);
+    await pipeline.pushMany(
+      all.map((id, i) => ({
+        id,
+        payload: crashers.has(i) ? { i, crash: crashers.get(i), markerDir: s.dir } : { i },
+      })),
+    );
+    await pipeline.drained();
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all);
+    expect(s.deadLetters()).toEqual([]);
+    const stats = pipeline.stats();
+    expect(stats.workerFailures).toBeGreaterThanOrEqual(crashers.size);
+    expect(stats.redispatched).toBeGreaterThan(0);
+  });
+
+  it('dead-letters a poison event that kills every worker as worker-crash, alone, and delivers every other event', async () => {
+    const s = scene();
+    const N = 1000;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 64 },
+      retry: FAST_RETRY,
+      transform: fixtureUrl('crash-transform'),
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('poison', N);
+    const poison = all[437]!;
+    await pipeline.pushMany(
+      all.map((id, i) => ({ id, payload: id === poison ? { i, poison: true } : { i } })),
+    );
+    await pipeline.drained();
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== poison));
+    const letters = s.deadLetters();
+    expect(distinctSorted(letters.map((l) => l.id))).toEqual([poison]);
+    expect(letters[0]!.letter).toMatchObject({
+      reason: 'worker-crash',
+      event: { id: poison, payload: JSON.stringify({ i: 437, poison: true }) },
+      lastError: expect.stringContaining('exited'),
+    });
+    expect(letters[0]!.letter.attempts).toBeGreaterThanOrEqual(2);
+    const stats = pipeline.stats();
+    expect(stats.deadLetteredByReason).toEqual({ 'worker-crash': 1 });
+    expect(stats.splits).toBeGreaterThan(0);
+  });
+
+  it('keeps every event accepted before close() — in the sink or the dead letters — and rejects every later push with SLUICE_CLOSED', async () => {
+    const s = scene();
+    const N = 2000;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 16 * 1024 },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 25 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ delayMs: 2 }) },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('burst', N);
+    let resolved = 0;
+    let closing: Promise<unknown> | undefined;
+    const pushes = all.map((id, i) =>
+      pipeline.push({ id, payload: { i, pad: 'z'.repeat(60) } }).then((ok) => {
+        // Close in the middle of the burst, from inside it.
+        if (++resolved === 300) closing = pipeline.close();
+        return ok;
+      }),
+    );
+    const outcomes = await Promise.allSettled(pushes);
+    expect(closing, 'close() was never called: the burst was too small').toBeDefined();
+    await closing;
+
+    const accepted = all.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+    const rejections = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(outcomes.every((o) => o.status === 'rejected' || o.value === true)).toBe(true);
+    expect(accepted.length).toBeGreaterThanOrEqual(300);
+    expect(rejections.length).toBeGreaterThan(0);
+    expect(new Set(rejections.map((r) => (r.reason as SluiceError).code))).toEqual(
+      new Set(['SLUICE_CLOSED']),
+    );
+
+    const kept = new Set([...s.rows().map((r) => r.id), ...s.deadLetters().map((l) => l.id)]);
+    expect(accepted.filter((id) => !kept.has(id))).toEqual([]);
+    // Nothing that was refused slipped in.
+    const refused = new Set(all.filter((_, i) => outcomes[i]!.status === 'rejected'));
+    expect([...kept].filter((id) => refused.has(id))).toEqual([]);
+
+    const closed = { code: 'SLUICE_CLOSED' };
+    await expect(pipeline.push({ payload: 1 })).rejects.toMatchObject(closed);
+    await expect(pipeline.pushMany([{ payload: 1 }])).rejects.toMatchObject(closed);
+    await expect(pipeline.pushRaw('{"a":1}')).rejects.toMatchObject(closed);
+    await expect(pipeline.pushRawMany(['{"a":1}'])).rejects.toMatchObject(closed);
+  });
+});

@@ -1,0 +1,77 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { NdjsonSink } from '../../src/sinks/ndjson-sink.js';
+import type { SinkRecord } from '../../src/sinks/sink.js';
+import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-sink-'));
+const path = join(dir, 'deep', 'er', 'events.ndjson');
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function readRecords(file = path): SinkRecord[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as SinkRecord);
+}
+
+runSinkCompliance(
+  () => new NdjsonSink({ path }),
+  async () => readRecords().map((r) => r.id),
+  {
+    name: 'NDJSON',
+    failures: [
+      {
+        // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
+        description: 'the disk is full',
+        makeSink: () => new NdjsonSink({ path: '/dev/full' }),
+      },
+    ],
+  },
+);
+
+describe('NdjsonSink', () => {
+  it('says it is not idempotent: a batch written twice appears twice', async () => {
+    const file = join(dir, 'twice.ndjson');
+    const sink = new NdjsonSink({ path: file });
+    await sink.open();
+    const batch = complianceBatch(3);
+    await sink.write(batch);
+    await sink.write(batch);
+    await sink.close();
+    expect(sink.idempotent).toBe(false);
+    expect(readRecords(file).map((r) => r.id)).toEqual([...batch, ...batch].map((r) => r.id));
+  });
+
+  it('writes one JSON line per record, in batch order, carrying every field', async () => {
+    const file = join(dir, 'fields.ndjson');
+    const sink = new NdjsonSink({ path: file, fsync: 'never' });
+    await sink.open();
+    const batch = complianceBatch(4);
+    await sink.write(batch);
+    await sink.close();
+    expect(readRecords(file)).toEqual(batch);
+  });
+
+  it('appends to an existing file instead of truncating it', async () => {
+    const file = join(dir, 'append.ndjson');
+    const first = complianceBatch(2);
+    const second = complianceBatch(2);
+    for (const batch of [first, second]) {
+      const sink = new NdjsonSink({ path: file });
+      await sink.open();
+      await sink.write(batch);
+      await sink.close();
+    }
+    expect(readRecords(file).map((r) => r.id)).toEqual([...first, ...second].map((r) => r.id));
+  });
+
+  it('refuses to write before open with a permanent SinkError', async () => {
+    const sink = new NdjsonSink({ path: join(dir, 'never-opened.ndjson') });
+    await expect(sink.write(complianceBatch(1))).rejects.toMatchObject({ retryable: false });
+  });
+});
