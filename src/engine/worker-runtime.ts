@@ -1,5 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import type { DecodedEvent } from '../codec/event.js';
+import { eventFromRecord } from '../codec/event-from-record.js';
 import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
 import {
   type DeadLetter,
@@ -13,6 +14,7 @@ import { EventQueue } from '../queue/event-queue.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
 import type { Sink, SinkRecord } from '../sinks/sink.js';
+import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform, type TransformOutput } from '../transforms/transform.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 
@@ -20,8 +22,6 @@ interface Opened {
   sink: Sink;
   deadLetter: Sink;
 }
-
-const MAX_ID_LENGTH = 255;
 
 /**
  * Everything a worker thread does, kept out of `workers/` so it can be tested and profiled like
@@ -104,7 +104,7 @@ export class WorkerRuntime {
       const view = readRecord(ring, at);
       let event: DecodedEvent;
       try {
-        event = decodeEvent(view.raw, view.id, view.key, view.source, view.ts, payloadText(ring, view));
+        event = eventFromRecord(view.raw, view.id, view.key, view.source, view.ts, payloadText(ring, view));
       } catch (error) {
         letters.push(
           deadLetter(
@@ -115,30 +115,11 @@ export class WorkerRuntime {
         );
         continue;
       }
-      if (transform.validate) {
-        const reason = await runValidate(transform.validate, event);
-        if (reason !== undefined) {
-          letters.push(deadLetter(event, 'validation-failed', reason));
-          continue;
-        }
-      }
-      let output: TransformOutput;
-      try {
-        const mapped = transform.map(event);
-        // Only asynchronous transforms pay for an await.
-        output = mapped instanceof Promise ? await mapped : mapped;
-      } catch (error) {
-        letters.push(deadLetter(event, 'transform-error', error));
-        continue;
-      }
       const before = out.length;
-      const bad = collectOutputs(event, output, out);
-      if (bad !== undefined) {
-        out.length = before;
-        letters.push(deadLetter(event, 'invalid-transform-output', bad));
-        continue;
-      }
-      if (out.length === before) result.filtered++;
+      const lettersBefore = letters.length;
+      const pending = applyTransform(transform, event, out, letters);
+      if (pending) await pending;
+      if (out.length === before && letters.length === lettersBefore) result.filtered++;
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
     if (out.length > 0) {
@@ -209,86 +190,6 @@ function emptyResult(records: number): BatchResult {
     latencyMaxMs: 0,
     threadId,
   };
-}
-
-/**
- * An encoded record becomes the event it was; a raw record (pushRaw) is parsed here, off the main
- * thread: the parsed line is the payload, and its own `id`, `key`, `source`, `ts` fields are used
- * when valid.
- */
-function decodeEvent(
-  raw: boolean,
-  id: string,
-  key: string | undefined,
-  source: string | undefined,
-  ts: number | undefined,
-  text: string,
-): DecodedEvent {
-  const payload: unknown = JSON.parse(text);
-  if (!raw) return { id, key, source, ts, payload };
-  const event: DecodedEvent = { id, key, source, ts, payload };
-  if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
-    const line = payload as Record<string, unknown>;
-    if (typeof line.id === 'string' && line.id.length > 0 && line.id.length <= MAX_ID_LENGTH)
-      event.id = line.id;
-    if (typeof line.key === 'string' && key === undefined) event.key = line.key;
-    if (typeof line.source === 'string') event.source = line.source;
-    if (typeof line.ts === 'number' && Number.isFinite(line.ts)) event.ts = line.ts;
-  }
-  return event;
-}
-
-async function runValidate(
-  validate: NonNullable<LoadedTransform['validate']>,
-  event: DecodedEvent,
-): Promise<string | undefined> {
-  try {
-    const verdict = await validate(event);
-    if (verdict === true || verdict === undefined) return undefined;
-    return verdict === false ? 'validate returned false' : String(verdict);
-  } catch (error) {
-    return describeError(error);
-  }
-}
-
-/**
- * Appends a transform's output to `out` as sink records; returns a description of what is wrong
- * when the output is not events. Outputs without an id inherit the input's, `id:k` for the k-th of
- * several, so a batch processed twice yields the same ids.
- */
-function collectOutputs(input: DecodedEvent, output: TransformOutput, out: SinkRecord[]): string | undefined {
-  if (output === null || output === undefined) return undefined;
-  const list = Array.isArray(output) ? output : [output];
-  for (let k = 0; k < list.length; k++) {
-    const item = list[k] as unknown;
-    if (
-      item === null ||
-      typeof item !== 'object' ||
-      !('payload' in item) ||
-      (item as { payload: unknown }).payload === undefined
-    ) {
-      return `transform output ${k} is not an event with a payload: ${describeValue(item)}`;
-    }
-    const e = item as { id?: unknown; key?: unknown; source?: unknown; ts?: unknown; payload: unknown };
-    const id =
-      typeof e.id === 'string' && e.id.length > 0 ? e.id : list.length === 1 ? input.id : `${input.id}:${k}`;
-    out.push({
-      id,
-      key: typeof e.key === 'string' ? e.key : input.key,
-      source: typeof e.source === 'string' ? e.source : input.source,
-      ts: typeof e.ts === 'number' ? e.ts : input.ts,
-      payload: e.payload,
-    });
-  }
-  return undefined;
-}
-
-function describeValue(value: unknown): string {
-  try {
-    return (JSON.stringify(value) ?? String(value)).slice(0, 200);
-  } catch {
-    return String(value);
-  }
 }
 
 export type { DeadLetterReason };

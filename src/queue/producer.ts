@@ -120,6 +120,12 @@ export class QueueProducer {
     return this.#writeAll(this.#core.ringFor(key), [record]) === 1;
   }
 
+  /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
+  pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
+    const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
+    return this.#writeAll(this.#core.ringFor(key), records);
+  }
+
   #writeAll(ring: Ring, records: PreparedRecord[]): number {
     const core = this.#core;
     let accepted = 0;
