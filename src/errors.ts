@@ -71,6 +71,8 @@ export class ClosedError extends SluiceError {
 /** Renders a value for an error message: strings quoted, everything else as JSON where possible. */
 export function quote(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  // JSON would print NaN and ±Infinity as null.
+  if (typeof value === 'number') return String(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return '[function]';
   if (typeof value === 'symbol') return value.toString();

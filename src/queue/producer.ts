@@ -151,10 +151,15 @@ export class QueueProducer {
 
 /**
  * A producer for the main thread: calls resolve once the records are in the ring, and await room
- * (`Atomics.waitAsync`) while it is full, never blocking the event loop.
+ * (`Atomics.waitAsync`) while it is full, never blocking the event loop. Calls are accepted in call
+ * order even when nobody awaits them: once one has to wait for room, later calls queue behind it
+ * instead of taking the room it is waiting for.
  */
 export class AsyncQueueProducer {
   readonly #core: ProducerCore;
+  /** The last write that had to wait; later writes chain behind it. */
+  #tail: Promise<unknown> | undefined;
+  #waiting = 0;
 
   constructor(queue: EventQueue) {
     this.#core = new ProducerCore(queue);
@@ -164,40 +169,54 @@ export class AsyncQueueProducer {
   async push(event: SluiceEvent): Promise<boolean> {
     // async: a validation error rejects the promise instead of throwing at the call.
     const record = prepareEvent(event, this.#core.maxRecordBytes);
-    return this.#writeOne(this.#core.ringFor(record.key), record);
+    return (await this.#write(this.#core.ringFor(record.key), [record])) === 1;
   }
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
     const records = events.map((event) => prepareEvent(event, this.#core.maxRecordBytes));
     let accepted = 0;
-    for (const [ring, list] of this.#core.byRing(records)) accepted += await this.#writeAll(ring, list);
+    for (const [ring, list] of this.#core.byRing(records)) accepted += await this.#write(ring, list);
     return accepted;
   }
 
   /** Pushes one serialised event (e.g. an NDJSON line) without parsing it on this thread. */
   async pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
     const record = prepareRaw(bytes, key, this.#core.maxRecordBytes);
-    return this.#writeOne(this.#core.ringFor(key), record);
+    return (await this.#write(this.#core.ringFor(key), [record])) === 1;
   }
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
     const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
-    return this.#writeAll(this.#core.ringFor(key), records);
+    return this.#write(this.#core.ringFor(key), records);
   }
 
-  async #writeOne(ring: Ring, record: PreparedRecord): Promise<boolean> {
-    const cursor = await reserveAsync(ring, record.size, this.#core.policy);
-    if (cursor === RESERVE_DROPPED) return false;
-    this.#core.writeGroup(ring, cursor, [record], 0, 1, record.size);
-    return true;
+  /** Writes what fits at once; the rest waits its turn behind earlier waiting writes. */
+  #write(ring: Ring, records: PreparedRecord[]): Promise<number> {
+    let from = 0;
+    if (this.#waiting === 0) {
+      for (let next = from; from < records.length; from = next) {
+        next = this.#core.tryWriteRun(ring, records, from);
+        if (next === from) break;
+      }
+      if (from === records.length) return Promise.resolve(records.length);
+    }
+    const written = from;
+    this.#waiting++;
+    const run = (this.#tail ?? Promise.resolve())
+      .then(() => this.#writeWaiting(ring, records, written))
+      .finally(() => {
+        this.#waiting--;
+      });
+    this.#tail = run.catch(() => undefined);
+    return run;
   }
 
-  async #writeAll(ring: Ring, records: PreparedRecord[]): Promise<number> {
+  async #writeWaiting(ring: Ring, records: PreparedRecord[], from: number): Promise<number> {
     const core = this.#core;
-    let accepted = 0;
-    let i = 0;
+    let accepted = from;
+    let i = from;
     while (i < records.length) {
       const next = core.tryWriteRun(ring, records, i);
       if (next > i) {
@@ -205,7 +224,12 @@ export class AsyncQueueProducer {
         i = next;
         continue;
       }
-      if (await this.#writeOne(ring, records[i]!)) accepted++;
+      const record = records[i]!;
+      const cursor = await reserveAsync(ring, record.size, core.policy);
+      if (cursor !== RESERVE_DROPPED) {
+        core.writeGroup(ring, cursor, records, i, i + 1, record.size);
+        accepted++;
+      }
       i++;
     }
     return accepted;

@@ -56,7 +56,8 @@ function* roomOrPolicy(
   const deadline = policy === 'reject' ? started + options.rejectTimeoutMs : Infinity;
   let dropRequest = 0;
   let dropPending = false;
-  let releaseAtAck = -1;
+  /** The release cursor when the last drop was requested; -1 before any request. */
+  let releaseAtRequest = -1;
   Atomics.add(stats, STAT_PRODUCER_WAITS, 1n);
   // Registered before the epoch is read below; see RingConsumer#wakeProducers for the other half.
   Atomics.add(control, PRODUCERS_WAITING, 1);
@@ -76,10 +77,15 @@ function* roomOrPolicy(
             return RESERVE_DROPPED;
           }
           dropPending = false;
-          releaseAtAck = Atomics.load(control, RELEASE_CURSOR);
         }
-        // Ask again only once the last drop was released and still left too little room.
-        if (!dropPending && (releaseAtAck === -1 || Atomics.load(control, RELEASE_CURSOR) !== releaseAtAck)) {
+        // Ask again only once space was released since the last request and there is still too
+        // little: a drop that waits behind a batch in flight frees its space when that batch
+        // commits, and asking meanwhile would discard more than needed.
+        if (
+          !dropPending &&
+          (releaseAtRequest === -1 || Atomics.load(control, RELEASE_CURSOR) !== releaseAtRequest)
+        ) {
+          releaseAtRequest = Atomics.load(control, RELEASE_CURSOR);
           Atomics.add(control, DROP_BYTES_WANTED, bytes);
           dropRequest = (Atomics.add(control, DROP_REQUESTS, 1) + 1) | 0;
           dropPending = true;

@@ -169,8 +169,15 @@ export class RingConsumer {
     const control = this.ring.control;
     const requests = Atomics.load(control, DROP_REQUESTS);
     if (requests === this.#dropAcks) return null;
-    const wanted = Atomics.exchange(control, DROP_BYTES_WANTED, 0);
-    const range = this.claim(Number.MAX_SAFE_INTEGER, Math.max(wanted, 1));
+    const wanted = Math.max(Atomics.exchange(control, DROP_BYTES_WANTED, 0), 1);
+    // Claim until at least `wanted` bytes are dropped (a claim stops short of its byte limit).
+    let range: RingRange | null = null;
+    for (let bytes = 0; bytes < wanted; ) {
+      const next = this.claim(Number.MAX_SAFE_INTEGER, wanted - bytes);
+      if (!next) break;
+      range = range ? { start: range.start, end: next.end, records: range.records + next.records } : next;
+      bytes = (range.end - range.start) >>> 0;
+    }
     if (range) Atomics.add(this.ring.stats, STAT_DROPPED_OLDEST, BigInt(range.records));
     this.#dropAcks = requests;
     // The result is stored before the acknowledgement, so a producer that sees its request
