@@ -14,22 +14,39 @@ export function applyTransform(
   out: SinkRecord[],
   letters: DeadLetter[],
 ): Promise<void> | undefined {
-  if (transform.validate) return validateThenMap(transform, event, out, letters);
-  return mapEvent(transform, event, out, letters);
+  const validate = transform.validate;
+  if (!validate) return mapEvent(transform, event, out, letters);
+  let verdict: ReturnType<typeof validate>;
+  try {
+    verdict = validate(event);
+  } catch (error) {
+    letters.push(deadLetter(event, 'validation-failed', describeError(error)));
+    return undefined;
+  }
+  // Only an asynchronous validator pays for a promise.
+  if (verdict instanceof Promise) {
+    return verdict.then(
+      (v) => afterValidate(transform, event, v, out, letters),
+      (error: unknown) => {
+        letters.push(deadLetter(event, 'validation-failed', describeError(error)));
+      },
+    );
+  }
+  return afterValidate(transform, event, verdict, out, letters);
 }
 
-async function validateThenMap(
+function afterValidate(
   transform: LoadedTransform,
   event: DecodedEvent,
+  verdict: boolean | string | undefined,
   out: SinkRecord[],
   letters: DeadLetter[],
-): Promise<void> {
-  const reason = await runValidate(transform.validate!, event);
-  if (reason !== undefined) {
-    letters.push(deadLetter(event, 'validation-failed', reason));
-    return;
-  }
-  await mapEvent(transform, event, out, letters);
+): Promise<void> | undefined {
+  if (verdict === true || verdict === undefined) return mapEvent(transform, event, out, letters);
+  letters.push(
+    deadLetter(event, 'validation-failed', verdict === false ? 'validate returned false' : String(verdict)),
+  );
+  return undefined;
 }
 
 function mapEvent(
@@ -63,19 +80,6 @@ function emit(event: DecodedEvent, output: TransformOutput, out: SinkRecord[], l
   if (bad !== undefined) {
     out.length = before;
     letters.push(deadLetter(event, 'invalid-transform-output', bad));
-  }
-}
-
-async function runValidate(
-  validate: NonNullable<LoadedTransform['validate']>,
-  event: DecodedEvent,
-): Promise<string | undefined> {
-  try {
-    const verdict = await validate(event);
-    if (verdict === true || verdict === undefined) return undefined;
-    return verdict === false ? 'validate returned false' : String(verdict);
-  } catch (error) {
-    return describeError(error);
   }
 }
 
