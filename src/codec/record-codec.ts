@@ -52,6 +52,20 @@ export interface PreparedRecord {
 
 const timeOrigin = performance.timeOrigin;
 
+/**
+ * Buffer's own UTF-8 methods, which `write` and `toString` call after parsing their arguments in
+ * JavaScript. Called directly they skip that parsing — about a fifth of a producer's time per event
+ * in the trivial scenario's profile. They have been on Buffer.prototype since Node's early days.
+ */
+interface Utf8Buffer extends Buffer {
+  utf8Write(value: string, offset: number, length: number): number;
+  utf8Slice(start: number, end: number): string;
+}
+
+function utf8(buffer: Buffer): Utf8Buffer {
+  return buffer as Utf8Buffer;
+}
+
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across threads. */
 export function wallClockMs(): number {
   return timeOrigin + performance.now();
@@ -186,11 +200,11 @@ export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqu
   view.setFloat64(at + B_ENQUEUED_AT, enqueuedAt, true);
   view.setFloat64(at + B_TS, record.ts, true);
   let p = at + BODY_HEADER_END;
-  p += bytes.write(record.id, p, record.idBytes, 'utf8');
-  if (record.key !== undefined) p += bytes.write(record.key, p, record.keyBytes, 'utf8');
-  if (record.source !== undefined) p += bytes.write(record.source, p, record.sourceBytes, 'utf8');
+  p += utf8(bytes).utf8Write(record.id, p, record.idBytes);
+  if (record.key !== undefined) p += utf8(bytes).utf8Write(record.key, p, record.keyBytes);
+  if (record.source !== undefined) p += utf8(bytes).utf8Write(record.source, p, record.sourceBytes);
   const payload = record.payload;
-  if (typeof payload === 'string') bytes.write(payload, p, record.payloadBytes, 'utf8');
+  if (typeof payload === 'string') utf8(bytes).utf8Write(payload, p, record.payloadBytes);
   else bytes.set(payload, p);
 }
 
@@ -202,13 +216,13 @@ export function readRecord(ring: Ring, at: number): RecordView {
   const keyLength = view.getUint16(at + B_KEY_LEN, true);
   const sourceLength = view.getUint16(at + B_SOURCE_LEN, true);
   let p = at + BODY_HEADER_END;
-  const id = bytes.toString('utf8', p, p + idLength);
+  const id = utf8(bytes).utf8Slice(p, p + idLength);
   p += idLength;
   let key: string | undefined;
-  if (flags & FLAG_HAS_KEY) key = bytes.toString('utf8', p, p + keyLength);
+  if (flags & FLAG_HAS_KEY) key = utf8(bytes).utf8Slice(p, p + keyLength);
   p += keyLength;
   let source: string | undefined;
-  if (flags & FLAG_HAS_SOURCE) source = bytes.toString('utf8', p, p + sourceLength);
+  if (flags & FLAG_HAS_SOURCE) source = utf8(bytes).utf8Slice(p, p + sourceLength);
   p += sourceLength;
   return {
     id,
@@ -225,7 +239,7 @@ export function readRecord(ring: Ring, at: number): RecordView {
 
 /** The payload bytes of a record as a string (JSON, or the raw line). */
 export function payloadText(ring: Ring, record: RecordView): string {
-  return ring.bytes.toString('utf8', record.payloadOffset, record.payloadOffset + record.payloadLength);
+  return utf8(ring.bytes).utf8Slice(record.payloadOffset, record.payloadOffset + record.payloadLength);
 }
 
 /** Records one more delivery attempt in place (saturating at 255). */
