@@ -1,0 +1,62 @@
+/** Latency percentiles of one run, milliseconds, push → sink acknowledgement. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** One system's figures in one run. */
+export interface SystemResult {
+  /** `engine`, `seed-port`, `piscina-per-event`. */
+  system: string;
+  /** Events acknowledged by the sink (distinct ids). */
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+  latencyMs: LatencySummary;
+  peakRssMiB: number;
+  /** Largest queue depth seen (events). */
+  maxQueueDepth: number;
+  /** Events pushed and accepted that never reached the sink nor the dead letters (measured by id). */
+  lost: number;
+  /** Sink receptions beyond the first of an id (measured by id). */
+  duplicates: number;
+  deadLettered: number;
+  /** Producer time spent blocked on a full queue, ms. */
+  producerBlockedMs?: number;
+  /** Worker threads used (engine, piscina-per-event) or concurrent consumers (seed-port). */
+  workers?: number;
+  /** Offered rate for open-loop runs, events/s; absent for closed loop (`max`). */
+  targetRate?: number;
+}
+
+/** One point of a rate sweep: a system offered `targetRate` events/s. */
+export interface SweepPoint {
+  system: string;
+  /** Fraction of the measured maximum offered, e.g. 0.1 … 1.2. */
+  fraction: number;
+  targetRate: number;
+  eventsPerSec: number;
+  latencyMs: LatencySummary;
+}
+
+export interface BenchEnvironment {
+  node: string;
+  cpus: number;
+  commit: string;
+  cpuModel?: string;
+  date?: string;
+}
+
+/** What `sluice bench --json FILE` writes. */
+export interface BenchReport {
+  scenario: string;
+  env: BenchEnvironment;
+  config: Record<string, unknown>;
+  results: SystemResult[];
+  sweep?: SweepPoint[];
+  /** Files written by --profile, relative to --out. */
+  profiles?: string[];
+}

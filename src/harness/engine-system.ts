@@ -1,0 +1,48 @@
+import { Worker } from 'node:worker_threads';
+import { createPipeline } from '../engine/pipeline.js';
+import type { SystemResult } from './bench-report.js';
+import type { LoadOutcome, LoadPlan } from './load-generator.js';
+import { RunSampler } from './run-sampler.js';
+import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
+import { blocksOf, producerBlocks, systemResult } from './systems.js';
+
+const PRODUCER = new URL('../../workers/bench-producer.js', import.meta.url);
+
+function producerThread(handle: unknown, plan: LoadPlan): Promise<LoadOutcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(PRODUCER, { workerData: { handle, plan } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+}
+
+/** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
+export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+  const { scenario } = settings;
+  const pipeline = await createPipeline({
+    workers: { min: settings.workers, max: settings.workers },
+    transform: scenario.transform,
+    sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
+    deadLetter: benchDeadLetterSpec(instruments),
+    ...(scenario.retry ? { retry: scenario.retry } : {}),
+  });
+  const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
+  const started = performance.now();
+  const plans: LoadPlan[] = producerBlocks(settings, settings.producers).map((block) => ({
+    ...block,
+    rate: settings.rate === 'max' ? 'max' : settings.rate / settings.producers,
+    durationMs: settings.durationMs,
+    raw: scenario.raw,
+    prefix: instruments.ledger.prefix,
+  }));
+  const outcomes = await Promise.all(plans.map((plan) => producerThread(pipeline.producerHandle, plan)));
+  await pipeline.drained();
+  const seconds = (performance.now() - started) / 1000;
+  const stats = pipeline.stats();
+  sampler.stop();
+  await pipeline.close();
+  return systemResult('engine', settings, instruments, blocksOf(plans, outcomes), seconds, sampler, {
+    producerBlockedMs: stats.queue.producerBlockedMs,
+    maxQueueDepth: Math.max(sampler.maxDepth, 0),
+  });
+}

@@ -1,0 +1,103 @@
+import { wallClockMs } from '../codec/record-codec.js';
+import { createSink, type SinkContext } from '../sinks/create-sink.js';
+import { type Sink, SinkError, type SinkRecord } from '../sinks/sink.js';
+import type { PortableSinkSpec } from '../sinks/sink-spec.js';
+import { IdLedger } from './id-ledger.js';
+import { SharedHistogram } from './shared-histogram.js';
+
+/** Options of the benchmark sink (structured-clone safe: it is built inside worker threads). */
+export interface LedgerSinkOptions {
+  /** IdLedger buffer and id prefix: every acknowledged id is counted there. */
+  ledger: SharedArrayBuffer;
+  prefix: string;
+  /** SharedHistogram buffer for push → acknowledgement latency (from each record's `ts`). */
+  histogram?: SharedArrayBuffer;
+  /** A real sink to write through first (sqlite, postgres); without it the ledger is the sink. */
+  inner?: PortableSinkSpec;
+  /** 1–5 ms per batch and transient failures, as a remote service would. */
+  flaky?: { failRate: number; minDelayMs: number; maxDelayMs: number; seed?: number };
+  /** A slow sink: every batch takes this long (the overload scenario's bottleneck). */
+  msPerBatch?: number;
+  /** Deliberately broken, to prove the accounting catches it. */
+  broken?: 'drop-one' | 'duplicate-one';
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The benchmark's sink side: writes through a real sink when there is one, then — only after its
+ * acknowledgement — counts every id in the shared ledger and every latency in the shared
+ * histogram. Not idempotent: a batch delivered twice is counted twice, which is how the report
+ * measures duplicates rather than assuming none.
+ */
+export class LedgerSink implements Sink {
+  readonly idempotent = false;
+  readonly #ledger: IdLedger;
+  readonly #histogram: SharedHistogram | undefined;
+  readonly #options: LedgerSinkOptions;
+  readonly #random: () => number;
+  #inner: Sink | undefined;
+  #brokenDone = false;
+
+  constructor(options: LedgerSinkOptions, inner?: Sink, threadSeed = 1) {
+    this.#options = options;
+    this.#ledger = new IdLedger(0, options.prefix, options.ledger);
+    this.#histogram = options.histogram ? new SharedHistogram(options.histogram) : undefined;
+    this.#inner = inner;
+    this.#random = prng((options.flaky?.seed ?? 7) ^ Math.imul(threadSeed, 0x9e3779b1));
+  }
+
+  async open(): Promise<void> {
+    await this.#inner?.open();
+  }
+
+  async write(records: readonly SinkRecord[]): Promise<undefined> {
+    const { flaky, msPerBatch } = this.#options;
+    if (flaky) {
+      await sleep(flaky.minDelayMs + this.#random() * (flaky.maxDelayMs - flaky.minDelayMs));
+      if (this.#random() < flaky.failRate)
+        throw new SinkError('bench sink: injected transient failure', { retryable: true });
+    }
+    if (msPerBatch) await sleep(msPerBatch);
+    if (this.#inner) await this.#inner.write(records);
+    const now = wallClockMs();
+    const histogram = this.#histogram;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (this.#options.broken === 'drop-one' && !this.#brokenDone) {
+        this.#brokenDone = true;
+        continue;
+      }
+      this.#ledger.record(record.id);
+      if (this.#options.broken === 'duplicate-one' && !this.#brokenDone) {
+        this.#brokenDone = true;
+        this.#ledger.record(record.id);
+      }
+      if (histogram && record.ts !== undefined) histogram.recordMs(now - record.ts);
+    }
+    histogram?.flush();
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.#inner?.close();
+  }
+}
+
+/** The custom sink module entry: `sink: { module: <this file>, options: LedgerSinkOptions }`. */
+export default async function createLedgerSink(options: unknown, context: SinkContext): Promise<Sink> {
+  const o = options as LedgerSinkOptions;
+  const inner = o.inner ? await createSink(o.inner, context) : undefined;
+  return new LedgerSink(o, inner, context.threadId);
+}

@@ -1,0 +1,112 @@
+import type { SluiceEvent } from '../codec/event.js';
+import { wallClockMs } from '../codec/record-codec.js';
+import { benchEvent, benchLine } from './bench-event.js';
+
+/** One producer's share of a run. */
+export interface LoadPlan {
+  /** First sequence number; this producer uses [seqStart, seqStart + seqLimit). */
+  seqStart: number;
+  seqLimit: number;
+  /** Offered events/s for this producer, or 'max' (closed loop). */
+  rate: number | 'max';
+  durationMs: number;
+  raw: boolean;
+  prefix: string;
+}
+
+export interface LoadOutcome {
+  /** Events handed to push (their sequence numbers are [seqStart, seqStart + sent)). */
+  sent: number;
+  /** Of those, accepted (a drop policy may refuse some). */
+  accepted: number;
+}
+
+const CHUNK = 256;
+
+/** The events of [from, to) with their intended send times. */
+function build(
+  plan: LoadPlan,
+  from: number,
+  to: number,
+  intendedAt: (i: number) => number,
+): (SluiceEvent | string)[] {
+  const out = new Array<SluiceEvent | string>(to - from);
+  for (let i = from; i < to; i++) {
+    const seq = plan.seqStart + i;
+    const id = `${plan.prefix}${seq}`;
+    out[i - from] = plan.raw ? benchLine(id, seq, intendedAt(i)) : benchEvent(id, seq, intendedAt(i));
+  }
+  return out;
+}
+
+/**
+ * The schedule, written once for both drivers. Open loop: event i is due at start + i / rate, and
+ * carries that intended time even when backpressure delays its push — the latency then includes
+ * the delay instead of hiding it (coordinated omission). Closed loop: push as fast as accepted.
+ * Yields `{ events }` to push or `{ sleepMs }` to wait.
+ */
+export function* loadSchedule(
+  plan: LoadPlan,
+): Generator<{ events: (SluiceEvent | string)[] } | { sleepMs: number }, void, void> {
+  const start = wallClockMs();
+  let sent = 0;
+  if (plan.rate === 'max') {
+    while (sent < plan.seqLimit && wallClockMs() - start < plan.durationMs) {
+      const to = Math.min(plan.seqLimit, sent + CHUNK);
+      const now = wallClockMs();
+      yield { events: build(plan, sent, to, () => now) };
+      sent = to;
+    }
+    return;
+  }
+  const interval = 1000 / plan.rate;
+  while (sent < plan.seqLimit) {
+    const now = wallClockMs();
+    if (now - start >= plan.durationMs) return;
+    const due = Math.min(plan.seqLimit, Math.floor((now - start) / interval) + 1);
+    if (due > sent) {
+      const to = Math.min(due, sent + CHUNK * 4);
+      yield { events: build(plan, sent, to, (i) => start + i * interval) };
+      sent = to;
+    } else {
+      yield { sleepMs: Math.max(0, start + sent * interval - now) };
+    }
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Drives a schedule from a producer thread; `push` may block (Atomics.wait on a full ring). */
+export function runLoadSync(plan: LoadPlan, push: (events: (SluiceEvent | string)[]) => number): LoadOutcome {
+  let sent = 0;
+  let accepted = 0;
+  for (const step of loadSchedule(plan)) {
+    if ('sleepMs' in step) {
+      if (step.sleepMs > 0) Atomics.wait(sleeper, 0, 0, Math.min(step.sleepMs, 5));
+      continue;
+    }
+    accepted += push(step.events);
+    sent += step.events.length;
+  }
+  return { sent, accepted };
+}
+
+/** Drives a schedule on the main thread; yields to the event loop so consumers run in between. */
+export async function runLoadAsync(
+  plan: LoadPlan,
+  push: (events: (SluiceEvent | string)[]) => Promise<number> | number,
+): Promise<LoadOutcome> {
+  let sent = 0;
+  let accepted = 0;
+  for (const step of loadSchedule(plan)) {
+    if ('sleepMs' in step) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(step.sleepMs, 5))));
+      continue;
+    }
+    const result = push(step.events);
+    accepted += typeof result === 'number' ? result : await result;
+    sent += step.events.length;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { sent, accepted };
+}

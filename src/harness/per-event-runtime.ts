@@ -1,0 +1,66 @@
+import { threadId } from 'node:worker_threads';
+import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
+import { eventFromRecord } from '../codec/event-from-record.js';
+import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
+import { deliverBatch } from '../delivery/deliver-batch.js';
+import type { RetryOptions } from '../delivery/retry-policy.js';
+import { type ResolvedRetryOptions, resolveRetryOptions } from '../delivery/retry-policy.js';
+import { createSink } from '../sinks/create-sink.js';
+import type { Sink, SinkRecord } from '../sinks/sink.js';
+import type { PortableSinkSpec } from '../sinks/sink-spec.js';
+import { applyTransform } from '../transforms/apply-transform.js';
+import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
+
+export interface PerEventSetup {
+  transform: string;
+  sink: PortableSinkSpec;
+  deadLetter: PortableSinkSpec;
+  retry?: RetryOptions;
+}
+
+/** The piscina-per-event baseline's worker: one event per task, one single-record sink write. */
+export class PerEventRuntime {
+  readonly #ready: Promise<{
+    transform: LoadedTransform;
+    sink: Sink;
+    deadLetter: Sink;
+    retry: ResolvedRetryOptions;
+  }>;
+
+  constructor(setup: PerEventSetup) {
+    this.#ready = (async () => {
+      const context = { threadId, ordering: 'none' as const };
+      const sink = await createSink(setup.sink, { ...context, role: 'sink' });
+      const deadLetter = await createSink(setup.deadLetter, { ...context, role: 'deadLetter' });
+      await sink.open();
+      await deadLetter.open();
+      return {
+        transform: await loadTransform(setup.transform, { threadId }),
+        sink,
+        deadLetter,
+        retry: resolveRetryOptions(setup.retry),
+      };
+    })();
+  }
+
+  async run(item: SluiceEvent | string): Promise<number> {
+    const { transform, sink, deadLetter: dlq, retry } = await this.#ready;
+    const out: SinkRecord[] = [];
+    const letters: DeadLetter[] = [];
+    let event: DecodedEvent | undefined;
+    if (typeof item === 'string') {
+      try {
+        event = eventFromRecord(true, '', undefined, undefined, undefined, item);
+      } catch (error) {
+        letters.push(deadLetter({ id: '', payload: item }, 'invalid-json', error));
+      }
+    } else event = item as DecodedEvent;
+    if (event) {
+      const pending = applyTransform(transform, event, out, letters);
+      if (pending) await pending;
+    }
+    if (out.length > 0) letters.push(...(await deliverBatch(sink, out, retry)).deadLetters);
+    if (letters.length > 0) await deliverBatch(dlq, letters.map(deadLetterRecord), retry);
+    return out.length;
+  }
+}

@@ -1,0 +1,219 @@
+import type { BenchReport, SystemResult } from '../bench-report.js';
+import { environmentParts } from './environment.js';
+import {
+  formatCompact,
+  formatCount,
+  formatPlain,
+  formatRatio,
+  formatSignificant,
+  MISSING,
+} from './format.js';
+import { type Column, escapeMarkdown, markdownTable } from './markdown-table.js';
+import { KNEE_MIN_RISE, kneeIndex, sweepBySystem } from './sweep-knee.js';
+
+/** Where each chart was written, relative to the Markdown file; a chart left out is not linked. */
+export interface ChartFiles {
+  throughput?: string;
+  latency?: string;
+  sweep?: string;
+}
+
+/** The system the ratios put over every other (the baselines). */
+export const ENGINE_SYSTEM = 'engine';
+/** Configuration key/value pairs per table row: compact, yet each pair stays readable. */
+const CONFIG_PAIRS_PER_ROW = 3;
+/** Four-digit values (ports, years, batch sizes) read better without a separator. */
+const GROUPING_FROM = 10_000;
+
+const left = (title: string): Column => ({ title, align: 'left' });
+const right = (title: string): Column => ({ title, align: 'right' });
+
+function configValue(value: unknown): string {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) && Math.abs(value) >= GROUPING_FROM ? formatCount(value) : String(value);
+  }
+  if (Array.isArray(value)) return value.map(configValue).join(', ');
+  if (value === undefined || value === null) return MISSING;
+  if (typeof value === 'object') return escapeMarkdown(JSON.stringify(value));
+  return escapeMarkdown(String(value));
+}
+
+/** Nested objects become dotted keys, so one table holds the whole configuration. */
+function flattenConfig(config: Record<string, unknown>, prefix = ''): [string, unknown][] {
+  return Object.entries(config).flatMap(([key, value]): [string, unknown][] =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? flattenConfig(value as Record<string, unknown>, `${prefix}${key}.`)
+      : [[`${prefix}${key}`, value]],
+  );
+}
+
+function configSection(config: Record<string, unknown>): string[] {
+  const pairs = flattenConfig(config);
+  if (pairs.length === 0) return ['## Configuration', '', 'Defaults (no settings recorded).'];
+  const perRow = Math.min(CONFIG_PAIRS_PER_ROW, pairs.length);
+  const columns = Array.from({ length: perRow }, () => [left('setting'), left('value')]).flat();
+  const rows: string[][] = [];
+  for (let i = 0; i < pairs.length; i += perRow) {
+    rows.push(
+      pairs.slice(i, i + perRow).flatMap(([key, value]) => [escapeMarkdown(key), configValue(value)]),
+    );
+  }
+  return ['## Configuration', '', markdownTable(columns, rows)];
+}
+
+/** Correctness counts are the figures that must be zero: make a non-zero one stand out. */
+function mustBeZero(n: number): string {
+  return n === 0 ? '0' : `**${formatCount(n)}**`;
+}
+
+function resultsSection(results: readonly SystemResult[]): string[] {
+  const withWorkers = results.some((r) => r.workers !== undefined);
+  const withTarget = results.some((r) => r.targetRate !== undefined);
+  const columns = [
+    left('system'),
+    ...(withWorkers ? [right('workers')] : []),
+    ...(withTarget ? [right('offered events/s')] : []),
+    right('events/s'),
+    right('p50 ms'),
+    right('p90 ms'),
+    right('p99 ms'),
+    right('p99.9 ms'),
+    right('max ms'),
+    right('peak RSS MiB'),
+    right('max queue depth'),
+    right('lost'),
+    right('duplicates'),
+    right('dead-lettered'),
+    right('producer blocked ms'),
+  ];
+  const rows = results.map((r) => [
+    escapeMarkdown(r.system),
+    ...(withWorkers ? [formatCount(r.workers)] : []),
+    ...(withTarget ? [formatCount(r.targetRate)] : []),
+    formatCount(r.eventsPerSec),
+    formatSignificant(r.latencyMs.p50),
+    formatSignificant(r.latencyMs.p90),
+    formatSignificant(r.latencyMs.p99),
+    formatSignificant(r.latencyMs.p999),
+    formatSignificant(r.latencyMs.max),
+    formatSignificant(r.peakRssMiB),
+    formatCount(r.maxQueueDepth),
+    mustBeZero(r.lost),
+    mustBeZero(r.duplicates),
+    formatCount(r.deadLettered),
+    formatSignificant(r.producerBlockedMs),
+  ]);
+  return [
+    '## Results',
+    '',
+    'Latency is from `push()` to the sink acknowledgement. Lost and duplicates are counted by event id.',
+    '',
+    rows.length === 0 ? 'No results.' : markdownTable(columns, rows),
+  ];
+}
+
+/** `a ÷ b`, or undefined when the quotient means nothing (a zero or missing baseline). */
+function ratio(a: number, b: number): number | undefined {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined;
+}
+
+function ratiosSection(results: readonly SystemResult[]): string[] {
+  const engine = results.find((r) => r.system === ENGINE_SYSTEM);
+  const baselines = results.filter((r) => r.system !== ENGINE_SYSTEM);
+  if (engine === undefined || baselines.length === 0) {
+    const why = engine === undefined ? `no \`${ENGINE_SYSTEM}\` result` : 'no baseline result';
+    return ['## Ratios', '', `None: ${why} in this run.`];
+  }
+  const rows = baselines.map((b) => [
+    escapeMarkdown(b.system),
+    formatRatio(ratio(engine.eventsPerSec, b.eventsPerSec)),
+    formatRatio(ratio(engine.latencyMs.p99, b.latencyMs.p99)),
+  ]);
+  return [
+    '## Ratios',
+    '',
+    `Engine ÷ each baseline, from this one run. Throughput above 1× means the engine moved more events per second; ` +
+      'p99 latency below 1× means its tail latency was lower.',
+    '',
+    markdownTable([left('engine ÷'), right('throughput'), right('p99 latency')], rows),
+  ];
+}
+
+/** A relative path as a link destination: each segment percent-encoded, the slashes kept. */
+function linkTarget(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+function chartsSection(files: ChartFiles): string[] {
+  const images = [
+    ['Throughput by system', files.throughput],
+    ['Latency percentiles by system', files.latency],
+    ['p99 latency against achieved throughput', files.sweep],
+  ] as const;
+  const lines = images.flatMap(([alt, file]) =>
+    file === undefined ? [] : [`![${alt}](${linkTarget(file)})`, ''],
+  );
+  return lines.length === 0 ? [] : ['## Charts', '', ...lines.slice(0, -1)];
+}
+
+function sweepSection(report: BenchReport): string[] {
+  if (report.sweep === undefined || report.sweep.length === 0) return [];
+  const rows: string[][] = [];
+  for (const [system, points] of sweepBySystem(report.sweep)) {
+    const knee = kneeIndex(points);
+    points.forEach((p, i) => {
+      rows.push([
+        escapeMarkdown(system),
+        `${formatPlain(Math.round(p.fraction * 1000) / 10)}%`,
+        formatCount(p.targetRate),
+        formatCount(p.eventsPerSec),
+        formatSignificant(p.latencyMs.p50),
+        formatSignificant(p.latencyMs.p99),
+        formatSignificant(p.latencyMs.max),
+        i === knee ? `knee ≈ ${formatCompact(p.eventsPerSec)} events/s` : '',
+      ]);
+    });
+  }
+  const columns = [
+    left('system'),
+    right('offered, % of max'),
+    right('offered events/s'),
+    right('achieved events/s'),
+    right('p50 ms'),
+    right('p99 ms'),
+    right('max ms'),
+    left('note'),
+  ];
+  return [
+    '## Rate sweep',
+    '',
+    'Each system was offered fractions of its measured maximum rate. The knee is where the curve of p99 ' +
+      '(log scale) against achieved throughput bends furthest from straight: past it, more offered load buys ' +
+      `more latency than throughput. No knee is named for a system whose p99 rose less than ${KNEE_MIN_RISE}×.`,
+    '',
+    markdownTable(columns, rows),
+  ];
+}
+
+function profilesSection(profiles: readonly string[] | undefined): string[] {
+  if (profiles === undefined || profiles.length === 0) return [];
+  return ['## Profiles', '', ...profiles.map((p) => `- [${escapeMarkdown(p)}](${linkTarget(p)})`)];
+}
+
+/** The human-readable report of one `sluice bench` run, linking the charts in `chartFiles`. */
+export function markdownReport(report: BenchReport, chartFiles: ChartFiles): string {
+  const sections = [
+    [
+      `# Sluice bench: ${escapeMarkdown(report.scenario)}`,
+      '',
+      escapeMarkdown(environmentParts(report.env, true).join(' · ')),
+    ],
+    configSection(report.config),
+    resultsSection(report.results),
+    ratiosSection(report.results),
+    chartsSection(chartFiles),
+    sweepSection(report),
+    profilesSection(report.profiles),
+  ].filter((s) => s.length > 0);
+  return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
+}

@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { BenchEnvironment, BenchReport, SweepPoint, SystemResult } from './bench-report.js';
+import { runEngine } from './engine-system.js';
+import { runPiscinaPerEvent } from './piscina-per-event-system.js';
+import { RunInstruments, type RunSettings } from './run-settings.js';
+import type { Scenario } from './scenario.js';
+import { runSeedPort } from './seed-port-system.js';
+import type { BenchSystem } from './systems.js';
+
+export const SYSTEMS: Record<string, BenchSystem> = {
+  engine: runEngine,
+  'seed-port': runSeedPort,
+  'piscina-per-event': runPiscinaPerEvent,
+};
+
+export interface BenchOptions {
+  scenario: Scenario;
+  durationMs: number;
+  rate: number | 'max';
+  workers: number;
+  producers: number;
+  sink: 'null' | 'sqlite' | 'postgres';
+  systems: string[];
+  sweep: boolean;
+  env: BenchEnvironment;
+  onProgress?: RunSettings['onProgress'];
+  onResult?: (result: SystemResult) => void;
+  /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
+  brokenSink?: 'drop-one' | 'duplicate-one';
+}
+
+/** Events a run can push at most: sized for this machine's best case, with room to spare. */
+function ledgerCapacity(rate: number | 'max', durationMs: number): number {
+  const perSecond = rate === 'max' ? 4_000_000 : rate * 1.2;
+  return Math.ceil((perSecond * durationMs) / 1000) + 100_000;
+}
+
+async function runSystem(name: string, settings: RunSettings): Promise<SystemResult> {
+  const system = SYSTEMS[name];
+  if (!system) throw new Error(`unknown system ${name}`);
+  const instruments = new RunInstruments(settings.maxEvents, `${name}-${Date.now().toString(36)}-`);
+  return system(settings, instruments);
+}
+
+/** Offered rate of the overload scenario: its factor times what the slow sink can take. */
+export function overloadRate(scenario: Scenario, workers: number): number | undefined {
+  if (!scenario.overloadFactor || !scenario.msPerBatch) return undefined;
+  const batchesInFlight = workers * 2;
+  const capacity = (batchesInFlight * 1000 * 1000) / scenario.msPerBatch;
+  return scenario.overloadFactor * capacity;
+}
+
+/** Runs the ring transport benchmark (its own process) and reports it as two systems. */
+async function runTransport(options: BenchOptions): Promise<SystemResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-ring-'));
+  try {
+    const file = join(dir, 'ring.json');
+    const script = new URL('../../bench/ring/ring-transport.js', import.meta.url);
+    const seconds = Math.max(1, Math.round(options.durationMs / 3000));
+    await promisify(execFile)(process.execPath, [
+      script.pathname,
+      '--json',
+      file,
+      '--seconds',
+      String(seconds),
+    ]);
+    const r = JSON.parse(readFileSync(file, 'utf8')) as {
+      ringRecordsPerSec: number;
+      postMessageRecordsPerSec: number;
+      rounds: number;
+      secondsPerRound: number;
+    };
+    const zero = { p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+    const base = {
+      seconds: r.rounds * r.secondsPerRound,
+      latencyMs: zero,
+      peakRssMiB: process.memoryUsage.rss() / 2 ** 20,
+      maxQueueDepth: 0,
+      lost: 0,
+      duplicates: 0,
+      deadLettered: 0,
+      workers: 1,
+    };
+    return [
+      {
+        system: 'engine',
+        events: Math.round(r.ringRecordsPerSec * base.seconds),
+        eventsPerSec: r.ringRecordsPerSec,
+        ...base,
+      },
+      {
+        system: 'postMessage',
+        events: Math.round(r.postMessageRecordsPerSec * base.seconds),
+        eventsPerSec: r.postMessageRecordsPerSec,
+        ...base,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs every requested system on the same scenario, one after the other, in this process. */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const { scenario } = options;
+  const workDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  const rate = overloadRate(scenario, options.workers) ?? options.rate;
+  const config: Record<string, unknown> = {
+    durationSeconds: options.durationMs / 1000,
+    rate,
+    workers: options.workers,
+    producers: options.producers,
+    sink: options.sink,
+    systems: options.systems,
+    description: scenario.description,
+  };
+  const report: BenchReport = { scenario: scenario.name, env: options.env, config, results: [] };
+  try {
+    if (scenario.transport) {
+      report.results = await runTransport(options);
+      for (const result of report.results) options.onResult?.(result);
+      return report;
+    }
+    const settings = (overrides: Partial<RunSettings>): RunSettings => ({
+      scenario,
+      durationMs: options.durationMs,
+      rate,
+      workers: options.workers,
+      sink: options.sink,
+      workDir,
+      producers: options.producers,
+      maxEvents: ledgerCapacity(overrides.rate ?? rate, overrides.durationMs ?? options.durationMs),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.brokenSink ? { brokenSink: options.brokenSink } : {}),
+      ...overrides,
+    });
+    for (const name of options.systems) {
+      const result = await runSystem(name, settings({}));
+      report.results.push(result);
+      options.onResult?.(result);
+    }
+    if (options.sweep) report.sweep = await sweep(options, report.results, settings);
+    return report;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+const SWEEP_FRACTIONS = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.2];
+
+/**
+ * Throughput against latency as the offered rate climbs from 10 % to 120 % of the engine's
+ * measured maximum (open loop, every system offered the same rates): the knee shows where each
+ * system saturates.
+ */
+async function sweep(
+  options: BenchOptions,
+  results: SystemResult[],
+  settings: (overrides: Partial<RunSettings>) => RunSettings,
+): Promise<SweepPoint[]> {
+  const reference = results.find((r) => r.system === 'engine') ?? results[0];
+  if (!reference) return [];
+  const maximum = reference.eventsPerSec;
+  const durationMs = Math.max(2000, Math.round(options.durationMs / 3));
+  const points: SweepPoint[] = [];
+  for (const name of options.systems) {
+    for (const fraction of SWEEP_FRACTIONS) {
+      const targetRate = Math.max(100, Math.round(maximum * fraction));
+      const result = await runSystem(name, settings({ rate: targetRate, durationMs }));
+      points.push({
+        system: name,
+        fraction,
+        targetRate,
+        eventsPerSec: result.eventsPerSec,
+        latencyMs: result.latencyMs,
+      });
+    }
+  }
+  return points;
+}

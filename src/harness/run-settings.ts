@@ -1,0 +1,82 @@
+import type { PortableSinkSpec } from '../sinks/sink-spec.js';
+import { IdLedger } from './id-ledger.js';
+import type { LedgerSinkOptions } from './ledger-sink.js';
+import type { Scenario } from './scenario.js';
+import { SharedHistogram } from './shared-histogram.js';
+
+/** How one system is run. */
+export interface RunSettings {
+  scenario: Scenario;
+  durationMs: number;
+  /** Offered events/s (open loop), or 'max' (closed loop). */
+  rate: number | 'max';
+  workers: number;
+  sink: 'null' | 'sqlite' | 'postgres';
+  /** Where a SQLite sink keeps its file. */
+  workDir: string;
+  /** Producer threads (engine). */
+  producers: number;
+  /** Upper bound on events a run can push (sizes the id ledger). */
+  maxEvents: number;
+  /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
+  brokenSink?: 'drop-one' | 'duplicate-one';
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  system: string;
+  elapsedMs: number;
+  durationMs: number;
+  acknowledged: number;
+  queueDepth: number;
+  p99Ms: number;
+}
+
+/** Shared-memory instruments of one run: ids acknowledged, ids dead-lettered, latencies. */
+export class RunInstruments {
+  readonly ledger: IdLedger;
+  readonly deadLetters: IdLedger;
+  readonly histogram = new SharedHistogram();
+
+  constructor(capacity: number, prefix: string) {
+    this.ledger = new IdLedger(capacity, prefix);
+    this.deadLetters = new IdLedger(capacity, prefix);
+  }
+
+  /** Ids of acknowledged events so far (approximate while running: a scan of the ledger). */
+  acknowledged(): number {
+    return this.histogram.count();
+  }
+}
+
+const LEDGER_SINK = new URL('./ledger-sink.js', import.meta.url).href;
+
+/** The sink every system writes to: the ledger, through the real sink when the run uses one. */
+export function benchSinkSpec(
+  settings: RunSettings,
+  instruments: RunInstruments,
+  table: string,
+): PortableSinkSpec {
+  const { scenario } = settings;
+  const options: LedgerSinkOptions = {
+    ledger: instruments.ledger.buffer,
+    prefix: instruments.ledger.prefix,
+    histogram: instruments.histogram.buffer,
+  };
+  if (scenario.flaky) options.flaky = scenario.flaky;
+  if (scenario.msPerBatch) options.msPerBatch = scenario.msPerBatch;
+  if (settings.brokenSink) options.broken = settings.brokenSink;
+  if (settings.sink === 'sqlite')
+    options.inner = { type: 'sqlite', path: `${settings.workDir}/${table}.db`, table };
+  if (settings.sink === 'postgres') options.inner = { type: 'postgres', table };
+  return { module: LEDGER_SINK, options };
+}
+
+/** Dead letters are counted by id too, so the report tells dead-lettered from lost. */
+export function benchDeadLetterSpec(instruments: RunInstruments): PortableSinkSpec {
+  const options: LedgerSinkOptions = {
+    ledger: instruments.deadLetters.buffer,
+    prefix: instruments.deadLetters.prefix,
+  };
+  return { module: LEDGER_SINK, options };
+}

@@ -1,0 +1,160 @@
+import { threadId } from 'node:worker_threads';
+import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
+import { eventFromRecord } from '../codec/event-from-record.js';
+import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
+import { deliverBatch } from '../delivery/deliver-batch.js';
+import { resolveRetryOptions } from '../delivery/retry-policy.js';
+import { createSink } from '../sinks/create-sink.js';
+import type { SinkRecord } from '../sinks/sink.js';
+import { applyTransform } from '../transforms/apply-transform.js';
+import { loadTransform } from '../transforms/transform.js';
+import type { SystemResult } from './bench-report.js';
+import { type LoadPlan, runLoadAsync } from './load-generator.js';
+import { RunSampler } from './run-sampler.js';
+import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
+import { blocksOf, producerBlocks, systemResult } from './systems.js';
+
+/** A bounded FIFO for one thread: `offer` fails when full, `space()`/`items()` wait. */
+class BoundedQueue<T> {
+  readonly #items: T[] = [];
+  readonly #capacity: number;
+  #head = 0;
+  #spaceWaiters: (() => void)[] = [];
+  #itemWaiters: (() => void)[] = [];
+  closed = false;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  offer(item: T): boolean {
+    if (this.length >= this.#capacity) return false;
+    this.#items.push(item);
+    this.#wake(this.#itemWaiters);
+    return true;
+  }
+
+  /** Up to `max` items, waiting while empty; an empty list once closed and empty. */
+  async take(max: number): Promise<T[]> {
+    while (this.length === 0) {
+      if (this.closed) return [];
+      await new Promise<void>((resolve) => this.#itemWaiters.push(resolve));
+    }
+    const n = Math.min(max, this.length);
+    const out = this.#items.slice(this.#head, this.#head + n);
+    this.#head += n;
+    if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
+      this.#items.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#wake(this.#spaceWaiters);
+    return out;
+  }
+
+  space(): Promise<void> {
+    return this.length < this.#capacity
+      ? Promise.resolve()
+      : new Promise((resolve) => this.#spaceWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.#wake(this.#itemWaiters);
+  }
+
+  #wake(waiters: (() => void)[]): void {
+    const list = waiters.splice(0);
+    for (const resolve of list) resolve();
+  }
+}
+
+const QUEUE_CAPACITY = 16_384;
+const CONSUMERS = 4;
+const BATCH = 1000;
+
+/**
+ * The seed design done right in one thread: a bounded async queue, N concurrent consumers taking
+ * batches, the same transform (the engine's own applyTransform), the same sink with the same
+ * retry/dead-letter wrapper. Events stay JavaScript objects: nothing is serialised between producer
+ * and consumer, which is this design's advantage.
+ */
+export async function runSeedPort(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+  const { scenario } = settings;
+  const retry = resolveRetryOptions(scenario.retry);
+  const transform = await loadTransform(scenario.transform.href, { threadId });
+  const sink = await createSink(benchSinkSpec(settings, instruments, `seed_${process.pid}_${Date.now()}`), {
+    threadId,
+    role: 'sink',
+    ordering: 'none',
+  });
+  const deadLetters = await createSink(benchDeadLetterSpec(instruments), {
+    threadId,
+    role: 'deadLetter',
+    ordering: 'none',
+  });
+  await sink.open();
+  await deadLetters.open();
+  const queue = new BoundedQueue<SluiceEvent | string>(QUEUE_CAPACITY);
+  const sampler = new RunSampler('seed-port', settings, instruments, () => queue.length);
+  let blockedMs = 0;
+
+  const consumer = async () => {
+    for (;;) {
+      const batch = await queue.take(BATCH);
+      if (batch.length === 0) return;
+      const out: SinkRecord[] = [];
+      const letters: DeadLetter[] = [];
+      for (const item of batch) {
+        let event: DecodedEvent;
+        if (typeof item === 'string') {
+          try {
+            event = eventFromRecord(true, '', undefined, undefined, undefined, item);
+          } catch (error) {
+            letters.push(deadLetter({ id: '', payload: item }, 'invalid-json', error));
+            continue;
+          }
+        } else event = item as DecodedEvent;
+        const pending = applyTransform(transform, event, out, letters);
+        if (pending) await pending;
+      }
+      const report = await deliverBatch(sink, out, retry);
+      letters.push(...report.deadLetters);
+      if (letters.length > 0) await deliverBatch(deadLetters, letters.map(deadLetterRecord), retry);
+    }
+  };
+
+  const started = performance.now();
+  const consumers = Array.from({ length: CONSUMERS }, consumer);
+  const [block] = producerBlocks(settings, 1);
+  const plan: LoadPlan = {
+    ...block!,
+    rate: settings.rate,
+    durationMs: settings.durationMs,
+    raw: scenario.raw,
+    prefix: instruments.ledger.prefix,
+  };
+  const outcome = await runLoadAsync(plan, async (events) => {
+    for (const event of events) {
+      while (!queue.offer(event)) {
+        const t = performance.now();
+        await queue.space();
+        blockedMs += performance.now() - t;
+      }
+    }
+    return events.length;
+  });
+  queue.close();
+  await Promise.all(consumers);
+  const seconds = (performance.now() - started) / 1000;
+  sampler.stop();
+  await sink.close();
+  await deadLetters.close();
+  return systemResult('seed-port', settings, instruments, blocksOf([plan], [outcome]), seconds, sampler, {
+    producerBlockedMs: blockedMs,
+    workers: CONSUMERS,
+  });
+}
