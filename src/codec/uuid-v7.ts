@@ -1,25 +1,34 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /**
- * UUIDv7 ids (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter that keeps ids from
- * one thread strictly increasing within a millisecond, then 62 random bits that keep ids from
- * different threads and processes apart. Sortable by time as strings.
+ * UUIDv7 ids (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter that keeps the ids of one
+ * thread strictly increasing within a millisecond (rand_a used as a counter, the RFC's method 1),
+ * and 62 bits drawn at random once per thread (rand_b) that keep threads and processes apart.
+ * Sortable by time as strings. Building one is two concatenations of cached parts: the time prefix
+ * changes once per millisecond, the tail never.
  */
-const POOL_BYTES = 4096;
-const pool = new Uint8Array(POOL_BYTES);
-let poolAt = POOL_BYTES;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const COUNTER_HEX = Array.from({ length: 4096 }, (_, i) => `7${i.toString(16).padStart(3, '0')}`);
+const TAIL = (() => {
+  const r = randomBytes(8);
+  r[0] = 0x80 | (r[0]! & 0x3f);
+  const hex = [...r].map((b) => HEX[b]!).join('');
+  return `-${hex.slice(0, 4)}-${hex.slice(4)}`;
+})();
+
 let lastMs = -1;
 let counter = 0;
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+let prefixMs = -1;
+let prefix = '';
 
-function randomBytes8(): number {
-  if (poolAt + 8 > POOL_BYTES) {
-    randomFillSync(pool);
-    poolAt = 0;
+function timePrefix(ms: number): string {
+  if (ms !== prefixMs) {
+    const hi = Math.floor(ms / 0x10000);
+    const lo = ms % 0x10000;
+    prefix = `${hi.toString(16).padStart(8, '0')}-${HEX[lo >>> 8]}${HEX[lo & 0xff]}-`;
+    prefixMs = ms;
   }
-  const at = poolAt;
-  poolAt += 8;
-  return at;
+  return prefix;
 }
 
 /** A new UUIDv7 string, unique across threads and processes, increasing within this thread. */
@@ -32,36 +41,10 @@ export function uuidv7(): string {
     // Same (or an earlier, if the clock stepped back) millisecond: count on from the last id, and
     // borrow the next millisecond once the 12-bit counter is exhausted.
     ms = lastMs;
-    counter++;
-    if (counter > 0xfff) {
+    if (++counter > 0xfff) {
       lastMs = ++ms;
       counter = 0;
     }
   }
-  const r = randomBytes8();
-  const p = pool;
-  const hi = Math.floor(ms / 0x10000);
-  const lo = ms % 0x10000;
-  return (
-    HEX[(hi >>> 24) & 0xff]! +
-    HEX[(hi >>> 16) & 0xff]! +
-    HEX[(hi >>> 8) & 0xff]! +
-    HEX[hi & 0xff]! +
-    '-' +
-    HEX[lo >>> 8]! +
-    HEX[lo & 0xff]! +
-    '-' +
-    HEX[0x70 | (counter >>> 8)]! +
-    HEX[counter & 0xff]! +
-    '-' +
-    HEX[0x80 | (p[r]! & 0x3f)]! +
-    HEX[p[r + 1]!]! +
-    '-' +
-    HEX[p[r + 2]!]! +
-    HEX[p[r + 3]!]! +
-    HEX[p[r + 4]!]! +
-    HEX[p[r + 5]!]! +
-    HEX[p[r + 6]!]! +
-    HEX[p[r + 7]!]!
-  );
+  return timePrefix(ms) + COUNTER_HEX[counter]! + TAIL;
 }
