@@ -77,7 +77,7 @@ describe('resolveRetryOptions', () => {
     [{ maxAttempts: 0 }, 'retry.maxAttempts', '0'],
     [{ maxAttempts: 1.5 }, 'retry.maxAttempts', '1.5'],
     [{ initialDelayMs: -1 }, 'retry.initialDelayMs', '-1'],
-    [{ maxDelayMs: Number.NaN }, 'retry.maxDelayMs', 'null'],
+    [{ maxDelayMs: Number.NaN }, 'retry.maxDelayMs', 'NaN'],
     [{ maxElapsedMs: '10' as unknown as number }, 'retry.maxElapsedMs', '"10"'],
     [{ jitter: 'half' as 'full' }, 'retry.jitter', '"half"'],
   ])('rejects %j naming the field and quoting the value', (input, field, quoted) => {
