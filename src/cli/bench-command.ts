@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -103,6 +103,20 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     if (!(system in SYSTEMS))
       throw new InvalidOptionError('--systems', `a list of ${Object.keys(SYSTEMS).join(', ')}`, system);
   }
+  if (systems.length === 0) {
+    throw new InvalidOptionError(
+      '--systems',
+      `a non-empty list of ${Object.keys(SYSTEMS).join(', ')}`,
+      values.systems,
+    );
+  }
+  if ((sink ?? SCENARIOS[scenario]!.sink) === 'postgres' && !process.env.DATABASE_URL) {
+    throw new InvalidOptionError(
+      '--sink postgres',
+      'used with DATABASE_URL set to a connection string',
+      process.env.DATABASE_URL,
+    );
+  }
   if (values.profile && !values.out) throw new InvalidOptionError('--profile', 'used with --out DIR', true);
   const serve = values.serve as string | undefined;
   if (serve !== undefined && !/^[^:]+:\d+$/.test(serve))
@@ -161,7 +175,13 @@ export function summaryTable(report: BenchReport): string {
   return `${formatTable(rows)}\n${ratios.join('   ')}`;
 }
 
-async function reRunWithProfiler(argv: string[], out: string): Promise<number> {
+/**
+ * `--profile`: runs the same command again under `--cpu-prof`, which profiles the main thread and
+ * every worker thread. The main thread's profile is written only when that process exits, so the
+ * report is completed here, afterwards, with the full list.
+ */
+async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): Promise<number> {
+  const out = options.out!;
   const dir = resolve(out, 'profiles');
   mkdirSync(dir, { recursive: true });
   const args = [
@@ -171,13 +191,18 @@ async function reRunWithProfiler(argv: string[], out: string): Promise<number> {
     'bench',
     ...argv.filter((a) => a !== '--profile'),
   ];
-  const child = spawn(process.execPath, args, {
-    stdio: 'inherit',
-    env: { ...process.env, SLUICE_PROFILE_DIR: dir },
-  });
+  const child = spawn(process.execPath, args, { stdio: 'inherit' });
   const code = await new Promise<number>((done) => child.on('exit', (c) => done(c ?? 1)));
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  console.log(`\nCPU profiles (main thread and every worker thread; open in Chrome DevTools or speedscope):`);
+  const reportFile = join(out, 'report.json');
+  if (existsSync(reportFile)) {
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as BenchReport;
+    report.profiles = files.map((f) => join('profiles', f));
+    const { writeReport } = await import('../harness/report/write-report.js');
+    await writeReport(report, out);
+    if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  console.log('\nCPU profiles (main thread and every worker thread; open in Chrome DevTools or speedscope):');
   for (const file of files) console.log(`  ${join(dir, file)}`);
   return code;
 }
@@ -189,7 +214,7 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     process.stdout.write(BENCH_HELP);
     return 0;
   }
-  if (options.profile) return reRunWithProfiler(argv, options.out!);
+  if (options.profile) return reRunWithProfiler(argv, options);
   if (options.serve)
     console.error(
       `note: --serve ${options.serve} is accepted; the live dashboard is not part of this build yet`,
@@ -219,7 +244,6 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
       );
     },
   });
-  if (process.env.SLUICE_PROFILE_DIR) report.profiles = readdirSync(process.env.SLUICE_PROFILE_DIR);
   console.log(`\n${summaryTable(report)}`);
   if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
   if (options.out) {

@@ -45,7 +45,10 @@ export class WorkerRuntime {
   async run(task: BatchTask): Promise<BatchResult> {
     const result = emptyResult(task.records);
     if (task.kind === 'ping') {
+      // At start-up a broken transform module or sink configuration fails createPipeline() at once;
+      // later, a sink that cannot open only defers batches until it can.
       await this.#transform;
+      await this.#openSinks();
       return result;
     }
     let sinks: Opened;

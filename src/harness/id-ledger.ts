@@ -3,6 +3,8 @@
  * sinks in any thread record and the harness reads `lost` and `duplicates` by id afterwards.
  * Benchmark event ids are `<prefix><seq>`; one byte per event (saturating at 255).
  */
+const CANONICAL_SEQ = /^(0|[1-9]\d{0,14})$/;
+
 export class IdLedger {
   readonly buffer: SharedArrayBuffer;
   readonly prefix: string;
@@ -26,8 +28,11 @@ export class IdLedger {
   /** Counts one acknowledgement of `id`; ids from elsewhere (e.g. `id:k` of a flatMap) are ignored. */
   record(id: string): void {
     if (!id.startsWith(this.prefix)) return;
-    const seq = Number(id.slice(this.prefix.length));
-    if (!Number.isInteger(seq) || seq < 0 || seq >= this.#counts.length) return;
+    const rest = id.slice(this.prefix.length);
+    // Only canonical decimals: Number() would also take '', '0x10', '1e1' or ' 5'.
+    if (!CANONICAL_SEQ.test(rest)) return;
+    const seq = Number(rest);
+    if (seq >= this.#counts.length) return;
     // Different threads acknowledge different ids almost always; the add keeps a rare
     // redelivery racing its original from losing a count.
     if (Atomics.load(this.#counts, seq) < 255) Atomics.add(this.#counts, seq, 1);

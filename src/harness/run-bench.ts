@@ -119,6 +119,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     description: scenario.description,
   };
   const report: BenchReport = { scenario: scenario.name, env: options.env, config, results: [] };
+  const tables: string[] = [];
   try {
     if (scenario.transport) {
       report.results = await runTransport(options);
@@ -136,6 +137,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       maxEvents: ledgerCapacity(overrides.rate ?? rate, overrides.durationMs ?? options.durationMs),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.brokenSink ? { brokenSink: options.brokenSink } : {}),
+      tables,
       ...overrides,
     });
     for (const name of options.systems) {
@@ -147,6 +149,19 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     return report;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
+    if (tables.length > 0) await dropTables(tables);
+  }
+}
+
+/** Drops the PostgreSQL tables a run created (DATABASE_URL), so benchmarks leave nothing behind. */
+async function dropTables(tables: string[]): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  try {
+    await client.connect();
+    for (const table of tables) await client.query(`DROP TABLE IF EXISTS "${table}"`);
+  } finally {
+    await client.end();
   }
 }
 

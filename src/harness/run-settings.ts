@@ -20,6 +20,8 @@ export interface RunSettings {
   maxEvents: number;
   /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
   brokenSink?: 'drop-one' | 'duplicate-one';
+  /** Tables the run's sinks create, dropped afterwards (PostgreSQL). */
+  tables?: string[];
   onProgress?: (progress: Progress) => void;
 }
 
@@ -68,7 +70,10 @@ export function benchSinkSpec(
   if (settings.brokenSink) options.broken = settings.brokenSink;
   if (settings.sink === 'sqlite')
     options.inner = { type: 'sqlite', path: `${settings.workDir}/${table}.db`, table };
-  if (settings.sink === 'postgres') options.inner = { type: 'postgres', table };
+  if (settings.sink === 'postgres') {
+    options.inner = { type: 'postgres', table };
+    settings.tables?.push(table);
+  }
   return { module: LEDGER_SINK, options };
 }
 
