@@ -1,0 +1,28 @@
+/**
+ * The harness as built in dist/. Its systems start worker threads and load the ledger sink, the
+ * producer and the scenario transforms from `.js` files next to themselves (located from
+ * `import.meta.url`), which only exist in dist/, so suites that run the harness end to end import
+ * it from there — typed as the source modules they are built from.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The built CLI entry point. */
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+async function built<T>(path: string): Promise<T> {
+  const url = new URL(`../../dist/${path}`, import.meta.url);
+  if (!existsSync(fileURLToPath(url))) {
+    throw new Error(`${fileURLToPath(url)} is missing: build first (npx tsc -p tsconfig.build.json)`);
+  }
+  return (await import(url.href)) as T;
+}
+
+export const builtRunBench = () =>
+  built<typeof import('../../src/harness/run-bench.js')>('src/harness/run-bench.js');
+
+export const builtScenarios = () =>
+  built<typeof import('../../bench/load/scenarios.js')>('bench/load/scenarios.js');

@@ -1,0 +1,284 @@
+/**
+ * `sluice bench` as a user runs it: the built CLI in a child process. Flags are documented and
+ * validated (errors name the flag and quote the value, exit code 64); --json, --out and --profile
+ * write what they promise.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBenchArgs, summaryTable } from '../../src/cli/bench-command.js';
+import type { BenchReport, SystemResult } from '../../src/harness/bench-report.js';
+import { benchReportProblems } from './bench-report-schema.js';
+import { CLI, ROOT } from './built.js';
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI to completion (killed after a generous watchdog, so a hang fails, not stalls). */
+function sluice(...args: string[]): Promise<Exit> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 45_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('error', fail);
+    child.once('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+const SHORT_RUN = ['--scenario', 'trivial', '--duration', '0.5', '--workers', '1'];
+const SYSTEM_NAMES = ['engine', 'seed-port', 'piscina-per-event'];
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sluice bench --help', () => {
+  const FLAGS = [
+    '--scenario',
+    '--duration',
+    '--rate',
+    '--workers',
+    '--producers',
+    '--sink',
+    '--systems',
+    '--json',
+    '--out',
+    '--sweep',
+    '--profile',
+    '--serve',
+    '-h, --help',
+  ];
+
+  it.each(['bench --help', 'bench -h', 'help'])(
+    '`sluice %s` lists every flag and runs nothing',
+    async (line) => {
+      const { code, stdout } = await sluice(...line.split(' '));
+      expect(code).toBe(0);
+      for (const flag of FLAGS) expect(stdout, flag).toContain(flag);
+      expect(stdout).not.toContain('sluice bench — scenario');
+    },
+  );
+});
+
+describe('sluice bench flag validation', () => {
+  it.each([
+    [['--rate', 'fast'], '--rate', '"fast"'],
+    [['--workers', '0'], '--workers', '"0"'],
+    [['--workers', '1.5'], '--workers', '"1.5"'],
+    [['--duration', 'soon'], '--duration', '"soon"'],
+    [['--producers', 'two'], '--producers', '"two"'],
+    [['--scenario', 'nope'], '--scenario', '"nope"'],
+    [['--sink', 'mongo'], '--sink', '"mongo"'],
+    [['--systems', 'engine,nope'], '--systems', '"nope"'],
+    [['--serve', 'localhost'], '--serve', '"localhost"'],
+    [['--frobnicate'], '--frobnicate', '--frobnicate'],
+  ])('refuses %j with exit code 64, naming %s and quoting %s', async (args, flag, value) => {
+    const { code, stdout, stderr } = await sluice('bench', ...args);
+    expect(code).toBe(64);
+    expect(stderr).toContain(flag);
+    expect(stderr).toContain(value);
+    expect(stdout).not.toContain('sluice bench — scenario');
+  });
+
+  it('refuses an empty --systems list rather than measuring nothing', async () => {
+    const { code, stderr } = await sluice('bench', ...SHORT_RUN, '--systems', ',');
+    expect(code).toBe(64);
+    expect(stderr).toContain('--systems');
+  });
+
+  it('refuses --profile without --out, naming both', async () => {
+    const { code, stderr } = await sluice('bench', '--profile');
+    expect(code).toBe(64);
+    expect(stderr).toContain('--profile');
+    expect(stderr).toContain('--out');
+  });
+
+  it('refuses an unknown command with exit code 64', async () => {
+    const { code, stderr } = await sluice('frobnicate');
+    expect(code).toBe(64);
+    expect(stderr).toContain('"frobnicate"');
+  });
+});
+
+describe('parseBenchArgs', () => {
+  it('defaults to the sqlite scenario, 10 s per system, closed loop, one worker per CPU, every system', () => {
+    expect(parseBenchArgs([])).toEqual({
+      scenario: 'sqlite',
+      durationMs: 10_000,
+      rate: 'max',
+      workers: availableParallelism(),
+      producers: 1,
+      sink: undefined,
+      systems: SYSTEM_NAMES,
+      json: undefined,
+      out: undefined,
+      sweep: false,
+      profile: false,
+      serve: undefined,
+    });
+  });
+
+  it('reads seconds as milliseconds, a numeric rate as open loop, and a list of systems', () => {
+    expect(
+      parseBenchArgs([
+        '--duration',
+        '0.5',
+        '--rate',
+        '2500',
+        '--systems',
+        'seed-port,engine',
+        '--sink',
+        'null',
+      ]),
+    ).toMatchObject({ durationMs: 500, rate: 2500, systems: ['seed-port', 'engine'], sink: 'null' });
+  });
+});
+
+describe('summaryTable', () => {
+  const result = (system: string, eventsPerSec: number): SystemResult => ({
+    system,
+    events: eventsPerSec,
+    seconds: 1,
+    eventsPerSec,
+    latencyMs: { p50: 1, p90: 2, p99: 3, p999: 4, max: 5 },
+    peakRssMiB: 100,
+    maxQueueDepth: 10,
+    lost: 0,
+    duplicates: 0,
+    deadLettered: 0,
+  });
+
+  it('prints one row per system and the engine’s throughput ratio to each baseline', () => {
+    const table = summaryTable({
+      scenario: 'trivial',
+      env: { node: 'v20', cpus: 2, commit: 'abc' },
+      config: {},
+      results: [result('engine', 30_000), result('seed-port', 10_000), result('piscina-per-event', 20_000)],
+    });
+    const lines = table.split('\n');
+    for (const system of SYSTEM_NAMES) {
+      expect(
+        lines.filter((l) => new RegExp(`^${system}\\s+[\\d,]+\\s`).test(l)),
+        system,
+      ).toHaveLength(1);
+    }
+    expect(table).toContain('engine / seed-port: 3.00×');
+    expect(table).toContain('engine / piscina-per-event: 1.50×');
+  });
+});
+
+function readReport(path: string): BenchReport {
+  const report: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  expect(benchReportProblems(report)).toEqual([]);
+  return report as BenchReport;
+}
+
+describe('sluice bench --json FILE', () => {
+  it('writes a report of every system that passes the schema, losing and duplicating nothing', async () => {
+    const file = join(tempDir(), 'bench.json');
+    const { code, stdout, stderr } = await sluice('bench', ...SHORT_RUN, '--json', file);
+    expect(code, stderr).toBe(0);
+    const report = readReport(file);
+    expect(report.scenario).toBe('trivial');
+    expect(report.env.node).toBe(process.version);
+    expect(report.config).toMatchObject({ durationSeconds: 0.5, workers: 1, rate: 'max', sink: 'null' });
+    expect(report.results.map((r) => r.system)).toEqual(SYSTEM_NAMES);
+    for (const r of report.results) {
+      expect(r.events, r.system).toBeGreaterThan(0);
+      expect({ lost: r.lost, duplicates: r.duplicates }, r.system).toEqual({ lost: 0, duplicates: 0 });
+      expect(stdout, `summary row of ${r.system}`).toMatch(new RegExp(`^${r.system} `, 'm'));
+    }
+  });
+});
+
+describe('sluice bench --out DIR', () => {
+  it('writes report.md with the throughput and latency charts it links to, and the report as JSON', async () => {
+    const out = join(tempDir(), 'report');
+    const { code, stderr } = await sluice(
+      'bench',
+      ...SHORT_RUN,
+      '--systems',
+      'engine,seed-port',
+      '--out',
+      out,
+    );
+    expect(code, stderr).toBe(0);
+    const markdown = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(markdown).toContain('trivial');
+    for (const chart of ['throughput.svg', 'latency.svg']) {
+      expect(markdown, `report.md links ${chart}`).toContain(`(${chart})`);
+      const svg = readFileSync(join(out, chart), 'utf8').trim();
+      expect(svg, chart).toMatch(/^(<\?xml[^>]*>\s*)?<svg[\s>]/);
+      expect(svg.endsWith('</svg>'), chart).toBe(true);
+    }
+    const report = readReport(join(out, 'report.json'));
+    expect(report.results.map((r) => r.system)).toEqual(['engine', 'seed-port']);
+  });
+});
+
+describe('sluice bench --profile --out DIR', () => {
+  let out: string;
+  let exit: Exit;
+  /** `CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile`, as Node names them. */
+  const PROFILE_NAME = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/;
+  const profiles = () => readdirSync(join(out, 'profiles')).filter((f) => f.endsWith('.cpuprofile'));
+
+  beforeAll(async () => {
+    out = join(tempDir(), 'profiled');
+    exit = await sluice('bench', ...SHORT_RUN, '--systems', 'engine', '--profile', '--out', out);
+  });
+
+  it('writes parseable CPU profiles of the main thread, a worker and the producer thread', () => {
+    expect(exit.code, exit.stderr).toBe(0);
+    const files = profiles();
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const threads = new Set<string>();
+    const pids = new Set<string>();
+    for (const file of files) {
+      const [, pid, thread] = PROFILE_NAME.exec(file) ?? [];
+      expect(thread, file).toBeDefined();
+      threads.add(thread!);
+      pids.add(pid!);
+      const profile = JSON.parse(readFileSync(join(out, 'profiles', file), 'utf8')) as {
+        nodes?: unknown[];
+        samples?: unknown[];
+      };
+      expect(Array.isArray(profile.nodes) && profile.nodes.length > 0, `${file} has nodes`).toBe(true);
+      expect(Array.isArray(profile.samples), `${file} has samples`).toBe(true);
+    }
+    // One process: its main thread (id 0), the engine's worker and the producer thread.
+    expect(pids.size).toBe(1);
+    expect(threads.has('0')).toBe(true);
+    expect(threads.size).toBeGreaterThanOrEqual(3);
+  });
+
+  it('links each profile from report.md and report.json by a path that resolves from --out', () => {
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as BenchReport;
+    const markdown = readFileSync(join(out, 'report.md'), 'utf8');
+    const linked = [...markdown.matchAll(/\]\(([^)]*\.cpuprofile)\)/g)].map((m) => m[1]!);
+    expect(linked.length).toBeGreaterThan(0);
+    expect(report.profiles?.length).toBeGreaterThan(0);
+    for (const path of [...linked, ...(report.profiles ?? [])]) {
+      expect(existsSync(resolve(out, path)), `${path} exists relative to ${out}`).toBe(true);
+    }
+  });
+
+  it('lists every profile written, the main thread’s included, in report.json', () => {
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as BenchReport;
+    const listed = (report.profiles ?? []).map((p) => p.split('/').at(-1)).sort();
+    expect(listed).toEqual(profiles().sort());
+  });
+});
