@@ -35,6 +35,7 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
     raw: scenario.raw,
     prefix: instruments.ledger.prefix,
   }));
+  instruments.beginLoad(settings.durationMs);
   const outcomes = await Promise.all(plans.map((plan) => producerThread(pipeline.producerHandle, plan)));
   await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;

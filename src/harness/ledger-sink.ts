@@ -12,6 +12,16 @@ export interface LedgerSinkOptions {
   prefix: string;
   /** SharedHistogram buffer for push → acknowledgement latency (from each record's `ts`). */
   histogram?: SharedArrayBuffer;
+  /**
+   * One Float64: latency is recorded only for events acknowledged at or after this wall-clock time
+   * (ms), so the warm-up — threads starting, modules loading, code not yet optimised — stays out of
+   * the percentiles. It goes by acknowledgement, not intended send time: an overloaded system's
+   * late events still count, with all their lateness. Every event counts for throughput, loss and
+   * duplicates.
+   */
+  latencyFrom?: SharedArrayBuffer;
+  /** One Int32 counting acknowledged records, bumped once per batch (the live progress line). */
+  progress?: SharedArrayBuffer;
   /** A real sink to write through first (sqlite, postgres); without it the ledger is the sink. */
   inner?: PortableSinkSpec;
   /** 1–5 ms per batch and transient failures, as a remote service would. */
@@ -45,6 +55,8 @@ export class LedgerSink implements Sink {
   readonly idempotent = false;
   readonly #ledger: IdLedger;
   readonly #histogram: SharedHistogram | undefined;
+  readonly #progress: Int32Array | undefined;
+  readonly #latencyFrom: Float64Array | undefined;
   readonly #options: LedgerSinkOptions;
   readonly #random: () => number;
   #inner: Sink | undefined;
@@ -54,6 +66,8 @@ export class LedgerSink implements Sink {
     this.#options = options;
     this.#ledger = new IdLedger(0, options.prefix, options.ledger);
     this.#histogram = options.histogram ? new SharedHistogram(options.histogram) : undefined;
+    this.#progress = options.progress ? new Int32Array(options.progress) : undefined;
+    this.#latencyFrom = options.latencyFrom ? new Float64Array(options.latencyFrom) : undefined;
     this.#inner = inner;
     this.#random = prng((options.flaky?.seed ?? 7) ^ Math.imul(threadSeed, 0x9e3779b1));
   }
@@ -73,6 +87,9 @@ export class LedgerSink implements Sink {
     if (this.#inner) await this.#inner.write(records);
     const now = wallClockMs();
     const histogram = this.#histogram;
+    // A plain read: the value is written once, before the load starts. A thread that still sees the
+    // old 0 records a few warm-up latencies too — more samples, never fewer.
+    const latencyFrom = this.#latencyFrom?.[0] ?? 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       if (this.#options.broken === 'drop-one' && !this.#brokenDone) {
@@ -84,9 +101,10 @@ export class LedgerSink implements Sink {
         this.#brokenDone = true;
         this.#ledger.record(record.id);
       }
-      if (histogram && record.ts !== undefined) histogram.recordMs(now - record.ts);
+      if (histogram && record.ts !== undefined && now >= latencyFrom) histogram.recordMs(now - record.ts);
     }
     histogram?.flush();
+    if (this.#progress) Atomics.add(this.#progress, 0, records.length);
     return undefined;
   }
 

@@ -48,6 +48,7 @@ export async function runPiscinaPerEvent(
     inFlight--;
     wake?.();
   };
+  instruments.beginLoad(settings.durationMs);
   const outcome = await runLoadAsync(plan, async (events) => {
     for (const event of events) {
       while (inFlight >= limit) await new Promise<void>((resolve) => (wake = resolve));

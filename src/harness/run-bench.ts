@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { BenchEnvironment, BenchReport, SweepPoint, SystemResult } from './bench-report.js';
 import { runEngine } from './engine-system.js';
 import { runPiscinaPerEvent } from './piscina-per-event-system.js';
-import { RunInstruments, type RunSettings } from './run-settings.js';
+import { RunInstruments, type RunSettings, warmupMs } from './run-settings.js';
 import type { Scenario } from './scenario.js';
 import { runSeedPort } from './seed-port-system.js';
 import type { BenchSystem } from './systems.js';
@@ -117,6 +117,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     sink: options.sink,
     systems: options.systems,
     description: scenario.description,
+    /** Latency percentiles leave out events acknowledged in the first this-many seconds of a run. */
+    latencyWarmupSeconds: warmupMs(options.durationMs) / 1000,
   };
   const report: BenchReport = { scenario: scenario.name, env: options.env, config, results: [] };
   const tables: string[] = [];

@@ -1,3 +1,4 @@
+import { wallClockMs } from '../codec/record-codec.js';
 import type { PortableSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
 import type { LedgerSinkOptions } from './ledger-sink.js';
@@ -45,9 +46,19 @@ export class RunInstruments {
     this.deadLetters = new IdLedger(capacity, prefix);
   }
 
-  /** Ids of acknowledged events so far (approximate while running: a scan of the ledger). */
+  /** Records the sink acknowledged so far, counted per batch by the sink side. */
+  readonly progress = new SharedArrayBuffer(4);
+
+  /** Wall-clock ms from which latencies count (see LedgerSinkOptions.latencyFrom). */
+  readonly latencyFrom = new SharedArrayBuffer(8);
+
+  /** Called by a system just before its load starts: the warm-up window begins now. */
+  beginLoad(durationMs: number): void {
+    new Float64Array(this.latencyFrom)[0] = wallClockMs() + warmupMs(durationMs);
+  }
+
   acknowledged(): number {
-    return this.histogram.count();
+    return Atomics.load(new Int32Array(this.progress), 0);
   }
 }
 
@@ -64,6 +75,8 @@ export function benchSinkSpec(
     ledger: instruments.ledger.buffer,
     prefix: instruments.ledger.prefix,
     histogram: instruments.histogram.buffer,
+    latencyFrom: instruments.latencyFrom,
+    progress: instruments.progress,
   };
   if (scenario.flaky) options.flaky = scenario.flaky;
   if (scenario.msPerBatch) options.msPerBatch = scenario.msPerBatch;
@@ -84,4 +97,9 @@ export function benchDeadLetterSpec(instruments: RunInstruments): PortableSinkSp
     prefix: instruments.deadLetters.prefix,
   };
   return { module: LEDGER_SINK, options };
+}
+
+/** The first part of a run whose latencies are not recorded: a quarter of it, at most one second. */
+export function warmupMs(durationMs: number): number {
+  return Math.min(1000, durationMs / 4);
 }

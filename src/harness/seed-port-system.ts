@@ -137,6 +137,7 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
     raw: scenario.raw,
     prefix: instruments.ledger.prefix,
   };
+  instruments.beginLoad(settings.durationMs);
   const outcome = await runLoadAsync(plan, async (events) => {
     for (const event of events) {
       while (!queue.offer(event)) {
