@@ -20,6 +20,8 @@ function producerThread(handle: unknown, plan: LoadPlan): Promise<LoadOutcome> {
 export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
   const { scenario } = settings;
   const pipeline = await createPipeline({
+    // 4 MiB holds about as many of these events as seed-port's queue (16 384): both bound the same backlog.
+    queue: { capacityBytes: 4 * 1024 * 1024 },
     workers: { min: settings.workers, max: settings.workers },
     transform: scenario.transform,
     sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
