@@ -21,7 +21,7 @@ Options:
   --duration S        seconds each system produces load (default: 10)
   --rate N|max        offered events/s, open loop; max = closed loop, as fast as accepted (default: max)
   --workers N         worker threads for the engine and piscina-per-event (default: CPUs = ${availableParallelism()})
-  --producers N       producer threads feeding the engine (default: 1)
+  --producers N       producer threads feeding the engine (default: 2)
   --sink KIND         null, sqlite or postgres (default: the scenario's; postgres reads DATABASE_URL)
   --systems LIST      comma-separated: ${Object.keys(SYSTEMS).join(', ')} (default: all)
   --json FILE         write the report as JSON
@@ -130,7 +130,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
       (values.workers as string | undefined) ?? String(availableParallelism()),
       true,
     ),
-    producers: positive('--producers', (values.producers as string | undefined) ?? '1', true),
+    producers: positive('--producers', (values.producers as string | undefined) ?? '2', true),
     sink: sink as BenchCommandOptions['sink'],
     systems,
     json: values.json as string | undefined,

@@ -114,13 +114,13 @@ describe('sluice bench flag validation', () => {
 });
 
 describe('parseBenchArgs', () => {
-  it('defaults to the sqlite scenario, 10 s per system, closed loop, one worker per CPU, every system', () => {
+  it('defaults to the sqlite scenario, 10 s per system, closed loop, one worker per CPU, two producer threads, every system', () => {
     expect(parseBenchArgs([])).toEqual({
       scenario: 'sqlite',
       durationMs: 10_000,
       rate: 'max',
       workers: availableParallelism(),
-      producers: 1,
+      producers: 2,
       sink: undefined,
       systems: SYSTEM_NAMES,
       json: undefined,
