@@ -1,32 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
-
 /** Where a figure was measured: every benchmark result carries it. */
-export interface BenchEnv {
-  node: string;
-  cpus: number;
-  cpuModel: string;
-  commit: string;
-  date: string;
-}
-
-export function benchEnv(): BenchEnv {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    // Not a git checkout (e.g. an installed package): the commit stays unknown.
-  }
-  return {
-    node: process.version,
-    cpus: availableParallelism(),
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    commit,
-    date: new Date().toISOString(),
-  };
-}
+export { benchEnvironment as benchEnv } from '../../src/harness/bench-environment.js';
+export type { BenchEnvironment as BenchEnv } from '../../src/harness/bench-report.js';
 
 /** The median of a non-empty list of numbers. */
 export function median(values: readonly number[]): number {

@@ -4,7 +4,7 @@ import type { SystemResult } from './bench-report.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
 import { RunSampler } from './run-sampler.js';
 import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
-import { blocksOf, producerBlocks, systemResult } from './systems.js';
+import { blocksOf, loadPlans, systemResult } from './systems.js';
 
 const PRODUCER = new URL('../../workers/bench-producer.js', import.meta.url);
 
@@ -30,13 +30,7 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
   });
   const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
   const started = performance.now();
-  const plans: LoadPlan[] = producerBlocks(settings, settings.producers).map((block) => ({
-    ...block,
-    rate: settings.rate === 'max' ? 'max' : settings.rate / settings.producers,
-    durationMs: settings.durationMs,
-    raw: scenario.raw,
-    prefix: instruments.ledger.prefix,
-  }));
+  const plans = loadPlans(settings, instruments, settings.producers);
   instruments.beginLoad(settings.durationMs);
   const outcomes = await Promise.all(plans.map((plan) => producerThread(pipeline.producerHandle, plan)));
   await pipeline.drained();

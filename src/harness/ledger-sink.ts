@@ -3,6 +3,7 @@ import { createSink, type SinkContext } from '../sinks/create-sink.js';
 import { type Sink, SinkError, type SinkRecord } from '../sinks/sink.js';
 import type { PortableSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
+import { prng } from './prng.js';
 import { SharedHistogram } from './shared-histogram.js';
 
 /** Options of the benchmark sink (structured-clone safe: it is built inside worker threads). */
@@ -30,17 +31,6 @@ export interface LedgerSinkOptions {
   msPerBatch?: number;
   /** Deliberately broken, to prove the accounting catches it. */
   broken?: 'drop-one' | 'duplicate-one';
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,7 +5,7 @@ import { type LoadPlan, runLoadAsync } from './load-generator.js';
 import type { PerEventSetup } from './per-event-runtime.js';
 import { RunSampler } from './run-sampler.js';
 import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
-import { blocksOf, producerBlocks, systemResult } from './systems.js';
+import { blocksOf, loadPlans, systemResult } from './systems.js';
 
 const WORKER = new URL('../../workers/per-event-worker.js', import.meta.url).href;
 /** Tasks in flight per worker thread: enough to keep each busy, bounded like any queue. */
@@ -36,14 +36,7 @@ export async function runPiscinaPerEvent(
   let failures = 0;
   const sampler = new RunSampler('piscina-per-event', settings, instruments, () => inFlight + pool.queueSize);
   const started = performance.now();
-  const [block] = producerBlocks(settings, 1);
-  const plan: LoadPlan = {
-    ...block!,
-    rate: settings.rate,
-    durationMs: settings.durationMs,
-    raw: scenario.raw,
-    prefix: instruments.ledger.prefix,
-  };
+  const [plan] = loadPlans(settings, instruments, 1) as [LoadPlan];
   const settle = () => {
     inFlight--;
     wake?.();

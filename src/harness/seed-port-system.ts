@@ -12,7 +12,7 @@ import type { SystemResult } from './bench-report.js';
 import { type LoadPlan, runLoadAsync } from './load-generator.js';
 import { RunSampler } from './run-sampler.js';
 import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
-import { blocksOf, producerBlocks, systemResult } from './systems.js';
+import { blocksOf, loadPlans, systemResult } from './systems.js';
 
 /** A bounded FIFO for one thread: `offer` fails when full, `space()`/`items()` wait. */
 class BoundedQueue<T> {
@@ -129,14 +129,7 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
 
   const started = performance.now();
   const consumers = Array.from({ length: CONSUMERS }, consumer);
-  const [block] = producerBlocks(settings, 1);
-  const plan: LoadPlan = {
-    ...block!,
-    rate: settings.rate,
-    durationMs: settings.durationMs,
-    raw: scenario.raw,
-    prefix: instruments.ledger.prefix,
-  };
+  const [plan] = loadPlans(settings, instruments, 1) as [LoadPlan];
   instruments.beginLoad(settings.durationMs);
   const outcome = await runLoadAsync(plan, async (events) => {
     for (const event of events) {

@@ -1,5 +1,5 @@
 import type { SystemResult } from './bench-report.js';
-import type { LoadOutcome } from './load-generator.js';
+import type { LoadOutcome, LoadPlan } from './load-generator.js';
 import type { RunSampler } from './run-sampler.js';
 import type { RunInstruments, RunSettings } from './run-settings.js';
 
@@ -35,13 +35,20 @@ export function systemResult(
   return result;
 }
 
-/** Splits a run's sequence space between producers. */
-export function producerBlocks(
-  settings: RunSettings,
-  producers: number,
-): { seqStart: number; seqLimit: number }[] {
+/**
+ * The load plans of a run's producers: the sequence space split between them, the offered rate
+ * shared out (or 'max'), the scenario's event shape.
+ */
+export function loadPlans(settings: RunSettings, instruments: RunInstruments, producers: number): LoadPlan[] {
   const share = Math.floor(settings.maxEvents / producers);
-  return Array.from({ length: producers }, (_, k) => ({ seqStart: k * share, seqLimit: share }));
+  return Array.from({ length: producers }, (_, k) => ({
+    seqStart: k * share,
+    seqLimit: share,
+    rate: settings.rate === 'max' ? 'max' : settings.rate / producers,
+    durationMs: settings.durationMs,
+    raw: settings.scenario.raw,
+    prefix: instruments.ledger.prefix,
+  }));
 }
 
 export function blocksOf(plans: { seqStart: number }[], outcomes: LoadOutcome[]): [number, number][] {

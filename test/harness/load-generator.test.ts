@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { SluiceEvent } from '../../src/codec/event.js';
 import { wallClockMs } from '../../src/codec/record-codec.js';
 import { type LoadPlan, loadSchedule, runLoadAsync, runLoadSync } from '../../src/harness/load-generator.js';
-import type { RunSettings } from '../../src/harness/run-settings.js';
-import { blocksOf, producerBlocks } from '../../src/harness/systems.js';
+import type { RunInstruments, RunSettings } from '../../src/harness/run-settings.js';
+import { blocksOf, loadPlans } from '../../src/harness/systems.js';
 
 const PREFIX = 'lg-7f-';
 
@@ -140,14 +140,20 @@ describe('raw plans (NDJSON lines)', () => {
 });
 
 describe('producer shares', () => {
-  it('splits the sequence space into disjoint blocks inside the ledger, accounted by what each sent', () => {
-    const settings = { maxEvents: 1000 } as RunSettings;
-    const shares = producerBlocks(settings, 3);
-    expect(shares).toEqual([
-      { seqStart: 0, seqLimit: 333 },
-      { seqStart: 333, seqLimit: 333 },
-      { seqStart: 666, seqLimit: 333 },
-    ]);
+  it('splits the sequence space into disjoint blocks inside the ledger, shares the rate, accounted by what each sent', () => {
+    const settings = { maxEvents: 1000, rate: 3000, durationMs: 500, scenario: { raw: true } } as RunSettings;
+    const instruments = { ledger: { prefix: PREFIX } } as RunInstruments;
+    const shares = loadPlans(settings, instruments, 3);
+    expect(shares).toEqual(
+      [0, 333, 666].map((seqStart) => ({
+        seqStart,
+        seqLimit: 333,
+        rate: 1000,
+        durationMs: 500,
+        raw: true,
+        prefix: PREFIX,
+      })),
+    );
     expect(
       blocksOf(shares, [
         { sent: 10, accepted: 10 },
