@@ -1,6 +1,6 @@
 import { payloadText, prepareEvent, readRecord, writeRecord } from '../../src/codec/record-codec.js';
 import { Ring } from '../../src/queue/ring-buffer.js';
-import type { MicroCase } from './micro-suite.js';
+import { blackhole, type MicroCase } from './micro-suite.js';
 
 const event = {
   id: '0192f0c4-7b1e-7c3a-9d2e-4f5a6b7c8d9e',
@@ -16,7 +16,6 @@ export function codecCases(): MicroCase[] {
   const prepared = prepareEvent(event, 1 << 16);
   writeRecord(ring, 0, prepared, 0);
   const json = JSON.stringify(event);
-  let sink = 0;
   return [
     {
       name: 'encode event into ring (validate + JSON.stringify + copy)',
@@ -26,7 +25,7 @@ export function codecCases(): MicroCase[] {
         writeRecord(ring, 4096, record, 1);
       },
       baselineFn: () => {
-        sink += JSON.stringify(event).length;
+        blackhole.value += JSON.stringify(event).length;
       },
     },
     {
@@ -34,10 +33,10 @@ export function codecCases(): MicroCase[] {
       baseline: 'JSON.parse alone',
       fn: () => {
         const view = readRecord(ring, 0);
-        sink += (JSON.parse(payloadText(ring, view)) as { user: number }).user;
+        blackhole.value += (JSON.parse(payloadText(ring, view)) as { user: number }).user;
       },
       baselineFn: () => {
-        sink += (JSON.parse(json) as { payload: { user: number } }).payload.user;
+        blackhole.value += (JSON.parse(json) as { payload: { user: number } }).payload.user;
       },
     },
   ];

@@ -1,5 +1,8 @@
 import { Bench } from 'tinybench';
 
+/** Benchmarked code adds its results here, so the optimiser cannot drop the work as unused. */
+export const blackhole = { value: 0 };
+
 /** One comparison: a case and the baseline it is judged against, measured in the same run. */
 export interface MicroCase {
   name: string;

@@ -1,7 +1,7 @@
 import { REC_SIZE } from '../../src/queue/layout.js';
 import { RESERVE_FULL, Ring } from '../../src/queue/ring-buffer.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
-import type { MicroCase } from './micro-suite.js';
+import { blackhole, type MicroCase } from './micro-suite.js';
 
 const RECORD_BYTES = 128;
 const GROUP = 100;
@@ -12,7 +12,6 @@ export function ringCases(): MicroCase[] {
   const consumer = new RingConsumer(ring);
   const body = new Uint8Array(RECORD_BYTES - 16).fill(7);
   const queue: Uint8Array[] = [];
-  let sink = 0;
   return [
     {
       name: `ring: publish ${GROUP} × ${RECORD_BYTES} B records as one group, claim, read, release`,
@@ -31,12 +30,12 @@ export function ringCases(): MicroCase[] {
         if (!range) throw new Error('nothing claimed');
         let pos = range.start;
         for (let i = 0; i < range.records; i++, pos += RECORD_BYTES)
-          sink += ring.data[(pos & ring.mask) + 16]!;
+          blackhole.value += ring.data[(pos & ring.mask) + 16]!;
         consumer.release(range.end, range.records);
       },
       baselineFn: () => {
         for (let i = 0; i < GROUP; i++) queue.push(body);
-        for (let i = 0; i < GROUP; i++) sink += queue.shift()![0]!;
+        for (let i = 0; i < GROUP; i++) blackhole.value += queue.shift()![0]!;
       },
     },
   ];

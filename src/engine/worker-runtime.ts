@@ -15,7 +15,7 @@ import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
 import type { Sink, SinkRecord } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
-import { type LoadedTransform, loadTransform, type TransformOutput } from '../transforms/transform.js';
+import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 
 interface Opened {
