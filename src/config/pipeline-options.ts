@@ -5,6 +5,7 @@ import {
   resolveRetryOptions,
 } from '../delivery/retry-policy.js';
 import { InvalidOptionError } from '../errors.js';
+import type { PipelineMetricsOptions } from '../metrics/pipeline-metrics.js';
 import { type PortableSinkSpec, resolveSinkSpec, type SinkSpec } from '../sinks/sink-spec.js';
 import {
   type QueueOptions,
@@ -49,6 +50,8 @@ export interface PipelineOptions {
    * @default 'none'
    */
   ordering?: 'none' | 'key';
+  /** `pipeline.metrics` options. */
+  metrics?: PipelineMetricsOptions;
 }
 
 export interface ResolvedPipelineOptions {
@@ -60,6 +63,7 @@ export interface ResolvedPipelineOptions {
   deadLetter: PortableSinkSpec;
   retry: ResolvedRetryOptions;
   ordering: 'none' | 'key';
+  metrics: PipelineMetricsOptions;
 }
 
 export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.freeze({
@@ -121,5 +125,6 @@ export function resolvePipelineOptions(options: PipelineOptions = {}): ResolvedP
     ),
     retry: resolveRetryOptions(options.retry),
     ordering,
+    metrics: { defaultMetrics: Boolean(options.metrics?.defaultMetrics) },
   };
 }

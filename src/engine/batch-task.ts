@@ -8,6 +8,8 @@ export interface WorkerSetup {
   options: Pick<ResolvedPipelineOptions, 'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering'>;
   /** BroadcastChannel on which the pipeline asks workers to close their sinks. */
   closeChannel: string;
+  /** The pipeline's MetricsBlock buffer: counters workers add to once per batch. */
+  metrics: SharedArrayBuffer;
 }
 
 /** One unit of work: a claimed range of one partition's ring. Small: no event is cloned. */

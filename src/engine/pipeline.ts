@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import type { Registry } from 'prom-client';
 import type { SluiceEvent } from '../codec/event.js';
 import {
   type PipelineOptions,
@@ -8,6 +9,8 @@ import {
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
 import { ClosedError, SluiceError } from '../errors.js';
+import { MetricsBlock } from '../metrics/metrics-block.js';
+import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer } from '../queue/producer.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
@@ -61,6 +64,8 @@ export class Pipeline {
   readonly #pool: Piscina<BatchTask, BatchResult>;
   readonly #dispatcher: Dispatcher;
   readonly #counters = new PipelineCounters();
+  readonly #block = new MetricsBlock();
+  #metrics: PipelineMetrics | undefined;
   readonly #closeChannel: string;
   readonly #created = performance.now();
   #closing: Promise<PipelineSummary> | undefined;
@@ -81,6 +86,7 @@ export class Pipeline {
         ordering: options.ordering,
       },
       closeChannel: this.#closeChannel,
+      metrics: this.#block.buffer,
     };
     this.#pool = new Piscina<BatchTask, BatchResult>({
       filename: workerFile(),
@@ -145,6 +151,24 @@ export class Pipeline {
     return this.#dispatcher.drained();
   }
 
+  /**
+   * A prom-client registry of every sluice_* metric, read from shared memory on scrape. Merge it into
+   * your own with `Registry.merge([yours, pipeline.metrics])`, or serve it (see createMetricsServer).
+   */
+  get metrics(): Registry {
+    this.#metrics ??= createPipelineMetrics(
+      {
+        block: this.#block,
+        queue: () => this.#queue.stats(),
+        sinkType: 'type' in this.options.sink ? this.options.sink.type : 'custom',
+        workers: () => this.#pool.threads.length,
+        workerRestarts: () => this.#counters.workerFailures,
+      },
+      this.options.metrics,
+    );
+    return this.#metrics.registry;
+  }
+
   stats(): PipelineStats {
     return {
       ...this.#counters.snapshot(),
@@ -186,6 +210,7 @@ export class Pipeline {
     this.#dispatcher.stop();
     const pending = this.#dispatcher.pendingRecords();
     await this.#closeWorkers();
+    this.#metrics?.close();
     if (outcome === 'timeout') throw new ShutdownTimeoutError(pending, timeoutMs!);
     return { ...this.stats(), uptimeSeconds: (performance.now() - this.#created) / 1000 };
   }

@@ -10,6 +10,23 @@ import {
   describeError,
 } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
+import {
+  BATCH_SIZE_BUCKETS,
+  BatchTally,
+  bucketIndex,
+  H_BATCH_SIZE,
+  H_LATENCY,
+  H_WRITE_DURATION,
+  LATENCY_BUCKETS,
+  M_BATCHES,
+  M_BUSY_NS,
+  M_ERRORS_PERMANENT,
+  M_ERRORS_RETRYABLE,
+  M_FILTERED,
+  M_RETRIES,
+  M_WRITTEN,
+  MetricsBlock,
+} from '../metrics/metrics-block.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
@@ -32,11 +49,13 @@ export class WorkerRuntime {
   readonly #setup: WorkerSetup;
   readonly #queue: EventQueue;
   readonly #transform: Promise<LoadedTransform>;
+  readonly #metrics: MetricsBlock;
   #sinks: Promise<Opened> | undefined;
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
     this.#queue = EventQueue.attach(setup.queue);
+    this.#metrics = new MetricsBlock(setup.metrics);
     this.#transform = loadTransform(setup.options.transform, { threadId });
     // Reported through the first task that needs it; this only avoids an unhandled rejection.
     this.#transform.catch(() => {});
@@ -57,9 +76,39 @@ export class WorkerRuntime {
     } catch (error) {
       return { ...result, ok: false, error: `cannot open sinks: ${describeError(error)}` };
     }
-    return task.kind === 'dead-letter'
-      ? this.#deadLetterRange(task, sinks, result)
-      : this.#deliverRange(task, sinks, await this.#transform, result);
+    const started = performance.now();
+    const tally = new BatchTally();
+    const done =
+      task.kind === 'dead-letter'
+        ? await this.#deadLetterRange(task, sinks, result)
+        : await this.#deliverRange(task, sinks, await this.#transform, result, tally);
+    // Counted once the batch is acknowledged: a deferred batch is counted when it finally is.
+    if (done.ok) this.#record(done, tally, performance.now() - started);
+    return done;
+  }
+
+  /** One Atomics.add per counter and per touched bucket, per batch. */
+  #record(result: BatchResult, tally: BatchTally, busyMs: number): void {
+    const m = this.#metrics;
+    m.add(M_WRITTEN, result.written);
+    m.add(M_RETRIES, result.retries);
+    m.add(M_ERRORS_RETRYABLE, result.retryableErrors);
+    m.add(M_ERRORS_PERMANENT, result.permanentErrors);
+    m.add(M_FILTERED, result.filtered);
+    m.add(M_BATCHES, 1);
+    m.add(M_BUSY_NS, busyMs * 1e6);
+    for (const [reason, n] of Object.entries(result.deadLettered) as [DeadLetterReason, number][]) {
+      m.deadLettered(reason, n);
+    }
+    m.observe(H_LATENCY, tally.latency, tally.latencySum, tally.latencyCount);
+    if (result.writeMs > 0) {
+      const counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+      counts[bucketIndex(LATENCY_BUCKETS, result.writeMs / 1000)] = 1;
+      m.observe(H_WRITE_DURATION, counts, result.writeMs / 1000, 1);
+    }
+    const sizes = new Float64Array(BATCH_SIZE_BUCKETS.length + 1);
+    sizes[bucketIndex(BATCH_SIZE_BUCKETS, result.records)] = 1;
+    m.observe(H_BATCH_SIZE, sizes, result.records, 1);
   }
 
   /** Closes the sinks this worker opened (on pipeline shutdown). */
@@ -96,6 +145,7 @@ export class WorkerRuntime {
     sinks: Opened,
     transform: LoadedTransform,
     result: BatchResult,
+    tally: BatchTally,
   ): Promise<BatchResult> {
     const ring = this.#queue.rings[task.partition]!;
     const letters: DeadLetter[] = [];
@@ -137,6 +187,7 @@ export class WorkerRuntime {
       // Latency over every emitted record; those that were dead-lettered are a handful at most.
       for (const t of enqueuedAt) {
         const latency = ackedAt - t;
+        tally.observeLatencySeconds(latency / 1000);
         result.latencySumMs += latency;
         if (latency > result.latencyMaxMs) result.latencyMaxMs = latency;
       }

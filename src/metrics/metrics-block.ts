@@ -1,0 +1,133 @@
+import type { DeadLetterReason } from '../delivery/dead-letter.js';
+
+/**
+ * Pipeline counters in shared memory. Workers add to them with Atomics once per batch — never a
+ * message per event — and the main thread reads them when Prometheus scrapes. Layout: BigInt64
+ * slots, named below; histograms are runs of cumulative-free bucket counts plus a sum.
+ */
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
+  'invalid-json',
+  'invalid-event',
+  'validation-failed',
+  'transform-error',
+  'invalid-transform-output',
+  'sink-rejected',
+  'retries-exhausted',
+  'worker-crash',
+];
+
+/** Upper bounds, seconds: push → sink acknowledgement and sink write duration. */
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+/** Upper bounds, events per batch. */
+export const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+// Slot indexes.
+export const M_WRITTEN = 0;
+export const M_RETRIES = 1;
+export const M_ERRORS_RETRYABLE = 2;
+export const M_ERRORS_PERMANENT = 3;
+export const M_FILTERED = 4;
+/** Nanoseconds workers spent running batches (utilisation = its rate / workers). */
+export const M_BUSY_NS = 5;
+export const M_BATCHES = 6;
+export const M_DEAD_LETTERED = 8; // one slot per reason, in DEAD_LETTER_REASONS order
+const HIST_BASE = M_DEAD_LETTERED + DEAD_LETTER_REASONS.length;
+
+/** A histogram's slots: one per bucket, one for +Inf, then the sum (in micro-units) and the count. */
+export interface HistogramSlots {
+  readonly base: number;
+  readonly bounds: readonly number[];
+  /** The sum is kept in integer micro-units of the observed unit (µs for seconds). */
+  readonly scale: number;
+}
+
+function histogramAt(base: number, bounds: readonly number[], scale: number): HistogramSlots {
+  return { base, bounds, scale };
+}
+
+const slotsOf = (h: HistogramSlots) => h.bounds.length + 3;
+export const H_LATENCY = histogramAt(HIST_BASE, LATENCY_BUCKETS, 1e6);
+export const H_WRITE_DURATION = histogramAt(H_LATENCY.base + slotsOf(H_LATENCY), LATENCY_BUCKETS, 1e6);
+export const H_BATCH_SIZE = histogramAt(
+  H_WRITE_DURATION.base + slotsOf(H_WRITE_DURATION),
+  BATCH_SIZE_BUCKETS,
+  1,
+);
+export const METRIC_SLOTS = H_BATCH_SIZE.base + slotsOf(H_BATCH_SIZE);
+
+/** Which bucket a value falls in (the last index is +Inf). */
+export function bucketIndex(bounds: readonly number[], value: number): number {
+  for (let i = 0; i < bounds.length; i++) if (value <= bounds[i]!) return i;
+  return bounds.length;
+}
+
+export class MetricsBlock {
+  readonly buffer: SharedArrayBuffer;
+  readonly #slots: BigInt64Array;
+
+  constructor(buffer = new SharedArrayBuffer(METRIC_SLOTS * 8)) {
+    this.buffer = buffer;
+    this.#slots = new BigInt64Array(buffer);
+  }
+
+  add(slot: number, n: number): void {
+    if (n !== 0) Atomics.add(this.#slots, slot, BigInt(Math.round(n)));
+  }
+
+  read(slot: number): number {
+    return Number(Atomics.load(this.#slots, slot));
+  }
+
+  deadLettered(reason: DeadLetterReason, n: number): void {
+    this.add(M_DEAD_LETTERED + DEAD_LETTER_REASONS.indexOf(reason), n);
+  }
+
+  /** Adds locally counted observations: `counts` per bucket (+Inf last), their sum, their count. */
+  observe(h: HistogramSlots, counts: ArrayLike<number>, sum: number, count: number): void {
+    for (let i = 0; i < counts.length; i++) this.add(h.base + i, counts[i]!);
+    this.add(h.base + h.bounds.length + 1, sum * h.scale);
+    this.add(h.base + h.bounds.length + 2, count);
+  }
+
+  /** A histogram as Prometheus wants it: cumulative buckets, sum, count. */
+  histogram(h: HistogramSlots): { buckets: { le: string; value: number }[]; sum: number; count: number } {
+    const buckets: { le: string; value: number }[] = [];
+    let cumulative = 0;
+    for (let i = 0; i <= h.bounds.length; i++) {
+      cumulative += this.read(h.base + i);
+      buckets.push({ le: i < h.bounds.length ? String(h.bounds[i]) : '+Inf', value: cumulative });
+    }
+    return {
+      buckets,
+      sum: this.read(h.base + h.bounds.length + 1) / h.scale,
+      count: this.read(h.base + h.bounds.length + 2),
+    };
+  }
+
+  /** The value at quantile q from a histogram's buckets (its bucket's upper bound), or 0. */
+  quantile(h: HistogramSlots, q: number): number {
+    const { buckets, count } = this.histogram(h);
+    if (count === 0) return 0;
+    const rank = q * count;
+    for (let i = 0; i < buckets.length; i++) {
+      if (buckets[i]!.value >= rank)
+        return i < h.bounds.length ? h.bounds[i]! : h.bounds[h.bounds.length - 1]!;
+    }
+    return h.bounds[h.bounds.length - 1]!;
+  }
+}
+
+/** A worker's local tally for one batch, flushed into the block with one Atomics.add per slot. */
+export class BatchTally {
+  readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
+  latencySum = 0;
+  latencyCount = 0;
+
+  observeLatencySeconds(seconds: number): void {
+    this.latency[bucketIndex(LATENCY_BUCKETS, seconds)]!++;
+    this.latencySum += seconds;
+    this.latencyCount++;
+  }
+}

@@ -1,0 +1,218 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { QueueStats } from '../queue/event-queue.js';
+import {
+  DEAD_LETTER_REASONS,
+  H_BATCH_SIZE,
+  H_LATENCY,
+  H_WRITE_DURATION,
+  type HistogramSlots,
+  M_BUSY_NS,
+  M_DEAD_LETTERED,
+  M_ERRORS_PERMANENT,
+  M_ERRORS_RETRYABLE,
+  M_RETRIES,
+  M_WRITTEN,
+  type MetricsBlock,
+} from './metrics-block.js';
+
+/** What the metrics read from the pipeline on every scrape (no copy kept in between). */
+export interface MetricsSource {
+  block: MetricsBlock;
+  queue: () => QueueStats;
+  /** The sink's kind, a label of sluice_events_written_total. */
+  sinkType: string;
+  workers: () => number;
+  workerRestarts: () => number;
+}
+
+interface MetricValue {
+  value: number;
+  labels?: Record<string, string | number>;
+  metricName?: string;
+}
+
+type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/**
+ * A metric whose values are read when scraped. prom-client calls `get()`; the values come from
+ * shared memory, so recording costs workers one Atomics.add per batch and scraping costs nothing
+ * until someone scrapes.
+ */
+class ReadOnScrape {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  readonly aggregator = 'sum';
+  readonly #read: () => MetricValue[];
+
+  constructor(name: string, help: string, type: MetricType, read: () => MetricValue[]) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    this.#read = read;
+  }
+
+  async get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values: this.#read(),
+      aggregator: this.aggregator,
+    };
+  }
+
+  reset(): void {}
+}
+
+function histogramValues(name: string, block: MetricsBlock, slots: HistogramSlots): MetricValue[] {
+  const h = block.histogram(slots);
+  return [
+    ...h.buckets.map((b) => ({ metricName: `${name}_bucket`, labels: { le: b.le }, value: b.value })),
+    { metricName: `${name}_sum`, value: h.sum },
+    { metricName: `${name}_count`, value: h.count },
+  ];
+}
+
+export interface PipelineMetricsOptions {
+  /** Also collect Node's default process metrics into this registry. @default false */
+  defaultMetrics?: boolean;
+}
+
+export interface PipelineMetrics {
+  registry: Registry;
+  /** Stops the event-loop delay monitor. */
+  close(): void;
+}
+
+/** The registry behind `pipeline.metrics`: every sluice_* metric, read on scrape. */
+export function createPipelineMetrics(
+  source: MetricsSource,
+  options: PipelineMetricsOptions = {},
+): PipelineMetrics {
+  const registry = new Registry();
+  const { block } = source;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let lastBusyNs = block.read(M_BUSY_NS);
+  let lastScrape = performance.now();
+  let lastUtilisation = 0;
+
+  const metrics: ReadOnScrape[] = [
+    new ReadOnScrape('sluice_events_pushed_total', 'Events accepted into the ring.', 'counter', () => [
+      { value: source.queue().recordsWritten },
+    ]),
+    new ReadOnScrape('sluice_events_written_total', 'Events the sink acknowledged.', 'counter', () => [
+      { labels: { sink: source.sinkType }, value: block.read(M_WRITTEN) },
+    ]),
+    new ReadOnScrape(
+      'sluice_events_dead_lettered_total',
+      'Events written to the dead-letter sink, by reason.',
+      'counter',
+      () =>
+        DEAD_LETTER_REASONS.map((reason, i) => ({
+          labels: { reason },
+          value: block.read(M_DEAD_LETTERED + i),
+        })),
+    ),
+    new ReadOnScrape(
+      'sluice_events_dropped_total',
+      'Events a full-ring policy discarded or refused, by policy.',
+      'counter',
+      () => {
+        const q = source.queue();
+        return [
+          { labels: { policy: 'drop-newest' }, value: q.droppedNewest },
+          { labels: { policy: 'drop-oldest' }, value: q.droppedOldest },
+          { labels: { policy: 'reject' }, value: q.rejected },
+        ];
+      },
+    ),
+    new ReadOnScrape('sluice_sink_retries_total', 'Sink write attempts after the first.', 'counter', () => [
+      { value: block.read(M_RETRIES) },
+    ]),
+    new ReadOnScrape(
+      'sluice_sink_errors_total',
+      'Failed sink writes, by whether they were retryable.',
+      'counter',
+      () => [
+        { labels: { retryable: 'true' }, value: block.read(M_ERRORS_RETRYABLE) },
+        { labels: { retryable: 'false' }, value: block.read(M_ERRORS_PERMANENT) },
+      ],
+    ),
+    new ReadOnScrape(
+      'sluice_queue_depth_events',
+      'Events in the ring: queued and in flight.',
+      'gauge',
+      () => [{ value: source.queue().depthRecords }],
+    ),
+    new ReadOnScrape('sluice_queue_depth_bytes', 'Bytes of the ring in use.', 'gauge', () => [
+      { value: source.queue().depthBytes },
+    ]),
+    new ReadOnScrape('sluice_queue_capacity_bytes', 'Bytes the ring holds (all partitions).', 'gauge', () => [
+      { value: source.queue().capacityBytes },
+    ]),
+    new ReadOnScrape(
+      'sluice_producer_blocked_seconds_total',
+      'Time producers spent waiting for room.',
+      'counter',
+      () => [{ value: source.queue().producerBlockedMs / 1000 }],
+    ),
+    new ReadOnScrape(
+      'sluice_backpressure_events_total',
+      'Times a producer found the ring full.',
+      'counter',
+      () => [{ value: source.queue().producerWaits }],
+    ),
+    new ReadOnScrape('sluice_batch_size_events', 'Events per dispatched batch.', 'histogram', () =>
+      histogramValues('sluice_batch_size_events', block, H_BATCH_SIZE),
+    ),
+    new ReadOnScrape('sluice_end_to_end_latency_seconds', 'Push to sink acknowledgement.', 'histogram', () =>
+      histogramValues('sluice_end_to_end_latency_seconds', block, H_LATENCY),
+    ),
+    new ReadOnScrape(
+      'sluice_sink_write_duration_seconds',
+      'Time inside sink writes per batch, retries included.',
+      'histogram',
+      () => histogramValues('sluice_sink_write_duration_seconds', block, H_WRITE_DURATION),
+    ),
+    new ReadOnScrape(
+      'sluice_worker_utilization_ratio',
+      'Share of worker time spent on batches since the last scrape.',
+      'gauge',
+      () => {
+        const now = performance.now();
+        const busyNs = block.read(M_BUSY_NS);
+        const elapsedNs = (now - lastScrape) * 1e6 * Math.max(1, source.workers());
+        // Scrapes closer than 100 ms apart repeat the last figure instead of dividing by almost nothing.
+        if (now - lastScrape >= 100) {
+          lastUtilisation = Math.min(1, (busyNs - lastBusyNs) / elapsedNs);
+          lastBusyNs = busyNs;
+          lastScrape = now;
+        }
+        return [{ value: lastUtilisation }];
+      },
+    ),
+    new ReadOnScrape(
+      'sluice_worker_restarts_total',
+      'Workers that died or timed out and were replaced.',
+      'counter',
+      () => [{ value: source.workerRestarts() }],
+    ),
+    new ReadOnScrape(
+      'sluice_event_loop_lag_seconds',
+      "The main thread's event loop delay, p99 since the last scrape.",
+      'gauge',
+      () => {
+        const p99 = loopDelay.percentile(99) / 1e9;
+        loopDelay.reset();
+        return [{ value: Number.isFinite(p99) ? p99 : 0 }];
+      },
+    ),
+  ];
+  for (const metric of metrics)
+    registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  return { registry, close: () => loopDelay.disable() };
+}
