@@ -43,6 +43,14 @@ export {
   SluiceError,
   type SluiceErrorCode,
 } from './errors.js';
+export type { LiveStats } from './metrics/live-stats.js';
+export {
+  createMetricsServer,
+  type MetricsServer,
+  type MetricsServerOptions,
+  type ObservablePipeline,
+} from './metrics/metrics-server.js';
+export type { PipelineMetricsOptions } from './metrics/pipeline-metrics.js';
 export { EventQueue, type QueueHandle, type QueueStats } from './queue/event-queue.js';
 export { AsyncQueueProducer, QueueProducer } from './queue/producer.js';
 export { Ring, type RingHandle } from './queue/ring-buffer.js';

@@ -71,6 +71,7 @@ export class Dispatcher {
   readonly #parts: Partition[];
   readonly #maxRunning: number;
   #running = 0;
+  #deferredNow = 0;
   #next = 0;
   #scheduled = false;
   #stopped = false;
@@ -98,6 +99,11 @@ export class Dispatcher {
       inflight: [],
       armed: false,
     }));
+  }
+
+  /** Batches waiting to be retried because their worker could not finish them (sinks unavailable). */
+  get deferredBatches(): number {
+    return this.#deferredNow;
   }
 
   /** Tasks currently running on workers. */
@@ -243,12 +249,14 @@ export class Dispatcher {
       // The worker could not finish the batch (sinks unavailable, dead letters failed): the batch
       // stays in the ring and is tried again after a backoff. Backpressure, never loss.
       this.#counters.deferred++;
+      if (item.deferrals === 0) this.#deferredNow++;
       item.deferrals++;
       this.#later(part, batch, item, backoffDelay(item.deferrals, this.#options.retry));
       this.#schedule();
       return;
     }
     this.#counters.add(result);
+    if (item.deferrals > 0) this.#deferredNow--;
     batch.items.shift();
     const next = batch.items[0];
     if (next?.suspect) this.#suspects.unshift({ part, batch, item: next });

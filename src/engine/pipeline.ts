@@ -9,6 +9,7 @@ import {
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
 import { ClosedError, SluiceError } from '../errors.js';
+import { type LiveStats, liveStats, UtilizationMeter } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
@@ -66,6 +67,7 @@ export class Pipeline {
   readonly #counters = new PipelineCounters();
   readonly #block = new MetricsBlock();
   #metrics: PipelineMetrics | undefined;
+  #utilization: UtilizationMeter | undefined;
   readonly #closeChannel: string;
   readonly #created = performance.now();
   #closing: Promise<PipelineSummary> | undefined;
@@ -167,6 +169,30 @@ export class Pipeline {
       this.options.metrics,
     );
     return this.#metrics.registry;
+  }
+
+  /**
+   * Liveness and readiness: alive while the pipeline exists; ready while it takes events and no
+   * batch is waiting for its sink to come back (a worker could not open or write it).
+   */
+  health(): { alive: boolean; ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.#closing) reasons.push('shutting down');
+    const deferred = this.#dispatcher.deferredBatches;
+    if (deferred > 0) reasons.push(`${deferred} batches waiting for the sink`);
+    return { alive: true, ready: reasons.length === 0, reasons };
+  }
+
+  /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
+  liveStats(): LiveStats {
+    this.#utilization ??= new UtilizationMeter(this.#block, () => this.#pool.threads.length);
+    return liveStats(
+      this.#queue.stats(),
+      this.#block,
+      this.#pool.threads.length,
+      this.#utilization,
+      this.health().ready,
+    );
   }
 
   stats(): PipelineStats {

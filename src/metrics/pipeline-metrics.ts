@@ -1,13 +1,13 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { QueueStats } from '../queue/event-queue.js';
+import { UtilizationMeter } from './live-stats.js';
 import {
   DEAD_LETTER_REASONS,
   H_BATCH_SIZE,
   H_LATENCY,
   H_WRITE_DURATION,
   type HistogramSlots,
-  M_BUSY_NS,
   M_DEAD_LETTERED,
   M_ERRORS_PERMANENT,
   M_ERRORS_RETRYABLE,
@@ -95,9 +95,7 @@ export function createPipelineMetrics(
   const { block } = source;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
-  let lastBusyNs = block.read(M_BUSY_NS);
-  let lastScrape = performance.now();
-  let lastUtilisation = 0;
+  const utilization = new UtilizationMeter(block, source.workers);
 
   const metrics: ReadOnScrape[] = [
     new ReadOnScrape('sluice_events_pushed_total', 'Events accepted into the ring.', 'counter', () => [
@@ -181,18 +179,7 @@ export function createPipelineMetrics(
       'sluice_worker_utilization_ratio',
       'Share of worker time spent on batches since the last scrape.',
       'gauge',
-      () => {
-        const now = performance.now();
-        const busyNs = block.read(M_BUSY_NS);
-        const elapsedNs = (now - lastScrape) * 1e6 * Math.max(1, source.workers());
-        // Scrapes closer than 100 ms apart repeat the last figure instead of dividing by almost nothing.
-        if (now - lastScrape >= 100) {
-          lastUtilisation = Math.min(1, (busyNs - lastBusyNs) / elapsedNs);
-          lastBusyNs = busyNs;
-          lastScrape = now;
-        }
-        return [{ value: lastUtilisation }];
-      },
+      () => [{ value: utilization.read() }],
     ),
     new ReadOnScrape(
       'sluice_worker_restarts_total',

@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import parsePrometheus from 'parse-prometheus-text-format';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import type { LiveStats } from '../../src/metrics/live-stats.js';
+import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
+
+let pipeline: Pipeline | undefined;
+let server: MetricsServer | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await server?.close();
+  await pipeline?.close().catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  pipeline = undefined;
+  server = undefined;
+});
+
+async function start(): Promise<{ p: Pipeline; s: MetricsServer }> {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-server-'));
+  pipeline = await createPipeline({
+    workers: { min: 1, max: 1 },
+    sink: { type: 'sqlite', path: join(dir, 'out.db') },
+    deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+  });
+  server = await createMetricsServer(pipeline, { port: 0 });
+  return { p: pipeline, s: server };
+}
+
+describe('the metrics server', () => {
+  it('binds to 127.0.0.1 by default and serves /metrics in the Prometheus text format', async () => {
+    const { p, s } = await start();
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await p.pushMany(Array.from({ length: 25 }, (_, i) => ({ id: `s-${i}`, payload: { i } })));
+    await p.drained();
+    const response = await fetch(`${s.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const families = parsePrometheus(await response.text()) as {
+      name: string;
+      metrics: { value?: string }[];
+    }[];
+    const written = families.find((f) => f.name === 'sluice_events_written_total');
+    expect(Number(written?.metrics[0]?.value)).toBe(25);
+  });
+
+  it('answers /healthz, /readyz and /api/stats, and 404 elsewhere', async () => {
+    const { p, s } = await start();
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
+    await p.push({ id: 'one', payload: 1 });
+    await p.drained();
+    const stats = (await (await fetch(`${s.url}/api/stats`)).json()) as LiveStats;
+    expect(stats).toMatchObject({ pushed: 1, written: 1, deadLettered: 0, queueDepthEvents: 0, ready: true });
+    expect(stats.queueCapacityBytes).toBeGreaterThan(0);
+    expect((await fetch(`${s.url}/nope`)).status).toBe(404);
+  });
+
+  it('/readyz turns 503, saying why, once the pipeline is shutting down', async () => {
+    const { p, s } = await start();
+    const closing = p.close();
+    const response = await fetch(`${s.url}/readyz`);
+    expect(response.status).toBe(503);
+    expect(await response.text()).toContain('shutting down');
+    await closing;
+  });
+});
