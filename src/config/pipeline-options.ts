@@ -5,6 +5,7 @@ import {
   resolveRetryOptions,
 } from '../delivery/retry-policy.js';
 import { InvalidOptionError } from '../errors.js';
+import { type LogOptions, type ResolvedLogOptions, resolveLogOptions } from '../logging/logger.js';
 import type { PipelineMetricsOptions } from '../metrics/pipeline-metrics.js';
 import { type PortableSinkSpec, resolveSinkSpec, type SinkSpec } from '../sinks/sink-spec.js';
 import {
@@ -52,6 +53,8 @@ export interface PipelineOptions {
   ordering?: 'none' | 'key';
   /** `pipeline.metrics` options. */
   metrics?: PipelineMetricsOptions;
+  /** Structured logs (pino) from the main thread and every worker into one destination. */
+  log?: LogOptions;
 }
 
 export interface ResolvedPipelineOptions {
@@ -64,6 +67,7 @@ export interface ResolvedPipelineOptions {
   retry: ResolvedRetryOptions;
   ordering: 'none' | 'key';
   metrics: PipelineMetricsOptions;
+  log: ResolvedLogOptions;
 }
 
 export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.freeze({
@@ -126,5 +130,6 @@ export function resolvePipelineOptions(options: PipelineOptions = {}): ResolvedP
     retry: resolveRetryOptions(options.retry),
     ordering,
     metrics: { defaultMetrics: Boolean(options.metrics?.defaultMetrics) },
+    log: resolveLogOptions(options.log),
   };
 }

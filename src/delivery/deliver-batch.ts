@@ -15,6 +15,13 @@ export interface DeliveryReport {
 }
 
 export interface DeliveryHooks {
+  /** Called once per failed attempt that will be retried (for a log line per batch, not per event). */
+  onRetry?: (info: {
+    attempt: number;
+    delayMs: number;
+    records: readonly SinkRecord[];
+    error: unknown;
+  }) => void;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   now?: () => number;
@@ -85,7 +92,11 @@ export async function deliverBatch(
     if (sawRetryable) report.retryableErrors++;
     if (sawPermanent) report.permanentErrors++;
     pending = again;
-    if (pending.length > 0) await sleep(backoffDelay(attempt, retry, retryAfter, hooks.random));
+    if (pending.length > 0) {
+      const delayMs = backoffDelay(attempt, retry, retryAfter, hooks.random);
+      hooks.onRetry?.({ attempt, delayMs, records: pending, error: failed[0]!.error });
+      await sleep(delayMs);
+    }
   }
   return report;
 }

@@ -1,3 +1,4 @@
+import { type Logger, pino } from 'pino';
 import type { Piscina } from 'piscina';
 import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
@@ -70,6 +71,8 @@ export class Dispatcher {
   readonly #counters: PipelineCounters;
   readonly #parts: Partition[];
   readonly #maxRunning: number;
+  /** Set by the pipeline once its logger exists; one line per batch event, never per record. */
+  logger: Logger = pino({ enabled: false });
   #running = 0;
   #deferredNow = 0;
   #next = 0;
@@ -251,7 +254,18 @@ export class Dispatcher {
       this.#counters.deferred++;
       if (item.deferrals === 0) this.#deferredNow++;
       item.deferrals++;
-      this.#later(part, batch, item, backoffDelay(item.deferrals, this.#options.retry));
+      const delayMs = backoffDelay(item.deferrals, this.#options.retry);
+      this.logger.warn(
+        {
+          partition: part.index,
+          records: item.records,
+          deferrals: item.deferrals,
+          retryInMs: Math.round(delayMs),
+          error: result.error,
+        },
+        'batch deferred',
+      );
+      this.#later(part, batch, item, delayMs);
       this.#schedule();
       return;
     }
@@ -275,6 +289,16 @@ export class Dispatcher {
     if (this.#stopped) return;
     this.#counters.workerFailures++;
     item.error = describeError(error);
+    this.logger.warn(
+      {
+        partition: part.index,
+        records: item.records,
+        alone: wasAlone,
+        crashes: item.crashes + (wasAlone ? 1 : 0),
+        error: item.error,
+      },
+      'worker failed on a batch',
+    );
     if (item.kind === 'dead-letter') {
       // Even writing the dead letter failed: keep trying, after a pause; the record stays in the ring.
       item.crashes++;
@@ -286,6 +310,10 @@ export class Dispatcher {
       this.#suspects.push({ part, batch, item });
     } else if (item.records > 1) {
       this.#counters.splits++;
+      this.logger.warn(
+        { partition: part.index, records: item.records },
+        'batch split to find a poison event',
+      );
       const half = item.records >> 1;
       const mid = cursorAfter(part.ring, item.start, half);
       const halves: WorkItem[] = [
@@ -313,6 +341,10 @@ export class Dispatcher {
     } else {
       // Alone, it killed its worker again and again: this is the poison event.
       item.crashes++;
+      this.logger.error(
+        { partition: part.index, crashes: item.crashes, error: item.error },
+        'poison event dead-lettered',
+      );
       item.kind = 'dead-letter';
       item.suspect = false;
       this.#run(part, batch, item);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type Logger, pino } from 'pino';
 import { Piscina } from 'piscina';
 import type { Registry } from 'prom-client';
 import type { SluiceEvent } from '../codec/event.js';
@@ -9,6 +10,7 @@ import {
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
 import { ClosedError, SluiceError } from '../errors.js';
+import { createLogger } from '../logging/logger.js';
 import { type LiveStats, liveStats, UtilizationMeter } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
@@ -68,6 +70,7 @@ export class Pipeline {
   readonly #block = new MetricsBlock();
   #metrics: PipelineMetrics | undefined;
   #utilization: UtilizationMeter | undefined;
+  #logger: Logger = pino({ enabled: false });
   readonly #closeChannel: string;
   readonly #created = performance.now();
   #closing: Promise<PipelineSummary> | undefined;
@@ -86,6 +89,7 @@ export class Pipeline {
         deadLetter: options.deadLetter,
         retry: options.retry,
         ordering: options.ordering,
+        log: options.log,
       },
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,
@@ -107,8 +111,15 @@ export class Pipeline {
     this.#dispatcher = new Dispatcher(this.#queue, this.#pool, options, this.#counters);
   }
 
+  /** Structured logs of this pipeline's main thread (workers log to the same destination). */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
   /** @internal Loads the transform in a worker (a broken module fails here), then starts dispatching. */
-  async start(): Promise<void> {
+  async start(logger: Logger): Promise<void> {
+    this.#logger = logger;
+    this.#dispatcher.logger = logger;
     const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
     try {
       await this.#pool.run(ping);
@@ -117,6 +128,18 @@ export class Pipeline {
       throw error;
     }
     this.#dispatcher.start();
+    const o = this.options;
+    logger.info(
+      {
+        workers: o.workers.max,
+        partitions: o.queue.partitions,
+        capacityBytes: o.queue.capacityBytes,
+        policy: o.queue.policy,
+        ordering: o.ordering,
+        sink: 'type' in o.sink ? o.sink.type : o.sink.module,
+      },
+      'pipeline started',
+    );
   }
 
   /** What a producer thread needs: pass it in workerData and call `connectProducer` there. */
@@ -237,8 +260,21 @@ export class Pipeline {
     const pending = this.#dispatcher.pendingRecords();
     await this.#closeWorkers();
     this.#metrics?.close();
-    if (outcome === 'timeout') throw new ShutdownTimeoutError(pending, timeoutMs!);
-    return { ...this.stats(), uptimeSeconds: (performance.now() - this.#created) / 1000 };
+    if (outcome === 'timeout') {
+      this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');
+      throw new ShutdownTimeoutError(pending, timeoutMs!);
+    }
+    const summary = { ...this.stats(), uptimeSeconds: (performance.now() - this.#created) / 1000 };
+    this.#logger.info(
+      {
+        written: summary.written,
+        deadLettered: summary.deadLettered,
+        batches: summary.batches,
+        uptimeSeconds: summary.uptimeSeconds,
+      },
+      'pipeline closed',
+    );
+    return summary;
   }
 
   /**
@@ -273,8 +309,9 @@ export class Pipeline {
 
 /** Validates the options, starts the workers, and returns a running pipeline. */
 export async function createPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
-  const pipeline = new Pipeline(resolvePipelineOptions(options));
-  await pipeline.start();
+  const resolved = resolvePipelineOptions(options);
+  const pipeline = new Pipeline(resolved);
+  await pipeline.start(await createLogger(resolved.log, { thread: 'main' }));
   return pipeline;
 }
 

@@ -1,4 +1,5 @@
 import { threadId } from 'node:worker_threads';
+import { type Logger, pino } from 'pino';
 import type { DecodedEvent } from '../codec/event.js';
 import { eventFromRecord } from '../codec/event-from-record.js';
 import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
@@ -10,6 +11,7 @@ import {
   describeError,
 } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
+import { createLogger } from '../logging/logger.js';
 import {
   BATCH_SIZE_BUCKETS,
   BatchTally,
@@ -35,6 +37,9 @@ import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 
+/** How many event ids a log line about a batch names. */
+const LOGGED_IDS = 20;
+
 interface Opened {
   sink: Sink;
   deadLetter: Sink;
@@ -50,18 +55,24 @@ export class WorkerRuntime {
   readonly #queue: EventQueue;
   readonly #transform: Promise<LoadedTransform>;
   readonly #metrics: MetricsBlock;
+  #log: Logger = pino({ enabled: false });
+  readonly #logReady: Promise<void>;
   #sinks: Promise<Opened> | undefined;
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
     this.#queue = EventQueue.attach(setup.queue);
     this.#metrics = new MetricsBlock(setup.metrics);
+    this.#logReady = createLogger(setup.options.log, { thread: 'worker', threadId }).then((logger) => {
+      this.#log = logger;
+    });
     this.#transform = loadTransform(setup.options.transform, { threadId });
     // Reported through the first task that needs it; this only avoids an unhandled rejection.
     this.#transform.catch(() => {});
   }
 
   async run(task: BatchTask): Promise<BatchResult> {
+    await this.#logReady;
     const result = emptyResult(task.records);
     if (task.kind === 'ping') {
       // At start-up a broken transform module or sink configuration fails createPipeline() at once;
@@ -74,6 +85,10 @@ export class WorkerRuntime {
     try {
       sinks = await this.#openSinks();
     } catch (error) {
+      this.#log.error(
+        { partition: task.partition, records: task.records, error: describeError(error) },
+        'sinks could not be opened',
+      );
       return { ...result, ok: false, error: `cannot open sinks: ${describeError(error)}` };
     }
     const started = performance.now();
@@ -119,6 +134,22 @@ export class WorkerRuntime {
     const opened = await sinks.catch(() => undefined);
     await Promise.allSettled([opened?.sink.close(), opened?.deadLetter.close()]);
   }
+
+  /** One log line per retried write, naming the first ids of the records being retried. */
+  readonly #retryLog = {
+    onRetry: (info: { attempt: number; delayMs: number; records: readonly SinkRecord[]; error: unknown }) => {
+      this.#log.warn(
+        {
+          attempt: info.attempt,
+          retryInMs: Math.round(info.delayMs),
+          records: info.records.length,
+          ids: info.records.slice(0, LOGGED_IDS).map((r) => r.id),
+          error: describeError(info.error),
+        },
+        'sink write failed, retrying',
+      );
+    },
+  };
 
   #openSinks(): Promise<Opened> {
     if (!this.#sinks) {
@@ -176,7 +207,7 @@ export class WorkerRuntime {
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
     if (out.length > 0) {
-      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry);
+      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#retryLog);
       result.written = report.written;
       result.retries = report.retries;
       result.retryableErrors = report.retryableErrors;
@@ -221,8 +252,18 @@ export class WorkerRuntime {
       this.#setup.options.retry,
     );
     if (report.deadLetters.length > 0) {
+      this.#log.error(
+        { events: letters.length, error: report.deadLetters[0]!.lastError },
+        'dead-letter sink failed',
+      );
       return { ...result, ok: false, error: `dead-letter sink failed: ${report.deadLetters[0]!.lastError}` };
     }
+    const reasons: Record<string, number> = {};
+    for (const letter of letters) reasons[letter.reason] = (reasons[letter.reason] ?? 0) + 1;
+    this.#log.warn(
+      { events: letters.length, reasons, ids: letters.slice(0, LOGGED_IDS).map((l) => l.event.id) },
+      'events dead-lettered',
+    );
     for (const letter of letters)
       result.deadLettered[letter.reason] = (result.deadLettered[letter.reason] ?? 0) + 1;
     return result;

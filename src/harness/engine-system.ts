@@ -26,6 +26,8 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
     transform: scenario.transform,
     sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
     deadLetter: benchDeadLetterSpec(instruments),
+    // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
+    log: { level: 'error' },
     ...(scenario.retry ? { retry: scenario.retry } : {}),
   });
   const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
