@@ -28,7 +28,8 @@ Options:
   --out DIR           write a Markdown report with SVG charts (and profiles) into DIR
   --sweep             also measure throughput and latency at 10 %…120 % of the engine's maximum rate
   --profile           write V8 CPU profiles (.cpuprofile) of the main thread and every worker into --out
-  --serve HOST:PORT   serve the live dashboard while running (accepted; served once the dashboard exists)
+  --serve HOST:PORT   serve the engine's live dashboard, /metrics, /healthz, /readyz while it runs
+  --metrics on|off    the engine's metrics recording (default: on; off measures its cost)
   -h, --help          show this help
 `;
 
@@ -45,6 +46,7 @@ export interface BenchCommandOptions {
   sweep: boolean;
   profile: boolean;
   serve: string | undefined;
+  metrics: boolean;
 }
 
 function positive(flag: string, value: string, integer: boolean): number {
@@ -76,6 +78,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
         sweep: { type: 'boolean' },
         profile: { type: 'boolean' },
         serve: { type: 'string' },
+        metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -119,6 +122,9 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
   }
   if (values.profile && !values.out) throw new InvalidOptionError('--profile', 'used with --out DIR', true);
   const serve = values.serve as string | undefined;
+  const metrics = (values.metrics as string | undefined) ?? 'on';
+  if (metrics !== 'on' && metrics !== 'off')
+    throw new InvalidOptionError('--metrics', "'on' or 'off'", metrics);
   if (serve !== undefined && !/^[^:]+:\d+$/.test(serve))
     throw new InvalidOptionError('--serve', 'HOST:PORT', serve);
   return {
@@ -138,6 +144,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     sweep: Boolean(values.sweep),
     profile: Boolean(values.profile),
     serve,
+    metrics: metrics === 'on',
   };
 }
 
@@ -215,10 +222,6 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     return 0;
   }
   if (options.profile) return reRunWithProfiler(argv, options);
-  if (options.serve)
-    console.error(
-      `note: --serve ${options.serve} is accepted; the live dashboard is not part of this build yet`,
-    );
   const scenario = SCENARIOS[options.scenario]!;
   const tty = process.stdout.isTTY === true;
   console.log(
@@ -236,6 +239,8 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     systems: options.systems,
     sweep: options.sweep,
     env,
+    metrics: options.metrics,
+    ...(options.serve ? { serve: options.serve } : {}),
     ...(tty ? { onProgress: (p: Progress) => process.stdout.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
     onResult: (r) => {
       if (tty) process.stdout.write('\r\x1b[2K');

@@ -129,7 +129,10 @@ export function resolvePipelineOptions(options: PipelineOptions = {}): ResolvedP
     ),
     retry: resolveRetryOptions(options.retry),
     ordering,
-    metrics: { defaultMetrics: Boolean(options.metrics?.defaultMetrics) },
+    metrics: {
+      defaultMetrics: Boolean(options.metrics?.defaultMetrics),
+      enabled: options.metrics?.enabled ?? true,
+    },
     log: resolveLogOptions(options.log),
   };
 }

@@ -5,7 +5,10 @@ import type { QueueHandle } from '../queue/event-queue.js';
 /** What every worker receives once, as workerData. */
 export interface WorkerSetup {
   queue: QueueHandle;
-  options: Pick<ResolvedPipelineOptions, 'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering' | 'log'>;
+  options: Pick<
+    ResolvedPipelineOptions,
+    'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering' | 'log' | 'metrics'
+  >;
   /** BroadcastChannel on which the pipeline asks workers to close their sinks. */
   closeChannel: string;
   /** The pipeline's MetricsBlock buffer: counters workers add to once per batch. */

@@ -90,6 +90,7 @@ export class Pipeline {
         retry: options.retry,
         ordering: options.ordering,
         log: options.log,
+        metrics: options.metrics,
       },
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,

@@ -98,7 +98,8 @@ export class WorkerRuntime {
         ? await this.#deadLetterRange(task, sinks, result)
         : await this.#deliverRange(task, sinks, await this.#transform, result, tally);
     // Counted once the batch is acknowledged: a deferred batch is counted when it finally is.
-    if (done.ok) this.#record(done, tally, performance.now() - started);
+    if (done.ok && this.#setup.options.metrics.enabled !== false)
+      this.#record(done, tally, performance.now() - started);
     return done;
   }
 

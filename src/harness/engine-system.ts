@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { createPipeline } from '../engine/pipeline.js';
+import { createPipeline, type Pipeline } from '../engine/pipeline.js';
+import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { SystemResult } from './bench-report.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
 import { RunSampler } from './run-sampler.js';
@@ -28,8 +29,10 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
     deadLetter: benchDeadLetterSpec(instruments),
     // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
     log: { level: 'error' },
+    metrics: { enabled: settings.metrics ?? true },
     ...(scenario.retry ? { retry: scenario.retry } : {}),
   });
+  const server = settings.serve ? await serve(pipeline, settings.serve) : undefined;
   const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
   const started = performance.now();
   const plans = loadPlans(settings, instruments, settings.producers);
@@ -40,8 +43,19 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
   const stats = pipeline.stats();
   sampler.stop();
   await pipeline.close();
+  await server?.close();
   return systemResult('engine', settings, instruments, blocksOf(plans, outcomes), seconds, sampler, {
     producerBlockedMs: stats.queue.producerBlockedMs,
     maxQueueDepth: Math.max(sampler.maxDepth, 0),
   });
+}
+
+async function serve(pipeline: Pipeline, hostPort: string): Promise<MetricsServer> {
+  const at = hostPort.lastIndexOf(':');
+  const server = await createMetricsServer(pipeline, {
+    host: hostPort.slice(0, at),
+    port: Number(hostPort.slice(at + 1)),
+  });
+  console.error(`live dashboard: ${server.url}/  metrics: ${server.url}/metrics`);
+  return server;
 }

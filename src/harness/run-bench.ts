@@ -31,6 +31,10 @@ export interface BenchOptions {
   onResult?: (result: SystemResult) => void;
   /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
   brokenSink?: 'drop-one' | 'duplicate-one';
+  /** The engine's metrics recording; off measures its cost. @default true */
+  metrics?: boolean;
+  /** Serve the engine's metrics and live dashboard while it runs (HOST:PORT). */
+  serve?: string;
 }
 
 /** Events a run can push at most: sized for this machine's best case, with room to spare. */
@@ -111,6 +115,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const rate = overloadRate(scenario, options.workers) ?? options.rate;
   const config: Record<string, unknown> = {
     durationSeconds: options.durationMs / 1000,
+    metrics: options.metrics !== false,
     rate,
     workers: options.workers,
     producers: options.producers,
@@ -140,6 +145,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.brokenSink ? { brokenSink: options.brokenSink } : {}),
       tables,
+      ...(options.metrics === false ? { metrics: false } : {}),
+      ...(options.serve ? { serve: options.serve } : {}),
       ...overrides,
     });
     for (const name of options.systems) {

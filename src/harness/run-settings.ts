@@ -21,6 +21,10 @@ export interface RunSettings {
   maxEvents: number;
   /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
   brokenSink?: 'drop-one' | 'duplicate-one';
+  /** The engine's metrics recording (on by default; off measures what it costs). */
+  metrics?: boolean;
+  /** Serve the engine's metrics and live dashboard here while it runs (HOST:PORT). */
+  serve?: string;
   /** Tables the run's sinks create, dropped afterwards (PostgreSQL). */
   tables?: string[];
   onProgress?: (progress: Progress) => void;

@@ -78,6 +78,11 @@ function histogramValues(name: string, block: MetricsBlock, slots: HistogramSlot
 export interface PipelineMetricsOptions {
   /** Also collect Node's default process metrics into this registry. @default false */
   defaultMetrics?: boolean;
+  /**
+   * Workers record batch counters and histograms into shared memory. Off, they record nothing
+   * (the ring's own statistics remain); for measuring what metrics cost. @default true
+   */
+  enabled?: boolean;
 }
 
 export interface PipelineMetrics {

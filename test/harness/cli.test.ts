@@ -59,6 +59,7 @@ describe('sluice bench --help', () => {
     '--sweep',
     '--profile',
     '--serve',
+    '--metrics',
     '-h, --help',
   ];
 
@@ -80,6 +81,7 @@ describe('sluice bench flag validation', () => {
     [['--workers', '1.5'], '--workers', '"1.5"'],
     [['--duration', 'soon'], '--duration', '"soon"'],
     [['--producers', 'two'], '--producers', '"two"'],
+    [['--metrics', 'maybe'], '--metrics', '"maybe"'],
     [['--scenario', 'nope'], '--scenario', '"nope"'],
     [['--sink', 'mongo'], '--sink', '"mongo"'],
     [['--systems', 'engine,nope'], '--systems', '"nope"'],
@@ -128,6 +130,7 @@ describe('parseBenchArgs', () => {
       sweep: false,
       profile: false,
       serve: undefined,
+      metrics: true,
     });
   });
 

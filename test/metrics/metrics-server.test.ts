@@ -67,3 +67,53 @@ describe('the metrics server', () => {
     await closing;
   });
 });
+
+describe('sluice bench --serve', () => {
+  it('serves the running engine: /metrics counts the events of the run', async () => {
+    const { spawn } = await import('node:child_process');
+    const net = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'bench',
+        '--scenario',
+        'trivial',
+        '--systems',
+        'engine',
+        '--duration',
+        '3',
+        '--workers',
+        '1',
+        '--rate',
+        '2000',
+        '--serve',
+        `127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    // The CLI says where it serves once the server listens.
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('live dashboard:')) resolve();
+      });
+      child.once('exit', () => reject(new Error('bench exited before serving')));
+    });
+    let pushed = 0;
+    for (let attempt = 0; attempt < 50 && pushed === 0; attempt++) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const families = parsePrometheus(text) as { name: string; metrics: { value?: string }[] }[];
+      pushed = Number(families.find((f) => f.name === 'sluice_events_pushed_total')?.metrics[0]?.value ?? 0);
+      if (pushed === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(pushed).toBeGreaterThan(0);
+    await new Promise((resolve) => child.once('exit', resolve));
+  });
+});
