@@ -26,6 +26,8 @@ export interface BatchTask {
   reason?: DeadLetterReason;
   error?: string;
   attempts?: number;
+  /** W3C trace context of the dispatch span, when tracing is on (see src/metrics/tracing.ts). */
+  trace?: Record<string, string>;
 }
 
 export interface BatchResult {

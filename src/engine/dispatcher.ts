@@ -3,6 +3,7 @@ import type { Piscina } from 'piscina';
 import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
 import { backoffDelay } from '../delivery/retry-policy.js';
+import { endSpan, startDispatchSpan } from '../metrics/tracing.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { RESERVE_CURSOR, STAT_RECORDS_RELEASED, STAT_RECORDS_WRITTEN } from '../queue/layout.js';
 import type { Ring } from '../queue/ring-buffer.js';
@@ -239,9 +240,21 @@ export class Dispatcher {
       task.error = item.error ?? 'worker crashed';
       task.attempts = item.crashes;
     }
+    const { span, carrier } = startDispatchSpan({
+      'sluice.partition': part.index,
+      'sluice.records': item.records,
+      'sluice.kind': item.kind,
+    });
+    if (carrier) task.trace = carrier;
     this.#pool.run(task, { signal: AbortSignal.timeout(this.#options.workers.taskTimeoutMs) }).then(
-      (result: BatchResult) => this.#settled(part, batch, item, result),
-      (error: unknown) => this.#crashed(part, batch, item, error),
+      (result: BatchResult) => {
+        endSpan(span, result.ok ? undefined : result.error);
+        this.#settled(part, batch, item, result);
+      },
+      (error: unknown) => {
+        endSpan(span, describeError(error));
+        this.#crashed(part, batch, item, error);
+      },
     );
   }
 

@@ -1,4 +1,5 @@
 import { threadId } from 'node:worker_threads';
+import type { Context } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
 import type { DecodedEvent } from '../codec/event.js';
 import { eventFromRecord } from '../codec/event-from-record.js';
@@ -29,6 +30,7 @@ import {
   M_WRITTEN,
   MetricsBlock,
 } from '../metrics/metrics-block.js';
+import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
@@ -93,10 +95,15 @@ export class WorkerRuntime {
     }
     const started = performance.now();
     const tally = new BatchTally();
+    const traced = startBatchSpan(task.trace, {
+      'sluice.partition': task.partition,
+      'sluice.records': task.records,
+    });
     const done =
       task.kind === 'dead-letter'
         ? await this.#deadLetterRange(task, sinks, result)
-        : await this.#deliverRange(task, sinks, await this.#transform, result, tally);
+        : await this.#deliverRange(task, sinks, await this.#transform, result, tally, traced.context);
+    endSpan(traced.span, done.ok ? undefined : done.error);
     // Counted once the batch is acknowledged: a deferred batch is counted when it finally is.
     if (done.ok && this.#setup.options.metrics.enabled !== false)
       this.#record(done, tally, performance.now() - started);
@@ -178,6 +185,7 @@ export class WorkerRuntime {
     transform: LoadedTransform,
     result: BatchResult,
     tally: BatchTally,
+    trace: Context,
   ): Promise<BatchResult> {
     const ring = this.#queue.rings[task.partition]!;
     const letters: DeadLetter[] = [];
@@ -185,6 +193,7 @@ export class WorkerRuntime {
     const enqueuedAt: number[] = [];
     const offsets: number[] = [];
     forEachRecord(ring, task.start, task.end, (at) => offsets.push(at));
+    const transformSpan = startChildSpan('sluice.transform', trace);
     for (const at of offsets) {
       const view = readRecord(ring, at);
       let event: DecodedEvent;
@@ -207,8 +216,14 @@ export class WorkerRuntime {
       if (out.length === before && letters.length === lettersBefore) result.filtered++;
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
+    transformSpan.end();
     if (out.length > 0) {
+      const writeSpan = startChildSpan('sluice.sink.write', trace, { 'sluice.records': out.length });
       const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#retryLog);
+      endSpan(
+        writeSpan,
+        report.deadLetters.length > 0 ? `${report.deadLetters.length} records not delivered` : undefined,
+      );
       result.written = report.written;
       result.retries = report.retries;
       result.retryableErrors = report.retryableErrors;
