@@ -28,7 +28,7 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
     sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
     deadLetter: benchDeadLetterSpec(instruments),
     // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
-    log: { level: 'error' },
+    log: { level: 'error', pretty: process.stderr.isTTY === true },
     metrics: { enabled: settings.metrics ?? true },
     ...(scenario.retry ? { retry: scenario.retry } : {}),
   });
