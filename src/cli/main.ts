@@ -2,11 +2,13 @@
 import { SluiceError } from '../errors.js';
 import { benchEnvironment } from '../harness/bench-environment.js';
 import { BENCH_HELP, benchCommand } from './bench-command.js';
+import { topCommand } from './top-command.js';
 
 const HELP = `Usage: sluice <command> [options]
 
 Commands:
   bench      run a load scenario through Sluice and its baselines side by side (default)
+  top        a live terminal view of a running Sluice's metrics server (sluice top --help)
   help       show this help
 
 ${BENCH_HELP}`;
@@ -15,6 +17,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command.startsWith('-')) return benchCommand(argv, benchEnvironment());
   if (command === 'bench') return benchCommand(rest, benchEnvironment());
+  if (command === 'top') return topCommand(rest);
   if (command === 'help') {
     process.stdout.write(HELP);
     return 0;

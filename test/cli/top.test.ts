@@ -1,0 +1,169 @@
+/**
+ * `sluice top`, run as the built CLI (`npm run build` first) against a live pipeline with traffic,
+ * plus its frame rendered from two known snapshots.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { renderFrame } from '../../src/cli/top-command.js';
+import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import type { LiveStats } from '../../src/metrics/live-stats.js';
+import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI without blocking this process's event loop (the traffic keeps flowing meanwhile). */
+function sluice(...args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+let pipeline: Pipeline | undefined;
+let server: MetricsServer | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await server?.close();
+  await pipeline?.close().catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  pipeline = undefined;
+  server = undefined;
+  dir = undefined;
+});
+
+describe('sluice top', () => {
+  it('prints one frame of live figures with --once while events flow', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-top-'));
+    const p = await createPipeline({
+      workers: { min: 1, max: 1 },
+      sink: { type: 'sqlite', path: join(dir, 'out.db') },
+      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+    });
+    pipeline = p;
+    server = await createMetricsServer(p, { port: 0 });
+    let pushing = true;
+    const traffic = (async () => {
+      let n = 0;
+      while (pushing) {
+        await p.pushMany(Array.from({ length: 200 }, () => ({ id: `t-${n++}`, payload: { n } })));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    try {
+      const run = await sluice('top', '--url', server.url, '--once', '--interval', '300');
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const inRate = Number(/in {2}([\d,]+) events\/s/.exec(run.stdout)?.[1]?.replaceAll(',', ''));
+      const outRate = Number(/out {2}([\d,]+) events\/s/.exec(run.stdout)?.[1]?.replaceAll(',', ''));
+      expect(inRate).toBeGreaterThan(0);
+      expect(outRate).toBeGreaterThan(0);
+      expect(run.stdout).toMatch(/written {2}[1-9][\d,]*/);
+      expect(run.stdout).toMatch(/p50 {2}[\d.,]+ ms/);
+      expect(run.stdout).toMatch(/p99 {2}[\d.,]+ ms/);
+      expect(run.stdout).toMatch(/RING {8}\[[#-]+\] [\d.]+ % full {3}[\d.]+ \w*B of 16\.0 MiB/);
+      expect(run.stdout).toMatch(/depth {2}[\d,]+ events/);
+      expect(run.stdout).toMatch(/blocked {2}[\d.]+ s/);
+      expect(run.stdout).toContain('1 worker thread');
+      expect(run.stdout).toMatch(/dead letters {2}0 /);
+      expect(run.stdout).toContain('live · ready');
+      // One frame, no cursor movement: safe to pipe.
+      expect(run.stdout).not.toContain('\x1b[');
+    } finally {
+      pushing = false;
+      await traffic;
+    }
+  });
+
+  it('derives rates from two snapshots and draws ring fill as a text bar', () => {
+    const base: LiveStats = {
+      t: 1_000_000,
+      pushed: 1000,
+      written: 800,
+      deadLettered: 2,
+      dropped: 0,
+      retries: 10,
+      queueDepthEvents: 200,
+      queueDepthBytes: 4096,
+      queueCapacityBytes: 16384,
+      producerBlockedSeconds: 1,
+      backpressureEvents: 3,
+      latencyP50Ms: 2.5,
+      latencyP99Ms: 25,
+      workers: 4,
+      workerUtilization: 0.5,
+      ready: true,
+    };
+    const later = {
+      ...base,
+      t: base.t + 500,
+      pushed: 2000,
+      written: 1800,
+      retries: 15,
+      producerBlockedSeconds: 1.25,
+      queueDepthBytes: 8192,
+    };
+    const frame = renderFrame(later, base, {
+      url: 'http://x:1',
+      intervalMs: 500,
+      columns: 200,
+      interactive: true,
+    });
+    const text = frame.join('\n');
+    expect(text).toContain('in  2,000 events/s');
+    expect(text).toContain('out  2,000 events/s');
+    expect(text).toContain('retries  15 (10/s)');
+    expect(text).toContain('now blocked  50.0 % of the time');
+    expect(text).toContain(`[${'#'.repeat(20)}${'-'.repeat(20)}] 50.0 % full   8.0 KiB of 16.0 KiB`);
+    expect(text).toContain('4 worker threads');
+    expect(text).toContain('q or Ctrl-C to quit');
+    expect(frame.every((line) => line.length <= 200)).toBe(true);
+  });
+
+  it('rejects a bad flag with exit 64, naming the flag and the value', async () => {
+    const interval = await sluice('top', '--interval', 'soon');
+    expect(interval.code).toBe(64);
+    expect(interval.stderr).toContain('--interval');
+    expect(interval.stderr).toContain('"soon"');
+    const unknown = await sluice('top', '--colour');
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain('--colour');
+    const url = await sluice('top', '--url', 'ftp://example');
+    expect(url.code).toBe(64);
+    expect(url.stderr).toContain('--url');
+  });
+
+  it('exits 1 with --once, saying why, when the server cannot be reached', async () => {
+    const port = await freePort();
+    const run = await sluice('top', '--url', `http://127.0.0.1:${port}`, '--once');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`cannot reach http://127.0.0.1:${port}/api/stats`);
+    expect(run.stderr).toContain('ECONNREFUSED');
+    expect(run.stdout).toBe('');
+  });
+});

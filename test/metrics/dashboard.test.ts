@@ -1,0 +1,160 @@
+/**
+ * The live dashboard in a real headless Chromium, against a running pipeline with traffic. The
+ * page and uPlot are served from dist/ (the build copies uPlot there), so this suite needs
+ * `npm run build` first, as the engine suites do for the worker.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import type * as MetricsServerModule from '../../src/metrics/metrics-server.js';
+import type { MetricsServer } from '../../src/metrics/metrics-server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+const SOURCE_DIR = fileURLToPath(new URL('../../src/metrics/dashboard/', import.meta.url));
+const BUILT_DIR = fileURLToPath(new URL('../../dist/src/metrics/dashboard/', import.meta.url));
+const SCREENSHOT = join(tmpdir(), 'sluice-test-artifacts', 'dashboard.png');
+
+/** The built server: run from src/, it would look for the page (and uPlot) in src/. */
+async function builtServer(): Promise<typeof MetricsServerModule> {
+  return import(new URL('../../dist/src/metrics/metrics-server.js', import.meta.url).href);
+}
+
+if (!hasChromium && process.env.CI !== 'true')
+  console.log(`dashboard tests skipped: ${CHROMIUM} is missing (install Debian's chromium to run them)`);
+
+describe.runIf(!hasChromium && process.env.CI === 'true')('the dashboard in CI', () => {
+  it('has a Chromium to run in', () => {
+    throw new Error(`${CHROMIUM} is missing; .ci/run installs Debian's chromium before npm ci`);
+  });
+});
+
+describe.runIf(hasChromium)('the live dashboard', () => {
+  let dir: string;
+  let pipeline: Pipeline;
+  let server: MetricsServer | undefined;
+  let createMetricsServer: typeof MetricsServerModule.createMetricsServer;
+  let browser: Browser;
+  let page: Page;
+  let pushing = true;
+  let traffic: Promise<void>;
+  const consoleErrors: string[] = [];
+  const foreignRequests: string[] = [];
+
+  /** The number a figure shows, from its data-value attribute (what the page rendered). */
+  const figure = async (name: string): Promise<number> =>
+    Number(await page.locator(`[data-stat="${name}"]`).getAttribute('data-value'));
+  /** Waits until the page shows `name` above `floor` (the expression runs in the page). */
+  const figureAbove = (name: string, floor: number) =>
+    page.waitForFunction(
+      `Number(document.querySelector('[data-stat="${name}"]')?.getAttribute('data-value')) > ${floor}`,
+    );
+  const showsText = (name: string, text: string) =>
+    page.locator(`[data-stat="${name}"]`, { hasText: new RegExp(`^${text}$`) }).waitFor();
+
+  beforeAll(async () => {
+    for (const file of ['index.html', 'dashboard.js']) {
+      const built = join(BUILT_DIR, file);
+      if (!existsSync(built) || readFileSync(built, 'utf8') !== readFileSync(join(SOURCE_DIR, file), 'utf8'))
+        throw new Error(`dist/src/metrics/dashboard/${file} is missing or stale: run npm run build`);
+    }
+    ({ createMetricsServer } = await builtServer());
+    dir = mkdtempSync(join(tmpdir(), 'sluice-dashboard-'));
+    pipeline = await createPipeline({
+      workers: { min: 1, max: 1 },
+      sink: { type: 'sqlite', path: join(dir, 'out.db') },
+      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+    });
+    server = await createMetricsServer(pipeline, { port: 0 });
+    traffic = (async () => {
+      let n = 0;
+      while (pushing) {
+        await pipeline.pushMany(Array.from({ length: 200 }, () => ({ id: `d-${n++}`, payload: { n } })));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    page.on('request', (request) => {
+      if (new URL(request.url()).hostname !== '127.0.0.1') foreignRequests.push(request.url());
+    });
+    await page.goto(server.url);
+  });
+
+  afterAll(async () => {
+    pushing = false;
+    await traffic?.catch(() => undefined);
+    await browser?.close();
+    await server?.close();
+    await pipeline?.close().catch(() => undefined);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows events flowing: the written count climbs and events/s in and out turn positive', async () => {
+    await figureAbove('written', 0);
+    const first = await figure('written');
+    await figureAbove('written', first);
+    expect(await figure('written')).toBeGreaterThan(first);
+    await figureAbove('eventsInPerSec', 0);
+    await figureAbove('eventsOutPerSec', 0);
+    expect(await page.locator('[data-stat="eventsInPerSec"]').textContent()).toMatch(/^[\d,.]+$/);
+    expect(await figure('queueCapacityBytes')).toBeGreaterThan(0);
+    expect(await figure('workers')).toBe(1);
+    expect(await page.locator('[data-stat="connection"]').textContent()).toBe('live');
+    expect(await page.locator('[data-stat="ready"]').textContent()).toBe('ready');
+  });
+
+  it('draws four uPlot charts with axis labels and legends, and screenshots them', async () => {
+    for (const chart of ['throughputChart', 'latencyChart', 'queueChart', 'workChart'])
+      await expect(page.locator(`[data-stat="${chart}"] .uplot canvas`).count()).resolves.toBe(1);
+    // uPlot draws axes on the canvas; their labels are read from the charts themselves.
+    const axisLabels = await page.evaluate(() =>
+      Object.values(
+        (globalThis as unknown as { sluiceCharts: Record<string, { axes: { label?: string }[] }> })
+          .sluiceCharts,
+      ).map((chart) => chart.axes.map((axis) => axis.label)),
+    );
+    expect(axisLabels).toEqual([
+      ['time (local)', 'events/s'],
+      ['time (local)', 'latency (ms)'],
+      ['time (local)', 'fill (% of capacity)', 'depth (events)'],
+      ['time (local)', '% of time'],
+    ]);
+    const legend = await page.locator('[data-stat="throughputChart"] .u-legend').textContent();
+    expect(legend).toContain('in (pushed)');
+    expect(legend).toContain('out (written)');
+    // A few more samples so the lines have some length in the picture.
+    const shown = await figure('updated');
+    await figureAbove('updated', shown + 3000);
+    mkdirSync(join(tmpdir(), 'sluice-test-artifacts'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`dashboard screenshot: ${SCREENSHOT}`);
+  });
+
+  it('logs no console errors and asks nothing of any host but the server', () => {
+    expect(consoleErrors).toEqual([]);
+    expect(foreignRequests).toEqual([]);
+  });
+
+  it('says disconnected when the server goes away, and goes live again when it returns', async () => {
+    const port = Number(new URL(server!.url).port);
+    await server!.close();
+    server = undefined;
+    await showsText('connection', 'disconnected — retrying');
+    expect(await page.locator('[data-stat="updated"]').textContent()).toContain('cannot reach /api/stats');
+    server = await createMetricsServer(pipeline, { port });
+    await showsText('connection', 'live');
+    await figureAbove('written', await figure('written'));
+  });
+});
