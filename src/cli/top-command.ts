@@ -203,7 +203,7 @@ export function renderFrame(
     lines.push(
       `${label('THROUGHPUT')} ${col(`in  ${perSec(r.inPerSec)} events/s`)}out  ${perSec(r.outPerSec)} events/s`,
       `${label('')} ${col(`pushed  ${count(cur.pushed)}`)}written  ${count(cur.written)}`,
-      `${label('LATENCY')} ${col(`p50  ${ms(cur.latencyP50Ms)} ms`)}p99  ${ms(cur.latencyP99Ms)} ms   (push → ack, since start)`,
+      `${label('LATENCY')} ${col(`p50  ${ms(cur.latencyP50Ms)} ms`)}p99  ${ms(cur.latencyP99Ms)} ms   (push → ack, recent)`,
       `${label('RING')} ${textBar(fill, barWidth)} ${(fill * 100).toFixed(1)} % full   ${bytes(cur.queueDepthBytes)} of ${bytes(cur.queueCapacityBytes)}`,
       `${label('')} ${col(`depth  ${count(cur.queueDepthEvents)} events`)}backpressure waits  ${count(cur.backpressureEvents)}`,
       `${label('PRODUCERS')} ${col(`blocked  ${cur.producerBlockedSeconds.toFixed(2)} s`)}now blocked  ${percent(r.blockedShare)} of the time`,

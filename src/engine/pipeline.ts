@@ -11,7 +11,7 @@ import {
 } from '../config/pipeline-options.js';
 import { ClosedError, SluiceError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
-import { type LiveStats, liveStats, UtilizationMeter } from '../metrics/live-stats.js';
+import { type LiveStats, liveStats, RecentLatency, UtilizationMeter } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
@@ -70,6 +70,7 @@ export class Pipeline {
   readonly #block = new MetricsBlock();
   #metrics: PipelineMetrics | undefined;
   #utilization: UtilizationMeter | undefined;
+  #recentLatency: RecentLatency | undefined;
   #logger: Logger = pino({ enabled: false });
   readonly #closeChannel: string;
   readonly #created = performance.now();
@@ -210,11 +211,13 @@ export class Pipeline {
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
   liveStats(): LiveStats {
     this.#utilization ??= new UtilizationMeter(this.#block, () => this.#pool.threads.length);
+    this.#recentLatency ??= new RecentLatency(this.#block);
     return liveStats(
       this.#queue.stats(),
       this.#block,
       this.#pool.threads.length,
       this.#utilization,
+      this.#recentLatency,
       this.health().ready,
     );
   }

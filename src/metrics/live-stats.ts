@@ -2,6 +2,7 @@ import type { QueueStats } from '../queue/event-queue.js';
 import {
   DEAD_LETTER_REASONS,
   H_LATENCY,
+  interpolatedQuantile,
   M_BUSY_NS,
   M_DEAD_LETTERED,
   M_RETRIES,
@@ -53,12 +54,40 @@ export interface LiveStats {
   queueCapacityBytes: number;
   producerBlockedSeconds: number;
   backpressureEvents: number;
-  /** Push → ack, from the latency histogram's buckets (upper bounds), ms. */
+  /**
+   * Push → ack over the events acknowledged since the previous snapshot (interpolated within the
+   * histogram's buckets), ms; the previous figures when nothing was acknowledged in between.
+   */
   latencyP50Ms: number;
   latencyP99Ms: number;
   workers: number;
   workerUtilization: number;
   ready: boolean;
+}
+
+/** Latency percentiles over the observations since the previous reading. */
+export class RecentLatency {
+  readonly #block: MetricsBlock;
+  #last: number[];
+  #p50 = 0;
+  #p99 = 0;
+
+  constructor(block: MetricsBlock) {
+    this.#block = block;
+    this.#last = block.bucketCounts(H_LATENCY);
+  }
+
+  read(): { p50Ms: number; p99Ms: number } {
+    const now = this.#block.bucketCounts(H_LATENCY);
+    const delta = now.map((n, i) => n - this.#last[i]!);
+    this.#last = now;
+    const p50 = interpolatedQuantile(H_LATENCY.bounds, delta, 0.5);
+    if (!Number.isNaN(p50)) {
+      this.#p50 = p50 * 1000;
+      this.#p99 = interpolatedQuantile(H_LATENCY.bounds, delta, 0.99) * 1000;
+    }
+    return { p50Ms: this.#p50, p99Ms: this.#p99 };
+  }
 }
 
 /** Reads a snapshot from shared memory: no message to any worker. */
@@ -67,8 +96,10 @@ export function liveStats(
   block: MetricsBlock,
   workers: number,
   utilization: UtilizationMeter,
+  latency: RecentLatency,
   ready: boolean,
 ): LiveStats {
+  const recent = latency.read();
   let deadLettered = 0;
   for (let i = 0; i < DEAD_LETTER_REASONS.length; i++) deadLettered += block.read(M_DEAD_LETTERED + i);
   return {
@@ -83,8 +114,8 @@ export function liveStats(
     queueCapacityBytes: q.capacityBytes,
     producerBlockedSeconds: q.producerBlockedMs / 1000,
     backpressureEvents: q.producerWaits,
-    latencyP50Ms: block.quantile(H_LATENCY, 0.5) * 1000,
-    latencyP99Ms: block.quantile(H_LATENCY, 0.99) * 1000,
+    latencyP50Ms: recent.p50Ms,
+    latencyP99Ms: recent.p99Ms,
     workers,
     workerUtilization: utilization.read(),
     ready,

@@ -106,6 +106,11 @@ export class MetricsBlock {
     };
   }
 
+  /** A histogram's raw (non-cumulative) bucket counts, +Inf last. */
+  bucketCounts(h: HistogramSlots): number[] {
+    return Array.from({ length: h.bounds.length + 1 }, (_, i) => this.read(h.base + i));
+  }
+
   /** The value at quantile q from a histogram's buckets (its bucket's upper bound), or 0. */
   quantile(h: HistogramSlots, q: number): number {
     const { buckets, count } = this.histogram(h);
@@ -130,4 +135,29 @@ export class BatchTally {
     this.latencySum += seconds;
     this.latencyCount++;
   }
+}
+
+/**
+ * Quantile q of raw bucket counts, interpolated linearly inside its bucket as Prometheus's
+ * histogram_quantile does; NaN when there are no observations.
+ */
+export function interpolatedQuantile(
+  bounds: readonly number[],
+  counts: readonly number[],
+  q: number,
+): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const n = counts[i]!;
+    if (seen + n >= rank && n > 0) {
+      if (i === bounds.length) return bounds[bounds.length - 1]!;
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      return lower + (bounds[i]! - lower) * ((rank - seen) / n);
+    }
+    seen += n;
+  }
+  return bounds[bounds.length - 1]!;
 }
