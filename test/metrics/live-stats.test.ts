@@ -16,7 +16,7 @@ function observe(block: MetricsBlock, seconds: number[]): void {
 describe('live latency figures', () => {
   it('interpolates a quantile inside its bucket, as Prometheus does', () => {
     // 10 observations in (0.001, 0.0025]: the median sits halfway through that bucket.
-    const counts = [0, 10, 0, 0];
+    const counts = [0, 0, 10, 0];
     expect(interpolatedQuantile([0.0005, 0.001, 0.0025], counts, 0.5)).toBeCloseTo(0.00175, 6);
     expect(interpolatedQuantile([0.0005, 0.001, 0.0025], [0, 0, 0, 0], 0.5)).toBeNaN();
   });
