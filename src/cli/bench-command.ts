@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SCENARIOS } from '../../bench/load/scenarios.js';
 import { InvalidOptionError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
 import { formatTable } from './format-table.js';
+import { parseFlags } from './parse-flags.js';
 
 export const BENCH_HELP = `Usage: sluice bench [options]
 
@@ -59,36 +59,26 @@ function positive(flag: string, value: string, integer: boolean): number {
 
 /** Parses and validates `sluice bench` flags; errors name the flag and quote the value. */
 export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        scenario: { type: 'string' },
-        duration: { type: 'string' },
-        rate: { type: 'string' },
-        workers: { type: 'string' },
-        producers: { type: 'string' },
-        sink: { type: 'string' },
-        systems: { type: 'string' },
-        json: { type: 'string' },
-        out: { type: 'string' },
-        sweep: { type: 'boolean' },
-        profile: { type: 'boolean' },
-        serve: { type: 'string' },
-        metrics: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new InvalidOptionError(
-      'arguments',
-      'known flags with their values (see --help)',
-      (error as Error).message,
-    );
-  }
+  const values = parseFlags(
+    argv,
+    {
+      scenario: { type: 'string' },
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      workers: { type: 'string' },
+      producers: { type: 'string' },
+      sink: { type: 'string' },
+      systems: { type: 'string' },
+      json: { type: 'string' },
+      out: { type: 'string' },
+      sweep: { type: 'boolean' },
+      profile: { type: 'boolean' },
+      serve: { type: 'string' },
+      metrics: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    '--help',
+  );
   if (values.help) return 'help';
   const scenario = (values.scenario as string | undefined) ?? 'sqlite';
   if (!(scenario in SCENARIOS))

@@ -1,8 +1,8 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../errors.js';
 import type { LiveStats } from '../metrics/live-stats.js';
+import { parseFlags } from './parse-flags.js';
 
 export const TOP_HELP = `Usage: sluice top [--url http://HOST:PORT] [options]
 
@@ -30,26 +30,16 @@ const MIN_INTERVAL_MS = 100;
 
 /** Parses and validates `sluice top` flags; errors name the flag and quote the value. */
 export function parseTopArgs(argv: string[]): TopOptions | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        interval: { type: 'string' },
-        once: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new InvalidOptionError(
-      'arguments',
-      'known flags with their values (see sluice top --help)',
-      (error as Error).message,
-    );
-  }
+  const values = parseFlags(
+    argv,
+    {
+      url: { type: 'string' },
+      interval: { type: 'string' },
+      once: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'sluice top --help',
+  );
   if (values.help) return 'help';
   const urlText = (values.url as string | undefined) ?? DEFAULT_URL;
   let url: URL;
