@@ -13,6 +13,8 @@ export interface WorkerSetup {
   closeChannel: string;
   /** The pipeline's MetricsBlock buffer: counters workers add to once per batch. */
   metrics: SharedArrayBuffer;
+  /** WriterLock buffers for the sink and the dead-letter sink (single-writer sinks use them). */
+  writerLocks: [SharedArrayBuffer, SharedArrayBuffer];
 }
 
 /** One unit of work: a claimed range of one partition's ring. Small: no event is cloned. */

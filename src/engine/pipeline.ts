@@ -95,6 +95,7 @@ export class Pipeline {
       },
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,
+      writerLocks: [new SharedArrayBuffer(4), new SharedArrayBuffer(4)],
     };
     this.#pool = new Piscina<BatchTask, BatchResult>({
       filename: workerFile(),

@@ -164,8 +164,18 @@ export class WorkerRuntime {
       const { sink, deadLetter, ordering } = this.#setup.options;
       this.#sinks = (async () => {
         const opened = {
-          sink: await createSink(sink, { threadId, role: 'sink', ordering }),
-          deadLetter: await createSink(deadLetter, { threadId, role: 'deadLetter', ordering }),
+          sink: await createSink(sink, {
+            threadId,
+            role: 'sink',
+            ordering,
+            writerLock: this.#setup.writerLocks[0],
+          }),
+          deadLetter: await createSink(deadLetter, {
+            threadId,
+            role: 'deadLetter',
+            ordering,
+            writerLock: this.#setup.writerLocks[1],
+          }),
         };
         await opened.sink.open();
         await opened.deadLetter.open();

@@ -14,6 +14,8 @@ export interface SinkContext {
   role: 'sink' | 'deadLetter';
   /** The pipeline's ordering; under `key` see WriteOutcome for what partial failures must respect. */
   ordering: 'none' | 'key';
+  /** A lock the pipeline's workers share, for sinks that take one writer at a time (see WriterLock). */
+  writerLock?: SharedArrayBuffer;
 }
 
 /** A custom sink module's default export. */
@@ -35,7 +37,7 @@ export async function createSink(spec: PortableSinkSpec, context: SinkContext): 
     case 'ndjson':
       return new NdjsonSink(spec);
     case 'sqlite':
-      return new SqliteSink(spec);
+      return new SqliteSink(spec, context.writerLock);
     case 'postgres':
       return new PostgresSink(spec);
   }

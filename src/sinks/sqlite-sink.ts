@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {
   /** Database file; created with its directory if missing. */
@@ -30,7 +31,11 @@ export class SqliteSink implements Sink {
   #db: Database.Database | undefined;
   #insertBatch: ((records: readonly SinkRecord[]) => number) | undefined;
 
-  constructor(options: SqliteSinkOptions) {
+  readonly #lock: WriterLock | undefined;
+
+  /** `writerLock`: shared by the pipeline's workers so their transactions queue instead of busy-polling. */
+  constructor(options: SqliteSinkOptions, writerLock?: SharedArrayBuffer) {
+    this.#lock = writerLock ? new WriterLock(writerLock) : undefined;
     const table = options.table ?? 'events';
     if (!TABLE_NAME.test(table))
       throw new SinkError(`sink.table must be an SQL identifier, got ${JSON.stringify(table)}`, {
@@ -80,8 +85,10 @@ export class SqliteSink implements Sink {
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     if (!this.#insertBatch) throw new SinkError('sqlite sink is not open', { retryable: false });
+    const insert = this.#insertBatch;
     try {
-      this.#insertBatch(records);
+      if (this.#lock) await this.#lock.withLock(() => insert(records));
+      else insert(records);
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       // Busy/locked/IO conditions pass; anything else (constraint, schema) will fail again.
