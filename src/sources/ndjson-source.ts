@@ -1,0 +1,157 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { RecordTooLargeError } from '../errors.js';
+import type { Source, SourceTarget } from './source.js';
+
+export interface NdjsonSourceOptions {
+  /** File to read, or `-` for stdin. */
+  path: string;
+  /** Longer lines are not pushed: each is logged (pino warn, with its line number) and counted. @default 1 MiB */
+  maxLineBytes?: number;
+  /** Where `-` reads from. @default process.stdin */
+  stdin?: Readable;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+/** Lines pushed per pushRawMany call at most. */
+const CHUNK_LINES = 1000;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * Newline-delimited JSON from a file or stdin, pushed raw (parsed in the workers, never here) in
+ * chunks; ends at EOF. A malformed line is pushed anyway and the engine dead-letters it as
+ * `invalid-json`. Blank lines are skipped.
+ */
+export class NdjsonSource implements Source {
+  readonly #path: string;
+  readonly #maxLineBytes: number;
+  readonly #stdin: Readable;
+  readonly #stopped = new AbortController();
+  #running: Promise<void> | undefined;
+  #lines = 0;
+  #pushed = 0;
+  #tooLong = 0;
+
+  constructor(options: NdjsonSourceOptions) {
+    this.#path = options.path;
+    this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.#stdin = options.stdin ?? process.stdin;
+  }
+
+  /** Lines read so far (blank ones included), i.e. the number of the last line seen. */
+  get lines(): number {
+    return this.#lines;
+  }
+
+  /** Lines the pipeline accepted. */
+  get pushed(): number {
+    return this.#pushed;
+  }
+
+  /** Lines not pushed because they were longer than maxLineBytes (or than the queue's largest record). */
+  get tooLong(): number {
+    return this.#tooLong;
+  }
+
+  start(target: SourceTarget, signal: AbortSignal): Promise<void> {
+    this.#running ??= this.#run(target, AbortSignal.any([signal, this.#stopped.signal]));
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#running?.catch(() => undefined);
+  }
+
+  async #run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+    const input = this.#path === '-' ? this.#stdin : createReadStream(this.#path);
+    // Destroying the input ends a read that would otherwise wait for stdin's next line forever.
+    const onAbort = () => input.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let partial: Buffer[] = [];
+    let partialBytes = 0;
+    let skipping = false;
+    const pending: Uint8Array[] = [];
+    try {
+      for await (const chunk of input) {
+        if (signal.aborted) break;
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        let from = 0;
+        for (let at = buffer.indexOf(NEWLINE, from); at !== -1; at = buffer.indexOf(NEWLINE, from)) {
+          this.#lines++;
+          if (!skipping && partialBytes + (at - from) <= this.#maxLineBytes) {
+            const piece = buffer.subarray(from, at);
+            const line = partialBytes === 0 ? piece : Buffer.concat([...partial, piece]);
+            this.#take(line, pending);
+          } else {
+            this.#reject(target, partialBytes + (at - from));
+          }
+          partial = [];
+          partialBytes = 0;
+          skipping = false;
+          from = at + 1;
+        }
+        if (from < buffer.length && !skipping) {
+          partialBytes += buffer.length - from;
+          if (partialBytes > this.#maxLineBytes) {
+            skipping = true;
+            partial = [];
+          } else partial.push(buffer.subarray(from));
+        } else if (skipping) partialBytes += buffer.length - from;
+        // Every complete line read is pushed before the next read: a slow stdin still flows, and a
+        // stop never strands lines that were read but not pushed.
+        while (pending.length > 0) await this.#push(target, pending.splice(0, CHUNK_LINES));
+        if (signal.aborted) break;
+      }
+      if (!signal.aborted && (partialBytes > 0 || skipping)) {
+        this.#lines++;
+        if (skipping || partialBytes > this.#maxLineBytes) this.#reject(target, partialBytes);
+        else this.#take(Buffer.concat(partial), pending);
+      }
+      while (pending.length > 0) await this.#push(target, pending.splice(0, CHUNK_LINES));
+    } catch (error) {
+      // A destroyed input ends its iteration with a premature-close error: that is the stop.
+      if (!signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (input !== this.#stdin) input.destroy();
+    }
+  }
+
+  /** Queues a complete line for pushing, without its CR and unless it is blank. */
+  #take(line: Uint8Array, pending: Uint8Array[]): void {
+    let end = line.length;
+    if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
+    const trimmed = line.subarray(0, end);
+    if (trimmed.some((byte) => byte !== 0x20 && byte !== 0x09)) pending.push(trimmed);
+  }
+
+  #reject(target: SourceTarget, bytes: number, line: number | null = this.#lines): void {
+    this.#tooLong++;
+    target.logger.warn(
+      { line, bytes, maxLineBytes: this.#maxLineBytes, path: this.#path },
+      'ndjson line too long, not pushed',
+    );
+  }
+
+  /** Pushes a chunk; a line too large for the queue is reported like an over-long one. */
+  async #push(target: SourceTarget, lines: Uint8Array[]): Promise<void> {
+    try {
+      this.#pushed += await target.pushRawMany(lines);
+    } catch (error) {
+      if (!(error instanceof RecordTooLargeError)) throw error;
+      // Nothing of the chunk was written (records are prepared before any is published): retry
+      // line by line to find the ones that cannot fit.
+      for (const line of lines) {
+        try {
+          if (await target.pushRaw(line)) this.#pushed++;
+        } catch (inner) {
+          if (!(inner instanceof RecordTooLargeError)) throw inner;
+          this.#reject(target, line.length, null);
+        }
+      }
+    }
+  }
+}

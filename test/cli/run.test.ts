@@ -1,0 +1,270 @@
+/**
+ * `sluice run` and `sluice validate`, run as the built CLI (`npm run build` first), plus the config
+ * validation they share.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadRunConfig, RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const STUCK_SINK = fileURLToPath(new URL('../fixtures/run/stuck-sink.mjs', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Started {
+  child: ChildProcess;
+  /** Resolves when stderr has printed a line matching the pattern. */
+  logged(pattern: RegExp): Promise<void>;
+  done: Promise<Run>;
+}
+
+function start(...args: string[]): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+    for (const waiter of waiters.filter((w) => w.pattern.test(stderr))) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  });
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const logged = (pattern: RegExp) =>
+    pattern.test(stderr)
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          waiters.push({ pattern, resolve });
+          done.then((run) => reject(new Error(`exited ${run.code} before ${pattern}: ${run.stderr}`)));
+        });
+  return { child, logged, done };
+}
+
+const sluice = (...args: string[]) => start(...args).done;
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writeConfig(config: unknown, name = 'sluice.json'): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+function rows(path: string): { n: number; uniq: number } {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) AS n, count(DISTINCT id) AS uniq FROM events').get() as {
+      n: number;
+      uniq: number;
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** The summary line's counts. */
+function summary(stdout: string): { written: number; deadLettered: number } {
+  const match = /sluice run: (\d+) written, (\d+) dead-lettered/.exec(stdout);
+  if (!match) throw new Error(`no summary in ${JSON.stringify(stdout)}`);
+  return { written: Number(match[1]), deadLettered: Number(match[2]) };
+}
+
+/** Every problem a config has, as `sluice validate` would print them. */
+function problems(config: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  try {
+    resolveRunConfig(config, dir, env);
+    return [];
+  } catch (error) {
+    if (error instanceof RunConfigError) return error.errors;
+    throw error;
+  }
+}
+
+/** `${NAME}` as it appears in a config file. */
+const ref = (name: string) => ['$', '{', name, '}'].join('');
+const SQLITE = { type: 'sqlite', path: 'out.db' };
+
+describe('run config validation', () => {
+  it('a bad source field is named with its value', () => {
+    expect(problems({ source: { type: 'synthetic', rate: -5 }, sink: SQLITE })).toEqual([
+      'source.rate must be a positive number or "max", got -5',
+    ]);
+    expect(problems({ source: { type: 'synthetic', events: 1.5 }, sink: SQLITE })).toEqual([
+      'source.events must be a positive integer, got 1.5',
+    ]);
+    expect(problems({ source: { type: 'kafka' }, sink: SQLITE })).toEqual([
+      'source.type must be "synthetic" or "ndjson", got "kafka"',
+    ]);
+    expect(problems({ source: { type: 'ndjson' }, sink: SQLITE })).toEqual([
+      'source.path must be a file path or "-" for stdin, got undefined',
+    ]);
+  });
+
+  it('a reference to an unset environment variable is an error naming the variable and the field', () => {
+    const config = {
+      source: { type: 'synthetic' },
+      sink: { type: 'postgres', connectionString: ref('PG_URL') },
+    };
+    expect(problems(config)).toEqual([
+      `sink.connectionString refers to ${ref('PG_URL')}, which is not set, got "${ref('PG_URL')}"`,
+    ]);
+    expect(problems(config, { PG_URL: 'postgres://db/x' })).toEqual([]);
+  });
+
+  it('environment variables are interpolated in every string value and relative paths resolve against the config file', () => {
+    const config = resolveRunConfig(
+      {
+        source: { type: 'ndjson', path: `${ref('IN')}.ndjson` },
+        sink: { type: 'sqlite', path: `db/${ref('OUT')}` },
+      },
+      '/etc/sluice',
+      { IN: 'events', OUT: 'out.db' },
+    );
+    expect(config.source).toEqual({ type: 'ndjson', path: '/etc/sluice/events.ndjson' });
+    expect(config.pipeline.sink).toEqual({ type: 'sqlite', path: '/etc/sluice/db/out.db' });
+    expect(config.shutdownTimeoutMs).toBe(30_000);
+  });
+
+  it('unknown top-level keys, pipeline options and every other problem are all reported at once', () => {
+    expect(
+      problems({
+        source: { type: 'synthetic', keys: 0 },
+        sink: SQLITE,
+        sinks: [],
+        queue: { capacityBytes: 1000 },
+        metrics: { port: 70000 },
+        shutdownTimeoutMs: 'soon',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^sinks is not a known field .*, got \[\]$/),
+      'source.keys must be a positive integer, got 0',
+      'metrics.port must be a port from 0 to 65535, got 70000',
+      'shutdownTimeoutMs must be a positive integer of milliseconds, got "soon"',
+      'queue.capacityBytes must be a power of two from 4096 to 1073741824, got 1000',
+    ]);
+  });
+
+  it('a missing sink is an error rather than a silent default', () => {
+    expect(problems({ source: { type: 'synthetic' } })).toEqual([
+      'sink must be a sink spec object, got undefined',
+    ]);
+  });
+
+  it('a .yaml file is refused with a message saying YAML is not supported yet', () => {
+    const path = join(dir, 'sluice.yaml');
+    writeFileSync(path, 'source: {}\n');
+    expect(() => loadRunConfig(path)).toThrow(/YAML is not supported yet/);
+  });
+});
+
+describe('sluice validate', () => {
+  it('prints "config OK" and exits 0 for a valid config', async () => {
+    const run = await sluice(
+      'validate',
+      '--config',
+      writeConfig({ source: { type: 'synthetic' }, sink: SQLITE }),
+    );
+    expect(run).toMatchObject({ code: 0, stdout: 'config OK\n' });
+  });
+
+  it('prints every problem and exits 64 for an invalid one', async () => {
+    const config = writeConfig({ source: { type: 'synthetic', rate: -5 }, sink: SQLITE, extra: true });
+    const run = await sluice('validate', '--config', config);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain('source.rate must be a positive number or "max", got -5');
+    expect(run.stderr).toContain('extra is not a known field');
+  });
+
+  it('exits 64 for a file that is not JSON', async () => {
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, '{ "source": ');
+    const run = await sluice('validate', '--config', path);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain('not valid JSON');
+  });
+});
+
+describe('sluice run', () => {
+  it('an ndjson file source is consumed to EOF, drained, and malformed lines are dead-lettered', async () => {
+    const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: `e${i}`, payload: { i } }));
+    lines[17] = '{"id": "broken",';
+    lines[250] = 'not json at all';
+    writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+    const config = writeConfig({
+      source: { type: 'ndjson', path: 'in.ndjson' },
+      sink: SQLITE,
+      deadLetter: { type: 'ndjson', path: 'dead.ndjson' },
+      workers: { max: 2 },
+    });
+    const run = await sluice('run', '--config', config);
+    expect(run.code, run.stderr).toBe(0);
+    expect(summary(run.stdout)).toEqual({ written: 298, deadLettered: 2 });
+    expect(rows(join(dir, 'out.db'))).toEqual({ n: 298, uniq: 298 });
+    const dead = readFileSync(join(dir, 'dead.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(dead.map((d) => d.payload.reason)).toEqual(['invalid-json', 'invalid-json']);
+    expect(dead.map((d) => d.payload.event.payload).sort()).toEqual(['not json at all', '{"id": "broken",']);
+  });
+
+  it('a synthetic source of 5000 events writes 5000 distinct rows and exits 0', async () => {
+    const config = writeConfig({
+      source: { type: 'synthetic', events: 5000 },
+      sink: SQLITE,
+      workers: { max: 2 },
+    });
+    const run = await sluice('run', '--config', config);
+    expect(run.code, run.stderr).toBe(0);
+    expect(summary(run.stdout)).toEqual({ written: 5000, deadLettered: 0 });
+    expect(rows(join(dir, 'out.db'))).toEqual({ n: 5000, uniq: 5000 });
+  });
+
+  it('SIGTERM during an endless run drains and exits 0, and every event the summary counts is in the sink', async () => {
+    const config = writeConfig({ source: { type: 'synthetic' }, sink: SQLITE, workers: { max: 2 } });
+    const run = start('run', '--config', config);
+    // Logged once the source has made its first push, so the run has accepted events to drain.
+    await run.logged(/source started/);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    const { written } = summary(result.stdout);
+    expect(written).toBeGreaterThan(0);
+    expect(rows(join(dir, 'out.db'))).toEqual({ n: written, uniq: written });
+  });
+
+  it('a second signal while draining exits at once with code 130', async () => {
+    const config = writeConfig({
+      source: { type: 'synthetic', events: 10 },
+      sink: { module: STUCK_SINK },
+      workers: { max: 1 },
+    });
+    const run = start('run', '--config', config);
+    await run.logged(/pipeline started/);
+    run.child.kill('SIGINT');
+    await run.logged(/shutting down/);
+    run.child.kill('SIGINT');
+    const result = await run.done;
+    expect(result.code).toBe(130);
+    expect(result.stdout).not.toContain('written');
+  });
+});

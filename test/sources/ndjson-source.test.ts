@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RecordTooLargeError } from '../../src/errors.js';
+import { NdjsonSource } from '../../src/sources/ndjson-source.js';
+import type { SourceTarget } from '../../src/sources/source.js';
+
+/** A target that records every raw line and warning; lines over `maxRecord` bytes are too large. */
+function collector(maxRecord = Number.POSITIVE_INFINITY) {
+  const lines: string[] = [];
+  const calls: number[] = [];
+  const warnings: Record<string, unknown>[] = [];
+  const decode = (line: Uint8Array | string) =>
+    typeof line === 'string' ? line : Buffer.from(line).toString();
+  const target = {
+    pushRawMany: async (batch: readonly (Uint8Array | string)[]) => {
+      if (batch.some((line) => line.length > maxRecord))
+        throw new RecordTooLargeError(maxRecord + 1, maxRecord);
+      calls.push(batch.length);
+      lines.push(...batch.map(decode));
+      return batch.length;
+    },
+    pushRaw: async (line: Uint8Array | string) => {
+      if (line.length > maxRecord) throw new RecordTooLargeError(line.length, maxRecord);
+      lines.push(decode(line));
+      return true;
+    },
+    logger: { warn: (fields: Record<string, unknown>) => warnings.push(fields) },
+  } as unknown as SourceTarget;
+  return { lines, calls, warnings, target };
+}
+
+/** stdin stand-in that delivers the text in the given pieces (to split lines across chunks). */
+function stdin(...pieces: string[]): Readable {
+  return Readable.from(pieces.map((piece) => Buffer.from(piece)));
+}
+
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('NdjsonSource', () => {
+  it('pushes every line of a file, malformed ones included, in chunks, and ends at EOF', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+    const path = join(dir, 'in.ndjson');
+    const text = Array.from({ length: 2500 }, (_, i) =>
+      i === 10 ? '{oops' : JSON.stringify({ payload: i }),
+    );
+    writeFileSync(path, `${text.join('\n')}\n`);
+    const { lines, calls, target } = collector();
+    const source = new NdjsonSource({ path });
+    await source.start(target, new AbortController().signal);
+    expect(lines).toEqual(text);
+    expect(source.lines).toBe(2500);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...calls)).toBeLessThanOrEqual(1000);
+  });
+
+  it('reassembles lines split across reads, strips CR, skips blank lines and keeps a last line without newline', async () => {
+    const { lines, target } = collector();
+    const source = new NdjsonSource({ path: '-', stdin: stdin('{"a"', ':1}\r\n\n  \n{"b":', '2}\n{"c":3}') });
+    await source.start(target, new AbortController().signal);
+    expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+
+  it('a line longer than maxLineBytes is not pushed but warned about with its line number and counted', async () => {
+    const { lines, warnings, target } = collector();
+    const long = 'x'.repeat(50);
+    const source = new NdjsonSource({
+      path: '-',
+      maxLineBytes: 20,
+      stdin: stdin('{"ok":1}\n', long.slice(0, 30), `${long.slice(30)}\n{"ok":2}\n`, long),
+    });
+    await source.start(target, new AbortController().signal);
+    expect(lines).toEqual(['{"ok":1}', '{"ok":2}']);
+    expect(source.tooLong).toBe(2);
+    expect(warnings.map((w) => w.line)).toEqual([2, 4]);
+    expect(warnings[0]).toMatchObject({ bytes: 50, maxLineBytes: 20 });
+  });
+
+  it('a line too large for the queue is reported like an over-long one and the rest of its chunk is pushed', async () => {
+    const { lines, warnings, target } = collector(10);
+    const source = new NdjsonSource({ path: '-', stdin: stdin('{"a":1}\n{"big":"xxxxxx"}\n{"b":2}\n') });
+    await source.start(target, new AbortController().signal);
+    expect(lines).toEqual(['{"a":1}', '{"b":2}']);
+    expect(source.tooLong).toBe(1);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('a line from a stdin that stays open is pushed at once, and aborting ends the read', async () => {
+    let received!: () => void;
+    const pushed = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    const { lines, target } = collector();
+    const inner = target.pushRawMany;
+    target.pushRawMany = async (batch) => {
+      const n = await inner(batch);
+      received();
+      return n;
+    };
+    const input = new PassThrough();
+    const stop = new AbortController();
+    const running = new NdjsonSource({ path: '-', stdin: input }).start(target, stop.signal);
+    input.write('{"a":1}\n');
+    await pushed;
+    expect(lines).toEqual(['{"a":1}']);
+    stop.abort();
+    await running;
+    expect(input.destroyed).toBe(true);
+  });
+
+  it('a missing file makes start() reject with the read error', async () => {
+    const { target } = collector();
+    const source = new NdjsonSource({ path: join(tmpdir(), 'sluice-no-such-file.ndjson') });
+    await expect(source.start(target, new AbortController().signal)).rejects.toThrow(/ENOENT/);
+  });
+});
