@@ -59,6 +59,7 @@ export { forEachRecord } from './queue/ring-reader.js';
 export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
 export { type Sink, SinkError, type SinkRecord, type WriteOutcome } from './sinks/sink.js';
 export type { SinkSpec } from './sinks/sink-spec.js';
+export type { Source, SourceTarget } from './sources/source.js';
 export type {
   TransformContext,
   TransformedEvent,
