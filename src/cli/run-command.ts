@@ -2,6 +2,7 @@ import { loadRunConfig, type RunConfig, RunConfigError } from '../config/run-con
 import { createPipeline, type Pipeline, ShutdownTimeoutError } from '../engine/pipeline.js';
 import { InvalidOptionError } from '../errors.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { HttpSource } from '../sources/http-source.js';
 import { NdjsonSource } from '../sources/ndjson-source.js';
 import type { Source } from '../sources/source.js';
 import { SyntheticSource } from '../sources/synthetic-source.js';
@@ -19,7 +20,9 @@ The config is JSON (YAML is not supported yet). "\${NAME}" in any string is repl
 environment variable NAME (unset: an error). Relative paths are relative to the config file.
   {
     "source": { "type": "synthetic", "rate": 1000 | "max", "events": 5000, "keys": 16 }
-            | { "type": "ndjson", "path": "events.ndjson" | "-", "maxLineBytes": 1048576 },
+            | { "type": "ndjson", "path": "events.ndjson" | "-", "maxLineBytes": 1048576 }
+            | { "type": "http", "host": "127.0.0.1", "port": 8080, "path": "/ingest", "token": "\${INGEST_TOKEN}",
+                "maxBodyBytes": 10485760, "fullWaitMs": 0 }   (POST NDJSON or a JSON array; 429 when full),
     "transform": "./transform.js",
     "sink": { "type": "sqlite", "path": "out.db" } | { "type": "postgres", "connectionString": "\${DATABASE_URL}" }
           | { "type": "ndjson", "path": "out.ndjson" } | { "type": "null" } | { "module": "./sink.js" },
@@ -76,7 +79,9 @@ export function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process
 
 function createSource(config: RunConfig): Source {
   const source = config.source;
-  return source.type === 'synthetic' ? new SyntheticSource(source) : new NdjsonSource(source);
+  if (source.type === 'synthetic') return new SyntheticSource(source);
+  if (source.type === 'http') return new HttpSource(source);
+  return new NdjsonSource(source);
 }
 
 /** `sluice run --config FILE`: runs until the source ends or a signal, drains, prints a summary. */
@@ -116,6 +121,8 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     let failure: unknown;
     try {
       const running = source.start(pipeline, stopping.signal);
+      if (source instanceof HttpSource)
+        logger.info({ url: await source.listening() }, 'http source listening');
       logger.info({ source: config.source.type }, 'source started');
       await running;
     } catch (error) {

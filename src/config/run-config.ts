@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { InvalidOptionError, quote, SluiceError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
+import { DEFAULT_HTTP_SOURCE_OPTIONS, type HttpSourceOptions } from '../sources/http-source.js';
 import type { NdjsonSourceOptions } from '../sources/ndjson-source.js';
 import type { SyntheticSourceOptions } from '../sources/synthetic-source.js';
 import { type PipelineOptions, resolvePipelineOptions } from './pipeline-options.js';
@@ -9,7 +10,8 @@ import { type PipelineOptions, resolvePipelineOptions } from './pipeline-options
 /** Which source `sluice run` reads from. */
 export type SourceConfig =
   | ({ type: 'synthetic' } & SyntheticSourceOptions)
-  | ({ type: 'ndjson' } & Omit<NdjsonSourceOptions, 'stdin'>);
+  | ({ type: 'ndjson' } & Omit<NdjsonSourceOptions, 'stdin'>)
+  | ({ type: 'http' } & HttpSourceOptions & { path: string });
 
 /** A `sluice run` config file, validated, `${ENV}` interpolated and paths resolved. */
 export interface RunConfig {
@@ -39,6 +41,7 @@ const TOP_LEVEL_KEYS = ['source', ...PIPELINE_KEYS, 'metrics', 'shutdownTimeoutM
 const SOURCE_KEYS: Record<string, readonly string[]> = {
   synthetic: ['type', 'rate', 'events', 'keys'],
   ndjson: ['type', 'path', 'maxLineBytes'],
+  http: ['type', 'host', 'port', 'path', 'token', 'maxBodyBytes', 'fullWaitMs'],
 };
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -112,7 +115,7 @@ function resolveSource(raw: unknown, baseDir: string, errors: string[]): SourceC
   }
   const known = SOURCE_KEYS[raw.type as string];
   if (typeof raw.type !== 'string' || known === undefined) {
-    errors.push(mustBe('source.type', '"synthetic" or "ndjson"', raw.type));
+    errors.push(mustBe('source.type', '"synthetic", "ndjson" or "http"', raw.type));
     return undefined;
   }
   unknownKeys('source', raw, known, errors);
@@ -136,6 +139,32 @@ function resolveSource(raw: unknown, baseDir: string, errors: string[]): SourceC
     positiveInteger('keys');
     if (errors.length > before) return undefined;
     return raw as SourceConfig;
+  }
+  if (raw.type === 'http') {
+    if (raw.host !== undefined && (typeof raw.host !== 'string' || raw.host === '')) {
+      errors.push(mustBe('source.host', 'a host name or address', raw.host));
+    }
+    const port = raw.port;
+    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
+      errors.push(mustBe('source.port', 'a port from 0 to 65535', port));
+    }
+    if (raw.path !== undefined && (typeof raw.path !== 'string' || !raw.path.startsWith('/'))) {
+      errors.push(mustBe('source.path', 'a URL path starting with "/"', raw.path));
+    }
+    if (raw.token !== undefined && (typeof raw.token !== 'string' || raw.token === '')) {
+      errors.push(mustBe('source.token', 'a non-empty string', raw.token));
+    }
+    positiveInteger('maxBodyBytes');
+    const wait = raw.fullWaitMs;
+    if (wait !== undefined && (!Number.isSafeInteger(wait) || (wait as number) < 0)) {
+      errors.push(mustBe('source.fullWaitMs', 'an integer of milliseconds ≥ 0', wait));
+    }
+    if (errors.length > before) return undefined;
+    // `path` here is the URL path, not a file: it is not resolved against the config's directory.
+    return {
+      ...(raw as unknown as HttpSourceOptions & { type: 'http' }),
+      path: (raw.path as string | undefined) ?? DEFAULT_HTTP_SOURCE_OPTIONS.path,
+    };
   }
   if (typeof raw.path !== 'string' || raw.path === '') {
     errors.push(mustBe('source.path', 'a file path or "-" for stdin', raw.path));

@@ -1,7 +1,13 @@
 import type { Pipeline } from '../engine/pipeline.js';
 
-/** What a source may call: the pipeline's public push API and its logger, nothing else. */
-export type SourceTarget = Pick<Pipeline, 'push' | 'pushMany' | 'pushRaw' | 'pushRawMany' | 'logger'>;
+/**
+ * What a source may call: the pipeline's public push API, its logger, and — for sources that answer
+ * their clients (HTTP: 429 when full, ?ack=sink) — its statistics, options and drained().
+ */
+export type SourceTarget = Pick<
+  Pipeline,
+  'push' | 'pushMany' | 'pushRaw' | 'pushRawMany' | 'logger' | 'stats' | 'drained' | 'options'
+>;
 
 /** Something that produces events into a pipeline until it is exhausted or stopped. */
 export interface Source {

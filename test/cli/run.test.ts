@@ -112,7 +112,7 @@ describe('run config validation', () => {
       'source.events must be a positive integer, got 1.5',
     ]);
     expect(problems({ source: { type: 'kafka' }, sink: SQLITE })).toEqual([
-      'source.type must be "synthetic" or "ndjson", got "kafka"',
+      'source.type must be "synthetic", "ndjson" or "http", got "kafka"',
     ]);
     expect(problems({ source: { type: 'ndjson' }, sink: SQLITE })).toEqual([
       'source.path must be a file path or "-" for stdin, got undefined',

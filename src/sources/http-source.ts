@@ -1,0 +1,392 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { prepareRaw } from '../codec/record-codec.js';
+import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
+import type { Source, SourceTarget } from './source.js';
+
+export interface HttpSourceOptions {
+  /** Address to bind. @default '127.0.0.1' — not reachable from other machines unless asked for */
+  host?: string;
+  /** 0 picks a free port (read it from `url`). @default 8080 */
+  port?: number;
+  /** The one path that takes events. @default '/ingest' */
+  path?: string;
+  /** When set, requests must carry `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string;
+  /** Larger bodies are refused with 413 without being read to the end, bytes. @default 10 MiB */
+  maxBodyBytes?: number;
+  /** When the ring is full, how long a request waits for room before a 429, ms. @default 0 */
+  fullWaitMs?: number;
+}
+
+export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<Required<Omit<HttpSourceOptions, 'token'>>> =
+  Object.freeze({
+    host: '127.0.0.1',
+    port: 8080,
+    path: '/ingest',
+    maxBodyBytes: 10 * 1024 * 1024,
+    fullWaitMs: 0,
+  });
+
+/**
+ * What the HTTP source needs beyond a plain source: the queue figures (to refuse with 429 rather
+ * than wait on a full ring) and `drained()` (for `?ack=sink`).
+ */
+export type HttpSourceTarget = SourceTarget;
+
+/** Seconds a client is told to wait after a 429. */
+const RETRY_AFTER_SECONDS = 1;
+/** How often a request waiting for room (fullWaitMs) looks at the ring again, ms. */
+const ROOM_POLL_MS = 5;
+/** A chunk pushed at once is at most this share of a partition's ring (see #pushAll). */
+const CHUNK_SHARE_OF_RING = 16;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+/** Keys that could reach an object's prototype when a consumer merges the event. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A response: status, JSON body, extra headers. */
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * `POST <path>` with an NDJSON body (`application/x-ndjson`, pushed raw — parsed in the workers,
+ * a malformed line dead-lettered there as `invalid-json`) or a JSON array (`application/json`,
+ * parsed here to split it, keys that reach a prototype dropped, each element re-serialised and
+ * pushed raw). Answers `200 { accepted }` once the events are in the ring — with `?ack=sink`, once
+ * they are written or dead-lettered. A full ring is answered `429 { accepted, rejected }` with
+ * `Retry-After`: the accepted events are the body's first `accepted`, in order, and stay accepted;
+ * the client resends the rest.
+ */
+export class HttpSource implements Source {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #path: string;
+  readonly #token: Buffer | undefined;
+  readonly #maxBodyBytes: number;
+  readonly #fullWaitMs: number;
+  readonly #stopped = new AbortController();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #listening: Promise<string>;
+  #bound!: (url: string) => void;
+  #unbound!: (error: unknown) => void;
+  #running: Promise<void> | undefined;
+  #url: string | undefined;
+  #accepted = 0;
+
+  constructor(options: HttpSourceOptions = {}) {
+    const o = { ...DEFAULT_HTTP_SOURCE_OPTIONS, ...options };
+    if (typeof o.host !== 'string' || o.host === '')
+      throw new InvalidOptionError('source.host', 'a host name or address', o.host);
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+      throw new InvalidOptionError('source.port', 'a port from 0 to 65535', o.port);
+    if (typeof o.path !== 'string' || !o.path.startsWith('/'))
+      throw new InvalidOptionError('source.path', 'a path starting with "/"', o.path);
+    if (o.token !== undefined && (typeof o.token !== 'string' || o.token === ''))
+      throw new InvalidOptionError('source.token', 'a non-empty string', o.token);
+    if (!Number.isSafeInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)
+      throw new InvalidOptionError('source.maxBodyBytes', 'a positive integer of bytes', o.maxBodyBytes);
+    if (!Number.isSafeInteger(o.fullWaitMs) || o.fullWaitMs < 0)
+      throw new InvalidOptionError('source.fullWaitMs', 'an integer of milliseconds ≥ 0', o.fullWaitMs);
+    this.#host = o.host;
+    this.#port = o.port;
+    this.#path = o.path;
+    this.#token = o.token === undefined ? undefined : digest(o.token);
+    this.#maxBodyBytes = o.maxBodyBytes;
+    this.#fullWaitMs = o.fullWaitMs;
+    this.#listening = new Promise<string>((resolve, reject) => {
+      this.#bound = resolve;
+      this.#unbound = reject;
+    });
+    // Nobody may be awaiting it yet; a failed listen is also reported by start().
+    this.#listening.catch(() => undefined);
+  }
+
+  /** Events the pipeline accepted so far. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Resolves with the bound URL (e.g. http://127.0.0.1:41234) once listening; rejects if binding failed. */
+  listening(): Promise<string> {
+    return this.#listening;
+  }
+
+  /** The bound URL; undefined until listening. */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** Serves until `signal` aborts or stop(); resolves once the server is closed and no request is being handled. */
+  start(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
+    this.#running ??= this.#run(target, AbortSignal.any([signal, this.#stopped.signal]));
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#running?.catch(() => undefined);
+  }
+
+  async #run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
+    const server = createServer((req, res) => {
+      const handling = this.#handle(target, signal, req, res).catch((error: unknown) => {
+        target.logger.error({ err: error }, 'http source request failed');
+        if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
+      });
+      this.#inFlight.add(handling);
+      handling.finally(() => this.#inFlight.delete(handling));
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.#port, this.#host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.#unbound(error);
+      throw error;
+    }
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `http://${host}:${address.port}`;
+    this.#bound(this.#url);
+    target.logger.info({ url: this.#url, path: this.#path }, 'http source listening');
+    if (!signal.aborted) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await this.#close(server);
+  }
+
+  /** Stops accepting connections, lets the requests being handled finish, then closes the rest. */
+  async #close(server: Server): Promise<void> {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // Every push a request started is awaited there: once they are done, nothing is in flight.
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(
+    target: HttpSourceTarget,
+    signal: AbortSignal,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== this.#path) return send(res, { status: 404, body: { error: 'not found' } });
+    if (req.method !== 'POST') {
+      return send(res, { status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } });
+    }
+    if (!this.#authorised(req.headers.authorization)) {
+      return refuse(res, {
+        status: 401,
+        body: { error: 'missing or wrong bearer token' },
+        headers: { 'www-authenticate': 'Bearer' },
+      });
+    }
+    if (signal.aborted) return refuse(res, { status: 503, body: { error: 'shutting down' } });
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const ndjson = type === 'application/x-ndjson' || type === 'application/ndjson';
+    if (!ndjson && type !== 'application/json') {
+      return refuse(res, {
+        status: 415,
+        body: {
+          error: `content-type must be application/x-ndjson or application/json, got ${type || 'none'}`,
+        },
+      });
+    }
+    const body = await this.#readBody(req, res);
+    if (body === undefined) return;
+    let lines: Uint8Array[];
+    try {
+      lines = ndjson ? splitLines(body) : splitArray(body);
+      const maxRecordBytes = target.options.queue.maxRecordBytes;
+      // Checked before anything is pushed, so a 413 for one record means none of the body went in.
+      lines.forEach((line, index) => {
+        try {
+          prepareRaw(line, undefined, maxRecordBytes);
+        } catch (error) {
+          if (!(error instanceof RecordTooLargeError)) throw error;
+          throw new HttpError(413, `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`);
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      return send(res, { status: error.status, body: { error: error.message } });
+    }
+    const accepted = await this.#pushAll(target, signal, lines);
+    this.#accepted += accepted;
+    const rejected = lines.length - accepted;
+    if (rejected > 0) {
+      target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
+      return send(res, {
+        status: signal.aborted ? 503 : 429,
+        body: { accepted, rejected },
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      });
+    }
+    if (url.searchParams.get('ack') === 'sink') await target.drained();
+    send(res, { status: 200, body: { accepted } });
+  }
+
+  /**
+   * Compares digests of the tokens in constant time: equal lengths whatever was sent, so neither
+   * the content nor the length of the token leaks through the response time.
+   */
+  #authorised(header: string | undefined): boolean {
+    if (this.#token === undefined) return true;
+    const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+    return match !== null && timingSafeEqual(digest(match[1]!), this.#token);
+  }
+
+  /** The whole body, or undefined after answering 413 (the rest is not read). */
+  #readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+    const max = this.#maxBodyBytes;
+    const tooLarge = () => refuse(res, { status: 413, body: { error: `body larger than ${max} bytes` } });
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) {
+      tooLarge();
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      const onData = (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes <= max) {
+          chunks.push(chunk);
+          return;
+        }
+        // Stop reading without destroying the request, which would take the 413 down with it.
+        req.off('data', onData).off('end', onEnd).pause();
+        chunks.length = 0;
+        tooLarge();
+        resolve(undefined);
+      };
+      const onEnd = () => resolve(Buffer.concat(chunks, bytes));
+      req.on('data', onData).once('end', onEnd).once('error', reject);
+    });
+  }
+
+  /**
+   * Pushes `lines` in order, a chunk at a time, each only once the ring has room for it, so a push
+   * never waits on a full ring behind a stalled sink. Returns how many were accepted: a prefix of
+   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or the source is stopping.
+   */
+  async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: Uint8Array[]): Promise<number> {
+    const { capacityBytes, partitions, maxRecordBytes } = target.options.queue;
+    const chunkBytes = Math.max(maxRecordBytes, capacityBytes / partitions / CHUNK_SHARE_OF_RING);
+    let accepted = 0;
+    let i = 0;
+    while (i < lines.length) {
+      let end = i;
+      let needed = 0;
+      while (end < lines.length) {
+        // The same size the producer will reserve: header, generated id, payload, aligned.
+        const size = prepareRaw(lines[end]!, undefined, maxRecordBytes).size;
+        if (end > i && needed + size > chunkBytes) break;
+        needed += size;
+        end++;
+      }
+      // Twice the chunk: a group that does not fit before the ring's end is padded to it and
+      // written at the start, and that padding is smaller than the group.
+      if (!(await this.#waitForRoom(target, signal, 2 * needed))) break;
+      const chunk = lines.slice(i, end);
+      let pushed: number;
+      try {
+        pushed = await target.pushRawMany(chunk);
+      } catch (error) {
+        // The reject policy refused mid-chunk: how much of the chunk got in is unknown, so none of
+        // it is reported accepted — the client's resend may duplicate some, never lose any.
+        if ((error as { code?: unknown }).code === 'SLUICE_QUEUE_FULL') break;
+        throw error;
+      }
+      accepted += pushed;
+      i = end;
+      // A drop policy discarded some: stop here, the rest is refused rather than dropped too.
+      if (pushed < chunk.length) break;
+    }
+    return accepted;
+  }
+
+  /** True once the ring has `bytes` free; false if it did not within fullWaitMs or the source stops. */
+  async #waitForRoom(target: HttpSourceTarget, signal: AbortSignal, bytes: number): Promise<boolean> {
+    const deadline = performance.now() + this.#fullWaitMs;
+    for (;;) {
+      if (signal.aborted) return false;
+      const { capacityBytes, depthBytes } = target.stats().queue;
+      if (capacityBytes - depthBytes >= bytes) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      // Room appears when a worker releases a batch, which this thread hears of through no event.
+      await sleep(Math.min(ROOM_POLL_MS, left), undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    ...reply.headers,
+  });
+  res.end(`${JSON.stringify(reply.body)}\n`);
+}
+
+/** Answers before the body was read: the connection closes, so the unread rest is never read. */
+function refuse(res: ServerResponse, reply: Reply): void {
+  send(res, { ...reply, headers: { ...reply.headers, connection: 'close' } });
+  res.once('finish', () => res.req.socket.destroySoon());
+}
+
+/** Non-blank NDJSON lines, each without its CR; not parsed. */
+function splitLines(body: Buffer): Uint8Array[] {
+  const lines: Uint8Array[] = [];
+  let from = 0;
+  while (from <= body.length) {
+    let at = body.indexOf(NEWLINE, from);
+    if (at === -1) at = body.length;
+    let end = at;
+    if (end > from && body[end - 1] === CARRIAGE_RETURN) end--;
+    const line = body.subarray(from, end);
+    if (line.some((byte) => byte !== 0x20 && byte !== 0x09)) lines.push(line);
+    from = at + 1;
+  }
+  return lines;
+}
+
+/** A JSON array's elements, re-serialised, with every `__proto__`/`constructor`/`prototype` key dropped. */
+function splitArray(body: Buffer): Uint8Array[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'), (key, value: unknown) =>
+      FORBIDDEN_KEYS.has(key) ? undefined : value,
+    );
+  } catch (error) {
+    throw new HttpError(400, `body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new HttpError(400, 'an application/json body must be an array of events');
+  return parsed.map((element) => Buffer.from(JSON.stringify(element) ?? 'null'));
+}

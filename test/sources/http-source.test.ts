@@ -1,0 +1,264 @@
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PipelineOptions } from '../../src/config/pipeline-options.js';
+import { resolveRunConfig } from '../../src/config/run-config.js';
+import type { Pipeline } from '../../src/engine/pipeline.js';
+import { HttpSource, type HttpSourceOptions } from '../../src/sources/http-source.js';
+import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
+import { fixtureUrl, ids, openGate, type Scene, useScenes, waitForWord } from '../helpers/engine.js';
+
+const scene = useScenes();
+const sources: HttpSource[] = [];
+afterEach(async () => {
+  await Promise.all(sources.splice(0).map((source) => source.stop()));
+});
+
+interface Started {
+  s: Scene;
+  pipeline: Pipeline;
+  url: string;
+  words: Int32Array;
+}
+
+async function start(
+  options: HttpSourceOptions = {},
+  pipelineOptions: Partial<PipelineOptions> = {},
+  gateOpen = true,
+): Promise<Started> {
+  const s = scene();
+  const control = createControl(gateOpen);
+  const pipeline = await s.pipeline({
+    workers: { min: 1, max: 1 },
+    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
+    deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    ...pipelineOptions,
+  });
+  const source = new HttpSource({ port: 0, ...options });
+  sources.push(source);
+  void source.start(pipeline, new AbortController().signal);
+  const url = await source.listening();
+  return { s, pipeline, url, words: new Int32Array(control) };
+}
+
+function ndjson(events: readonly unknown[]): string {
+  return `${events.map((event) => JSON.stringify(event)).join('\n')}\n`;
+}
+
+function post(
+  url: string,
+  body: string,
+  type = 'application/x-ndjson',
+  headers: Record<string, string> = {},
+) {
+  return fetch(url, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+}
+
+const sortedIds = (s: Scene) =>
+  s
+    .rows()
+    .map((r) => r.id)
+    .sort();
+
+describe('the http source', () => {
+  it('binds to 127.0.0.1 on a free port and writes every line of an NDJSON body to the sink', async () => {
+    const { s, pipeline, url } = await start();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const all = ids('nd', 50);
+    const response = await post(`${url}/ingest`, ndjson(all.map((id, n) => ({ id, payload: { n } }))));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 50 });
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('writes every element of a JSON array body to the sink', async () => {
+    const { s, pipeline, url } = await start();
+    const all = ids('arr', 20);
+    const response = await post(
+      `${url}/ingest`,
+      JSON.stringify(all.map((id, n) => ({ id, payload: { n } }))),
+      'application/json',
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 20 });
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+    expect(s.rows().find((r) => r.id === all[3])?.payload).toEqual({ id: all[3], payload: { n: 3 } });
+  });
+
+  it('with ?ack=sink answers only once the events are in the sink', async () => {
+    const { s, url } = await start();
+    const all = ids('ack', 30);
+    const response = await post(`${url}/ingest?ack=sink`, ndjson(all.map((id) => ({ id, payload: {} }))));
+    expect(response.status).toBe(200);
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('refuses a request without the bearer token or with a wrong one with 401 and pushes nothing', async () => {
+    const { s, pipeline, url } = await start({ token: 's3cret' });
+    const body = ndjson([{ id: 'auth-1', payload: {} }]);
+    const missing = await post(`${url}/ingest`, body);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await post(`${url}/ingest`, body, undefined, { authorization: 'Bearer s3creT' })).status).toBe(
+      401,
+    );
+    expect((await post(`${url}/ingest`, body, undefined, { authorization: 'Bearer s3' })).status).toBe(401);
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+    const ok = await post(`${url}/ingest?ack=sink`, body, undefined, { authorization: 'Bearer s3cret' });
+    expect(ok.status).toBe(200);
+    expect(sortedIds(s)).toEqual(['auth-1']);
+  });
+
+  it('answers 413 to a body over maxBodyBytes, even one sent without a length, and pushes none of it', async () => {
+    const { pipeline, url } = await start({ maxBodyBytes: 1024 });
+    const line = `${JSON.stringify({ id: 'big', payload: { text: 'x'.repeat(200) } })}\n`;
+    const status = await new Promise<number>((resolve, reject) => {
+      // Chunked: the server cannot tell from a Content-Length, it must count while reading.
+      const req = request(`${url}/ingest`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 20; i++) req.write(line);
+    });
+    expect(status).toBe(413);
+    const declared = await post(`${url}/ingest`, line.repeat(20));
+    expect(declared.status).toBe(413);
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
+  it('answers 404 for another path and 405 for another method', async () => {
+    const { url } = await start();
+    expect((await post(`${url}/other`, '{}\n')).status).toBe(404);
+    const get = await fetch(`${url}/ingest`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 429 with Retry-After once the ring is full behind a stalled sink, and every event it accepted reaches the sink', async () => {
+    const { s, pipeline, url, words } = await start(
+      {},
+      { queue: { capacityBytes: 16 * 1024 }, batch: { maxRecords: 20 } },
+      false,
+    );
+    const all = ids('full', 400);
+    const body = ndjson(all.map((id) => ({ id, payload: { text: 'y'.repeat(100) } })));
+    const first = await post(`${url}/ingest`, body);
+    expect(first.status).toBe(429);
+    expect(first.headers.get('retry-after')).toBe('1');
+    const { accepted, rejected } = (await first.json()) as { accepted: number; rejected: number };
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted + rejected).toBe(400);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    // Still full: the next body is refused whole, at once, rather than left waiting.
+    const more = ids('more', 400).map((id) => ({ id, payload: { text: 'y'.repeat(100) } }));
+    const second = await post(`${url}/ingest`, ndjson(more));
+    expect(second.status).toBe(429);
+    expect(await second.json()).toEqual({ accepted: 0, rejected: 400 });
+    expect(pipeline.stats().queue.depthBytes).toBeLessThanOrEqual(16 * 1024);
+
+    openGate(words);
+    await pipeline.drained();
+    // Exactly the accepted prefix of the body, each once.
+    expect(sortedIds(s)).toEqual(all.slice(0, accepted));
+    expect(s.rows()).toHaveLength(accepted);
+  });
+
+  it('with fullWaitMs waits for room instead of refusing, and accepts the whole body once the sink recovers', async () => {
+    const { s, pipeline, url, words } = await start(
+      { fullWaitMs: 60_000 },
+      { queue: { capacityBytes: 16 * 1024 }, batch: { maxRecords: 20 } },
+      false,
+    );
+    const all = ids('wait', 400);
+    const response = post(
+      `${url}/ingest`,
+      ndjson(all.map((id) => ({ id, payload: { text: 'z'.repeat(100) } }))),
+    );
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    openGate(words);
+    const answer = await response;
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ accepted: 400 });
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('accepts malformed NDJSON lines into the ring, counts them, and the engine dead-letters them as invalid-json', async () => {
+    const { s, url } = await start();
+    const body = `${JSON.stringify({ id: 'good-1', payload: {} })}\n{not json\n\n${JSON.stringify({ id: 'good-2', payload: {} })}\n[1,\n`;
+    const response = await post(`${url}/ingest?ack=sink`, body);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 4 });
+    expect(sortedIds(s)).toEqual(['good-1', 'good-2']);
+    const letters = s.deadLetters();
+    expect(letters).toHaveLength(2);
+    expect(letters.map((l) => l.letter.reason)).toEqual(['invalid-json', 'invalid-json']);
+  });
+
+  it('drops __proto__, constructor and prototype keys of a JSON array body, so nothing reaches Object.prototype', async () => {
+    const { s, url } = await start();
+    const body =
+      '[{"__proto__":{"polluted":1}},' +
+      '{"id":"p-1","payload":{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"ok":true}}]';
+    const response = await post(`${url}/ingest?ack=sink`, body, 'application/json');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 2 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    const row = s.rows().find((r) => r.id === 'p-1');
+    expect(row?.payload).toEqual({ id: 'p-1', payload: { ok: true } });
+    // The element that was nothing but a __proto__ key arrives as an empty event, stripped too.
+    const rows = s.rows();
+    expect(rows).toHaveLength(2);
+    expect(rows.some((r) => JSON.stringify(r.payload).includes('polluted'))).toBe(false);
+  });
+
+  it('answers 400 to a JSON body that is not an array, and 415 to another content type', async () => {
+    const { url } = await start();
+    expect((await post(`${url}/ingest`, '{"id":"x"}', 'application/json')).status).toBe(400);
+    expect((await post(`${url}/ingest`, '[1,', 'application/json')).status).toBe(400);
+    expect((await post(`${url}/ingest`, 'a', 'text/plain')).status).toBe(415);
+  });
+});
+
+describe('the http source in a run config', () => {
+  const sink = { type: 'sqlite', path: 'out.db' };
+
+  it('is accepted with its defaults filled in', () => {
+    const config = resolveRunConfig({ source: { type: 'http', port: 0, token: 't' }, sink }, '/tmp', {});
+    expect(config.source).toEqual({ type: 'http', port: 0, token: 't', path: '/ingest' });
+  });
+
+  it('a bad http source field is named with its value', () => {
+    const problems = (source: unknown) => {
+      try {
+        resolveRunConfig({ source, sink }, '/tmp', {});
+        return [];
+      } catch (error) {
+        return (error as { errors: string[] }).errors;
+      }
+    };
+    expect(problems({ type: 'http', port: 70000 })).toEqual([
+      'source.port must be a port from 0 to 65535, got 70000',
+    ]);
+    expect(problems({ type: 'http', path: 'ingest' })).toEqual([
+      'source.path must be a URL path starting with "/", got "ingest"',
+    ]);
+    expect(problems({ type: 'http', token: '' })).toEqual([
+      'source.token must be a non-empty string, got ""',
+    ]);
+    expect(problems({ type: 'http', maxBodyBytes: 0 })).toEqual([
+      'source.maxBodyBytes must be a positive integer, got 0',
+    ]);
+    expect(problems({ type: 'http', fullWaitMs: -1 })).toEqual([
+      'source.fullWaitMs must be an integer of milliseconds ≥ 0, got -1',
+    ]);
+    expect(problems({ type: 'http', rate: 5 })[0]).toMatch(/^source\.rate is not a known field/);
+  });
+});
