@@ -2,7 +2,8 @@
  * A lock shared by the workers of one pipeline, for sinks that admit one writer at a time
  * (SQLite). Waiting on it wakes the moment it is released — SQLite's own busy handler would sleep
  * 1, 2, 5, 10 … 100 ms between attempts while the other worker's transaction is long done.
- * One Int32: FREE or HELD.
+ * One Int32: FREE or HELD. A waiting thread relies on something else keeping its event loop alive
+ * (a pending Atomics.waitAsync does not); in a piscina worker its message port does.
  */
 const FREE = 0;
 const HELD = 1;

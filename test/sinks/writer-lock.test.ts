@@ -15,6 +15,10 @@ describe('WriterLock', () => {
             const worker = new Worker(url, { workerData: { lock, counter, rounds } });
             worker.once('message', resolve);
             worker.once('error', reject);
+            // A thread that ends without reporting must fail the test, not hang it.
+            worker.once('exit', (code) =>
+              reject(new Error(`lock thread exited (code ${code}) before finishing`)),
+            );
           }),
       ),
     );
