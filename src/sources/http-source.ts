@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
-import type { Source, SourceTarget } from './source.js';
+import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface HttpSourceOptions {
   /** Address to bind. @default '127.0.0.1' — not reachable from other machines unless asked for */
@@ -72,23 +72,22 @@ class HttpError extends Error {
  * `Retry-After`: the accepted events are the body's first `accepted`, in order, and stay accepted;
  * the client resends the rest.
  */
-export class HttpSource implements Source {
+export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #host: string;
   readonly #port: number;
   readonly #path: string;
   readonly #token: Buffer | undefined;
   readonly #maxBodyBytes: number;
   readonly #fullWaitMs: number;
-  readonly #stopped = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #listening: Promise<string>;
   #bound!: (url: string) => void;
   #unbound!: (error: unknown) => void;
-  #running: Promise<void> | undefined;
   #url: string | undefined;
   #accepted = 0;
 
   constructor(options: HttpSourceOptions = {}) {
+    super();
     const o = { ...DEFAULT_HTTP_SOURCE_OPTIONS, ...options };
     if (typeof o.host !== 'string' || o.host === '')
       throw new InvalidOptionError('source.host', 'a host name or address', o.host);
@@ -132,17 +131,7 @@ export class HttpSource implements Source {
   }
 
   /** Serves until `signal` aborts or stop(); resolves once the server is closed and no request is being handled. */
-  start(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
-    this.#running ??= this.#run(target, AbortSignal.any([signal, this.#stopped.signal]));
-    return this.#running;
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped.abort();
-    await this.#running?.catch(() => undefined);
-  }
-
-  async #run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
+  protected async run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
     const server = createServer((req, res) => {
       const handling = this.#handle(target, signal, req, res).catch((error: unknown) => {
         target.logger.error({ err: error }, 'http source request failed');

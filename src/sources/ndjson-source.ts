@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
-import type { Source, SourceTarget } from './source.js';
+import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface NdjsonSourceOptions {
   /** File to read, or `-` for stdin. */
@@ -24,17 +24,16 @@ const CARRIAGE_RETURN = 0x0d;
  * chunks; ends at EOF. A malformed line is pushed anyway and the engine dead-letters it as
  * `invalid-json`. Blank lines are skipped.
  */
-export class NdjsonSource implements Source {
+export class NdjsonSource extends RunOnceSource {
   readonly #path: string;
   readonly #maxLineBytes: number;
   readonly #stdin: Readable;
-  readonly #stopped = new AbortController();
-  #running: Promise<void> | undefined;
   #lines = 0;
   #pushed = 0;
   #tooLong = 0;
 
   constructor(options: NdjsonSourceOptions) {
+    super();
     this.#path = options.path;
     this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#stdin = options.stdin ?? process.stdin;
@@ -55,17 +54,7 @@ export class NdjsonSource implements Source {
     return this.#tooLong;
   }
 
-  start(target: SourceTarget, signal: AbortSignal): Promise<void> {
-    this.#running ??= this.#run(target, AbortSignal.any([signal, this.#stopped.signal]));
-    return this.#running;
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped.abort();
-    await this.#running?.catch(() => undefined);
-  }
-
-  async #run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
     const input = this.#path === '-' ? this.#stdin : createReadStream(this.#path);
     // Destroying the input ends a read that would otherwise wait for stdin's next line forever.
     const onAbort = () => input.destroy();

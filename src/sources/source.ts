@@ -16,3 +16,29 @@ export interface Source {
   /** Stops pushing: resolves once no push is in flight, so everything pushed before is accepted or refused. */
   stop(): Promise<void>;
 }
+
+/**
+ * The start/stop lifecycle every source shares: `start` runs `run` once, with a signal that aborts
+ * on the caller's signal or on `stop()`; `stop` waits for the run to finish.
+ */
+export abstract class RunOnceSource<T extends SourceTarget = SourceTarget> implements Source {
+  readonly #stopped = new AbortController();
+  #running: Promise<void> | undefined;
+
+  /** Pushes into `target` until exhausted or `signal` aborts. */
+  protected abstract run(target: T, signal: AbortSignal): Promise<void>;
+
+  start(target: T, signal: AbortSignal): Promise<void> {
+    // Linked by hand rather than with AbortSignal.any, which Node only has from 20.3.
+    const stopped = this.#stopped;
+    if (signal.aborted) stopped.abort();
+    else signal.addEventListener('abort', () => stopped.abort(), { once: true });
+    this.#running ??= this.run(target, stopped.signal);
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#running?.catch(() => undefined);
+  }
+}

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SluiceEvent } from '../codec/event.js';
-import type { Source, SourceTarget } from './source.js';
+import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface SyntheticSourceOptions {
   /** Events per second, or `max`: as fast as the pipeline accepts them. @default 'max' */
@@ -23,16 +23,15 @@ const TICK_MS = 10;
  * Generated events `{ id, key, payload: { n, value } }`: ids unique per run (a random run prefix and a
  * sequence number), keys `key-0` … `key-(keys-1)` in turn.
  */
-export class SyntheticSource implements Source {
+export class SyntheticSource extends RunOnceSource {
   readonly #rate: number | 'max';
   readonly #events: number;
   readonly #keys: number;
   readonly #prefix = `syn-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-`;
-  readonly #stopped = new AbortController();
-  #running: Promise<void> | undefined;
   #pushed = 0;
 
   constructor(options: SyntheticSourceOptions = {}) {
+    super();
     this.#rate = options.rate ?? DEFAULT_SYNTHETIC_SOURCE_OPTIONS.rate;
     this.#events = options.events ?? Number.POSITIVE_INFINITY;
     this.#keys = options.keys ?? DEFAULT_SYNTHETIC_SOURCE_OPTIONS.keys;
@@ -43,17 +42,7 @@ export class SyntheticSource implements Source {
     return this.#pushed;
   }
 
-  start(target: SourceTarget, signal: AbortSignal): Promise<void> {
-    this.#running ??= this.#run(target, AbortSignal.any([signal, this.#stopped.signal]));
-    return this.#running;
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped.abort();
-    await this.#running?.catch(() => undefined);
-  }
-
-  async #run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
     const started = performance.now();
     let made = 0;
     while (!signal.aborted && made < this.#events) {
