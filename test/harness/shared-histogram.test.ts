@@ -6,21 +6,10 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../src/harness/prng.js';
 import { SharedHistogram } from '../../src/harness/shared-histogram.js';
 
 const QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
-
-/** A seeded PRNG (mulberry32), so every distribution is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Exact nearest-rank quantile: the smallest value with at least ⌈q·n⌉ values at or below it. */
 function exactQuantile(sorted: readonly number[], q: number): number {

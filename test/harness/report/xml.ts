@@ -46,7 +46,7 @@ class Reader {
   done(): boolean {
     return this.#at >= this.source.length;
   }
-  skip(n: number): void {
+  advance(n: number): void {
     this.#at += n;
   }
   skipSpace(): void {
@@ -98,11 +98,11 @@ function readElement(r: Reader): XmlElement {
     const spaced = isSpace(r.peek());
     r.skipSpace();
     if (r.startsWith('/>')) {
-      r.skip(2);
+      r.advance(2);
       return element;
     }
     if (r.startsWith('>')) {
-      r.skip(1);
+      r.advance(1);
       break;
     }
     if (!spaced) r.fail('attributes must be separated by space');
@@ -111,14 +111,14 @@ function readElement(r: Reader): XmlElement {
     r.expect('=');
     const quote = r.peek();
     if (quote !== '"' && quote !== "'") r.fail(`unquoted value of ${attr}`);
-    r.skip(1);
+    r.advance(1);
     element.attrs.set(attr, r.chars(quote));
     r.expect(quote);
   }
   for (;;) {
     if (r.done()) r.fail(`unclosed <${element.name}>`);
     if (r.startsWith('</')) {
-      r.skip(2);
+      r.advance(2);
       const closing = r.name();
       if (closing !== element.name) r.fail(`</${closing}> closes <${element.name}>`);
       r.skipSpace();
