@@ -52,7 +52,7 @@ export {
 } from './metrics/metrics-server.js';
 export type { PipelineMetricsOptions } from './metrics/pipeline-metrics.js';
 export { EventQueue, type QueueHandle, type QueueStats } from './queue/event-queue.js';
-export { AsyncQueueProducer, QueueProducer } from './queue/producer.js';
+export { AsyncQueueProducer, QueueProducer, type RawRecord } from './queue/producer.js';
 export { Ring, type RingHandle } from './queue/ring-buffer.js';
 export { RingConsumer, type RingRange } from './queue/ring-consumer.js';
 export { forEachRecord } from './queue/ring-reader.js';

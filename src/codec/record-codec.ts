@@ -163,20 +163,21 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
 
 /**
  * Prepares one serialised event (e.g. an NDJSON line) without parsing it: the worker parses it.
- * The record gets a fresh id now, so a batch dispatched twice carries the same id both times; a
- * line with its own `id` field keeps that one.
+ * The record gets `id` — or, without one, a fresh id now — so a batch dispatched twice carries the
+ * same id both times; a line with its own `id` field keeps that one.
  */
 export function prepareRaw(
   bytes: Uint8Array | string,
   key: string | undefined,
   maxRecordBytes: number,
+  id?: string,
 ): PreparedRecord {
   if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
     throw new InvalidEventError('(raw)', `must be a Uint8Array or string, got ${typeof bytes}`);
   }
   const length = typeof bytes === 'string' ? stringBytes(bytes) : bytes.byteLength;
   return finishPrepare(
-    uuidv7(),
+    checkId(id),
     checkOptionalString('key', key),
     undefined,
     0,

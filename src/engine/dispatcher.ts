@@ -44,6 +44,11 @@ interface Partition {
   armed: boolean;
 }
 
+interface MarkWaiter {
+  marks: ReadonlyMap<number, number>;
+  resolve: () => void;
+}
+
 interface DrainWaiter {
   targets: number[];
   resolve: () => void;
@@ -80,6 +85,7 @@ export class Dispatcher {
   #scheduled = false;
   #stopped = false;
   #drainWaiters: DrainWaiter[] = [];
+  #markWaiters: MarkWaiter[] = [];
   /**
    * Ranges whose worker died. A worker runs several batches at once, so a crash cannot say which
    * one was at fault; suspects therefore run alone — nothing else in flight — and only a crash while
@@ -131,6 +137,26 @@ export class Dispatcher {
     const targets = this.#parts.map((p) => Number(Atomics.load(p.ring.stats, STAT_RECORDS_WRITTEN)));
     if (this.#reached(targets)) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push({ targets, resolve }));
+  }
+
+  /**
+   * Resolves once every ring listed in `marks` (partition index → cursor, see
+   * AsyncQueueProducer.marks) has released past its cursor: every record published before the mark
+   * in that ring is then written, dead-lettered or dropped. Exact whatever other producers do,
+   * because space is released in ring order.
+   */
+  releasedPast(marks: ReadonlyMap<number, number>): Promise<void> {
+    if (this.#passed(marks)) return Promise.resolve();
+    return new Promise((resolve) => this.#markWaiters.push({ marks, resolve }));
+  }
+
+  #passed(marks: ReadonlyMap<number, number>): boolean {
+    for (const [index, mark] of marks) {
+      // Cursors wrap at 2^32; a ring is far smaller than 2^31 bytes, so the signed distance tells
+      // which side of the mark the release cursor is on.
+      if (((this.#parts[index]!.consumer.releaseCursor - mark) | 0) < 0) return false;
+    }
+    return true;
   }
 
   /** True when nothing is reserved, queued or in flight in any ring (used after the rings close). */
@@ -389,6 +415,13 @@ export class Dispatcher {
     }
     if (upTo === -1) return;
     part.consumer.release(upTo, records);
+    if (this.#markWaiters.length > 0) {
+      this.#markWaiters = this.#markWaiters.filter((waiter) => {
+        if (!this.#passed(waiter.marks)) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
     if (this.#drainWaiters.length > 0) {
       this.#drainWaiters = this.#drainWaiters.filter((waiter) => {
         if (!this.#reached(waiter.targets)) return true;

@@ -15,7 +15,7 @@ import { type LiveStats, liveStats, RecentLatency, UtilizationMeter } from '../m
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
-import { AsyncQueueProducer, QueueProducer } from '../queue/producer.js';
+import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
@@ -172,6 +172,22 @@ export class Pipeline {
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
     return this.#producer.pushRawMany(lines, key);
+  }
+
+  /** Pushes serialised events, each with its own id and key; parsed in a worker, never on this thread. */
+  pushRawRecords(records: readonly RawRecord[]): Promise<number> {
+    if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
+    return this.#producer.pushRawRecords(records);
+  }
+
+  /**
+   * Resolves once every event pushed on this thread (push, pushMany, pushRaw…) whose push had
+   * resolved before the call is written or dead-lettered — what a source waits for before it
+   * acknowledges its messages. Pushes from producer threads are not waited for (see drained()).
+   * Never resolves for events left in the ring by a close that timed out.
+   */
+  settled(): Promise<void> {
+    return this.#dispatcher.releasedPast(this.#producer.marks());
   }
 
   /** Resolves once every event accepted before the call is written, dead-lettered or dropped. */

@@ -7,6 +7,17 @@ import {
   writeRecord,
 } from '../codec/record-codec.js';
 import type { EventQueue } from './event-queue.js';
+
+/** One serialised event with what the producer knows about it: `pushRawRecords` takes these. */
+export interface RawRecord {
+  /** The event, e.g. one NDJSON line; parsed in a worker. */
+  data: Uint8Array | string;
+  /** The id to use when the line has no `id` of its own (e.g. a broker's message id); else a fresh one. */
+  id?: string;
+  /** Partitioning and ordering key. */
+  key?: string;
+}
+
 import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
 import { RESERVE_FULL, type Ring } from './ring-buffer.js';
 
@@ -18,6 +29,11 @@ class ProducerCore {
   readonly queue: EventQueue;
   readonly policy: ReservePolicy;
   readonly maxRecordBytes: number;
+  /**
+   * Per ring, the cursor just past the last group this producer published there (see `marks`): once
+   * a ring's release cursor passes it, everything this producer wrote there before is settled.
+   */
+  readonly ends = new Map<Ring, number>();
   #next = 0;
 
   constructor(queue: EventQueue) {
@@ -85,6 +101,21 @@ class ProducerCore {
       at += record.size;
     }
     ring.publish(cursor, bytes, to - from);
+    this.ends.set(ring, (cursor + bytes) >>> 0);
+  }
+
+  /** `ends` by partition index. */
+  marks(): Map<number, number> {
+    const marks = new Map<number, number>();
+    this.queue.rings.forEach((ring, index) => {
+      const end = this.ends.get(ring);
+      if (end !== undefined) marks.set(index, end);
+    });
+    return marks;
+  }
+
+  prepareRawRecords(records: readonly RawRecord[]): PreparedRecord[] {
+    return records.map((r) => prepareRaw(r.data, r.key, this.maxRecordBytes, r.id));
   }
 }
 
@@ -124,6 +155,14 @@ export class QueueProducer {
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
     const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
     return this.#writeAll(this.#core.ringFor(key), records);
+  }
+
+  /** Pushes serialised events, each with its own id and key, parsing none of them. */
+  pushRawRecords(records: readonly RawRecord[]): number {
+    let accepted = 0;
+    for (const [ring, list] of this.#core.byRing(this.#core.prepareRawRecords(records)))
+      accepted += this.#writeAll(ring, list);
+    return accepted;
   }
 
   #writeAll(ring: Ring, records: PreparedRecord[]): number {
@@ -190,6 +229,23 @@ export class AsyncQueueProducer {
   async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
     const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
     return this.#write(this.#core.ringFor(key), records);
+  }
+
+  /** Pushes serialised events, each with its own id and key, parsing none of them on this thread. */
+  async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
+    let accepted = 0;
+    for (const [ring, list] of this.#core.byRing(this.#core.prepareRawRecords(records)))
+      accepted += await this.#write(ring, list);
+    return accepted;
+  }
+
+  /**
+   * Per partition, the ring cursor just past the last record this producer has published so far.
+   * Read it right after a push resolved: when every listed ring has released past its mark, every
+   * record this producer pushed before is written, dead-lettered or dropped.
+   */
+  marks(): Map<number, number> {
+    return this.#core.marks();
   }
 
   /** Writes what fits at once; the rest waits its turn behind earlier waiting writes. */

@@ -2,11 +2,21 @@ import type { Pipeline } from '../engine/pipeline.js';
 
 /**
  * What a source may call: the pipeline's public push API, its logger, and — for sources that answer
- * their clients (HTTP: 429 when full, ?ack=sink) — its statistics, options and drained().
+ * their clients (HTTP: 429 when full, ?ack=sink) or acknowledge a broker — its statistics, options,
+ * drained() and settled().
  */
 export type SourceTarget = Pick<
   Pipeline,
-  'push' | 'pushMany' | 'pushRaw' | 'pushRawMany' | 'logger' | 'stats' | 'drained' | 'options'
+  | 'push'
+  | 'pushMany'
+  | 'pushRaw'
+  | 'pushRawMany'
+  | 'pushRawRecords'
+  | 'logger'
+  | 'stats'
+  | 'drained'
+  | 'settled'
+  | 'options'
 >;
 
 /** Something that produces events into a pipeline until it is exhausted or stopped. */
@@ -15,6 +25,12 @@ export interface Source {
   start(target: SourceTarget, signal: AbortSignal): Promise<void>;
   /** Stops pushing: resolves once no push is in flight, so everything pushed before is accepted or refused. */
   stop(): Promise<void>;
+  /**
+   * Called once the pipeline closed: a source that acknowledges its messages (see SourceAcks) sends
+   * the acknowledgements the drain made due, then disconnects. What the close left unsettled stays
+   * unacknowledged with the broker, to be delivered again.
+   */
+  finish?(): Promise<void>;
 }
 
 /**
