@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { parseDocument, type YAMLError } from 'yaml';
+import { z } from 'zod';
 import { InvalidOptionError, quote, SluiceError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
 import { DEFAULT_HTTP_SOURCE_OPTIONS, type HttpSourceOptions } from '../sources/http-source.js';
@@ -7,11 +9,53 @@ import type { NdjsonSourceOptions } from '../sources/ndjson-source.js';
 import type { SyntheticSourceOptions } from '../sources/synthetic-source.js';
 import { type PipelineOptions, resolvePipelineOptions } from './pipeline-options.js';
 
+/** A NATS JetStream stream read through a durable pull consumer. */
+export interface NatsJetStreamSourceConfig {
+  type: 'nats-jetstream';
+  /** Server URL, or several. @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[];
+  /** The stream's name. */
+  stream: string;
+  /** The subjects the stream captures. */
+  subjects?: string[];
+  /** The durable consumer's name, so a restarted run resumes where the last one stopped. */
+  durable: string;
+  /** Consume only messages on this subject of the stream. */
+  filterSubject?: string;
+  /** Messages fetched per pull. @default 256 */
+  batch?: number;
+  /** How long the server waits for an acknowledgement before redelivering, ms. @default 30000 */
+  ackWaitMs?: number;
+  /** Most messages delivered and not yet acknowledged; omitted: the source sizes it. */
+  maxAckPending?: number;
+}
+
+/** A Redis stream read through a consumer group. */
+export interface RedisStreamsSourceConfig {
+  type: 'redis-streams';
+  /** @default 'redis://127.0.0.1:6379' */
+  url?: string;
+  /** The stream's key. */
+  stream: string;
+  /** The consumer group. */
+  group: string;
+  /** This reader's name within the group; omitted: the source picks one. */
+  consumer?: string;
+  /** Entries read per call. @default 256 */
+  batch?: number;
+  /** How long one read waits for new entries, ms. @default 1000 */
+  blockMs?: number;
+  /** Entries left pending this long by another consumer are claimed, ms. @default 30000 */
+  claimIdleMs?: number;
+}
+
 /** Which source `sluice run` reads from. */
 export type SourceConfig =
   | ({ type: 'synthetic' } & SyntheticSourceOptions)
   | ({ type: 'ndjson' } & Omit<NdjsonSourceOptions, 'stdin'>)
-  | ({ type: 'http' } & HttpSourceOptions & { path: string });
+  | ({ type: 'http' } & HttpSourceOptions & { path: string })
+  | NatsJetStreamSourceConfig
+  | RedisStreamsSourceConfig;
 
 /** A `sluice run` config file, validated, `${ENV}` interpolated and paths resolved. */
 export interface RunConfig {
@@ -26,23 +70,6 @@ export interface RunConfig {
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 
-const PIPELINE_KEYS = [
-  'transform',
-  'sink',
-  'deadLetter',
-  'queue',
-  'workers',
-  'batch',
-  'retry',
-  'ordering',
-  'log',
-];
-const TOP_LEVEL_KEYS = ['source', ...PIPELINE_KEYS, 'metrics', 'shutdownTimeoutMs'];
-const SOURCE_KEYS: Record<string, readonly string[]> = {
-  synthetic: ['type', 'rate', 'events', 'keys'],
-  ndjson: ['type', 'path', 'maxLineBytes'],
-  http: ['type', 'host', 'port', 'path', 'token', 'maxBodyBytes', 'fullWaitMs'],
-};
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** The config file is unusable; `errors` lists every problem, each naming the field and quoting the value. */
@@ -55,52 +82,200 @@ export class RunConfigError extends SluiceError {
   }
 }
 
+// Every issue's message is a predicate on the field ("must be a positive integer"), so a problem
+// reads `${field} ${message}, got ${value}` whichever check raised it.
+const must = (expectation: string) => ({ error: `must be ${expectation}` });
+
+const positiveInteger = (expectation = 'a positive integer') =>
+  z.int(must(expectation)).min(1, must(expectation));
+
+const nonEmptyString = (expectation = 'a non-empty string') =>
+  z.string(must(expectation)).min(1, must(expectation));
+
+const PORT = must('a port from 0 to 65535');
+const port = () => z.int(PORT).min(0, PORT).max(65535, PORT);
+
+/** An object that rejects keys it does not know, naming the ones it does. */
+function strictObject<Shape extends z.ZodRawShape>(shape: Shape, expectation = 'an object') {
+  const known = `is not a known field (expected one of ${Object.keys(shape).join(', ')})`;
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? known : `must be ${expectation}`),
+  });
+}
+
+const RATE = must('a positive number or "max"');
+const syntheticSource = strictObject({
+  type: z.literal('synthetic'),
+  rate: z.union([z.literal('max', RATE), z.number(RATE).positive(RATE)], RATE).optional(),
+  events: positiveInteger().optional(),
+  keys: positiveInteger().optional(),
+});
+
+const ndjsonSource = strictObject({
+  type: z.literal('ndjson'),
+  path: nonEmptyString('a file path or "-" for stdin'),
+  maxLineBytes: positiveInteger().optional(),
+});
+
+const httpSource = strictObject({
+  type: z.literal('http'),
+  host: nonEmptyString('a host name or address').optional(),
+  port: port().optional(),
+  // The URL path, not a file: it is not resolved against the config's directory.
+  path: z
+    .string(must('a URL path starting with "/"'))
+    .startsWith('/', must('a URL path starting with "/"'))
+    .default(DEFAULT_HTTP_SOURCE_OPTIONS.path),
+  token: nonEmptyString().optional(),
+  maxBodyBytes: positiveInteger().optional(),
+  fullWaitMs: z
+    .int(must('an integer of milliseconds ≥ 0'))
+    .min(0, must('an integer of milliseconds ≥ 0'))
+    .optional(),
+});
+
+const SERVERS = must('a server URL or a non-empty array of them');
+const natsJetStreamSource = strictObject({
+  type: z.literal('nats-jetstream'),
+  servers: z
+    .union(
+      [z.string(SERVERS).min(1, SERVERS), z.array(nonEmptyString('a server URL'), SERVERS).min(1, SERVERS)],
+      SERVERS,
+    )
+    .optional(),
+  stream: nonEmptyString('a stream name'),
+  subjects: z.array(nonEmptyString('a subject'), must('an array of subjects')).optional(),
+  durable: nonEmptyString('a consumer name'),
+  filterSubject: nonEmptyString('a subject').optional(),
+  batch: positiveInteger().optional(),
+  ackWaitMs: positiveInteger('a positive integer of milliseconds').optional(),
+  maxAckPending: positiveInteger().optional(),
+});
+
+const redisStreamsSource = strictObject({
+  type: z.literal('redis-streams'),
+  url: nonEmptyString('a Redis URL').optional(),
+  stream: nonEmptyString('a stream key'),
+  group: nonEmptyString('a consumer group name'),
+  consumer: nonEmptyString('a consumer name').optional(),
+  batch: positiveInteger().optional(),
+  blockMs: positiveInteger('a positive integer of milliseconds').optional(),
+  claimIdleMs: positiveInteger('a positive integer of milliseconds').optional(),
+});
+
+const SOURCES = [syntheticSource, ndjsonSource, httpSource, natsJetStreamSource, redisStreamsSource] as const;
+const SOURCE_TYPES = SOURCES.map((source) => source.shape.type.value);
+
+const sourceSchema = z.discriminatedUnion('type', SOURCES, {
+  // A type no variant has is reported at `source.type`; a source that is no object, at `source`.
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `must be ${orList(SOURCE_TYPES.map((type) => JSON.stringify(type)))}`
+      : `must be an object with a type (${orList(SOURCE_TYPES)})`,
+}) satisfies z.ZodType<SourceConfig>;
+
+/** Pipeline options are validated by resolvePipelineOptions; the schema only admits their keys. */
+const pipelineOption = z.unknown().optional();
+
+const runConfigSchema = strictObject({
+  source: sourceSchema,
+  transform: pipelineOption,
+  sink: z.custom<unknown>((value) => value !== undefined, must('a sink spec object')),
+  deadLetter: pipelineOption,
+  queue: pipelineOption,
+  workers: pipelineOption,
+  batch: pipelineOption,
+  retry: pipelineOption,
+  ordering: pipelineOption,
+  log: z.looseObject({}, must('an object')).optional(),
+  metrics: strictObject(
+    { host: nonEmptyString('a host name or address').optional(), port: port().optional() },
+    'an object { host?, port? }',
+  ).optional(),
+  shutdownTimeoutMs: positiveInteger('a positive integer of milliseconds').default(
+    DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  ),
+});
+
+const PIPELINE_KEYS = [
+  'transform',
+  'sink',
+  'deadLetter',
+  'queue',
+  'workers',
+  'batch',
+  'retry',
+  'ordering',
+  'log',
+] as const;
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Path = readonly PropertyKey[];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function mustBe(field: string, expectation: string, value: unknown): string {
-  return new InvalidOptionError(field, expectation, value).message;
+/** `source.subjects[0]`; the whole config is `config`. */
+function fieldName(path: Path): string {
+  let name = '';
+  for (const key of path) {
+    if (typeof key === 'number') name += `[${key}]`;
+    else name += name === '' ? String(key) : `.${String(key)}`;
+  }
+  return name === '' ? 'config' : name;
+}
+
+/** The value at `path` in the config as written, undefined where it is missing. */
+function valueAt(input: unknown, path: Path): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** One line per problem; an issue listing several unknown keys is one problem per key. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const path = [...issue.path, key];
+      return `${fieldName(path)} ${issue.message}, got ${quote(valueAt(input, path))}`;
+    });
+  }
+  return [`${fieldName(issue.path)} ${issue.message}, got ${quote(valueAt(input, issue.path))}`];
+}
+
+/** Unknown keys first: a misspelt key explains the "missing" field reported after it. */
+function byUnknownKeysFirst(a: z.core.$ZodIssue, b: z.core.$ZodIssue): number {
+  return Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys');
 }
 
 /** Replaces `${NAME}` in every string value; an unset variable is an error naming it and the field. */
-function interpolate(value: Json, field: string, env: NodeJS.ProcessEnv, errors: string[]): Json {
+function interpolate(value: Json, path: Path, env: NodeJS.ProcessEnv, errors: string[]): Json {
   if (typeof value === 'string') {
     return value.replace(ENV_REFERENCE, (reference, name: string) => {
       const set = env[name];
       if (set === undefined) {
-        errors.push(`${field} refers to \${${name}}, which is not set, got ${quote(value)}`);
+        errors.push(`${fieldName(path)} refers to \${${name}}, which is not set, got ${quote(value)}`);
         return reference;
       }
       return set;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, `${field}[${i}]`, env, errors));
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, [...path, i], env, errors));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, Json> = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[key] = interpolate(item, field === '' ? key : `${field}.${key}`, env, errors);
-    }
-    return out;
+    // fromEntries defines each key, so a "__proto__" key stays a key rather than a prototype.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, errors)]),
+    );
   }
   return value;
-}
-
-function unknownKeys(
-  field: string,
-  value: Record<string, unknown>,
-  known: readonly string[],
-  errors: string[],
-) {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      errors.push(
-        `${field === '' ? key : `${field}.${key}`} is not a known field (expected one of ${known.join(', ')}), got ${quote(value[key])}`,
-      );
-    }
-  }
 }
 
 /** A path in the config is relative to the config file's directory. */
@@ -108,91 +283,9 @@ function fromConfig(baseDir: string, path: string): string {
   return isAbsolute(path) || /^[a-z][a-z0-9+.-]*:/i.test(path) ? path : resolve(baseDir, path);
 }
 
-function resolveSource(raw: unknown, baseDir: string, errors: string[]): SourceConfig | undefined {
-  if (!isObject(raw)) {
-    errors.push(mustBe('source', 'an object with a type (synthetic or ndjson)', raw));
-    return undefined;
-  }
-  const known = SOURCE_KEYS[raw.type as string];
-  if (typeof raw.type !== 'string' || known === undefined) {
-    errors.push(mustBe('source.type', '"synthetic", "ndjson" or "http"', raw.type));
-    return undefined;
-  }
-  unknownKeys('source', raw, known, errors);
-  const before = errors.length;
-  const positiveInteger = (field: string) => {
-    const value = raw[field];
-    if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 1)) {
-      errors.push(mustBe(`source.${field}`, 'a positive integer', value));
-    }
-  };
-  if (raw.type === 'synthetic') {
-    const rate = raw.rate;
-    if (
-      rate !== undefined &&
-      rate !== 'max' &&
-      (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0)
-    ) {
-      errors.push(mustBe('source.rate', 'a positive number or "max"', rate));
-    }
-    positiveInteger('events');
-    positiveInteger('keys');
-    if (errors.length > before) return undefined;
-    return raw as SourceConfig;
-  }
-  if (raw.type === 'http') {
-    if (raw.host !== undefined && (typeof raw.host !== 'string' || raw.host === '')) {
-      errors.push(mustBe('source.host', 'a host name or address', raw.host));
-    }
-    const port = raw.port;
-    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
-      errors.push(mustBe('source.port', 'a port from 0 to 65535', port));
-    }
-    if (raw.path !== undefined && (typeof raw.path !== 'string' || !raw.path.startsWith('/'))) {
-      errors.push(mustBe('source.path', 'a URL path starting with "/"', raw.path));
-    }
-    if (raw.token !== undefined && (typeof raw.token !== 'string' || raw.token === '')) {
-      errors.push(mustBe('source.token', 'a non-empty string', raw.token));
-    }
-    positiveInteger('maxBodyBytes');
-    const wait = raw.fullWaitMs;
-    if (wait !== undefined && (!Number.isSafeInteger(wait) || (wait as number) < 0)) {
-      errors.push(mustBe('source.fullWaitMs', 'an integer of milliseconds ≥ 0', wait));
-    }
-    if (errors.length > before) return undefined;
-    // `path` here is the URL path, not a file: it is not resolved against the config's directory.
-    return {
-      ...(raw as unknown as HttpSourceOptions & { type: 'http' }),
-      path: (raw.path as string | undefined) ?? DEFAULT_HTTP_SOURCE_OPTIONS.path,
-    };
-  }
-  if (typeof raw.path !== 'string' || raw.path === '') {
-    errors.push(mustBe('source.path', 'a file path or "-" for stdin', raw.path));
-  }
-  positiveInteger('maxLineBytes');
-  if (errors.length > before) return undefined;
-  const path = raw.path as string;
-  return {
-    ...(raw as SourceConfig & { type: 'ndjson' }),
-    path: path === '-' ? path : fromConfig(baseDir, path),
-  };
-}
-
-function resolveMetrics(raw: unknown, errors: string[]): MetricsServerOptions | undefined {
-  if (raw === undefined) return undefined;
-  if (!isObject(raw)) {
-    errors.push(mustBe('metrics', 'an object { host?, port? }', raw));
-    return undefined;
-  }
-  unknownKeys('metrics', raw, ['host', 'port'], errors);
-  if (raw.host !== undefined && (typeof raw.host !== 'string' || raw.host === '')) {
-    errors.push(mustBe('metrics.host', 'a host name or address', raw.host));
-  }
-  const port = raw.port;
-  if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
-    errors.push(mustBe('metrics.port', 'a port from 0 to 65535', port));
-  }
-  return raw as MetricsServerOptions;
+function resolveSourcePaths(source: SourceConfig, baseDir: string): SourceConfig {
+  if (source.type !== 'ndjson' || source.path === '-') return source;
+  return { ...source, path: fromConfig(baseDir, source.path) };
 }
 
 /** Sink and dead-letter file paths and module paths are relative to the config file. */
@@ -217,26 +310,23 @@ export function resolveRunConfig(
   file = 'config',
 ): RunConfig {
   const errors: string[] = [];
-  if (!isObject(parsed)) throw new RunConfigError(file, [mustBe('config', 'a JSON object', parsed)]);
-  const raw = interpolate(parsed as Json, '', env, errors) as Record<string, unknown>;
-  unknownKeys('', raw, TOP_LEVEL_KEYS, errors);
-  const source = resolveSource(raw.source, baseDir, errors);
-  if (raw.sink === undefined) errors.push(mustBe('sink', 'a sink spec object', raw.sink));
-  const metrics = resolveMetrics(raw.metrics, errors);
-  const timeout = raw.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeout) || (timeout as number) < 1) {
-    errors.push(mustBe('shutdownTimeoutMs', 'a positive integer of milliseconds', timeout));
+  const input = interpolate(parsed as Json, [], env, errors);
+  const result = runConfigSchema.safeParse(input);
+  if (!result.success) {
+    const issues = [...result.error.issues].sort(byUnknownKeysFirst);
+    errors.push(...issues.flatMap((issue) => describeIssue(issue, input)));
   }
+  if (!isObject(input)) throw new RunConfigError(file, errors);
+
   const pipeline: Record<string, unknown> = {};
-  for (const key of PIPELINE_KEYS) if (raw[key] !== undefined) pipeline[key] = raw[key];
+  for (const key of PIPELINE_KEYS) if (input[key] !== undefined) pipeline[key] = input[key];
   if (typeof pipeline.transform === 'string' && pipeline.transform !== '') {
     pipeline.transform = fromConfig(baseDir, pipeline.transform);
   }
   pipeline.sink = resolveSinkPaths(pipeline.sink, baseDir);
   if (pipeline.deadLetter !== undefined) pipeline.deadLetter = resolveSinkPaths(pipeline.deadLetter, baseDir);
   pipeline.log = { level: 'info', ...(isObject(pipeline.log) ? pipeline.log : {}) };
-  if (raw.log !== undefined && !isObject(raw.log)) errors.push(mustBe('log', 'an object', raw.log));
-  if (raw.sink !== undefined) {
+  if (input.sink !== undefined) {
     // The pipeline's own validation stops at its first problem; it runs on what is left to check.
     try {
       resolvePipelineOptions(pipeline as PipelineOptions);
@@ -245,36 +335,61 @@ export function resolveRunConfig(
       errors.push(error.message);
     }
   }
-  if (errors.length > 0 || source === undefined) throw new RunConfigError(file, errors);
+  if (errors.length > 0 || !result.success) throw new RunConfigError(file, errors);
   return {
-    source,
+    source: resolveSourcePaths(result.data.source, baseDir),
     pipeline: pipeline as PipelineOptions,
-    metrics,
-    shutdownTimeoutMs: timeout as number,
+    metrics: result.data.metrics,
+    shutdownTimeoutMs: result.data.shutdownTimeoutMs,
   };
 }
 
-/** Reads a JSON config file (YAML is not supported yet) and resolves it; see resolveRunConfig. */
-export function loadRunConfig(file: string, env: NodeJS.ProcessEnv = process.env): RunConfig {
-  const extension = extname(file).toLowerCase();
-  if (extension === '.yaml' || extension === '.yml') {
-    throw new RunConfigError(file, [
-      `YAML is not supported yet; write the config as JSON, got ${quote(file)}`,
-    ]);
+/** Where a YAML problem is, and what it is: prettyErrors puts an excerpt after the position, dropped here. */
+function describeYamlProblem(problem: YAMLError): string {
+  const start = problem.linePos?.[0];
+  const where = start === undefined ? '' : ` at line ${start.line}, column ${start.col}`;
+  const message = problem.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+  return problem.name === 'YAMLWarning'
+    ? `the YAML${where} is not supported: ${message}`
+    : `the file is not valid YAML${where}: ${message}`;
+}
+
+function parseYaml(text: string, file: string): unknown {
+  const document = parseDocument(text, { merge: true, prettyErrors: true, logLevel: 'error' });
+  const problems = [...document.errors, ...document.warnings];
+  if (problems.length > 0) throw new RunConfigError(file, problems.map(describeYamlProblem));
+  try {
+    return document.toJS();
+  } catch (error) {
+    // Aliases resolve here: one whose anchor is missing, or so many that they look like an attack.
+    throw new RunConfigError(file, [`the file is not valid YAML: ${(error as Error).message}`]);
   }
+}
+
+function parseJson(text: string, file: string, extension: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const hint = extension === '.json' ? '' : ' (only .yaml and .yml files are read as YAML)';
+    throw new RunConfigError(file, [`the file is not valid JSON${hint}: ${(error as Error).message}`]);
+  }
+}
+
+/**
+ * Reads a config file, YAML if it ends in .yaml or .yml and JSON otherwise, and resolves it; see
+ * resolveRunConfig.
+ */
+export function loadRunConfig(file: string, env: NodeJS.ProcessEnv = process.env): RunConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new RunConfigError(file, [
-      mustBe('--config', 'a readable file', `${file} (${(error as Error).message})`),
+      new InvalidOptionError('--config', 'a readable file', `${file} (${(error as Error).message})`).message,
     ]);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new RunConfigError(file, [`the file is not valid JSON: ${(error as Error).message}`]);
-  }
+  const extension = extname(file).toLowerCase();
+  const parsed =
+    extension === '.yaml' || extension === '.yml' ? parseYaml(text, file) : parseJson(text, file, extension);
   return resolveRunConfig(parsed, dirname(resolve(file)), env, file);
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadRunConfig, RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
+import { RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const STUCK_SINK = fileURLToPath(new URL('../fixtures/run/stuck-sink.mjs', import.meta.url));
@@ -112,7 +112,7 @@ describe('run config validation', () => {
       'source.events must be a positive integer, got 1.5',
     ]);
     expect(problems({ source: { type: 'kafka' }, sink: SQLITE })).toEqual([
-      'source.type must be "synthetic", "ndjson" or "http", got "kafka"',
+      'source.type must be "synthetic", "ndjson", "http", "nats-jetstream" or "redis-streams", got "kafka"',
     ]);
     expect(problems({ source: { type: 'ndjson' }, sink: SQLITE })).toEqual([
       'source.path must be a file path or "-" for stdin, got undefined',
@@ -168,12 +168,6 @@ describe('run config validation', () => {
       'sink must be a sink spec object, got undefined',
     ]);
   });
-
-  it('a .yaml file is refused with a message saying YAML is not supported yet', () => {
-    const path = join(dir, 'sluice.yaml');
-    writeFileSync(path, 'source: {}\n');
-    expect(() => loadRunConfig(path)).toThrow(/YAML is not supported yet/);
-  });
 });
 
 describe('sluice validate', () => {
@@ -184,6 +178,21 @@ describe('sluice validate', () => {
       writeConfig({ source: { type: 'synthetic' }, sink: SQLITE }),
     );
     expect(run).toMatchObject({ code: 0, stdout: 'config OK\n' });
+  });
+
+  it('reads a .yaml config as YAML', async () => {
+    const path = join(dir, 'sluice.yaml');
+    writeFileSync(path, 'source: { type: synthetic }\nsink: { type: sqlite, path: out.db }\n');
+    const run = await sluice('validate', '--config', path);
+    expect(run).toMatchObject({ code: 0, stdout: 'config OK\n' });
+  });
+
+  it('prints a YAML syntax error with its line and exits 64', async () => {
+    const path = join(dir, 'sluice.yaml');
+    writeFileSync(path, 'source:\n  type: synthetic\n  rate: max: 5\n');
+    const run = await sluice('validate', '--config', path);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain('the file is not valid YAML at line 3, column 9');
   });
 
   it('prints every problem and exits 64 for an invalid one', async () => {
