@@ -1,7 +1,9 @@
 import { pathToFileURL } from 'node:url';
+import { NatsJetStreamSink } from './nats-jetstream-sink.js';
 import { NdjsonSink } from './ndjson-sink.js';
 import { NullSink } from './null-sink.js';
 import { PostgresSink } from './postgres-sink.js';
+import { RedisStreamsSink } from './redis-streams-sink.js';
 import type { Sink } from './sink.js';
 import type { PortableSinkSpec } from './sink-spec.js';
 import { SqliteSink } from './sqlite-sink.js';
@@ -40,5 +42,9 @@ export async function createSink(spec: PortableSinkSpec, context: SinkContext): 
       return new SqliteSink(spec, context.writerLock);
     case 'postgres':
       return new PostgresSink(spec);
+    case 'nats-jetstream':
+      return new NatsJetStreamSink(spec);
+    case 'redis-streams':
+      return new RedisStreamsSink(spec);
   }
 }

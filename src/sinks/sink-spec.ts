@@ -1,6 +1,8 @@
 import { InvalidOptionError } from '../errors.js';
+import { type NatsJetStreamSinkOptions, resolveNatsJetStreamSinkOptions } from './nats-jetstream-sink.js';
 import type { NdjsonSinkOptions } from './ndjson-sink.js';
 import type { PostgresSinkOptions } from './postgres-sink.js';
+import { type RedisStreamsSinkOptions, resolveRedisStreamsSinkOptions } from './redis-streams-sink.js';
 import type { SqliteSinkOptions } from './sqlite-sink.js';
 
 /** Which sink a worker opens: a built-in by type, or a user module whose default export builds one. */
@@ -9,6 +11,8 @@ export type SinkSpec =
   | ({ type: 'ndjson' } & NdjsonSinkOptions)
   | ({ type: 'sqlite' } & SqliteSinkOptions)
   | ({ type: 'postgres' } & PostgresSinkOptions)
+  | ({ type: 'nats-jetstream' } & NatsJetStreamSinkOptions)
+  | ({ type: 'redis-streams' } & RedisStreamsSinkOptions)
   | { module: string | URL; options?: unknown };
 
 /** A sink spec as it crosses to worker threads: URLs as strings. */
@@ -16,7 +20,7 @@ export type PortableSinkSpec =
   | Exclude<SinkSpec, { module: string | URL }>
   | { module: string; options?: unknown };
 
-const TYPES = ['null', 'ndjson', 'sqlite', 'postgres'];
+const TYPES = ['null', 'ndjson', 'sqlite', 'postgres', 'nats-jetstream', 'redis-streams'];
 
 /** Validates a sink spec up front, naming the field; URLs become strings for postMessage. */
 export function resolveSinkSpec(spec: SinkSpec, field: string): PortableSinkSpec {
@@ -42,5 +46,7 @@ export function resolveSinkSpec(spec: SinkSpec, field: string): PortableSinkSpec
   ) {
     throw new InvalidOptionError(`${field}.path`, 'a file path', spec.path);
   }
+  if (spec.type === 'nats-jetstream') resolveNatsJetStreamSinkOptions(spec, field);
+  if (spec.type === 'redis-streams') resolveRedisStreamsSinkOptions(spec, field);
   return spec;
 }

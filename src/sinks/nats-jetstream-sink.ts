@@ -1,0 +1,277 @@
+import type { JetStreamClient, NatsConnection } from 'nats';
+import { InvalidOptionError } from '../errors.js';
+import { type Sink, SinkError, type SinkRecord } from './sink.js';
+
+export interface NatsJetStreamSinkOptions {
+  /** Server URL, or several to fail over between. @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[];
+  /** Subject every record is published to (no wildcards). A JetStream stream must capture it. */
+  subject: string;
+  /**
+   * Stream to create, capturing `subject`, when no stream of this name exists. Omit it when the
+   * stream is managed elsewhere; open() then only checks that some stream captures `subject`.
+   */
+  stream?: string;
+  /**
+   * Duplicate window of the stream this sink creates, ms: a record republished within it is stored
+   * once. A stream that already exists keeps its own window. @default 120000
+   */
+  duplicateWindowMs?: number;
+  /** How long connecting, and each publish waiting for the server's ack, may take, ms. @default 5000 */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_NATS_JETSTREAM_SINK_OPTIONS = {
+  servers: 'nats://127.0.0.1:4222',
+  duplicateWindowMs: 120_000,
+  timeoutMs: 5_000,
+} as const;
+
+export interface ResolvedNatsJetStreamSinkOptions {
+  servers: string[];
+  subject: string;
+  stream: string | undefined;
+  duplicateWindowMs: number;
+  timeoutMs: number;
+}
+
+/** Dot-separated tokens, none empty, with no whitespace and no wildcard. */
+const SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+/** JetStream stream names may not hold whitespace, dots, wildcards or path separators. */
+const STREAM_NAME = /^[^\s.*>/\\]+$/;
+/** JetStream API error for "stream not found". */
+const STREAM_NOT_FOUND = 10059;
+/** Client error codes that a reconnect or a later attempt can clear. */
+const RETRY_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DRAINING',
+  'CONNECTION_REFUSED',
+  'CONNECTION_TIMEOUT',
+  'DISCONNECT',
+  'TIMEOUT',
+  'AUTHENTICATION_TIMEOUT',
+  // No responders: no stream is listening right now (JetStream restarting, leader election).
+  '503',
+  '408',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/** Validates the options up front; errors name `${field}.<option>` and quote the value. */
+export function resolveNatsJetStreamSinkOptions(
+  options: NatsJetStreamSinkOptions,
+  field = 'sink',
+): ResolvedNatsJetStreamSinkOptions {
+  const d = DEFAULT_NATS_JETSTREAM_SINK_OPTIONS;
+  const servers = options.servers ?? d.servers;
+  const list = Array.isArray(servers) ? servers : [servers];
+  if (list.length === 0 || !list.every((s) => typeof s === 'string' && s !== '')) {
+    throw new InvalidOptionError(`${field}.servers`, 'a server URL or a non-empty list of them', servers);
+  }
+  if (typeof options.subject !== 'string' || !SUBJECT.test(options.subject)) {
+    throw new InvalidOptionError(
+      `${field}.subject`,
+      'a NATS subject without wildcards or whitespace',
+      options.subject,
+    );
+  }
+  if (
+    options.stream !== undefined &&
+    (typeof options.stream !== 'string' || !STREAM_NAME.test(options.stream))
+  ) {
+    throw new InvalidOptionError(
+      `${field}.stream`,
+      'a JetStream stream name (no whitespace, ".", "*", ">", "/" or "\\")',
+      options.stream,
+    );
+  }
+  const duplicateWindowMs = options.duplicateWindowMs ?? d.duplicateWindowMs;
+  if (!Number.isSafeInteger(duplicateWindowMs) || duplicateWindowMs < 1) {
+    throw new InvalidOptionError(
+      `${field}.duplicateWindowMs`,
+      'a positive whole number of ms',
+      duplicateWindowMs,
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? d.timeoutMs;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    throw new InvalidOptionError(`${field}.timeoutMs`, 'a positive whole number of ms', timeoutMs);
+  }
+  return { servers: list, subject: options.subject, stream: options.stream, duplicateWindowMs, timeoutMs };
+}
+
+/** Whether a NATS or JetStream error is transient: connection trouble, timeouts, server-side 5xx. */
+export function isRetryableNatsError(error: unknown): boolean {
+  const apiCode = (error as { api_error?: { code?: unknown } })?.api_error?.code;
+  if (typeof apiCode === 'number') return apiCode >= 500 || apiCode === 408 || apiCode === 429;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string') return RETRY_CODES.has(code);
+  // Without a code it is not one of the client's classified errors: retry rather than give up.
+  return true;
+}
+
+function errorCode(error: unknown): number | undefined {
+  const code = (error as { api_error?: { err_code?: unknown } })?.api_error?.err_code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * Publishes each record to a JetStream subject as the JSON of `{id, key, source, ts, payload}`,
+ * with the record id as the message id (`Nats-Msg-Id`). The server stores a message id once per
+ * stream *within the stream's duplicate window* (`duplicateWindowMs` for a stream this sink
+ * creates): a batch retried inside that window stores each record once; a record republished
+ * after it has passed is stored again.
+ *
+ * A batch is published concurrently on one connection and resolves once every publish is acked.
+ * If any publish fails the whole batch is rejected; republishing it is safe, since the records
+ * that did land are recognised as duplicates. The client library is imported in open(), so
+ * workers whose pipeline uses another sink never load it.
+ */
+export class NatsJetStreamSink implements Sink {
+  readonly idempotent = true;
+  readonly #options: ResolvedNatsJetStreamSinkOptions;
+  readonly #encoder = new TextEncoder();
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+
+  constructor(options: NatsJetStreamSinkOptions) {
+    this.#options = resolveNatsJetStreamSinkOptions(options);
+  }
+
+  async open(): Promise<void> {
+    const { connect, nanos } = await import('nats');
+    const { servers, timeoutMs } = this.#options;
+    let nc: NatsConnection;
+    try {
+      // Reconnect without limit: a broker restart must not leave a worker with a dead sink. While
+      // it is away, publishes time out after timeoutMs and the batch is retried.
+      nc = await connect({ servers, timeout: timeoutMs, maxReconnectAttempts: -1 });
+    } catch (error) {
+      throw new SinkError(
+        `nats-jetstream: cannot connect to ${servers.map(redactedUrl).join(', ')}: ${messageOf(error)}`,
+        {
+          retryable: isRetryableNatsError(error),
+          cause: error,
+        },
+      );
+    }
+    try {
+      await this.#checkStream(nc, nanos);
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw error;
+    }
+    this.#nc = nc;
+    this.#js = nc.jetstream({ timeout: timeoutMs });
+  }
+
+  /** Creates the configured stream if missing, then checks that a stream captures the subject. */
+  async #checkStream(nc: NatsConnection, nanos: (ms: number) => number): Promise<void> {
+    const { subject, stream, duplicateWindowMs, timeoutMs } = this.#options;
+    let captor: string;
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: timeoutMs });
+      if (stream !== undefined) {
+        try {
+          await jsm.streams.info(stream);
+        } catch (error) {
+          if (errorCode(error) !== STREAM_NOT_FOUND) throw error;
+          try {
+            await jsm.streams.add({
+              name: stream,
+              subjects: [subject],
+              duplicate_window: nanos(duplicateWindowMs),
+            });
+          } catch (addError) {
+            // Another worker may have created it first; that is as good as creating it here.
+            const created = await jsm.streams.info(stream).then(
+              () => true,
+              () => false,
+            );
+            if (!created) throw addError;
+          }
+        }
+      }
+      captor = await jsm.streams.find(subject).catch((error: unknown) => {
+        if (error instanceof Error && /no stream matches/.test(error.message)) return '';
+        throw error;
+      });
+    } catch (error) {
+      throw new SinkError(`nats-jetstream: cannot set up stream for ${subject}: ${messageOf(error)}`, {
+        retryable: isRetryableNatsError(error),
+        cause: error,
+      });
+    }
+    if (captor === '') {
+      throw new SinkError(
+        `nats-jetstream: no JetStream stream captures subject ${JSON.stringify(subject)}; ` +
+          'create one, or name one in the stream option for the sink to create',
+        { retryable: false },
+      );
+    }
+    if (stream !== undefined && captor !== stream) {
+      throw new SinkError(
+        `nats-jetstream: subject ${JSON.stringify(subject)} is captured by stream ` +
+          `${JSON.stringify(captor)}, not by the configured stream ${JSON.stringify(stream)}`,
+        { retryable: false },
+      );
+    }
+  }
+
+  async write(records: readonly SinkRecord[]): Promise<undefined> {
+    const js = this.#js;
+    if (!js) throw new SinkError('nats-jetstream sink is not open', { retryable: false });
+    const { subject } = this.#options;
+    const messages = records.map((r, index) => {
+      try {
+        const body = { id: r.id, key: r.key, source: r.source, ts: r.ts, payload: r.payload };
+        return this.#encoder.encode(JSON.stringify(body));
+      } catch (error) {
+        throw new SinkError(`nats-jetstream: record ${index} (${r.id}) cannot be encoded as JSON`, {
+          retryable: false,
+          cause: error,
+        });
+      }
+    });
+    const results = await Promise.allSettled(
+      messages.map((data, i) => js.publish(subject, data, { msgID: records[i]!.id })),
+    );
+    const errors: unknown[] = [];
+    for (const result of results) if (result.status === 'rejected') errors.push(result.reason);
+    if (errors.length > 0) {
+      const first = errors[0];
+      throw new SinkError(
+        `nats-jetstream: ${errors.length} of ${records.length} publishes to ${subject} failed: ${messageOf(first)}`,
+        // A failure no retry can clear makes the batch permanent, rather than spending retries on it.
+        { retryable: errors.every(isRetryableNatsError), cause: first },
+      );
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    const nc = this.#nc;
+    this.#nc = undefined;
+    this.#js = undefined;
+    await nc?.close();
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A server URL without its password, for error messages. */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}
