@@ -3,7 +3,9 @@ import { createPipeline, type Pipeline, ShutdownTimeoutError } from '../engine/p
 import { InvalidOptionError } from '../errors.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { HttpSource } from '../sources/http-source.js';
+import { NatsJetStreamSource } from '../sources/nats-jetstream-source.js';
 import { NdjsonSource } from '../sources/ndjson-source.js';
+import { RedisStreamsSource } from '../sources/redis-streams-source.js';
 import type { Source } from '../sources/source.js';
 import { SyntheticSource } from '../sources/synthetic-source.js';
 import { parseFlags } from './parse-flags.js';
@@ -16,15 +18,24 @@ a synthetic source after its events) or SIGINT/SIGTERM; then it drains and print
 summary. A second signal exits at once with code 130 (unacknowledged events stay unacknowledged).
 validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64).
 
-The config is JSON (YAML is not supported yet). "\${NAME}" in any string is replaced by the
+The config is JSON, or YAML for a .yaml/.yml file. "\${NAME}" in any string is replaced by the
 environment variable NAME (unset: an error). Relative paths are relative to the config file.
   {
     "source": { "type": "synthetic", "rate": 1000 | "max", "events": 5000, "keys": 16 }
             | { "type": "ndjson", "path": "events.ndjson" | "-", "maxLineBytes": 1048576 }
             | { "type": "http", "host": "127.0.0.1", "port": 8080, "path": "/ingest", "token": "\${INGEST_TOKEN}",
-                "maxBodyBytes": 10485760, "fullWaitMs": 0 }   (POST NDJSON or a JSON array; 429 when full),
+                "maxBodyBytes": 10485760, "fullWaitMs": 0 }   (POST NDJSON or a JSON array; 429 when full)
+            | { "type": "nats-jetstream", "servers": "nats://127.0.0.1:4222", "stream": "EVENTS",
+                "subjects": ["events.>"], "durable": "sluice", "batch": 256, "ackWaitMs": 30000,
+                "maxAckPending": 65536 }
+            | { "type": "redis-streams", "url": "redis://127.0.0.1:6379", "stream": "events",
+                "group": "sluice", "consumer": "host-1", "batch": 256, "blockMs": 1000,
+                "claimIdleMs": 30000, "field": "data", "maxPending": 65536 }
+              (broker messages are acknowledged only once their events are written or
+               dead-lettered; processes with the same durable/group share the work),
     "transform": "./transform.js",
     "sink": { "type": "sqlite", "path": "out.db" } | { "type": "postgres", "connectionString": "\${DATABASE_URL}" }
+          | { "type": "nats-jetstream", "subject": "out.events" } | { "type": "redis-streams", "stream": "out" }
           | { "type": "ndjson", "path": "out.ndjson" } | { "type": "null" } | { "module": "./sink.js" },
     "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
@@ -33,7 +44,7 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
   }
 
 Options:
-  --config FILE       the JSON config (required)
+  --config FILE       the JSON or YAML config (required)
   -h, --help          show this help
 `;
 
@@ -49,7 +60,7 @@ function configFlag(argv: string[]): string | 'help' {
   );
   if (values.help) return 'help';
   if (typeof values.config !== 'string' || values.config === '')
-    throw new InvalidOptionError('--config', 'a JSON config file', values.config);
+    throw new InvalidOptionError('--config', 'a JSON or YAML config file', values.config);
   return values.config;
 }
 
@@ -81,6 +92,8 @@ function createSource(config: RunConfig): Source {
   const source = config.source;
   if (source.type === 'synthetic') return new SyntheticSource(source);
   if (source.type === 'http') return new HttpSource(source);
+  if (source.type === 'nats-jetstream') return new NatsJetStreamSource(source);
+  if (source.type === 'redis-streams') return new RedisStreamsSource(source);
   return new NdjsonSource(source);
 }
 
@@ -131,7 +144,13 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     }
     await source.stop();
     try {
-      const summary = await pipeline.close({ timeoutMs: config.shutdownTimeoutMs });
+      // The close drains the ring; each event settled makes its source message due for an ack,
+      // which finish() sends before the source disconnects.
+      const summary = await pipeline
+        .close({ timeoutMs: config.shutdownTimeoutMs })
+        .finally(() =>
+          source.finish?.().catch((error: unknown) => logger.warn({ err: error }, 'source finish failed')),
+        );
       const skipped =
         source instanceof NdjsonSource && source.tooLong > 0
           ? `, ${source.tooLong} lines over maxLineBytes not pushed`

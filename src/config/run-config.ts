@@ -47,6 +47,10 @@ export interface RedisStreamsSourceConfig {
   blockMs?: number;
   /** Entries left pending this long by another consumer are claimed, ms. @default 30000 */
   claimIdleMs?: number;
+  /** The entry field holding the serialised event. @default 'data' */
+  field?: string;
+  /** Entries read and not yet acknowledged, at most. @default what the ring holds at 256 bytes per event */
+  maxPending?: number;
 }
 
 /** Which source `sluice run` reads from. */
@@ -161,6 +165,8 @@ const redisStreamsSource = strictObject({
   batch: positiveInteger().optional(),
   blockMs: positiveInteger('a positive integer of milliseconds').optional(),
   claimIdleMs: positiveInteger('a positive integer of milliseconds').optional(),
+  field: nonEmptyString('an entry field name').optional(),
+  maxPending: positiveInteger().optional(),
 });
 
 const SOURCES = [syntheticSource, ndjsonSource, httpSource, natsJetStreamSource, redisStreamsSource] as const;

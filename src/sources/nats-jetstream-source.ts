@@ -1,0 +1,192 @@
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  connect,
+  DeliverPolicy,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+  nanos,
+} from 'nats';
+import { SourceAcks } from '../delivery/source-acks.js';
+import { InvalidOptionError } from '../errors.js';
+import type { RawRecord } from '../queue/producer.js';
+import { RunOnceSource, type SourceTarget } from './source.js';
+
+export interface NatsJetStreamSourceOptions {
+  /** @default 'nats://127.0.0.1:4222' */
+  servers?: string | string[];
+  /** The stream to read. */
+  stream: string;
+  /** Subjects of the stream, which is created with them when it does not exist (else it must). */
+  subjects?: string[];
+  /** The durable pull consumer; every process with the same name shares its work. */
+  durable: string;
+  /** Only messages on this subject (a filter within the stream). */
+  filterSubject?: string;
+  /** Messages asked for per pull. @default 256 */
+  batch?: number;
+  /** How long the server waits for an acknowledgement before delivering a message again. @default 30000 */
+  ackWaitMs?: number;
+  /**
+   * Messages handed out and not yet acknowledged, at most: the consumer's max_ack_pending, and the
+   * most this process holds. @default what the ring holds at 256 bytes per event (see SCALING.md)
+   */
+  maxAckPending?: number;
+}
+
+export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
+const DEFAULT_BATCH = 256;
+const DEFAULT_ACK_WAIT_MS = 30_000;
+/** How long one pull waits for messages before asking again; bounds how long a stop takes. */
+const PULL_EXPIRES_MS = 1000;
+/** The event size `maxAckPending` assumes by default when it sizes itself to the ring. */
+export const ASSUMED_EVENT_BYTES = 256;
+
+/** Messages the ring can hold at ASSUMED_EVENT_BYTES each: the default bound on unacknowledged ones. */
+export function ringSizedPending(target: Pick<SourceTarget, 'options'>, batch: number): number {
+  const { capacityBytes, partitions } = target.options.queue;
+  return Math.max(batch, Math.floor((capacityBytes * partitions) / ASSUMED_EVENT_BYTES));
+}
+
+/**
+ * Reads a JetStream stream through a durable pull consumer. Each message's data is one serialised
+ * event (a JSON object, parsed in a worker); its event id is the message's own `id` field, else its
+ * `Nats-Msg-Id` header, else `<stream>:<stream sequence>` — stable across redeliveries, so the sink's
+ * dedup absorbs them. A message is acknowledged only after its event was written or dead-lettered
+ * (SourceAcks); a process killed at any instant leaves the rest to be delivered again after
+ * `ackWaitMs`, to whichever process of the group pulls next.
+ */
+export class NatsJetStreamSource extends RunOnceSource {
+  readonly #options: NatsJetStreamSourceOptions;
+  #connection: NatsConnection | undefined;
+  #acks: SourceAcks<JsMsg> | undefined;
+  #received = 0;
+  #redelivered = 0;
+
+  constructor(options: NatsJetStreamSourceOptions) {
+    super();
+    for (const field of ['stream', 'durable'] as const) {
+      if (typeof options[field] !== 'string' || options[field] === '')
+        throw new InvalidOptionError(`source.${field}`, 'a non-empty string', options[field]);
+    }
+    this.#options = options;
+  }
+
+  /** Messages received, acknowledged, and received again after an earlier delivery. */
+  get counts(): { received: number; acked: number; redelivered: number } {
+    return { received: this.#received, acked: this.#acks?.acked ?? 0, redelivered: this.#redelivered };
+  }
+
+  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+    const o = this.#options;
+    const batch = o.batch ?? DEFAULT_BATCH;
+    const maxPending = o.maxAckPending ?? ringSizedPending(target, batch);
+    const nc = await connect({
+      servers: o.servers ?? DEFAULT_NATS_SERVERS,
+      name: `sluice-${process.pid}`,
+      maxReconnectAttempts: -1,
+    });
+    this.#connection = nc;
+    const jsm = await nc.jetstreamManager();
+    await this.#ensureStream(jsm);
+    await this.#ensureConsumer(jsm, maxPending);
+    const consumer = await nc.jetstream().consumers.get(o.stream, o.durable);
+    const logger = target.logger;
+    const acks = new SourceAcks<JsMsg>(
+      target,
+      async (messages) => {
+        for (const message of messages) message.ack();
+        // Acks are fire-and-forget publishes; a flush (PING/PONG) returns once the server has them.
+        await nc.flush();
+      },
+      logger,
+    );
+    this.#acks = acks;
+    logger.info(
+      { stream: o.stream, durable: o.durable, batch, maxAckPending: maxPending },
+      'nats source reading',
+    );
+
+    let buffer: JsMsg[] = [];
+    const flush = () => {
+      if (buffer.length === 0) return;
+      const messages = buffer;
+      buffer = [];
+      const records: RawRecord[] = messages.map((m) => ({
+        data: m.data,
+        id: m.headers?.get('Nats-Msg-Id') || `${o.stream}:${m.seq}`,
+      }));
+      acks.track(target.pushRawRecords(records), messages);
+    };
+    while (!signal.aborted) {
+      // Backpressure: ask for no more than the room left under maxAckPending. While the ring is
+      // full, acknowledgements stop, so pulls stop and the broker holds the backlog.
+      await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
+      if (signal.aborted) break;
+      const room = Math.max(1, Math.min(batch, maxPending - acks.pending));
+      const messages = await consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS });
+      let scheduled = false;
+      for await (const message of messages) {
+        this.#received++;
+        if (message.redelivered) this.#redelivered++;
+        buffer.push(message);
+        // Messages that arrive together are pushed together, once this I/O turn is over.
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            flush();
+          });
+        }
+      }
+      flush();
+    }
+  }
+
+  async #ensureStream(jsm: JetStreamManager): Promise<void> {
+    const o = this.#options;
+    try {
+      await jsm.streams.info(o.stream);
+    } catch (error) {
+      if (!o.subjects || o.subjects.length === 0) {
+        throw new InvalidOptionError(
+          'source.stream',
+          `an existing JetStream stream, or "subjects" to create it (${(error as Error).message})`,
+          o.stream,
+        );
+      }
+      await jsm.streams.add({ name: o.stream, subjects: o.subjects });
+    }
+  }
+
+  async #ensureConsumer(jsm: JetStreamManager, maxAckPending: number): Promise<void> {
+    const o = this.#options;
+    const config: Partial<ConsumerConfig> = {
+      durable_name: o.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(o.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+      max_ack_pending: maxAckPending,
+      ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
+    };
+    const existing = await jsm.consumers.info(o.stream, o.durable).catch(() => undefined);
+    if (existing === undefined) {
+      // Two processes starting at once may both get here; the same config is accepted twice.
+      await jsm.consumers.add(o.stream, config);
+    } else if (
+      existing.config.ack_wait !== config.ack_wait ||
+      existing.config.max_ack_pending !== config.max_ack_pending
+    ) {
+      await jsm.consumers.update(o.stream, o.durable, {
+        ack_wait: config.ack_wait,
+        max_ack_pending: config.max_ack_pending,
+      });
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.#acks?.finish();
+    await this.#connection?.drain().catch(() => this.#connection?.close());
+  }
+}

@@ -1,0 +1,206 @@
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { SourceAcks } from '../delivery/source-acks.js';
+import { InvalidOptionError } from '../errors.js';
+import type { RawRecord } from '../queue/producer.js';
+import { ringSizedPending } from './nats-jetstream-source.js';
+import { RunOnceSource, type SourceTarget } from './source.js';
+
+export interface RedisStreamsSourceOptions {
+  /** @default 'redis://127.0.0.1:6379' */
+  url?: string;
+  /** The stream key; created (empty) with the group when absent. */
+  stream: string;
+  /** The consumer group; every process with the same group shares its work. */
+  group: string;
+  /** This process's name in the group. @default `<hostname>-<pid>` */
+  consumer?: string;
+  /** The entry field that holds the serialised event; an entry without it becomes `{ ...fields }`. @default 'data' */
+  field?: string;
+  /** Entries asked for per read. @default 256 */
+  batch?: number;
+  /** How long one read blocks waiting for entries, ms. @default 1000 */
+  blockMs?: number;
+  /** Entries pending (read, unacknowledged) longer than this are claimed from their consumer, ms. @default 30000 */
+  claimIdleMs?: number;
+  /** Entries read and not yet acknowledged, at most. @default what the ring holds at 256 bytes per event */
+  maxPending?: number;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_BATCH = 256;
+const DEFAULT_BLOCK_MS = 1000;
+const DEFAULT_CLAIM_IDLE_MS = 30_000;
+
+type Entry = [id: string, fields: string[]] | null;
+interface Claimed {
+  id: string;
+  fields: string[];
+}
+
+/**
+ * Reads a Redis stream as one consumer of a consumer group (XREADGROUP). Each entry's `data` field
+ * is one serialised event (parsed in a worker); its event id is the line's own `id`, else
+ * `<stream>:<entry id>` — stable across redeliveries, so the sink's dedup absorbs them. An entry is
+ * XACKed only after its event was written or dead-lettered (SourceAcks). At start the consumer
+ * reads back its own pending entries (a restart under the same name); all along, it XAUTOCLAIMs
+ * entries left pending longer than `claimIdleMs` by any consumer of the group — a dead process's
+ * included.
+ */
+export class RedisStreamsSource extends RunOnceSource {
+  readonly #options: RedisStreamsSourceOptions;
+  readonly #consumer: string;
+  #reader: Redis | undefined;
+  #commands: Redis | undefined;
+  #acks: SourceAcks<string> | undefined;
+  /** Entry ids this process holds unacknowledged: XAUTOCLAIM must not hand them to it twice. */
+  readonly #holding = new Set<string>();
+  #received = 0;
+  #claimed = 0;
+
+  constructor(options: RedisStreamsSourceOptions) {
+    super();
+    for (const field of ['stream', 'group'] as const) {
+      if (typeof options[field] !== 'string' || options[field] === '')
+        throw new InvalidOptionError(`source.${field}`, 'a non-empty string', options[field]);
+    }
+    this.#options = options;
+    this.#consumer = options.consumer ?? `${hostname()}-${process.pid}`;
+  }
+
+  /** This process's consumer name in the group. */
+  get consumer(): string {
+    return this.#consumer;
+  }
+
+  /** Entries received (claimed ones included), acknowledged, and claimed from idle consumers. */
+  get counts(): { received: number; acked: number; claimed: number } {
+    return { received: this.#received, acked: this.#acks?.acked ?? 0, claimed: this.#claimed };
+  }
+
+  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+    const o = this.#options;
+    const batch = o.batch ?? DEFAULT_BATCH;
+    const blockMs = o.blockMs ?? DEFAULT_BLOCK_MS;
+    const claimIdleMs = o.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS;
+    const maxPending = o.maxPending ?? ringSizedPending(target, batch);
+    const logger = target.logger;
+    const url = o.url ?? DEFAULT_REDIS_URL;
+    // A blocking XREADGROUP holds its connection: acknowledgements and claims use a second one.
+    const reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+    const commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.#reader = reader;
+    this.#commands = commands;
+    for (const connection of [reader, commands]) {
+      connection.on('error', (error: Error) => logger.warn({ err: error }, 'redis source connection error'));
+      await connection.connect();
+    }
+    try {
+      await commands.xgroup('CREATE', o.stream, o.group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error;
+    }
+    const acks = new SourceAcks<string>(
+      target,
+      async (ids) => {
+        await commands.xack(o.stream, o.group, ...ids);
+        for (const id of ids) this.#holding.delete(id);
+      },
+      logger,
+    );
+    this.#acks = acks;
+    logger.info(
+      { stream: o.stream, group: o.group, consumer: this.#consumer, batch, maxPending, claimIdleMs },
+      'redis source reading',
+    );
+
+    const push = (entries: Claimed[]) => {
+      if (entries.length === 0) return;
+      const field = o.field ?? 'data';
+      const records: RawRecord[] = entries.map((entry) => ({
+        data: fieldOf(entry.fields, field) ?? JSON.stringify(fieldsObject(entry.fields)),
+        id: `${o.stream}:${entry.id}`,
+      }));
+      for (const entry of entries) this.#holding.add(entry.id);
+      this.#received += entries.length;
+      acks.track(
+        target.pushRawRecords(records),
+        entries.map((entry) => entry.id),
+      );
+    };
+
+    // First this consumer's own pending entries (a restart under the same name), then new ones.
+    let cursor = '0';
+    let nextClaim = Date.now() + claimIdleMs / 2;
+    while (!signal.aborted) {
+      await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
+      if (signal.aborted) break;
+      if (Date.now() >= nextClaim) {
+        push(await this.#claim(commands, claimIdleMs, batch));
+        nextClaim = Date.now() + claimIdleMs / 2;
+      }
+      const count = Math.max(1, Math.min(batch, maxPending - acks.pending));
+      const args: (string | number)[] = ['GROUP', o.group, this.#consumer, 'COUNT', count];
+      // Pending entries are there already; only new ones are waited for.
+      if (cursor === '>') args.push('BLOCK', Math.min(blockMs, claimIdleMs));
+      args.push('STREAMS', o.stream, cursor);
+      // ioredis types each argument order separately; the call itself takes them as a list.
+      const xreadgroup = reader.xreadgroup.bind(reader) as (...a: (string | number)[]) => Promise<unknown>;
+      const reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
+      const entries = (reply?.[0]?.[1] ?? []).filter((e): e is [string, string[]] => e !== null);
+      if (cursor !== '>') {
+        // Reading this consumer's pending entries, after `cursor`: none left, so new ones next.
+        if (entries.length === 0) cursor = '>';
+        else {
+          cursor = entries[entries.length - 1]![0];
+          push(entries.filter(([id]) => !this.#holding.has(id)).map(([id, fields]) => ({ id, fields })));
+        }
+        continue;
+      }
+      push(entries.map(([id, fields]) => ({ id, fields })));
+    }
+  }
+
+  /** XAUTOCLAIMs entries idle longer than `idleMs` in any consumer, skipping ones this process holds. */
+  async #claim(commands: Redis, idleMs: number, batch: number): Promise<Claimed[]> {
+    const o = this.#options;
+    const claimed: Claimed[] = [];
+    let start = '0-0';
+    do {
+      const reply = (await commands.xautoclaim(
+        o.stream,
+        o.group,
+        this.#consumer,
+        idleMs,
+        start,
+        'COUNT',
+        batch,
+      )) as [string, Entry[], string[]?];
+      start = reply[0];
+      for (const entry of reply[1]) {
+        if (entry === null || this.#holding.has(entry[0])) continue;
+        claimed.push({ id: entry[0], fields: entry[1] });
+      }
+    } while (start !== '0-0' && claimed.length < batch);
+    this.#claimed += claimed.length;
+    return claimed;
+  }
+
+  async finish(): Promise<void> {
+    await this.#acks?.finish();
+    await this.#commands?.quit().catch(() => undefined);
+    this.#reader?.disconnect();
+  }
+}
+
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+function fieldsObject(fields: string[]): Record<string, string> {
+  // A null-prototype object: a field named __proto__ stays a plain field.
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
+  return out;
+}

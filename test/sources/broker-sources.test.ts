@@ -1,0 +1,267 @@
+/**
+ * The NATS JetStream and Redis Streams sources against the real servers, in process: every
+ * message becomes one stored event (by id), is acknowledged only once stored, and a source that
+ * stops before its events are stored leaves them with the broker for the next reader.
+ */
+import { Redis } from 'ioredis';
+import { AckPolicy, connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsJetStreamSource } from '../../src/sources/nats-jetstream-source.js';
+import { RedisStreamsSource } from '../../src/sources/redis-streams-source.js';
+import { createControl, RECORDS_STORED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
+import { nats, redis, uniqueName } from '../helpers/brokers.js';
+import { fixtureUrl, openGate, useScenes, waitForWord } from '../helpers/engine.js';
+
+const scene = useScenes();
+const N = 2000;
+
+/** Resolves once `check` is true, polling every 20 ms; rejects naming `what` after `timeoutMs`. */
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+nats.announce('nats-jetstream source');
+describe.skipIf(nats.skip)('nats-jetstream source', () => {
+  let nc: NatsConnection;
+  const streams: string[] = [];
+  beforeAll(async () => {
+    nats.require();
+    nc = await connect({ servers: nats.url });
+  });
+  afterAll(async () => {
+    const jsm = await nc.jetstreamManager();
+    for (const stream of streams) await jsm.streams.delete(stream).catch(() => undefined);
+    await nc.close();
+  });
+
+  async function publish(stream: string, subject: string, count: number, withIds: boolean) {
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+    streams.push(stream);
+    const js = nc.jetstream();
+    const acks = [];
+    for (let i = 0; i < count; i++) {
+      const body = withIds ? { id: `ev-${i}`, n: i } : { n: i };
+      acks.push(js.publish(`${subject}.x`, JSON.stringify(body)));
+    }
+    await Promise.all(acks);
+  }
+
+  it('stores every message once by id, acknowledges them all, and derives stable ids from the stream sequence', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    await publish(stream, subject, N, false);
+    const pipeline = await s.pipeline({
+      workers: { min: 2, max: 2 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'sluice', batch: 100 });
+    const controller = new AbortController();
+    const running = source.start(pipeline, controller.signal);
+    await until(() => source.counts.acked >= N, `${N} acks`);
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+
+    const rows = s.rows();
+    expect(rows.length).toBe(N);
+    const expected = Array.from({ length: N }, (_, i) => `${stream}:${i + 1}`).sort();
+    expect(rows.map((r) => r.id).sort()).toEqual(expected);
+    expect(source.counts).toMatchObject({ received: N, acked: N, redelivered: 0 });
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.consumers.info(stream, 'sluice');
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.num_pending).toBe(0);
+    expect(info.config.ack_policy).toBe(AckPolicy.Explicit);
+  });
+
+  it('holds at most maxAckPending while the sink is stalled, acknowledges none of them, and they are delivered again to the next reader', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    await publish(stream, subject, 300, true);
+    const control = createControl(false);
+    const words = new Int32Array(control);
+    const stalled = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
+    });
+    const options = { servers: nats.url, stream, durable: 'sluice', batch: 50, ackWaitMs: 1000 };
+    const first = new NatsJetStreamSource({ ...options, maxAckPending: 100 });
+    const stopFirst = new AbortController();
+    const running = first.start(stalled, stopFirst.signal);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    const jsm = await nc.jetstreamManager();
+    // Backpressure reaches the broker: it hands out 100 and keeps the other 200.
+    await until(async () => {
+      const info = await jsm.consumers.info(stream, 'sluice');
+      return info.num_ack_pending === 100 && info.num_pending === 200;
+    }, 'the broker to hold back 200');
+    expect(first.counts.received).toBe(100);
+    expect(first.counts.acked).toBe(0);
+    // The first reader goes away without its sink ever storing anything.
+    stopFirst.abort();
+    await running;
+    await first.stop();
+    await expect(stalled.close({ timeoutMs: 100 })).rejects.toThrow(/still in the ring/);
+    await first.finish();
+    expect(first.counts.acked).toBe(0);
+    expect(Atomics.load(words, RECORDS_STORED)).toBe(0);
+    openGate(words);
+
+    const s2 = scene();
+    const pipeline = await s2.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s2.sinkOptions() },
+    });
+    const second = new NatsJetStreamSource(options);
+    const stopSecond = new AbortController();
+    const again = second.start(pipeline, stopSecond.signal);
+    await until(() => second.counts.acked >= 300, '300 acks after redelivery');
+    stopSecond.abort();
+    await again;
+    await second.stop();
+    await pipeline.close();
+    await second.finish();
+    expect(second.counts.redelivered).toBe(100);
+    const ids = s2
+      .rows()
+      .map((r) => r.id)
+      .sort();
+    expect(ids).toEqual(Array.from({ length: 300 }, (_, i) => `ev-${i}`).sort());
+  });
+
+  it('needs an existing stream or subjects to create it, naming the field', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const missing = uniqueName('NOPE');
+    const source = new NatsJetStreamSource({ servers: nats.url, stream: missing, durable: 'd' });
+    await expect(source.start(pipeline, new AbortController().signal)).rejects.toThrow(
+      new RegExp(`source\\.stream.*${missing}`),
+    );
+    await source.finish();
+    expect(() => new NatsJetStreamSource({ stream: '', durable: 'd' })).toThrow(/source\.stream/);
+  });
+});
+
+redis.announce('redis-streams source');
+describe.skipIf(redis.skip)('redis-streams source', () => {
+  let client: Redis;
+  const keys: string[] = [];
+  beforeAll(() => {
+    redis.require();
+    client = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    if (keys.length > 0) await client.del(...keys);
+    client.disconnect();
+  });
+
+  async function publish(stream: string, count: number): Promise<string[]> {
+    keys.push(stream);
+    const pipeline = client.pipeline();
+    for (let i = 0; i < count; i++) pipeline.xadd(stream, '*', 'data', JSON.stringify({ n: i }));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, id]) => {
+      if (error) throw error;
+      return id as string;
+    });
+  }
+
+  it('stores every entry once by id, XACKs them all, and reads a restarted consumer’s own pending entries first', async () => {
+    const stream = uniqueName('st');
+    const entryIds = await publish(stream, N);
+    // An earlier run of consumer "c1" read 100 entries and died before acknowledging them.
+    await client.xgroup('CREATE', stream, 'g', '0');
+    await client.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 100, 'STREAMS', stream, '>');
+    expect((await client.xpending(stream, 'g'))[0]).toBe(100);
+
+    const s = scene();
+    // One worker: batches are stored in ring order, so the first stored are the first pushed.
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new RedisStreamsSource({
+      url: redis.url,
+      stream,
+      group: 'g',
+      consumer: 'c1',
+      batch: 128,
+      blockMs: 100,
+    });
+    const controller = new AbortController();
+    const running = source.start(pipeline, controller.signal);
+    await until(() => source.counts.acked >= N, `${N} acks`);
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+
+    const rows = s.rows();
+    expect(rows.length).toBe(N);
+    expect(rows.map((r) => r.id).sort()).toEqual(entryIds.map((id) => `${stream}:${id}`).sort());
+    // The pending 100 were read first: they are the first 100 stored.
+    expect(
+      rows
+        .slice(0, 100)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(
+      entryIds
+        .slice(0, 100)
+        .map((id) => `${stream}:${id}`)
+        .sort(),
+    );
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
+  it('claims entries a dead consumer left pending past claimIdleMs', async () => {
+    const stream = uniqueName('st');
+    const entryIds = await publish(stream, 500);
+    await client.xgroup('CREATE', stream, 'g', '0');
+    // "dead" read 200 entries and will never come back.
+    await client.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 200, 'STREAMS', stream, '>');
+
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new RedisStreamsSource({
+      url: redis.url,
+      stream,
+      group: 'g',
+      consumer: 'alive',
+      blockMs: 100,
+      claimIdleMs: 300,
+    });
+    const controller = new AbortController();
+    const running = source.start(pipeline, controller.signal);
+    await until(() => source.counts.acked >= 500, '500 acks');
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+    expect(source.counts.claimed).toBe(200);
+    expect(
+      s
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(entryIds.map((id) => `${stream}:${id}`).sort());
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+});
