@@ -136,8 +136,11 @@ export class RedisStreamsSource extends RunOnceSource {
       await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
       if (signal.aborted) break;
       if (Date.now() >= nextClaim) {
-        push(await this.#claim(commands, claimIdleMs, batch));
-        nextClaim = Date.now() + claimIdleMs / 2;
+        const { entries, more } = await this.#claim(commands, claimIdleMs, batch);
+        push(entries);
+        // A dead consumer may have left many: claim the rest before waiting on new entries.
+        nextClaim = more ? 0 : Date.now() + claimIdleMs / 2;
+        if (more) continue;
       }
       const count = Math.max(1, Math.min(batch, maxPending - acks.pending));
       const args: (string | number)[] = ['GROUP', o.group, this.#consumer, 'COUNT', count];
@@ -162,7 +165,11 @@ export class RedisStreamsSource extends RunOnceSource {
   }
 
   /** XAUTOCLAIMs entries idle longer than `idleMs` in any consumer, skipping ones this process holds. */
-  async #claim(commands: Redis, idleMs: number, batch: number): Promise<Claimed[]> {
+  async #claim(
+    commands: Redis,
+    idleMs: number,
+    batch: number,
+  ): Promise<{ entries: Claimed[]; more: boolean }> {
     const o = this.#options;
     const claimed: Claimed[] = [];
     let start = '0-0';
@@ -183,7 +190,7 @@ export class RedisStreamsSource extends RunOnceSource {
       }
     } while (start !== '0-0' && claimed.length < batch);
     this.#claimed += claimed.length;
-    return claimed;
+    return { entries: claimed, more: start !== '0-0' };
   }
 
   async finish(): Promise<void> {
