@@ -171,6 +171,7 @@ export function prepareRaw(
   key: string | undefined,
   maxRecordBytes: number,
   id?: string,
+  source?: string,
 ): PreparedRecord {
   if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
     throw new InvalidEventError('(raw)', `must be a Uint8Array or string, got ${typeof bytes}`);
@@ -179,7 +180,7 @@ export function prepareRaw(
   return finishPrepare(
     checkId(id),
     checkOptionalString('key', key),
-    undefined,
+    checkOptionalString('source', source),
     0,
     bytes,
     length,

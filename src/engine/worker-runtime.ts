@@ -212,7 +212,7 @@ export class WorkerRuntime {
       } catch (error) {
         letters.push(
           deadLetter(
-            { id: view.id, key: view.key, payload: payloadText(ring, view) },
+            { id: view.id, key: view.key, source: view.source, payload: payloadText(ring, view) },
             view.raw ? 'invalid-json' : 'invalid-event',
             error,
           ),

@@ -16,6 +16,8 @@ export interface RawRecord {
   id?: string;
   /** Partitioning and ordering key. */
   key?: string;
+  /** Where it came from (e.g. `events.ndjson:17`), unless the line has a `source` of its own. */
+  source?: string;
 }
 
 import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
@@ -115,7 +117,7 @@ class ProducerCore {
   }
 
   prepareRawRecords(records: readonly RawRecord[]): PreparedRecord[] {
-    return records.map((r) => prepareRaw(r.data, r.key, this.maxRecordBytes, r.id));
+    return records.map((r) => prepareRaw(r.data, r.key, this.maxRecordBytes, r.id, r.source));
   }
 }
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
+import type { RawRecord } from '../queue/producer.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface HttpSourceOptions {
@@ -32,7 +33,7 @@ export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<Required<Omit<HttpSourceOptio
 
 /**
  * What the HTTP source needs beyond a plain source: the queue figures (to refuse with 429 rather
- * than wait on a full ring) and `drained()` (for `?ack=sink`).
+ * than wait on a full ring) and `settled()` (for `?ack=sink`).
  */
 export type HttpSourceTarget = SourceTarget;
 
@@ -204,14 +205,16 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     }
     const body = await this.#readBody(req, res);
     if (body === undefined) return;
-    let lines: Uint8Array[];
+    let lines: RawRecord[];
     try {
-      lines = ndjson ? splitLines(body) : splitArray(body);
+      // Each event's source says where it was in the body, so a malformed one's dead letter says too.
+      const label = `POST ${url.pathname}`;
+      lines = ndjson ? splitLines(body, label) : splitArray(body, label);
       const maxRecordBytes = target.options.queue.maxRecordBytes;
       // Checked before anything is pushed, so a 413 for one record means none of the body went in.
       lines.forEach((line, index) => {
         try {
-          prepareRaw(line, undefined, maxRecordBytes);
+          prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
         } catch (error) {
           if (!(error instanceof RecordTooLargeError)) throw error;
           throw new HttpError(413, `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`);
@@ -232,7 +235,9 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
         headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       });
     }
-    if (url.searchParams.get('ack') === 'sink') await target.drained();
+    // settled(): what this source pushed is written or dead-lettered (drained() would also wait
+    // for producer threads' pushes, which the client did not send).
+    if (url.searchParams.get('ack') === 'sink') await target.settled();
     send(res, { status: 200, body: { accepted } });
   }
 
@@ -280,7 +285,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
    * never waits on a full ring behind a stalled sink. Returns how many were accepted: a prefix of
    * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or the source is stopping.
    */
-  async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: Uint8Array[]): Promise<number> {
+  async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: RawRecord[]): Promise<number> {
     const { capacityBytes, partitions, maxRecordBytes } = target.options.queue;
     const chunkBytes = Math.max(maxRecordBytes, capacityBytes / partitions / CHUNK_SHARE_OF_RING);
     let accepted = 0;
@@ -290,7 +295,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       let needed = 0;
       while (end < lines.length) {
         // The same size the producer will reserve: header, generated id, payload, aligned.
-        const size = prepareRaw(lines[end]!, undefined, maxRecordBytes).size;
+        const line = lines[end]!;
+        const size = prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source).size;
         if (end > i && needed + size > chunkBytes) break;
         needed += size;
         end++;
@@ -301,7 +307,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       const chunk = lines.slice(i, end);
       let pushed: number;
       try {
-        pushed = await target.pushRawMany(chunk);
+        pushed = await target.pushRawRecords(chunk);
       } catch (error) {
         // The reject policy refused mid-chunk: how much of the chunk got in is unknown, so none of
         // it is reported accepted — the client's resend may duplicate some, never lose any.
@@ -350,24 +356,34 @@ function refuse(res: ServerResponse, reply: Reply): void {
   res.once('finish', () => res.req.socket.destroySoon());
 }
 
-/** Non-blank NDJSON lines, each without its CR; not parsed. */
-function splitLines(body: Buffer): Uint8Array[] {
-  const lines: Uint8Array[] = [];
+/**
+ * Non-blank NDJSON lines, each without its CR; not parsed. Each one's source is `<label> line <n>`,
+ * counting every line of the body from 1, blank ones included.
+ */
+function splitLines(body: Buffer, label: string): RawRecord[] {
+  const lines: RawRecord[] = [];
   let from = 0;
+  let number = 0;
   while (from <= body.length) {
+    number++;
     let at = body.indexOf(NEWLINE, from);
     if (at === -1) at = body.length;
     let end = at;
     if (end > from && body[end - 1] === CARRIAGE_RETURN) end--;
     const line = body.subarray(from, end);
-    if (line.some((byte) => byte !== 0x20 && byte !== 0x09)) lines.push(line);
+    if (line.some((byte) => byte !== 0x20 && byte !== 0x09)) {
+      lines.push({ data: line, source: `${label} line ${number}` });
+    }
     from = at + 1;
   }
   return lines;
 }
 
-/** A JSON array's elements, re-serialised, with every `__proto__`/`constructor`/`prototype` key dropped. */
-function splitArray(body: Buffer): Uint8Array[] {
+/**
+ * A JSON array's elements, re-serialised, with every `__proto__`/`constructor`/`prototype` key
+ * dropped. Each one's source is `<label> element <n>`, from 1.
+ */
+function splitArray(body: Buffer, label: string): RawRecord[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'), (key, value: unknown) =>
@@ -377,5 +393,8 @@ function splitArray(body: Buffer): Uint8Array[] {
     throw new HttpError(400, `body is not valid JSON: ${(error as Error).message}`);
   }
   if (!Array.isArray(parsed)) throw new HttpError(400, 'an application/json body must be an array of events');
-  return parsed.map((element) => Buffer.from(JSON.stringify(element) ?? 'null'));
+  return parsed.map((element, i) => ({
+    data: Buffer.from(JSON.stringify(element) ?? 'null'),
+    source: `${label} element ${i + 1}`,
+  }));
 }

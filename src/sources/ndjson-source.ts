@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
+import type { RawRecord } from '../queue/producer.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface NdjsonSourceOptions {
@@ -14,7 +15,7 @@ export interface NdjsonSourceOptions {
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
-/** Lines pushed per pushRawMany call at most. */
+/** Lines pushed per pushRawRecords call at most. */
 const CHUNK_LINES = 1000;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -28,6 +29,8 @@ export class NdjsonSource extends RunOnceSource {
   readonly #path: string;
   readonly #maxLineBytes: number;
   readonly #stdin: Readable;
+  /** `stdin`, or the path: the source of every event, before `:<line number>`. */
+  readonly #label: string;
   #lines = 0;
   #pushed = 0;
   #tooLong = 0;
@@ -37,6 +40,7 @@ export class NdjsonSource extends RunOnceSource {
     this.#path = options.path;
     this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#stdin = options.stdin ?? process.stdin;
+    this.#label = options.path === '-' ? 'stdin' : options.path;
   }
 
   /** Lines read so far (blank ones included), i.e. the number of the last line seen. */
@@ -62,7 +66,7 @@ export class NdjsonSource extends RunOnceSource {
     let partial: Buffer[] = [];
     let partialBytes = 0;
     let skipping = false;
-    const pending: Uint8Array[] = [];
+    const pending: RawRecord[] = [];
     try {
       for await (const chunk of input) {
         if (signal.aborted) break;
@@ -109,12 +113,17 @@ export class NdjsonSource extends RunOnceSource {
     }
   }
 
-  /** Queues a complete line for pushing, without its CR and unless it is blank. */
-  #take(line: Uint8Array, pending: Uint8Array[]): void {
+  /**
+   * Queues a complete line for pushing, without its CR and unless it is blank. Its source is
+   * `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where it was.
+   */
+  #take(line: Uint8Array, pending: RawRecord[]): void {
     let end = line.length;
     if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
     const trimmed = line.subarray(0, end);
-    if (trimmed.some((byte) => byte !== 0x20 && byte !== 0x09)) pending.push(trimmed);
+    if (trimmed.some((byte) => byte !== 0x20 && byte !== 0x09)) {
+      pending.push({ data: trimmed, source: `${this.#label}:${this.#lines}` });
+    }
   }
 
   #reject(target: SourceTarget, bytes: number, line: number | null = this.#lines): void {
@@ -126,19 +135,19 @@ export class NdjsonSource extends RunOnceSource {
   }
 
   /** Pushes a chunk; a line too large for the queue is reported like an over-long one. */
-  async #push(target: SourceTarget, lines: Uint8Array[]): Promise<void> {
+  async #push(target: SourceTarget, lines: RawRecord[]): Promise<void> {
     try {
-      this.#pushed += await target.pushRawMany(lines);
+      this.#pushed += await target.pushRawRecords(lines);
     } catch (error) {
       if (!(error instanceof RecordTooLargeError)) throw error;
       // Nothing of the chunk was written (records are prepared before any is published): retry
       // line by line to find the ones that cannot fit.
       for (const line of lines) {
         try {
-          if (await target.pushRaw(line)) this.#pushed++;
+          this.#pushed += await target.pushRawRecords([line]);
         } catch (inner) {
           if (!(inner instanceof RecordTooLargeError)) throw inner;
-          this.#reject(target, line.length, null);
+          this.#reject(target, line.data.length, Number(line.source!.slice(this.#label.length + 1)));
         }
       }
     }

@@ -37,11 +37,13 @@ let dir: string;
 const tables: string[] = [];
 const running: Proc[] = [];
 
-function startRun(config: object, name: string): Proc {
+/** Starts `sluice run`; `transformUs` is the fixture transform's CPU cost per event. */
+function startRun(config: object, name: string, transformUs = 200): Proc {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(config));
   const child = spawn(process.execPath, [CLI, 'run', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PID_TRANSFORM_US: String(transformUs) },
   });
   let output = '';
   child.stdout!.on('data', (chunk) => {

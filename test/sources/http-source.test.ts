@@ -189,7 +189,7 @@ describe('the http source', () => {
     expect(sortedIds(s)).toEqual(all);
   });
 
-  it('accepts malformed NDJSON lines into the ring, counts them, and the engine dead-letters them as invalid-json', async () => {
+  it('accepts malformed NDJSON lines into the ring, counts them, and the engine dead-letters them as invalid-json with their line numbers', async () => {
     const { s, url } = await start();
     const body = `${JSON.stringify({ id: 'good-1', payload: {} })}\n{not json\n\n${JSON.stringify({ id: 'good-2', payload: {} })}\n[1,\n`;
     const response = await post(`${url}/ingest?ack=sink`, body);
@@ -199,6 +199,8 @@ describe('the http source', () => {
     const letters = s.deadLetters();
     expect(letters).toHaveLength(2);
     expect(letters.map((l) => l.letter.reason)).toEqual(['invalid-json', 'invalid-json']);
+    // Where each was in the body, counting the blank line 3.
+    expect(letters.map((l) => l.letter.event.source)).toEqual(['POST /ingest line 2', 'POST /ingest line 5']);
   });
 
   it('drops __proto__, constructor and prototype keys of a JSON array body, so nothing reaches Object.prototype', async () => {

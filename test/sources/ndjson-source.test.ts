@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordTooLargeError } from '../../src/errors.js';
+import type { RawRecord } from '../../src/queue/producer.js';
 import { NdjsonSource } from '../../src/sources/ndjson-source.js';
 import type { SourceTarget } from '../../src/sources/source.js';
 
@@ -14,22 +15,19 @@ function collector(maxRecord = Number.POSITIVE_INFINITY) {
   const warnings: Record<string, unknown>[] = [];
   const decode = (line: Uint8Array | string) =>
     typeof line === 'string' ? line : Buffer.from(line).toString();
+  const sources: string[] = [];
   const target = {
-    pushRawMany: async (batch: readonly (Uint8Array | string)[]) => {
-      if (batch.some((line) => line.length > maxRecord))
+    pushRawRecords: async (batch: readonly RawRecord[]) => {
+      if (batch.some((r) => r.data.length > maxRecord))
         throw new RecordTooLargeError(maxRecord + 1, maxRecord);
       calls.push(batch.length);
-      lines.push(...batch.map(decode));
+      lines.push(...batch.map((r) => decode(r.data)));
+      sources.push(...batch.map((r) => r.source ?? '(none)'));
       return batch.length;
-    },
-    pushRaw: async (line: Uint8Array | string) => {
-      if (line.length > maxRecord) throw new RecordTooLargeError(line.length, maxRecord);
-      lines.push(decode(line));
-      return true;
     },
     logger: { warn: (fields: Record<string, unknown>) => warnings.push(fields) },
   } as unknown as SourceTarget;
-  return { lines, calls, warnings, target };
+  return { lines, calls, warnings, sources, target };
 }
 
 /** stdin stand-in that delivers the text in the given pieces (to split lines across chunks). */
@@ -51,20 +49,23 @@ describe('NdjsonSource', () => {
       i === 10 ? '{oops' : JSON.stringify({ payload: i }),
     );
     writeFileSync(path, `${text.join('\n')}\n`);
-    const { lines, calls, target } = collector();
+    const { lines, calls, sources, target } = collector();
     const source = new NdjsonSource({ path });
     await source.start(target, new AbortController().signal);
     expect(lines).toEqual(text);
+    // Each event's source is where it was: the malformed one's dead letter will say line 11.
+    expect(sources).toEqual(text.map((_, i) => `${path}:${i + 1}`));
     expect(source.lines).toBe(2500);
     expect(calls.length).toBeGreaterThanOrEqual(3);
     expect(Math.max(...calls)).toBeLessThanOrEqual(1000);
   });
 
   it('reassembles lines split across reads, strips CR, skips blank lines and keeps a last line without newline', async () => {
-    const { lines, target } = collector();
+    const { lines, sources, target } = collector();
     const source = new NdjsonSource({ path: '-', stdin: stdin('{"a"', ':1}\r\n\n  \n{"b":', '2}\n{"c":3}') });
     await source.start(target, new AbortController().signal);
     expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+    expect(sources).toEqual(['stdin:1', 'stdin:4', 'stdin:5']);
   });
 
   it('a line longer than maxLineBytes is not pushed but warned about with its line number and counted', async () => {
@@ -89,6 +90,7 @@ describe('NdjsonSource', () => {
     expect(lines).toEqual(['{"a":1}', '{"b":2}']);
     expect(source.tooLong).toBe(1);
     expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ line: 2 });
   });
 
   it('a line from a stdin that stays open is pushed at once, and aborting ends the read', async () => {
@@ -97,8 +99,8 @@ describe('NdjsonSource', () => {
       received = resolve;
     });
     const { lines, target } = collector();
-    const inner = target.pushRawMany;
-    target.pushRawMany = async (batch) => {
+    const inner = target.pushRawRecords;
+    target.pushRawRecords = async (batch) => {
       const n = await inner(batch);
       received();
       return n;
