@@ -1,7 +1,10 @@
 /**
  * A TCP proxy for outage tests: listens on 127.0.0.1 (a free port) and forwards every connection
- * to a target. `cut()` breaks the link as a failed network would — each live connection is reset,
- * and connections made while it is cut are reset as soon as they arrive — until `restore()`.
+ * to a target. It breaks the link in one of two ways until `restore()`:
+ * - `cut()`, as a failed network would: each live connection is reset, and connections made while
+ *   it is cut are reset as soon as they arrive;
+ * - `blackhole()`, as a hung server would: connections are accepted and every byte they send is
+ *   read and dropped, and nothing ever comes back — no answer, no close.
  */
 import net from 'node:net';
 
@@ -12,7 +15,12 @@ export interface FaultProxyCounters {
   cut: number;
   /** Connections reset on arrival because the proxy was cut. */
   refused: number;
+  /** Connections silenced by blackhole(), live ones and ones that arrived while it lasted. */
+  swallowed: number;
 }
+
+/** How the proxy treats connections right now. */
+export type FaultProxyMode = 'forward' | 'cut' | 'blackhole';
 
 interface Link {
   client: net.Socket;
@@ -20,10 +28,12 @@ interface Link {
 }
 
 export class FaultProxy {
-  readonly counters: FaultProxyCounters = { accepted: 0, cut: 0, refused: 0 };
+  readonly counters: FaultProxyCounters = { accepted: 0, cut: 0, refused: 0, swallowed: 0 };
   readonly #server: net.Server;
   readonly #links = new Set<Link>();
-  #down = false;
+  /** Client sockets that blackhole() silenced. */
+  readonly #silenced = new Set<net.Socket>();
+  #mode: FaultProxyMode = 'forward';
 
   private constructor(server: net.Server) {
     this.#server = server;
@@ -49,14 +59,19 @@ export class FaultProxy {
     return (this.#server.address() as net.AddressInfo).port;
   }
 
-  /** Whether it is cut now. */
-  get isCut(): boolean {
-    return this.#down;
+  /** Whether it forwards, is cut, or is a black hole now. */
+  get mode(): FaultProxyMode {
+    return this.#mode;
   }
 
-  /** Resets every live connection and every new one until restore(). */
+  /** Whether it is cut now. */
+  get isCut(): boolean {
+    return this.#mode === 'cut';
+  }
+
+  /** Resets every live connection (silenced ones too) and every new one until restore(). */
   cut(): void {
-    this.#down = true;
+    this.#mode = 'cut';
     for (const link of this.#links) {
       this.#links.delete(link);
       this.counters.cut++;
@@ -64,11 +79,33 @@ export class FaultProxy {
       if (!link.client.destroyed) link.client.resetAndDestroy();
       link.upstream.destroy();
     }
+    this.#resetSilenced(true);
   }
 
-  /** Forwards new connections again (the ones cut stay gone). */
+  /**
+   * Stops answering: each live connection stops being forwarded either way, and new ones are
+   * accepted but never forwarded. What clients send is read and dropped; they get nothing back,
+   * and their connections stay open until restore(), cut() or close().
+   */
+  blackhole(): void {
+    this.#mode = 'blackhole';
+    for (const link of this.#links) {
+      // Out of the set first, so the upstream's close below does not close the client too.
+      this.#links.delete(link);
+      link.client.unpipe(link.upstream);
+      link.upstream.unpipe(link.client);
+      link.upstream.destroy();
+      this.#silence(link.client);
+    }
+  }
+
+  /**
+   * Forwards new connections again. Connections cut stay gone; connections the black hole
+   * silenced are reset, since what they sent was dropped and nothing can follow on them.
+   */
   restore(): void {
-    this.#down = false;
+    this.#mode = 'forward';
+    this.#resetSilenced(false);
   }
 
   /** Resets every connection and stops listening. */
@@ -80,9 +117,13 @@ export class FaultProxy {
   #accept(client: net.Socket, target: { host: string; port: number }): void {
     // Errors are the expected outcome of a cut; a socket without a listener would throw them.
     client.on('error', () => {});
-    if (this.#down) {
+    if (this.#mode === 'cut') {
       this.counters.refused++;
       client.resetAndDestroy();
+      return;
+    }
+    if (this.#mode === 'blackhole') {
+      this.#silence(client);
       return;
     }
     this.counters.accepted++;
@@ -98,9 +139,30 @@ export class FaultProxy {
   }
 
   #unlink(link: Link, other: net.Socket, hadError: boolean): void {
-    this.#links.delete(link);
+    // A link already taken out (by cut() or blackhole()) is theirs to finish.
+    if (!this.#links.delete(link)) return;
     if (other.destroyed) return;
     if (hadError) other.destroy();
     else other.end();
+  }
+
+  #silence(client: net.Socket): void {
+    this.counters.swallowed++;
+    this.#silenced.add(client);
+    // Reading and dropping, rather than not reading, keeps the client's writes from ever blocking
+    // on a full window: from its side the server took every byte.
+    client.on('data', () => {});
+    client.resume();
+    // The black hole never closes first; a client that closes its side has that close answered
+    // (the socket does not allow half-open), so its own close can finish, and is forgotten.
+    client.once('close', () => this.#silenced.delete(client));
+  }
+
+  #resetSilenced(countAsCut: boolean): void {
+    for (const client of this.#silenced) {
+      this.#silenced.delete(client);
+      if (countAsCut) this.counters.cut++;
+      if (!client.destroyed) client.resetAndDestroy();
+    }
   }
 }

@@ -1,10 +1,10 @@
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamsSink, type RedisStreamsSinkOptions } from '../../src/sinks/redis-streams-sink.js';
 import type { SinkRecord } from '../../src/sinks/sink.js';
 import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { REDIS_URL, redis, uniqueName } from '../helpers/brokers.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';
 
 redis.announce('redis-streams-sink');
@@ -43,39 +43,10 @@ function sinkFor(options: Partial<RedisStreamsSinkOptions> = {}): RedisStreamsSi
   return new RedisStreamsSink({ url: REDIS_URL, stream, ...options });
 }
 
-/** A TCP relay to the server that a test can cut and restore, as a broker restart would. */
-class Relay {
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  port = 0;
-
-  constructor(readonly target: URL) {}
-
-  async start(): Promise<void> {
-    const server = createServer((downstream) => {
-      const upstream = tcpConnect(Number(this.target.port), this.target.hostname);
-      for (const socket of [downstream, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('error', () => {});
-        socket.on('close', () => {
-          this.#sockets.delete(socket);
-          downstream.destroy();
-          upstream.destroy();
-        });
-      }
-      downstream.pipe(upstream).pipe(downstream);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise((resolve) => server?.close(resolve));
-  }
+/** A fault proxy in front of the server, which a test can cut and restore as a broker restart would. */
+function proxyToServer(): Promise<FaultProxy> {
+  const target = new URL(REDIS_URL);
+  return FaultProxy.start({ host: target.hostname, port: Number(target.port) });
 }
 
 /** Writes until a write succeeds, as the delivery layer's retries would; returns the failures. */
@@ -250,30 +221,37 @@ describe.skipIf(redis.skip)('RedisStreamsSink against a real server', () => {
     });
 
     it('fails writes retryably while the connection is cut, and stores again once the server is back, without reopening', async () => {
-      const relay = new Relay(new URL(REDIS_URL));
-      await relay.start();
+      const proxy = await proxyToServer();
       try {
-        const sink = await open({ url: `redis://127.0.0.1:${relay.port}`, timeoutMs: 500 });
-        await relay.cut();
+        const sink = await open({ url: `redis://127.0.0.1:${proxy.port}`, timeoutMs: 500 });
+        proxy.cut();
+        expect(proxy.counters.cut).toBeGreaterThan(0);
+        const acceptedAtCut = proxy.counters.accepted;
         const lost = complianceBatch(5, 'cut');
         await expect(sink.write(lost)).rejects.toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: true });
-        await relay.start();
+        proxy.restore();
         const failures = await writeUntilStored(sink, lost);
         expect(failures.every((e) => (e as { retryable?: boolean }).retryable === true)).toBe(true);
+        // The client connected again through the proxy on its own: the sink was not reopened.
+        expect(proxy.counters.accepted).toBeGreaterThan(acceptedAtCut);
         const counts = new Map<string, number>();
         for (const id of await readIds()) counts.set(id, (counts.get(id) ?? 0) + 1);
         expect(lost.map((r) => counts.get(r.id))).toEqual(lost.map(() => 1));
       } finally {
-        await relay.cut();
+        await proxy.close();
       }
     });
 
     it('closes while the server is unreachable without hanging', async () => {
-      const relay = new Relay(new URL(REDIS_URL));
-      await relay.start();
-      const sink = await open({ url: `redis://127.0.0.1:${relay.port}` });
-      await relay.cut();
-      await expect(sink.close()).resolves.toBeUndefined();
+      const proxy = await proxyToServer();
+      try {
+        const sink = await open({ url: `redis://127.0.0.1:${proxy.port}` });
+        proxy.cut();
+        expect(proxy.counters.cut).toBeGreaterThan(0);
+        await expect(sink.close()).resolves.toBeUndefined();
+      } finally {
+        await proxy.close();
+      }
     });
   });
 });
