@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { InvalidOptionError } from '../errors.js';
 import { type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface PostgresSinkOptions {
@@ -10,6 +11,88 @@ export interface PostgresSinkOptions {
   poolSize?: number;
   /** Server-side statement timeout, ms (a stuck write fails and is retried). @default 30000 */
   statementTimeoutMs?: number;
+  /**
+   * How long to wait for a connection, ms: TCP connect, startup and authentication — or a free
+   * connection when the pool is busy. A server that accepts connections and never answers fails
+   * open() and write() retryably after this.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long the client waits for a statement's answer, ms, before it fails the statement
+   * (retryably) and drops its connection. Unlike statementTimeoutMs, which the server enforces,
+   * this holds when the server stops answering at all. Keep it above statementTimeoutMs, so a
+   * slow statement is cancelled by the server rather than left running behind its retry.
+   * @default statementTimeoutMs + 5000
+   */
+  queryTimeoutMs?: number;
+  /**
+   * TCP keepalive on connections, first probe after 10 s of silence, so the OS notices a peer
+   * that vanished without closing.
+   * @default true
+   */
+  keepAlive?: boolean;
+}
+
+export const DEFAULT_POSTGRES_SINK_OPTIONS = {
+  poolSize: 2,
+  statementTimeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
+  keepAlive: true,
+} as const;
+
+/** The default queryTimeoutMs is statementTimeoutMs plus this, so the server's timeout fires first. */
+export const QUERY_TIMEOUT_MARGIN_MS = 5_000;
+/** Idle time before the first keepalive probe, ms. */
+const KEEPALIVE_IDLE_MS = 10_000;
+/** The longest delay a Node timer takes; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface ResolvedPostgresSinkOptions {
+  poolSize: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+  keepAlive: boolean;
+}
+
+/** Validates the pool and timeout options up front, naming the field (`sink.poolSize`, …). */
+export function resolvePostgresSinkOptions(
+  options: PostgresSinkOptions,
+  field = 'sink',
+): ResolvedPostgresSinkOptions {
+  const d = DEFAULT_POSTGRES_SINK_OPTIONS;
+  const poolSize = options.poolSize ?? d.poolSize;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
+    throw new InvalidOptionError(`${field}.poolSize`, 'a positive whole number of connections', poolSize);
+  }
+  const statementTimeoutMs = timeoutOption(
+    options.statementTimeoutMs ?? d.statementTimeoutMs,
+    field,
+    'statementTimeoutMs',
+  );
+  const connectTimeoutMs = timeoutOption(
+    options.connectTimeoutMs ?? d.connectTimeoutMs,
+    field,
+    'connectTimeoutMs',
+  );
+  const queryTimeoutMs = timeoutOption(
+    options.queryTimeoutMs ?? Math.min(statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS, MAX_TIMER_MS),
+    field,
+    'queryTimeoutMs',
+  );
+  const keepAlive = options.keepAlive ?? d.keepAlive;
+  if (typeof keepAlive !== 'boolean') {
+    throw new InvalidOptionError(`${field}.keepAlive`, 'true or false', keepAlive);
+  }
+  return { poolSize, statementTimeoutMs, connectTimeoutMs, queryTimeoutMs, keepAlive };
+}
+
+function timeoutOption(value: number, field: string, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw new InvalidOptionError(`${field}.${name}`, `a whole number of ms from 1 to ${MAX_TIMER_MS}`, value);
+  }
+  return value;
 }
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -25,27 +108,60 @@ const RETRY_NODE = new Set([
   'EAI_AGAIN',
 ]);
 
+/** The client library, once a sink has opened: workers whose pipeline uses another sink never load it. */
+let pgModule: typeof pg | undefined;
+
+async function loadPg(): Promise<typeof pg> {
+  pgModule ??= (await import('pg')).default;
+  return pgModule;
+}
+
 /** Whether a pg error is transient. Errors after a lost connection carry no code, only a message. */
 export function isRetryablePgError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (error instanceof pg.DatabaseError) return RETRY_SQLSTATE.test(String(code ?? ''));
+  if (timedOutOn(error) !== undefined) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  // A server error exists only once the library is loaded.
+  if (pgModule && error instanceof pgModule.DatabaseError) return RETRY_SQLSTATE.test(String(code ?? ''));
   if (typeof code === 'string') return RETRY_NODE.has(code) || RETRY_SQLSTATE.test(code);
   return /Connection terminated|timeout|not queryable|ECONNRESET/i.test(String((error as Error)?.message));
+}
+
+/**
+ * Which client-side limit a pg error reports running out, if any. pg marks these by message only:
+ * the pool's connect timeout, a connection's own connect timeout, and the query read timeout.
+ */
+function timedOutOn(error: unknown): 'connectTimeoutMs' | 'queryTimeoutMs' | undefined {
+  const message = String((error as Error | undefined)?.message);
+  if (message === 'Query read timeout') return 'queryTimeoutMs';
+  if (
+    message === 'Connection terminated due to connection timeout' ||
+    message === 'timeout exceeded when trying to connect' ||
+    message === 'timeout expired'
+  ) {
+    return 'connectTimeoutMs';
+  }
+  return undefined;
 }
 
 /**
  * A pool per worker and one statement per batch:
  * `INSERT … SELECT FROM unnest($1::text[], …) ON CONFLICT (id) DO NOTHING` — batched, and
  * idempotent by id. Creates its table if missing.
+ *
+ * Every wait on the server is bounded: connecting by connectTimeoutMs, each statement by
+ * statementTimeoutMs on the server and queryTimeoutMs on the client, so a server that stops
+ * answering fails a write retryably instead of holding it.
  */
 export class PostgresSink implements Sink {
   readonly idempotent = true;
   readonly #table: string;
+  readonly #options: ResolvedPostgresSinkOptions;
   readonly #config: pg.PoolConfig;
   #pool: pg.Pool | undefined;
   #insertSql = '';
 
   constructor(options: PostgresSinkOptions = {}) {
+    this.#options = resolvePostgresSinkOptions(options);
     const table = options.table ?? 'events';
     if (!TABLE_NAME.test(table)) {
       throw new SinkError(`sink.table must be an SQL identifier, got ${JSON.stringify(table)}`, {
@@ -59,19 +175,24 @@ export class PostgresSink implements Sink {
       });
     }
     this.#table = table;
+    const { poolSize, statementTimeoutMs, connectTimeoutMs, queryTimeoutMs, keepAlive } = this.#options;
     this.#config = {
       connectionString,
-      max: options.poolSize ?? 2,
-      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      max: poolSize,
+      statement_timeout: statementTimeoutMs,
+      connectionTimeoutMillis: connectTimeoutMs,
+      query_timeout: queryTimeoutMs,
+      keepAlive,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     };
   }
 
   async open(): Promise<void> {
-    const pool = new pg.Pool(this.#config);
+    const { Pool } = await loadPg();
+    const pool = new Pool(this.#config);
     // An idle connection that dies is reported here; the next query gets a fresh one. Without a
     // listener the event would crash the worker.
     pool.on('error', () => {});
-    this.#pool = pool;
     const t = `"${this.#table}"`;
     try {
       await pool.query(
@@ -88,12 +209,12 @@ export class PostgresSink implements Sink {
       // Two workers creating the table at once: the loser sees a duplicate type or table.
       const code = (error as { code?: string }).code;
       if (code !== '23505' && code !== '42P07') {
-        throw new SinkError(`postgres: cannot create table ${t}`, {
-          retryable: isRetryablePgError(error),
-          cause: error,
-        });
+        // A failed open is not closed by its caller, which builds a new sink to try again.
+        await pool.end().catch(() => {});
+        throw this.#failure(`cannot create table ${t}`, error);
       }
     }
+    this.#pool = pool;
     this.#insertSql =
       `INSERT INTO ${t} (id, key, source, ts, payload) ` +
       'SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::jsonb[]) ' +
@@ -120,10 +241,7 @@ export class PostgresSink implements Sink {
     try {
       await pool.query(this.#insertSql, [ids, keys, sources, ts, payloads]);
     } catch (error) {
-      throw new SinkError(`postgres write failed: ${(error as Error).message}`, {
-        retryable: isRetryablePgError(error),
-        cause: error,
-      });
+      throw this.#failure('write failed', error);
     }
     return undefined;
   }
@@ -131,6 +249,19 @@ export class PostgresSink implements Sink {
   async close(): Promise<void> {
     await this.#pool?.end();
     this.#pool = undefined;
+  }
+
+  /** A SinkError for a failed statement; a timeout names the option whose limit ran out. */
+  #failure(what: string, error: unknown): SinkError {
+    const option = timedOutOn(error);
+    const reason =
+      option === undefined
+        ? String((error as Error | null)?.message ?? error)
+        : `no answer within ${option} (${this.#options[option]} ms)`;
+    return new SinkError(`postgres: ${what}: ${reason}`, {
+      retryable: isRetryablePgError(error),
+      cause: error,
+    });
   }
 
   async healthcheck(): Promise<boolean> {

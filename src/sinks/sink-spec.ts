@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '../errors.js';
 import { type NatsJetStreamSinkOptions, resolveNatsJetStreamSinkOptions } from './nats-jetstream-sink.js';
 import type { NdjsonSinkOptions } from './ndjson-sink.js';
-import type { PostgresSinkOptions } from './postgres-sink.js';
+import { type PostgresSinkOptions, resolvePostgresSinkOptions } from './postgres-sink.js';
 import { type RedisStreamsSinkOptions, resolveRedisStreamsSinkOptions } from './redis-streams-sink.js';
 import type { SqliteSinkOptions } from './sqlite-sink.js';
 
@@ -46,6 +46,7 @@ export function resolveSinkSpec(spec: SinkSpec, field: string): PortableSinkSpec
   ) {
     throw new InvalidOptionError(`${field}.path`, 'a file path', spec.path);
   }
+  if (spec.type === 'postgres') resolvePostgresSinkOptions(spec, field);
   if (spec.type === 'nats-jetstream') resolveNatsJetStreamSinkOptions(spec, field);
   if (spec.type === 'redis-streams') resolveRedisStreamsSinkOptions(spec, field);
   return spec;

@@ -1,6 +1,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresSink } from '../../src/sinks/postgres-sink.js';
+import {
+  DEFAULT_POSTGRES_SINK_OPTIONS,
+  PostgresSink,
+  type PostgresSinkOptions,
+  QUERY_TIMEOUT_MARGIN_MS,
+  resolvePostgresSinkOptions,
+} from '../../src/sinks/postgres-sink.js';
+import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { uniqueName } from '../helpers/engine.js';
 import {
   announcePostgres,
@@ -98,3 +105,59 @@ describe.skipIf(postgresSkip)('PostgresSink against a real server', () => {
     );
   });
 });
+
+describe('postgres sink options', () => {
+  const valid = { type: 'postgres', connectionString: 'postgres://postgres@127.0.0.1:5432/test' } as const;
+
+  it('are accepted with only a connection string, the timeouts defaulted', () => {
+    expect(resolveSinkSpec(valid, 'sink')).toEqual(valid);
+    expect(() => new PostgresSink(valid)).not.toThrow();
+    expect(resolvePostgresSinkOptions(valid)).toEqual({
+      ...DEFAULT_POSTGRES_SINK_OPTIONS,
+      queryTimeoutMs: DEFAULT_POSTGRES_SINK_OPTIONS.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+    });
+  });
+
+  it('default the query timeout to the statement timeout plus a margin, so the server cancels first', () => {
+    expect(resolvePostgresSinkOptions({ statementTimeoutMs: 1_000 }).queryTimeoutMs).toBe(
+      1_000 + QUERY_TIMEOUT_MARGIN_MS,
+    );
+    expect(
+      resolvePostgresSinkOptions({ statementTimeoutMs: 1_000, queryTimeoutMs: 700 }).queryTimeoutMs,
+    ).toBe(700);
+  });
+
+  it.each([
+    ['sink.poolSize', { poolSize: 0 }, 'got 0'],
+    ['sink.statementTimeoutMs', { statementTimeoutMs: 1.5 }, 'got 1.5'],
+    ['sink.connectTimeoutMs', { connectTimeoutMs: 0 }, 'got 0'],
+    ['sink.connectTimeoutMs', { connectTimeoutMs: '10s' }, 'got "10s"'],
+    ['sink.queryTimeoutMs', { queryTimeoutMs: -1 }, 'got -1'],
+    // Beyond what a Node timer takes: it would fire at once.
+    ['sink.queryTimeoutMs', { queryTimeoutMs: 2 ** 31 }, `got ${2 ** 31}`],
+    ['sink.keepAlive', { keepAlive: 'yes' }, 'got "yes"'],
+  ])('name %s and quote the value when it is wrong (%j)', (field, override, got) => {
+    const spec = { ...valid, ...override } as unknown as PostgresSinkOptions & { type: 'postgres' };
+    for (const attempt of [() => resolveSinkSpec(spec, 'sink'), () => new PostgresSink(spec)]) {
+      const error = thrownBy(attempt);
+      expect(error).toMatchObject({ code: 'SLUICE_INVALID_OPTION' });
+      expect(error.message.startsWith(`${field} must be `), error.message).toBe(true);
+      expect(error.message.endsWith(`, ${got}`), error.message).toBe(true);
+    }
+  });
+
+  it('name the dead-letter field when the spec is the dead-letter sink', () => {
+    expect(() => resolveSinkSpec({ ...valid, connectTimeoutMs: 0 }, 'deadLetter')).toThrow(
+      /^deadLetter\.connectTimeoutMs must be/,
+    );
+  });
+});
+
+function thrownBy(attempt: () => unknown): Error {
+  try {
+    attempt();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
