@@ -9,6 +9,7 @@ export type SluiceErrorCode =
   | 'SLUICE_QUEUE_FULL'
   | 'SLUICE_CLOSED'
   | 'SLUICE_SINK_ERROR'
+  | 'SLUICE_SOURCE_ERROR'
   | 'SLUICE_TRANSFORM_ERROR'
   | 'SLUICE_SHUTDOWN_TIMEOUT';
 
@@ -80,5 +81,23 @@ export function quote(value: unknown): string {
     return JSON.stringify(value) ?? String(value);
   } catch {
     return String(value);
+  }
+}
+
+/** A source could not reach or read what it reads from (a broker down, a stream missing). */
+export class SourceError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SLUICE_SOURCE_ERROR', message, options);
+  }
+}
+
+/** A server URL without its password, for messages and logs. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return 'the configured URL';
   }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, redactedUrl } from '../errors.js';
 import { type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface RedisStreamsSinkOptions {
@@ -208,15 +208,4 @@ export class RedisStreamsSink implements Sink {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The URL without its password, for error messages. */
-function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return 'the configured URL';
-  }
 }

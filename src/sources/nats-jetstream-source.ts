@@ -9,7 +9,7 @@ import {
   nanos,
 } from 'nats';
 import { SourceAcks } from '../delivery/source-acks.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
@@ -82,11 +82,18 @@ export class NatsJetStreamSource extends RunOnceSource {
     const o = this.#options;
     const batch = o.batch ?? DEFAULT_BATCH;
     const maxPending = o.maxAckPending ?? ringSizedPending(target, batch);
-    const nc = await connect({
-      servers: o.servers ?? DEFAULT_NATS_SERVERS,
-      name: `sluice-${process.pid}`,
-      maxReconnectAttempts: -1,
-    });
+    const servers = o.servers ?? DEFAULT_NATS_SERVERS;
+    const nc = await connect({ servers, name: `sluice-${process.pid}`, maxReconnectAttempts: -1 }).catch(
+      (error: unknown) => {
+        const where = [servers].flat().map(redactedUrl).join(', ');
+        throw new SourceError(
+          `nats-jetstream source: cannot connect to ${where}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      },
+    );
     this.#connection = nc;
     const jsm = await nc.jetstreamManager();
     await this.#ensureStream(jsm);

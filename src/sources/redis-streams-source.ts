@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { SourceAcks } from '../delivery/source-acks.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { ringSizedPending } from './nats-jetstream-source.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
@@ -91,9 +91,24 @@ export class RedisStreamsSource extends RunOnceSource {
     const commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
     this.#reader = reader;
     this.#commands = commands;
+    let lastError: Error | undefined;
     for (const connection of [reader, commands]) {
-      connection.on('error', (error: Error) => logger.warn({ err: error }, 'redis source connection error'));
-      await connection.connect();
+      connection.on('error', (error: Error) => {
+        lastError = error;
+        logger.warn({ err: error }, 'redis source connection error');
+      });
+      try {
+        await connection.connect();
+      } catch (error) {
+        // ioredis rejects with "Connection is closed"; the error event before it says why.
+        const cause = lastError ?? error;
+        throw new SourceError(
+          `redis-streams source: cannot connect to ${redactedUrl(url)}: ${(cause as Error).message}`,
+          {
+            cause,
+          },
+        );
+      }
     }
     try {
       await commands.xgroup('CREATE', o.stream, o.group, '0', 'MKSTREAM');

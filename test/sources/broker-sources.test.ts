@@ -152,6 +152,20 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     await source.finish();
     expect(() => new NatsJetStreamSource({ stream: '', durable: 'd' })).toThrow(/source\.stream/);
   });
+
+  it('an unreachable server fails start() with a SourceError naming the server', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new NatsJetStreamSource({ servers: 'nats://127.0.0.1:1', stream: 'S', durable: 'd' });
+    await expect(source.start(pipeline, new AbortController().signal)).rejects.toMatchObject({
+      code: 'SLUICE_SOURCE_ERROR',
+      message: expect.stringMatching(/cannot connect to nats:\/\/127\.0\.0\.1:1/),
+    });
+    await source.finish();
+  });
 });
 
 redis.announce('redis-streams source');
@@ -225,6 +239,26 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
         .sort(),
     );
     expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
+  it('an unreachable server fails start() with a SourceError naming the server and the cause, without the password', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new RedisStreamsSource({
+      url: 'redis://user:secret@127.0.0.1:1',
+      stream: 's',
+      group: 'g',
+    });
+    const failure = source.start(pipeline, new AbortController().signal);
+    await expect(failure).rejects.toMatchObject({
+      code: 'SLUICE_SOURCE_ERROR',
+      message: expect.stringMatching(/cannot connect to redis:\/\/user:\*\*\*@127\.0\.0\.1:1.*ECONNREFUSED/),
+    });
+    await expect(failure).rejects.not.toThrow(/secret/);
+    await source.finish();
   });
 
   it('claims entries a dead consumer left pending past claimIdleMs', async () => {
