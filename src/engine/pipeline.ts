@@ -21,7 +21,10 @@ import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
 
 export interface PipelineStats extends PipelineCountersSnapshot {
+  /** The whole queue: every partition's ring summed. */
   queue: QueueStats;
+  /** Each partition's ring. */
+  partitions: QueueStats[];
   workers: number;
   runningBatches: number;
 }
@@ -243,6 +246,7 @@ export class Pipeline {
     return {
       ...this.#counters.snapshot(),
       queue: this.#queue.stats(),
+      partitions: this.#queue.partitionStats(),
       workers: this.#pool.threads.length,
       runningBatches: this.#dispatcher.running,
     };

@@ -286,8 +286,9 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
    * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or the source is stopping.
    */
   async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: RawRecord[]): Promise<number> {
-    const { capacityBytes, partitions, maxRecordBytes } = target.options.queue;
-    const chunkBytes = Math.max(maxRecordBytes, capacityBytes / partitions / CHUNK_SHARE_OF_RING);
+    // capacityBytes is per partition ring.
+    const { capacityBytes, maxRecordBytes } = target.options.queue;
+    const chunkBytes = Math.max(maxRecordBytes, capacityBytes / CHUNK_SHARE_OF_RING);
     let accepted = 0;
     let i = 0;
     while (i < lines.length) {
@@ -327,8 +328,9 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     const deadline = performance.now() + this.#fullWaitMs;
     for (;;) {
       if (signal.aborted) return false;
-      const { capacityBytes, depthBytes } = target.stats().queue;
-      if (capacityBytes - depthBytes >= bytes) return true;
+      // Key-less events of one push go to one ring, picked at the push: room in each is needed.
+      const rings = target.stats().partitions;
+      if (rings.every((ring) => ring.capacityBytes - ring.depthBytes >= bytes)) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
       // Room appears when a worker releases a batch, which this thread hears of through no event.

@@ -5,7 +5,16 @@ import { resolveRunConfig } from '../../src/config/run-config.js';
 import type { Pipeline } from '../../src/engine/pipeline.js';
 import { HttpSource, type HttpSourceOptions } from '../../src/sources/http-source.js';
 import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
-import { fixtureUrl, ids, openGate, type Scene, useScenes, waitForWord } from '../helpers/engine.js';
+import {
+  fixtureUrl,
+  ids,
+  openGate,
+  type Scene,
+  turns,
+  useScenes,
+  waitForWord,
+  watch,
+} from '../helpers/engine.js';
 
 const scene = useScenes();
 const sources: HttpSource[] = [];
@@ -140,33 +149,66 @@ describe('the http source', () => {
     expect(get.headers.get('allow')).toBe('POST');
   });
 
-  it('answers 429 with Retry-After once the ring is full behind a stalled sink, and every event it accepted reaches the sink', async () => {
+  // With two partitions, key-less events of one push land in one ring: each ring must have room.
+  it.each([1, 2])(
+    'answers 429 with Retry-After once the ring is full behind a stalled sink, and every event it accepted reaches the sink (%i partitions)',
+    async (partitions) => {
+      const { s, pipeline, url, words } = await start(
+        {},
+        { queue: { capacityBytes: 16 * 1024, partitions }, batch: { maxRecords: 20 } },
+        false,
+      );
+      const all = ids('full', 400);
+      const body = ndjson(all.map((id) => ({ id, payload: { text: 'y'.repeat(100) } })));
+      const first = await post(`${url}/ingest`, body);
+      expect(first.status).toBe(429);
+      expect(first.headers.get('retry-after')).toBe('1');
+      const { accepted, rejected } = (await first.json()) as { accepted: number; rejected: number };
+      expect(accepted).toBeGreaterThan(0);
+      expect(accepted + rejected).toBe(400);
+      await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+      // Still full: the next body is refused whole, at once, rather than left waiting.
+      const more = ids('more', 400).map((id) => ({ id, payload: { text: 'y'.repeat(100) } }));
+      const second = await post(`${url}/ingest`, ndjson(more));
+      expect(second.status).toBe(429);
+      expect(await second.json()).toEqual({ accepted: 0, rejected: 400 });
+      expect(pipeline.stats().queue.depthBytes).toBeLessThanOrEqual(16 * 1024 * partitions);
+
+      openGate(words);
+      await pipeline.drained();
+      // Exactly the accepted prefix of the body, each once.
+      expect(sortedIds(s)).toEqual(all.slice(0, accepted));
+      expect(s.rows()).toHaveLength(accepted);
+    },
+  );
+
+  it('with several partitions, answers 429 while any ring is full rather than wait on it', async () => {
     const { s, pipeline, url, words } = await start(
       {},
-      { queue: { capacityBytes: 16 * 1024 }, batch: { maxRecords: 20 } },
+      { queue: { capacityBytes: 16 * 1024, partitions: 2 }, batch: { maxRecords: 20 } },
       false,
     );
-    const all = ids('full', 400);
-    const body = ndjson(all.map((id) => ({ id, payload: { text: 'y'.repeat(100) } })));
-    const first = await post(`${url}/ingest`, body);
-    expect(first.status).toBe(429);
-    expect(first.headers.get('retry-after')).toBe('1');
-    const { accepted, rejected } = (await first.json()) as { accepted: number; rejected: number };
-    expect(accepted).toBeGreaterThan(0);
-    expect(accepted + rejected).toBe(400);
-    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
-    // Still full: the next body is refused whole, at once, rather than left waiting.
-    const more = ids('more', 400).map((id) => ({ id, payload: { text: 'y'.repeat(100) } }));
-    const second = await post(`${url}/ingest`, ndjson(more));
-    expect(second.status).toBe(429);
-    expect(await second.json()).toEqual({ accepted: 0, rejected: 400 });
-    expect(pipeline.stats().queue.depthBytes).toBeLessThanOrEqual(16 * 1024);
+    // Keyed events fill one ring; the other stays empty, so the queue as a whole has room.
+    const keyed = ids('keyed', 400);
+    let accepted = 0;
+    for (const id of keyed) {
+      const push = pipeline.push({ id, key: 'one-key', payload: { text: 'y'.repeat(100) } });
+      const state = watch(push);
+      await turns(1);
+      if (!state.settled) break;
+      accepted++;
+    }
+    const rings = pipeline.stats().partitions;
+    expect(rings.filter((ring) => ring.depthBytes === 0)).toHaveLength(1);
+    // A key-less push may land in the full ring: refused at once, never left waiting on it.
+    const response = await post(`${url}/ingest`, ndjson([{ id: 'http-1', payload: {} }]));
+    expect(response.status).toBe(429);
+    expect(await response.json()).toEqual({ accepted: 0, rejected: 1 });
 
     openGate(words);
     await pipeline.drained();
-    // Exactly the accepted prefix of the body, each once.
-    expect(sortedIds(s)).toEqual(all.slice(0, accepted));
-    expect(s.rows()).toHaveLength(accepted);
+    expect(s.rows().length).toBeGreaterThanOrEqual(accepted);
+    expect(s.rows().map((row) => row.id)).not.toContain('http-1');
   });
 
   it('with fullWaitMs waits for room instead of refusing, and accepts the whole body once the sink recovers', async () => {
