@@ -18,14 +18,20 @@ export interface AckTarget {
   settled(): Promise<void>;
 }
 
-/** What to do with messages whose events were not accepted (a drop policy discarded them). */
+/**
+ * What to do with messages that will not be acknowledged — their push failed, or did not accept
+ * them all (a drop policy discarded some, and which is not known): a source may ask the broker to
+ * deliver them again sooner (JetStream `nak`).
+ */
 export type RefusedHandler<M> = (messages: readonly M[]) => Promise<void> | void;
 
 export class SourceAcks<M> {
   readonly #target: AckTarget;
   readonly #ack: (messages: readonly M[]) => Promise<void> | void;
   readonly #logger: Logger | undefined;
+  readonly #refuse: RefusedHandler<M> | undefined;
   #pending = 0;
+  #refused = 0;
   #acked = 0;
   #failedAcks = 0;
   /** Acknowledgements under way: settled, `ack` called, not yet answered. */
@@ -33,10 +39,16 @@ export class SourceAcks<M> {
   #roomWaiters: { limit: number; resolve: () => void }[] = [];
   #abandoned = false;
 
-  constructor(target: AckTarget, ack: (messages: readonly M[]) => Promise<void> | void, logger?: Logger) {
+  constructor(
+    target: AckTarget,
+    ack: (messages: readonly M[]) => Promise<void> | void,
+    logger?: Logger,
+    refuse?: RefusedHandler<M>,
+  ) {
     this.#target = target;
     this.#ack = ack;
     this.#logger = logger;
+    this.#refuse = refuse;
   }
 
   /** Messages read and not yet acknowledged (pushing, in the ring, or being acknowledged). */
@@ -49,31 +61,53 @@ export class SourceAcks<M> {
     return this.#acked;
   }
 
+  /** Messages left unacknowledged because their push did not accept every event (drop policies). */
+  get refused(): number {
+    return this.#refused;
+  }
+
   /** Acknowledgements the broker refused or that failed to send (the messages come back). */
   get failedAcks(): number {
     return this.#failedAcks;
   }
 
   /**
-   * Acknowledges `messages` once `pushed` resolved and the pipeline settled everything pushed until
-   * then. A push that rejects (the pipeline closed, an invalid record) acknowledges nothing: the
-   * messages stay with the broker.
+   * Acknowledges `messages` once `pushed` resolved — with all of them accepted — and the pipeline
+   * settled everything pushed until then. A push that rejects (the pipeline closed, an invalid
+   * record) or accepted fewer acknowledges nothing: the messages stay with the broker.
    */
-  track(pushed: Promise<unknown>, messages: readonly M[]): void {
+  track(pushed: Promise<number | boolean>, messages: readonly M[]): void {
     if (messages.length === 0) return;
     this.#pending += messages.length;
-    pushed
-      .then(() => this.#target.settled())
-      .then(
-        () => this.#acknowledge(messages),
-        (error: unknown) => {
-          this.#logger?.warn(
-            { err: error, messages: messages.length },
-            'push failed; the messages stay unacknowledged for redelivery',
-          );
-          this.#done(messages.length);
-        },
-      );
+    pushed.then(
+      async (accepted) => {
+        if (accepted === true || accepted === messages.length) {
+          await this.#target.settled();
+          this.#acknowledge(messages);
+          return;
+        }
+        // A drop policy discarded some events of the push, and which is not known: none of its
+        // messages is acknowledged, so the broker delivers them all again (dedup absorbs repeats).
+        this.#refused += messages.length;
+        await this.#giveBack(messages, { accepted }, 'the queue dropped events of a push');
+      },
+      (error: unknown) => this.#giveBack(messages, { err: error }, 'push failed'),
+    );
+  }
+
+  /** Leaves messages unacknowledged, telling the source (which may ask for them again sooner). */
+  async #giveBack(messages: readonly M[], fields: object, why: string): Promise<void> {
+    this.#logger?.warn(
+      { ...fields, messages: messages.length },
+      `${why}; the messages stay unacknowledged for redelivery`,
+    );
+    try {
+      await this.#refuse?.(messages);
+    } catch (error) {
+      this.#logger?.warn({ err: error }, 'giving refused messages back failed');
+    } finally {
+      this.#done(messages.length);
+    }
   }
 
   #acknowledge(messages: readonly M[]): void {

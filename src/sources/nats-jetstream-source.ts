@@ -1,17 +1,8 @@
-import {
-  AckPolicy,
-  type ConsumerConfig,
-  connect,
-  DeliverPolicy,
-  type JetStreamManager,
-  type JsMsg,
-  type NatsConnection,
-  nanos,
-} from 'nats';
+import type { ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { SourceAcks } from '../delivery/source-acks.js';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { RunOnceSource, ringSizedPending, type SourceTarget } from './source.js';
 
 export interface NatsJetStreamSourceOptions {
   /** @default 'nats://127.0.0.1:4222' */
@@ -37,18 +28,10 @@ export interface NatsJetStreamSourceOptions {
 
 export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
 const DEFAULT_BATCH = 256;
+let nats: typeof import('nats');
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** How long one pull waits for messages before asking again; bounds how long a stop takes. */
 const PULL_EXPIRES_MS = 1000;
-/** The event size `maxAckPending` assumes by default when it sizes itself to the ring. */
-export const ASSUMED_EVENT_BYTES = 256;
-
-/** Messages the ring can hold at ASSUMED_EVENT_BYTES each: the default bound on unacknowledged ones. */
-export function ringSizedPending(target: Pick<SourceTarget, 'options'>, batch: number): number {
-  const { capacityBytes, partitions } = target.options.queue;
-  return Math.max(batch, Math.floor((capacityBytes * partitions) / ASSUMED_EVENT_BYTES));
-}
-
 /**
  * Reads a JetStream stream through a durable pull consumer. Each message's data is one serialised
  * event (a JSON object, parsed in a worker); its event id is the message's own `id` field, else its
@@ -60,6 +43,9 @@ export function ringSizedPending(target: Pick<SourceTarget, 'options'>, batch: n
 export class NatsJetStreamSource extends RunOnceSource {
   readonly #options: NatsJetStreamSourceOptions;
   #connection: NatsConnection | undefined;
+  /** Messages read and not yet acknowledged or given back. */
+  readonly #held = new Set<JsMsg>();
+  #heartbeat: NodeJS.Timeout | undefined;
   #acks: SourceAcks<JsMsg> | undefined;
   #received = 0;
   #redelivered = 0;
@@ -82,6 +68,9 @@ export class NatsJetStreamSource extends RunOnceSource {
     const o = this.#options;
     const batch = o.batch ?? DEFAULT_BATCH;
     const maxPending = o.maxAckPending ?? ringSizedPending(target, batch);
+    // Loaded here, not at import: a process that never reads NATS never pays for the client.
+    nats = await import('nats');
+    const { connect } = nats;
     const servers = o.servers ?? DEFAULT_NATS_SERVERS;
     const nc = await connect({ servers, name: `sluice-${process.pid}`, maxReconnectAttempts: -1 }).catch(
       (error: unknown) => {
@@ -100,15 +89,33 @@ export class NatsJetStreamSource extends RunOnceSource {
     await this.#ensureConsumer(jsm, maxPending);
     const consumer = await nc.jetstream().consumers.get(o.stream, o.durable);
     const logger = target.logger;
+    const held = this.#held;
     const acks = new SourceAcks<JsMsg>(
       target,
       async (messages) => {
-        for (const message of messages) message.ack();
+        for (const message of messages) {
+          held.delete(message);
+          message.ack();
+        }
         // Acks are fire-and-forget publishes; a flush (PING/PONG) returns once the server has them.
         await nc.flush();
       },
       logger,
+      (messages) => {
+        // Not acknowledged (the push failed or dropped some): delivered again now, not after ackWait.
+        for (const message of messages) {
+          held.delete(message);
+          message.nak();
+        }
+      },
     );
+    // A message still in the ring when ackWait runs out would be delivered again while it waits:
+    // harmless (dedup) but wasted. Telling the server it is in progress restarts its ack timer.
+    const ackWaitMs = o.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    this.#heartbeat = setInterval(() => {
+      for (const message of held) message.working();
+    }, ackWaitMs / 3);
+    this.#heartbeat.unref();
     this.#acks = acks;
     logger.info(
       { stream: o.stream, durable: o.durable, batch, maxAckPending: maxPending },
@@ -138,6 +145,7 @@ export class NatsJetStreamSource extends RunOnceSource {
         this.#received++;
         if (message.redelivered) this.#redelivered++;
         buffer.push(message);
+        this.#held.add(message);
         // Messages that arrive together are pushed together, once this I/O turn is over.
         if (!scheduled) {
           scheduled = true;
@@ -171,9 +179,9 @@ export class NatsJetStreamSource extends RunOnceSource {
     const o = this.#options;
     const config: Partial<ConsumerConfig> = {
       durable_name: o.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(o.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+      ack_policy: nats.AckPolicy.Explicit,
+      deliver_policy: nats.DeliverPolicy.All,
+      ack_wait: nats.nanos(o.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
       max_ack_pending: maxAckPending,
       ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
     };
@@ -181,19 +189,30 @@ export class NatsJetStreamSource extends RunOnceSource {
     if (existing === undefined) {
       // Two processes starting at once may both get here; the same config is accepted twice.
       await jsm.consumers.add(o.stream, config);
-    } else if (
-      existing.config.ack_wait !== config.ack_wait ||
-      existing.config.max_ack_pending !== config.max_ack_pending
-    ) {
-      await jsm.consumers.update(o.stream, o.durable, {
-        ack_wait: config.ack_wait,
-        max_ack_pending: config.max_ack_pending,
-      });
+      return;
+    }
+    // An existing durable keeps its settings unless this config sets them explicitly: processes of
+    // one group with different ring sizes (so different defaults) must not keep overwriting them.
+    const update: Partial<ConsumerConfig> = {};
+    if (o.ackWaitMs !== undefined && existing.config.ack_wait !== config.ack_wait) {
+      update.ack_wait = config.ack_wait;
+    }
+    if (o.maxAckPending !== undefined && existing.config.max_ack_pending !== config.max_ack_pending) {
+      update.max_ack_pending = config.max_ack_pending;
+    }
+    if (Object.keys(update).length > 0) await jsm.consumers.update(o.stream, o.durable, update);
+    if (o.filterSubject !== undefined && existing.config.filter_subject !== o.filterSubject) {
+      throw new InvalidOptionError(
+        'source.filterSubject',
+        `the durable's own filter ("${existing.config.filter_subject ?? ''}"): a durable's filter is fixed; use another durable name`,
+        o.filterSubject,
+      );
     }
   }
 
   async finish(): Promise<void> {
     await this.#acks?.finish();
+    clearInterval(this.#heartbeat);
     await this.#connection?.drain().catch(() => this.#connection?.close());
   }
 }

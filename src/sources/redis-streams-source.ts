@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { SourceAcks } from '../delivery/source-acks.js';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
-import { ringSizedPending } from './nats-jetstream-source.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { RunOnceSource, ringSizedPending, type SourceTarget } from './source.js';
 
 export interface RedisStreamsSourceOptions {
   /** @default 'redis://127.0.0.1:6379' */
@@ -32,7 +31,8 @@ const DEFAULT_BATCH = 256;
 const DEFAULT_BLOCK_MS = 1000;
 const DEFAULT_CLAIM_IDLE_MS = 30_000;
 
-type Entry = [id: string, fields: string[]] | null;
+/** An entry as XREADGROUP/XAUTOCLAIM return it; a pending entry since deleted has no fields. */
+type Entry = [id: string, fields: string[] | null] | null;
 interface Claimed {
   id: string;
   fields: string[];
@@ -86,6 +86,8 @@ export class RedisStreamsSource extends RunOnceSource {
     const maxPending = o.maxPending ?? ringSizedPending(target, batch);
     const logger = target.logger;
     const url = o.url ?? DEFAULT_REDIS_URL;
+    // Loaded here, not at import: a process that never reads Redis never pays for the client.
+    const { Redis } = await import('ioredis');
     // A blocking XREADGROUP holds its connection: acknowledgements and claims use a second one.
     const reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
     const commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
@@ -122,6 +124,11 @@ export class RedisStreamsSource extends RunOnceSource {
         for (const id of ids) this.#holding.delete(id);
       },
       logger,
+      (ids) => {
+        // Left pending: no longer held here, so a claim (this process's included) takes them
+        // again once they have been idle for claimIdleMs.
+        for (const id of ids) this.#holding.delete(id);
+      },
     );
     this.#acks = acks;
     logger.info(
@@ -151,7 +158,8 @@ export class RedisStreamsSource extends RunOnceSource {
       await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
       if (signal.aborted) break;
       if (Date.now() >= nextClaim) {
-        const { entries, more } = await this.#claim(commands, claimIdleMs, batch);
+        const room = Math.max(1, Math.min(batch, maxPending - acks.pending));
+        const { entries, more } = await this.#claim(commands, claimIdleMs, room);
         push(entries);
         // A dead consumer may have left many: claim the rest before waiting on new entries.
         nextClaim = more ? 0 : Date.now() + claimIdleMs / 2;
@@ -165,18 +173,46 @@ export class RedisStreamsSource extends RunOnceSource {
       // ioredis types each argument order separately; the call itself takes them as a list.
       const xreadgroup = reader.xreadgroup.bind(reader) as (...a: (string | number)[]) => Promise<unknown>;
       const reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
-      const entries = (reply?.[0]?.[1] ?? []).filter((e): e is [string, string[]] => e !== null);
+      const all = (reply?.[0]?.[1] ?? []).filter((e) => e !== null);
+      const entries = await this.#withoutDeleted(commands, all, logger);
       if (cursor !== '>') {
         // Reading this consumer's pending entries, after `cursor`: none left, so new ones next.
-        if (entries.length === 0) cursor = '>';
+        if (all.length === 0) cursor = '>';
         else {
-          cursor = entries[entries.length - 1]![0];
-          push(entries.filter(([id]) => !this.#holding.has(id)).map(([id, fields]) => ({ id, fields })));
+          cursor = all[all.length - 1]![0];
+          push(entries.filter(({ id }) => !this.#holding.has(id)));
         }
         continue;
       }
-      push(entries.map(([id, fields]) => ({ id, fields })));
+      push(entries);
     }
+  }
+
+  /**
+   * The entries that still exist. A pending entry deleted from the stream since it was read (XDEL,
+   * XTRIM, MAXLEN) comes back without fields: there is nothing left to deliver, so it is XACKed
+   * out of the pending list and logged.
+   */
+  async #withoutDeleted(
+    commands: Redis,
+    entries: Entry[],
+    logger: SourceTarget['logger'],
+  ): Promise<Claimed[]> {
+    const live: Claimed[] = [];
+    const deleted: string[] = [];
+    for (const entry of entries) {
+      if (entry === null) continue;
+      if (entry[1] === null) deleted.push(entry[0]);
+      else live.push({ id: entry[0], fields: entry[1] });
+    }
+    if (deleted.length > 0) {
+      logger.warn(
+        { stream: this.#options.stream, ids: deleted },
+        'pending entries no longer in the stream, acknowledged',
+      );
+      await commands.xack(this.#options.stream, this.#options.group, ...deleted);
+    }
+    return live;
   }
 
   /** XAUTOCLAIMs entries idle longer than `idleMs` in any consumer, skipping ones this process holds. */
@@ -196,11 +232,12 @@ export class RedisStreamsSource extends RunOnceSource {
         idleMs,
         start,
         'COUNT',
-        batch,
+        batch - claimed.length,
       )) as [string, Entry[], string[]?];
       start = reply[0];
+      // Redis 7 leaves deleted entries out (and drops them from the pending list) itself.
       for (const entry of reply[1]) {
-        if (entry === null || this.#holding.has(entry[0])) continue;
+        if (entry === null || entry[1] === null || this.#holding.has(entry[0])) continue;
         claimed.push({ id: entry[0], fields: entry[1] });
       }
     } while (start !== '0-0' && claimed.length < batch);

@@ -58,3 +58,16 @@ export abstract class RunOnceSource<T extends SourceTarget = SourceTarget> imple
     await this.#running?.catch(() => undefined);
   }
 }
+
+/** The event size a broker source assumes when it sizes its bound on unacknowledged messages. */
+export const ASSUMED_EVENT_BYTES = 256;
+
+/**
+ * How many events every ring together holds at ASSUMED_EVENT_BYTES each (at least `batch`): a
+ * broker source's default bound on messages read and not yet acknowledged, so that what it holds
+ * fits the ring and a stalled sink stops its pulls instead of piling messages up in memory.
+ */
+export function ringSizedPending(target: Pick<SourceTarget, 'options'>, batch: number): number {
+  const { capacityBytes, partitions } = target.options.queue;
+  return Math.max(batch, Math.floor((capacityBytes * partitions) / ASSUMED_EVENT_BYTES));
+}

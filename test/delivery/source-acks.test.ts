@@ -147,4 +147,37 @@ describe('SourceAcks', () => {
     await acks2.finish();
     expect(acked2).toEqual(['y']);
   });
+
+  it('gives back, unacknowledged, the messages of a push that accepted fewer than all or failed', async () => {
+    let settles = 0;
+    const target = {
+      settled: () => {
+        settles++;
+        return Promise.resolve();
+      },
+    };
+    const acked: string[] = [];
+    const givenBack: string[] = [];
+    const acks = new SourceAcks<string>(
+      target,
+      (messages) => {
+        acked.push(...messages);
+      },
+      undefined,
+      (messages) => {
+        givenBack.push(...messages);
+      },
+    );
+    acks.track(Promise.resolve(2), ['dropped-1', 'dropped-2', 'dropped-3']);
+    acks.track(Promise.reject(new Error('closed')), ['failed-1']);
+    acks.track(Promise.resolve(true), ['ok-1']);
+    acks.track(Promise.resolve(2), ['ok-2', 'ok-3']);
+    await acks.whenBelow(0);
+    expect(acked).toEqual(['ok-1', 'ok-2', 'ok-3']);
+    expect(givenBack.sort()).toEqual(['dropped-1', 'dropped-2', 'dropped-3', 'failed-1']);
+    expect(acks.refused).toBe(3);
+    expect(acks.pending).toBe(0);
+    // Only the complete pushes waited for the pipeline to settle.
+    expect(settles).toBe(2);
+  });
 });

@@ -153,6 +153,62 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(() => new NatsJetStreamSource({ stream: '', durable: 'd' })).toThrow(/source\.stream/);
   });
 
+  it('keeps messages that wait in the ring longer than ackWaitMs in progress, so none is delivered twice', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    await publish(stream, subject, 200, true);
+    const control = createControl(false);
+    const words = new Int32Array(control);
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
+    });
+    const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'd', ackWaitMs: 1500 });
+    const stop = new AbortController();
+    const running = source.start(pipeline, stop.signal);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await until(() => source.counts.received === 200, 'all 200 received');
+    // Held past two ack waits: without in-progress acks the server would deliver all 200 again.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    openGate(words);
+    await until(() => source.counts.acked === 200, '200 acks');
+    stop.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+    expect(source.counts).toMatchObject({ received: 200, acked: 200, redelivered: 0 });
+    expect(s.rows()).toHaveLength(200);
+  });
+
+  it('refuses a filterSubject that differs from the existing durable’s, naming the field', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    await publish(stream, subject, 1, true);
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(stream, {
+      durable_name: 'd',
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: `${subject}.x`,
+    });
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new NatsJetStreamSource({
+      servers: nats.url,
+      stream,
+      durable: 'd',
+      filterSubject: `${subject}.y`,
+    });
+    await expect(source.start(pipeline, new AbortController().signal)).rejects.toThrow(
+      /source\.filterSubject/,
+    );
+    await source.finish();
+  });
+
   it('an unreachable server fails start() with a SourceError naming the server', async () => {
     const s = scene();
     const pipeline = await s.pipeline({
@@ -259,6 +315,42 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     });
     await expect(failure).rejects.not.toThrow(/secret/);
     await source.finish();
+  });
+
+  it('acknowledges, and skips, a pending entry deleted from the stream since it was read', async () => {
+    const stream = uniqueName('st');
+    const entryIds = await publish(stream, 50);
+    await client.xgroup('CREATE', stream, 'g', '0');
+    await client.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 10, 'STREAMS', stream, '>');
+    await client.xdel(stream, entryIds[3]!);
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    const source = new RedisStreamsSource({
+      url: redis.url,
+      stream,
+      group: 'g',
+      consumer: 'c1',
+      blockMs: 100,
+    });
+    const controller = new AbortController();
+    const running = source.start(pipeline, controller.signal);
+    await until(() => source.counts.acked >= 49, '49 acks');
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+    const expected = entryIds.filter((_, i) => i !== 3).map((id) => `${stream}:${id}`);
+    expect(
+      s
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(expected.sort());
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
   });
 
   it('claims entries a dead consumer left pending past claimIdleMs', async () => {
