@@ -276,7 +276,7 @@ describe('the redis-streams source', () => {
     expect(bad({ group: undefined })).toEqual(['source.group must be a consumer group name, got undefined']);
     expect(bad({ consumer: ['a'] })).toEqual(['source.consumer must be a consumer name, got ["a"]']);
     expect(bad({ durable: 'x' })).toEqual([
-      'source.durable is not a known field (expected one of type, url, stream, group, consumer, batch, blockMs, claimIdleMs), got "x"',
+      'source.durable is not a known field (expected one of type, url, stream, group, consumer, batch, blockMs, claimIdleMs, field, maxPending), got "x"',
     ]);
   });
 });
