@@ -27,6 +27,13 @@ interface WorkItem {
   error?: string;
 }
 
+interface RunningTask {
+  controller: AbortController;
+  /** performance.now() after which the task is aborted. */
+  deadline: number;
+  timedOut: boolean;
+}
+
 /** A claimed range: its ring space is released once it is done and every batch before it is. */
 interface Batch {
   range: RingRange;
@@ -95,6 +102,9 @@ export class Dispatcher {
   readonly #suspects: { part: Partition; batch: Batch; item: WorkItem }[] = [];
   #alone: WorkItem | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Tasks on workers, with their deadlines (see #watchTasks). */
+  readonly #tasks = new Set<RunningTask>();
+  #taskSweep: NodeJS.Timeout | undefined;
 
   constructor(queue: EventQueue, pool: Piscina, options: DispatcherOptions, counters: PipelineCounters) {
     this.#queue = queue;
@@ -130,6 +140,8 @@ export class Dispatcher {
     this.#stopped = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    clearInterval(this.#taskSweep);
+    this.#taskSweep = undefined;
   }
 
   /** Resolves once every record published before this call is written, dead-lettered or dropped. */
@@ -272,16 +284,59 @@ export class Dispatcher {
       'sluice.kind': item.kind,
     });
     if (carrier) task.trace = carrier;
-    this.#pool.run(task, { signal: AbortSignal.timeout(this.#options.workers.taskTimeoutMs) }).then(
+    const running: RunningTask = {
+      controller: new AbortController(),
+      deadline: performance.now() + this.#options.workers.taskTimeoutMs,
+      timedOut: false,
+    };
+    this.#tasks.add(running);
+    this.#watchTasks();
+    this.#pool.run(task, { signal: running.controller.signal }).then(
       (result: BatchResult) => {
+        this.#tasks.delete(running);
         endSpan(span, result.ok ? undefined : result.error);
         this.#settled(part, batch, item, result);
       },
       (error: unknown) => {
-        endSpan(span, describeError(error));
-        this.#crashed(part, batch, item, error);
+        this.#tasks.delete(running);
+        // piscina reports an aborted task as a bare AbortError; say why it was aborted.
+        const cause = running.timedOut
+          ? new Error(
+              `task timed out after workers.taskTimeoutMs (${this.#options.workers.taskTimeoutMs} ms)`,
+            )
+          : error;
+        endSpan(span, describeError(cause));
+        this.#crashed(part, batch, item, cause);
       },
     );
+  }
+
+  /**
+   * Aborts tasks past workers.taskTimeoutMs (piscina then replaces their worker). One sweep timer
+   * for all of them, not an AbortSignal.timeout per task: each of those is a timer plus a weak
+   * reference the garbage collector must process, and at thousands of batches a second they made
+   * this thread's young-generation collections several times longer — milliseconds added to the
+   * tail latency of every event in flight.
+   */
+  #watchTasks(): void {
+    if (this.#taskSweep !== undefined) return;
+    const every = Math.max(10, Math.min(1000, this.#options.workers.taskTimeoutMs / 4));
+    this.#taskSweep = setInterval(() => {
+      if (this.#tasks.size === 0) {
+        clearInterval(this.#taskSweep);
+        this.#taskSweep = undefined;
+        return;
+      }
+      const now = performance.now();
+      for (const running of this.#tasks) {
+        if (now < running.deadline) continue;
+        this.#tasks.delete(running);
+        running.timedOut = true;
+        running.controller.abort();
+      }
+    }, every);
+    // A batch in flight keeps the process alive through piscina, not through this timer.
+    this.#taskSweep.unref();
   }
 
   #settled(part: Partition, batch: Batch, item: WorkItem, result: BatchResult): void {

@@ -111,6 +111,33 @@ describe('faults', () => {
     expect(stats.splits).toBeGreaterThan(0);
   });
 
+  it('aborts a batch whose transform hangs after workers.taskTimeoutMs, dead-letters the hanging event alone as worker-crash, and delivers every other event', async () => {
+    const s = scene();
+    const N = 300;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 2, max: 2, taskTimeoutMs: 300 },
+      batch: { maxRecords: 32 },
+      retry: FAST_RETRY,
+      transform: fixtureUrl('crash-transform'),
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('hang', N);
+    const stuck = all[123]!;
+    await pipeline.pushMany(all.map((id, i) => ({ id, payload: id === stuck ? { i, hang: true } : { i } })));
+    await pipeline.drained();
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== stuck));
+    const letters = s.deadLetters();
+    expect(letters.map((l) => l.id)).toEqual([stuck]);
+    expect(letters[0]!.letter).toMatchObject({
+      reason: 'worker-crash',
+      lastError: expect.stringContaining('timed out'),
+    });
+    expect(pipeline.stats().workerFailures).toBeGreaterThanOrEqual(2);
+  });
+
   it('keeps every event accepted before close() — in the sink or the dead letters — and rejects every later push with SLUICE_CLOSED', async () => {
     const s = scene();
     const N = 2000;
