@@ -6,11 +6,12 @@
 import { Redis } from 'ioredis';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Pipeline } from '../../src/engine/pipeline.js';
 import { NatsJetStreamSource } from '../../src/sources/nats-jetstream-source.js';
 import { RedisStreamsSource } from '../../src/sources/redis-streams-source.js';
 import { createControl, RECORDS_STORED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import { nats, redis, uniqueName } from '../helpers/brokers.js';
-import { fixtureUrl, openGate, useScenes, waitForWord } from '../helpers/engine.js';
+import { fixtureUrl, openGate, type Scene, useScenes, waitForWord } from '../helpers/engine.js';
 
 const scene = useScenes();
 const N = 2000;
@@ -22,6 +23,31 @@ async function until(check: () => Promise<boolean> | boolean, what: string, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A pipeline of one worker into the fixture sink of scene `s`. */
+function onePipeline(s: Scene): Promise<Pipeline> {
+  return s.pipeline({
+    workers: { min: 1, max: 1 },
+    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+  });
+}
+
+/** Runs `source` into `pipeline` until `check` holds, then stops both the way `sluice run` does. */
+async function runUntil(
+  source: NatsJetStreamSource | RedisStreamsSource,
+  pipeline: Pipeline,
+  check: () => boolean,
+  what: string,
+): Promise<void> {
+  const controller = new AbortController();
+  const running = source.start(pipeline, controller.signal);
+  await until(check, what);
+  controller.abort();
+  await running;
+  await source.stop();
+  await pipeline.close();
+  await source.finish();
 }
 
 nats.announce('nats-jetstream source');
@@ -61,14 +87,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
       sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
     });
     const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'sluice', batch: 100 });
-    const controller = new AbortController();
-    const running = source.start(pipeline, controller.signal);
-    await until(() => source.counts.acked >= N, `${N} acks`);
-    controller.abort();
-    await running;
-    await source.stop();
-    await pipeline.close();
-    await source.finish();
+    await runUntil(source, pipeline, () => source.counts.acked >= N, `${N} acks`);
 
     const rows = s.rows();
     expect(rows.length).toBe(N);
@@ -117,19 +136,9 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     openGate(words);
 
     const s2 = scene();
-    const pipeline = await s2.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s2.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s2);
     const second = new NatsJetStreamSource(options);
-    const stopSecond = new AbortController();
-    const again = second.start(pipeline, stopSecond.signal);
-    await until(() => second.counts.acked >= 300, '300 acks after redelivery');
-    stopSecond.abort();
-    await again;
-    await second.stop();
-    await pipeline.close();
-    await second.finish();
+    await runUntil(second, pipeline, () => second.counts.acked >= 300, '300 acks after redelivery');
     expect(second.counts.redelivered).toBe(100);
     const ids = s2
       .rows()
@@ -140,10 +149,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('needs an existing stream or subjects to create it, naming the field', async () => {
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const missing = uniqueName('NOPE');
     const source = new NatsJetStreamSource({ servers: nats.url, stream: missing, durable: 'd' });
     await expect(source.start(pipeline, new AbortController().signal)).rejects.toThrow(
@@ -193,10 +199,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
       ack_policy: AckPolicy.Explicit,
       filter_subject: `${subject}.x`,
     });
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const source = new NatsJetStreamSource({
       servers: nats.url,
       stream,
@@ -211,10 +214,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('an unreachable server fails start() with a SourceError naming the server', async () => {
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const source = new NatsJetStreamSource({ servers: 'nats://127.0.0.1:1', stream: 'S', durable: 'd' });
     await expect(source.start(pipeline, new AbortController().signal)).rejects.toMatchObject({
       code: 'SLUICE_SOURCE_ERROR',
@@ -258,10 +258,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
 
     const s = scene();
     // One worker: batches are stored in ring order, so the first stored are the first pushed.
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const source = new RedisStreamsSource({
       url: redis.url,
       stream,
@@ -270,14 +267,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
       batch: 128,
       blockMs: 100,
     });
-    const controller = new AbortController();
-    const running = source.start(pipeline, controller.signal);
-    await until(() => source.counts.acked >= N, `${N} acks`);
-    controller.abort();
-    await running;
-    await source.stop();
-    await pipeline.close();
-    await source.finish();
+    await runUntil(source, pipeline, () => source.counts.acked >= N, `${N} acks`);
 
     const rows = s.rows();
     expect(rows.length).toBe(N);
@@ -299,10 +289,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
 
   it('an unreachable server fails start() with a SourceError naming the server and the cause, without the password', async () => {
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const source = new RedisStreamsSource({
       url: 'redis://user:secret@127.0.0.1:1',
       stream: 's',
@@ -324,10 +311,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     await client.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 10, 'STREAMS', stream, '>');
     await client.xdel(stream, entryIds[3]!);
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const source = new RedisStreamsSource({
       url: redis.url,
       stream,
@@ -335,14 +319,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
       consumer: 'c1',
       blockMs: 100,
     });
-    const controller = new AbortController();
-    const running = source.start(pipeline, controller.signal);
-    await until(() => source.counts.acked >= 49, '49 acks');
-    controller.abort();
-    await running;
-    await source.stop();
-    await pipeline.close();
-    await source.finish();
+    await runUntil(source, pipeline, () => source.counts.acked >= 49, '49 acks');
     const expected = entryIds.filter((_, i) => i !== 3).map((id) => `${stream}:${id}`);
     expect(
       s
@@ -361,10 +338,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     await client.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 200, 'STREAMS', stream, '>');
 
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-    });
+    const pipeline = await onePipeline(s);
     const source = new RedisStreamsSource({
       url: redis.url,
       stream,
@@ -373,14 +347,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
       blockMs: 100,
       claimIdleMs: 300,
     });
-    const controller = new AbortController();
-    const running = source.start(pipeline, controller.signal);
-    await until(() => source.counts.acked >= 500, '500 acks');
-    controller.abort();
-    await running;
-    await source.stop();
-    await pipeline.close();
-    await source.finish();
+    await runUntil(source, pipeline, () => source.counts.acked >= 500, '500 acks');
     expect(source.counts.claimed).toBe(200);
     expect(
       s
