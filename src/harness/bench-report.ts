@@ -17,6 +17,11 @@ export interface SystemResult {
   eventsPerSec: number;
   latencyMs: LatencySummary;
   peakRssMiB: number;
+  /**
+   * Median RSS of the first and last quarter of the run, MiB (sampled every 100 ms): memory that
+   * stays flat under load keeps the two close; a leak or an unbounded queue pulls them apart.
+   */
+  rss?: { firstQuarterMiB: number; lastQuarterMiB: number };
   /** Largest queue depth seen (events). */
   maxQueueDepth: number;
   /** Events pushed and accepted that never reached the sink nor the dead letters (measured by id). */

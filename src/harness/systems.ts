@@ -1,6 +1,6 @@
 import type { SystemResult } from './bench-report.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
-import type { RunSampler } from './run-sampler.js';
+import { type RunSampler, rssTrend } from './run-sampler.js';
 import type { RunInstruments, RunSettings } from './run-settings.js';
 
 /** A system under test: runs the scenario for the settings' duration and reports. */
@@ -31,6 +31,8 @@ export function systemResult(
     workers: settings.workers,
     ...extra,
   };
+  const rss = rssTrend(sampler.rssSamples);
+  if (rss) result.rss = rss;
   if (settings.rate !== 'max') result.targetRate = settings.rate;
   return result;
 }

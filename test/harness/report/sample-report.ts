@@ -22,6 +22,7 @@ export function result(
     eventsPerSec,
     latencyMs: latency(1.5),
     peakRssMiB: 182.4,
+    rss: { firstQuarterMiB: 170.2, lastQuarterMiB: 171.9 },
     maxQueueDepth: 65_536,
     lost: 0,
     duplicates: 0,
