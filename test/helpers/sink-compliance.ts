@@ -10,9 +10,15 @@
  *     retryable — and, where the failure can be undone, the next write succeeds;
  * (d) close resolves, the stored events outlive it, and closing again is harmless (documented
  *     here as the contract: close is idempotent).
+ *
+ * Beside it: brokerSinkCases, the tests an idempotent sink writing to a networked broker passes
+ * (NATS JetStream, Redis Streams), with sinksClosedAfterEach to open its sinks; and
+ * sinkOptionCases, how a sink type's spec is validated and its errors named.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
+import { resolveSinkSpec, type SinkSpec } from '../../src/sinks/sink-spec.js';
+import { FaultProxy } from './fault-proxy.js';
 
 export interface FailureScenario {
   /** Finishes the sentence "…when <description>". */
@@ -179,4 +185,200 @@ export function runSinkCompliance(
       }
     });
   });
+}
+
+/** The sinks one describe block makes, each closed after every test of it. */
+export interface SinksClosedAfterEach<S extends Sink, O> {
+  /** A sink with `options` over the file's defaults, not yet opened. */
+  make(options?: Partial<O>): S;
+  /** A sink with `options` over the file's defaults, opened. */
+  open(options?: Partial<O>): Promise<S>;
+}
+
+/** Registers, in the calling describe block, an afterEach closing every sink made through it. */
+export function sinksClosedAfterEach<S extends Sink, O>(
+  makeSink: (options?: Partial<O>) => S,
+): SinksClosedAfterEach<S, O> {
+  const sinks: S[] = [];
+  afterEach(async () => {
+    await Promise.all(sinks.splice(0).map((s) => s.close()));
+  });
+  const make = (options?: Partial<O>): S => {
+    const sink = makeSink(options);
+    sinks.push(sink);
+    return sink;
+  };
+  return {
+    make,
+    async open(options) {
+      const sink = make(options);
+      await sink.open();
+      return sink;
+    },
+  };
+}
+
+/** A fault proxy in front of the server at `url`, which a test can cut and restore as a broker restart would. */
+export function proxyTo(url: string): Promise<FaultProxy> {
+  const target = new URL(url);
+  return FaultProxy.start({ host: target.hostname, port: Number(target.port) });
+}
+
+/** Writes until a write succeeds, as the delivery layer's retries would; returns the failures. */
+export async function writeUntilStored(sink: Sink, batch: SinkRecord[]): Promise<unknown[]> {
+  const failures: unknown[] = [];
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await sink.write(batch);
+      return failures;
+    } catch (error) {
+      failures.push(error);
+      if (Date.now() > deadline) throw error;
+    }
+  }
+}
+
+export interface BrokerSinkCasesOptions<S extends Sink, O extends { timeoutMs?: number }> {
+  /** How the calling block makes and opens its sinks (see sinksClosedAfterEach). */
+  sinks: SinksClosedAfterEach<S, O>;
+  /** Every record id stored where a sink opened with no options writes, read by a fresh reader. */
+  readIds(): Promise<string[]>;
+  /** Options for a sink writing where no other test writes (`label` names it), and how to read it back. */
+  freshTarget(label: string): { options: Partial<O>; readIds(): Promise<string[]> };
+  /** Whether a batch is stored in its order (else only its set of ids is compared). */
+  keepsBatchOrder: boolean;
+  /** The URL of the real server the file's sinks use. */
+  serverUrl: string;
+  /** Options pointing a sink at another server, given as a URL of the same scheme. */
+  at(url: string): Partial<O>;
+  /** What, besides the address, the error of an open against a refusing port must mention. */
+  unreachableSays?: string[];
+}
+
+/**
+ * Tests every idempotent sink writing to a networked broker passes, registered in the calling
+ * describe block: dedup across sinks and within a batch, a large batch, and how it fails while the
+ * server is unreachable or the connection is cut.
+ */
+export function brokerSinkCases<S extends Sink, O extends { timeoutMs?: number }>(
+  opts: BrokerSinkCasesOptions<S, O>,
+): void {
+  const { sinks, readIds } = opts;
+  const scheme = new URL(opts.serverUrl).protocol;
+
+  it('stores a batch written twice, by two sinks as two workers would, once per id', async () => {
+    const [first, second] = [await sinks.open(), await sinks.open()];
+    const batch = complianceBatch(25, 'two-workers');
+    await Promise.all([first.write(batch), second.write(batch)]);
+    await first.write(batch);
+    const ids = new Set(batch.map((r) => r.id));
+    const stored = (await readIds()).filter((id) => ids.has(id));
+    expect(stored.sort()).toEqual([...ids].sort());
+  });
+
+  it('stores a batch of 5000 records, each once', async () => {
+    const target = opts.freshTarget('large');
+    const sink = await sinks.open(target.options);
+    const batch = complianceBatch(5000, 'large');
+    await sink.write(batch);
+    const stored = await target.readIds();
+    const written = batch.map((r) => r.id);
+    if (opts.keepsBatchOrder) expect(stored).toEqual(written);
+    else expect(stored.sort()).toEqual(written.sort());
+  });
+
+  it('stores a record whose id appears twice in one batch once', async () => {
+    const sink = await sinks.open();
+    const [a, b] = complianceBatch(2, 'repeat');
+    await sink.write([a!, b!, a!]);
+    expect((await readIds()).filter((id) => id === a!.id || id === b!.id).sort()).toEqual(
+      [a!.id, b!.id].sort(),
+    );
+  });
+
+  it('fails an open against an unreachable server at once with a retryable SinkError, not after its timeout', async () => {
+    const unreachable = `${scheme}//127.0.0.1:1`;
+    const sink = sinks.make({ ...opts.at(unreachable), timeoutMs: 20_000 });
+    const started = Date.now();
+    const error = await sink.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: true });
+    expect((error as Error).message).toContain(unreachable);
+    for (const words of opts.unreachableSays ?? []) expect((error as Error).message).toContain(words);
+    expect((error as Error).cause).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('fails writes retryably while the connection is cut, and stores again once the server is back, without reopening', async () => {
+    const proxy = await proxyTo(opts.serverUrl);
+    try {
+      const sink = await sinks.open({ ...opts.at(`${scheme}//127.0.0.1:${proxy.port}`), timeoutMs: 500 });
+      proxy.cut();
+      expect(proxy.counters.cut).toBeGreaterThan(0);
+      const acceptedAtCut = proxy.counters.accepted;
+      const lost = complianceBatch(5, 'cut');
+      await expect(sink.write(lost)).rejects.toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: true });
+      proxy.restore();
+      const failures = await writeUntilStored(sink, lost);
+      expect(failures.every((e) => (e as { retryable?: boolean }).retryable === true)).toBe(true);
+      // The client connected again through the proxy on its own: the sink was not reopened.
+      expect(proxy.counters.accepted).toBeGreaterThan(acceptedAtCut);
+      const counts = countsOf(await readIds());
+      expect(lost.map((r) => counts.get(r.id))).toEqual(lost.map(() => 1));
+    } finally {
+      await proxy.close();
+    }
+  });
+}
+
+export interface SinkOptionCasesOptions<Spec extends SinkSpec & { type: string }> {
+  /** A valid spec giving only its type and the one option it requires. */
+  valid: Spec;
+  /** The option `valid` gives besides its type. */
+  required: string;
+  /** Builds the sink from a spec (its constructor validates too). */
+  construct(spec: Spec): unknown;
+  /** Wrong specs: the field the error names, what overrides `valid`, and how the error quotes it. */
+  invalid: [field: string, override: Record<string, unknown>, got: string][];
+}
+
+/** A describe block checking that a sink type's spec is validated up front, and how errors name it. */
+export function sinkOptionCases<Spec extends SinkSpec & { type: string }>(
+  opts: SinkOptionCasesOptions<Spec>,
+): void {
+  describe(`${opts.valid.type} sink options`, () => {
+    it(`are accepted with only a ${opts.required}, the rest defaulted`, () => {
+      expect(resolveSinkSpec(opts.valid, 'sink')).toEqual(opts.valid);
+      expect(() => opts.construct(opts.valid)).not.toThrow();
+    });
+
+    it.each(opts.invalid)('name %s and quote the value when it is wrong (%j)', (field, override, got) => {
+      const spec = { ...opts.valid, ...override } as Spec;
+      for (const attempt of [() => resolveSinkSpec(spec, 'sink'), () => opts.construct(spec)]) {
+        const error = thrownBy(attempt);
+        expect(error).toMatchObject({ code: 'SLUICE_INVALID_OPTION' });
+        expect(error.message.startsWith(`${field} must be `), error.message).toBe(true);
+        expect(error.message.endsWith(`, ${got}`), error.message).toBe(true);
+      }
+    });
+
+    it('name the dead-letter field when the spec is the dead-letter sink', () => {
+      const spec = { ...opts.valid, [opts.required]: '' } as Spec;
+      expect(() => resolveSinkSpec(spec, 'deadLetter')).toThrow(
+        new RegExp(`^deadLetter\\.${opts.required} must be`),
+      );
+    });
+  });
+}
+
+function thrownBy(attempt: () => unknown): Error {
+  try {
+    attempt();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
 }

@@ -1,11 +1,14 @@
 import { connect, type JetStreamManager, type NatsConnection, nanos } from 'nats';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsJetStreamSink, type NatsJetStreamSinkOptions } from '../../src/sinks/nats-jetstream-sink.js';
-import type { SinkRecord } from '../../src/sinks/sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { NATS_URL, nats, uniqueName } from '../helpers/brokers.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';
+import {
+  brokerSinkCases,
+  complianceBatch,
+  runSinkCompliance,
+  sinkOptionCases,
+  sinksClosedAfterEach,
+} from '../helpers/sink-compliance.js';
 
 nats.announce('nats-jetstream-sink');
 
@@ -29,27 +32,6 @@ async function readIds(name = stream): Promise<string[]> {
 
 function sinkFor(options: Partial<NatsJetStreamSinkOptions> = {}): NatsJetStreamSink {
   return new NatsJetStreamSink({ servers: NATS_URL, subject, stream, ...options });
-}
-
-/** A fault proxy in front of the server, which a test can cut and restore as a broker restart would. */
-function proxyToServer(): Promise<FaultProxy> {
-  const target = new URL(NATS_URL);
-  return FaultProxy.start({ host: target.hostname, port: Number(target.port) });
-}
-
-/** Writes until a write succeeds, as the delivery layer's retries would; returns the failures. */
-async function writeUntilStored(sink: NatsJetStreamSink, batch: SinkRecord[]): Promise<unknown[]> {
-  const failures: unknown[] = [];
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await sink.write(batch);
-      return failures;
-    } catch (error) {
-      failures.push(error);
-      if (Date.now() > deadline) throw error;
-    }
-  }
 }
 
 describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
@@ -85,44 +67,23 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
   });
 
   describe('NatsJetStreamSink', () => {
-    const sinks: NatsJetStreamSink[] = [];
-    afterEach(async () => {
-      await Promise.all(sinks.splice(0).map((s) => s.close()));
-    });
+    const sinks = sinksClosedAfterEach(sinkFor);
+    const open = sinks.open;
 
-    async function open(options: Partial<NatsJetStreamSinkOptions> = {}): Promise<NatsJetStreamSink> {
-      const sink = sinkFor(options);
-      sinks.push(sink);
-      await sink.open();
-      return sink;
-    }
-
-    it('stores a batch written twice, by two sinks as two workers would, once per id', async () => {
-      const [first, second] = [await open(), await open()];
-      const batch = complianceBatch(25, 'two-workers');
-      await Promise.all([first.write(batch), second.write(batch)]);
-      await first.write(batch);
-      const ids = new Set(batch.map((r) => r.id));
-      const stored = (await readIds()).filter((id) => ids.has(id));
-      expect(stored.sort()).toEqual([...ids].sort());
-    });
-
-    it('stores a batch of 5000 records, each once', async () => {
-      const name = uniqueName('SLUICE_SINK_LARGE');
-      streams.add(name);
-      const sink = await open({ stream: name, subject: uniqueName('sluice_sink_large') });
-      const batch = complianceBatch(5000, 'large');
-      await sink.write(batch);
-      expect((await readIds(name)).sort()).toEqual(batch.map((r) => r.id).sort());
-    });
-
-    it('stores a record whose id appears twice in one batch once', async () => {
-      const sink = await open();
-      const [a, b] = complianceBatch(2, 'repeat');
-      await sink.write([a!, b!, a!]);
-      expect((await readIds()).filter((id) => id === a!.id || id === b!.id).sort()).toEqual(
-        [a!.id, b!.id].sort(),
-      );
+    brokerSinkCases({
+      sinks,
+      readIds: () => readIds(),
+      freshTarget(label) {
+        const name = uniqueName(`SLUICE_SINK_${label.toUpperCase()}`);
+        streams.add(name);
+        return {
+          options: { stream: name, subject: uniqueName(`sluice_sink_${label}`) },
+          readIds: () => readIds(name),
+        };
+      },
+      keepsBatchOrder: false,
+      serverUrl: NATS_URL,
+      at: (url) => ({ servers: url }),
     });
 
     it('publishes each record as the JSON of its id, key, source, ts and payload, with its id as message id', async () => {
@@ -163,8 +124,7 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
     });
 
     it('refuses to open, permanently, when no stream captures the subject', async () => {
-      const sink = sinkFor({ stream: undefined, subject: uniqueName('sluice_nowhere') });
-      sinks.push(sink);
+      const sink = sinks.make({ stream: undefined, subject: uniqueName('sluice_nowhere') });
       await expect(sink.open()).rejects.toMatchObject({
         code: 'SLUICE_SINK_ERROR',
         retryable: false,
@@ -176,8 +136,7 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
       const name = uniqueName('SLUICE_SINK_OTHER');
       streams.add(name);
       await jsm.streams.add({ name, subjects: [uniqueName('sluice_other')] });
-      const sink = sinkFor({ stream: name });
-      sinks.push(sink);
+      const sink = sinks.make({ stream: name });
       await expect(sink.open()).rejects.toMatchObject({
         code: 'SLUICE_SINK_ERROR',
         retryable: false,
@@ -191,54 +150,14 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
       batch[1] = { ...batch[1]!, payload: 'x'.repeat(nc.info!.max_payload + 1) };
       await expect(sink.write(batch)).rejects.toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: false });
     });
-
-    it('fails an open against an unreachable server at once with a retryable SinkError, not after its timeout', async () => {
-      const sink = sinkFor({ servers: 'nats://127.0.0.1:1', timeoutMs: 20_000 });
-      sinks.push(sink);
-      const started = Date.now();
-      const error = await sink.open().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error).toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: true });
-      expect((error as Error).message).toContain('nats://127.0.0.1:1');
-      expect((error as Error).cause).toBeDefined();
-      expect(Date.now() - started).toBeLessThan(20_000);
-    });
-
-    it('fails writes retryably while the connection is cut, and stores again once the server is back, without reopening', async () => {
-      const proxy = await proxyToServer();
-      try {
-        const sink = await open({ servers: `nats://127.0.0.1:${proxy.port}`, timeoutMs: 500 });
-        proxy.cut();
-        expect(proxy.counters.cut).toBeGreaterThan(0);
-        const acceptedAtCut = proxy.counters.accepted;
-        const lost = complianceBatch(5, 'cut');
-        await expect(sink.write(lost)).rejects.toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: true });
-        proxy.restore();
-        const failures = await writeUntilStored(sink, lost);
-        expect(failures.every((e) => (e as { retryable?: boolean }).retryable === true)).toBe(true);
-        // The client connected again through the proxy on its own: the sink was not reopened.
-        expect(proxy.counters.accepted).toBeGreaterThan(acceptedAtCut);
-        const counts = new Map<string, number>();
-        for (const id of await readIds()) counts.set(id, (counts.get(id) ?? 0) + 1);
-        expect(lost.map((r) => counts.get(r.id))).toEqual(lost.map(() => 1));
-      } finally {
-        await proxy.close();
-      }
-    });
   });
 });
 
-describe('nats-jetstream sink options', () => {
-  const valid = { type: 'nats-jetstream', subject: 'events.in' } as const;
-
-  it('are accepted with only a subject, the rest defaulted', () => {
-    expect(resolveSinkSpec(valid, 'sink')).toEqual(valid);
-    expect(() => new NatsJetStreamSink(valid)).not.toThrow();
-  });
-
-  it.each([
+sinkOptionCases({
+  valid: { type: 'nats-jetstream', subject: 'events.in' },
+  required: 'subject',
+  construct: (spec) => new NatsJetStreamSink(spec),
+  invalid: [
     ['sink.subject', { subject: undefined }, 'got undefined'],
     ['sink.subject', { subject: 'events.*' }, 'got "events.*"'],
     ['sink.subject', { subject: 'events..in' }, 'got "events..in"'],
@@ -246,28 +165,5 @@ describe('nats-jetstream sink options', () => {
     ['sink.servers', { servers: [] }, 'got []'],
     ['sink.duplicateWindowMs', { duplicateWindowMs: 0 }, 'got 0'],
     ['sink.timeoutMs', { timeoutMs: 1.5 }, 'got 1.5'],
-  ])('name %s and quote the value when it is wrong (%j)', (field, override, got) => {
-    const spec = { ...valid, ...override } as NatsJetStreamSinkOptions & { type: 'nats-jetstream' };
-    for (const attempt of [() => resolveSinkSpec(spec, 'sink'), () => new NatsJetStreamSink(spec)]) {
-      const error = thrownBy(attempt);
-      expect(error).toMatchObject({ code: 'SLUICE_INVALID_OPTION' });
-      expect(error.message.startsWith(`${field} must be `), error.message).toBe(true);
-      expect(error.message.endsWith(`, ${got}`), error.message).toBe(true);
-    }
-  });
-
-  it('name the dead-letter field when the spec is the dead-letter sink', () => {
-    expect(() => resolveSinkSpec({ ...valid, subject: '' }, 'deadLetter')).toThrow(
-      /^deadLetter\.subject must be/,
-    );
-  });
+  ],
 });
-
-function thrownBy(attempt: () => unknown): Error {
-  try {
-    attempt();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
