@@ -7,6 +7,9 @@ import {
   writeRecord,
 } from '../codec/record-codec.js';
 import type { EventQueue } from './event-queue.js';
+import { RELEASE_CURSOR, RESERVE_CURSOR } from './layout.js';
+import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
+import { RESERVE_FULL, type Ring } from './ring-buffer.js';
 
 /** One serialised event with what the producer knows about it: `pushRawRecords` takes these. */
 export interface RawRecord {
@@ -19,9 +22,6 @@ export interface RawRecord {
   /** Where it came from (e.g. `events.ndjson:17`), unless the line has a `source` of its own. */
   source?: string;
 }
-
-import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
-import { RESERVE_FULL, type Ring } from './ring-buffer.js';
 
 /**
  * What both kinds of producer share: validation, partition choice, and copying a run of prepared
@@ -111,7 +111,17 @@ class ProducerCore {
     const marks = new Map<number, number>();
     this.queue.rings.forEach((ring, index) => {
       const end = this.ends.get(ring);
-      if (end !== undefined) marks.set(index, end);
+      if (end === undefined) return;
+      // Only a mark still ahead of the release cursor and not past the reserve cursor is pending.
+      // One released long ago — after other producers pushed 2^31 bytes or more through this ring
+      // — would look ahead in the signed comparison the dispatcher makes, and be waited for in
+      // vain. Release is loaded before reserve (both seq-cst): release only moves towards
+      // reserve, so the window can only be stale on the released side — a mark released between
+      // the two loads is kept, and the dispatcher finds it passed at once; none is dropped early.
+      const release = Atomics.load(ring.control, RELEASE_CURSOR) >>> 0;
+      const reserve = Atomics.load(ring.control, RESERVE_CURSOR) >>> 0;
+      const ahead = (end - release) >>> 0;
+      if (ahead !== 0 && ahead <= (reserve - release) >>> 0) marks.set(index, end);
     });
     return marks;
   }
