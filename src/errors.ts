@@ -98,6 +98,7 @@ export function redactedUrl(url: string): string {
     if (parsed.password) parsed.password = '***';
     return parsed.href;
   } catch {
-    return 'the configured URL';
+    // Not a URL (a bare host:port, say): drop whatever sits between a colon and an @.
+    return url.replace(/:[^:@/]*@/, ':***@');
   }
 }

@@ -9,7 +9,7 @@ const HELP = `Usage: sluice <command> [options]
 
 Commands:
   bench      run a load scenario through Sluice and its baselines side by side (default)
-  run        read a source into a sink as a JSON config describes (sluice run --help)
+  run        read a source into a sink as a JSON or YAML config describes (sluice run --help)
   validate   check a run config without running it (sluice run --help); configs are JSON or YAML
   top        a live terminal view of a running Sluice's metrics server (sluice top --help)
   help       show this help

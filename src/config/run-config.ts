@@ -6,6 +6,7 @@ import { InvalidOptionError, quote, SluiceError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
 import { DEFAULT_HTTP_SOURCE_OPTIONS, type HttpSourceOptions } from '../sources/http-source.js';
 import type { NdjsonSourceOptions } from '../sources/ndjson-source.js';
+import { requireHoldingQueue } from '../sources/source.js';
 import type { SyntheticSourceOptions } from '../sources/synthetic-source.js';
 import { type PipelineOptions, resolvePipelineOptions } from './pipeline-options.js';
 
@@ -335,7 +336,11 @@ export function resolveRunConfig(
   if (input.sink !== undefined) {
     // The pipeline's own validation stops at its first problem; it runs on what is left to check.
     try {
-      resolvePipelineOptions(pipeline as PipelineOptions);
+      const resolved = resolvePipelineOptions(pipeline as PipelineOptions);
+      const source = isObject(input.source) ? input.source.type : undefined;
+      if (source === 'nats-jetstream' || source === 'redis-streams') {
+        requireHoldingQueue({ options: resolved }, source);
+      }
     } catch (error) {
       if (!(error instanceof SluiceError)) throw error;
       errors.push(error.message);

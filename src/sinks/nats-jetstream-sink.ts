@@ -1,5 +1,5 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, redactedUrl } from '../errors.js';
 import { type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface NatsJetStreamSinkOptions {
@@ -263,15 +263,4 @@ export class NatsJetStreamSink implements Sink {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A server URL without its password, for error messages. */
-function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
 }

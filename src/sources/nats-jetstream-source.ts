@@ -2,7 +2,7 @@ import type { ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'na
 import { SourceAcks } from '../delivery/source-acks.js';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, ringSizedPending, type SourceTarget } from './source.js';
+import { RunOnceSource, requireHoldingQueue, ringSizedPending, type SourceTarget } from './source.js';
 
 export interface NatsJetStreamSourceOptions {
   /** @default 'nats://127.0.0.1:4222' */
@@ -28,10 +28,11 @@ export interface NatsJetStreamSourceOptions {
 
 export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
 const DEFAULT_BATCH = 256;
-let nats: typeof import('nats');
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** How long one pull waits for messages before asking again; bounds how long a stop takes. */
 const PULL_EXPIRES_MS = 1000;
+/** The client, loaded by the first source that starts (see run()). */
+let nats: typeof import('nats');
 /**
  * Reads a JetStream stream through a durable pull consumer. Each message's data is one serialised
  * event (a JSON object, parsed in a worker); its event id is the message's own `id` field, else its
@@ -66,6 +67,7 @@ export class NatsJetStreamSource extends RunOnceSource {
 
   protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
     const o = this.#options;
+    requireHoldingQueue(target, 'nats-jetstream');
     const batch = o.batch ?? DEFAULT_BATCH;
     const maxPending = o.maxAckPending ?? ringSizedPending(target, batch);
     // Loaded here, not at import: a process that never reads NATS never pays for the client.
@@ -86,7 +88,7 @@ export class NatsJetStreamSource extends RunOnceSource {
     this.#connection = nc;
     const jsm = await nc.jetstreamManager();
     await this.#ensureStream(jsm);
-    await this.#ensureConsumer(jsm, maxPending);
+    const ackWaitMs = await this.#ensureConsumer(jsm, maxPending);
     const consumer = await nc.jetstream().consumers.get(o.stream, o.durable);
     const logger = target.logger;
     const held = this.#held;
@@ -110,8 +112,8 @@ export class NatsJetStreamSource extends RunOnceSource {
       },
     );
     // A message still in the ring when ackWait runs out would be delivered again while it waits:
-    // harmless (dedup) but wasted. Telling the server it is in progress restarts its ack timer.
-    const ackWaitMs = o.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    // harmless (dedup) but wasted. Telling the server it is in progress restarts its ack timer —
+    // the durable's own ack wait, which an existing durable may have set shorter than the default.
     this.#heartbeat = setInterval(() => {
       for (const message of held) message.working();
     }, ackWaitMs / 3);
@@ -163,19 +165,34 @@ export class NatsJetStreamSource extends RunOnceSource {
     const o = this.#options;
     try {
       await jsm.streams.info(o.stream);
+      return;
     } catch (error) {
+      if (!isNotFound(error)) {
+        throw new SourceError(
+          `nats-jetstream source: cannot look up source.stream "${o.stream}": ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       if (!o.subjects || o.subjects.length === 0) {
         throw new InvalidOptionError(
           'source.stream',
-          `an existing JetStream stream, or "subjects" to create it (${(error as Error).message})`,
+          'an existing JetStream stream, or "subjects" to create it (no such stream)',
           o.stream,
         );
       }
+    }
+    try {
       await jsm.streams.add({ name: o.stream, subjects: o.subjects });
+    } catch (error) {
+      throw new SourceError(
+        `nats-jetstream source: cannot create source.stream "${o.stream}" with subjects ${JSON.stringify(o.subjects)}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
-  async #ensureConsumer(jsm: JetStreamManager, maxAckPending: number): Promise<void> {
+  /** Creates the durable, or checks and adjusts an existing one; returns its ack wait, ms. */
+  async #ensureConsumer(jsm: JetStreamManager, maxAckPending: number): Promise<number> {
     const o = this.#options;
     const config: Partial<ConsumerConfig> = {
       durable_name: o.durable,
@@ -185,29 +202,46 @@ export class NatsJetStreamSource extends RunOnceSource {
       max_ack_pending: maxAckPending,
       ...(o.filterSubject ? { filter_subject: o.filterSubject } : {}),
     };
-    const existing = await jsm.consumers.info(o.stream, o.durable).catch(() => undefined);
+    const existing = await jsm.consumers.info(o.stream, o.durable).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw new SourceError(
+        `nats-jetstream source: cannot look up source.durable "${o.durable}": ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
     if (existing === undefined) {
       // Two processes starting at once may both get here; the same config is accepted twice.
       await jsm.consumers.add(o.stream, config);
-      return;
+      return o.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    }
+    // Everything is checked before anything is changed: a refused start leaves the group's durable
+    // as it was.
+    const current = existing.config;
+    if (current.ack_policy !== nats.AckPolicy.Explicit || current.deliver_subject) {
+      // AckAll would let one process's ack cover messages another still holds; AckNone has no
+      // acks at all; a push consumer is not pulled from.
+      throw new InvalidOptionError(
+        'source.durable',
+        `a pull consumer with explicit acks (this one is ${current.deliver_subject ? 'a push consumer' : `ack_policy ${current.ack_policy}`}); use another durable name`,
+        o.durable,
+      );
+    }
+    if (o.filterSubject !== undefined && current.filter_subject !== o.filterSubject) {
+      throw new InvalidOptionError(
+        'source.filterSubject',
+        `the durable's own filter ("${current.filter_subject ?? ''}"): a durable's filter is fixed; use another durable name`,
+        o.filterSubject,
+      );
     }
     // An existing durable keeps its settings unless this config sets them explicitly: processes of
     // one group with different ring sizes (so different defaults) must not keep overwriting them.
     const update: Partial<ConsumerConfig> = {};
-    if (o.ackWaitMs !== undefined && existing.config.ack_wait !== config.ack_wait) {
-      update.ack_wait = config.ack_wait;
-    }
-    if (o.maxAckPending !== undefined && existing.config.max_ack_pending !== config.max_ack_pending) {
+    if (o.ackWaitMs !== undefined && current.ack_wait !== config.ack_wait) update.ack_wait = config.ack_wait;
+    if (o.maxAckPending !== undefined && current.max_ack_pending !== config.max_ack_pending) {
       update.max_ack_pending = config.max_ack_pending;
     }
     if (Object.keys(update).length > 0) await jsm.consumers.update(o.stream, o.durable, update);
-    if (o.filterSubject !== undefined && existing.config.filter_subject !== o.filterSubject) {
-      throw new InvalidOptionError(
-        'source.filterSubject',
-        `the durable's own filter ("${existing.config.filter_subject ?? ''}"): a durable's filter is fixed; use another durable name`,
-        o.filterSubject,
-      );
-    }
+    return o.ackWaitMs ?? (current.ack_wait ?? nats.nanos(DEFAULT_ACK_WAIT_MS)) / 1e6;
   }
 
   async finish(): Promise<void> {
@@ -215,4 +249,10 @@ export class NatsJetStreamSource extends RunOnceSource {
     clearInterval(this.#heartbeat);
     await this.#connection?.drain().catch(() => this.#connection?.close());
   }
+}
+
+/** JetStream's "stream not found" / "consumer not found" (API error codes 10059 and 10014). */
+function isNotFound(error: unknown): boolean {
+  const code = (error as { api_error?: { err_code?: number } }).api_error?.err_code;
+  return code === 10059 || code === 10014 || /not found/i.test(String((error as Error).message));
 }

@@ -4,6 +4,11 @@ import { RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
+/** A line to push, with its line number in the input. */
+interface NumberedLine extends RawRecord {
+  line: number;
+}
+
 export interface NdjsonSourceOptions {
   /** File to read, or `-` for stdin. */
   path: string;
@@ -66,7 +71,7 @@ export class NdjsonSource extends RunOnceSource {
     let partial: Buffer[] = [];
     let partialBytes = 0;
     let skipping = false;
-    const pending: RawRecord[] = [];
+    const pending: NumberedLine[] = [];
     try {
       for await (const chunk of input) {
         if (signal.aborted) break;
@@ -117,12 +122,12 @@ export class NdjsonSource extends RunOnceSource {
    * Queues a complete line for pushing, without its CR and unless it is blank. Its source is
    * `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where it was.
    */
-  #take(line: Uint8Array, pending: RawRecord[]): void {
+  #take(line: Uint8Array, pending: NumberedLine[]): void {
     let end = line.length;
     if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
     const trimmed = line.subarray(0, end);
     if (trimmed.some((byte) => byte !== 0x20 && byte !== 0x09)) {
-      pending.push({ data: trimmed, source: `${this.#label}:${this.#lines}` });
+      pending.push({ data: trimmed, source: `${this.#label}:${this.#lines}`, line: this.#lines });
     }
   }
 
@@ -135,7 +140,7 @@ export class NdjsonSource extends RunOnceSource {
   }
 
   /** Pushes a chunk; a line too large for the queue is reported like an over-long one. */
-  async #push(target: SourceTarget, lines: RawRecord[]): Promise<void> {
+  async #push(target: SourceTarget, lines: NumberedLine[]): Promise<void> {
     try {
       this.#pushed += await target.pushRawRecords(lines);
     } catch (error) {
@@ -147,7 +152,7 @@ export class NdjsonSource extends RunOnceSource {
           this.#pushed += await target.pushRawRecords([line]);
         } catch (inner) {
           if (!(inner instanceof RecordTooLargeError)) throw inner;
-          this.#reject(target, line.data.length, Number(line.source!.slice(this.#label.length + 1)));
+          this.#reject(target, line.data.length, line.line);
         }
       }
     }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { SourceAcks } from '../delivery/source-acks.js';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, ringSizedPending, type SourceTarget } from './source.js';
+import { RunOnceSource, requireHoldingQueue, ringSizedPending, type SourceTarget } from './source.js';
 
 export interface RedisStreamsSourceOptions {
   /** @default 'redis://127.0.0.1:6379' */
@@ -30,6 +30,8 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_BATCH = 256;
 const DEFAULT_BLOCK_MS = 1000;
 const DEFAULT_CLAIM_IDLE_MS = 30_000;
+/** How long an ack, claim or group command may wait (for a reconnect, say) before it fails. */
+const COMMAND_TIMEOUT_MS = 10_000;
 
 /** An entry as XREADGROUP/XAUTOCLAIM return it; a pending entry since deleted has no fields. */
 type Entry = [id: string, fields: string[] | null] | null;
@@ -80,6 +82,7 @@ export class RedisStreamsSource extends RunOnceSource {
 
   protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
     const o = this.#options;
+    requireHoldingQueue(target, 'redis-streams');
     const batch = o.batch ?? DEFAULT_BATCH;
     const blockMs = o.blockMs ?? DEFAULT_BLOCK_MS;
     const claimIdleMs = o.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS;
@@ -89,8 +92,15 @@ export class RedisStreamsSource extends RunOnceSource {
     // Loaded here, not at import: a process that never reads Redis never pays for the client.
     const { Redis } = await import('ioredis');
     // A blocking XREADGROUP holds its connection: acknowledgements and claims use a second one.
+    // While Redis is down, ioredis queues commands until it reconnects: the reader is disconnected
+    // on stop so a pending read ends, and every other command gives up after COMMAND_TIMEOUT_MS
+    // (an ack that fails leaves its entries pending, to be claimed again — never lost).
     const reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-    const commands = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+    const commands = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+    });
     this.#reader = reader;
     this.#commands = commands;
     let lastError: Error | undefined;
@@ -115,13 +125,25 @@ export class RedisStreamsSource extends RunOnceSource {
     try {
       await commands.xgroup('CREATE', o.stream, o.group, '0', 'MKSTREAM');
     } catch (error) {
-      if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error;
+      if (!String((error as Error).message).startsWith('BUSYGROUP')) {
+        throw new SourceError(
+          `redis-streams source: cannot create group source.group "${o.group}" on source.stream "${o.stream}": ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
     }
+    const onAbort = () => reader.disconnect();
+    signal.addEventListener('abort', onAbort, { once: true });
     const acks = new SourceAcks<string>(
       target,
       async (ids) => {
-        await commands.xack(o.stream, o.group, ...ids);
-        for (const id of ids) this.#holding.delete(id);
+        try {
+          await commands.xack(o.stream, o.group, ...ids);
+        } finally {
+          // Acked, or left pending by a failed ack: either way no longer held here, so a claim
+          // (this process's included) can take them again.
+          for (const id of ids) this.#holding.delete(id);
+        }
       },
       logger,
       (ids) => {
@@ -172,7 +194,14 @@ export class RedisStreamsSource extends RunOnceSource {
       args.push('STREAMS', o.stream, cursor);
       // ioredis types each argument order separately; the call itself takes them as a list.
       const xreadgroup = reader.xreadgroup.bind(reader) as (...a: (string | number)[]) => Promise<unknown>;
-      const reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
+      let reply: [string, Entry[]][] | null;
+      try {
+        reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
+      } catch (error) {
+        // Stopping disconnects the reader, which rejects the read it was waiting on.
+        if (signal.aborted) break;
+        throw error;
+      }
       const all = (reply?.[0]?.[1] ?? []).filter((e) => e !== null);
       const entries = await this.#withoutDeleted(commands, all, logger);
       if (cursor !== '>') {
@@ -247,7 +276,10 @@ export class RedisStreamsSource extends RunOnceSource {
 
   async finish(): Promise<void> {
     await this.#acks?.finish();
-    await this.#commands?.quit().catch(() => undefined);
+    const commands = this.#commands;
+    // QUIT lets Redis finish what it was sent; a connection that is down has nothing to finish.
+    if (commands?.status === 'ready') await commands.quit().catch(() => undefined);
+    commands?.disconnect();
     this.#reader?.disconnect();
   }
 }

@@ -1,4 +1,5 @@
 import type { Pipeline } from '../engine/pipeline.js';
+import { InvalidOptionError } from '../errors.js';
 
 /**
  * What a source may call: the pipeline's public push API, its logger, and — for sources that answer
@@ -23,7 +24,11 @@ export type SourceTarget = Pick<
 export interface Source {
   /** Pushes into `target` until exhausted (resolves) or `signal` aborts (resolves soon after); rejects on a read error. */
   start(target: SourceTarget, signal: AbortSignal): Promise<void>;
-  /** Stops pushing: resolves once no push is in flight, so everything pushed before is accepted or refused. */
+  /**
+   * Stops pushing: resolves once the source starts no new push. A push still waiting for room is
+   * settled by the pipeline's close — accepted, or refused with SLUICE_CLOSED (a broker source
+   * then leaves its messages unacknowledged).
+   */
   stop(): Promise<void>;
   /**
    * Called once the pipeline closed: a source that acknowledges its messages (see SourceAcks) sends
@@ -70,4 +75,21 @@ export const ASSUMED_EVENT_BYTES = 256;
 export function ringSizedPending(target: Pick<SourceTarget, 'options'>, batch: number): number {
   const { capacityBytes, partitions } = target.options.queue;
   return Math.max(batch, Math.floor((capacityBytes * partitions) / ASSUMED_EVENT_BYTES));
+}
+
+/**
+ * A source that acknowledges its broker only after the sink must not run over a queue that drops:
+ * drop-oldest discards events after their push resolved, and the ring releases their space as if
+ * they were written, so their messages would be acknowledged and lost. Such a source bounds what
+ * it holds itself (maxAckPending / maxPending), so `block` — or `reject` — is what it needs.
+ */
+export function requireHoldingQueue(target: Pick<SourceTarget, 'options'>, source: string): void {
+  const policy = target.options.queue.policy;
+  if (policy === 'drop-oldest' || policy === 'drop-newest') {
+    throw new InvalidOptionError(
+      'queue.policy',
+      `"block" or "reject" with the ${source} source (a dropped event's message would be acknowledged)`,
+      policy,
+    );
+  }
 }

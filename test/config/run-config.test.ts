@@ -242,6 +242,26 @@ describe('the nats-jetstream source', () => {
 });
 
 describe('the redis-streams source', () => {
+  it('refuses a dropping queue policy, which would acknowledge dropped events’ messages', () => {
+    const source = { type: 'redis-streams', stream: 'events', group: 'sluice' };
+    for (const policy of ['drop-oldest', 'drop-newest']) {
+      const problems = (() => {
+        try {
+          resolveRunConfig({ source, sink: SQLITE, queue: { policy } }, dir, {});
+          return [];
+        } catch (error) {
+          return (error as RunConfigError).errors;
+        }
+      })();
+      expect(problems).toEqual([
+        `queue.policy must be "block" or "reject" with the redis-streams source (a dropped event's message would be acknowledged), got "${policy}"`,
+      ]);
+    }
+    expect(resolveRunConfig({ source, sink: SQLITE, queue: { policy: 'reject' } }, dir, {}).source).toEqual(
+      source,
+    );
+  });
+
   it('is accepted with only its required fields, its defaults left to the source', () => {
     const source = { type: 'redis-streams', stream: 'events', group: 'sluice' };
     expect(resolveRunConfig({ source, sink: SQLITE }, dir, {}).source).toEqual(source);

@@ -12,6 +12,7 @@ import { RedisStreamsSource } from '../../src/sources/redis-streams-source.js';
 import { createControl, RECORDS_STORED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import { nats, redis, uniqueName } from '../helpers/brokers.js';
 import { fixtureUrl, openGate, type Scene, useScenes, waitForWord } from '../helpers/engine.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const scene = useScenes();
 const N = 2000;
@@ -188,6 +189,22 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(s.rows()).toHaveLength(200);
   });
 
+  it('refuses an existing durable without explicit acks, naming the field, and leaves it as it was', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    await publish(stream, subject, 1, true);
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(stream, { durable_name: 'all', ack_policy: AckPolicy.All, max_ack_pending: 7 });
+    const pipeline = await onePipeline(s);
+    const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'all', maxAckPending: 100 });
+    await expect(source.start(pipeline, new AbortController().signal)).rejects.toThrow(
+      /source\.durable must be a pull consumer with explicit acks \(this one is ack_policy all\).*got "all"/,
+    );
+    await source.finish();
+    expect((await jsm.consumers.info(stream, 'all')).config.max_ack_pending).toBe(7);
+  });
+
   it('refuses a filterSubject that differs from the existing durable’s, naming the field', async () => {
     const s = scene();
     const stream = uniqueName('S');
@@ -328,6 +345,45 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
         .sort(),
     ).toEqual(expected.sort());
     expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
+  it('stops, and finishes, while Redis is unreachable, leaving what it held pending', async () => {
+    const stream = uniqueName('st');
+    await publish(stream, 300);
+    const proxy = await FaultProxy.start({
+      host: '127.0.0.1',
+      port: Number(new URL(redis.url).port || 6379),
+    });
+    try {
+      const s = scene();
+      const control = createControl(false);
+      const pipeline = await s.pipeline({
+        workers: { min: 1, max: 1 },
+        sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
+      });
+      const source = new RedisStreamsSource({
+        url: `redis://127.0.0.1:${proxy.port}`,
+        stream,
+        group: 'g',
+        consumer: 'c',
+        blockMs: 100,
+      });
+      const controller = new AbortController();
+      const running = source.start(pipeline, controller.signal);
+      await until(() => source.counts.received === 300, 'all 300 read');
+      proxy.cut();
+      controller.abort();
+      await running;
+      await source.stop();
+      openGate(new Int32Array(control));
+      await pipeline.close();
+      // The acks the drain made due fail (Redis is unreachable) after the command timeout.
+      await source.finish();
+      expect(source.counts.acked).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    expect((await client.xpending(stream, 'g'))[0]).toBe(300);
   });
 
   it('claims entries a dead consumer left pending past claimIdleMs', async () => {
