@@ -71,7 +71,8 @@ class HttpError extends Error {
  * pushed raw). Answers `200 { accepted }` once the events are in the ring — with `?ack=sink`, once
  * they are written or dead-lettered. A full ring is answered `429 { accepted, rejected }` with
  * `Retry-After`: the accepted events are the body's first `accepted`, in order, and stay accepted;
- * the client resends the rest.
+ * the client resends the rest. Under `queue.policy: drop-oldest` an accepted event may still be
+ * discarded (counted) before a worker takes it; `?ack=sink` then answers for it too.
  */
 export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #host: string;
