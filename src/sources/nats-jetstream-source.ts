@@ -104,7 +104,7 @@ export class NatsJetStreamSource extends RunOnceSource {
       },
       logger,
       (messages) => {
-        // Not acknowledged (the push failed or dropped some): delivered again now, not after ackWait.
+        // Not acknowledged (the push failed): delivered again now, not after ackWait.
         for (const message of messages) {
           held.delete(message);
           message.nak();
