@@ -26,11 +26,11 @@ async function until(check: () => Promise<boolean> | boolean, what: string, time
   }
 }
 
-/** A pipeline of one worker into the fixture sink of scene `s`. */
-function onePipeline(s: Scene): Promise<Pipeline> {
+/** A pipeline of one worker into the fixture sink of scene `s`; `control` gates its writes. */
+function onePipeline(s: Scene, control?: SharedArrayBuffer): Promise<Pipeline> {
   return s.pipeline({
     workers: { min: 1, max: 1 },
-    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions(control ? { control } : {}) },
   });
 }
 
@@ -109,10 +109,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     await publish(stream, subject, 300, true);
     const control = createControl(false);
     const words = new Int32Array(control);
-    const stalled = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
-    });
+    const stalled = await onePipeline(s, control);
     const options = { servers: nats.url, stream, durable: 'sluice', batch: 50, ackWaitMs: 1000 };
     const first = new NatsJetStreamSource({ ...options, maxAckPending: 100 });
     const stopFirst = new AbortController();
@@ -167,10 +164,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     await publish(stream, subject, 200, true);
     const control = createControl(false);
     const words = new Int32Array(control);
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
-    });
+    const pipeline = await onePipeline(s, control);
     const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'd', ackWaitMs: 1500 });
     const stop = new AbortController();
     const running = source.start(pipeline, stop.signal);
@@ -357,10 +351,7 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     try {
       const s = scene();
       const control = createControl(false);
-      const pipeline = await s.pipeline({
-        workers: { min: 1, max: 1 },
-        sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
-      });
+      const pipeline = await onePipeline(s, control);
       const source = new RedisStreamsSource({
         url: `redis://127.0.0.1:${proxy.port}`,
         stream,
