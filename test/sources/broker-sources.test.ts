@@ -183,6 +183,39 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(s.rows()).toHaveLength(200);
   });
 
+  it('stops, and finishes, while NATS is unreachable, leaving what it held unacknowledged', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    await publish(stream, subject, 200, true);
+    const proxy = await FaultProxy.start({ host: '127.0.0.1', port: Number(new URL(nats.url).port || 4222) });
+    try {
+      const control = createControl(false);
+      const pipeline = await onePipeline(s, control);
+      const source = new NatsJetStreamSource({
+        servers: `nats://127.0.0.1:${proxy.port}`,
+        stream,
+        durable: 'd',
+      });
+      const controller = new AbortController();
+      const running = source.start(pipeline, controller.signal);
+      await until(() => source.counts.received === 200, 'all 200 received');
+      proxy.cut();
+      controller.abort();
+      await running;
+      await source.stop();
+      openGate(new Int32Array(control));
+      await pipeline.close();
+      await source.finish();
+    } finally {
+      await proxy.close();
+    }
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.consumers.info(stream, 'd');
+    // Nothing was acknowledged: the 200 are pending or back for redelivery, none acked.
+    expect(info.ack_floor.stream_seq).toBe(0);
+  });
+
   it('refuses an existing durable without explicit acks, naming the field, and leaves it as it was', async () => {
     const s = scene();
     const stream = uniqueName('S');
