@@ -158,6 +158,7 @@ export function summaryTable(report: BenchReport): string {
     'p99.9 ms': r.latencyMs.p999.toFixed(2),
     'max ms': r.latencyMs.max.toFixed(1),
     'peak RSS MiB': r.peakRssMiB.toFixed(0),
+    'CPU µs/event': r.cpuUsPerEvent === undefined ? '—' : r.cpuUsPerEvent.toFixed(2),
     'RSS 1st→4th qtr MiB': r.rss
       ? `${r.rss.firstQuarterMiB.toFixed(0)}→${r.rss.lastQuarterMiB.toFixed(0)}`
       : '—',

@@ -22,6 +22,11 @@ export interface SystemResult {
    * stays flat under load keeps the two close; a leak or an unbounded queue pulls them apart.
    */
   rss?: { firstQuarterMiB: number; lastQuarterMiB: number };
+  /**
+   * CPU time of the whole process (every thread: producers, workers, main) per acknowledged event,
+   * µs — what the system costs, less swayed than events/s by other load on a shared machine.
+   */
+  cpuUsPerEvent?: number;
   /** Largest queue depth seen (events). */
   maxQueueDepth: number;
   /** Events pushed and accepted that never reached the sink nor the dead letters (measured by id). */

@@ -28,6 +28,8 @@ export class RunSampler {
   maxDepth = 0;
   /** Every RSS sample, bytes, 100 ms apart. */
   readonly rssSamples: number[] = [];
+  /** Process CPU time (every thread) when the system started, for cpuUsage(start) at the end. */
+  readonly cpuStart = process.cpuUsage();
   readonly #timer: NodeJS.Timeout;
   readonly #started = performance.now();
 

@@ -33,6 +33,8 @@ export function systemResult(
   };
   const rss = rssTrend(sampler.rssSamples);
   if (rss) result.rss = rss;
+  const cpu = process.cpuUsage(sampler.cpuStart);
+  if (account.acknowledged > 0) result.cpuUsPerEvent = (cpu.user + cpu.system) / account.acknowledged;
   if (settings.rate !== 'max') result.targetRate = settings.rate;
   return result;
 }

@@ -80,6 +80,9 @@ function expectSoundReport(report: BenchReport, scenario: Scenario): void {
       (offered * DURATION_MS) / 1000 + 1,
     );
     expect(result.latencyMs.max, `${result.system} measured a latency`).toBeGreaterThan(0);
+    // Handling an event costs some CPU, and no system here spends a whole second on one.
+    expect(result.cpuUsPerEvent, `${result.system} cpuUsPerEvent`).toBeGreaterThan(0);
+    expect(result.cpuUsPerEvent!, `${result.system} cpuUsPerEvent`).toBeLessThan(1_000_000);
   }
 }
 

@@ -45,6 +45,7 @@ describe('markdown report', () => {
       'p99.9 ms': '9.60',
       'max ms': '32.0',
       'peak RSS MiB': '182',
+      'CPU µs per event': '4.25',
       'RSS 1st → 4th quarter MiB': '170 → 172',
       'max queue depth': '65,536',
       lost: '0',

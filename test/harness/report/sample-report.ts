@@ -23,6 +23,7 @@ export function result(
     latencyMs: latency(1.5),
     peakRssMiB: 182.4,
     rss: { firstQuarterMiB: 170.2, lastQuarterMiB: 171.9 },
+    cpuUsPerEvent: 4.25,
     maxQueueDepth: 65_536,
     lost: 0,
     duplicates: 0,
