@@ -5,54 +5,18 @@ import { z } from 'zod';
 import { InvalidOptionError, quote, SluiceError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
 import { DEFAULT_HTTP_SOURCE_OPTIONS, type HttpSourceOptions } from '../sources/http-source.js';
+import type { NatsJetStreamSourceOptions } from '../sources/nats-jetstream-source.js';
 import type { NdjsonSourceOptions } from '../sources/ndjson-source.js';
+import type { RedisStreamsSourceOptions } from '../sources/redis-streams-source.js';
 import { requireHoldingQueue } from '../sources/source.js';
 import type { SyntheticSourceOptions } from '../sources/synthetic-source.js';
 import { type PipelineOptions, resolvePipelineOptions } from './pipeline-options.js';
 
-/** A NATS JetStream stream read through a durable pull consumer. */
-export interface NatsJetStreamSourceConfig {
-  type: 'nats-jetstream';
-  /** Server URL, or several. @default 'nats://127.0.0.1:4222' */
-  servers?: string | string[];
-  /** The stream's name. */
-  stream: string;
-  /** The subjects the stream captures. */
-  subjects?: string[];
-  /** The durable consumer's name, so a restarted run resumes where the last one stopped. */
-  durable: string;
-  /** Consume only messages on this subject of the stream. */
-  filterSubject?: string;
-  /** Messages fetched per pull. @default 256 */
-  batch?: number;
-  /** How long the server waits for an acknowledgement before redelivering, ms. @default 30000 */
-  ackWaitMs?: number;
-  /** Most messages delivered and not yet acknowledged; omitted: the source sizes it. */
-  maxAckPending?: number;
-}
+/** A NATS JetStream stream read through a durable pull consumer (see NatsJetStreamSource). */
+export type NatsJetStreamSourceConfig = { type: 'nats-jetstream' } & NatsJetStreamSourceOptions;
 
-/** A Redis stream read through a consumer group. */
-export interface RedisStreamsSourceConfig {
-  type: 'redis-streams';
-  /** @default 'redis://127.0.0.1:6379' */
-  url?: string;
-  /** The stream's key. */
-  stream: string;
-  /** The consumer group. */
-  group: string;
-  /** This reader's name within the group; omitted: the source picks one. */
-  consumer?: string;
-  /** Entries read per call. @default 256 */
-  batch?: number;
-  /** How long one read waits for new entries, ms. @default 1000 */
-  blockMs?: number;
-  /** Entries left pending this long by another consumer are claimed, ms. @default 30000 */
-  claimIdleMs?: number;
-  /** The entry field holding the serialised event. @default 'data' */
-  field?: string;
-  /** Entries read and not yet acknowledged, at most. @default what the ring holds at 256 bytes per event */
-  maxPending?: number;
-}
+/** A Redis stream read through a consumer group (see RedisStreamsSource). */
+export type RedisStreamsSourceConfig = { type: 'redis-streams' } & RedisStreamsSourceOptions;
 
 /** Which source `sluice run` reads from. */
 export type SourceConfig =

@@ -34,6 +34,30 @@ function onePipeline(s: Scene, control?: SharedArrayBuffer): Promise<Pipeline> {
   });
 }
 
+/**
+ * Runs `source` into a gated `pipeline` until it has read `count` messages, cuts the link to its
+ * server, then stops and finishes it the way `sluice run` does; the drain's acks cannot reach the
+ * server.
+ */
+async function readThenLoseServer(
+  source: NatsJetStreamSource | RedisStreamsSource,
+  pipeline: Pipeline,
+  control: SharedArrayBuffer,
+  proxy: FaultProxy,
+  count: number,
+): Promise<void> {
+  const controller = new AbortController();
+  const running = source.start(pipeline, controller.signal);
+  await until(() => source.counts.received === count, `all ${count} read`);
+  proxy.cut();
+  controller.abort();
+  await running;
+  await source.stop();
+  openGate(new Int32Array(control));
+  await pipeline.close();
+  await source.finish();
+}
+
 /** Runs `source` into `pipeline` until `check` holds, then stops both the way `sluice run` does. */
 async function runUntil(
   source: NatsJetStreamSource | RedisStreamsSource,
@@ -197,16 +221,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
         stream,
         durable: 'd',
       });
-      const controller = new AbortController();
-      const running = source.start(pipeline, controller.signal);
-      await until(() => source.counts.received === 200, 'all 200 received');
-      proxy.cut();
-      controller.abort();
-      await running;
-      await source.stop();
-      openGate(new Int32Array(control));
-      await pipeline.close();
-      await source.finish();
+      await readThenLoseServer(source, pipeline, control, proxy, 200);
     } finally {
       await proxy.close();
     }
@@ -392,17 +407,8 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
         consumer: 'c',
         blockMs: 100,
       });
-      const controller = new AbortController();
-      const running = source.start(pipeline, controller.signal);
-      await until(() => source.counts.received === 300, 'all 300 read');
-      proxy.cut();
-      controller.abort();
-      await running;
-      await source.stop();
-      openGate(new Int32Array(control));
-      await pipeline.close();
       // The acks the drain made due fail (Redis is unreachable) after the command timeout.
-      await source.finish();
+      await readThenLoseServer(source, pipeline, control, proxy, 300);
       expect(source.counts.acked).toBe(0);
     } finally {
       await proxy.close();
