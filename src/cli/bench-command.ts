@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SCENARIOS } from '../../bench/load/scenarios.js';
+import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
 import { InvalidOptionError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { runBench, SYSTEMS } from '../harness/run-bench.js';
@@ -30,6 +31,9 @@ Options:
   --profile           write V8 CPU profiles (.cpuprofile) of the main thread and every worker into --out
   --serve HOST:PORT   serve the engine's live dashboard, /metrics, /healthz, /readyz while it runs
   --metrics on|off    the engine's metrics recording (default: on; off measures its cost)
+  --young-generation-mb N
+                      V8 young generation of each engine worker and producer thread, MiB
+                      (workers.maxYoungGenerationSizeMb; default 24; 0 = V8's default)
   -h, --help          show this help
 `;
 
@@ -47,6 +51,7 @@ export interface BenchCommandOptions {
   profile: boolean;
   serve: string | undefined;
   metrics: boolean;
+  youngGenerationMb: number;
 }
 
 function positive(flag: string, value: string, integer: boolean): number {
@@ -75,6 +80,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
       profile: { type: 'boolean' },
       serve: { type: 'string' },
       metrics: { type: 'string' },
+      'young-generation-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     '--help',
@@ -115,6 +121,13 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
   const metrics = (values.metrics as string | undefined) ?? 'on';
   if (metrics !== 'on' && metrics !== 'off')
     throw new InvalidOptionError('--metrics', "'on' or 'off'", metrics);
+  const youngText =
+    (values['young-generation-mb'] as string | undefined) ??
+    String(DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb);
+  const youngGenerationMb = Number(youngText);
+  if (!Number.isInteger(youngGenerationMb) || youngGenerationMb < 0 || youngGenerationMb > 1024) {
+    throw new InvalidOptionError('--young-generation-mb', 'an integer from 0 to 1024', youngText);
+  }
   if (serve !== undefined && !/^[^:]+:\d+$/.test(serve))
     throw new InvalidOptionError('--serve', 'HOST:PORT', serve);
   return {
@@ -135,6 +148,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     profile: Boolean(values.profile),
     serve,
     metrics: metrics === 'on',
+    youngGenerationMb,
   };
 }
 
@@ -234,6 +248,7 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     sweep: options.sweep,
     env,
     metrics: options.metrics,
+    youngGenerationMb: options.youngGenerationMb,
     ...(options.serve ? { serve: options.serve } : {}),
     ...(tty ? { onProgress: (p: Progress) => process.stdout.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
     onResult: (r) => {

@@ -24,6 +24,16 @@ export interface WorkerOptions {
   concurrentBatchesPerWorker?: number;
   /** A batch taking longer is abandoned, its worker replaced and the batch dispatched again, ms. @default 60000 */
   taskTimeoutMs?: number;
+  /**
+   * Each worker's V8 young generation at most, MiB (Node's `resourceLimits.maxYoungGenerationSizeMb`;
+   * 0 = V8's own default, 48 on 64-bit). A worker's garbage is almost all young: events decoded,
+   * transformed and written within one batch. V8 grows the young generation towards its maximum
+   * over the first seconds under load, so with its default every worker's RSS climbs by tens of
+   * MiB before it levels off; 24 halves that climb and, measured in `sluice bench`, costs no
+   * throughput (see docs/ARCHITECTURE.md, Measured). Lower values make allocation-heavy transforms
+   * collect more often (12: −12 % in the cpu-heavy scenario). @default 24
+   */
+  maxYoungGenerationSizeMb?: number;
 }
 
 export interface BatchOptions {
@@ -75,6 +85,7 @@ export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.
   max: availableParallelism(),
   concurrentBatchesPerWorker: 2,
   taskTimeoutMs: 60_000,
+  maxYoungGenerationSizeMb: 24,
 });
 
 export const DEFAULT_BATCH_OPTIONS: Readonly<Required<BatchOptions>> = Object.freeze({
@@ -104,6 +115,14 @@ export function resolvePipelineOptions(options: PipelineOptions = {}): ResolvedP
     throw new InvalidOptionError('workers.min', `at most workers.max (${workers.max})`, workers.min);
   positiveInteger('workers.concurrentBatchesPerWorker', workers.concurrentBatchesPerWorker, 64);
   positiveInteger('workers.taskTimeoutMs', workers.taskTimeoutMs);
+  const young = workers.maxYoungGenerationSizeMb;
+  if (!Number.isInteger(young) || young < 0 || young > 1024) {
+    throw new InvalidOptionError(
+      'workers.maxYoungGenerationSizeMb',
+      "an integer from 0 (V8's default) to 1024",
+      young,
+    );
+  }
   const batch = { ...DEFAULT_BATCH_OPTIONS, ...stripUndefined(options.batch ?? {}) };
   positiveInteger('batch.maxRecords', batch.maxRecords, 1_000_000);
   positiveInteger('batch.maxBytes', batch.maxBytes);

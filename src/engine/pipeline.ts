@@ -107,6 +107,8 @@ export class Pipeline {
       concurrentTasksPerWorker: options.workers.concurrentBatchesPerWorker,
       idleTimeout: 30_000,
       workerData: setup,
+      // 0 leaves V8's default, as Node does.
+      resourceLimits: { maxYoungGenerationSizeMb: options.workers.maxYoungGenerationSizeMb },
       // Idle workers wait on their message port instead of blocking in Atomics.wait, so they can
       // hear the shutdown broadcast; a batch task is large enough that this costs nothing measurable.
       atomics: 'disabled',

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
 import { createPipeline, type Pipeline } from '../engine/pipeline.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { SystemResult } from './bench-report.js';
@@ -9,9 +10,14 @@ import { blocksOf, loadPlans, systemResult } from './systems.js';
 
 const PRODUCER = new URL('../../workers/bench-producer.js', import.meta.url);
 
-function producerThread(handle: unknown, plan: LoadPlan): Promise<LoadOutcome> {
+function producerThread(handle: unknown, plan: LoadPlan, youngGenerationMb: number): Promise<LoadOutcome> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(PRODUCER, { workerData: { handle, plan } });
+    // Producer threads allocate per event like the engine's workers and get the same young
+    // generation, so a run's memory reflects one setting (0 = V8's default).
+    const worker = new Worker(PRODUCER, {
+      workerData: { handle, plan },
+      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
+    });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
@@ -20,10 +26,15 @@ function producerThread(handle: unknown, plan: LoadPlan): Promise<LoadOutcome> {
 /** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
 export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
   const { scenario } = settings;
+  const youngGenerationMb = settings.youngGenerationMb ?? DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb;
   const pipeline = await createPipeline({
     // 4 MiB holds about as many of these events as seed-port's queue (16 384): both bound the same backlog.
     queue: { capacityBytes: 4 * 1024 * 1024 },
-    workers: { min: settings.workers, max: settings.workers },
+    workers: {
+      min: settings.workers,
+      max: settings.workers,
+      maxYoungGenerationSizeMb: youngGenerationMb,
+    },
     transform: scenario.transform,
     sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
     deadLetter: benchDeadLetterSpec(instruments),
@@ -37,7 +48,9 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
   const started = performance.now();
   const plans = loadPlans(settings, instruments, settings.producers);
   instruments.beginLoad(settings.durationMs);
-  const outcomes = await Promise.all(plans.map((plan) => producerThread(pipeline.producerHandle, plan)));
+  const outcomes = await Promise.all(
+    plans.map((plan) => producerThread(pipeline.producerHandle, plan, youngGenerationMb)),
+  );
   await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;
   const stats = pipeline.stats();

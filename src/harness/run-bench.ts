@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
 import type { BenchEnvironment, BenchReport, SweepPoint, SystemResult } from './bench-report.js';
 import { runEngine } from './engine-system.js';
 import { runPiscinaPerEvent } from './piscina-per-event-system.js';
@@ -35,6 +36,8 @@ export interface BenchOptions {
   metrics?: boolean;
   /** Serve the engine's metrics and live dashboard while it runs (HOST:PORT). */
   serve?: string;
+  /** V8 young generation of each engine worker and producer thread, MiB; 0 = V8's default. @default 24 */
+  youngGenerationMb?: number;
 }
 
 /** Events a run can push at most: sized for this machine's best case, with room to spare. */
@@ -119,6 +122,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     rate,
     workers: options.workers,
     producers: options.producers,
+    youngGenerationMb: options.youngGenerationMb ?? DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb,
     sink: options.sink,
     systems: options.systems,
     description: scenario.description,
@@ -147,6 +151,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       tables,
       ...(options.metrics === false ? { metrics: false } : {}),
       ...(options.serve ? { serve: options.serve } : {}),
+      ...(options.youngGenerationMb !== undefined ? { youngGenerationMb: options.youngGenerationMb } : {}),
       ...overrides,
     });
     for (const name of options.systems) {

@@ -25,6 +25,8 @@ export interface RunSettings {
   metrics?: boolean;
   /** Serve the engine's metrics and live dashboard here while it runs (HOST:PORT). */
   serve?: string;
+  /** V8 young generation of each engine worker and producer thread, MiB; 0 = V8's default. @default the pipeline's */
+  youngGenerationMb?: number;
   /** Tables the run's sinks create, dropped afterwards (PostgreSQL). */
   tables?: string[];
   onProgress?: (progress: Progress) => void;

@@ -202,6 +202,7 @@ describe('invalid options', () => {
     ['workers.min', { workers: { min: 3, max: 2 } }, 'got 3'],
     ['workers.concurrentBatchesPerWorker', { workers: { concurrentBatchesPerWorker: 1.5 } }, 'got 1.5'],
     ['workers.taskTimeoutMs', { workers: { taskTimeoutMs: -1 } }, 'got -1'],
+    ['workers.maxYoungGenerationSizeMb', { workers: { maxYoungGenerationSizeMb: 2.5 } }, 'got 2.5'],
     ['batch.maxRecords', { batch: { maxRecords: 0 } }, 'got 0'],
     ['batch.maxBytes', { batch: { maxBytes: 'lots' as unknown as number } }, 'got "lots"'],
     ['ordering', { ordering: 'strict' as 'key' }, 'got "strict"'],

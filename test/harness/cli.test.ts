@@ -60,6 +60,7 @@ describe('sluice bench --help', () => {
     '--profile',
     '--serve',
     '--metrics',
+    '--young-generation-mb',
     '-h, --help',
   ];
 
@@ -82,6 +83,7 @@ describe('sluice bench flag validation', () => {
     [['--duration', 'soon'], '--duration', '"soon"'],
     [['--producers', 'two'], '--producers', '"two"'],
     [['--metrics', 'maybe'], '--metrics', '"maybe"'],
+    [['--young-generation-mb', '1.5'], '--young-generation-mb', '"1.5"'],
     [['--scenario', 'nope'], '--scenario', '"nope"'],
     [['--sink', 'mongo'], '--sink', '"mongo"'],
     [['--systems', 'engine,nope'], '--systems', '"nope"'],
@@ -131,6 +133,7 @@ describe('parseBenchArgs', () => {
       profile: false,
       serve: undefined,
       metrics: true,
+      youngGenerationMb: 24,
     });
   });
 
@@ -145,8 +148,16 @@ describe('parseBenchArgs', () => {
         'seed-port,engine',
         '--sink',
         'null',
+        '--young-generation-mb',
+        '0',
       ]),
-    ).toMatchObject({ durationMs: 500, rate: 2500, systems: ['seed-port', 'engine'], sink: 'null' });
+    ).toMatchObject({
+      durationMs: 500,
+      rate: 2500,
+      systems: ['seed-port', 'engine'],
+      sink: 'null',
+      youngGenerationMb: 0,
+    });
   });
 });
 
