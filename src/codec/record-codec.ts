@@ -5,28 +5,28 @@ import { MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView, type SluiceEvent } from '
 import { uuidv7 } from './uuid-v7.js';
 
 /**
- * Record body, after the ring's 16-byte record header (offsets from the record's start):
+ * Record body, after the ring's 16-byte record header (offsets from the record's 8-byte aligned
+ * start). The header fields are whole 32- and 64-bit words in the platform's byte order, read and
+ * written through the ring's Int32Array and Float64Array views — one typed-array access per word
+ * instead of a DataView call per field. The ring never leaves the process, so byte order never
+ * matters; small fields are packed into their word with shifts, never addressed as bytes.
  *
- *   +16 u8  flags          HAS_KEY | HAS_SOURCE | HAS_TS | RAW
- *   +17 u8  attempts       delivery attempts so far (room for the engine to count retries)
- *   +18 u8  id length      bytes, 1..255
- *   +19 u8  (reserved)
- *   +20 u16 key length     bytes
- *   +22 u16 source length  bytes
- *   +24 u32 payload length bytes
- *   +28 u32 (reserved)
+ *   +16 i32 meta           flags (bits 0–7: HAS_KEY | HAS_SOURCE | HAS_TS | RAW), delivery
+ *                          attempts (bits 8–15; written 0, room to count them in place), id
+ *                          length in bytes, 1..255 (bits 16–23)
+ *   +20 i32 lengths        key length (bits 0–15), source length (bits 16–31), bytes
+ *   +24 i32 payload length bytes
+ *   +28 i32 (reserved)
  *   +32 f64 enqueuedAt     wall-clock ms (fractional) when written, for end-to-end latency
  *   +40 f64 ts             event time, ms
  *   +48     id, key, source, payload bytes (UTF-8; the payload is JSON, or the raw line)
  */
-const B_FLAGS = 16;
-const B_ATTEMPTS = 17;
-const B_ID_LEN = 18;
-const B_KEY_LEN = 20;
-const B_SOURCE_LEN = 22;
-const B_PAYLOAD_LEN = 24;
-const B_ENQUEUED_AT = 32;
-const B_TS = 40;
+const W_SIZE = REC_SIZE >> 2;
+const W_META = 16 >> 2;
+const W_LENGTHS = 20 >> 2;
+const W_PAYLOAD_LEN = 24 >> 2;
+const F_ENQUEUED_AT = 32 >> 3;
+const F_TS = 40 >> 3;
 export const BODY_HEADER_END = 48;
 
 export const FLAG_HAS_KEY = 1;
@@ -80,8 +80,10 @@ function isAscii(value: string): boolean {
   return true;
 }
 
+/** A UUIDv7 string is 36 ASCII characters: its byte count needs no scan. */
+const UUID_BYTES = 36;
+
 function checkId(id: unknown): string {
-  if (id === undefined) return uuidv7();
   if (typeof id !== 'string') {
     throw new InvalidEventError('id', `must be a string, got ${typeof id}`);
   }
@@ -97,8 +99,9 @@ function checkOptionalString(field: 'key' | 'source', value: unknown): string | 
   return value;
 }
 
+/** `id` as given (checked), or a fresh UUIDv7 when it is undefined. */
 function finishPrepare(
-  id: string,
+  givenId: unknown,
   key: string | undefined,
   source: string | undefined,
   ts: number,
@@ -107,7 +110,15 @@ function finishPrepare(
   flags: number,
   maxRecordBytes: number,
 ): PreparedRecord {
-  const idBytes = stringBytes(id);
+  let id: string;
+  let idBytes: number;
+  if (givenId === undefined) {
+    id = uuidv7();
+    idBytes = UUID_BYTES;
+  } else {
+    id = checkId(givenId);
+    idBytes = stringBytes(id);
+  }
   if (idBytes > MAX_ID_BYTES)
     throw new InvalidEventError('id', `must be at most ${MAX_ID_BYTES} UTF-8 bytes, got ${idBytes}`);
   const keyBytes = key === undefined ? 0 : stringBytes(key);
@@ -135,7 +146,6 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
       `must be an object, got ${event === null ? 'null' : typeof event}`,
     );
   }
-  const id = checkId(event.id);
   const key = checkOptionalString('key', event.key);
   const source = checkOptionalString('source', event.source);
   let flags = 0;
@@ -158,7 +168,7 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
   if (payload === undefined) {
     throw new InvalidEventError('payload', `is not JSON-serialisable (${typeof event.payload})`);
   }
-  return finishPrepare(id, key, source, ts, payload, stringBytes(payload), flags, maxRecordBytes);
+  return finishPrepare(event.id, key, source, ts, payload, stringBytes(payload), flags, maxRecordBytes);
 }
 
 /**
@@ -178,7 +188,7 @@ export function prepareRaw(
   }
   const length = typeof bytes === 'string' ? stringBytes(bytes) : bytes.byteLength;
   return finishPrepare(
-    checkId(id),
+    id,
     checkOptionalString('key', key),
     checkOptionalString('source', source),
     0,
@@ -191,16 +201,15 @@ export function prepareRaw(
 
 /** Copies a prepared record into the ring at data offset `at` (space already reserved). */
 export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqueuedAt: number): void {
-  const { view, bytes } = ring;
-  view.setUint32(at + REC_SIZE, record.size, true);
-  view.setUint8(at + B_FLAGS, record.flags);
-  view.setUint8(at + B_ATTEMPTS, 0);
-  view.setUint8(at + B_ID_LEN, record.idBytes);
-  view.setUint16(at + B_KEY_LEN, record.keyBytes, true);
-  view.setUint16(at + B_SOURCE_LEN, record.sourceBytes, true);
-  view.setUint32(at + B_PAYLOAD_LEN, record.payloadBytes, true);
-  view.setFloat64(at + B_ENQUEUED_AT, enqueuedAt, true);
-  view.setFloat64(at + B_TS, record.ts, true);
+  const { words, floats, bytes } = ring;
+  const w = at >> 2;
+  const f = at >> 3;
+  words[w + W_SIZE] = record.size;
+  words[w + W_META] = record.flags | (record.idBytes << 16); // attempts: 0
+  words[w + W_LENGTHS] = record.keyBytes | (record.sourceBytes << 16);
+  words[w + W_PAYLOAD_LEN] = record.payloadBytes;
+  floats[f + F_ENQUEUED_AT] = enqueuedAt;
+  floats[f + F_TS] = record.ts;
   let p = at + BODY_HEADER_END;
   p += utf8(bytes).utf8Write(record.id, p, record.idBytes);
   if (record.key !== undefined) p += utf8(bytes).utf8Write(record.key, p, record.keyBytes);
@@ -212,11 +221,14 @@ export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqu
 
 /** Reads a record's metadata at data offset `at`, without parsing the payload. */
 export function readRecord(ring: Ring, at: number): RecordView {
-  const { view, bytes } = ring;
-  const flags = view.getUint8(at + B_FLAGS);
-  const idLength = view.getUint8(at + B_ID_LEN);
-  const keyLength = view.getUint16(at + B_KEY_LEN, true);
-  const sourceLength = view.getUint16(at + B_SOURCE_LEN, true);
+  const { words, floats, bytes } = ring;
+  const w = at >> 2;
+  const meta = words[w + W_META]!;
+  const flags = meta & 0xff;
+  const idLength = (meta >>> 16) & 0xff;
+  const lengths = words[w + W_LENGTHS]!;
+  const keyLength = lengths & 0xffff;
+  const sourceLength = lengths >>> 16;
   let p = at + BODY_HEADER_END;
   const id = utf8(bytes).utf8Slice(p, p + idLength);
   p += idLength;
@@ -230,23 +242,16 @@ export function readRecord(ring: Ring, at: number): RecordView {
     id,
     key,
     source,
-    ts: flags & FLAG_HAS_TS ? view.getFloat64(at + B_TS, true) : undefined,
+    ts: flags & FLAG_HAS_TS ? floats[(at >> 3) + F_TS] : undefined,
     raw: (flags & FLAG_RAW) !== 0,
-    enqueuedAt: view.getFloat64(at + B_ENQUEUED_AT, true),
-    attempts: view.getUint8(at + B_ATTEMPTS),
+    enqueuedAt: floats[(at >> 3) + F_ENQUEUED_AT]!,
+    attempts: (meta >>> 8) & 0xff,
     payloadOffset: p,
-    payloadLength: view.getUint32(at + B_PAYLOAD_LEN, true),
+    payloadLength: words[w + W_PAYLOAD_LEN]! >>> 0,
   };
 }
 
 /** The payload bytes of a record as a string (JSON, or the raw line). */
 export function payloadText(ring: Ring, record: RecordView): string {
   return utf8(ring.bytes).utf8Slice(record.payloadOffset, record.payloadOffset + record.payloadLength);
-}
-
-/** Records one more delivery attempt in place (saturating at 255). */
-export function bumpAttempts(ring: Ring, at: number): number {
-  const attempts = Math.min(255, ring.view.getUint8(at + B_ATTEMPTS) + 1);
-  ring.view.setUint8(at + B_ATTEMPTS, attempts);
-  return attempts;
 }

@@ -43,11 +43,14 @@ export class Ring {
   readonly control: Int32Array;
   /** Monotonic totals, readable from any thread without a lock. */
   readonly stats: BigInt64Array;
-  /** The data area as bytes, as Int32 words (commit and size words) and as a Buffer (strings). */
+  /**
+   * The data area as bytes, as Int32 words (commit and size words, record header fields), as
+   * Float64 words (record times; records are 8-byte aligned) and as a Buffer (strings).
+   */
   readonly data: Uint8Array;
   readonly words: Int32Array;
+  readonly floats: Float64Array;
   readonly bytes: Buffer;
-  readonly view: DataView;
   /** Largest group (records published together) or record: a quarter of the capacity. */
   readonly maxGroupBytes: number;
 
@@ -59,8 +62,8 @@ export class Ring {
     this.stats = new BigInt64Array(buffer, STATS_OFFSET, STAT_COUNT);
     this.data = new Uint8Array(buffer, DATA_OFFSET, capacity);
     this.words = new Int32Array(buffer, DATA_OFFSET, capacity / 4);
+    this.floats = new Float64Array(buffer, DATA_OFFSET, capacity / 8);
     this.bytes = Buffer.from(buffer, DATA_OFFSET, capacity);
-    this.view = new DataView(buffer, DATA_OFFSET, capacity);
     this.maxGroupBytes = capacity / 4;
   }
 

@@ -189,6 +189,27 @@ describe('record codec round trip', () => {
     ];
     expect(view.id).toBe(id);
   });
+
+  it('a key and a source of 65 535 UTF-8 bytes each (the largest) read back whole beside the id, ts and flags', () => {
+    const big = Ring.create(1024 * 1024);
+    const key = `${'k'.repeat(65_533)}é`;
+    const source = `${'ü'.repeat(32_767)}s`;
+    expect([utf8(key), utf8(source)]).toEqual([65_535, 65_535]);
+    const event = { id: 'big-1', key, source, ts: 1_732_800_000_123.5, payload: { n: 1 } };
+    const [{ view, text }] = roundTrip(new RingConsumer(big), [prepareEvent(event, 256 * 1024)], 7.25) as [
+      ReadBackRecord,
+    ];
+    expect(view).toMatchObject({
+      id: 'big-1',
+      key,
+      source,
+      ts: event.ts,
+      raw: false,
+      enqueuedAt: 7.25,
+      attempts: 0,
+    });
+    expect(text).toBe('{"n":1}');
+  });
 });
 
 describe('invalid events', () => {
