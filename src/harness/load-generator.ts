@@ -23,6 +23,16 @@ export interface LoadOutcome {
 
 const CHUNK = 256;
 
+/**
+ * Open loop, a producer wakes at most once per this many ms and pushes every event due by then.
+ * Waking for each next event instead turns a producer thread into a spin of sub-millisecond waits
+ * and pushes of one or two events — at 47 000 events/s that cost the engine 43 % more CPU per
+ * event and doubled its p99 on two cores — and the main-thread driver could not match it anyway
+ * (setTimeout's floor is 1 ms). Every event still carries its own intended send time, so the wait
+ * is part of its measured latency.
+ */
+export const PACE_MS = 1;
+
 /** The events of [from, to) with their intended send times. */
 function build(
   plan: LoadPlan,
@@ -61,16 +71,17 @@ export function* loadSchedule(
   }
   const interval = 1000 / plan.rate;
   while (sent < plan.seqLimit) {
-    const now = wallClockMs();
-    if (now - start >= plan.durationMs) return;
-    const due = Math.min(plan.seqLimit, Math.floor((now - start) / interval) + 1);
-    if (due > sent) {
+    const woke = wallClockMs();
+    if (woke - start >= plan.durationMs) return;
+    const due = Math.min(plan.seqLimit, Math.floor((woke - start) / interval) + 1);
+    while (sent < due) {
       const to = Math.min(due, sent + CHUNK * 4);
       yield { events: build(plan, sent, to, (i) => start + i * interval) };
       sent = to;
-    } else {
-      yield { sleepMs: Math.max(0, start + sent * interval - now) };
     }
+    // Until the next event is due, but at least PACE_MS after this wake-up.
+    const now = wallClockMs();
+    yield { sleepMs: Math.max(start + sent * interval - now, woke + PACE_MS - now) };
   }
 }
 
