@@ -78,6 +78,8 @@ export function* loadSchedule(
       const to = Math.min(due, sent + CHUNK * 4);
       yield { events: build(plan, sent, to, (i) => start + i * interval) };
       sent = to;
+      // A push held up by backpressure may outlast the run: stop at its end, not at `due`.
+      if (wallClockMs() - start >= plan.durationMs) return;
     }
     // Until the next event is due, but at least PACE_MS after this wake-up.
     const now = wallClockMs();

@@ -128,6 +128,24 @@ describe('open loop (a rate in events/s)', () => {
     expect(last - first!).toBeLessThan(durationMs);
   });
 
+  it('stops at its duration even when pushes are held up by backpressure and many events fall due at once', async () => {
+    const pushMs = 10;
+    const durationMs = 30;
+    let pushes = 0;
+    const outcome = await runLoadAsync(
+      plan({ seqLimit: 10_000_000, rate: 1_000_000, durationMs }),
+      async (events) => {
+        pushes++;
+        await new Promise((resolve) => setTimeout(resolve, pushMs));
+        return events.length;
+      },
+    );
+    // Every push takes at least pushMs, so a run that stops at its duration makes at most this
+    // many; one that pushed everything due at its second wake-up (~10 000 events) would make ten more.
+    expect(pushes).toBeLessThanOrEqual(Math.ceil(durationMs / pushMs) + 1);
+    expect(outcome.sent).toBeGreaterThan(0);
+  });
+
   it.each(['producer thread', 'main thread'])(
     'the %s driver wakes at most once per PACE_MS and then pushes every event due, each still stamped with its own intended time',
     async (driver) => {
