@@ -89,7 +89,10 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     await nc.close();
   });
 
-  async function publish(stream: string, subject: string, count: number, withIds: boolean) {
+  /** A new stream on a new subject, holding `count` messages (`ev-<i>` ids when `withIds`). */
+  async function publish(count: number, withIds: boolean): Promise<{ stream: string; subject: string }> {
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
     streams.push(stream);
@@ -100,13 +103,12 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
       acks.push(js.publish(`${subject}.x`, JSON.stringify(body)));
     }
     await Promise.all(acks);
+    return { stream, subject };
   }
 
   it('stores every message once by id, acknowledges them all, and derives stable ids from the stream sequence', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    await publish(stream, subject, N, false);
+    const { stream } = await publish(N, false);
     const pipeline = await s.pipeline({
       workers: { min: 2, max: 2 },
       sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
@@ -128,9 +130,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('holds at most maxAckPending while the sink is stalled, acknowledges none of them, and they are delivered again to the next reader', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    await publish(stream, subject, 300, true);
+    const { stream } = await publish(300, true);
     const control = createControl(false);
     const words = new Int32Array(control);
     const stalled = await onePipeline(s, control);
@@ -183,9 +183,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('keeps messages that wait in the ring longer than ackWaitMs in progress, so none is delivered twice', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    await publish(stream, subject, 200, true);
+    const { stream } = await publish(200, true);
     const control = createControl(false);
     const words = new Int32Array(control);
     const pipeline = await onePipeline(s, control);
@@ -209,9 +207,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('stops, and finishes, while NATS is unreachable, leaving what it held unacknowledged', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    await publish(stream, subject, 200, true);
+    const { stream } = await publish(200, true);
     const proxy = await FaultProxy.start({ host: '127.0.0.1', port: Number(new URL(nats.url).port || 4222) });
     try {
       const control = createControl(false);
@@ -233,9 +229,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('refuses an existing durable without explicit acks, naming the field, and leaves it as it was', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    await publish(stream, subject, 1, true);
+    const { stream } = await publish(1, true);
     const jsm = await nc.jetstreamManager();
     await jsm.consumers.add(stream, { durable_name: 'all', ack_policy: AckPolicy.All, max_ack_pending: 7 });
     const pipeline = await onePipeline(s);
@@ -249,9 +243,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('refuses a filterSubject that differs from the existing durable’s, naming the field', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    await publish(stream, subject, 1, true);
+    const { stream, subject } = await publish(1, true);
     const jsm = await nc.jetstreamManager();
     await jsm.consumers.add(stream, {
       durable_name: 'd',
