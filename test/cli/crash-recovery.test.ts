@@ -191,6 +191,9 @@ describe.skipIf(postgresSkip || nats.skip)('crash recovery: nats-jetstream', () 
         durable: 'sluice',
         batch: 100,
         ackWaitMs: 2000,
+        // The durable's window, shared by the group: by default it is what a ring holds (far more
+        // than N), so the first process could take the whole stream before the second pulls.
+        maxAckPending: 500,
       },
       ...pipelineConfig(table),
     };
