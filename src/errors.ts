@@ -11,7 +11,8 @@ export type SluiceErrorCode =
   | 'SLUICE_SINK_ERROR'
   | 'SLUICE_SOURCE_ERROR'
   | 'SLUICE_TRANSFORM_ERROR'
-  | 'SLUICE_SHUTDOWN_TIMEOUT';
+  | 'SLUICE_SHUTDOWN_TIMEOUT'
+  | 'SLUICE_STARTUP_TIMEOUT';
 
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode;

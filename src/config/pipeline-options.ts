@@ -25,6 +25,12 @@ export interface WorkerOptions {
   /** A batch taking longer is abandoned, its worker replaced and the batch dispatched again, ms. @default 60000 */
   taskTimeoutMs?: number;
   /**
+   * How long createPipeline() waits for the first worker to load the transform (its `setup()`
+   * included) and open the sinks, ms; past it, it rejects with SLUICE_STARTUP_TIMEOUT.
+   * @default 30000
+   */
+  startupTimeoutMs?: number;
+  /**
    * Each worker's V8 young generation at most, MiB (Node's `resourceLimits.maxYoungGenerationSizeMb`;
    * 0 = V8's own default, 48 on 64-bit). A worker's garbage is almost all young: events decoded,
    * transformed and written within one batch. V8 grows the young generation towards its maximum
@@ -85,6 +91,7 @@ export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.
   max: availableParallelism(),
   concurrentBatchesPerWorker: 2,
   taskTimeoutMs: 60_000,
+  startupTimeoutMs: 30_000,
   maxYoungGenerationSizeMb: 24,
 });
 
@@ -115,6 +122,7 @@ export function resolvePipelineOptions(options: PipelineOptions = {}): ResolvedP
     throw new InvalidOptionError('workers.min', `at most workers.max (${workers.max})`, workers.min);
   positiveInteger('workers.concurrentBatchesPerWorker', workers.concurrentBatchesPerWorker, 64);
   positiveInteger('workers.taskTimeoutMs', workers.taskTimeoutMs);
+  positiveInteger('workers.startupTimeoutMs', workers.startupTimeoutMs);
   const young = workers.maxYoungGenerationSizeMb;
   if (!Number.isInteger(young) || young < 0 || young > 1024) {
     throw new InvalidOptionError(

@@ -61,14 +61,14 @@ describe('backoffDelay', () => {
 describe('resolveRetryOptions', () => {
   it('fills in the documented defaults', () => {
     expect(resolveRetryOptions()).toEqual({
-      maxAttempts: 8,
+      maxAttempts: Number.POSITIVE_INFINITY,
       initialDelayMs: 50,
       maxDelayMs: 5000,
-      maxElapsedMs: 60_000,
+      maxElapsedMs: 300_000,
       jitter: 'full',
     });
     expect(resolveRetryOptions({ maxAttempts: undefined, jitter: 'none' })).toMatchObject({
-      maxAttempts: 8,
+      maxAttempts: Number.POSITIVE_INFINITY,
       jitter: 'none',
     });
   });
