@@ -1,4 +1,4 @@
-import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+import { InvalidEventError, quote, RecordTooLargeError } from '../errors.js';
 import { align, REC_SIZE } from '../queue/layout.js';
 import type { Ring } from '../queue/ring-buffer.js';
 import { MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView, type SluiceEvent } from './event.js';
@@ -88,6 +88,7 @@ function checkId(id: unknown): string {
     throw new InvalidEventError('id', `must be a string, got ${typeof id}`);
   }
   if (id.length === 0) throw new InvalidEventError('id', 'must not be empty');
+  checkWellFormed('id', id);
   return id;
 }
 
@@ -96,7 +97,22 @@ function checkOptionalString(field: 'key' | 'source', value: unknown): string | 
   if (typeof value !== 'string') {
     throw new InvalidEventError(field, `must be a string, got ${typeof value}`);
   }
+  checkWellFormed(field, value);
   return value;
+}
+
+/**
+ * A lone UTF-16 surrogate has no UTF-8 form: writing it into the ring turns it into U+FFFD, so ids
+ * that differ only there would collapse into one stored row. Such a string is refused instead.
+ */
+export function checkWellFormed(field: string, value: string): void {
+  if (!value.isWellFormed()) {
+    const shown = value.length > 80 ? `${quote(value.slice(0, 80))}…` : quote(value);
+    throw new InvalidEventError(
+      field,
+      `must be well-formed UTF-16 (it holds a lone surrogate), got ${shown}`,
+    );
+  }
 }
 
 /** `id` as given (checked), or a fresh UUIDv7 when it is undefined. */

@@ -1,6 +1,6 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { InvalidOptionError, redactedUrl } from '../errors.js';
-import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface NatsJetStreamSinkOptions {
   /** Server URL, or several to fail over between. @default 'nats://127.0.0.1:4222' */
@@ -226,17 +226,8 @@ export class NatsJetStreamSink implements Sink {
     const js = this.#js;
     if (!js) throw new SinkError('nats-jetstream sink is not open', { retryable: false });
     const { subject } = this.#options;
-    const messages = records.map((r, index) => {
-      try {
-        const body = { id: r.id, key: r.key, source: r.source, ts: r.ts, payload: r.payload };
-        return this.#encoder.encode(JSON.stringify(body));
-      } catch (error) {
-        throw new SinkError(`nats-jetstream: record ${index} (${r.id}) cannot be encoded as JSON`, {
-          retryable: false,
-          cause: error,
-        });
-      }
-    });
+    // A payload that cannot be encoded fails its record alone (payloadJsonOf's per-record error).
+    const messages = records.map((r) => this.#encoder.encode(recordJson(r)));
     const results = await Promise.allSettled(
       messages.map((data, i) => js.publish(subject, data, { msgID: records[i]!.id })),
     );

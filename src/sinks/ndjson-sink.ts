@@ -1,6 +1,6 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */
@@ -38,7 +38,7 @@ export class NdjsonSink implements Sink {
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     if (this.#fd === undefined) throw new SinkError('ndjson sink is not open', { retryable: false });
     let text = '';
-    for (const record of records) text += `${JSON.stringify(record)}\n`;
+    for (const record of records) text += `${recordJson(record)}\n`;
     const bytes = Buffer.from(text);
     try {
       let written = 0;

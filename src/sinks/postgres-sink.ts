@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { InvalidOptionError } from '../errors.js';
-import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface PostgresSinkOptions {
   /** libpq connection string. @default process.env.DATABASE_URL */
@@ -98,6 +98,12 @@ function timeoutOption(value: number, field: string, name: string): number {
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** SQLSTATE classes worth a retry: connection (08), resources (53), shutdown (57P0x), serialization. */
 const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
+/**
+ * SQLSTATE classes a single value causes: data exceptions (22: NUL in text, an invalid escape or a
+ * lone surrogate in jsonb, a number out of range), integrity constraints (23) and program limits
+ * (54: a value nested too deep). The batch is split to find the records at fault.
+ */
+const PER_RECORD_SQLSTATE = /^(22|23|54)/;
 const RETRY_NODE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -236,7 +242,7 @@ export class PostgresSink implements Sink {
       keys[i] = r.key ?? null;
       sources[i] = r.source ?? null;
       ts[i] = r.ts ?? null;
-      payloads[i] = JSON.stringify(r.payload);
+      payloads[i] = payloadJsonOf(r);
     }
     try {
       await pool.query(this.#insertSql, [ids, keys, sources, ts, payloads]);
@@ -254,12 +260,16 @@ export class PostgresSink implements Sink {
   /** A SinkError for a failed statement; a timeout names the option whose limit ran out. */
   #failure(what: string, error: unknown): SinkError {
     const option = timedOutOn(error);
+    // The server's detail says which value it refused ("\u0000 cannot be converted to text").
+    const detail = (error as { detail?: unknown } | null)?.detail;
     const reason =
       option === undefined
-        ? String((error as Error | null)?.message ?? error)
+        ? `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}`
         : `no answer within ${option} (${this.#options[option]} ms)`;
+    const code = String((error as { code?: unknown } | null)?.code ?? '');
     return new SinkError(`postgres: ${what}: ${reason}`, {
       retryable: isRetryablePgError(error),
+      perRecord: PER_RECORD_SQLSTATE.test(code),
       cause: error,
     });
   }

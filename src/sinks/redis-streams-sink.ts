@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, redactedUrl } from '../errors.js';
-import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface RedisStreamsSinkOptions {
   /** `redis://` or `rediss://` URL, with credentials and database if needed. @default 'redis://127.0.0.1:6379' */
@@ -167,20 +167,13 @@ export class RedisStreamsSink implements Sink {
     const args = [String(dedupTtlSeconds), String(maxLen ?? 0)];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      let payload: string | undefined;
-      try {
-        payload = JSON.stringify(r.payload);
-      } catch (error) {
-        throw new SinkError(`redis-streams: record ${i} (${r.id}) cannot be encoded as JSON`, {
-          retryable: false,
-          cause: error,
-        });
-      }
+      // A payload that cannot be encoded fails its record alone (payloadJsonOf's per-record error).
+      const payload = payloadJsonOf(r);
       const fields = ['id', r.id];
       if (r.key !== undefined) fields.push('key', r.key);
       if (r.source !== undefined) fields.push('source', r.source);
       if (r.ts !== undefined) fields.push('ts', String(r.ts));
-      if (payload !== undefined) fields.push('payload', payload);
+      fields.push('payload', payload);
       keys.push(`${stream}:dedup:${r.id}`);
       args.push(String(fields.length), ...fields);
     }

@@ -9,6 +9,13 @@ export interface SinkRecord {
   /** Event time, ms since the epoch. */
   ts?: number | undefined;
   payload: unknown;
+  /**
+   * The payload as JSON text, when the engine has it: the event's own bytes when no transform
+   * changed it (numbers exact, byte for byte), else serialised once by the engine, which
+   * dead-letters a payload that cannot be serialised before it reaches a sink. Sinks that store
+   * JSON text write this rather than serialising `payload` again (see payloadJsonOf).
+   */
+  payloadJson?: string | undefined;
 }
 
 /**
@@ -42,15 +49,31 @@ export interface Sink {
   healthcheck?(): Promise<boolean>;
 }
 
+export interface SinkErrorOptions {
+  /** Whether the same write may succeed later (a connection lost, a lock held). */
+  retryable: boolean;
+  /** How long to wait before retrying, ms, when the sink knows (a server's Retry-After). */
+  retryAfterMs?: number;
+  /**
+   * The batch failed because of some of its records (a value the database refused), not because
+   * of the sink: written in smaller parts, the other records succeed. Delivery then splits the
+   * batch until the records at fault stand alone, and dead-letters only those.
+   */
+  perRecord?: boolean;
+  cause?: unknown;
+}
+
 /** A sink failure that says whether a retry can help, and optionally when to retry. */
 export class SinkError extends SluiceError {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly perRecord: boolean;
 
-  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
+  constructor(message: string, options: SinkErrorOptions) {
     super('SLUICE_SINK_ERROR', message, { cause: options.cause });
     this.retryable = options.retryable;
     this.retryAfterMs = options.retryAfterMs;
+    this.perRecord = options.perRecord ?? false;
   }
 }
 
@@ -59,6 +82,49 @@ export function isRetryable(error: unknown): boolean {
   if (error && typeof error === 'object' && 'retryable' in error)
     return Boolean((error as SinkError).retryable);
   return true;
+}
+
+/** Whether a failed write of several records is worth splitting to find the records at fault. */
+export function isPerRecord(error: unknown): boolean {
+  return Boolean(error && typeof error === 'object' && (error as { perRecord?: unknown }).perRecord === true);
+}
+
+/**
+ * A record's payload as JSON text: the engine's `payloadJson`, or the payload serialised here for
+ * records built by hand. A payload that cannot be serialised (nested too deep, a BigInt, a cycle)
+ * fails its record alone: a permanent, per-record SinkError.
+ */
+export function payloadJsonOf(record: SinkRecord): string {
+  if (record.payloadJson !== undefined) return record.payloadJson;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(record.payload);
+  } catch (error) {
+    throw new SinkError(
+      `record ${record.id}: payload cannot be written as JSON: ${(error as Error).message}`,
+      {
+        retryable: false,
+        perRecord: true,
+        cause: error,
+      },
+    );
+  }
+  if (json === undefined) {
+    throw new SinkError(`record ${record.id}: payload cannot be written as JSON (${typeof record.payload})`, {
+      retryable: false,
+      perRecord: true,
+    });
+  }
+  return json;
+}
+
+/** A whole record as one JSON object `{id, key, source, ts, payload}`, the payload as payloadJsonOf. */
+export function recordJson(record: SinkRecord): string {
+  let json = `{"id":${JSON.stringify(record.id)}`;
+  if (record.key !== undefined) json += `,"key":${JSON.stringify(record.key)}`;
+  if (record.source !== undefined) json += `,"source":${JSON.stringify(record.source)}`;
+  if (record.ts !== undefined) json += `,"ts":${JSON.stringify(record.ts)}`;
+  return `${json},"payload":${payloadJsonOf(record)}}`;
 }
 
 /** The retry-after a sink error asked for, if any. */

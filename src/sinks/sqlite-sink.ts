@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
 import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {
@@ -72,7 +72,7 @@ export class SqliteSink implements Sink {
           r.key ?? null,
           r.source ?? null,
           r.ts ?? null,
-          JSON.stringify(r.payload),
+          payloadJsonOf(r),
           at,
         ).changes;
       }
@@ -90,10 +90,18 @@ export class SqliteSink implements Sink {
       if (this.#lock) await this.#lock.withLock(() => insert(records));
       else insert(records);
     } catch (error) {
+      // A record whose payload cannot be serialised failed the transaction: already classified.
+      if (error instanceof SinkError) throw error;
       const code = (error as { code?: string }).code ?? '';
       // Busy/locked/IO conditions pass; anything else (constraint, schema) will fail again.
       const retryable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/.test(code);
-      throw new SinkError(`sqlite write failed: ${(error as Error).message}`, { retryable, cause: error });
+      // A value SQLite refuses belongs to its record: the rest of the batch can be written.
+      const perRecord = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
+      throw new SinkError(`sqlite write failed: ${(error as Error).message}`, {
+        retryable,
+        perRecord,
+        cause: error,
+      });
     }
     return undefined;
   }
