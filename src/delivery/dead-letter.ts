@@ -4,9 +4,11 @@ import type { SinkRecord } from '../sinks/sink.js';
 export type DeadLetterReason =
   | 'invalid-json'
   | 'invalid-event'
+  | 'too-deep'
   | 'validation-failed'
   | 'transform-error'
   | 'invalid-transform-output'
+  | 'unserializable'
   | 'sink-rejected'
   | 'retries-exhausted'
   | 'worker-crash';
@@ -18,7 +20,15 @@ export interface DeadLetter {
     key?: string | undefined;
     source?: string | undefined;
     ts?: number | undefined;
-    payload: unknown;
+    /** The event's payload; absent when it could not be parsed or cannot be written as JSON. */
+    payload?: unknown;
+    /**
+     * The event's text as it was pushed (an NDJSON line, or the pushed payload's JSON), when the
+     * payload is absent or was refused for its shape: a flat string any JSON reader can take back.
+     */
+    raw?: string | undefined;
+    /** Why the payload is absent although the event had one (it could not be written as JSON). */
+    payloadError?: string | undefined;
   };
   reason: DeadLetterReason;
   attempts: number;
@@ -48,7 +58,33 @@ export function deadLetter(
   return { event, reason, attempts, firstFailureAt, lastError: describeError(error) };
 }
 
-/** A dead letter as a record for the dead-letter sink: same id, so rewrites stay idempotent. */
+/**
+ * A dead letter as a record for the dead-letter sink: same id, so rewrites stay idempotent. Its
+ * JSON is built here, once, and cannot fail: a payload that cannot be written as JSON (nested too
+ * deep for the serialiser, a BigInt, a cycle) is left out, with the reason and the event's raw
+ * text where there is one. The dead-letter path must be able to record any event whatever its
+ * shape, or the one event that needs it most would block its batch for ever.
+ */
 export function deadLetterRecord(letter: DeadLetter): SinkRecord {
-  return { id: letter.event.id, key: letter.event.key, source: 'sluice-dead-letter', payload: letter };
+  return {
+    id: letter.event.id,
+    key: letter.event.key,
+    source: 'sluice-dead-letter',
+    payload: letter,
+    payloadJson: deadLetterJson(letter),
+  };
+}
+
+function deadLetterJson(letter: DeadLetter): string {
+  let failure: unknown;
+  try {
+    const json = JSON.stringify(letter);
+    if (json !== undefined) return json;
+  } catch (error) {
+    failure = error;
+  }
+  const { payload, ...event } = letter.event;
+  const payloadError =
+    failure === undefined ? `payload cannot be written as JSON (${typeof payload})` : describeError(failure);
+  return JSON.stringify({ ...letter, event: { ...event, payloadError } });
 }

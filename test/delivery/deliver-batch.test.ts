@@ -291,3 +291,131 @@ describe('deliverBatch', () => {
     expect(report.written + report.deadLetters.length).toBe(batch.length);
   });
 });
+
+/** A sink that refuses, as a database does, any write holding one of `bad` (a per-record error). */
+class PickySink implements Sink {
+  readonly idempotent = true;
+  readonly writes: string[][] = [];
+  readonly stored: string[] = [];
+  readonly #bad: Set<string>;
+  /** Writes still to fail as a whole, retryably, before the sink refuses anything (an outage). */
+  down: number;
+
+  constructor(bad: string[], down = 0) {
+    this.#bad = new Set(bad);
+    this.down = down;
+  }
+
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async write(records: readonly SinkRecord[]): Promise<undefined> {
+    this.writes.push(records.map((r) => r.id));
+    if (this.down > 0) {
+      this.down--;
+      throw new SinkError('connection lost', { retryable: true });
+    }
+    const bad = records.find((r) => this.#bad.has(r.id));
+    if (bad) throw new SinkError(`invalid byte sequence in ${bad.id}`, { retryable: false, perRecord: true });
+    this.stored.push(...records.map((r) => r.id));
+    return undefined;
+  }
+}
+
+describe('deliverBatch: per-record refusals', () => {
+  it('splits a batch the sink refuses for some records until they stand alone, and dead-letters only those, with the message', async () => {
+    const batch = records(1000);
+    const sink = new PickySink(['r17', 'r500', 'r999']);
+    const report = await deliverBatch(sink, batch, retry());
+    expect(report.written).toBe(997);
+    expect(sink.stored.sort()).toEqual(
+      batch
+        .map((r) => r.id)
+        .filter((id) => !['r17', 'r500', 'r999'].includes(id))
+        .sort(),
+    );
+    expect(report.deadLetters.map((l) => [l.event.id, l.reason])).toEqual([
+      ['r17', 'sink-rejected'],
+      ['r500', 'sink-rejected'],
+      ['r999', 'sink-rejected'],
+    ]);
+    expect(report.deadLetters[0]!.lastError).toMatch(/invalid byte sequence in r17/);
+    // Binary search: about 2·log2(n) writes per bad record, far fewer than one write per record.
+    expect(sink.writes.length).toBeLessThanOrEqual(3 * 2 * Math.ceil(Math.log2(1000)) + 1);
+  });
+
+  it('does not split a permanent failure that is not per record: the whole batch is dead-lettered at once', async () => {
+    const sink = new ScriptedSink([fail(permanent('table is missing'))]);
+    const report = await deliverBatch(sink, records(8), retry());
+    expect(sink.calls).toHaveLength(1);
+    expect(report.deadLetters).toHaveLength(8);
+  });
+
+  it('stops splitting at a retryable failure, so no record is written ahead of an earlier one that is retried', async () => {
+    let calls = 0;
+    const order: string[] = [];
+    const sink: Sink = {
+      idempotent: true,
+      open: async () => {},
+      close: async () => {},
+      write: async (batch) => {
+        calls++;
+        if (calls === 1) throw new SinkError('bad value', { retryable: false, perRecord: true });
+        if (calls === 2) throw new SinkError('connection lost', { retryable: true });
+        order.push(...batch.map((r) => r.id));
+        return undefined;
+      },
+    };
+    const batch = records(4);
+    const report = await deliverBatch(sink, batch, retry(), new FakeClock().hooks());
+    // The first half failed retryably mid-split: the second half was not written before it.
+    expect(order).toEqual(['r0', 'r1', 'r2', 'r3']);
+    expect(report.written).toBe(4);
+    expect(report.deadLetters).toEqual([]);
+  });
+});
+
+describe('deliverBatch: a retry budget in time', () => {
+  it('retries a sink that is down without an attempt limit by default, until it comes back', async () => {
+    const clock = new FakeClock();
+    const sink = new PickySink([], 40);
+    const report = await deliverBatch(
+      sink,
+      records(5),
+      retry({ maxAttempts: Number.POSITIVE_INFINITY }),
+      clock.hooks(),
+    );
+    expect(report.written).toBe(5);
+    expect(report.deadLetters).toEqual([]);
+    expect(report.retries).toBe(40);
+  });
+
+  it('hands the records back once a retry would wait past yieldAt, with the attempts and the first failure', async () => {
+    const clock = new FakeClock();
+    const started = clock.now;
+    const sink = new PickySink([], 1000);
+    const report = await deliverBatch(sink, records(3), retry({ initialDelayMs: 100 }), clock.hooks(), {
+      yieldAt: started + 1000,
+    });
+    expect(report.written).toBe(0);
+    expect(report.deadLetters).toEqual([]);
+    expect(report.held).toMatchObject({ firstFailureAt: started, records: records(3) });
+    expect(report.held!.attempts).toBeGreaterThan(1);
+    expect(clock.now).toBeLessThanOrEqual(started + 1000);
+  });
+
+  it('carries attempts and the first failure from an earlier dispatch into the budget', async () => {
+    const clock = new FakeClock();
+    const sink = new PickySink([], 5);
+    const firstFailureAt = clock.now - 60_000;
+    const report = await deliverBatch(sink, records(2), retry({ maxElapsedMs: 30_000 }), clock.hooks(), {
+      carried: { attempts: 12, firstFailureAt },
+    });
+    // The budget ran out before this dispatch began: one attempt, then dead letters.
+    expect(sink.writes).toHaveLength(1);
+    expect(report.deadLetters.map((l) => [l.reason, l.attempts, l.firstFailureAt])).toEqual([
+      ['retries-exhausted', 13, firstFailureAt],
+      ['retries-exhausted', 13, firstFailureAt],
+    ]);
+  });
+});
