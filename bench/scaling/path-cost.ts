@@ -12,7 +12,7 @@
  * Process CPU time (user + system) per event; rounds alternate engine path, seed-port path and
  * building the lines alone (the load generator's share, in both), and the figures are medians.
  */
-import { eventFromRecord } from '../../src/codec/event-from-record.js';
+import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../../src/codec/decode-event.js';
 import { payloadText, readRecord } from '../../src/codec/record-codec.js';
 import { benchLine } from '../../src/harness/bench-event.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
@@ -45,7 +45,7 @@ const PATHS: Record<string, () => void> = {
   },
   'seed-port path': () => {
     for (const line of lines()) {
-      const event = eventFromRecord(true, 'unused', undefined, undefined, undefined, line);
+      const event = decodeEvent(LINE_FIELDS, line, DEFAULT_MAX_DEPTH);
       if (validate(event) === true) sink += (enrich(event).payload as string).length;
     }
   },
@@ -57,14 +57,7 @@ const PATHS: Record<string, () => void> = {
     forEachRecord(ring, range.start, range.end, (at) => offsets.push(at));
     for (const at of offsets) {
       const view = readRecord(ring, at);
-      const event = eventFromRecord(
-        view.raw,
-        view.id,
-        view.key,
-        view.source,
-        view.ts,
-        payloadText(ring, view),
-      );
+      const event = decodeEvent(view, payloadText(ring, view), DEFAULT_MAX_DEPTH);
       if (validate(event) === true) sink += (enrich(event).payload as string).length;
     }
     consumer.release(range.end, range.records);

@@ -1,5 +1,6 @@
 import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import type { DeadLetterReason } from '../delivery/dead-letter.js';
+import type { RetryState } from '../delivery/deliver-batch.js';
 import type { QueueHandle } from '../queue/event-queue.js';
 
 /** What every worker receives once, as workerData. */
@@ -15,6 +16,8 @@ export interface WorkerSetup {
   metrics: SharedArrayBuffer;
   /** WriterLock buffers for the sink and the dead-letter sink (single-writer sinks use them). */
   writerLocks: [SharedArrayBuffer, SharedArrayBuffer];
+  /** The TaskClock's buffer: when each task started, for its timeout. */
+  taskStarts: SharedArrayBuffer;
 }
 
 /** One unit of work: a claimed range of one partition's ring. Small: no event is cloned. */
@@ -28,6 +31,16 @@ export interface BatchTask {
   reason?: DeadLetterReason;
   error?: string;
   attempts?: number;
+  /** Where the sink's retries of this range stood when an earlier dispatch handed it back. */
+  retry?: RetryState;
+  /**
+   * How long after the task starts a sink still failing retryably stops being waited for inside
+   * it, ms: the worker hands the range back (ok: false, `retry`) and the dispatcher holds it in the
+   * ring — well before workers.taskTimeoutMs would take the wait for a hung worker.
+   */
+  yieldAfterMs?: number;
+  /** The task's slot in the pipeline's TaskClock: the worker marks there when it starts. */
+  slot?: number;
   /** W3C trace context of the dispatch span, when tracing is on (see src/metrics/tracing.ts). */
   trace?: Record<string, string>;
 }
@@ -39,6 +52,15 @@ export interface BatchResult {
    */
   ok: boolean;
   error?: string;
+  /** With ok false: the sink's retries so far, to be carried into the next dispatch of the range. */
+  retry?: RetryState;
+  /** With ok false: wait this long before dispatching the range again, ms. */
+  retryInMs?: number;
+  /**
+   * With ok false: the failure belongs to some records of the range, not to a sink that is down
+   * (the dead-letter sink refused a letter outright). Split, the rest of the range goes through.
+   */
+  isolate?: boolean;
   records: number;
   written: number;
   filtered: number;

@@ -1,16 +1,19 @@
 import { type Logger, pino } from 'pino';
 import type { Piscina } from 'piscina';
+import { wallClockMs } from '../codec/record-codec.js';
 import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
+import type { RetryState } from '../delivery/deliver-batch.js';
 import { backoffDelay } from '../delivery/retry-policy.js';
 import { endSpan, startDispatchSpan } from '../metrics/tracing.js';
 import type { EventQueue } from '../queue/event-queue.js';
-import { RESERVE_CURSOR, STAT_RECORDS_RELEASED, STAT_RECORDS_WRITTEN } from '../queue/layout.js';
+import { RESERVE_CURSOR } from '../queue/layout.js';
 import type { Ring } from '../queue/ring-buffer.js';
 import { RingConsumer, type RingRange } from '../queue/ring-consumer.js';
 import { cursorAfter } from '../queue/ring-reader.js';
 import type { BatchResult, BatchTask } from './batch-task.js';
 import type { PipelineCounters } from './pipeline-stats.js';
+import type { TaskClock } from './task-clock.js';
 
 /** A stretch of one batch that goes to a worker as one task. */
 interface WorkItem {
@@ -18,12 +21,16 @@ interface WorkItem {
   end: number;
   records: number;
   kind: 'deliver' | 'dead-letter';
-  /** Times a worker died or timed out on this range while it ran alone (see #suspects). */
+  /** Failed tasks (a worker died, or the task timed out) that held this range, or a range it was split from. */
   crashes: number;
   /** A worker died while running this range: it only runs alone from now on. */
   suspect: boolean;
+  /** `pending`: not started; `running`: on a worker; `waiting`: a timer will dispatch it again. */
+  state: 'pending' | 'running' | 'waiting';
   /** Times a worker asked for this range to be tried later (sink could not open, dead letters failed). */
   deferrals: number;
+  /** Where the sink's retries stood when a worker last handed this range back. */
+  retry?: RetryState;
   error?: string;
 }
 
@@ -58,8 +65,10 @@ export class TaskAbort {
 
 interface RunningTask {
   abort: TaskAbort;
-  /** performance.now() after which the task is aborted. */
-  deadline: number;
+  /** Its slot in the TaskClock, where its worker marks when it started. */
+  slot: number | undefined;
+  /** Wall-clock ms when it was handed to piscina. */
+  dispatchedAt: number;
   timedOut: boolean;
 }
 
@@ -67,7 +76,11 @@ interface RunningTask {
 interface Batch {
   range: RingRange;
   done: boolean;
-  /** Work left, run one after the other (a crash splits the front item in two). */
+  /**
+   * Work left, in ring order. Items run one after the other — a crash splits an item in two
+   * halves that run alone — except the halves of a range split around records the dead-letter sink
+   * refused, which run side by side when ordering is 'none'.
+   */
   items: WorkItem[];
 }
 
@@ -85,13 +98,12 @@ interface MarkWaiter {
   resolve: () => void;
 }
 
-interface DrainWaiter {
-  targets: number[];
-  resolve: () => void;
-}
-
-/** A range that crashed its worker this many times while running alone is split. */
-const CRASHES_BEFORE_SPLIT = 2;
+/**
+ * A task whose sink keeps failing retryably hands its range back after this share of
+ * workers.taskTimeoutMs, to be held in the ring and dispatched again, rather than waiting inside
+ * the task until the timeout mistakes the wait for a hung worker.
+ */
+const YIELD_SHARE_OF_TASK_TIMEOUT = 0.5;
 
 export type DispatcherOptions = Pick<
   ResolvedPipelineOptions,
@@ -120,7 +132,6 @@ export class Dispatcher {
   #next = 0;
   #scheduled = false;
   #stopped = false;
-  #drainWaiters: DrainWaiter[] = [];
   #markWaiters: MarkWaiter[] = [];
   /**
    * Ranges whose worker died. A worker runs several batches at once, so a crash cannot say which
@@ -135,8 +146,17 @@ export class Dispatcher {
   readonly #tasks = new Set<RunningTask>();
   #taskSweep: NodeJS.Timeout | undefined;
 
-  constructor(queue: EventQueue, pool: Piscina, options: DispatcherOptions, counters: PipelineCounters) {
+  readonly #clock: TaskClock;
+
+  constructor(
+    queue: EventQueue,
+    pool: Piscina,
+    options: DispatcherOptions,
+    counters: PipelineCounters,
+    clock: TaskClock,
+  ) {
     this.#queue = queue;
+    this.#clock = clock;
     this.#pool = pool;
     this.#options = options;
     this.#counters = counters;
@@ -173,11 +193,21 @@ export class Dispatcher {
     this.#taskSweep = undefined;
   }
 
-  /** Resolves once every record published before this call is written, dead-lettered or dropped. */
+  /**
+   * Resolves once every record published before this call is written, dead-lettered or dropped.
+   * Exact, whatever order producers publish in: it waits for each ring's release cursor to pass the
+   * reserve cursor as it is now, and every record published before the call was reserved before it.
+   * (Records reserved but not yet published are waited for too: pushes under way.)
+   */
   drained(): Promise<void> {
-    const targets = this.#parts.map((p) => Number(Atomics.load(p.ring.stats, STAT_RECORDS_WRITTEN)));
-    if (this.#reached(targets)) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push({ targets, resolve }));
+    const marks = new Map<number, number>();
+    for (const p of this.#parts) {
+      // Seq-cst load: a push that resolved before this call made its reservation visible before it
+      // published, and its publication happened before the call, so this load sees the reservation.
+      const reserve = Atomics.load(p.ring.control, RESERVE_CURSOR) >>> 0;
+      if (reserve !== p.consumer.releaseCursor) marks.set(p.index, reserve);
+    }
+    return this.releasedPast(marks);
   }
 
   /**
@@ -210,21 +240,21 @@ export class Dispatcher {
     );
   }
 
-  /** Records not yet released in every ring. */
+  /**
+   * Records accepted and not yet written, dead-lettered or dropped: those published and not
+   * claimed, and those of claimed batches whose work is not done. Records already written but
+   * waiting for an earlier batch before their space is released do not count.
+   */
   pendingRecords(): number {
     let pending = 0;
     for (const p of this.#parts) {
-      pending += Number(
-        Atomics.load(p.ring.stats, STAT_RECORDS_WRITTEN) - Atomics.load(p.ring.stats, STAT_RECORDS_RELEASED),
-      );
+      pending += p.consumer.unclaimedRecords();
+      for (const batch of p.inflight) {
+        if (batch.done) continue;
+        for (const item of batch.items) pending += item.records;
+      }
     }
     return pending;
-  }
-
-  #reached(targets: number[]): boolean {
-    return this.#parts.every(
-      (p, i) => Number(Atomics.load(p.ring.stats, STAT_RECORDS_RELEASED)) >= targets[i]!,
-    );
   }
 
   #schedule(): void {
@@ -259,7 +289,14 @@ export class Dispatcher {
         if (keyOrder && part.inflight.length > 0) continue;
         const range = part.consumer.claim(maxRecords, maxBytes);
         if (!range) continue;
-        const item: WorkItem = { ...range, kind: 'deliver', crashes: 0, deferrals: 0, suspect: false };
+        const item: WorkItem = {
+          ...range,
+          kind: 'deliver',
+          crashes: 0,
+          deferrals: 0,
+          suspect: false,
+          state: 'pending',
+        };
         const batch: Batch = { range, done: false, items: [item] };
         part.inflight.push(batch);
         this.#run(part, batch, item);
@@ -295,6 +332,7 @@ export class Dispatcher {
 
   #run(part: Partition, batch: Batch, item: WorkItem): void {
     this.#running++;
+    item.state = 'running';
     const task: BatchTask = {
       kind: item.kind,
       partition: part.index,
@@ -307,6 +345,10 @@ export class Dispatcher {
       task.error = item.error ?? 'worker crashed';
       task.attempts = item.crashes;
     }
+    if (item.retry) task.retry = item.retry;
+    task.yieldAfterMs = this.#options.workers.taskTimeoutMs * YIELD_SHARE_OF_TASK_TIMEOUT;
+    const slot = this.#clock.acquire();
+    if (slot !== undefined) task.slot = slot;
     const { span, carrier } = startDispatchSpan({
       'sluice.partition': part.index,
       'sluice.records': item.records,
@@ -315,7 +357,8 @@ export class Dispatcher {
     if (carrier) task.trace = carrier;
     const running: RunningTask = {
       abort: new TaskAbort(),
-      deadline: performance.now() + this.#options.workers.taskTimeoutMs,
+      slot,
+      dispatchedAt: wallClockMs(),
       timedOut: false,
     };
     this.#tasks.add(running);
@@ -323,11 +366,13 @@ export class Dispatcher {
     this.#pool.run(task, { signal: running.abort }).then(
       (result: BatchResult) => {
         this.#tasks.delete(running);
+        if (slot !== undefined) this.#clock.release(slot);
         endSpan(span, result.ok ? undefined : result.error);
         this.#settled(part, batch, item, result);
       },
       (error: unknown) => {
         this.#tasks.delete(running);
+        if (slot !== undefined) this.#clock.release(slot);
         // piscina reports an aborted task as a bare AbortError; say why it was aborted.
         const cause = running.timedOut
           ? new Error(
@@ -341,7 +386,9 @@ export class Dispatcher {
   }
 
   /**
-   * Aborts tasks past workers.taskTimeoutMs (piscina then replaces their worker). One sweep timer
+   * Aborts tasks that ran longer than workers.taskTimeoutMs on their worker (piscina then replaces
+   * the worker); a task still waiting for a worker gets workers.startupTimeoutMs more, the time a
+   * replacement thread may take to start. One sweep timer
    * for all of them, not an AbortSignal.timeout per task: each of those is a timer plus a weak
    * reference the garbage collector must process, and at thousands of batches a second they made
    * this thread's young-generation collections several times longer — milliseconds added to the
@@ -356,9 +403,16 @@ export class Dispatcher {
         this.#taskSweep = undefined;
         return;
       }
-      const now = performance.now();
+      const now = wallClockMs();
+      const { taskTimeoutMs, startupTimeoutMs } = this.#options.workers;
       for (const running of this.#tasks) {
-        if (now < running.deadline) continue;
+        const started =
+          running.slot === undefined ? running.dispatchedAt : this.#clock.startedAt(running.slot);
+        const deadline =
+          started === undefined
+            ? running.dispatchedAt + startupTimeoutMs + taskTimeoutMs
+            : started + taskTimeoutMs;
+        if (now < deadline) continue;
         this.#tasks.delete(running);
         running.timedOut = true;
         running.abort.abort();
@@ -370,14 +424,33 @@ export class Dispatcher {
 
   #settled(part: Partition, batch: Batch, item: WorkItem, result: BatchResult): void {
     this.#running--;
+    item.state = 'pending';
     if (this.#alone === item) this.#alone = undefined;
     if (!result.ok) {
-      // The worker could not finish the batch (sinks unavailable, dead letters failed): the batch
-      // stays in the ring and is tried again after a backoff. Backpressure, never loss.
+      if (result.isolate && item.records > 1) {
+        // Some records of the range cannot be written anywhere as they are: split it, so the
+        // rest goes through while the halves at fault are narrowed down.
+        this.#counters.splits++;
+        this.logger.warn(
+          { partition: part.index, records: item.records, error: result.error },
+          'batch split to isolate records the dead-letter sink refused',
+        );
+        const halves = this.#halves(part, item, false);
+        if (item.deferrals > 0) this.#deferredNow--;
+        batch.items.splice(batch.items.indexOf(item), 1, ...halves);
+        this.#run(part, batch, halves[0]!);
+        // Side by side unless key order forbids a later record to land first.
+        if (this.#options.ordering === 'none') this.#run(part, batch, halves[1]!);
+        this.#schedule();
+        return;
+      }
+      // The worker could not finish the batch (sinks unavailable, still failing, dead letters
+      // failed): it stays in the ring and is tried again after a backoff. Backpressure, never loss.
       this.#counters.deferred++;
       if (item.deferrals === 0) this.#deferredNow++;
       item.deferrals++;
-      const delayMs = backoffDelay(item.deferrals, this.#options.retry);
+      if (result.retry) item.retry = result.retry;
+      const delayMs = result.retryInMs ?? backoffDelay(item.deferrals, this.#options.retry);
       this.logger.warn(
         {
           partition: part.index,
@@ -394,76 +467,77 @@ export class Dispatcher {
     }
     this.#counters.add(result);
     if (item.deferrals > 0) this.#deferredNow--;
-    batch.items.shift();
-    const next = batch.items[0];
-    if (next?.suspect) this.#suspects.unshift({ part, batch, item: next });
-    else if (next) this.#run(part, batch, next);
-    else {
-      batch.done = true;
-      this.#release(part);
-    }
+    batch.items.splice(batch.items.indexOf(item), 1);
+    this.#advance(part, batch);
     this.#schedule();
   }
 
+  /** Starts a batch's next item once none of it runs or waits, or releases the batch once it is done. */
+  #advance(part: Partition, batch: Batch): void {
+    if (batch.items.length === 0) {
+      batch.done = true;
+      this.#release(part);
+      return;
+    }
+    if (batch.items.some((i) => i.state !== 'pending')) return;
+    const next = batch.items[0]!;
+    if (next.suspect) this.#suspects.unshift({ part, batch, item: next });
+    else this.#run(part, batch, next);
+  }
+
+  /**
+   * A task failed without an answer: its worker died or the task timed out. A worker runs several
+   * batches at once, so the failure cannot say which one was at fault; a range that failed while
+   * others ran beside it is therefore split and its halves run alone — nothing else in flight — and
+   * a range that fails alone is split again at once, until the poison event is alone: a poison
+   * event among n costs 1 + ⌈log2 n⌉ failed tasks (with a hanging event, as many task timeouts).
+   * Alone, it is dead-lettered as `worker-crash`. An innocent range that shared the worker runs as
+   * two halves alone, succeeds, and is split no further.
+   */
   #crashed(part: Partition, batch: Batch, item: WorkItem, error: unknown): void {
     this.#running--;
+    item.state = 'pending';
     const wasAlone = this.#alone === item;
     if (wasAlone) this.#alone = undefined;
     if (this.#stopped) return;
     this.#counters.workerFailures++;
     item.error = describeError(error);
+    item.crashes++;
     this.logger.warn(
       {
         partition: part.index,
         records: item.records,
         alone: wasAlone,
-        crashes: item.crashes + (wasAlone ? 1 : 0),
+        crashes: item.crashes,
         error: item.error,
       },
       'worker failed on a batch',
     );
+    if (item.deferrals > 0) {
+      this.#deferredNow--;
+      item.deferrals = 0;
+    }
     if (item.kind === 'dead-letter') {
       // Even writing the dead letter failed: keep trying, after a pause; the record stays in the ring.
-      item.crashes++;
-      this.#later(part, batch, item, backoffDelay(item.crashes, this.#options.retry));
-    } else if (!wasAlone || item.crashes + 1 < CRASHES_BEFORE_SPLIT) {
-      if (wasAlone) item.crashes++;
-      item.suspect = true;
-      this.#counters.redispatched++;
-      this.#suspects.push({ part, batch, item });
+      this.#later(part, batch, item, backoffDelay(Math.max(1, item.crashes), this.#options.retry));
     } else if (item.records > 1) {
       this.#counters.splits++;
+      this.#counters.redispatched++;
       this.logger.warn(
         { partition: part.index, records: item.records },
         'batch split to find a poison event',
       );
-      const half = item.records >> 1;
-      const mid = cursorAfter(part.ring, item.start, half);
-      const halves: WorkItem[] = [
-        {
-          start: item.start,
-          end: mid,
-          records: half,
-          kind: 'deliver',
-          crashes: 0,
-          deferrals: 0,
-          suspect: true,
-        },
-        {
-          start: mid,
-          end: item.end,
-          records: item.records - half,
-          kind: 'deliver',
-          crashes: 0,
-          deferrals: 0,
-          suspect: true,
-        },
-      ];
-      batch.items.splice(0, 1, ...halves);
-      this.#suspects.unshift({ part, batch, item: halves[0]! });
+      const halves = this.#halves(part, item, true);
+      batch.items.splice(batch.items.indexOf(item), 1, ...halves);
+      if (!batch.items.some((i) => i.state !== 'pending'))
+        this.#suspects.unshift({ part, batch, item: halves[0]! });
+    } else if (!wasAlone) {
+      // One record that failed beside others: run it alone before judging it.
+      item.suspect = true;
+      this.#counters.redispatched++;
+      this.#suspects.push({ part, batch, item });
     } else {
-      // Alone, it killed its worker again and again: this is the poison event.
-      item.crashes++;
+      // Alone, it killed its worker or hung: this is the poison event.
       this.logger.error(
         { partition: part.index, crashes: item.crashes, error: item.error },
         'poison event dead-lettered',
@@ -475,11 +549,31 @@ export class Dispatcher {
     this.#schedule();
   }
 
+  /** The two halves of a range, by record count, to run one after the other. */
+  #halves(part: Partition, item: WorkItem, suspect: boolean): [WorkItem, WorkItem] {
+    const half = item.records >> 1;
+    const mid = cursorAfter(part.ring, item.start, half);
+    const make = (start: number, end: number, records: number): WorkItem => ({
+      start,
+      end,
+      records,
+      kind: 'deliver',
+      crashes: item.crashes,
+      deferrals: 0,
+      suspect,
+      state: 'pending',
+      ...(item.retry ? { retry: item.retry } : {}),
+    });
+    return [make(item.start, mid, half), make(mid, item.end, item.records - half)];
+  }
+
   #later(part: Partition, batch: Batch, item: WorkItem, delayMs: number): void {
     if (this.#stopped) return;
+    item.state = 'waiting';
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#stopped) return;
+      item.state = 'pending';
       if (item.suspect) {
         this.#suspects.unshift({ part, batch, item });
         this.#schedule();
@@ -502,13 +596,6 @@ export class Dispatcher {
     if (this.#markWaiters.length > 0) {
       this.#markWaiters = this.#markWaiters.filter((waiter) => {
         if (!this.#passed(waiter.marks)) return true;
-        waiter.resolve();
-        return false;
-      });
-    }
-    if (this.#drainWaiters.length > 0) {
-      this.#drainWaiters = this.#drainWaiters.filter((waiter) => {
-        if (!this.#reached(waiter.targets)) return true;
         waiter.resolve();
         return false;
       });

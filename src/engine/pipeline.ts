@@ -19,6 +19,7 @@ import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/prod
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
+import { TaskClock, taskSlots } from './task-clock.js';
 
 export interface PipelineStats extends PipelineCountersSnapshot {
   /** The whole queue: every partition's ring summed. */
@@ -71,6 +72,7 @@ export class Pipeline {
   readonly #dispatcher: Dispatcher;
   readonly #counters = new PipelineCounters();
   readonly #block = new MetricsBlock();
+  readonly #clock: TaskClock;
   #metrics: PipelineMetrics | undefined;
   #utilization: UtilizationMeter | undefined;
   #recentLatency: RecentLatency | undefined;
@@ -84,6 +86,7 @@ export class Pipeline {
     this.options = options;
     this.#queue = EventQueue.create(options.queue);
     this.#producer = new AsyncQueueProducer(this.#queue);
+    this.#clock = new TaskClock(taskSlots(options.workers));
     this.#closeChannel = `sluice-close-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const setup: WorkerSetup = {
       queue: this.#queue.handle,
@@ -99,6 +102,7 @@ export class Pipeline {
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,
       writerLocks: [new SharedArrayBuffer(4), new SharedArrayBuffer(4)],
+      taskStarts: this.#clock.buffer,
     };
     this.#pool = new Piscina<BatchTask, BatchResult>({
       filename: workerFile(),
@@ -116,7 +120,7 @@ export class Pipeline {
     // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher
     // (counted there); an error raised outside any task lands here and must not take the process down.
     this.#pool.on('error', () => {});
-    this.#dispatcher = new Dispatcher(this.#queue, this.#pool, options, this.#counters);
+    this.#dispatcher = new Dispatcher(this.#queue, this.#pool, options, this.#counters, this.#clock);
   }
 
   /** Structured logs of this pipeline's main thread (workers log to the same destination). */

@@ -1,9 +1,11 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
-import type { DecodedEvent } from '../codec/event.js';
-import { eventFromRecord } from '../codec/event-from-record.js';
+import { DEFAULT_MAX_DEPTH, DecodeFailure, decodeEvent } from '../codec/decode-event.js';
+import type { DecodedEvent, RecordView } from '../codec/event.js';
+import { nestsDeeperThan } from '../codec/json-depth.js';
 import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
+import { TextRecord } from '../codec/text-record.js';
 import {
   type DeadLetter,
   type DeadLetterReason,
@@ -12,6 +14,7 @@ import {
   describeError,
 } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
+import type { ResolvedRetryOptions } from '../delivery/retry-policy.js';
 import { createLogger } from '../logging/logger.js';
 import {
   BATCH_SIZE_BUCKETS,
@@ -38,9 +41,26 @@ import type { Sink, SinkRecord } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
+import { markTaskStarted } from './task-clock.js';
 
 /** How many event ids a log line about a batch names. */
 const LOGGED_IDS = 20;
+
+/** Built-in sinks write `payloadJson` and read `payload` only if asked: they can take TextRecords. */
+const TEXT_SINKS = new Set(['null', 'ndjson', 'sqlite', 'postgres', 'nats-jetstream', 'redis-streams']);
+
+/**
+ * The dead-letter sink is the last place an event can go: it is retried for as long as it takes
+ * (the batch held in the ring meanwhile), never given up on.
+ */
+function dlqRetry(retry: ResolvedRetryOptions): ResolvedRetryOptions {
+  return { ...retry, maxAttempts: Number.POSITIVE_INFINITY, maxElapsedMs: Number.POSITIVE_INFINITY };
+}
+
+/** A task as this worker runs it: when it stops waiting inside for a failing sink (wall-clock ms). */
+interface RunningBatch extends BatchTask {
+  yieldAt?: number;
+}
 
 interface Opened {
   sink: Sink;
@@ -60,9 +80,21 @@ export class WorkerRuntime {
   #log: Logger = pino({ enabled: false });
   readonly #logReady: Promise<void>;
   #sinks: Promise<Opened> | undefined;
+  /** No transform module: events reach the sink as they were pushed. */
+  readonly #identity: boolean;
+  /** The sink writes JSON text and may be handed records whose payload is parsed only on demand. */
+  readonly #textSink: boolean;
+  readonly #maxDepth = DEFAULT_MAX_DEPTH;
+  readonly #dlqRetry: ResolvedRetryOptions;
+  readonly #taskStarts: BigInt64Array;
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
+    const { transform, sink, retry } = setup.options;
+    this.#identity = transform === undefined;
+    this.#textSink = 'type' in sink && TEXT_SINKS.has(sink.type);
+    this.#dlqRetry = dlqRetry(retry);
+    this.#taskStarts = new BigInt64Array(setup.taskStarts);
     this.#queue = EventQueue.attach(setup.queue);
     this.#metrics = new MetricsBlock(setup.metrics);
     this.#logReady = createLogger(setup.options.log, { thread: 'worker', threadId }).then((logger) => {
@@ -74,6 +106,7 @@ export class WorkerRuntime {
   }
 
   async run(task: BatchTask): Promise<BatchResult> {
+    if (task.slot !== undefined) markTaskStarted(this.#taskStarts, task.slot, wallClockMs());
     await this.#logReady;
     const result = emptyResult(task.records);
     if (task.kind === 'ping') {
@@ -99,10 +132,12 @@ export class WorkerRuntime {
       'sluice.partition': task.partition,
       'sluice.records': task.records,
     });
+    const batch: RunningBatch =
+      task.yieldAfterMs === undefined ? task : { ...task, yieldAt: wallClockMs() + task.yieldAfterMs };
     const done =
       task.kind === 'dead-letter'
-        ? await this.#deadLetterRange(task, sinks, result)
-        : await this.#deliverRange(task, sinks, await this.#transform, result, tally, traced.context);
+        ? await this.#deadLetterRange(batch, sinks, result)
+        : await this.#deliverRange(batch, sinks, await this.#transform, result, tally, traced.context);
     endSpan(traced.span, done.ok ? undefined : done.error);
     // Counted once the batch is acknowledged: a deferred batch is counted when it finally is.
     if (done.ok && this.#setup.options.metrics.enabled !== false)
@@ -190,7 +225,7 @@ export class WorkerRuntime {
   }
 
   async #deliverRange(
-    task: BatchTask,
+    task: RunningBatch,
     sinks: Opened,
     transform: LoadedTransform,
     result: BatchResult,
@@ -206,17 +241,35 @@ export class WorkerRuntime {
     const transformSpan = startChildSpan('sluice.transform', trace);
     for (const at of offsets) {
       const view = readRecord(ring, at);
+      const text = payloadText(ring, view);
+      if (this.#identity && !view.raw && this.#textSink) {
+        // Pushed as an object and serialised by push(): valid JSON already, written as it is.
+        if (nestsDeeperThan(text, this.#maxDepth))
+          letters.push(this.#undecodable(view, text, tooDeep(this.#maxDepth)));
+        else {
+          out.push(new TextRecord(view.id, view.key, view.source, view.ts, text));
+          enqueuedAt.push(view.enqueuedAt);
+        }
+        continue;
+      }
       let event: DecodedEvent;
       try {
-        event = eventFromRecord(view.raw, view.id, view.key, view.source, view.ts, payloadText(ring, view));
+        event = decodeEvent(view, text, this.#maxDepth);
       } catch (error) {
-        letters.push(
-          deadLetter(
-            { id: view.id, key: view.key, source: view.source, payload: payloadText(ring, view) },
-            view.raw ? 'invalid-json' : 'invalid-event',
-            error,
-          ),
-        );
+        letters.push(this.#undecodable(view, text, error));
+        continue;
+      }
+      if (this.#identity) {
+        // Nothing changes the payload: its JSON is the pushed text, byte for byte.
+        out.push({
+          id: event.id,
+          key: event.key,
+          source: event.source,
+          ts: event.ts,
+          payload: event.payload,
+          payloadJson: text,
+        });
+        enqueuedAt.push(view.enqueuedAt);
         continue;
       }
       const before = out.length;
@@ -224,16 +277,36 @@ export class WorkerRuntime {
       const pending = applyTransform(transform, event, out, letters);
       if (pending) await pending;
       if (out.length === before && letters.length === lettersBefore) result.filtered++;
+      serialiseOutputs(out, before, text, letters);
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
     transformSpan.end();
     if (out.length > 0) {
       const writeSpan = startChildSpan('sluice.sink.write', trace, { 'sluice.records': out.length });
-      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#retryLog);
+      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#retryLog, {
+        carried: task.retry,
+        yieldAt: task.yieldAt,
+      });
       endSpan(
         writeSpan,
-        report.deadLetters.length > 0 ? `${report.deadLetters.length} records not delivered` : undefined,
+        report.held
+          ? `${report.held.records.length} records held for a later retry`
+          : report.deadLetters.length > 0
+            ? `${report.deadLetters.length} records not delivered`
+            : undefined,
       );
+      if (report.held) {
+        // The sink is still failing: hand the range back to be held in the ring and dispatched
+        // again after the backoff, with its retry count and first failure carried along.
+        const { attempts, firstFailureAt, retryInMs, error } = report.held;
+        return {
+          ...result,
+          ok: false,
+          error: `sink still failing after ${attempts} attempts: ${describeError(error)}`,
+          retry: { attempts, firstFailureAt },
+          retryInMs,
+        };
+      }
       result.written = report.written;
       result.retries = report.retries;
       result.retryableErrors = report.retryableErrors;
@@ -249,40 +322,92 @@ export class WorkerRuntime {
         if (latency > result.latencyMaxMs) result.latencyMaxMs = latency;
       }
     }
-    return this.#finish(sinks, letters, result);
+    return this.#finish(sinks, letters, result, task);
   }
 
-  async #deadLetterRange(task: BatchTask, sinks: Opened, result: BatchResult): Promise<BatchResult> {
+  /** A record that cannot become an event: its dead letter keeps its fields and its text. */
+  #undecodable(view: RecordView, text: string, error: unknown): DeadLetter {
+    const reason =
+      error instanceof DecodeFailure ? error.reason : view.raw ? 'invalid-json' : 'invalid-event';
+    return deadLetter(
+      {
+        id: view.id,
+        key: view.key,
+        source: view.source,
+        ts: view.ts ?? (error instanceof DecodeFailure ? error.ts : undefined),
+        raw: text,
+      },
+      reason,
+      error instanceof DecodeFailure ? (error.cause ?? error.message) : error,
+    );
+  }
+
+  async #deadLetterRange(task: RunningBatch, sinks: Opened, result: BatchResult): Promise<BatchResult> {
     const ring = this.#queue.rings[task.partition]!;
     const letters: DeadLetter[] = [];
     forEachRecord(ring, task.start, task.end, (at) => {
       const view = readRecord(ring, at);
       letters.push(
         deadLetter(
-          { id: view.id, key: view.key, source: view.source, ts: view.ts, payload: payloadText(ring, view) },
+          { id: view.id, key: view.key, source: view.source, ts: view.ts, raw: payloadText(ring, view) },
           task.reason ?? 'worker-crash',
           task.error ?? 'unknown',
           task.attempts ?? 1,
         ),
       );
     });
-    return this.#finish(sinks, letters, result);
+    return this.#finish(sinks, letters, result, task);
   }
 
-  /** Writes dead letters; if even that fails, the whole batch stays unacknowledged. */
-  async #finish(sinks: Opened, letters: DeadLetter[], result: BatchResult): Promise<BatchResult> {
+  /**
+   * Writes dead letters. The dead-letter sink is retried without a budget; while it fails, the
+   * whole range stays unacknowledged and is handed back to be held in the ring. A letter it refuses
+   * outright is tried once more without its payload; refused again, the range is handed back to be
+   * split, so its other events are not held behind it.
+   */
+  async #finish(
+    sinks: Opened,
+    letters: DeadLetter[],
+    result: BatchResult,
+    task: RunningBatch,
+  ): Promise<BatchResult> {
     if (letters.length === 0) return result;
-    const report = await deliverBatch(
+    let report = await deliverBatch(
       sinks.deadLetter,
       letters.map(deadLetterRecord),
-      this.#setup.options.retry,
+      this.#dlqRetry,
+      {},
+      {
+        yieldAt: task.yieldAt,
+      },
     );
-    if (report.deadLetters.length > 0) {
-      this.#log.error(
-        { events: letters.length, error: report.deadLetters[0]!.lastError },
-        'dead-letter sink failed',
+    if (report.deadLetters.length > 0 && !report.held) {
+      const refused = new Set(report.deadLetters.map((l) => l.event.id));
+      const bare = letters.filter((l) => refused.has(l.event.id)).map(withoutPayload);
+      this.#log.warn(
+        { events: bare.length, error: report.deadLetters[0]!.lastError },
+        'dead-letter sink refused letters; writing them without their payload',
       );
-      return { ...result, ok: false, error: `dead-letter sink failed: ${report.deadLetters[0]!.lastError}` };
+      report = await deliverBatch(
+        sinks.deadLetter,
+        bare.map(deadLetterRecord),
+        this.#dlqRetry,
+        {},
+        {
+          yieldAt: task.yieldAt,
+        },
+      );
+    }
+    if (report.held || report.deadLetters.length > 0) {
+      const error = report.held ? describeError(report.held.error) : report.deadLetters[0]!.lastError;
+      this.#log.error({ events: letters.length, error }, 'dead-letter sink failed');
+      return {
+        ...result,
+        ok: false,
+        error: `dead-letter sink failed: ${error}`,
+        isolate: !report.held,
+        retryInMs: report.held?.retryInMs,
+      };
     }
     const reasons: Record<string, number> = {};
     for (const letter of letters) reasons[letter.reason] = (reasons[letter.reason] ?? 0) + 1;
@@ -294,6 +419,52 @@ export class WorkerRuntime {
       result.deadLettered[letter.reason] = (result.deadLettered[letter.reason] ?? 0) + 1;
     return result;
   }
+}
+
+function tooDeep(maxDepth: number): DecodeFailure {
+  return new DecodeFailure('too-deep', `JSON nests arrays or objects more than ${maxDepth} levels deep`);
+}
+
+/** A dead letter with only the event's fields: for a dead-letter sink that refused the payload. */
+function withoutPayload(letter: DeadLetter): DeadLetter {
+  const { id, key, source, ts } = letter.event;
+  return {
+    ...letter,
+    event: { id, key, source, ts, payloadError: 'left out: the dead-letter sink refused it' },
+  };
+}
+
+/**
+ * Serialises the payloads a transform emitted for one event (out[from…]), once, here: a payload
+ * that cannot be written as JSON — nested too deep for the serialiser, a BigInt, a cycle, a
+ * function — is dead-lettered as `unserializable` with the event's text, instead of failing its
+ * whole batch in the sink.
+ */
+function serialiseOutputs(out: SinkRecord[], from: number, text: string, letters: DeadLetter[]): void {
+  let kept = from;
+  for (let i = from; i < out.length; i++) {
+    const record = out[i]!;
+    let json: string | undefined;
+    let failure: unknown;
+    try {
+      json = JSON.stringify(record.payload);
+    } catch (error) {
+      failure = error;
+    }
+    if (json === undefined) {
+      letters.push(
+        deadLetter(
+          { id: record.id, key: record.key, source: record.source, ts: record.ts, raw: text },
+          'unserializable',
+          failure ?? `payload cannot be written as JSON (${typeof record.payload})`,
+        ),
+      );
+      continue;
+    }
+    record.payloadJson = json;
+    out[kept++] = record;
+  }
+  out.length = kept;
 }
 
 function emptyResult(records: number): BatchResult {

@@ -1,6 +1,6 @@
 import { threadId } from 'node:worker_threads';
+import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-event.js';
 import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
-import { eventFromRecord } from '../codec/event-from-record.js';
 import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
 import type { RetryOptions } from '../delivery/retry-policy.js';
@@ -50,7 +50,7 @@ export class PerEventRuntime {
     let event: DecodedEvent | undefined;
     if (typeof item === 'string') {
       try {
-        event = eventFromRecord(true, '', undefined, undefined, undefined, item);
+        event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
       } catch (error) {
         letters.push(deadLetter({ id: '', payload: item }, 'invalid-json', error));
       }

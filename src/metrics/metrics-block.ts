@@ -8,9 +8,11 @@ import type { DeadLetterReason } from '../delivery/dead-letter.js';
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'invalid-json',
   'invalid-event',
+  'too-deep',
   'validation-failed',
   'transform-error',
   'invalid-transform-output',
+  'unserializable',
   'sink-rejected',
   'retries-exhausted',
   'worker-crash',

@@ -17,6 +17,7 @@ import {
   STAT_DROPPED_OLDEST,
   STAT_RECORDS_CLAIMED,
   STAT_RECORDS_RELEASED,
+  STAT_RECORDS_WRITTEN,
   UNPUBLISHED,
   WRAP_MARKER,
 } from './layout.js';
@@ -120,6 +121,14 @@ export class RingConsumer {
     Atomics.store(this.ring.control, READ_CURSOR, pos | 0);
     Atomics.add(this.ring.stats, STAT_RECORDS_CLAIMED, BigInt(records));
     return { start, end: pos, records };
+  }
+
+  /** Records published and not yet claimed (a count that may be a moment old: producers go on). */
+  unclaimedRecords(): number {
+    const stats = this.ring.stats;
+    // Claimed is read first: it only grows towards written, so the difference is never negative.
+    const claimed = Atomics.load(stats, STAT_RECORDS_CLAIMED);
+    return Number(Atomics.load(stats, STAT_RECORDS_WRITTEN) - claimed);
   }
 
   /** True when records (or wrap padding) are published after the read cursor. */

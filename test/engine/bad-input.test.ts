@@ -42,7 +42,7 @@ describe('bad input', () => {
     for (const id of good) expect(rows.get(id)).toMatchObject({ id, transformed: true });
     const invalid = s.deadLetters().filter((l) => l.letter.reason === 'invalid-json');
     expect(invalid).toHaveLength(1);
-    expect(invalid[0]!.letter.event.payload).toBe(lines[1]);
+    expect(invalid[0]!.letter.event.raw).toBe(lines[1]);
     expect(invalid[0]!.letter.lastError).toMatch(/SyntaxError/);
     expect(rows.has('raw-broken')).toBe(false);
   });

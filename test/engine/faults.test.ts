@@ -102,7 +102,7 @@ describe('faults', () => {
     expect(distinctSorted(letters.map((l) => l.id))).toEqual([poison]);
     expect(letters[0]!.letter).toMatchObject({
       reason: 'worker-crash',
-      event: { id: poison, payload: JSON.stringify({ i: 437, poison: true }) },
+      event: { id: poison, raw: JSON.stringify({ i: 437, poison: true }) },
       lastError: expect.stringContaining('exited'),
     });
     expect(letters[0]!.letter.attempts).toBeGreaterThanOrEqual(2);
@@ -136,6 +136,29 @@ describe('faults', () => {
       lastError: expect.stringContaining('timed out'),
     });
     expect(pipeline.stats().workerFailures).toBeGreaterThanOrEqual(2);
+  });
+
+  it('isolates a hanging event among 64 in at most 1 + log2(64) failed tasks', async () => {
+    const s = scene();
+    const N = 64;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 1, max: 1, taskTimeoutMs: 300, concurrentBatchesPerWorker: 1 },
+      batch: { maxRecords: N },
+      retry: FAST_RETRY,
+      transform: fixtureUrl('crash-transform'),
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('bisect', N);
+    const stuck = all[45]!;
+    await pipeline.pushMany(all.map((id, i) => ({ id, payload: id === stuck ? { i, hang: true } : { i } })));
+    await pipeline.drained();
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== stuck));
+    expect(s.deadLetters().map((l) => [l.id, l.letter.reason])).toEqual([[stuck, 'worker-crash']]);
+    // One failure with the whole batch, then one per halving: each costs a task timeout.
+    expect(pipeline.stats().workerFailures).toBeLessThanOrEqual(1 + Math.log2(N));
   });
 
   it('keeps every event accepted before close() — in the sink or the dead letters — and rejects every later push with SLUICE_CLOSED', async () => {

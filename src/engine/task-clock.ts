@@ -1,0 +1,57 @@
+/**
+ * When each running batch task began on its worker, in shared memory. A task's timeout counts its
+ * run, not its wait for a worker: a task dispatched while piscina replaces a crashed worker may wait
+ * for the new thread to load the transform and open its sinks, and that wait must not be taken for
+ * a hang — least of all while a poison event is being isolated, where every failure of a range
+ * alone counts against it.
+ *
+ * One slot per task that can run at once (workers.max × concurrentBatchesPerWorker). A slot holds
+ * the wall-clock start in microseconds, or NOT_STARTED.
+ */
+const NOT_STARTED = 0n;
+
+export class TaskClock {
+  readonly buffer: SharedArrayBuffer;
+  readonly #starts: BigInt64Array;
+  readonly #free: number[];
+
+  constructor(slots: number) {
+    this.buffer = new SharedArrayBuffer(slots * BigInt64Array.BYTES_PER_ELEMENT);
+    this.#starts = new BigInt64Array(this.buffer);
+    this.#free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+  }
+
+  /** A slot for a task about to be dispatched; undefined when every slot is taken. */
+  acquire(): number | undefined {
+    const slot = this.#free.pop();
+    // Cleared before the task is posted: the worker can only mark it after receiving the task.
+    if (slot !== undefined) Atomics.store(this.#starts, slot, NOT_STARTED);
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.#free.push(slot);
+  }
+
+  /** Wall-clock ms the task in `slot` started on its worker, or undefined while it waits for one. */
+  startedAt(slot: number): number | undefined {
+    // Seq-cst load of the worker's seq-cst store: a slot seen unstarted is only seen started at
+    // the next sweep, which delays a timeout by one sweep interval, never fires one early.
+    const micros = Atomics.load(this.#starts, slot);
+    return micros === NOT_STARTED ? undefined : Number(micros) / 1000;
+  }
+}
+
+/**
+ * Slots for every task that can run at once, and as many again for the few the dispatcher starts
+ * beyond that (the halves of a split range, a dead letter); a task without a slot is timed from its
+ * dispatch.
+ */
+export function taskSlots(workers: { max: number; concurrentBatchesPerWorker: number }): number {
+  return 2 * workers.max * workers.concurrentBatchesPerWorker;
+}
+
+/** In a worker, as a task begins: records when, for the dispatcher's timeout. */
+export function markTaskStarted(starts: BigInt64Array, slot: number, wallClockMs: number): void {
+  Atomics.store(starts, slot, BigInt(Math.round(wallClockMs * 1000)));
+}
