@@ -1,4 +1,4 @@
-import type { DecodedEvent } from '../codec/event.js';
+import { type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
 import { type DeadLetter, deadLetter, describeError } from '../delivery/dead-letter.js';
 import type { SinkRecord } from '../sinks/sink.js';
 import type { LoadedTransform, TransformOutput } from './transform.js';
@@ -102,6 +102,8 @@ function collectOutputs(input: DecodedEvent, output: TransformOutput, out: SinkR
       return `transform output ${k} is not an event with a payload: ${describeValue(item)}`;
     }
     const e = item as { id?: unknown; key?: unknown; source?: unknown; ts?: unknown; payload: unknown };
+    const problem = outputFieldProblem(k, e);
+    if (problem !== undefined) return problem;
     const id =
       typeof e.id === 'string' && e.id.length > 0 ? e.id : list.length === 1 ? input.id : `${input.id}:${k}`;
     out.push({
@@ -114,6 +116,34 @@ function collectOutputs(input: DecodedEvent, output: TransformOutput, out: SinkR
   }
   return undefined;
 }
+
+/**
+ * What is wrong with an output's id, key or source, if anything: the same rules as `push()` — a
+ * string that is not well-formed UTF-16 or too long for its field would reach the sink altered
+ * (a lone surrogate becomes U+FFFD, so two ids could collapse into one).
+ */
+function outputFieldProblem(
+  k: number,
+  e: { id?: unknown; key?: unknown; source?: unknown },
+): string | undefined {
+  for (const [field, max] of OUTPUT_FIELDS) {
+    const value = e[field];
+    if (typeof value !== 'string') continue;
+    if (!value.isWellFormed())
+      return `transform output ${k}: ${field} is not well-formed UTF-16 (a lone surrogate)`;
+    if (value.length * 3 > max) {
+      const bytes = Buffer.byteLength(value, 'utf8');
+      if (bytes > max) return `transform output ${k}: ${field} is ${bytes} UTF-8 bytes, more than ${max}`;
+    }
+  }
+  return undefined;
+}
+
+const OUTPUT_FIELDS = [
+  ['id', MAX_ID_BYTES],
+  ['key', MAX_KEY_BYTES],
+  ['source', MAX_KEY_BYTES],
+] as const;
 
 function describeValue(value: unknown): string {
   try {
