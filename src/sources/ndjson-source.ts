@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
@@ -36,6 +38,13 @@ export class NdjsonSource extends RunOnceSource {
   readonly #stdin: Readable;
   /** `stdin`, or the path: the source of every event, before `:<line number>`. */
   readonly #label: string;
+  /**
+   * For a file: the start of the id a line without an `id` of its own gets, `ndjson-<digest of the
+   * absolute path>:`, followed by the line's byte offset — the same on every read of the file, so
+   * a run that is killed and started again over it stores each line once. Stdin cannot be read
+   * again: its lines get fresh ids.
+   */
+  readonly #idPrefix: string | undefined;
   #lines = 0;
   #pushed = 0;
   #tooLong = 0;
@@ -46,6 +55,10 @@ export class NdjsonSource extends RunOnceSource {
     this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#stdin = options.stdin ?? process.stdin;
     this.#label = options.path === '-' ? 'stdin' : options.path;
+    this.#idPrefix =
+      options.path === '-'
+        ? undefined
+        : `ndjson-${createHash('sha256').update(resolve(options.path)).digest('hex').slice(0, 16)}:`;
   }
 
   /** Lines read so far (blank ones included), i.e. the number of the last line seen. */
@@ -71,6 +84,9 @@ export class NdjsonSource extends RunOnceSource {
     let partial: Buffer[] = [];
     let partialBytes = 0;
     let skipping = false;
+    /** Byte offset in the input of the current chunk's first byte, and of the line being read. */
+    let chunkOffset = 0;
+    let lineOffset = 0;
     const pending: NumberedLine[] = [];
     try {
       for await (const chunk of input) {
@@ -82,7 +98,7 @@ export class NdjsonSource extends RunOnceSource {
           if (!skipping && partialBytes + (at - from) <= this.#maxLineBytes) {
             const piece = buffer.subarray(from, at);
             const line = partialBytes === 0 ? piece : Buffer.concat([...partial, piece]);
-            this.#take(line, pending);
+            this.#take(line, lineOffset, pending);
           } else {
             this.#reject(target, partialBytes + (at - from));
           }
@@ -90,6 +106,7 @@ export class NdjsonSource extends RunOnceSource {
           partialBytes = 0;
           skipping = false;
           from = at + 1;
+          lineOffset = chunkOffset + from;
         }
         if (from < buffer.length && !skipping) {
           partialBytes += buffer.length - from;
@@ -98,6 +115,7 @@ export class NdjsonSource extends RunOnceSource {
             partial = [];
           } else partial.push(buffer.subarray(from));
         } else if (skipping) partialBytes += buffer.length - from;
+        chunkOffset += buffer.length;
         // Every complete line read is pushed before the next read: a slow stdin still flows, and a
         // stop never strands lines that were read but not pushed.
         while (pending.length > 0) await this.#push(target, pending.splice(0, CHUNK_LINES));
@@ -106,7 +124,7 @@ export class NdjsonSource extends RunOnceSource {
       if (!signal.aborted && (partialBytes > 0 || skipping)) {
         this.#lines++;
         if (skipping || partialBytes > this.#maxLineBytes) this.#reject(target, partialBytes);
-        else this.#take(Buffer.concat(partial), pending);
+        else this.#take(Buffer.concat(partial), lineOffset, pending);
       }
       while (pending.length > 0) await this.#push(target, pending.splice(0, CHUNK_LINES));
     } catch (error) {
@@ -122,12 +140,17 @@ export class NdjsonSource extends RunOnceSource {
    * Queues a complete line for pushing, without its CR and unless it is blank. Its source is
    * `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where it was.
    */
-  #take(line: Uint8Array, pending: NumberedLine[]): void {
+  #take(line: Uint8Array, offset: number, pending: NumberedLine[]): void {
     let end = line.length;
     if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
     const trimmed = line.subarray(0, end);
     if (trimmed.some((byte) => byte !== 0x20 && byte !== 0x09)) {
-      pending.push({ data: trimmed, source: `${this.#label}:${this.#lines}`, line: this.#lines });
+      pending.push({
+        data: trimmed,
+        source: `${this.#label}:${this.#lines}`,
+        line: this.#lines,
+        id: this.#idPrefix === undefined ? undefined : `${this.#idPrefix}${offset}`,
+      });
     }
   }
 

@@ -154,6 +154,27 @@ describe.skipIf(postgresSkip)('crash recovery: ndjson file', () => {
     expect(counts).toMatchObject({ total: N, distinct: N });
     expect(await ids(table)).toEqual([...expected].sort());
   });
+  it('SIGKILL mid-file, run again: lines without an id of their own are stored once each too', async () => {
+    const table = uniqueName('crash_ndjson_noid');
+    tables.push(table);
+    const file = join(dir, `${table}.ndjson`);
+    writeFileSync(file, `${Array.from({ length: N }, (_, n) => JSON.stringify({ n })).join('\n')}\n`);
+    const config = { source: { type: 'ndjson', path: file }, ...pipelineConfig(table) };
+    const first = startRun(config, `${table}-1`);
+    const storedAtKill = await killMidStream(first, table);
+    expect(storedAtKill).toBeLessThan(N);
+    const second = startRun(config, `${table}-2`);
+    expect(await second.exited, second.output()).toBe(0);
+    // Each line's id comes from the file and its byte offset: the same on both reads.
+    expect(await rows(table)).toMatchObject({ total: N, distinct: N });
+    const stored = await withClient(async (client) => {
+      const { rows: r } = await client.query(
+        `SELECT count(DISTINCT payload->>'n')::int AS lines FROM "${table}"`,
+      );
+      return r[0].lines as number;
+    });
+    expect(stored).toBe(N);
+  });
 });
 
 nats.announce('crash recovery: nats-jetstream');

@@ -16,6 +16,7 @@ function collector(maxRecord = Number.POSITIVE_INFINITY) {
   const decode = (line: Uint8Array | string) =>
     typeof line === 'string' ? line : Buffer.from(line).toString();
   const sources: string[] = [];
+  const recordIds: (string | undefined)[] = [];
   const target = {
     pushRawRecords: async (batch: readonly RawRecord[]) => {
       if (batch.some((r) => r.data.length > maxRecord))
@@ -23,11 +24,12 @@ function collector(maxRecord = Number.POSITIVE_INFINITY) {
       calls.push(batch.length);
       lines.push(...batch.map((r) => decode(r.data)));
       sources.push(...batch.map((r) => r.source ?? '(none)'));
+      recordIds.push(...batch.map((r) => r.id));
       return batch.length;
     },
     logger: { warn: (fields: Record<string, unknown>) => warnings.push(fields) },
   } as unknown as SourceTarget;
-  return { lines, calls, warnings, sources, target };
+  return { lines, calls, warnings, sources, recordIds, target };
 }
 
 /** stdin stand-in that delivers the text in the given pieces (to split lines across chunks). */
@@ -42,6 +44,41 @@ afterEach(() => {
 });
 
 describe('NdjsonSource', () => {
+  it('gives each line of a file the same id on every read, from the file and the line’s byte offset', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+    const path = join(dir, 'in.ndjson');
+    // Over 64 KiB, so lines straddle the reads' chunks; CRLF and blank lines move offsets too.
+    const text = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(i % 50) }));
+    const body = text.map((line, i) => (i % 7 === 0 ? `${line}\r\n\n` : `${line}\n`)).join('');
+    writeFileSync(path, body);
+    const read = async () => {
+      const c = collector();
+      await new NdjsonSource({ path }).start(c.target, new AbortController().signal);
+      return c;
+    };
+    const first = await read();
+    const second = await read();
+    expect(first.lines).toEqual(text);
+    expect(second.recordIds).toEqual(first.recordIds);
+    expect(new Set(first.recordIds).size).toBe(text.length);
+    const bytes = Buffer.from(body);
+    first.recordIds.forEach((id, i) => {
+      const match = /^ndjson-[0-9a-f]{16}:(\d+)$/.exec(id ?? '');
+      expect(match, `id ${id}`).not.toBeNull();
+      const offset = Number(match![1]);
+      expect(bytes.subarray(offset, offset + Buffer.byteLength(text[i]!)).toString()).toBe(text[i]);
+    });
+  });
+
+  it('gives lines read from stdin no id of their own: stdin cannot be read again', async () => {
+    const { recordIds, target } = collector();
+    await new NdjsonSource({ path: '-', stdin: stdin('{"a":1}\n{"a":2}\n') }).start(
+      target,
+      new AbortController().signal,
+    );
+    expect(recordIds).toEqual([undefined, undefined]);
+  });
+
   it('pushes every line of a file, malformed ones included, in chunks, and ends at EOF', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
     const path = join(dir, 'in.ndjson');
