@@ -9,13 +9,14 @@ import {
   type ResolvedPipelineOptions,
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
-import { ClosedError, SluiceError } from '../errors.js';
+import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { type LiveStats, liveStats, RecentLatency, UtilizationMeter } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
+import { sinkName } from '../sinks/sink-spec.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
@@ -39,18 +40,8 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
-/** close() ran out of time: `pendingEvents` accepted events were neither written nor dead-lettered. */
-export class ShutdownTimeoutError extends SluiceError {
-  readonly pendingEvents: number;
-
-  constructor(pendingEvents: number, timeoutMs: number) {
-    super(
-      'SLUICE_SHUTDOWN_TIMEOUT',
-      `close() timed out after ${timeoutMs} ms with ${pendingEvents} events still in the ring`,
-    );
-    this.pendingEvents = pendingEvents;
-  }
-}
+// Defined with every other error (src/errors.ts); exported here too, where close() raises it.
+export { ShutdownTimeoutError };
 
 /** The built worker, next to this file in dist/, or under dist/ when this file runs from source. */
 function workerFile(): string {
@@ -124,13 +115,17 @@ export class Pipeline {
     return this.#logger;
   }
 
-  /** @internal Loads the transform in a worker (a broken module fails here), then starts dispatching. */
+  /**
+   * @internal Loads the transform and opens the sinks in a worker (a broken module or an
+   * unreachable sink fails here, with its own code), then starts dispatching. Past
+   * workers.startupTimeoutMs it gives up with StartupTimeoutError; either way a failed start
+   * destroys the pool, so no thread is left behind.
+   */
   async start(logger: Logger): Promise<void> {
     this.#logger = logger;
     this.#dispatcher.logger = logger;
-    const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
     try {
-      await this.#pool.run(ping);
+      await this.#startWorker();
     } catch (error) {
       await this.#pool.destroy();
       throw error;
@@ -144,10 +139,36 @@ export class Pipeline {
         capacityBytes: o.queue.capacityBytes,
         policy: o.queue.policy,
         ordering: o.ordering,
-        sink: 'type' in o.sink ? o.sink.type : o.sink.module,
+        sink: sinkName(o.sink),
       },
       'pipeline started',
     );
+  }
+
+  /** The start-up task on one worker, within workers.startupTimeoutMs. */
+  async #startWorker(): Promise<void> {
+    const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
+    const { transform, sink, workers } = this.options;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // piscina ends the worker an aborted task runs on, so a setup() that never resolves
+        // cannot keep its thread; the pool is destroyed by the caller all the same.
+        abort.abort();
+        reject(new StartupTimeoutError(workers.startupTimeoutMs, { transform, sink: sinkName(sink) }));
+      }, workers.startupTimeoutMs);
+    });
+    // A worker throws its errors serialized (workers/batch-worker.ts): revived here, they are the
+    // SinkError, TransformError… they were in the worker.
+    const started = this.#pool.run(ping, { signal: abort.signal }).catch((error: unknown) => {
+      throw reviveError(error);
+    });
+    try {
+      await Promise.race([started, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** What a producer thread needs: pass it in workerData and call `connectProducer` there. */

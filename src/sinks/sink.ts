@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors.js';
+import type { SinkError } from '../errors.js';
 
 /** One event as a sink receives it. */
 export interface SinkRecord {
@@ -42,17 +42,8 @@ export interface Sink {
   healthcheck?(): Promise<boolean>;
 }
 
-/** A sink failure that says whether a retry can help, and optionally when to retry. */
-export class SinkError extends SluiceError {
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
-
-  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
-    super('SLUICE_SINK_ERROR', message, { cause: options.cause });
-    this.retryable = options.retryable;
-    this.retryAfterMs = options.retryAfterMs;
-  }
-}
+// Defined with every other error, so that an error revived from another thread is a SinkError.
+export { SinkError } from '../errors.js';
 
 /** Whether a thrown value is worth retrying: SinkErrors say so; anything else is assumed transient. */
 export function isRetryable(error: unknown): boolean {
