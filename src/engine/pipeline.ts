@@ -36,12 +36,21 @@ export interface PipelineSummary extends PipelineStats {
 }
 
 export interface CloseOptions {
-  /** Give up waiting for the drain after this long, ms: close() rejects, naming what is left. */
+  /**
+   * Give up waiting for the drain after this long, ms: close() rejects with ShutdownTimeoutError,
+   * naming what is left. The whole close then settles within this plus SINK_CLOSE_GRACE_MS (the
+   * workers' last chance to close their sinks) and the time to end the threads.
+   */
   timeoutMs?: number;
 }
 
 // Defined with every other error (src/errors.ts); exported here too, where close() raises it.
 export { ShutdownTimeoutError };
+
+/** How long workers get to close their sinks once a close() is past its deadline, ms. */
+export const SINK_CLOSE_GRACE_MS = 1000;
+/** How long workers get to close their sinks after a drain, when close() has no deadline, ms. */
+const SINK_CLOSE_MS = 5000;
 
 /** The built worker, next to this file in dist/, or under dist/ when this file runs from source. */
 function workerFile(): string {
@@ -278,7 +287,8 @@ export class Pipeline {
   /**
    * Stops intake (pushes from every thread fail with SLUICE_CLOSED), waits until every accepted
    * event is written or dead-lettered, closes the sinks and the worker pool. With `timeoutMs`,
-   * rejects with ShutdownTimeoutError saying how many events were left in the ring.
+   * rejects with ShutdownTimeoutError saying how many accepted events were not written or
+   * dead-lettered, within `timeoutMs` + SINK_CLOSE_GRACE_MS + the time to end the threads.
    */
   close(options: CloseOptions = {}): Promise<PipelineSummary> {
     this.#closing ??= this.#close(options.timeoutMs);
@@ -287,8 +297,9 @@ export class Pipeline {
 
   async #close(timeoutMs: number | undefined): Promise<PipelineSummary> {
     this.#queue.close();
+    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const deadline =
+    const timedOut =
       timeoutMs === undefined
         ? undefined
         : new Promise<'timeout'>((resolve) => {
@@ -298,15 +309,19 @@ export class Pipeline {
       for (;;) {
         await this.#dispatcher.drained();
         if (this.#dispatcher.idle()) return 'drained' as const;
+        // Past the deadline close() has already given up: a reservation still unpublished now
+        // may belong to a producer thread that died mid-write, and would be polled for ever.
+        if (deadline !== undefined && performance.now() >= deadline) return 'timeout' as const;
         // A producer thread reserved before the close and is still writing: it publishes shortly.
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        // Unref'd: a live producer thread keeps the process up by itself, and a dead one must not.
+        await new Promise((resolve) => setTimeout(resolve, 1).unref());
       }
     })();
-    const outcome = deadline ? await Promise.race([drained, deadline]) : await drained;
+    const outcome = timedOut ? await Promise.race([drained, timedOut]) : await drained;
     clearTimeout(timer);
     this.#dispatcher.stop();
     const pending = this.#dispatcher.pendingRecords();
-    await this.#closeWorkers();
+    await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
     this.#metrics?.close();
     if (outcome === 'timeout') {
       this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');
@@ -325,17 +340,24 @@ export class Pipeline {
     return summary;
   }
 
+  /** How long the workers may take to close their sinks: never far past the close's deadline. */
+  #sinkCloseMs(outcome: 'drained' | 'timeout', deadline: number | undefined): number {
+    if (outcome === 'timeout') return SINK_CLOSE_GRACE_MS;
+    if (deadline === undefined) return SINK_CLOSE_MS;
+    return Math.min(SINK_CLOSE_MS, Math.max(0, deadline - performance.now()) + SINK_CLOSE_GRACE_MS);
+  }
+
   /**
    * Asks every worker to close its sinks and waits for their answers, then ends the pool. A worker
    * still starting up was not listening yet, so the request is repeated until every thread answered
-   * (closing twice is harmless), for at most five seconds.
+   * (closing twice is harmless), for at most `limitMs`.
    */
-  async #closeWorkers(): Promise<void> {
+  async #closeWorkers(limitMs: number): Promise<void> {
     if (this.#pool.threads.length > 0) {
       const channel = new BroadcastChannel(this.#closeChannel);
       const answered = new Set<number>();
       await new Promise<void>((resolve) => {
-        const giveUp = setTimeout(finish, 5000);
+        const giveUp = setTimeout(finish, limitMs);
         const again = setInterval(() => channel.postMessage('close'), 50);
         function finish() {
           clearTimeout(giveUp);
