@@ -262,7 +262,17 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     const logger = pipeline.logger;
     const source = createSource(config);
     if (config.metrics) {
-      server = await createMetricsServer(pipeline, config.metrics);
+      const metrics = config.metrics;
+      server = await createMetricsServer(pipeline, metrics).catch((error: unknown) => {
+        // A port in use or an address not on this machine: the config's to fix, not a bug.
+        if (sluiceCodeOf(error) !== undefined) throw error;
+        const at = `${metrics.host ?? '127.0.0.1'}:${metrics.port ?? 9464}`;
+        throw new InvalidOptionError(
+          'metrics',
+          'an address this process can listen on',
+          `${at} (${(error as Error).message})`,
+        );
+      });
       logger.info({ url: server.url }, 'metrics server listening');
     }
     let failure: unknown;

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -316,6 +317,7 @@ function messages(stderr: string): string[] {
 const EXIT_SHUTDOWN_DEADLINE = 75;
 const EXIT_UNAVAILABLE = 69;
 const EXIT_NO_INPUT = 66;
+const EXIT_USAGE = 64;
 
 describe('sluice run shutdown deadline', () => {
   /** A run into a sink that never acknowledges, so no drain can finish. */
@@ -445,6 +447,26 @@ describe('sluice run start-up failures', () => {
     const run = await sluice('run', '--config', config);
     expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
     expect(oneLine(run)).toMatch(/^sluice: transform .*missing\.js/);
+  });
+
+  it('a metrics port already in use: one line naming the address, exit 64', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const config = writeConfig({
+        source: { type: 'synthetic', events: 10 },
+        sink: SQLITE,
+        metrics: { port },
+      });
+      const run = await sluice('run', '--config', config);
+      expect(run.code, run.stderr).toBe(EXIT_USAGE);
+      expect(oneLine(run)).toMatch(
+        new RegExp(`^sluice: metrics must be .*127\\.0\\.0\\.1:${port}.*EADDRINUSE`),
+      );
+    } finally {
+      taken.close();
+    }
   });
 
   it('a config file that does not exist: "cannot read" it, one line, exit 66', async () => {
