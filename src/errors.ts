@@ -139,7 +139,7 @@ export class ShutdownTimeoutError extends SluiceError {
   constructor(pendingEvents: number, timeoutMs: number) {
     super(
       'SLUICE_SHUTDOWN_TIMEOUT',
-      `close() timed out after ${timeoutMs} ms with ${pendingEvents} events accepted and not yet written or dead-lettered`,
+      `close() timed out after ${timeoutMs} ms with ${pendingEvents} events still in the ring: accepted, and neither written nor dead-lettered`,
     );
     this.pendingEvents = pendingEvents;
     this.timeoutMs = timeoutMs;
