@@ -169,6 +169,8 @@ interface Ending {
   notWritten: number | undefined;
   /** Something (the source's stop or finish, the metrics server's close) was given up on. */
   abandoned: string[];
+  /** performance.now() by which the process must have exited: the deadline plus the grace. */
+  exitBy: number;
 }
 
 /**
@@ -226,7 +228,7 @@ async function shutDown(
   if (abandoned.length > 0) {
     logger.warn({ abandoned, graceMs: SHUTDOWN_GRACE_MS }, 'shutdown gave up on what did not end in time');
   }
-  return { summary, notWritten, abandoned };
+  return { summary, notWritten, abandoned, exitBy: hardDeadline };
 }
 
 /** `sluice run --config FILE`: runs until the source ends or a signal, drains, prints a summary. */
@@ -293,10 +295,11 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     shutDownStarted = true;
     stopping.abort();
     const ending = await shutDown(pipeline, source, server, config.shutdownTimeoutMs);
-    // Whatever was given up on may still hold the event loop (a server, a socket): once this
-    // command's result is out, it must not keep the process alive. Unref'd, this fires only if
-    // something does.
-    if (ending.abandoned.length > 0) setTimeout(() => process.exit(), 0).unref();
+    // What may still hold the event loop once the shutdown returned — a stop or finish given up
+    // on, a client library tearing its socket down (ioredis waits up to 2 s) — must not keep the
+    // process past the grace. Unref'd, this fires only if something does; process.exit() exits
+    // with the code this command returns, set by then.
+    setTimeout(() => process.exit(), Math.max(0, ending.exitBy - performance.now())).unref();
     if (ending.notWritten !== undefined && ending.notWritten > 0) {
       const broker = config.source.type === 'nats-jetstream' || config.source.type === 'redis-streams';
       console.error(

@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
+import { redis, uniqueName } from '../helpers/brokers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const STUCK_SINK = fileURLToPath(new URL('../fixtures/run/stuck-sink.mjs', import.meta.url));
@@ -402,6 +404,52 @@ describe('sluice run shutdown deadline', () => {
     expect(messages(result.stderr)).toEqual([
       `sluice: shutdown deadline passed (shutdownTimeoutMs 1000): ${accepted + 20} accepted events were not written or dead-lettered; this source keeps no copy of them`,
     ]);
+  }, 30_000);
+});
+
+describe.skipIf(redis.skip)('sluice run shutdown deadline with a broker source', () => {
+  let client: Redis;
+  const streams: string[] = [];
+  beforeAll(async () => {
+    redis.require();
+    client = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    if (streams.length > 0) await client.del(...streams);
+    client.disconnect();
+  });
+
+  it('a redis-streams source behind a stalled sink: exit 75, and the events not written stay unacknowledged in the group', async () => {
+    const stream = uniqueName('deadline');
+    streams.push(stream);
+    const N = 300;
+    const entries = client.pipeline();
+    for (let i = 0; i < N; i++) entries.xadd(stream, '*', 'data', JSON.stringify({ id: `entry-${i}`, i }));
+    await entries.exec();
+    const run = start(
+      'run',
+      '--config',
+      writeConfig({
+        source: { type: 'redis-streams', url: redis.url, stream, group: 'sluice', batch: 100, blockMs: 200 },
+        sink: { module: STUCK_SINK },
+        workers: { max: 1 },
+        metrics: { port: 0 },
+        shutdownTimeoutMs: 1000,
+      }),
+    );
+    let stderr = '';
+    run.child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    await run.logged(/metrics server listening/);
+    await statsWhen(loggedUrl(stderr, 'metrics server listening'), (stats) => stats.pushed === N);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(EXIT_SHUTDOWN_DEADLINE);
+    expect(messages(result.stderr)).toEqual([
+      `sluice: shutdown deadline passed (shutdownTimeoutMs 1000): ${N} accepted events were not written or dead-lettered; they stay unacknowledged with the broker, which will deliver them again`,
+    ]);
+    expect((await client.xpending(stream, 'sluice'))[0]).toBe(N);
   }, 30_000);
 });
 
