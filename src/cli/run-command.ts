@@ -300,7 +300,12 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     // process past the grace. Unref'd, this fires only if something does; process.exit() exits
     // with the code this command returns, set by then.
     setTimeout(() => process.exit(), Math.max(0, ending.exitBy - performance.now())).unref();
+    const failed = () => {
+      if (failure !== undefined)
+        console.error(`sluice: source failed: ${(failure as Error).message ?? String(failure)}`);
+    };
     if (ending.notWritten !== undefined && ending.notWritten > 0) {
+      failed();
       const broker = config.source.type === 'nats-jetstream' || config.source.type === 'redis-streams';
       console.error(
         `sluice: shutdown deadline passed (shutdownTimeoutMs ${config.shutdownTimeoutMs}): ` +
@@ -325,7 +330,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
         `${summary.uptimeSeconds.toFixed(2)} s\n`,
     );
     if (failure !== undefined) {
-      console.error(`sluice: source failed: ${(failure as Error).message ?? String(failure)}`);
+      failed();
       const code = sluiceCodeOf(failure);
       return code === undefined ? EXIT_FAILURE : exitCodeFor(code);
     }
