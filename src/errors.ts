@@ -1,6 +1,8 @@
 /**
- * Every error Sluice raises carries a stable `code`. Errors cross `postMessage` between threads,
- * where the prototype chain is lost, so callers classify by `code`, never by `instanceof` alone.
+ * Every error Sluice raises carries a stable `code`, in every thread. Structured clone keeps only
+ * an Error's message and stack, so what crosses a thread is never the Error itself: the worker
+ * throws `serializeError(error)` and the main thread `reviveError`s it (pino's thread-stream does
+ * the same). Callers classify by `code`, never by `instanceof` alone.
  */
 export type SluiceErrorCode =
   | 'SLUICE_INVALID_OPTION'
@@ -24,6 +26,15 @@ export class SluiceError extends Error {
   }
 }
 
+/**
+ * The stable code of an error Sluice raised, read from its `code` — in any thread, from any copy of
+ * the package, whatever its prototype — or undefined for an error that is not Sluice's.
+ */
+export function sluiceCodeOf(error: unknown): SluiceErrorCode | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SLUICE_') ? (code as SluiceErrorCode) : undefined;
+}
+
 /** An option failed validation; the message names the field and quotes the value. */
 export class InvalidOptionError extends SluiceError {
   constructor(field: string, expectation: string, value: unknown) {
@@ -31,12 +42,17 @@ export class InvalidOptionError extends SluiceError {
   }
 }
 
-/** An event cannot be encoded; `field` names the offending part of the event. */
+/**
+ * An event cannot be encoded; `field` names the offending part of the event — or, with
+ * `argumentOf`, the argument of that push method whose shape is wrong (`records`, `records[3]`).
+ */
 export class InvalidEventError extends SluiceError {
   readonly field: string;
 
-  constructor(field: string, message: string, options?: { cause?: unknown }) {
-    super('SLUICE_INVALID_EVENT', `event.${field} ${message}`, options);
+  constructor(field: string, message: string, options?: { cause?: unknown; argumentOf?: string }) {
+    const subject =
+      options?.argumentOf === undefined ? `event.${field}` : `${options.argumentOf}(): ${field}`;
+    super('SLUICE_INVALID_EVENT', `${subject} ${message}`, options);
     this.field = field;
   }
 }
@@ -92,6 +108,192 @@ export class SourceError extends SluiceError {
   }
 }
 
+export interface SinkErrorOptions {
+  /** Whether the same write may succeed later (a connection lost, a lock held). */
+  retryable: boolean;
+  /** How long to wait before retrying, ms, when the sink knows (a server's Retry-After). */
+  retryAfterMs?: number;
+  /**
+   * The batch failed because of some of its records (a value the database refused), not because
+   * of the sink: written in smaller parts, the other records succeed. Delivery then splits the
+   * batch until the records at fault stand alone, and dead-letters only those.
+   */
+  perRecord?: boolean;
+  cause?: unknown;
+}
+
+/** A sink failure that says whether a retry can help, and optionally when to retry. */
+export class SinkError extends SluiceError {
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly perRecord: boolean;
+
+  constructor(message: string, options: SinkErrorOptions) {
+    super('SLUICE_SINK_ERROR', message, { cause: options.cause });
+    this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
+    this.perRecord = options.perRecord ?? false;
+  }
+}
+
+/** A transform module could not be loaded or set up: missing, a wrong export, or its setup() threw. */
+export class TransformError extends SluiceError {
+  /** The module as configured (path or URL). */
+  readonly module: string;
+
+  constructor(module: string, problem: string, options?: { cause?: unknown }) {
+    super('SLUICE_TRANSFORM_ERROR', `transform ${module}: ${problem}`, options);
+    this.module = module;
+  }
+}
+
+/** close() ran out of time: `pendingEvents` accepted events were neither written nor dead-lettered. */
+export class ShutdownTimeoutError extends SluiceError {
+  readonly pendingEvents: number;
+  readonly timeoutMs: number;
+
+  constructor(pendingEvents: number, timeoutMs: number) {
+    super(
+      'SLUICE_SHUTDOWN_TIMEOUT',
+      `close() timed out after ${timeoutMs} ms with ${pendingEvents} events still in the ring: accepted, and neither written nor dead-lettered`,
+    );
+    this.pendingEvents = pendingEvents;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The first worker did not load the transform and open the sinks within workers.startupTimeoutMs. */
+export class StartupTimeoutError extends SluiceError {
+  readonly timeoutMs: number;
+
+  /** `transform`: the module (undefined: none); `sink`: the sink's type, or `module <path>`. */
+  constructor(timeoutMs: number, starting: { transform: string | undefined; sink: string }) {
+    const transform =
+      starting.transform === undefined
+        ? ''
+        : `loading transform ${starting.transform} (its setup() included) and `;
+    super(
+      'SLUICE_STARTUP_TIMEOUT',
+      `a worker did not start within workers.startupTimeoutMs (${timeoutMs} ms): ${transform}opening sink ${starting.sink} did not finish`,
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A value an error's own data field may hold and still cross a thread as plain data. */
+export type ErrorField = string | number | boolean | null | readonly (string | number | boolean | null)[];
+
+/**
+ * An error as plain data, the only form in which errors cross a thread (a piscina task's
+ * rejection): structured clone keeps it whole, where it would strip an Error to message and stack.
+ */
+export interface SerializedError {
+  /** Tells a serialized error from any other object a worker might throw. */
+  readonly type: 'sluice:error';
+  name: string;
+  message: string;
+  /** The stable `SLUICE_*` code, or whatever string code a foreign error carried (`ENOENT`). */
+  code: string | undefined;
+  stack: string | undefined;
+  /** The cause's message, when there was a cause. */
+  cause: string | undefined;
+  /**
+   * The error's own data fields: SinkError's retryable and retryAfterMs, InvalidEventError's field,
+   * RecordTooLargeError's sizes, TransformError's module…
+   */
+  fields: Record<string, ErrorField>;
+}
+
+/** Properties every error has, carried by the other members of SerializedError. */
+const CARRIED = new Set(['name', 'message', 'stack', 'code', 'cause']);
+
+function isErrorField(value: unknown): value is ErrorField {
+  if (value === null) return true;
+  const type = typeof value;
+  if (type === 'string' || type === 'number' || type === 'boolean') return true;
+  return (
+    Array.isArray(value) &&
+    value.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+  );
+}
+
+function isSerializedError(value: unknown): value is SerializedError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { type?: unknown }).type === 'sluice:error' &&
+    typeof (value as { message?: unknown }).message === 'string'
+  );
+}
+
+function causeMessage(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (cause instanceof Error) return cause.message;
+  if (typeof cause === 'object' && cause !== null && typeof (cause as Error).message === 'string')
+    return (cause as Error).message;
+  return typeof cause === 'string' ? cause : quote(cause);
+}
+
+/** Turns anything thrown into plain data that crosses a thread whole; see reviveError. */
+export function serializeError(error: unknown): SerializedError {
+  if (isSerializedError(error)) return error;
+  if (typeof error !== 'object' || error === null) {
+    return {
+      type: 'sluice:error',
+      name: 'Error',
+      message: `a non-error value was thrown: ${quote(error)}`,
+      code: undefined,
+      stack: undefined,
+      cause: undefined,
+      fields: {},
+    };
+  }
+  const e = error as Partial<Error> & { code?: unknown };
+  const fields: Record<string, ErrorField> = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (!CARRIED.has(key) && isErrorField(value)) fields[key] = value;
+  }
+  return {
+    type: 'sluice:error',
+    name: typeof e.name === 'string' ? e.name : 'Error',
+    message: typeof e.message === 'string' ? e.message : quote(error),
+    code: typeof e.code === 'string' ? e.code : undefined,
+    stack: typeof e.stack === 'string' ? e.stack : undefined,
+    cause: causeMessage(e.cause),
+    fields,
+  };
+}
+
+/**
+ * Turns what a piscina task rejected with back into an Error: a serialized error (or any error-like
+ * object) with its name, message, stack, code and fields — an instance of the SluiceError subclass
+ * its `SLUICE_*` code belongs to, a plain Error for a foreign code. A real Error (piscina's own: a
+ * worker that exited, an aborted task) is returned as it is; any other value becomes an Error that
+ * shows it.
+ */
+export function reviveError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value !== 'object' || value === null) {
+    return new Error(`a non-error value was thrown: ${quote(value)}`, { cause: value });
+  }
+  const s = isSerializedError(value) ? value : serializeError(value);
+  const options = s.cause === undefined ? undefined : { cause: new Error(s.cause) };
+  const Class =
+    s.code !== undefined && Object.hasOwn(CLASSES, s.code) ? CLASSES[s.code as SluiceErrorCode] : undefined;
+  // The subclass's constructor is not run (each builds its message from its own arguments): the
+  // base constructor is, with the subclass as new.target, so the result is a real Error whose
+  // prototype is the subclass's, and the subclass's data fields are then copied over.
+  const error: Error =
+    Class === undefined
+      ? new Error(s.message, options)
+      : Reflect.construct(SluiceError, [s.code, s.message, options], Class);
+  Object.assign(error, s.fields);
+  error.name = s.name;
+  if (s.code !== undefined && Class === undefined) Object.assign(error, { code: s.code });
+  if (s.stack !== undefined) error.stack = s.stack;
+  return error;
+}
+
 /** A server URL without its password, for messages and logs. */
 export function redactedUrl(url: string): string {
   try {
@@ -103,3 +305,17 @@ export function redactedUrl(url: string): string {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
 }
+
+/** The class each code belongs to, for reviveError. */
+const CLASSES: Record<SluiceErrorCode, abstract new (...args: never[]) => SluiceError> = {
+  SLUICE_INVALID_OPTION: InvalidOptionError,
+  SLUICE_INVALID_EVENT: InvalidEventError,
+  SLUICE_RECORD_TOO_LARGE: RecordTooLargeError,
+  SLUICE_QUEUE_FULL: QueueFullError,
+  SLUICE_CLOSED: ClosedError,
+  SLUICE_SINK_ERROR: SinkError,
+  SLUICE_SOURCE_ERROR: SourceError,
+  SLUICE_TRANSFORM_ERROR: TransformError,
+  SLUICE_SHUTDOWN_TIMEOUT: ShutdownTimeoutError,
+  SLUICE_STARTUP_TIMEOUT: StartupTimeoutError,
+};

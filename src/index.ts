@@ -42,6 +42,8 @@ export {
   RecordTooLargeError,
   SluiceError,
   type SluiceErrorCode,
+  StartupTimeoutError,
+  TransformError,
 } from './errors.js';
 export type { LiveStats } from './metrics/live-stats.js';
 export {

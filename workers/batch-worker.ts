@@ -5,6 +5,7 @@
 import { threadId, workerData } from 'node:worker_threads';
 import type { BatchResult, BatchTask, WorkerSetup } from '../src/engine/batch-task.js';
 import { WorkerRuntime } from '../src/engine/worker-runtime.js';
+import { serializeError } from '../src/errors.js';
 
 const setup = workerData as WorkerSetup;
 const runtime = new WorkerRuntime(setup);
@@ -20,6 +21,15 @@ closing.onmessage = async (message: MessageEvent) => {
 // The channel must not keep an idle worker alive on its own.
 (closing as unknown as { unref?: () => void }).unref?.();
 
-export default function run(task: BatchTask): Promise<BatchResult> {
-  return runtime.run(task);
+/**
+ * piscina posts a task's thrown value to the main thread as it is, by structured clone, which
+ * strips an Error down to message and stack; the serialized form crosses whole, and the main
+ * thread revives it with its class and code (reviveError).
+ */
+export default async function run(task: BatchTask): Promise<BatchResult> {
+  try {
+    return await runtime.run(task);
+  } catch (error) {
+    throw serializeError(error);
+  }
 }

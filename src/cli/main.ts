@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { SluiceError } from '../errors.js';
+import { sluiceCodeOf } from '../errors.js';
 import { benchEnvironment } from '../harness/bench-environment.js';
 import { BENCH_HELP, benchCommand } from './bench-command.js';
+import { EXIT_SOFTWARE, exitCodeFor } from './exit-codes.js';
 import { runCommand, validateCommand } from './run-command.js';
 import { topCommand } from './top-command.js';
 
@@ -34,8 +35,15 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof SluiceError) {
-    console.error(`sluice: ${error.message}`);
-    process.exitCode = 64;
-  } else throw error;
+  // By code, not instanceof: an error revived from a worker thread, or raised by another copy of
+  // the package, is Sluice's all the same. Its message says what to fix; a stack would not help.
+  const code = sluiceCodeOf(error);
+  if (code !== undefined) {
+    console.error(`sluice: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}`);
+    process.exitCode = exitCodeFor(code);
+  } else {
+    console.error('sluice: internal error (a bug; please report it with this output):');
+    console.error(error);
+    process.exitCode = EXIT_SOFTWARE;
+  }
 }

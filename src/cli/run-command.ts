@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { loadRunConfig, type RunConfig, RunConfigError } from '../config/run-config.js';
-import { createPipeline, type Pipeline, ShutdownTimeoutError } from '../engine/pipeline.js';
-import { InvalidOptionError } from '../errors.js';
+import { createPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
+import { InvalidOptionError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { HttpSource } from '../sources/http-source.js';
 import { NatsJetStreamSource } from '../sources/nats-jetstream-source.js';
@@ -8,14 +9,33 @@ import { NdjsonSource } from '../sources/ndjson-source.js';
 import { RedisStreamsSource } from '../sources/redis-streams-source.js';
 import type { Source } from '../sources/source.js';
 import { SyntheticSource } from '../sources/synthetic-source.js';
+import {
+  EXIT_FAILURE,
+  EXIT_INTERRUPTED,
+  EXIT_NO_INPUT,
+  EXIT_OK,
+  EXIT_SHUTDOWN_DEADLINE,
+  EXIT_USAGE,
+  exitCodeFor,
+} from './exit-codes.js';
 import { parseFlags } from './parse-flags.js';
+
+/**
+ * How long past shutdownTimeoutMs a shutdown may take, ms: the close's own grace for the sinks
+ * (SINK_CLOSE_GRACE_MS), ending the threads, the source's acknowledgements and the metrics server.
+ */
+export const SHUTDOWN_GRACE_MS = 2000;
 
 export const RUN_HELP = `Usage: sluice run --config FILE
        sluice validate --config FILE
 
 run reads events from a source into the pipeline until the source ends (an ndjson file at EOF,
-a synthetic source after its events) or SIGINT/SIGTERM; then it drains and prints a one-line
-summary. A second signal exits at once with code 130 (unacknowledged events stay unacknowledged).
+a synthetic source after its events) or SIGINT/SIGTERM; then it stops the source, drains and prints
+a one-line summary. The whole shutdown (source stopped, ring drained, sinks and metrics server
+closed) ends within shutdownTimeoutMs plus ${SHUTDOWN_GRACE_MS / 1000} s of grace, whatever the source or sink: if accepted
+events are still unwritten at the deadline, run says how many and exits 75 (a broker source leaves
+their messages unacknowledged, to be delivered again; other sources keep no copy). A second signal
+exits at once with code 130 (unacknowledged events stay unacknowledged).
 validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64).
 
 The config is JSON, or YAML for a .yaml/.yml file. "\${NAME}" in any string is replaced by the
@@ -46,11 +66,18 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
 Options:
   --config FILE       the JSON or YAML config (required)
   -h, --help          show this help
-`;
 
-/** Exit code of a run interrupted by a second signal (128 + SIGINT, as shells report it). */
-const EXIT_INTERRUPTED = 130;
-const EXIT_USAGE = 64;
+Exit codes (an error is one line, "sluice: <what is wrong>"; only a bug prints a stack):
+  0    the source ended or was stopped, and every accepted event was written or dead-lettered
+  1    the source failed while running (what it had pushed is drained first), or another error
+  64   bad flags, or the config is not valid (every problem is listed)
+  66   the config file cannot be read
+  69   a sink, the source or the transform could not be opened, reached or loaded, or the workers
+       did not start within workers.startupTimeoutMs
+  70   an internal error, printed with its stack: a bug
+  75   the shutdown deadline passed with accepted events neither written nor dead-lettered
+  130  a second signal ended the run without draining
+`;
 
 function configFlag(argv: string[]): string | 'help' {
   const values = parseFlags(
@@ -64,15 +91,23 @@ function configFlag(argv: string[]): string | 'help' {
   return values.config;
 }
 
-/** Loads the config, or prints every problem and returns undefined. */
-function load(file: string, env: NodeJS.ProcessEnv): RunConfig | undefined {
+/** Loads the config, or prints what is wrong with it and returns the exit code. */
+function load(file: string, env: NodeJS.ProcessEnv): RunConfig | number {
+  // Read here first so a missing or unreadable file is said to be that, not an invalid config.
+  try {
+    readFileSync(file);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '');
+    console.error(`sluice: cannot read ${file}: ${reason}`);
+    return EXIT_NO_INPUT;
+  }
   try {
     return loadRunConfig(file, env);
   } catch (error) {
     if (!(error instanceof RunConfigError)) throw error;
     console.error(`sluice: ${file} is not a valid config:`);
     for (const problem of error.errors) console.error(`  ${problem}`);
-    return undefined;
+    return EXIT_USAGE;
   }
 }
 
@@ -83,7 +118,8 @@ export function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process
     process.stdout.write(RUN_HELP);
     return 0;
   }
-  if (load(file, env) === undefined) return EXIT_USAGE;
+  const config = load(file, env);
+  if (typeof config === 'number') return config;
   process.stdout.write('config OK\n');
   return 0;
 }
@@ -97,6 +133,104 @@ function createSource(config: RunConfig): Source {
   return new NdjsonSource(source);
 }
 
+/** Resolves once `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Whether `work` settled before `performance.now()` reached `at`. The timer is ref'd: were the
+ * work all that was left, the process would otherwise exit at once, with no word of the shutdown.
+ */
+async function settledBy(work: Promise<unknown>, at: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, at - performance.now()));
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What became of a shutdown. */
+interface Ending {
+  /** The close's summary; undefined when it timed out or had not ended by the hard deadline. */
+  summary: PipelineSummary | undefined;
+  /** Accepted events neither written nor dead-lettered, when the deadline passed with some left. */
+  notWritten: number | undefined;
+  /** Something (the source's stop or finish, the metrics server's close) was given up on. */
+  abandoned: string[];
+  /** performance.now() by which the process must have exited: the deadline plus the grace. */
+  exitBy: number;
+}
+
+/**
+ * Stops the source, drains and closes the pipeline, lets the source acknowledge, closes the
+ * metrics server — all within `shutdownTimeoutMs` of the start, plus SHUTDOWN_GRACE_MS for what
+ * must happen after the deadline (sinks closed, threads ended, the rest given up on).
+ *
+ * The source is stopped first, so that no new push starts, and is waited for only until the
+ * deadline: a push waiting for room in a full ring ends only when the ring closes, so behind a
+ * stalled sink only the close can end the stop (the push is then refused with SLUICE_CLOSED, and
+ * what it carried was never accepted).
+ */
+async function shutDown(
+  pipeline: Pipeline,
+  source: Source,
+  server: MetricsServer | undefined,
+  timeoutMs: number,
+): Promise<Ending> {
+  const logger = pipeline.logger;
+  const deadline = performance.now() + timeoutMs;
+  const hardDeadline = deadline + SHUTDOWN_GRACE_MS;
+  const abandoned: string[] = [];
+  const stopped = source.stop();
+  if (!(await settledBy(stopped, deadline))) {
+    logger.warn({ timeoutMs }, 'source still pushing at the shutdown deadline; the close ends its pushes');
+  }
+  // The close drains the ring; each event settled makes its source message due for an ack,
+  // which finish() sends before the source disconnects.
+  const closing = pipeline.close({ timeoutMs: Math.max(0, deadline - performance.now()) });
+  let summary: PipelineSummary | undefined;
+  let notWritten: number | undefined;
+  const closed = closing.then(
+    (s) => {
+      summary = s;
+    },
+    (error: unknown) => {
+      if (!(error instanceof ShutdownTimeoutError)) throw error;
+      notWritten = error.pendingEvents;
+    },
+  );
+  if (await settledBy(closed, hardDeadline)) {
+    // Settled: this only rethrows a failure that is not the deadline's.
+    await closed;
+  } else {
+    abandoned.push('pipeline close');
+    // The close counts what is left once its drain gives up; it has not said yet, so count here.
+    notWritten = pipeline.stats().queue.depthRecords;
+  }
+  if (!(await settledBy(stopped, hardDeadline))) abandoned.push('source stop');
+  const finishing = (source.finish?.() ?? Promise.resolve()).catch((error: unknown) =>
+    logger.warn({ err: error }, 'source finish failed'),
+  );
+  if (!(await settledBy(finishing, hardDeadline))) abandoned.push('source finish');
+  if (server && !(await settledBy(server.close(), hardDeadline))) abandoned.push('metrics server close');
+  if (abandoned.length > 0) {
+    logger.warn({ abandoned, graceMs: SHUTDOWN_GRACE_MS }, 'shutdown gave up on what did not end in time');
+  }
+  return { summary, notWritten, abandoned, exitBy: hardDeadline };
+}
+
 /** `sluice run --config FILE`: runs until the source ends or a signal, drains, prints a summary. */
 export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const file = configFlag(argv);
@@ -105,7 +239,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     return 0;
   }
   const config = load(file, env);
-  if (config === undefined) return EXIT_USAGE;
+  if (typeof config === 'number') return config;
 
   const stopping = new AbortController();
   let pipeline: Pipeline | undefined;
@@ -123,56 +257,91 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let server: MetricsServer | undefined;
+  let shutDownStarted = false;
+  const created = performance.now();
   try {
     pipeline = await createPipeline(config.pipeline);
     const logger = pipeline.logger;
     const source = createSource(config);
     if (config.metrics) {
-      server = await createMetricsServer(pipeline, config.metrics);
+      const metrics = config.metrics;
+      server = await createMetricsServer(pipeline, metrics).catch((error: unknown) => {
+        // A port in use or an address not on this machine: the config's to fix, not a bug.
+        if (sluiceCodeOf(error) !== undefined) throw error;
+        const at = `${metrics.host ?? '127.0.0.1'}:${metrics.port ?? 9464}`;
+        throw new InvalidOptionError(
+          'metrics',
+          'an address this process can listen on',
+          `${at} (${(error as Error).message})`,
+        );
+      });
       logger.info({ url: server.url }, 'metrics server listening');
     }
     let failure: unknown;
-    try {
-      const running = source.start(pipeline, stopping.signal);
-      if (source instanceof HttpSource)
-        logger.info({ url: await source.listening() }, 'http source listening');
-      logger.info({ source: config.source.type }, 'source started');
-      await running;
-    } catch (error) {
+    const running = source.start(pipeline, stopping.signal).catch((error: unknown) => {
+      // Once the shutdown closed the ring, a push the source still had waiting is refused: the
+      // stop, not a failure.
+      if (shutDownStarted && sluiceCodeOf(error) === 'SLUICE_CLOSED') return;
       failure = error;
       logger.error({ err: error }, 'source failed');
+    });
+    if (source instanceof HttpSource) {
+      // A failed bind is reported through `running`.
+      const url = await source.listening().catch(() => undefined);
+      if (url !== undefined) logger.info({ url }, 'http source listening');
     }
-    await source.stop();
-    try {
-      // The close drains the ring; each event settled makes its source message due for an ack,
-      // which finish() sends before the source disconnects.
-      const summary = await pipeline
-        .close({ timeoutMs: config.shutdownTimeoutMs })
-        .finally(() =>
-          source.finish?.().catch((error: unknown) => logger.warn({ err: error }, 'source finish failed')),
-        );
-      const skipped =
-        source instanceof NdjsonSource && source.tooLong > 0
-          ? `, ${source.tooLong} lines over maxLineBytes not pushed`
-          : '';
-      process.stdout.write(
-        `sluice run: ${summary.written} written, ${summary.deadLettered} dead-lettered${skipped}, ` +
-          `${summary.uptimeSeconds.toFixed(2)} s\n`,
+    logger.info({ source: config.source.type }, 'source started');
+    await Promise.race([running, aborted(stopping.signal)]);
+    shutDownStarted = true;
+    stopping.abort();
+    const ending = await shutDown(pipeline, source, server, config.shutdownTimeoutMs);
+    // What may still hold the event loop once the shutdown returned — a stop or finish given up
+    // on, a client library tearing its socket down (ioredis waits up to 2 s) — must not keep the
+    // process past the grace. Unref'd, this fires only if something does; process.exit() exits
+    // with the code this command returns, set by then.
+    setTimeout(() => process.exit(), Math.max(0, ending.exitBy - performance.now())).unref();
+    const failed = () => {
+      if (failure !== undefined)
+        console.error(`sluice: source failed: ${(failure as Error).message ?? String(failure)}`);
+    };
+    if (ending.notWritten !== undefined && ending.notWritten > 0) {
+      failed();
+      const broker = config.source.type === 'nats-jetstream' || config.source.type === 'redis-streams';
+      console.error(
+        `sluice: shutdown deadline passed (shutdownTimeoutMs ${config.shutdownTimeoutMs}): ` +
+          `${ending.notWritten} accepted events were not written or dead-lettered; ` +
+          (broker
+            ? 'they stay unacknowledged with the broker, which will deliver them again'
+            : 'this source keeps no copy of them'),
       );
-    } catch (error) {
-      if (!(error instanceof ShutdownTimeoutError)) throw error;
-      console.error(`sluice: ${error.message}; they stay unacknowledged`);
-      return 1;
+      return EXIT_SHUTDOWN_DEADLINE;
     }
+    // A close that timed out with nothing left (a reservation never published) wrote everything.
+    const summary = ending.summary ?? {
+      ...pipeline.stats(),
+      uptimeSeconds: (performance.now() - created) / 1000,
+    };
+    const skipped =
+      source instanceof NdjsonSource && source.tooLong > 0
+        ? `, ${source.tooLong} lines over maxLineBytes not pushed`
+        : '';
+    process.stdout.write(
+      `sluice run: ${summary.written} written, ${summary.deadLettered} dead-lettered${skipped}, ` +
+        `${summary.uptimeSeconds.toFixed(2)} s\n`,
+    );
     if (failure !== undefined) {
-      console.error(`sluice: source failed: ${(failure as Error).message ?? String(failure)}`);
-      return 1;
+      failed();
+      const code = sluiceCodeOf(failure);
+      return code === undefined ? EXIT_FAILURE : exitCodeFor(code);
     }
-    return 0;
+    return EXIT_OK;
   } finally {
-    await server?.close();
-    await pipeline?.close().catch(() => undefined);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Only when the run failed before its shutdown: the shutdown closes both itself, in time.
+    if (!shutDownStarted) {
+      await server?.close();
+      await pipeline?.close().catch(() => undefined);
+    }
   }
 }

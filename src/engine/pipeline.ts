@@ -9,13 +9,14 @@ import {
   type ResolvedPipelineOptions,
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
-import { ClosedError, SluiceError } from '../errors.js';
+import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { type LiveStats, liveStats, RecentLatency, UtilizationMeter } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
+import { sinkName } from '../sinks/sink-spec.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
@@ -36,22 +37,21 @@ export interface PipelineSummary extends PipelineStats {
 }
 
 export interface CloseOptions {
-  /** Give up waiting for the drain after this long, ms: close() rejects, naming what is left. */
+  /**
+   * Give up waiting for the drain after this long, ms: close() rejects with ShutdownTimeoutError,
+   * naming what is left. The whole close then settles within this plus SINK_CLOSE_GRACE_MS (the
+   * workers' last chance to close their sinks) and the time to end the threads.
+   */
   timeoutMs?: number;
 }
 
-/** close() ran out of time: `pendingEvents` accepted events were neither written nor dead-lettered. */
-export class ShutdownTimeoutError extends SluiceError {
-  readonly pendingEvents: number;
+// Defined with every other error (src/errors.ts); exported here too, where close() raises it.
+export { ShutdownTimeoutError };
 
-  constructor(pendingEvents: number, timeoutMs: number) {
-    super(
-      'SLUICE_SHUTDOWN_TIMEOUT',
-      `close() timed out after ${timeoutMs} ms with ${pendingEvents} events still in the ring`,
-    );
-    this.pendingEvents = pendingEvents;
-  }
-}
+/** How long workers get to close their sinks once a close() is past its deadline, ms. */
+export const SINK_CLOSE_GRACE_MS = 1000;
+/** How long workers get to close their sinks after a drain, when close() has no deadline, ms. */
+const SINK_CLOSE_MS = 5000;
 
 /** The built worker, next to this file in dist/, or under dist/ when this file runs from source. */
 function workerFile(): string {
@@ -128,13 +128,17 @@ export class Pipeline {
     return this.#logger;
   }
 
-  /** @internal Loads the transform in a worker (a broken module fails here), then starts dispatching. */
+  /**
+   * @internal Loads the transform and opens the sinks in a worker (a broken module or an
+   * unreachable sink fails here, with its own code), then starts dispatching. Past
+   * workers.startupTimeoutMs it gives up with StartupTimeoutError; either way a failed start
+   * destroys the pool, so no thread is left behind.
+   */
   async start(logger: Logger): Promise<void> {
     this.#logger = logger;
     this.#dispatcher.logger = logger;
-    const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
     try {
-      await this.#pool.run(ping);
+      await this.#startWorker();
     } catch (error) {
       await this.#pool.destroy();
       throw error;
@@ -148,10 +152,36 @@ export class Pipeline {
         capacityBytes: o.queue.capacityBytes,
         policy: o.queue.policy,
         ordering: o.ordering,
-        sink: 'type' in o.sink ? o.sink.type : o.sink.module,
+        sink: sinkName(o.sink),
       },
       'pipeline started',
     );
+  }
+
+  /** The start-up task on one worker, within workers.startupTimeoutMs. */
+  async #startWorker(): Promise<void> {
+    const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
+    const { transform, sink, workers } = this.options;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // piscina ends the worker an aborted task runs on, so a setup() that never resolves
+        // cannot keep its thread; the pool is destroyed by the caller all the same.
+        abort.abort();
+        reject(new StartupTimeoutError(workers.startupTimeoutMs, { transform, sink: sinkName(sink) }));
+      }, workers.startupTimeoutMs);
+    });
+    // A worker throws its errors serialized (workers/batch-worker.ts): revived here, they are the
+    // SinkError, TransformError… they were in the worker.
+    const started = this.#pool.run(ping, { signal: abort.signal }).catch((error: unknown) => {
+      throw reviveError(error);
+    });
+    try {
+      await Promise.race([started, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** What a producer thread needs: pass it in workerData and call `connectProducer` there. */
@@ -261,7 +291,8 @@ export class Pipeline {
   /**
    * Stops intake (pushes from every thread fail with SLUICE_CLOSED), waits until every accepted
    * event is written or dead-lettered, closes the sinks and the worker pool. With `timeoutMs`,
-   * rejects with ShutdownTimeoutError saying how many events were left in the ring.
+   * rejects with ShutdownTimeoutError saying how many accepted events were not written or
+   * dead-lettered, within `timeoutMs` + SINK_CLOSE_GRACE_MS + the time to end the threads.
    */
   close(options: CloseOptions = {}): Promise<PipelineSummary> {
     this.#closing ??= this.#close(options.timeoutMs);
@@ -270,8 +301,9 @@ export class Pipeline {
 
   async #close(timeoutMs: number | undefined): Promise<PipelineSummary> {
     this.#queue.close();
+    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const deadline =
+    const timedOut =
       timeoutMs === undefined
         ? undefined
         : new Promise<'timeout'>((resolve) => {
@@ -281,15 +313,19 @@ export class Pipeline {
       for (;;) {
         await this.#dispatcher.drained();
         if (this.#dispatcher.idle()) return 'drained' as const;
+        // Past the deadline close() has already given up: a reservation still unpublished now
+        // may belong to a producer thread that died mid-write, and would be polled for ever.
+        if (deadline !== undefined && performance.now() >= deadline) return 'timeout' as const;
         // A producer thread reserved before the close and is still writing: it publishes shortly.
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        // Unref'd: a live producer thread keeps the process up by itself, and a dead one must not.
+        await new Promise((resolve) => setTimeout(resolve, 1).unref());
       }
     })();
-    const outcome = deadline ? await Promise.race([drained, deadline]) : await drained;
+    const outcome = timedOut ? await Promise.race([drained, timedOut]) : await drained;
     clearTimeout(timer);
     this.#dispatcher.stop();
     const pending = this.#dispatcher.pendingRecords();
-    await this.#closeWorkers();
+    await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
     this.#metrics?.close();
     if (outcome === 'timeout') {
       this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');
@@ -308,17 +344,24 @@ export class Pipeline {
     return summary;
   }
 
+  /** How long the workers may take to close their sinks: never far past the close's deadline. */
+  #sinkCloseMs(outcome: 'drained' | 'timeout', deadline: number | undefined): number {
+    if (outcome === 'timeout') return SINK_CLOSE_GRACE_MS;
+    if (deadline === undefined) return SINK_CLOSE_MS;
+    return Math.min(SINK_CLOSE_MS, Math.max(0, deadline - performance.now()) + SINK_CLOSE_GRACE_MS);
+  }
+
   /**
    * Asks every worker to close its sinks and waits for their answers, then ends the pool. A worker
    * still starting up was not listening yet, so the request is repeated until every thread answered
-   * (closing twice is harmless), for at most five seconds.
+   * (closing twice is harmless), for at most `limitMs`.
    */
-  async #closeWorkers(): Promise<void> {
+  async #closeWorkers(limitMs: number): Promise<void> {
     if (this.#pool.threads.length > 0) {
       const channel = new BroadcastChannel(this.#closeChannel);
       const answered = new Set<number>();
       await new Promise<void>((resolve) => {
-        const giveUp = setTimeout(finish, 5000);
+        const giveUp = setTimeout(finish, limitMs);
         const again = setInterval(() => channel.postMessage('close'), 50);
         function finish() {
           clearTimeout(giveUp);

@@ -15,6 +15,7 @@ import {
 } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-policy.js';
+import { sluiceCodeOf } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import {
   BATCH_SIZE_BUCKETS,
@@ -37,7 +38,8 @@ import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
-import type { Sink, SinkRecord } from '../sinks/sink.js';
+import { type Sink, SinkError, type SinkRecord } from '../sinks/sink.js';
+import { type PortableSinkSpec, sinkName } from '../sinks/sink-spec.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
@@ -197,25 +199,29 @@ export class WorkerRuntime {
   #openSinks(): Promise<Opened> {
     if (!this.#sinks) {
       const { sink, deadLetter, ordering } = this.#setup.options;
-      this.#sinks = (async () => {
-        const opened = {
-          sink: await createSink(sink, {
-            threadId,
-            role: 'sink',
-            ordering,
-            writerLock: this.#setup.writerLocks[0],
-          }),
-          deadLetter: await createSink(deadLetter, {
-            threadId,
-            role: 'deadLetter',
-            ordering,
-            writerLock: this.#setup.writerLocks[1],
-          }),
-        };
-        await opened.sink.open();
-        await opened.deadLetter.open();
-        return opened;
-      })();
+      const open = async (
+        spec: PortableSinkSpec,
+        role: 'sink' | 'deadLetter',
+        writerLock?: SharedArrayBuffer,
+      ) => {
+        try {
+          const built = await createSink(spec, { threadId, role, ordering, writerLock });
+          await built.open();
+          return built;
+        } catch (error) {
+          // Whatever a sink throws (SQLite's own errors, a missing module) is a SinkError with its
+          // code by the time it reaches createPipeline() or a deferred batch's log line.
+          if (sluiceCodeOf(error) !== undefined) throw error;
+          throw new SinkError(`${role} ${sinkName(spec)} cannot be opened: ${describeError(error)}`, {
+            retryable: true,
+            cause: error,
+          });
+        }
+      };
+      this.#sinks = (async () => ({
+        sink: await open(sink, 'sink', this.#setup.writerLocks[0]),
+        deadLetter: await open(deadLetter, 'deadLetter', this.#setup.writerLocks[1]),
+      }))();
       // A failed open is tried again by the next batch (the sink may come back).
       this.#sinks.catch(() => {
         this.#sinks = undefined;

@@ -6,6 +6,7 @@ import {
   wallClockMs,
   writeRecord,
 } from '../codec/record-codec.js';
+import { InvalidEventError, quote } from '../errors.js';
 import type { EventQueue } from './event-queue.js';
 import { RELEASE_CURSOR, RESERVE_CURSOR } from './layout.js';
 import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
@@ -21,6 +22,19 @@ export interface RawRecord {
   key?: string;
   /** Where it came from (e.g. `events.ndjson:17`), unless the line has a `source` of its own. */
   source?: string;
+}
+
+/** A wrong argument as an error message shows it: quoted, and cut short. */
+function shown(value: unknown): string {
+  const text = quote(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** Refuses an argument that is not an array, naming the method and the argument. */
+function requireArray(method: string, argument: string, value: unknown): asserts value is readonly unknown[] {
+  if (!Array.isArray(value)) {
+    throw new InvalidEventError(argument, `must be an array, got ${shown(value)}`, { argumentOf: method });
+  }
 }
 
 /**
@@ -126,8 +140,28 @@ class ProducerCore {
     return marks;
   }
 
+  prepareEvents(events: readonly SluiceEvent[]): PreparedRecord[] {
+    requireArray('pushMany', 'events', events);
+    return events.map((event) => prepareEvent(event, this.maxRecordBytes));
+  }
+
+  prepareRawLines(lines: readonly (Uint8Array | string)[], key: string | undefined): PreparedRecord[] {
+    requireArray('pushRawMany', 'lines', lines);
+    return lines.map((line) => prepareRaw(line, key, this.maxRecordBytes));
+  }
+
   prepareRawRecords(records: readonly RawRecord[]): PreparedRecord[] {
-    return records.map((r) => prepareRaw(r.data, r.key, this.maxRecordBytes, r.id, r.source));
+    requireArray('pushRawRecords', 'records', records);
+    return records.map((r, i) => {
+      if (r === null || typeof r !== 'object') {
+        throw new InvalidEventError(
+          `records[${i}]`,
+          `must be an object with data (a Uint8Array or string), got ${shown(r)}`,
+          { argumentOf: 'pushRawRecords' },
+        );
+      }
+      return prepareRaw(r.data, r.key, this.maxRecordBytes, r.id, r.source);
+    });
   }
 }
 
@@ -151,7 +185,7 @@ export class QueueProducer {
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   pushMany(events: readonly SluiceEvent[]): number {
-    const records = events.map((event) => prepareEvent(event, this.#core.maxRecordBytes));
+    const records = this.#core.prepareEvents(events);
     let accepted = 0;
     for (const [ring, list] of this.#core.byRing(records)) accepted += this.#writeAll(ring, list);
     return accepted;
@@ -165,7 +199,7 @@ export class QueueProducer {
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
-    const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
+    const records = this.#core.prepareRawLines(lines, key);
     return this.#writeAll(this.#core.ringFor(key), records);
   }
 
@@ -225,7 +259,7 @@ export class AsyncQueueProducer {
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
-    const records = events.map((event) => prepareEvent(event, this.#core.maxRecordBytes));
+    const records = this.#core.prepareEvents(events);
     let accepted = 0;
     for (const [ring, list] of this.#core.byRing(records)) accepted += await this.#write(ring, list);
     return accepted;
@@ -239,7 +273,7 @@ export class AsyncQueueProducer {
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
-    const records = lines.map((line) => prepareRaw(line, key, this.#core.maxRecordBytes));
+    const records = this.#core.prepareRawLines(lines, key);
     return this.#write(this.#core.ringFor(key), records);
   }
 

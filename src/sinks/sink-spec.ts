@@ -51,3 +51,9 @@ export function resolveSinkSpec(spec: SinkSpec, field: string): PortableSinkSpec
   if (spec.type === 'redis-streams') resolveRedisStreamsSinkOptions(spec, field);
   return spec;
 }
+
+/** A sink as messages and logs name it: its type (with its file, if it has one), or `module <path>`. */
+export function sinkName(spec: PortableSinkSpec): string {
+  if ('module' in spec) return `module ${spec.module}`;
+  return 'path' in spec ? `${spec.type} at ${spec.path}` : spec.type;
+}

@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors.js';
+import { SinkError } from '../errors.js';
 
 /** One event as a sink receives it. */
 export interface SinkRecord {
@@ -49,33 +49,8 @@ export interface Sink {
   healthcheck?(): Promise<boolean>;
 }
 
-export interface SinkErrorOptions {
-  /** Whether the same write may succeed later (a connection lost, a lock held). */
-  retryable: boolean;
-  /** How long to wait before retrying, ms, when the sink knows (a server's Retry-After). */
-  retryAfterMs?: number;
-  /**
-   * The batch failed because of some of its records (a value the database refused), not because
-   * of the sink: written in smaller parts, the other records succeed. Delivery then splits the
-   * batch until the records at fault stand alone, and dead-letters only those.
-   */
-  perRecord?: boolean;
-  cause?: unknown;
-}
-
-/** A sink failure that says whether a retry can help, and optionally when to retry. */
-export class SinkError extends SluiceError {
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
-  readonly perRecord: boolean;
-
-  constructor(message: string, options: SinkErrorOptions) {
-    super('SLUICE_SINK_ERROR', message, { cause: options.cause });
-    this.retryable = options.retryable;
-    this.retryAfterMs = options.retryAfterMs;
-    this.perRecord = options.perRecord ?? false;
-  }
-}
+// Defined with every other error, so that an error revived from another thread is a SinkError.
+export { SinkError, type SinkErrorOptions } from '../errors.js';
 
 /** Whether a thrown value is worth retrying: SinkErrors say so; anything else is assumed transient. */
 export function isRetryable(error: unknown): boolean {

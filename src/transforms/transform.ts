@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { DecodedEvent } from '../codec/event.js';
+import { TransformError } from '../errors.js';
 
 /** What a transform may return for one event: one event, several, or null/undefined to drop it. */
 export type TransformOutput = TransformedEvent | TransformedEvent[] | null | undefined;
@@ -37,20 +38,39 @@ export interface LoadedTransform {
   validate: TransformModule['validate'];
 }
 
-/** Imports and sets up a transform module by URL or path (`undefined`: pass events through). */
+/**
+ * Imports and sets up a transform module by URL or path (`undefined`: pass events through). A
+ * module that cannot be imported, exports something other than functions, or whose setup() throws
+ * is a TransformError naming the module.
+ */
 export async function loadTransform(
   specifier: string | undefined,
   context: TransformContext,
 ): Promise<LoadedTransform> {
   if (specifier === undefined) return { map: (event) => event, validate: undefined };
   const url = /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
-  const module = (await import(url)) as TransformModule;
-  if (module.default !== undefined && typeof module.default !== 'function') {
-    throw new TypeError(`transform module ${specifier}: the default export must be a function`);
+  let module: TransformModule;
+  try {
+    module = (await import(url)) as TransformModule;
+  } catch (error) {
+    throw new TransformError(specifier, `cannot be loaded: ${messageOf(error)}`, { cause: error });
   }
-  if (module.validate !== undefined && typeof module.validate !== 'function') {
-    throw new TypeError(`transform module ${specifier}: the validate export must be a function`);
+  for (const name of ['default', 'validate', 'setup'] as const) {
+    if (module[name] !== undefined && typeof module[name] !== 'function') {
+      throw new TransformError(
+        specifier,
+        `the ${name} export must be a function, got ${typeof module[name]}`,
+      );
+    }
   }
-  await module.setup?.(context);
+  try {
+    await module.setup?.(context);
+  } catch (error) {
+    throw new TransformError(specifier, `setup() failed: ${messageOf(error)}`, { cause: error });
+  }
   return { map: module.default ?? ((event) => event), validate: module.validate };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

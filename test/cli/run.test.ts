@@ -4,12 +4,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
+import { redis, uniqueName } from '../helpers/brokers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const STUCK_SINK = fileURLToPath(new URL('../fixtures/run/stuck-sink.mjs', import.meta.url));
@@ -27,8 +30,12 @@ interface Started {
   done: Promise<Run>;
 }
 
+/** Runs started by the current test; any still running after it (a test that failed) are killed. */
+const children: ChildProcess[] = [];
+
 function start(...args: string[]): Started {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -60,6 +67,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
 });
 afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -275,5 +283,246 @@ describe('sluice run', () => {
     const result = await run.done;
     expect(result.code).toBe(130);
     expect(result.stdout).not.toContain('written');
+  });
+});
+
+/** The URL a JSON log line with message `msg` carries in its `url` field. */
+function loggedUrl(stderr: string, msg: string): string {
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { msg?: string; url?: string };
+    if (entry.msg === msg && entry.url) return entry.url;
+  }
+  throw new Error(`no "${msg}" line with a url in ${stderr}`);
+}
+
+interface LiveStats {
+  pushed: number;
+  written: number;
+  backpressureEvents: number;
+}
+
+/** Polls the run's /api/stats until `until` holds; returns that snapshot. */
+async function statsWhen(url: string, until: (stats: LiveStats) => boolean): Promise<LiveStats> {
+  for (;;) {
+    const stats = (await (await fetch(`${url}/api/stats`)).json()) as LiveStats;
+    if (until(stats)) return stats;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The lines of stderr that are not JSON log lines. */
+function messages(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line !== '' && !line.startsWith('{'));
+}
+
+const EXIT_SHUTDOWN_DEADLINE = 75;
+const EXIT_UNAVAILABLE = 69;
+const EXIT_NO_INPUT = 66;
+const EXIT_USAGE = 64;
+
+describe('sluice run shutdown deadline', () => {
+  /** A run into a sink that never acknowledges, so no drain can finish. */
+  const stuck = (source: unknown) => ({
+    source,
+    sink: { module: STUCK_SINK },
+    workers: { max: 1 },
+    queue: { capacityBytes: 64 * 1024 },
+    metrics: { port: 0 },
+    shutdownTimeoutMs: 1000,
+  });
+
+  /**
+   * SIGTERM once the source is blocked on the full ring; the run must end by the deadline on its
+   * own (the test's timeout is what fails it otherwise). Returns how many events the ring took:
+   * all of them are what the deadline leaves unwritten, since the sink writes none.
+   */
+
+  async function blockedThenTerminated(config: unknown): Promise<{ result: Run; pushed: number }> {
+    const run = start('run', '--config', writeConfig(config));
+    let stderr = '';
+    run.child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    await run.logged(/metrics server listening/);
+    const url = loggedUrl(stderr, 'metrics server listening');
+    // A producer waited for room: with a sink that never acknowledges, nothing is pushed after that.
+    const { pushed } = await statsWhen(url, (stats) => stats.backpressureEvents > 0);
+    run.child.kill('SIGTERM');
+    return { result: await run.done, pushed };
+  }
+
+  it.each([
+    ['synthetic', { type: 'synthetic' }],
+    ['ndjson', { type: 'ndjson', path: 'in.ndjson' }],
+  ])(
+    'a %s source blocked on a full ring behind a stalled sink: SIGTERM ends the run by shutdownTimeoutMs, exit 75, counting the events not written',
+    async (_type, source) => {
+      const lines = Array.from({ length: 20_000 }, (_, i) =>
+        JSON.stringify({ id: `line-${i}`, payload: { i } }),
+      );
+      writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+      const { result, pushed } = await blockedThenTerminated(stuck(source));
+      expect(pushed).toBeGreaterThan(0);
+      expect(pushed).toBeLessThan(20_000);
+      expect(result.code, result.stderr).toBe(EXIT_SHUTDOWN_DEADLINE);
+      expect(messages(result.stderr)).toEqual([
+        `sluice: shutdown deadline passed (shutdownTimeoutMs 1000): ${pushed} accepted events were not written or dead-lettered; this source keeps no copy of them`,
+      ]);
+      expect(result.stdout).not.toContain('written');
+    },
+    30_000,
+  );
+
+  it('an http source with a request waiting for ?ack=sink: SIGTERM ends the run by shutdownTimeoutMs, exit 75, counting the events not written', async () => {
+    const run = start('run', '--config', writeConfig(stuck({ type: 'http', port: 0 })));
+    let stderr = '';
+    run.child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    await run.logged(/http source listening/);
+    await run.logged(/metrics server listening/);
+    const ingest = `${loggedUrl(stderr, 'http source listening')}/ingest`;
+    const metrics = loggedUrl(stderr, 'metrics server listening');
+    const body = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => JSON.stringify({ id: `http-${from + i}`, payload: {} })).join('\n');
+    const post = (path: string, text: string) =>
+      fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: text });
+    let accepted = 0;
+    for (let r = 0; r < 3; r++) {
+      const response = await post(ingest, body(r * 50, 50));
+      expect(response.status).toBe(200);
+      accepted += ((await response.json()) as { accepted: number }).accepted;
+    }
+    // Answered only once written: never, so the source's stop waits for it.
+    const waiting = post(`${ingest}?ack=sink`, body(150, 20)).catch(() => undefined);
+    await statsWhen(metrics, (stats) => stats.pushed === accepted + 20);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    await waiting;
+    expect(result.code, result.stderr).toBe(EXIT_SHUTDOWN_DEADLINE);
+    expect(messages(result.stderr)).toEqual([
+      `sluice: shutdown deadline passed (shutdownTimeoutMs 1000): ${accepted + 20} accepted events were not written or dead-lettered; this source keeps no copy of them`,
+    ]);
+  }, 30_000);
+});
+
+describe.skipIf(redis.skip)('sluice run shutdown deadline with a broker source', () => {
+  let client: Redis;
+  const streams: string[] = [];
+  beforeAll(async () => {
+    redis.require();
+    client = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    if (streams.length > 0) await client.del(...streams);
+    client.disconnect();
+  });
+
+  it('a redis-streams source behind a stalled sink: exit 75, and the events not written stay unacknowledged in the group', async () => {
+    const stream = uniqueName('deadline');
+    streams.push(stream);
+    const N = 300;
+    const entries = client.pipeline();
+    for (let i = 0; i < N; i++) entries.xadd(stream, '*', 'data', JSON.stringify({ id: `entry-${i}`, i }));
+    await entries.exec();
+    const run = start(
+      'run',
+      '--config',
+      writeConfig({
+        source: { type: 'redis-streams', url: redis.url, stream, group: 'sluice', batch: 100, blockMs: 200 },
+        sink: { module: STUCK_SINK },
+        workers: { max: 1 },
+        metrics: { port: 0 },
+        shutdownTimeoutMs: 1000,
+      }),
+    );
+    let stderr = '';
+    run.child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    await run.logged(/metrics server listening/);
+    await statsWhen(loggedUrl(stderr, 'metrics server listening'), (stats) => stats.pushed === N);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(EXIT_SHUTDOWN_DEADLINE);
+    expect(messages(result.stderr)).toEqual([
+      `sluice: shutdown deadline passed (shutdownTimeoutMs 1000): ${N} accepted events were not written or dead-lettered; they stay unacknowledged with the broker, which will deliver them again`,
+    ]);
+    expect((await client.xpending(stream, 'sluice'))[0]).toBe(N);
+  }, 30_000);
+});
+
+describe('sluice run start-up failures', () => {
+  /** One `sluice:` line and no stack trace: nothing on stderr but log lines and that line. */
+  function oneLine(run: Run): string {
+    const lines = messages(run.stderr);
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    return lines[0]!;
+  }
+
+  it('a sqlite sink whose path is a directory: one line naming the sink, exit 69', async () => {
+    const run = await sluice(
+      'run',
+      '--config',
+      writeConfig({ source: { type: 'synthetic', events: 10 }, sink: { type: 'sqlite', path: dir } }),
+    );
+    expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
+    expect(oneLine(run)).toMatch(/^sluice: .*sqlite/);
+  });
+
+  it('a postgres sink that is unreachable: one line naming it, exit 69', async () => {
+    const config = writeConfig({
+      source: { type: 'synthetic', events: 10 },
+      sink: {
+        type: 'postgres',
+        connectionString: 'postgres://sluice@127.0.0.1:1/none',
+        connectTimeoutMs: 500,
+      },
+    });
+    const run = await sluice('run', '--config', config);
+    expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
+    expect(oneLine(run)).toMatch(/^sluice: postgres: .*127\.0\.0\.1:1/);
+  });
+
+  it('a transform module that does not exist: one line naming the module, exit 69', async () => {
+    const config = writeConfig({
+      source: { type: 'synthetic', events: 10 },
+      transform: './missing.js',
+      sink: SQLITE,
+    });
+    const run = await sluice('run', '--config', config);
+    expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
+    expect(oneLine(run)).toMatch(/^sluice: transform .*missing\.js/);
+  });
+
+  it('a metrics port already in use: one line naming the address, exit 64', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const config = writeConfig({
+        source: { type: 'synthetic', events: 10 },
+        sink: SQLITE,
+        metrics: { port },
+      });
+      const run = await sluice('run', '--config', config);
+      expect(run.code, run.stderr).toBe(EXIT_USAGE);
+      expect(oneLine(run)).toMatch(
+        new RegExp(`^sluice: metrics must be .*127\\.0\\.0\\.1:${port}.*EADDRINUSE`),
+      );
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('a config file that does not exist: "cannot read" it, one line, exit 66', async () => {
+    const path = join(dir, 'absent.json');
+    for (const command of ['run', 'validate']) {
+      const run = await sluice(command, '--config', path);
+      expect(run.code, run.stderr).toBe(EXIT_NO_INPUT);
+      expect(oneLine(run)).toBe(`sluice: cannot read ${path}: no such file or directory`);
+    }
   });
 });

@@ -2,8 +2,12 @@
  * Shutdown: close() stops intake, waits until every accepted event is written or dead-lettered,
  * then closes sinks and workers. With a deadline it gives up, saying how much was left.
  */
-import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it, vi } from 'vitest';
+import { Dispatcher } from '../../src/engine/dispatcher.js';
 import type { ShutdownTimeoutError } from '../../src/engine/pipeline.js';
+import { EventQueue } from '../../src/queue/event-queue.js';
+import { RESERVE_FULL } from '../../src/queue/ring-buffer.js';
 import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import { fixtureUrl, ids, useScenes, waitForWord } from '../helpers/engine.js';
 
@@ -89,5 +93,32 @@ describe('shutdown', () => {
     await pipeline.close();
     expect(performance.now() - started).toBeLessThan(2000);
     expect(s.rows().map((r) => r.id)).toEqual(['crash-once']);
+  });
+
+  it('close() with a timeout stops waiting for a reservation a dead producer thread never published, and leaves no timer behind', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { type: 'null' },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    // What a producer thread that died between reserve and publish leaves in shared memory.
+    const ring = EventQueue.attach(pipeline.producerHandle).rings[0]!;
+    expect(ring.tryReserve(64)).not.toBe(RESERVE_FULL);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = timers();
+    const idle = vi.spyOn(Dispatcher.prototype, 'idle');
+    try {
+      const error = await pipeline.close({ timeoutMs: 200 }).catch((e: unknown) => e);
+      // Nothing was accepted: the reservation was never published, so no event is pending.
+      expect(error).toMatchObject({ code: 'SLUICE_SHUTDOWN_TIMEOUT', pendingEvents: 0 });
+      expect(timers()).toBeLessThanOrEqual(timersBefore);
+      const checks = idle.mock.calls.length;
+      // Long enough for dozens of the wait loop's 1 ms polls, had it gone on after the rejection.
+      await sleep(50);
+      expect(idle.mock.calls.length).toBe(checks);
+    } finally {
+      idle.mockRestore();
+    }
   });
 });

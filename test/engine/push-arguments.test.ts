@@ -1,0 +1,97 @@
+/**
+ * Every public push method refuses an argument of the wrong shape with InvalidEventError naming
+ * the argument — the pipeline's and the async producer's as a rejected promise, the blocking
+ * producer's as a throw — and writes nothing of the call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import { InvalidEventError } from '../../src/errors.js';
+import { EventQueue } from '../../src/queue/event-queue.js';
+import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+
+/** How a call failed: `sync` when it threw instead of returning a rejected promise. */
+async function failureOf(call: () => unknown): Promise<{ sync: boolean; error: unknown }> {
+  let result: unknown;
+  try {
+    result = call();
+  } catch (error) {
+    return { sync: true, error };
+  }
+  try {
+    await result;
+  } catch (error) {
+    return { sync: false, error };
+  }
+  return { sync: false, error: undefined };
+}
+
+type Pushes = {
+  push(event: unknown): unknown;
+  pushMany(events: unknown): unknown;
+  pushRaw(bytes: unknown, key?: unknown): unknown;
+  pushRawMany(lines: unknown, key?: unknown): unknown;
+  pushRawRecords(records: unknown): unknown;
+};
+
+/** [call, argument named, the call] */
+const wrongShapes: [string, string, (p: Pushes) => unknown][] = [
+  ['pushRawRecords("nope")', 'records', (p) => p.pushRawRecords('nope')],
+  ['pushRawRecords(undefined)', 'records', (p) => p.pushRawRecords(undefined)],
+  ['pushRawRecords([null])', 'records[0]', (p) => p.pushRawRecords([null])],
+  ['pushRawRecords([{ data: "{}" }, 7])', 'records[1]', (p) => p.pushRawRecords([{ data: '{}' }, 7])],
+  ['pushMany("nope")', 'events', (p) => p.pushMany('nope')],
+  ['pushMany({ length: 1 })', 'events', (p) => p.pushMany({ length: 1 })],
+  ['pushRawMany("a line")', 'lines', (p) => p.pushRawMany('a line')],
+  ['pushRawMany(null)', 'lines', (p) => p.pushRawMany(null)],
+];
+
+describe('push argument shapes', () => {
+  let pipeline: Pipeline;
+  beforeAll(async () => {
+    pipeline = await createPipeline({
+      workers: { min: 1, max: 1 },
+      sink: { type: 'null' },
+      deadLetter: { type: 'null' },
+    });
+  });
+  afterAll(async () => {
+    await pipeline.close();
+  });
+
+  it.each(wrongShapes)(
+    'pipeline.%s returns a promise rejected with SLUICE_INVALID_EVENT naming %s',
+    async (call, argument, make) => {
+      const before = pipeline.stats().queue.recordsWritten;
+      const { sync, error } = await failureOf(() => make(pipeline as unknown as Pushes));
+      expect(sync).toBe(false);
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect(error).toMatchObject({ code: 'SLUICE_INVALID_EVENT', field: argument });
+      expect((error as Error).message).toContain(call.slice(0, call.indexOf('(')));
+      expect((error as Error).message).toContain(argument);
+      expect(pipeline.stats().queue.recordsWritten).toBe(before);
+    },
+  );
+
+  it.each(wrongShapes)(
+    'AsyncQueueProducer.%s rejects with SLUICE_INVALID_EVENT naming %s',
+    async (_call, argument, make) => {
+      const queue = EventQueue.create({ capacityBytes: 4096 });
+      const { sync, error } = await failureOf(() => make(new AsyncQueueProducer(queue) as unknown as Pushes));
+      expect(sync).toBe(false);
+      expect(error).toMatchObject({ code: 'SLUICE_INVALID_EVENT', field: argument });
+      expect(queue.stats().recordsWritten).toBe(0);
+    },
+  );
+
+  it.each(wrongShapes)(
+    'QueueProducer.%s throws SLUICE_INVALID_EVENT naming %s',
+    async (_call, argument, make) => {
+      const queue = EventQueue.create({ capacityBytes: 4096 });
+      const { sync, error } = await failureOf(() => make(new QueueProducer(queue) as unknown as Pushes));
+      expect(sync).toBe(true);
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect(error).toMatchObject({ code: 'SLUICE_INVALID_EVENT', field: argument });
+      expect(queue.stats().recordsWritten).toBe(0);
+    },
+  );
+});
