@@ -12,8 +12,10 @@
  * Process CPU time (user + system) per event; rounds alternate engine path, seed-port path and
  * building the lines alone (the load generator's share, in both), and the figures are medians.
  */
+
 import { eventFromRecord } from '../../src/codec/event-from-record.js';
 import { payloadText, readRecord } from '../../src/codec/record-codec.js';
+import { resolveQueueOptions } from '../../src/config/queue-options.js';
 import { benchLine } from '../../src/harness/bench-event.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { QueueProducer } from '../../src/queue/producer.js';
@@ -26,7 +28,7 @@ const BATCH = 1000;
 const rounds = Number(flag('rounds') ?? 5);
 const batches = Number(flag('batches') ?? 1500);
 
-const queue = EventQueue.create({ capacityBytes: 4 * 1024 * 1024 });
+const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4 * 1024 * 1024 }));
 const producer = new QueueProducer(queue);
 const consumer = new RingConsumer(queue.rings[0]!);
 const ring = queue.rings[0]!;

@@ -3,6 +3,7 @@ import {
   DEFAULT_MAX_RECORD_BYTES,
   DEFAULT_QUEUE_OPTIONS,
   type QueueOptions,
+  type ResolvedQueueOptions,
   resolveQueueOptions,
 } from '../../src/config/queue-options.js';
 import { InvalidOptionError, type SluiceError } from '../../src/errors.js';
@@ -68,11 +69,24 @@ describe('resolveQueueOptions defaults', () => {
     expect(Object.isFrozen(DEFAULT_QUEUE_OPTIONS)).toBe(true);
   });
 
-  it('EventQueue.create validates its options up front', () => {
-    expect(() => EventQueue.create({ capacityBytes: 1000 })).toThrow(/queue\.capacityBytes.*1000/);
-    const queue = EventQueue.create({ capacityBytes: 4096, partitions: 3 });
+  it('EventQueue.create builds one ring per partition from resolved options', () => {
+    expect(() => EventQueue.create(resolveQueueOptions({ capacityBytes: 1000 }))).toThrow(
+      /queue\.capacityBytes.*1000/,
+    );
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096, partitions: 3 }));
     expect(queue.rings).toHaveLength(3);
     expect(queue.rings.every((ring) => ring.capacity === 4096)).toBe(true);
+  });
+
+  it('EventQueue.create refuses options resolveQueueOptions did not return, instead of resolving them again', () => {
+    const unresolved = { capacityBytes: 4096, partitions: 0 } as unknown as ResolvedQueueOptions;
+    expect(() => EventQueue.create(unresolved)).toThrow(
+      expect.objectContaining({
+        code: 'SLUICE_INVALID_OPTION',
+        message:
+          'queue must be the options resolveQueueOptions() returns, got {"capacityBytes":4096,"partitions":0}',
+      }),
+    );
   });
 
   it('resolving resolved queue options returns them unchanged', () => {
