@@ -16,7 +16,8 @@ export const RUN_HELP = `Usage: sluice run --config FILE
 run reads events from a source into the pipeline until the source ends (an ndjson file at EOF,
 a synthetic source after its events) or SIGINT/SIGTERM; then it drains and prints a one-line
 summary. A second signal exits at once with code 130 (unacknowledged events stay unacknowledged).
-validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64).
+validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64):
+every option of the source, the sinks and the pipeline is checked, and an unknown key is a problem.
 
 The config is JSON, or YAML for a .yaml/.yml file. "\${NAME}" in any string is replaced by the
 environment variable NAME (unset: an error). Relative paths are relative to the config file.
@@ -39,7 +40,8 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
           | { "type": "ndjson", "path": "out.ndjson" } | { "type": "null" } | { "module": "./sink.js" },
     "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
-    "metrics": { "host": "127.0.0.1", "port": 9464 },   (serves /metrics, /healthz, /readyz, /)
+    "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true },
+               (serves /metrics, /healthz, /readyz, /; defaultMetrics adds process_* and nodejs_*)
     "shutdownTimeoutMs": 30000
   }
 
