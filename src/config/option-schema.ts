@@ -101,5 +101,5 @@ export function acrossFields<Schema extends z.ZodType>(
         }),
       ),
     { when: (payload) => isObject(payload.value) },
-  ) as unknown as Schema;
+  );
 }

@@ -8,7 +8,12 @@ import { markResolved } from './resolved-marker.js';
 /** What a producer does when its ring has no room for a record. */
 export type FullPolicy = 'block' | 'reject' | 'drop-newest' | 'drop-oldest';
 
-export const FULL_POLICIES: readonly FullPolicy[] = ['block', 'reject', 'drop-newest', 'drop-oldest'];
+export const FULL_POLICIES = [
+  'block',
+  'reject',
+  'drop-newest',
+  'drop-oldest',
+] as const satisfies readonly FullPolicy[];
 
 export interface QueueOptions {
   /**
@@ -61,9 +66,7 @@ const d = DEFAULT_QUEUE_OPTIONS;
 const fields = strictObject({
   capacityBytes: z.number(CAPACITY).refine(isRingCapacity, CAPACITY).default(d.capacityBytes),
   partitions: integer(1, 1024).default(d.partitions),
-  policy: oneOf(FULL_POLICIES as ['block', ...FullPolicy[]], `one of ${FULL_POLICIES.join(', ')}`).default(
-    d.policy,
-  ),
+  policy: oneOf(FULL_POLICIES, `one of ${FULL_POLICIES.join(', ')}`).default(d.policy),
   rejectTimeoutMs: orInfinity(numberFrom(0, Number.MAX_VALUE, NON_NEGATIVE_MS), NON_NEGATIVE_MS).default(
     d.rejectTimeoutMs,
   ),

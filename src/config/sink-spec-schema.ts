@@ -8,14 +8,7 @@ import { postgresSinkSchema } from './sinks/postgres-sink-schema.js';
 import { redisStreamsSinkSchema } from './sinks/redis-streams-sink-schema.js';
 import { sqliteSinkSchema } from './sinks/sqlite-sink-schema.js';
 
-export const SINK_TYPES = [
-  'null',
-  'ndjson',
-  'sqlite',
-  'postgres',
-  'nats-jetstream',
-  'redis-streams',
-] as const;
+const SINK_TYPES = ['null', 'ndjson', 'sqlite', 'postgres', 'nats-jetstream', 'redis-streams'] as const;
 const TYPE = `one of ${SINK_TYPES.join(', ')}`;
 
 /** A user module whose default export builds the sink; its options are the module's to check. */
@@ -28,6 +21,8 @@ const moduleSinkSchema = strictObject(
   },
   'an object',
   ['module', 'options'],
+).transform(
+  ({ module, options }): ResolvedSinkSpec => (options === undefined ? { module } : { module, options }),
 );
 
 const builtInOrModule = z.discriminatedUnion(
@@ -53,7 +48,4 @@ export const sinkSpecSchema = z
     error: `must be ${TYPE}`,
   })
   .pipe(builtInOrModule)
-  .transform((spec) => {
-    const { type: _none, ...resolved } = spec as { type?: undefined };
-    return markResolved('sink', ('module' in spec ? resolved : spec) as ResolvedSinkSpec);
-  });
+  .transform((spec): ResolvedSinkSpec => markResolved('sink', spec));
