@@ -5,7 +5,8 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolvePipelineOptions } from '../../src/config/pipeline-options.js';
@@ -26,6 +27,23 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-resolved-'));
   dirs.push(dir);
   return dir;
+}
+
+/** The packages a built module reaches through its static imports, followed through relative ones. */
+function packagesReachedFrom(file: string): Set<string> {
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    const text = readFileSync(path, 'utf8');
+    for (const [, specifier] of text.matchAll(/^\s*(?:import|export)\b[^'";]*?['"]([^'"]+)['"]/gm)) {
+      if (specifier!.startsWith('.')) visit(resolve(dirname(path), specifier!));
+      else packages.add(specifier!);
+    }
+  };
+  visit(file);
+  return packages;
 }
 
 function idsIn(path: string, table: string): string[] {
@@ -82,5 +100,13 @@ describe('resolved options', () => {
     await ndjsonSink.close();
     const lines = readFileSync(join(dir, 'out.ndjson'), 'utf8').trim().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(batch.map((r) => r.id));
+  });
+
+  it('worker threads receive them and never load the schemas that resolved them', () => {
+    const worker = fileURLToPath(new URL('../../dist/workers/batch-worker.js', import.meta.url));
+    const reached = packagesReachedFrom(worker);
+    // The walk sees the worker's own imports, so an empty or broken walk cannot pass.
+    expect(reached).toContain('pino');
+    expect(reached).not.toContain('zod');
   });
 });
