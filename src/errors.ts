@@ -35,10 +35,23 @@ export function sluiceCodeOf(error: unknown): SluiceErrorCode | undefined {
   return typeof code === 'string' && code.startsWith('SLUICE_') ? (code as SluiceErrorCode) : undefined;
 }
 
-/** An option failed validation; the message names the field and quotes the value. */
+/**
+ * Options failed validation. `problems` lists every problem found, each naming the field and
+ * quoting the value (`queue.partitions must be an integer from 1 to 1024, got 0`); the message
+ * joins them.
+ */
 export class InvalidOptionError extends SluiceError {
-  constructor(field: string, expectation: string, value: unknown) {
-    super('SLUICE_INVALID_OPTION', `${field} must be ${expectation}, got ${quote(value)}`);
+  readonly problems: string[];
+
+  constructor(field: string, expectation: string, value: unknown);
+  constructor(problems: readonly string[]);
+  constructor(fieldOrProblems: string | readonly string[], expectation?: string, value?: unknown) {
+    const problems =
+      typeof fieldOrProblems === 'string'
+        ? [`${fieldOrProblems} must be ${expectation}, got ${quote(value)}`]
+        : [...fieldOrProblems];
+    super('SLUICE_INVALID_OPTION', problems.join('; '));
+    this.problems = problems;
   }
 }
 

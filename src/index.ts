@@ -18,13 +18,14 @@ export {
   type ResolvedQueueOptions,
   resolveQueueOptions,
 } from './config/queue-options.js';
-export type { DeadLetter, DeadLetterReason } from './delivery/dead-letter.js';
 export {
-  backoffDelay,
   DEFAULT_RETRY_OPTIONS,
+  type ResolvedRetryOptions,
   type RetryOptions,
   resolveRetryOptions,
-} from './delivery/retry-policy.js';
+} from './config/retry-options.js';
+export type { DeadLetter, DeadLetterReason } from './delivery/dead-letter.js';
+export { backoffDelay } from './delivery/retry-policy.js';
 export {
   type CloseOptions,
   connectProducer,

@@ -14,6 +14,7 @@
  */
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../../src/codec/decode-event.js';
 import { payloadText, readRecord } from '../../src/codec/record-codec.js';
+import { resolveQueueOptions } from '../../src/config/queue-options.js';
 import { benchLine } from '../../src/harness/bench-event.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { QueueProducer } from '../../src/queue/producer.js';
@@ -26,7 +27,7 @@ const BATCH = 1000;
 const rounds = Number(flag('rounds') ?? 5);
 const batches = Number(flag('batches') ?? 1500);
 
-const queue = EventQueue.create({ capacityBytes: 4 * 1024 * 1024 });
+const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4 * 1024 * 1024 }));
 const producer = new QueueProducer(queue);
 const consumer = new RingConsumer(queue.rings[0]!);
 const ring = queue.rings[0]!;

@@ -36,7 +36,8 @@ closed) ends within shutdownTimeoutMs plus ${SHUTDOWN_GRACE_MS / 1000} s of grac
 events are still unwritten at the deadline, run says how many and exits 75 (a broker source leaves
 their messages unacknowledged, to be delivered again; other sources keep no copy). A second signal
 exits at once with code 130 (unacknowledged events stay unacknowledged).
-validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64).
+validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64):
+every option of the source, the sinks and the pipeline is checked, and an unknown key is a problem.
 
 The config is JSON, or YAML for a .yaml/.yml file. "\${NAME}" in any string is replaced by the
 environment variable NAME (unset: an error). Relative paths are relative to the config file.
@@ -59,7 +60,8 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
           | { "type": "ndjson", "path": "out.ndjson" } | { "type": "null" } | { "module": "./sink.js" },
     "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
-    "metrics": { "host": "127.0.0.1", "port": 9464 },   (serves /metrics, /healthz, /readyz, /)
+    "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true },
+               (serves /metrics, /healthz, /readyz, /; defaultMetrics adds process_* and nodejs_*)
     "shutdownTimeoutMs": 30000
   }
 

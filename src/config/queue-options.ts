@@ -1,10 +1,19 @@
-import { InvalidOptionError } from '../errors.js';
+import { z } from 'zod';
 import { MAX_CAPACITY_BYTES, MIN_CAPACITY_BYTES, RECORD_ALIGN } from '../queue/layout.js';
+import { isRingCapacity } from '../queue/ring-buffer.js';
+import { acrossFields, integer, must, numberFrom, oneOf, orInfinity, strictObject } from './option-schema.js';
+import { resolveOptions } from './resolve-options.js';
+import { markResolved } from './resolved-marker.js';
 
 /** What a producer does when its ring has no room for a record. */
 export type FullPolicy = 'block' | 'reject' | 'drop-newest' | 'drop-oldest';
 
-export const FULL_POLICIES: readonly FullPolicy[] = ['block', 'reject', 'drop-newest', 'drop-oldest'];
+export const FULL_POLICIES = [
+  'block',
+  'reject',
+  'drop-newest',
+  'drop-oldest',
+] as const satisfies readonly FullPolicy[];
 
 export interface QueueOptions {
   /**
@@ -50,54 +59,53 @@ export const DEFAULT_QUEUE_OPTIONS: Readonly<Omit<ResolvedQueueOptions, 'maxReco
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
-/** Merges `options` over the defaults and validates every field; errors name the field and value. */
-export function resolveQueueOptions(options: QueueOptions = {}, prefix = 'queue'): ResolvedQueueOptions {
-  const merged = { ...DEFAULT_QUEUE_OPTIONS, ...stripUndefined(options) };
-  const { capacityBytes, partitions, policy, rejectTimeoutMs } = merged;
-  if (
-    !Number.isInteger(capacityBytes) ||
-    capacityBytes < MIN_CAPACITY_BYTES ||
-    capacityBytes > MAX_CAPACITY_BYTES ||
-    (capacityBytes & (capacityBytes - 1)) !== 0
-  ) {
-    throw new InvalidOptionError(
-      `${prefix}.capacityBytes`,
-      `a power of two from ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES}`,
-      capacityBytes,
-    );
-  }
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
-    throw new InvalidOptionError(`${prefix}.partitions`, 'an integer from 1 to 1024', partitions);
-  }
-  if (!FULL_POLICIES.includes(policy)) {
-    throw new InvalidOptionError(`${prefix}.policy`, `one of ${FULL_POLICIES.join(', ')}`, policy);
-  }
-  if (typeof rejectTimeoutMs !== 'number' || !(rejectTimeoutMs >= 0)) {
-    throw new InvalidOptionError(
-      `${prefix}.rejectTimeoutMs`,
-      'a number of milliseconds ≥ 0',
-      rejectTimeoutMs,
-    );
-  }
-  const maxRecordBytes = options.maxRecordBytes ?? Math.min(DEFAULT_MAX_RECORD_BYTES, capacityBytes / 4);
-  if (
-    !Number.isInteger(maxRecordBytes) ||
-    maxRecordBytes < 64 ||
-    maxRecordBytes > capacityBytes / 4 ||
-    maxRecordBytes % RECORD_ALIGN !== 0
-  ) {
-    throw new InvalidOptionError(
-      `${prefix}.maxRecordBytes`,
-      `a multiple of ${RECORD_ALIGN} from 64 to capacityBytes / 4 (${capacityBytes / 4})`,
-      maxRecordBytes,
-    );
-  }
-  return { capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes };
-}
+const CAPACITY = must(`a power of two from ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES}`);
+const NON_NEGATIVE_MS = 'a number of milliseconds ≥ 0';
+const d = DEFAULT_QUEUE_OPTIONS;
 
-/** Drops keys whose value is undefined, so they do not override defaults. */
-export function stripUndefined<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+const fields = strictObject({
+  capacityBytes: z.number(CAPACITY).refine(isRingCapacity, CAPACITY).default(d.capacityBytes),
+  partitions: integer(1, 1024).default(d.partitions),
+  policy: oneOf(FULL_POLICIES, `one of ${FULL_POLICIES.join(', ')}`).default(d.policy),
+  rejectTimeoutMs: orInfinity(numberFrom(0, Number.MAX_VALUE, NON_NEGATIVE_MS), NON_NEGATIVE_MS).default(
+    d.rejectTimeoutMs,
+  ),
+  // Checked with capacityBytes below, which bounds it.
+  maxRecordBytes: z.unknown().optional(),
+});
+
+/** Queue options, validated and with every default filled in. */
+export const queueOptionsSchema = acrossFields(fields, (given, report) => {
+  const max = given.maxRecordBytes;
+  if (max === undefined) return;
+  const capacity = given.capacityBytes ?? d.capacityBytes;
+  const limit = isRingCapacity(capacity) ? capacity / 4 : undefined;
+  if (
+    typeof max !== 'number' ||
+    !Number.isInteger(max) ||
+    max < 64 ||
+    max % RECORD_ALIGN !== 0 ||
+    (limit !== undefined && max > limit)
+  ) {
+    const bound = limit === undefined ? '' : ` (${limit})`;
+    report('maxRecordBytes', `a multiple of ${RECORD_ALIGN} from 64 to capacityBytes / 4${bound}`);
+  }
+}).transform(
+  ({ capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes }): ResolvedQueueOptions =>
+    markResolved('queue', {
+      capacityBytes,
+      partitions,
+      policy,
+      rejectTimeoutMs,
+      maxRecordBytes:
+        (maxRecordBytes as number | undefined) ?? Math.min(DEFAULT_MAX_RECORD_BYTES, capacityBytes / 4),
+    }),
+);
+
+/**
+ * Merges `options` over the defaults and validates every field, reporting every problem at once;
+ * errors name the field under `prefix` and quote the value.
+ */
+export function resolveQueueOptions(options: QueueOptions = {}, prefix = 'queue'): ResolvedQueueOptions {
+  return resolveOptions(queueOptionsSchema, options, 'queue', prefix);
 }

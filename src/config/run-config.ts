@@ -8,9 +8,23 @@ import { DEFAULT_HTTP_SOURCE_OPTIONS, type HttpSourceOptions } from '../sources/
 import type { NatsJetStreamSourceOptions } from '../sources/nats-jetstream-source.js';
 import type { NdjsonSourceOptions } from '../sources/ndjson-source.js';
 import type { RedisStreamsSourceOptions } from '../sources/redis-streams-source.js';
-import { requireHoldingQueue } from '../sources/source.js';
+import { requireHoldingQueue, type SourceTarget } from '../sources/source.js';
 import type { SyntheticSourceOptions } from '../sources/synthetic-source.js';
-import { type PipelineOptions, resolvePipelineOptions } from './pipeline-options.js';
+import { logOptionsSchema } from './log-options.js';
+import { pipelineMetricsOptionsSchema } from './metrics-options.js';
+import { problemsOf } from './option-problems.js';
+import {
+  boolean,
+  isObject,
+  must,
+  nonEmptyString,
+  orList,
+  port,
+  positiveInteger,
+  strictObject,
+} from './option-schema.js';
+import { pipelineOptionFields, pipelineOptionsOf, type ResolvedPipelineOptions } from './pipeline-options.js';
+import { sinkSpecSchema } from './sink-spec-schema.js';
 
 /** A NATS JetStream stream read through a durable pull consumer (see NatsJetStreamSource). */
 export type NatsJetStreamSourceConfig = { type: 'nats-jetstream' } & NatsJetStreamSourceOptions;
@@ -29,8 +43,11 @@ export type SourceConfig =
 /** A `sluice run` config file, validated, `${ENV}` interpolated and paths resolved. */
 export interface RunConfig {
   source: SourceConfig;
-  /** Everything the pipeline takes: sink, deadLetter, transform, queue, workers, batch, retry, ordering, log. */
-  pipeline: PipelineOptions;
+  /**
+   * Everything the pipeline takes (sink, deadLetter, transform, queue, workers, batch, retry,
+   * ordering, log, metrics.defaultMetrics), resolved: createPipeline takes it as it is.
+   */
+  pipeline: ResolvedPipelineOptions;
   /** Serve the metrics server (createMetricsServer) while running; omitted: no server. */
   metrics: MetricsServerOptions | undefined;
   /** How long a shutdown waits for the drain, ms. @default 30000 */
@@ -49,27 +66,6 @@ export class RunConfigError extends SluiceError {
     super('SLUICE_INVALID_OPTION', `${file}: ${errors.join('; ')}`);
     this.errors = errors;
   }
-}
-
-// Every issue's message is a predicate on the field ("must be a positive integer"), so a problem
-// reads `${field} ${message}, got ${value}` whichever check raised it.
-const must = (expectation: string) => ({ error: `must be ${expectation}` });
-
-const positiveInteger = (expectation = 'a positive integer') =>
-  z.int(must(expectation)).min(1, must(expectation));
-
-const nonEmptyString = (expectation = 'a non-empty string') =>
-  z.string(must(expectation)).min(1, must(expectation));
-
-const PORT = must('a port from 0 to 65535');
-const port = () => z.int(PORT).min(0, PORT).max(65535, PORT);
-
-/** An object that rejects keys it does not know, naming the ones it does. */
-function strictObject<Shape extends z.ZodRawShape>(shape: Shape, expectation = 'an object') {
-  const known = `is not a known field (expected one of ${Object.keys(shape).join(', ')})`;
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? known : `must be ${expectation}`),
-  });
 }
 
 const RATE = must('a positive number or "max"');
@@ -145,51 +141,86 @@ const sourceSchema = z.discriminatedUnion('type', SOURCES, {
       : `must be an object with a type (${orList(SOURCE_TYPES)})`,
 }) satisfies z.ZodType<SourceConfig>;
 
-/** Pipeline options are validated by resolvePipelineOptions; the schema only admits their keys. */
-const pipelineOption = z.unknown().optional();
+const METRICS = strictObject(
+  {
+    host: nonEmptyString('a host name or address').optional(),
+    port: port().optional(),
+    defaultMetrics: boolean().optional(),
+  },
+  'an object { host?, port?, defaultMetrics? }',
+);
 
+/**
+ * Broker sources acknowledge after the sink: the source's own rule on the queue policy, as a
+ * problem. Checked with the rest, on the policy as given (the rule reads nothing else).
+ */
+function holdingQueueProblem(config: Record<string, unknown>): string | undefined {
+  const source = isObject(config.source) ? config.source.type : undefined;
+  if (source !== 'nats-jetstream' && source !== 'redis-streams') return undefined;
+  const policy = isObject(config.queue) ? config.queue.policy : undefined;
+  try {
+    requireHoldingQueue(
+      { options: { queue: { policy } } } as unknown as Pick<SourceTarget, 'options'>,
+      source,
+    );
+  } catch (error) {
+    if (error instanceof InvalidOptionError) return error.message;
+    throw error;
+  }
+  return undefined;
+}
+
+const f = pipelineOptionFields;
+
+/**
+ * The pipeline keys are the library's own schemas (pipelineOptionFields), so a config is checked
+ * exactly as createPipeline checks its options. Keys are in the order problems are listed: what
+ * flows (source to dead letters), how it is watched and stopped, then how it is tuned.
+ */
 const runConfigSchema = strictObject({
   source: sourceSchema,
-  transform: pipelineOption,
-  sink: z.custom<unknown>((value) => value !== undefined, must('a sink spec object')),
-  deadLetter: pipelineOption,
-  queue: pipelineOption,
-  workers: pipelineOption,
-  batch: pipelineOption,
-  retry: pipelineOption,
-  ordering: pipelineOption,
-  log: z.looseObject({}, must('an object')).optional(),
-  metrics: strictObject(
-    { host: nonEmptyString('a host name or address').optional(), port: port().optional() },
-    'an object { host?, port? }',
-  ).optional(),
+  transform: f.transform,
+  // Required here: a config names where its events go.
+  sink: sinkSpecSchema,
+  deadLetter: f.deadLetter,
+  log: logOptionsSchema('info').prefault({}),
+  metrics: METRICS.optional(),
   shutdownTimeoutMs: positiveInteger('a positive integer of milliseconds').default(
     DEFAULT_SHUTDOWN_TIMEOUT_MS,
   ),
-});
-
-const PIPELINE_KEYS = [
-  'transform',
-  'sink',
-  'deadLetter',
-  'queue',
-  'workers',
-  'batch',
-  'retry',
-  'ordering',
-  'log',
-] as const;
-
-function orList(items: readonly string[]): string {
-  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
-}
+  queue: f.queue,
+  workers: f.workers,
+  batch: f.batch,
+  retry: f.retry,
+  ordering: f.ordering,
+  maxNestingDepth: f.maxNestingDepth,
+})
+  .superRefine(
+    (config, ctx) => {
+      const problem = holdingQueueProblem(config);
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['queue', 'policy'], message: problem, params: { problem } });
+      }
+    },
+    { when: (payload) => isObject(payload.value) },
+  )
+  .transform(({ source, metrics, shutdownTimeoutMs, ...groups }) => {
+    // Served, the metrics include Node's process metrics unless turned off; no server, no readers.
+    const { defaultMetrics = metrics !== undefined, ...server } = metrics ?? {};
+    return {
+      source,
+      pipeline: pipelineOptionsOf({
+        ...groups,
+        transform: groups.transform,
+        metrics: pipelineMetricsOptionsSchema.parse({ defaultMetrics }),
+      }),
+      metrics: metrics === undefined ? undefined : (server satisfies MetricsServerOptions),
+      shutdownTimeoutMs,
+    };
+  });
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = readonly PropertyKey[];
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** `source.subjects[0]`; the whole config is `config`. */
 function fieldName(path: Path): string {
@@ -199,32 +230,6 @@ function fieldName(path: Path): string {
     else name += name === '' ? String(key) : `.${String(key)}`;
   }
   return name === '' ? 'config' : name;
-}
-
-/** The value at `path` in the config as written, undefined where it is missing. */
-function valueAt(input: unknown, path: Path): unknown {
-  let value = input;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-/** One line per problem; an issue listing several unknown keys is one problem per key. */
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => {
-      const path = [...issue.path, key];
-      return `${fieldName(path)} ${issue.message}, got ${quote(valueAt(input, path))}`;
-    });
-  }
-  return [`${fieldName(issue.path)} ${issue.message}, got ${quote(valueAt(input, issue.path))}`];
-}
-
-/** Unknown keys first: a misspelt key explains the "missing" field reported after it. */
-function byUnknownKeysFirst(a: z.core.$ZodIssue, b: z.core.$ZodIssue): number {
-  return Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys');
 }
 
 /** Replaces `${NAME}` in every string value; an unset variable is an error naming it and the field. */
@@ -270,9 +275,19 @@ function resolveSinkPaths(spec: unknown, baseDir: string): unknown {
   return out;
 }
 
+/** The pipeline's paths, resolved before validation: they cross to worker threads resolved. */
+function resolvePipelinePaths(config: Record<string, unknown>, baseDir: string): Record<string, unknown> {
+  const out = { ...config };
+  if (typeof out.transform === 'string' && out.transform !== '')
+    out.transform = fromConfig(baseDir, out.transform);
+  if (out.sink !== undefined) out.sink = resolveSinkPaths(out.sink, baseDir);
+  if (out.deadLetter !== undefined) out.deadLetter = resolveSinkPaths(out.deadLetter, baseDir);
+  return out;
+}
+
 /**
- * Validates a parsed config (every problem collected, not just the first), interpolates `${ENV}`
- * and resolves relative paths against `baseDir`.
+ * Validates a parsed config (every problem collected, not just the first: the source's, the
+ * pipeline's and the rest), interpolates `${ENV}` and resolves relative paths against `baseDir`.
  */
 export function resolveRunConfig(
   parsed: unknown,
@@ -281,42 +296,12 @@ export function resolveRunConfig(
   file = 'config',
 ): RunConfig {
   const errors: string[] = [];
-  const input = interpolate(parsed as Json, [], env, errors);
+  const interpolated = interpolate(parsed as Json, [], env, errors);
+  const input = isObject(interpolated) ? resolvePipelinePaths(interpolated, baseDir) : interpolated;
   const result = runConfigSchema.safeParse(input);
-  if (!result.success) {
-    const issues = [...result.error.issues].sort(byUnknownKeysFirst);
-    errors.push(...issues.flatMap((issue) => describeIssue(issue, input)));
-  }
-  if (!isObject(input)) throw new RunConfigError(file, errors);
-
-  const pipeline: Record<string, unknown> = {};
-  for (const key of PIPELINE_KEYS) if (input[key] !== undefined) pipeline[key] = input[key];
-  if (typeof pipeline.transform === 'string' && pipeline.transform !== '') {
-    pipeline.transform = fromConfig(baseDir, pipeline.transform);
-  }
-  pipeline.sink = resolveSinkPaths(pipeline.sink, baseDir);
-  if (pipeline.deadLetter !== undefined) pipeline.deadLetter = resolveSinkPaths(pipeline.deadLetter, baseDir);
-  pipeline.log = { level: 'info', ...(isObject(pipeline.log) ? pipeline.log : {}) };
-  if (input.sink !== undefined) {
-    // The pipeline's own validation stops at its first problem; it runs on what is left to check.
-    try {
-      const resolved = resolvePipelineOptions(pipeline as PipelineOptions);
-      const source = isObject(input.source) ? input.source.type : undefined;
-      if (source === 'nats-jetstream' || source === 'redis-streams') {
-        requireHoldingQueue({ options: resolved }, source);
-      }
-    } catch (error) {
-      if (!(error instanceof SluiceError)) throw error;
-      errors.push(error.message);
-    }
-  }
+  if (!result.success) errors.push(...problemsOf(result.error.issues, input, '', 'config'));
   if (errors.length > 0 || !result.success) throw new RunConfigError(file, errors);
-  return {
-    source: resolveSourcePaths(result.data.source, baseDir),
-    pipeline: pipeline as PipelineOptions,
-    metrics: result.data.metrics,
-    shutdownTimeoutMs: result.data.shutdownTimeoutMs,
-  };
+  return { ...result.data, source: resolveSourcePaths(result.data.source, baseDir) };
 }
 
 /** Where a YAML problem is, and what it is: prettyErrors puts an excerpt after the position, dropped here. */

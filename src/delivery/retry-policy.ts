@@ -1,53 +1,7 @@
-import { stripUndefined } from '../config/queue-options.js';
-import { InvalidOptionError } from '../errors.js';
+import type { ResolvedRetryOptions } from '../config/retry-options.js';
 
-export interface RetryOptions {
-  /**
-   * Attempts per record, the first included; `Infinity`: as many as `maxElapsedMs` allows.
-   * Retryable failures are retried with the batch held in the ring (backpressure), so a sink that
-   * is down for a while costs time, not dead letters.
-   * @default Infinity
-   */
-  maxAttempts?: number;
-  /** Backoff ceiling before jitter for the first retry, ms. @default 50 */
-  initialDelayMs?: number;
-  /** Backoff ceiling never grows past this, ms. @default 5000 */
-  maxDelayMs?: number;
-  /**
-   * No retry starts later than this after a record's first failure, ms; past it, a record that
-   * still fails retryably is dead-lettered as `retries-exhausted`. `Infinity`: never.
-   * @default 300000 (five minutes)
-   */
-  maxElapsedMs?: number;
-  /** `full`: a uniformly random delay in [0, ceiling]; `none`: the ceiling itself. @default 'full' */
-  jitter?: 'full' | 'none';
-}
-
-export type ResolvedRetryOptions = Required<RetryOptions>;
-
-export const DEFAULT_RETRY_OPTIONS: Readonly<ResolvedRetryOptions> = Object.freeze({
-  maxAttempts: Number.POSITIVE_INFINITY,
-  initialDelayMs: 50,
-  maxDelayMs: 5000,
-  maxElapsedMs: 300_000,
-  jitter: 'full',
-});
-
-export function resolveRetryOptions(options: RetryOptions = {}, prefix = 'retry'): ResolvedRetryOptions {
-  const r = { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(options) };
-  if (!(Number.isInteger(r.maxAttempts) || r.maxAttempts === Number.POSITIVE_INFINITY) || r.maxAttempts < 1) {
-    throw new InvalidOptionError(`${prefix}.maxAttempts`, 'an integer ≥ 1 or Infinity', r.maxAttempts);
-  }
-  for (const field of ['initialDelayMs', 'maxDelayMs', 'maxElapsedMs'] as const) {
-    if (typeof r[field] !== 'number' || !(r[field] >= 0)) {
-      throw new InvalidOptionError(`${prefix}.${field}`, 'a number of milliseconds ≥ 0', r[field]);
-    }
-  }
-  if (r.jitter !== 'full' && r.jitter !== 'none') {
-    throw new InvalidOptionError(`${prefix}.jitter`, "'full' or 'none'", r.jitter);
-  }
-  return r;
-}
+// Options are resolved on the main thread (src/config/retry-options.ts); workers import only this.
+export type { ResolvedRetryOptions, RetryOptions } from '../config/retry-options.js';
 
 /**
  * Delay before retry number `retry` (1 = the first retry): exponential growth from

@@ -8,7 +8,7 @@ export interface WorkerSetup {
   queue: QueueHandle;
   options: Pick<
     ResolvedPipelineOptions,
-    'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering' | 'log' | 'metrics'
+    'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering' | 'log' | 'metrics' | 'maxNestingDepth'
   >;
   /** BroadcastChannel on which the pipeline asks workers to close their sinks. */
   closeChannel: string;

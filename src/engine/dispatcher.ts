@@ -5,6 +5,7 @@ import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
 import type { RetryState } from '../delivery/deliver-batch.js';
 import { backoffDelay } from '../delivery/retry-policy.js';
+import { reviveError } from '../errors.js';
 import { endSpan, startDispatchSpan } from '../metrics/tracing.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { RESERVE_CURSOR } from '../queue/layout.js';
@@ -378,7 +379,7 @@ export class Dispatcher {
           ? new Error(
               `task timed out after workers.taskTimeoutMs (${this.#options.workers.taskTimeoutMs} ms)`,
             )
-          : error;
+          : reviveError(error);
         endSpan(span, describeError(cause));
         this.#crashed(part, batch, item, cause);
       },

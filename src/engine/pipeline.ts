@@ -16,7 +16,7 @@ import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
-import { sinkName } from '../sinks/sink-spec.js';
+import { sinkName } from '../sinks/sink-name.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
@@ -98,6 +98,7 @@ export class Pipeline {
         ordering: options.ordering,
         log: options.log,
         metrics: options.metrics,
+        maxNestingDepth: options.maxNestingDepth,
       },
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,

@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
-import { DEFAULT_MAX_DEPTH, DecodeFailure, decodeEvent } from '../codec/decode-event.js';
+import { DecodeFailure, decodeEvent } from '../codec/decode-event.js';
 import type { DecodedEvent, RecordView } from '../codec/event.js';
 import { nestsDeeperThan } from '../codec/json-depth.js';
 import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
@@ -39,7 +39,8 @@ import { EventQueue } from '../queue/event-queue.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
 import { type Sink, SinkError, type SinkRecord } from '../sinks/sink.js';
-import { type PortableSinkSpec, sinkName } from '../sinks/sink-spec.js';
+import { sinkName } from '../sinks/sink-name.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
@@ -86,7 +87,7 @@ export class WorkerRuntime {
   readonly #identity: boolean;
   /** The sink writes JSON text and may be handed records whose payload is parsed only on demand. */
   readonly #textSink: boolean;
-  readonly #maxDepth = DEFAULT_MAX_DEPTH;
+  readonly #maxDepth: number;
   readonly #dlqRetry: ResolvedRetryOptions;
   readonly #taskStarts: BigInt64Array;
 
@@ -96,6 +97,7 @@ export class WorkerRuntime {
     this.#identity = transform === undefined;
     this.#textSink = 'type' in sink && TEXT_SINKS.has(sink.type);
     this.#dlqRetry = dlqRetry(retry);
+    this.#maxDepth = setup.options.maxNestingDepth;
     this.#taskStarts = new BigInt64Array(setup.taskStarts);
     this.#queue = EventQueue.attach(setup.queue);
     this.#metrics = new MetricsBlock(setup.metrics);
@@ -200,7 +202,7 @@ export class WorkerRuntime {
     if (!this.#sinks) {
       const { sink, deadLetter, ordering } = this.#setup.options;
       const open = async (
-        spec: PortableSinkSpec,
+        spec: ResolvedSinkSpec,
         role: 'sink' | 'deadLetter',
         writerLock?: SharedArrayBuffer,
       ) => {

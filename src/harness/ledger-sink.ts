@@ -1,7 +1,7 @@
 import { wallClockMs } from '../codec/record-codec.js';
 import { createSink, type SinkContext } from '../sinks/create-sink.js';
 import { type Sink, SinkError, type SinkRecord } from '../sinks/sink.js';
-import type { PortableSinkSpec } from '../sinks/sink-spec.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
 import { prng } from './prng.js';
 import { SharedHistogram } from './shared-histogram.js';
@@ -24,7 +24,7 @@ export interface LedgerSinkOptions {
   /** One Int32 counting acknowledged records, bumped once per batch (the live progress line). */
   progress?: SharedArrayBuffer;
   /** A real sink to write through first (sqlite, postgres); without it the ledger is the sink. */
-  inner?: PortableSinkSpec;
+  inner?: ResolvedSinkSpec;
   /** 1–5 ms per batch and transient failures, as a remote service would. */
   flaky?: { failRate: number; minDelayMs: number; maxDelayMs: number; seed?: number };
   /** A slow sink: every batch takes this long (the overload scenario's bottleneck). */

@@ -3,19 +3,19 @@ import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-eve
 import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
 import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
-import type { RetryOptions } from '../delivery/retry-policy.js';
-import { type ResolvedRetryOptions, resolveRetryOptions } from '../delivery/retry-policy.js';
+import type { ResolvedRetryOptions } from '../delivery/retry-policy.js';
 import { createSink } from '../sinks/create-sink.js';
 import type { Sink, SinkRecord } from '../sinks/sink.js';
-import type { PortableSinkSpec } from '../sinks/sink-spec.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
 
 export interface PerEventSetup {
   transform: string;
-  sink: PortableSinkSpec;
-  deadLetter: PortableSinkSpec;
-  retry?: RetryOptions;
+  sink: ResolvedSinkSpec;
+  deadLetter: ResolvedSinkSpec;
+  /** Resolved on the main thread, as the engine's workers receive theirs. */
+  retry: ResolvedRetryOptions;
 }
 
 /** The piscina-per-event baseline's worker: one event per task, one single-record sink write. */
@@ -38,7 +38,7 @@ export class PerEventRuntime {
         transform: await loadTransform(setup.transform, { threadId }),
         sink,
         deadLetter,
-        retry: resolveRetryOptions(setup.retry),
+        retry: setup.retry,
       };
     })();
   }

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
 import type { SluiceEvent } from '../codec/event.js';
+import { resolveRetryOptions } from '../config/retry-options.js';
 import type { SystemResult } from './bench-report.js';
 import { type LoadPlan, runLoadAsync } from './load-generator.js';
 import type { PerEventSetup } from './per-event-runtime.js';
@@ -21,7 +22,7 @@ export async function runPiscinaPerEvent(
     transform: scenario.transform.href,
     sink: benchSinkSpec(settings, instruments, `per_event_${process.pid}_${Date.now()}`),
     deadLetter: benchDeadLetterSpec(instruments),
-    ...(scenario.retry ? { retry: scenario.retry } : {}),
+    retry: resolveRetryOptions(scenario.retry),
   };
   const pool = new Piscina<SluiceEvent | string, number>({
     filename: WORKER,

@@ -1,5 +1,5 @@
 import { wallClockMs } from '../codec/record-codec.js';
-import type { PortableSinkSpec } from '../sinks/sink-spec.js';
+import { type ResolvedSinkSpec, resolveSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
 import type { LedgerSinkOptions } from './ledger-sink.js';
 import type { Scenario } from './scenario.js';
@@ -75,7 +75,7 @@ export function benchSinkSpec(
   settings: RunSettings,
   instruments: RunInstruments,
   table: string,
-): PortableSinkSpec {
+): ResolvedSinkSpec {
   const { scenario } = settings;
   const options: LedgerSinkOptions = {
     ledger: instruments.ledger.buffer,
@@ -88,21 +88,21 @@ export function benchSinkSpec(
   if (scenario.msPerBatch) options.msPerBatch = scenario.msPerBatch;
   if (settings.brokenSink) options.broken = settings.brokenSink;
   if (settings.sink === 'sqlite')
-    options.inner = { type: 'sqlite', path: `${settings.workDir}/${table}.db`, table };
+    options.inner = resolveSinkSpec({ type: 'sqlite', path: `${settings.workDir}/${table}.db`, table });
   if (settings.sink === 'postgres') {
-    options.inner = { type: 'postgres', table };
+    options.inner = resolveSinkSpec({ type: 'postgres', table });
     settings.tables?.push(table);
   }
-  return { module: LEDGER_SINK, options };
+  return resolveSinkSpec({ module: LEDGER_SINK, options });
 }
 
 /** Dead letters are counted by id too, so the report tells dead-lettered from lost. */
-export function benchDeadLetterSpec(instruments: RunInstruments): PortableSinkSpec {
+export function benchDeadLetterSpec(instruments: RunInstruments): ResolvedSinkSpec {
   const options: LedgerSinkOptions = {
     ledger: instruments.deadLetters.buffer,
     prefix: instruments.deadLetters.prefix,
   };
-  return { module: LEDGER_SINK, options };
+  return resolveSinkSpec({ module: LEDGER_SINK, options });
 }
 
 /** The first part of a run whose latencies are not recorded: a quarter of it, at most one second. */

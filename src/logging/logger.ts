@@ -1,34 +1,8 @@
 import { type Logger, pino } from 'pino';
-import { InvalidOptionError } from '../errors.js';
+import type { ResolvedLogOptions } from '../config/log-options.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export interface LogOptions {
-  /** @default 'warn' — a library stays quiet unless asked; the CLI says 'info' */
-  level?: LogLevel;
-  /**
-   * Where every thread writes its lines: a file descriptor or a file path. Each line is one write,
-   * so lines from the main thread and the workers never interleave.
-   * @default 2 (stderr)
-   */
-  destination?: number | string;
-  /** Human-readable lines (pino-pretty) instead of JSON. @default false */
-  pretty?: boolean;
-}
-
-export type ResolvedLogOptions = Required<LogOptions>;
-
-export function resolveLogOptions(options: LogOptions = {}): ResolvedLogOptions {
-  const level = options.level ?? 'warn';
-  if (!LEVELS.includes(level))
-    throw new InvalidOptionError('log.level', `one of ${LEVELS.join(', ')}`, level);
-  const destination = options.destination ?? 2;
-  if (typeof destination !== 'number' && (typeof destination !== 'string' || destination === '')) {
-    throw new InvalidOptionError('log.destination', 'a file descriptor or a file path', destination);
-  }
-  return { level, destination, pretty: Boolean(options.pretty) };
-}
+// Options are resolved on the main thread (src/config/log-options.ts); workers import only this.
+export type { LogLevel, LogOptions, ResolvedLogOptions } from '../config/log-options.js';
 
 /**
  * A pino logger for this thread, writing to the shared destination. Call it once per thread: the

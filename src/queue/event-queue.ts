@@ -1,8 +1,6 @@
-import {
-  type QueueOptions,
-  type ResolvedQueueOptions,
-  resolveQueueOptions,
-} from '../config/queue-options.js';
+import type { ResolvedQueueOptions } from '../config/queue-options.js';
+import { isResolved } from '../config/resolved-marker.js';
+import { InvalidOptionError } from '../errors.js';
 import { keyHash } from './key-hash.js';
 import {
   STAT_BYTES_WRITTEN,
@@ -54,11 +52,16 @@ export class EventQueue {
     this.options = options;
   }
 
-  /** Allocates a queue; options are validated up front. */
-  static create(options: QueueOptions = {}): EventQueue {
-    const resolved = resolveQueueOptions(options);
-    const rings = Array.from({ length: resolved.partitions }, () => Ring.create(resolved.capacityBytes));
-    return new EventQueue(rings, resolved);
+  /**
+   * Allocates a queue from the options resolveQueueOptions() (or resolvePipelineOptions()) returned,
+   * which were validated there and are not validated again; any other object is refused.
+   */
+  static create(options: ResolvedQueueOptions): EventQueue {
+    if (!isResolved(options, 'queue')) {
+      throw new InvalidOptionError('queue', 'the options resolveQueueOptions() returns', options);
+    }
+    const rings = Array.from({ length: options.partitions }, () => Ring.create(options.capacityBytes));
+    return new EventQueue(rings, options);
   }
 
   /** Attaches to a queue created in another thread. */

@@ -178,13 +178,22 @@ export class Ring {
   }
 }
 
+/** Whether a ring can have `capacity` bytes: the cursor arithmetic masks with capacity - 1. */
+export function isRingCapacity(capacity: unknown): capacity is number {
+  return (
+    Number.isInteger(capacity) &&
+    (capacity as number) >= MIN_CAPACITY_BYTES &&
+    (capacity as number) <= MAX_CAPACITY_BYTES &&
+    ((capacity as number) & ((capacity as number) - 1)) === 0
+  );
+}
+
+/**
+ * Ring.create and Ring.attach are public: a capacity the mask arithmetic cannot take would corrupt
+ * records, so they check it (four comparisons) even though a pipeline's capacity was resolved.
+ */
 function validateCapacity(field: string, capacity: number): void {
-  if (
-    !Number.isInteger(capacity) ||
-    capacity < MIN_CAPACITY_BYTES ||
-    capacity > MAX_CAPACITY_BYTES ||
-    (capacity & (capacity - 1)) !== 0
-  ) {
+  if (!isRingCapacity(capacity)) {
     throw new InvalidOptionError(
       field,
       `a power of two from ${MIN_CAPACITY_BYTES} to ${MAX_CAPACITY_BYTES}`,

@@ -5,7 +5,7 @@ import { NullSink } from './null-sink.js';
 import { PostgresSink } from './postgres-sink.js';
 import { RedisStreamsSink } from './redis-streams-sink.js';
 import type { Sink } from './sink.js';
-import type { PortableSinkSpec } from './sink-spec.js';
+import type { ResolvedSinkSpec } from './sink-spec.js';
 import { SqliteSink } from './sqlite-sink.js';
 
 /** What a custom sink module's default export receives. */
@@ -23,8 +23,11 @@ export interface SinkContext {
 /** A custom sink module's default export. */
 export type SinkFactory = (options: unknown, context: SinkContext) => Sink | Promise<Sink>;
 
-/** Builds (but does not open) the sink a spec describes. */
-export async function createSink(spec: PortableSinkSpec, context: SinkContext): Promise<Sink> {
+/**
+ * Builds (but does not open) the sink a resolved spec describes; its options were validated when
+ * it was resolved, on the main thread, and are not checked again here.
+ */
+export async function createSink(spec: ResolvedSinkSpec, context: SinkContext): Promise<Sink> {
   if ('module' in spec) {
     const url = /^[a-z]+:/i.test(spec.module) ? spec.module : pathToFileURL(spec.module).href;
     const module = (await import(url)) as { default?: SinkFactory };

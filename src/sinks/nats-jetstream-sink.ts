@@ -1,5 +1,5 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
-import { InvalidOptionError, redactedUrl } from '../errors.js';
+import { redactedUrl } from '../errors.js';
 import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface NatsJetStreamSinkOptions {
@@ -25,8 +25,9 @@ export const DEFAULT_NATS_JETSTREAM_SINK_OPTIONS = {
   servers: 'nats://127.0.0.1:4222',
   duplicateWindowMs: 120_000,
   timeoutMs: 5_000,
-} as const;
+} as const satisfies Partial<NatsJetStreamSinkOptions>;
 
+/** Every option given, servers as a list; only src/config/sinks/nats-jetstream-sink-schema.ts makes these. */
 export interface ResolvedNatsJetStreamSinkOptions {
   servers: string[];
   subject: string;
@@ -35,10 +36,6 @@ export interface ResolvedNatsJetStreamSinkOptions {
   timeoutMs: number;
 }
 
-/** Dot-separated tokens, none empty, with no whitespace and no wildcard. */
-const SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
-/** JetStream stream names may not hold whitespace, dots, wildcards or path separators. */
-const STREAM_NAME = /^[^\s.*>/\\]+$/;
 /** JetStream API error for "stream not found". */
 const STREAM_NOT_FOUND = 10059;
 /** Client error codes that a reconnect or a later attempt can clear. */
@@ -60,49 +57,6 @@ const RETRY_CODES = new Set([
   'ENETUNREACH',
   'EAI_AGAIN',
 ]);
-
-/** Validates the options up front; errors name `${field}.<option>` and quote the value. */
-export function resolveNatsJetStreamSinkOptions(
-  options: NatsJetStreamSinkOptions,
-  field = 'sink',
-): ResolvedNatsJetStreamSinkOptions {
-  const d = DEFAULT_NATS_JETSTREAM_SINK_OPTIONS;
-  const servers = options.servers ?? d.servers;
-  const list = Array.isArray(servers) ? servers : [servers];
-  if (list.length === 0 || !list.every((s) => typeof s === 'string' && s !== '')) {
-    throw new InvalidOptionError(`${field}.servers`, 'a server URL or a non-empty list of them', servers);
-  }
-  if (typeof options.subject !== 'string' || !SUBJECT.test(options.subject)) {
-    throw new InvalidOptionError(
-      `${field}.subject`,
-      'a NATS subject without wildcards or whitespace',
-      options.subject,
-    );
-  }
-  if (
-    options.stream !== undefined &&
-    (typeof options.stream !== 'string' || !STREAM_NAME.test(options.stream))
-  ) {
-    throw new InvalidOptionError(
-      `${field}.stream`,
-      'a JetStream stream name (no whitespace, ".", "*", ">", "/" or "\\")',
-      options.stream,
-    );
-  }
-  const duplicateWindowMs = options.duplicateWindowMs ?? d.duplicateWindowMs;
-  if (!Number.isSafeInteger(duplicateWindowMs) || duplicateWindowMs < 1) {
-    throw new InvalidOptionError(
-      `${field}.duplicateWindowMs`,
-      'a positive whole number of ms',
-      duplicateWindowMs,
-    );
-  }
-  const timeoutMs = options.timeoutMs ?? d.timeoutMs;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
-    throw new InvalidOptionError(`${field}.timeoutMs`, 'a positive whole number of ms', timeoutMs);
-  }
-  return { servers: list, subject: options.subject, stream: options.stream, duplicateWindowMs, timeoutMs };
-}
 
 /** Whether a NATS or JetStream error is transient: connection trouble, timeouts, server-side 5xx. */
 export function isRetryableNatsError(error: unknown): boolean {
@@ -138,8 +92,9 @@ export class NatsJetStreamSink implements Sink {
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
 
-  constructor(options: NatsJetStreamSinkOptions) {
-    this.#options = resolveNatsJetStreamSinkOptions(options);
+  /** `options` as resolved on the main thread. */
+  constructor(options: ResolvedNatsJetStreamSinkOptions) {
+    this.#options = options;
   }
 
   async open(): Promise<void> {

@@ -14,6 +14,11 @@ export interface NdjsonSinkOptions {
   fsync?: 'batch' | 'never';
 }
 
+export const DEFAULT_NDJSON_SINK_OPTIONS = { fsync: 'batch' } as const satisfies Partial<NdjsonSinkOptions>;
+
+/** Every option given; only src/config/sinks/ndjson-sink-schema.ts makes these. */
+export type ResolvedNdjsonSinkOptions = Required<NdjsonSinkOptions>;
+
 /**
  * Appends one JSON line per record. Each batch is one `write` to a file opened with O_APPEND, so
  * batches from several workers never interleave inside a line. Not idempotent: a batch delivered
@@ -25,9 +30,11 @@ export class NdjsonSink implements Sink {
   readonly #fsync: boolean;
   #fd: number | undefined;
 
-  constructor(options: NdjsonSinkOptions) {
+  /** `options` as resolved on the main thread. */
+  constructor(options: ResolvedNdjsonSinkOptions) {
     this.#path = options.path;
-    this.#fsync = (options.fsync ?? 'batch') === 'batch';
+    // Only an explicit 'never' turns the fsync off: durability is not lost to a mode spelt wrong.
+    this.#fsync = options.fsync !== 'never';
   }
 
   async open(): Promise<void> {

@@ -1,9 +1,8 @@
 import type pg from 'pg';
-import { InvalidOptionError } from '../errors.js';
 import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface PostgresSinkOptions {
-  /** libpq connection string. @default process.env.DATABASE_URL */
+  /** libpq connection string. @default process.env.DATABASE_URL, read when the options are resolved */
   connectionString?: string;
   /** @default 'events' */
   table?: string;
@@ -35,67 +34,21 @@ export interface PostgresSinkOptions {
 }
 
 export const DEFAULT_POSTGRES_SINK_OPTIONS = {
+  table: 'events',
   poolSize: 2,
   statementTimeoutMs: 30_000,
   connectTimeoutMs: 10_000,
   keepAlive: true,
-} as const;
+} as const satisfies Partial<PostgresSinkOptions>;
 
 /** The default queryTimeoutMs is statementTimeoutMs plus this, so the server's timeout fires first. */
 export const QUERY_TIMEOUT_MARGIN_MS = 5_000;
 /** Idle time before the first keepalive probe, ms. */
 const KEEPALIVE_IDLE_MS = 10_000;
-/** The longest delay a Node timer takes; a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface ResolvedPostgresSinkOptions {
-  poolSize: number;
-  statementTimeoutMs: number;
-  connectTimeoutMs: number;
-  queryTimeoutMs: number;
-  keepAlive: boolean;
-}
+/** Every option given; only src/config/sinks/postgres-sink-schema.ts makes these. */
+export type ResolvedPostgresSinkOptions = Required<PostgresSinkOptions>;
 
-/** Validates the pool and timeout options up front, naming the field (`sink.poolSize`, …). */
-export function resolvePostgresSinkOptions(
-  options: PostgresSinkOptions,
-  field = 'sink',
-): ResolvedPostgresSinkOptions {
-  const d = DEFAULT_POSTGRES_SINK_OPTIONS;
-  const poolSize = options.poolSize ?? d.poolSize;
-  if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
-    throw new InvalidOptionError(`${field}.poolSize`, 'a positive whole number of connections', poolSize);
-  }
-  const statementTimeoutMs = timeoutOption(
-    options.statementTimeoutMs ?? d.statementTimeoutMs,
-    field,
-    'statementTimeoutMs',
-  );
-  const connectTimeoutMs = timeoutOption(
-    options.connectTimeoutMs ?? d.connectTimeoutMs,
-    field,
-    'connectTimeoutMs',
-  );
-  const queryTimeoutMs = timeoutOption(
-    options.queryTimeoutMs ?? Math.min(statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS, MAX_TIMER_MS),
-    field,
-    'queryTimeoutMs',
-  );
-  const keepAlive = options.keepAlive ?? d.keepAlive;
-  if (typeof keepAlive !== 'boolean') {
-    throw new InvalidOptionError(`${field}.keepAlive`, 'true or false', keepAlive);
-  }
-  return { poolSize, statementTimeoutMs, connectTimeoutMs, queryTimeoutMs, keepAlive };
-}
-
-function timeoutOption(value: number, field: string, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new InvalidOptionError(`${field}.${name}`, `a whole number of ms from 1 to ${MAX_TIMER_MS}`, value);
-  }
-  return value;
-}
-
-const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** SQLSTATE classes worth a retry: connection (08), resources (53), shutdown (57P0x), serialization. */
 const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
 /**
@@ -166,22 +119,19 @@ export class PostgresSink implements Sink {
   #pool: pg.Pool | undefined;
   #insertSql = '';
 
-  constructor(options: PostgresSinkOptions = {}) {
-    this.#options = resolvePostgresSinkOptions(options);
-    const table = options.table ?? 'events';
-    if (!TABLE_NAME.test(table)) {
-      throw new SinkError(`sink.table must be an SQL identifier, got ${JSON.stringify(table)}`, {
-        retryable: false,
-      });
-    }
-    const connectionString = options.connectionString ?? process.env.DATABASE_URL;
-    if (!connectionString) {
-      throw new SinkError('sink.connectionString is missing and DATABASE_URL is not set', {
-        retryable: false,
-      });
-    }
+  /** `options` as resolved on the main thread (the table name is a checked SQL identifier). */
+  constructor(options: ResolvedPostgresSinkOptions) {
+    this.#options = options;
+    const {
+      connectionString,
+      table,
+      poolSize,
+      statementTimeoutMs,
+      connectTimeoutMs,
+      queryTimeoutMs,
+      keepAlive,
+    } = options;
     this.#table = table;
-    const { poolSize, statementTimeoutMs, connectTimeoutMs, queryTimeoutMs, keepAlive } = this.#options;
     this.#config = {
       connectionString,
       max: poolSize,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { InvalidOptionError, redactedUrl } from '../errors.js';
+import { redactedUrl } from '../errors.js';
 import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface RedisStreamsSinkOptions {
@@ -22,8 +22,9 @@ export const DEFAULT_REDIS_STREAMS_SINK_OPTIONS = {
   url: 'redis://127.0.0.1:6379',
   dedupTtlSeconds: 86_400,
   timeoutMs: 5_000,
-} as const;
+} as const satisfies Partial<RedisStreamsSinkOptions>;
 
+/** Every option given; only src/config/sinks/redis-streams-sink-schema.ts makes these. */
 export interface ResolvedRedisStreamsSinkOptions {
   url: string;
   stream: string;
@@ -71,34 +72,6 @@ interface AppendOnce {
   sluiceAppendOnce(numKeys: number, keys: string[], args: string[]): Promise<number>;
 }
 
-/** Validates the options up front; errors name `${field}.<option>` and quote the value. */
-export function resolveRedisStreamsSinkOptions(
-  options: RedisStreamsSinkOptions,
-  field = 'sink',
-): ResolvedRedisStreamsSinkOptions {
-  const d = DEFAULT_REDIS_STREAMS_SINK_OPTIONS;
-  const url = options.url ?? d.url;
-  if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
-    throw new InvalidOptionError(`${field}.url`, 'a redis:// or rediss:// URL', url);
-  }
-  if (typeof options.stream !== 'string' || options.stream === '') {
-    throw new InvalidOptionError(`${field}.stream`, 'a non-empty stream key', options.stream);
-  }
-  const dedupTtlSeconds = options.dedupTtlSeconds ?? d.dedupTtlSeconds;
-  if (!Number.isSafeInteger(dedupTtlSeconds) || dedupTtlSeconds < 1) {
-    throw new InvalidOptionError(`${field}.dedupTtlSeconds`, 'a positive whole number of s', dedupTtlSeconds);
-  }
-  const maxLen = options.maxLen;
-  if (maxLen !== undefined && (!Number.isSafeInteger(maxLen) || maxLen < 1)) {
-    throw new InvalidOptionError(`${field}.maxLen`, 'a positive whole number of entries', maxLen);
-  }
-  const timeoutMs = options.timeoutMs ?? d.timeoutMs;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
-    throw new InvalidOptionError(`${field}.timeoutMs`, 'a positive whole number of ms', timeoutMs);
-  }
-  return { url, stream: options.stream, dedupTtlSeconds, maxLen, timeoutMs };
-}
-
 /**
  * Whether a Redis error is transient. Errors the server replied with are permanent unless they
  * name a passing state (OOM, BUSY, LOADING, failover); anything else is the connection's.
@@ -127,8 +100,9 @@ export class RedisStreamsSink implements Sink {
   /** The client reports connection failures as events; the last one explains a failed command. */
   #lastError: Error | undefined;
 
-  constructor(options: RedisStreamsSinkOptions) {
-    this.#options = resolveRedisStreamsSinkOptions(options);
+  /** `options` as resolved on the main thread. */
+  constructor(options: ResolvedRedisStreamsSinkOptions) {
+    this.#options = options;
   }
 
   async open(): Promise<void> {

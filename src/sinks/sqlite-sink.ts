@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
 import { WriterLock } from './writer-lock.js';
 
@@ -19,7 +19,14 @@ export interface SqliteSinkOptions {
   busyTimeoutMs?: number;
 }
 
-const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+export const DEFAULT_SQLITE_SINK_OPTIONS = {
+  table: 'events',
+  synchronous: 'normal',
+  busyTimeoutMs: 10_000,
+} as const satisfies Partial<SqliteSinkOptions>;
+
+/** Every option given; only src/config/sinks/sqlite-sink-schema.ts makes these. */
+export type ResolvedSqliteSinkOptions = Required<SqliteSinkOptions>;
 
 /**
  * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of
@@ -27,27 +34,28 @@ const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  */
 export class SqliteSink implements Sink {
   readonly idempotent = true;
-  readonly #options: Required<SqliteSinkOptions>;
+  readonly #options: ResolvedSqliteSinkOptions;
   #db: Database.Database | undefined;
   #insertBatch: ((records: readonly SinkRecord[]) => number) | undefined;
 
   readonly #lock: WriterLock | undefined;
 
-  /** `writerLock`: shared by the pipeline's workers so their transactions queue instead of busy-polling. */
-  constructor(options: SqliteSinkOptions, writerLock?: SharedArrayBuffer) {
+  /**
+   * `options` as resolved on the main thread (the table name is a checked SQL identifier);
+   * `writerLock`: shared by the pipeline's workers so their transactions queue instead of busy-polling.
+   */
+  constructor(options: ResolvedSqliteSinkOptions, writerLock?: SharedArrayBuffer) {
     this.#lock = writerLock ? new WriterLock(writerLock) : undefined;
-    const table = options.table ?? 'events';
-    if (!TABLE_NAME.test(table))
-      throw new SinkError(`sink.table must be an SQL identifier, got ${JSON.stringify(table)}`, {
-        retryable: false,
-      });
-    this.#options = { table, synchronous: 'normal', busyTimeoutMs: 10_000, ...options };
+    this.#options = options;
   }
 
   async open(): Promise<void> {
     const { path, table, synchronous, busyTimeoutMs } = this.#options;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { timeout: busyTimeoutMs });
+    // Imported here, so the main thread (which reads the defaults above) and workers whose
+    // pipeline uses another sink never load the native module.
+    const { default: Sqlite } = await import('better-sqlite3');
+    const db = new Sqlite(path, { timeout: busyTimeoutMs });
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.exec(

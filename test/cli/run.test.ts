@@ -28,6 +28,8 @@ interface Started {
   /** Resolves when stderr has printed a line matching the pattern. */
   logged(pattern: RegExp): Promise<void>;
   done: Promise<Run>;
+  /** What stderr has printed so far. */
+  stderr(): string;
 }
 
 /** Runs started by the current test; any still running after it (a test that failed) are killed. */
@@ -57,7 +59,7 @@ function start(...args: string[]): Started {
           waiters.push({ pattern, resolve });
           done.then((run) => reject(new Error(`exited ${run.code} before ${pattern}: ${run.stderr}`)));
         });
-  return { child, logged, done };
+  return { child, logged, done, stderr: () => stderr };
 }
 
 const sluice = (...args: string[]) => start(...args).done;
@@ -107,6 +109,13 @@ function problems(config: unknown, env: NodeJS.ProcessEnv = {}): readonly string
   }
 }
 
+/** The problems `sluice validate` printed, one per indented line under its heading. */
+function problemLines(stderr: string): string[] {
+  const [heading, ...lines] = stderr.trimEnd().split('\n');
+  expect(heading).toMatch(/^sluice: .* is not a valid config:$/);
+  return lines.map((line) => line.replace(/^ {2}/, ''));
+}
+
 /** `${NAME}` as it appears in a config file. */
 const ref = (name: string) => ['$', '{', name, '}'].join('');
 const SQLITE = { type: 'sqlite', path: 'out.db' };
@@ -148,7 +157,13 @@ describe('run config validation', () => {
       { IN: 'events', OUT: 'out.db' },
     );
     expect(config.source).toEqual({ type: 'ndjson', path: '/etc/sluice/events.ndjson' });
-    expect(config.pipeline.sink).toEqual({ type: 'sqlite', path: '/etc/sluice/db/out.db' });
+    expect(config.pipeline.sink).toEqual({
+      type: 'sqlite',
+      path: '/etc/sluice/db/out.db',
+      table: 'events',
+      synchronous: 'normal',
+      busyTimeoutMs: 10_000,
+    });
     expect(config.shutdownTimeoutMs).toBe(30_000);
   });
 
@@ -211,6 +226,67 @@ describe('sluice validate', () => {
     expect(run.stderr).toContain('extra is not a known field');
   });
 
+  const SQL_IDENTIFIER = 'an SQL identifier (letters, digits and _, not starting with a digit, at most 63)';
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'an sqlite table that is not an SQL identifier',
+      { sink: { ...SQLITE, table: 'bad name; drop' } },
+      `sink.table must be ${SQL_IDENTIFIER}, got "bad name; drop"`,
+    ],
+    [
+      'an sqlite synchronous mode that does not exist',
+      { sink: { ...SQLITE, synchronous: 'sometimes' } },
+      'sink.synchronous must be "normal" or "full", got "sometimes"',
+    ],
+    [
+      'a negative sqlite busy timeout',
+      { sink: { ...SQLITE, busyTimeoutMs: -5 } },
+      'sink.busyTimeoutMs must be an integer of milliseconds from 0 to 2147483647, got -5',
+    ],
+    [
+      'a dead-letter fsync mode that would turn durability off',
+      { deadLetter: { type: 'ndjson', path: 'dead.ndjson', fsync: 'always' } },
+      'deadLetter.fsync must be "batch" or "never", got "always"',
+    ],
+    [
+      'an unknown queue option',
+      { queue: { bogus: 1 } },
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes), got 1',
+    ],
+  ])('refuses %s, naming the field and the value (exit 64)', async (_case, fields, problem) => {
+    const config = writeConfig({ source: { type: 'synthetic' }, sink: SQLITE, ...fields });
+    const run = await sluice('validate', '--config', config);
+    expect(run.code).toBe(64);
+    expect(run.stdout).toBe('');
+    expect(problemLines(run.stderr)).toEqual([problem]);
+  });
+
+  it('lists every problem of a file at once, whichever section each is in', async () => {
+    const config = writeConfig({
+      source: { type: 'synthetic', events: 0 },
+      sink: { ...SQLITE, table: 'bad name; drop', busyTimeoutMs: -5 },
+      deadLetter: { type: 'ndjson', path: 'dead.ndjson', fsync: 'always' },
+      queue: { bogus: 1, partitions: 0 },
+      workers: { startupTimeoutMs: 0 },
+      retry: { maxElapsedMs: -1 },
+      metrics: { port: 70000 },
+    });
+    const run = await sluice('validate', '--config', config);
+    expect(run.code).toBe(64);
+    expect(problemLines(run.stderr)).toEqual([
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes), got 1',
+      'source.events must be a positive integer, got 0',
+      `sink.table must be ${SQL_IDENTIFIER}, got "bad name; drop"`,
+      'sink.busyTimeoutMs must be an integer of milliseconds from 0 to 2147483647, got -5',
+      'deadLetter.fsync must be "batch" or "never", got "always"',
+      'metrics.port must be a port from 0 to 65535, got 70000',
+      'queue.partitions must be an integer from 1 to 1024, got 0',
+      'workers.startupTimeoutMs must be an integer of milliseconds from 1 to 2147483647, got 0',
+      'retry.maxElapsedMs must be a number of milliseconds ≥ 0 or Infinity, got -1',
+    ]);
+  });
+
   it('exits 64 for a file that is not JSON', async () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{ "source": ');
@@ -241,7 +317,7 @@ describe('sluice run', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(dead.map((d) => d.payload.reason)).toEqual(['invalid-json', 'invalid-json']);
-    expect(dead.map((d) => d.payload.event.payload).sort()).toEqual(['not json at all', '{"id": "broken",']);
+    expect(dead.map((d) => d.payload.event.raw).sort()).toEqual(['not json at all', '{"id": "broken",']);
   });
 
   it('a synthetic source of 5000 events writes 5000 distinct rows and exits 0', async () => {
@@ -268,6 +344,32 @@ describe('sluice run', () => {
     expect(written).toBeGreaterThan(0);
     expect(rows(join(dir, 'out.db'))).toEqual({ n: written, uniq: written });
   });
+
+  it.each<[string, boolean | undefined, boolean]>([
+    ['by default', undefined, true],
+    ['unless metrics.defaultMetrics is false', false, false],
+  ])(
+    'the metrics server serves the process metrics beside the pipeline metrics %s',
+    async (_case, defaultMetrics, served) => {
+      const config = writeConfig({
+        source: { type: 'synthetic' },
+        sink: SQLITE,
+        workers: { max: 1 },
+        metrics: defaultMetrics === undefined ? { port: 0 } : { port: 0, defaultMetrics },
+      });
+      const run = start('run', '--config', config);
+      await run.logged(/metrics server listening/);
+      const url = /"url":"(http:[^"]+)"/.exec(run.stderr())?.[1];
+      if (url === undefined) throw new Error(`no metrics server URL in ${run.stderr()}`);
+      const text = await (await fetch(`${url}/metrics`)).text();
+      run.child.kill('SIGTERM');
+      const result = await run.done;
+      expect(result.code, result.stderr).toBe(0);
+      expect(text).toMatch(/^sluice_events_pushed_total /m);
+      expect(/^process_cpu_user_seconds_total /m.test(text)).toBe(served);
+      expect(/^nodejs_heap_size_used_bytes /m.test(text)).toBe(served);
+    },
+  );
 
   it('a second signal while draining exits at once with code 130', async () => {
     const config = writeConfig({

@@ -10,6 +10,7 @@ import {
   writeRecord,
 } from '../../src/codec/record-codec.js';
 import { uuidv7 } from '../../src/codec/uuid-v7.js';
+import { resolveQueueOptions } from '../../src/config/queue-options.js';
 import { SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
@@ -293,7 +294,7 @@ describe('records larger than maxRecordBytes', () => {
   });
 
   it('pushing a too-large record through QueueProducer writes nothing to the ring', () => {
-    const queue = EventQueue.create({ capacityBytes: 4096 });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
     const producer = new QueueProducer(queue);
     expectSluiceError(() => producer.push({ id: 'big', payload: bigPayload }), 'SLUICE_RECORD_TOO_LARGE');
     expectSluiceError(() => producer.pushRaw(bigPayload), 'SLUICE_RECORD_TOO_LARGE');
@@ -313,7 +314,7 @@ describe('records larger than maxRecordBytes', () => {
   });
 
   it('pushing a too-large record through AsyncQueueProducer rejects and writes nothing to the ring', async () => {
-    const queue = EventQueue.create({ capacityBytes: 4096 });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
     const producer = new AsyncQueueProducer(queue);
     for (const push of [
       () => producer.push({ id: 'big', payload: bigPayload }),
@@ -334,7 +335,7 @@ describe('records larger than maxRecordBytes', () => {
   });
 
   it('an invalid event anywhere in pushMany writes none of the batch', () => {
-    const queue = EventQueue.create({ capacityBytes: 4096 });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
     const producer = new QueueProducer(queue);
     expectSluiceError(
       () =>

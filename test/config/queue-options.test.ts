@@ -3,6 +3,7 @@ import {
   DEFAULT_MAX_RECORD_BYTES,
   DEFAULT_QUEUE_OPTIONS,
   type QueueOptions,
+  type ResolvedQueueOptions,
   resolveQueueOptions,
 } from '../../src/config/queue-options.js';
 import { InvalidOptionError, type SluiceError } from '../../src/errors.js';
@@ -68,11 +69,30 @@ describe('resolveQueueOptions defaults', () => {
     expect(Object.isFrozen(DEFAULT_QUEUE_OPTIONS)).toBe(true);
   });
 
-  it('EventQueue.create validates its options up front', () => {
-    expect(() => EventQueue.create({ capacityBytes: 1000 })).toThrow(/queue\.capacityBytes.*1000/);
-    const queue = EventQueue.create({ capacityBytes: 4096, partitions: 3 });
+  it('EventQueue.create builds one ring per partition from resolved options', () => {
+    expect(() => EventQueue.create(resolveQueueOptions({ capacityBytes: 1000 }))).toThrow(
+      /queue\.capacityBytes.*1000/,
+    );
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096, partitions: 3 }));
     expect(queue.rings).toHaveLength(3);
     expect(queue.rings.every((ring) => ring.capacity === 4096)).toBe(true);
+  });
+
+  it('EventQueue.create refuses options resolveQueueOptions did not return, instead of resolving them again', () => {
+    const unresolved = { capacityBytes: 4096, partitions: 0 } as unknown as ResolvedQueueOptions;
+    expect(() => EventQueue.create(unresolved)).toThrow(
+      expect.objectContaining({
+        code: 'SLUICE_INVALID_OPTION',
+        message:
+          'queue must be the options resolveQueueOptions() returns, got {"capacityBytes":4096,"partitions":0}',
+      }),
+    );
+  });
+
+  it('resolving resolved queue options returns them unchanged', () => {
+    const resolved = resolveQueueOptions({ capacityBytes: 8192, policy: 'reject' });
+    expect(resolveQueueOptions(resolved)).toBe(resolved);
+    expect(resolveQueueOptions({ ...resolved })).toEqual(resolved);
   });
 });
 
@@ -133,7 +153,22 @@ describe('resolveQueueOptions rejects each invalid field, naming it and quoting 
     expect(error.message).toContain('got 0');
   });
 
-  it('the first invalid field is reported when several are invalid', () => {
-    expect(rejectionOf({ capacityBytes: 1000, partitions: 0 }).message).toContain('queue.capacityBytes');
+  it('every invalid field is reported when several are invalid, in the order of the options', () => {
+    const error = rejectionOf({ capacityBytes: 1000, partitions: 0 });
+    expect(error.message).toContain('queue.capacityBytes');
+    expect((error as InvalidOptionError).problems).toEqual([
+      'queue.capacityBytes must be a power of two from 4096 to 1073741824, got 1000',
+      'queue.partitions must be an integer from 1 to 1024, got 0',
+    ]);
+  });
+
+  it('an unknown field is a problem naming it and the known ones, not an option silently ignored', () => {
+    expect(rejectionOf({ bogus: 1 } as QueueOptions).message).toBe(
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes), got 1',
+    );
+  });
+
+  it('options that are not an object are named by the prefix', () => {
+    expect(rejectionOf(7 as QueueOptions).message).toBe('queue must be an object, got 7');
   });
 });

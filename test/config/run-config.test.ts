@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePipelineOptions } from '../../src/config/pipeline-options.js';
 import { loadRunConfig, RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
 
 let dir: string;
@@ -83,7 +84,11 @@ describe('YAML configs', () => {
     const fromYaml = loadRunConfig(yaml, {});
     expect(fromYaml).toEqual(loadRunConfig(json, {}));
     expect(fromYaml.source).toEqual({ type: 'ndjson', path: join(dir, 'in.ndjson'), maxLineBytes: 4096 });
-    expect(fromYaml.pipeline.deadLetter).toEqual({ type: 'ndjson', path: join(dir, 'dead.ndjson') });
+    expect(fromYaml.pipeline.deadLetter).toEqual({
+      type: 'ndjson',
+      path: join(dir, 'dead.ndjson'),
+      fsync: 'batch',
+    });
   });
 
   it('a .yml file is read as YAML too', () => {
@@ -109,8 +114,9 @@ describe('YAML configs', () => {
       ].join('\n'),
     );
     const config = loadRunConfig(path, {});
-    expect(config.pipeline.sink).toEqual({ type: 'sqlite', path: join(dir, 'out.db') });
-    expect(config.pipeline.deadLetter).toEqual({ type: 'sqlite', path: join(dir, 'dead.db') });
+    const sqlite = { type: 'sqlite', table: 'events', synchronous: 'normal', busyTimeoutMs: 10_000 };
+    expect(config.pipeline.sink).toEqual({ ...sqlite, path: join(dir, 'out.db') });
+    expect(config.pipeline.deadLetter).toEqual({ ...sqlite, path: join(dir, 'dead.db') });
   });
 
   it('a syntax error is reported with its line and column', () => {
@@ -162,7 +168,16 @@ describe('YAML configs', () => {
       stream: 'events-eu',
       group: 'sluice',
     });
-    expect(config.pipeline.sink).toEqual({ type: 'postgres', connectionString: 'postgres://db/x' });
+    expect(config.pipeline.sink).toEqual({
+      type: 'postgres',
+      connectionString: 'postgres://db/x',
+      table: 'events',
+      poolSize: 2,
+      statementTimeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
+      queryTimeoutMs: 35_000,
+      keepAlive: true,
+    });
     expect(problemsOf(() => loadRunConfig(path, { ...env, REGION: undefined }))).toEqual([
       `source.stream refers to ${ref('REGION')}, which is not set, got "events-${ref('REGION')}"`,
     ]);
@@ -356,7 +371,80 @@ describe('problems', () => {
   it('metrics and log must be objects', () => {
     expect(problems({ source: { type: 'synthetic' }, sink: SQLITE, metrics: 9464, log: 'debug' })).toEqual([
       'log must be an object, got "debug"',
-      'metrics must be an object { host?, port? }, got 9464',
+      'metrics must be an object { host?, port?, defaultMetrics? }, got 9464',
     ]);
+  });
+});
+
+describe('pipeline options in a run config', () => {
+  it('are validated by the schemas createPipeline uses, every problem listed with the rest of the file', () => {
+    expect(
+      problems({
+        source: { type: 'synthetic', rate: 0 },
+        sink: {
+          type: 'sqlite',
+          path: 'out.db',
+          table: 'bad name; drop',
+          synchronous: 'sometimes',
+          busyTimeoutMs: -5,
+        },
+        deadLetter: { type: 'ndjson', path: 'dead.ndjson', fsync: 'always' },
+        queue: { bogus: 1 },
+        workers: { max: 0 },
+        retry: { jitter: 'half' },
+        log: { level: 'loud' },
+        metrics: { port: 70000, defaultMetrics: 'yes' },
+      }),
+    ).toEqual([
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes), got 1',
+      'source.rate must be a positive number or "max", got 0',
+      'sink.table must be an SQL identifier (letters, digits and _, not starting with a digit, at most 63), got "bad name; drop"',
+      'sink.synchronous must be "normal" or "full", got "sometimes"',
+      'sink.busyTimeoutMs must be an integer of milliseconds from 0 to 2147483647, got -5',
+      'deadLetter.fsync must be "batch" or "never", got "always"',
+      'log.level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'metrics.port must be a port from 0 to 65535, got 70000',
+      'metrics.defaultMetrics must be true or false, got "yes"',
+      'workers.max must be an integer from 1 to 256, got 0',
+      "retry.jitter must be 'full' or 'none', got \"half\"",
+    ]);
+  });
+
+  it('resolve to the options createPipeline receives, defaults filled in and paths resolved', () => {
+    const config = resolveRunConfig(
+      {
+        source: { type: 'synthetic' },
+        transform: './transform.js',
+        sink: { type: 'ndjson', path: 'out.ndjson', fsync: 'never' },
+        queue: { capacityBytes: 65_536 },
+        retry: { maxAttempts: 3 },
+      },
+      dir,
+      {},
+    );
+    expect(config.pipeline).toEqual(
+      resolvePipelineOptions({
+        transform: join(dir, 'transform.js'),
+        sink: { type: 'ndjson', path: join(dir, 'out.ndjson'), fsync: 'never' },
+        queue: { capacityBytes: 65_536 },
+        retry: { maxAttempts: 3 },
+        log: { level: 'info' },
+      }),
+    );
+    expect(config.pipeline.queue.maxRecordBytes).toBe(16_384);
+    expect(resolvePipelineOptions(config.pipeline)).toBe(config.pipeline);
+  });
+
+  it('metrics.defaultMetrics adds the process metrics to the served ones, on unless turned off', () => {
+    const run = (metrics: unknown) =>
+      resolveRunConfig({ source: { type: 'synthetic' }, sink: SQLITE, metrics }, dir, {});
+    const served = run({ port: 0 });
+    expect(served.metrics).toEqual({ port: 0 });
+    expect(served.pipeline.metrics).toEqual({ defaultMetrics: true, enabled: true });
+    const off = run({ port: 0, defaultMetrics: false });
+    expect(off.metrics).toEqual({ port: 0 });
+    expect(off.pipeline.metrics).toEqual({ defaultMetrics: false, enabled: true });
+    // Without a metrics server nothing reads them.
+    expect(run(undefined).pipeline.metrics).toEqual({ defaultMetrics: false, enabled: true });
   });
 });

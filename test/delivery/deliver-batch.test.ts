@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from '../../src/config/retry-options.js';
 import { type DeliveryHooks, deliverBatch } from '../../src/delivery/deliver-batch.js';
-import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from '../../src/delivery/retry-policy.js';
 import { type Sink, SinkError, type SinkRecord, type WriteOutcome } from '../../src/sinks/sink.js';
 
 /** What the fake sink does on one attempt: resolve (optionally naming failed indexes) or throw. */

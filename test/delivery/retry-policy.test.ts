@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  backoffDelay,
   DEFAULT_RETRY_OPTIONS,
   type ResolvedRetryOptions,
   resolveRetryOptions,
-} from '../../src/delivery/retry-policy.js';
+} from '../../src/config/retry-options.js';
+import { backoffDelay } from '../../src/delivery/retry-policy.js';
 
 const options = (overrides: Partial<ResolvedRetryOptions> = {}): ResolvedRetryOptions => ({
   ...DEFAULT_RETRY_OPTIONS,

@@ -221,4 +221,30 @@ describe('invalid options', () => {
       expect(message.endsWith(got)).toBe(true);
     },
   );
+
+  it('createPipeline rejects an unknown queue option, naming it and the known ones, instead of ignoring it', async () => {
+    const problem =
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes), got 1';
+    await expect(
+      createPipeline({ sink, deadLetter: sink, queue: { bogus: 1 } as PipelineOptions['queue'] }),
+    ).rejects.toMatchObject({ code: 'SLUICE_INVALID_OPTION', message: problem, problems: [problem] });
+  });
+
+  it('createPipeline rejects with every problem of the options at once', async () => {
+    const rejection = createPipeline({
+      sink: { type: 'sqlite', path: 'x.db', synchronous: 'sometimes' as 'full' },
+      deadLetter: { type: 'ndjson', path: 'dead.ndjson', fsync: 'always' as 'batch' },
+      workers: { startupTimeoutMs: -1 },
+      retry: { initialDelayMs: -1 },
+    });
+    await expect(rejection).rejects.toMatchObject({
+      code: 'SLUICE_INVALID_OPTION',
+      problems: [
+        'workers.startupTimeoutMs must be an integer of milliseconds from 1 to 2147483647, got -1',
+        'sink.synchronous must be "normal" or "full", got "sometimes"',
+        'deadLetter.fsync must be "batch" or "never", got "always"',
+        'retry.initialDelayMs must be a number of milliseconds from 0 to 2147483647, got -1',
+      ],
+    });
+  });
 });

@@ -42,6 +42,24 @@ describe('hostile input', () => {
     expect(stats.deadLetteredByReason).toEqual({ 'too-deep': 1 });
   });
 
+  it('takes maxNestingDepth as the limit, and refuses a limit that is no positive integer', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      maxNestingDepth: 3,
+      sink: { type: 'sqlite', path: s.dbPath },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    await pipeline.pushRawMany(['{"id":"three","a":[[1]]}', '{"id":"four","a":[[[1]]]}']);
+    await pipeline.push({ id: 'pushed-four', payload: { a: [[[1]]] } });
+    await pipeline.drained();
+    expect(pipeline.stats()).toMatchObject({ written: 1, deadLetteredByReason: { 'too-deep': 2 } });
+    await expect(s.pipeline({ maxNestingDepth: 0 })).rejects.toMatchObject({
+      code: 'SLUICE_INVALID_OPTION',
+      message: expect.stringContaining('maxNestingDepth must be an integer from 1 to 100000, got 0'),
+    });
+  });
+
   it('dead-letters too-deep events on every path: through a transform, from push(), into a custom sink', async () => {
     const s = scene();
     const pipeline = await s.pipeline({

@@ -4,6 +4,7 @@
  * producer's as a throw — and writes nothing of the call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveQueueOptions } from '../../src/config/queue-options.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import { InvalidEventError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
@@ -75,7 +76,7 @@ describe('push argument shapes', () => {
   it.each(wrongShapes)(
     'AsyncQueueProducer.%s rejects with SLUICE_INVALID_EVENT naming %s',
     async (_call, argument, make) => {
-      const queue = EventQueue.create({ capacityBytes: 4096 });
+      const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
       const { sync, error } = await failureOf(() => make(new AsyncQueueProducer(queue) as unknown as Pushes));
       expect(sync).toBe(false);
       expect(error).toMatchObject({ code: 'SLUICE_INVALID_EVENT', field: argument });
@@ -86,7 +87,7 @@ describe('push argument shapes', () => {
   it.each(wrongShapes)(
     'QueueProducer.%s throws SLUICE_INVALID_EVENT naming %s',
     async (_call, argument, make) => {
-      const queue = EventQueue.create({ capacityBytes: 4096 });
+      const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
       const { sync, error } = await failureOf(() => make(new QueueProducer(queue) as unknown as Pushes));
       expect(sync).toBe(true);
       expect(error).toBeInstanceOf(InvalidEventError);

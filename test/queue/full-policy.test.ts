@@ -5,7 +5,7 @@
  * never through elapsed time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FullPolicy } from '../../src/config/queue-options.js';
+import { type FullPolicy, resolveQueueOptions } from '../../src/config/queue-options.js';
 import type { SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { CONSUMER_SIGNAL, PRODUCERS_WAITING } from '../../src/queue/layout.js';
@@ -43,7 +43,7 @@ afterEach(() => {
 
 /** A 4 KiB queue under `policy`, filled to the last byte with 64 records of 64 bytes: old-00..old-63. */
 async function fullQueue(policy: FullPolicy, rejectTimeoutMs = 0): Promise<Setup> {
-  const queue = EventQueue.create({ capacityBytes: CAPACITY, policy, rejectTimeoutMs });
+  const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: CAPACITY, policy, rejectTimeoutMs }));
   open.push(queue);
   const producer = new AsyncQueueProducer(queue);
   const accepted = await producer.pushMany(oldIds(CAPACITY / SMALL).map((id) => eventOfSize(id, SMALL)));
@@ -338,7 +338,7 @@ describe("policy 'drop-oldest'", () => {
 
 describe('closing the queue', () => {
   it('every push after close fails with SLUICE_CLOSED and writes nothing', async () => {
-    const queue = EventQueue.create({ capacityBytes: CAPACITY });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: CAPACITY }));
     open.push(queue);
     queue.close();
     expect(queue.closed).toBe(true);

@@ -4,6 +4,7 @@
  * pending (ahead of the release cursor), so one released long ago never holds a waiter.
  */
 import { describe, expect, it } from 'vitest';
+import { resolveQueueOptions } from '../../src/config/queue-options.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
@@ -16,7 +17,7 @@ function releaseAll(consumer: RingConsumer): void {
 
 describe('AsyncQueueProducer.marks', () => {
   it('lists a ring while this producer’s records there are unreleased, and the end of its last one', async () => {
-    const queue = EventQueue.create({ capacityBytes: 4096, partitions: 2 });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096, partitions: 2 }));
     const producer = new AsyncQueueProducer(queue);
     expect(producer.marks()).toEqual(new Map());
     await producer.pushRawRecords([{ data: '{"a":1}', key: 'k' }]);
@@ -29,7 +30,7 @@ describe('AsyncQueueProducer.marks', () => {
   });
 
   it('drops a mark once the ring released past it, and it stays dropped while other producers push laps of the ring', async () => {
-    const queue = EventQueue.create({ capacityBytes: 4096 });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
     const mine = new AsyncQueueProducer(queue);
     const other = new QueueProducer(queue);
     const consumer = new RingConsumer(queue.rings[0]!);

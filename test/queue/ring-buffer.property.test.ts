@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { FullPolicy } from '../../src/config/queue-options.js';
+import { type FullPolicy, resolveQueueOptions } from '../../src/config/queue-options.js';
 import type { SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { READ_CURSOR, RELEASE_CURSOR, RESERVE_CURSOR } from '../../src/queue/layout.js';
@@ -353,7 +353,9 @@ describe('ring buffer against an array model', () => {
         setupArb,
         fc.commands(commandArbs, { maxCommands: 100, size: 'max' }),
         async (setup, commands) => {
-          const queue = EventQueue.create({ capacityBytes: setup.capacity, policy: setup.policy });
+          const queue = EventQueue.create(
+            resolveQueueOptions({ capacityBytes: setup.capacity, policy: setup.policy }),
+          );
           const ring = queue.rings[0]!;
           // A fresh ring whose cursors sit where a long-running one's would after that much traffic.
           for (const word of [RESERVE_CURSOR, RELEASE_CURSOR, READ_CURSOR]) {
@@ -397,7 +399,7 @@ describe('ring buffer against an array model', () => {
   });
 
   it('a record exactly as large as the space left before the end of the lap needs no padding', async () => {
-    const queue = EventQueue.create({ capacityBytes: 4096, policy: 'reject' });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096, policy: 'reject' }));
     const ring = queue.rings[0]!;
     const consumer = new RingConsumer(ring);
     const producer = new QueueProducer(queue);
@@ -416,7 +418,7 @@ describe('ring buffer against an array model', () => {
   });
 
   it('a record one alignment unit larger than the space left wraps to offset 0 and pads the rest of the lap', async () => {
-    const queue = EventQueue.create({ capacityBytes: 8192, policy: 'reject' });
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 8192, policy: 'reject' }));
     const ring = queue.rings[0]!;
     const consumer = new RingConsumer(ring);
     const producer = new QueueProducer(queue);

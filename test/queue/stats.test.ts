@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type QueueOptions, resolveQueueOptions } from '../../src/config/queue-options.js';
 import { EventQueue, type QueueStats } from '../../src/queue/event-queue.js';
 import { PRODUCERS_WAITING } from '../../src/queue/layout.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
@@ -26,8 +27,8 @@ afterEach(() => {
   for (const queue of open.splice(0)) queue.close();
 });
 
-function create(options: Parameters<typeof EventQueue.create>[0]): EventQueue {
-  const queue = EventQueue.create(options);
+function create(options: QueueOptions): EventQueue {
+  const queue = EventQueue.create(resolveQueueOptions(options));
   open.push(queue);
   return queue;
 }

@@ -5,7 +5,7 @@
  * it hang the suite.
  */
 import { describe, expect, it, onTestFailed } from 'vitest';
-import type { FullPolicy } from '../../src/config/queue-options.js';
+import { type FullPolicy, resolveQueueOptions } from '../../src/config/queue-options.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import type { ConsumerData, ConsumerResult } from '../fixtures/ring-consumer.js';
 import type { ProducerData, ProducerResult } from '../fixtures/ring-producer.js';
@@ -36,11 +36,13 @@ interface RunResult {
  * thread) if the whole run takes longer than `timeoutMs`.
  */
 async function run(options: RunOptions): Promise<RunResult> {
-  const queue = EventQueue.create({
-    capacityBytes: options.capacityBytes,
-    partitions: options.partitions,
-    policy: options.policy ?? 'block',
-  });
+  const queue = EventQueue.create(
+    resolveQueueOptions({
+      capacityBytes: options.capacityBytes,
+      partitions: options.partitions,
+      policy: options.policy ?? 'block',
+    }),
+  );
   const handle = queue.handle;
   const consumers: FixtureThread<ConsumerResult>[] = queue.rings.map((_, ringIndex) =>
     startFixture<ConsumerResult>('ring-consumer', {

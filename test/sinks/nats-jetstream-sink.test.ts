@@ -1,6 +1,7 @@
 import { connect, type JetStreamManager, type NatsConnection, nanos } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsJetStreamSink, type NatsJetStreamSinkOptions } from '../../src/sinks/nats-jetstream-sink.js';
+import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { NATS_URL, nats, uniqueName } from '../helpers/brokers.js';
 import {
   brokerSinkCases,
@@ -31,7 +32,9 @@ async function readIds(name = stream): Promise<string[]> {
 }
 
 function sinkFor(options: Partial<NatsJetStreamSinkOptions> = {}): NatsJetStreamSink {
-  return new NatsJetStreamSink({ servers: NATS_URL, subject, stream, ...options });
+  return new NatsJetStreamSink(
+    resolveSinkSpec({ type: 'nats-jetstream', servers: NATS_URL, subject, stream, ...options }),
+  );
 }
 
 describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
@@ -156,6 +159,14 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
 sinkOptionCases({
   valid: { type: 'nats-jetstream', subject: 'events.in' },
   required: 'subject',
+  resolved: {
+    type: 'nats-jetstream',
+    subject: 'events.in',
+    servers: ['nats://127.0.0.1:4222'],
+    stream: undefined,
+    duplicateWindowMs: 120_000,
+    timeoutMs: 5000,
+  },
   construct: (spec) => new NatsJetStreamSink(spec),
   invalid: [
     ['sink.subject', { subject: undefined }, 'got undefined'],

@@ -2,14 +2,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NdjsonSink } from '../../src/sinks/ndjson-sink.js';
+import { NdjsonSink, type NdjsonSinkOptions } from '../../src/sinks/ndjson-sink.js';
 import type { SinkRecord } from '../../src/sinks/sink.js';
+import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-sink-'));
 const path = join(dir, 'deep', 'er', 'events.ndjson');
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A sink built as a worker builds it: from the resolved spec. */
+const ndjsonSink = (options: NdjsonSinkOptions) =>
+  new NdjsonSink(resolveSinkSpec({ type: 'ndjson', ...options }));
 
 function readRecords(file = path): SinkRecord[] {
   if (!existsSync(file)) return [];
@@ -20,7 +25,7 @@ function readRecords(file = path): SinkRecord[] {
 }
 
 runSinkCompliance(
-  () => new NdjsonSink({ path }),
+  () => ndjsonSink({ path }),
   async () => readRecords().map((r) => r.id),
   {
     name: 'NDJSON',
@@ -28,7 +33,7 @@ runSinkCompliance(
       {
         // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
         description: 'the disk is full',
-        makeSink: () => new NdjsonSink({ path: '/dev/full' }),
+        makeSink: () => ndjsonSink({ path: '/dev/full' }),
       },
     ],
   },
@@ -37,7 +42,7 @@ runSinkCompliance(
 describe('NdjsonSink', () => {
   it('says it is not idempotent: a batch written twice appears twice', async () => {
     const file = join(dir, 'twice.ndjson');
-    const sink = new NdjsonSink({ path: file });
+    const sink = ndjsonSink({ path: file });
     await sink.open();
     const batch = complianceBatch(3);
     await sink.write(batch);
@@ -49,7 +54,7 @@ describe('NdjsonSink', () => {
 
   it('writes one JSON line per record, in batch order, carrying every field', async () => {
     const file = join(dir, 'fields.ndjson');
-    const sink = new NdjsonSink({ path: file, fsync: 'never' });
+    const sink = ndjsonSink({ path: file, fsync: 'never' });
     await sink.open();
     const batch = complianceBatch(4);
     await sink.write(batch);
@@ -62,7 +67,7 @@ describe('NdjsonSink', () => {
     const first = complianceBatch(2);
     const second = complianceBatch(2);
     for (const batch of [first, second]) {
-      const sink = new NdjsonSink({ path: file });
+      const sink = ndjsonSink({ path: file });
       await sink.open();
       await sink.write(batch);
       await sink.close();
@@ -71,7 +76,7 @@ describe('NdjsonSink', () => {
   });
 
   it('refuses to write before open with a permanent SinkError', async () => {
-    const sink = new NdjsonSink({ path: join(dir, 'never-opened.ndjson') });
+    const sink = ndjsonSink({ path: join(dir, 'never-opened.ndjson') });
     await expect(sink.write(complianceBatch(1))).rejects.toMatchObject({ retryable: false });
   });
 });

@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSink, type PostgresSinkOptions } from '../../src/sinks/postgres-sink.js';
+import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { uniqueName } from '../helpers/engine.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import {
@@ -50,13 +51,16 @@ describe.skipIf(postgresSkip)('PostgresSink against a server that stops answerin
     const url = new URL(POSTGRES_URL);
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    const sink = new PostgresSink({
-      connectionString: url.href,
-      table,
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      queryTimeoutMs: QUERY_TIMEOUT_MS,
-      ...options,
-    });
+    const sink = new PostgresSink(
+      resolveSinkSpec({
+        type: 'postgres',
+        connectionString: url.href,
+        table,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        queryTimeoutMs: QUERY_TIMEOUT_MS,
+        ...options,
+      }),
+    );
     sinks.push(sink);
     return sink;
   }

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStreamsSink, type RedisStreamsSinkOptions } from '../../src/sinks/redis-streams-sink.js';
 import type { SinkRecord } from '../../src/sinks/sink.js';
+import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { REDIS_URL, redis, uniqueName } from '../helpers/brokers.js';
 import {
   brokerSinkCases,
@@ -45,7 +46,7 @@ async function deleteStream(name: string): Promise<void> {
 }
 
 function sinkFor(options: Partial<RedisStreamsSinkOptions> = {}): RedisStreamsSink {
-  return new RedisStreamsSink({ url: REDIS_URL, stream, ...options });
+  return new RedisStreamsSink(resolveSinkSpec({ type: 'redis-streams', url: REDIS_URL, stream, ...options }));
 }
 
 /** A stream name no other test uses (`label` tells them apart), deleted with its dedup keys afterwards. */
@@ -185,6 +186,14 @@ describe.skipIf(redis.skip)('RedisStreamsSink against a real server', () => {
 sinkOptionCases({
   valid: { type: 'redis-streams', stream: 'events' },
   required: 'stream',
+  resolved: {
+    type: 'redis-streams',
+    stream: 'events',
+    url: 'redis://127.0.0.1:6379',
+    dedupTtlSeconds: 86_400,
+    maxLen: undefined,
+    timeoutMs: 5000,
+  },
   construct: (spec) => new RedisStreamsSink(spec),
   invalid: [
     ['sink.stream', { stream: undefined }, 'got undefined'],

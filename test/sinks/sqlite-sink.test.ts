@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { SqliteSink } from '../../src/sinks/sqlite-sink.js';
+import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
+import { SqliteSink, type SqliteSinkOptions } from '../../src/sinks/sqlite-sink.js';
 import { uniqueName } from '../helpers/engine.js';
 import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';
 
@@ -12,6 +13,10 @@ const path = join(dir, 'nested', 'sink.db');
 const table = uniqueName('events');
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A sink built as a worker builds it: from the resolved spec. */
+const sqliteSink = (options: SqliteSinkOptions) =>
+  new SqliteSink(resolveSinkSpec({ type: 'sqlite', ...options }));
 
 /** Reads through a connection of its own, as another process would. */
 async function readIds(): Promise<string[]> {
@@ -27,12 +32,12 @@ async function readIds(): Promise<string[]> {
 
 let blocker: Database.Database | undefined;
 
-runSinkCompliance(() => new SqliteSink({ path, table }), readIds, {
+runSinkCompliance(() => sqliteSink({ path, table }), readIds, {
   name: 'SQLite',
   failures: [
     {
       description: 'another connection holds the write lock past the busy timeout',
-      makeSink: () => new SqliteSink({ path, table, busyTimeoutMs: 20 }),
+      makeSink: () => sqliteSink({ path, table, busyTimeoutMs: 20 }),
       breakIt() {
         blocker = new Database(path);
         blocker.exec('BEGIN EXCLUSIVE');
@@ -52,8 +57,8 @@ describe('SqliteSink', () => {
     await Promise.all(sinks.splice(0).map((s) => s.close()));
   });
 
-  async function open(options: Partial<ConstructorParameters<typeof SqliteSink>[0]> = {}) {
-    const sink = new SqliteSink({ path, table, ...options });
+  async function open(options: Partial<SqliteSinkOptions> = {}) {
+    const sink = sqliteSink({ path, table, ...options });
     sinks.push(sink);
     await sink.open();
     return sink;
@@ -94,14 +99,18 @@ describe('SqliteSink', () => {
     expect(batch.filter((r) => found.has(r.id))).toEqual([]);
   });
 
-  it('refuses a table name that is not an SQL identifier, permanently', () => {
-    expect(() => new SqliteSink({ path, table: 'events; DROP TABLE x' })).toThrow(
-      expect.objectContaining({ code: 'SLUICE_SINK_ERROR', retryable: false }),
+  it('refuses a table name that is not an SQL identifier when its spec is resolved, before any statement', () => {
+    expect(() => sqliteSink({ path, table: 'events; DROP TABLE x' })).toThrow(
+      expect.objectContaining({
+        code: 'SLUICE_INVALID_OPTION',
+        message:
+          'sink.table must be an SQL identifier (letters, digits and _, not starting with a digit, at most 63), got "events; DROP TABLE x"',
+      }),
     );
   });
 
   it('refuses to write before open with a permanent SinkError', async () => {
-    const sink = new SqliteSink({ path, table });
+    const sink = sqliteSink({ path, table });
     await expect(sink.write(complianceBatch(1))).rejects.toMatchObject({ retryable: false });
   });
 });

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { DEFAULT_SQLITE_SINK_OPTIONS, type ResolvedSqliteSinkOptions } from '../../sinks/sqlite-sink.js';
+import { integer, MAX_TIMER_MS, nonEmptyString, oneOf, strictObject } from '../option-schema.js';
+import { sqlIdentifier } from './sql-identifier.js';
+
+const d = DEFAULT_SQLITE_SINK_OPTIONS;
+
+export const sqliteSinkSchema = strictObject({
+  type: z.literal('sqlite'),
+  path: nonEmptyString('a file path'),
+  table: sqlIdentifier().default(d.table),
+  synchronous: oneOf(['normal', 'full']).default(d.synchronous),
+  // SQLite takes the busy timeout as a C int of ms.
+  busyTimeoutMs: integer(0, MAX_TIMER_MS, `an integer of milliseconds from 0 to ${MAX_TIMER_MS}`).default(
+    d.busyTimeoutMs,
+  ),
+}) satisfies z.ZodType<{ type: 'sqlite' } & ResolvedSqliteSinkOptions>;
