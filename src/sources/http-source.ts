@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface HttpSourceOptions {
@@ -16,7 +17,7 @@ export interface HttpSourceOptions {
   path?: string;
   /** When set, requests must carry `Authorization: Bearer <token>` (401 otherwise). */
   token?: string;
-  /** Larger bodies are refused with 413 without being read to the end, bytes. @default 10 MiB */
+  /** Larger bodies are refused with 413, no more of them held than this, bytes. @default 10 MiB */
   maxBodyBytes?: number;
   /** When the ring is full, how long a request waits for room before a 429, ms. @default 0 */
   fullWaitMs?: number;
@@ -39,6 +40,10 @@ export type HttpSourceTarget = SourceTarget;
 
 /** Seconds a client is told to wait after a 429. */
 const RETRY_AFTER_SECONDS = 1;
+/** A refused body is read and dropped up to this many bytes (or maxBodyBytes, if more) so its client sees the answer. */
+const MIN_DISCARD_BYTES = 16 * 1024 * 1024;
+/** …and for at most this long, ms: a client trickling a refused body does not keep its connection. */
+const DISCARD_MS = 10_000;
 /** How often a request waiting for room (fullWaitMs) looks at the ring again, ms. */
 const ROOM_POLL_MS = 5;
 /** A chunk pushed at once is at most this share of a partition's ring (see #pushAll). */
@@ -48,11 +53,14 @@ const CARRIAGE_RETURN = 0x0d;
 /** Keys that could reach an object's prototype when a consumer merges the event. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** A response: status, JSON body, extra headers. */
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  headers?: Record<string, string>;
+/** One request and its response, as the steps of handling it share them. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Answers before the body was read to its end (see answerEarly). */
+  early(reply: Reply): void;
+  /** Tells a client waiting on `Expect: 100-continue` to send its body; nothing otherwise. */
+  proceed(): void;
 }
 
 class HttpError extends Error {
@@ -80,6 +88,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #path: string;
   readonly #token: Buffer | undefined;
   readonly #maxBodyBytes: number;
+  readonly #discard: DiscardLimits;
   readonly #fullWaitMs: number;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #listening: Promise<string>;
@@ -108,6 +117,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     this.#path = o.path;
     this.#token = o.token === undefined ? undefined : digest(o.token);
     this.#maxBodyBytes = o.maxBodyBytes;
+    this.#discard = { bytes: Math.max(o.maxBodyBytes, MIN_DISCARD_BYTES), ms: DISCARD_MS };
     this.#fullWaitMs = o.fullWaitMs;
     this.#listening = new Promise<string>((resolve, reject) => {
       this.#bound = resolve;
@@ -134,14 +144,18 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
 
   /** Serves until `signal` aborts or stop(); resolves once the server is closed and no request is being handled. */
   protected async run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
-    const server = createServer((req, res) => {
-      const handling = this.#handle(target, signal, req, res).catch((error: unknown) => {
+    const serve = (req: IncomingMessage, res: ServerResponse, awaitingContinue: boolean) => {
+      const handling = this.#handle(target, signal, req, res, awaitingContinue).catch((error: unknown) => {
         target.logger.error({ err: error }, 'http source request failed');
         if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
       });
       this.#inFlight.add(handling);
       handling.finally(() => this.#inFlight.delete(handling));
-    });
+    };
+    const server = createServer((req, res) => serve(req, res, false));
+    // `Expect: 100-continue` (curl's way with a large body): 100 Continue is sent only once the
+    // request passed every check that needs no body, so a refused client never sends its body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -180,32 +194,46 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     signal: AbortSignal,
     req: IncomingMessage,
     res: ServerResponse,
+    expectsContinue: boolean,
   ): Promise<void> {
+    let awaitingContinue = expectsContinue;
+    const exchange: Exchange = {
+      req,
+      res,
+      early: (reply) => answerEarly(req, res, reply, this.#discard, awaitingContinue),
+      proceed: () => {
+        if (awaitingContinue) res.writeContinue();
+        awaitingContinue = false;
+      },
+    };
+    const early = exchange.early;
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== this.#path) return send(res, { status: 404, body: { error: 'not found' } });
+    if (url.pathname !== this.#path) return early({ status: 404, body: { error: 'not found' } });
     if (req.method !== 'POST') {
-      return send(res, { status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } });
+      return early({ status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } });
     }
     if (!this.#authorised(req.headers.authorization)) {
-      return refuse(res, {
+      return early({
         status: 401,
         body: { error: 'missing or wrong bearer token' },
         headers: { 'www-authenticate': 'Bearer' },
       });
     }
-    if (signal.aborted) return refuse(res, { status: 503, body: { error: 'shutting down' } });
+    if (signal.aborted) return early({ status: 503, body: { error: 'shutting down' } });
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const ndjson = type === 'application/x-ndjson' || type === 'application/ndjson';
     if (!ndjson && type !== 'application/json') {
-      return refuse(res, {
+      return early({
         status: 415,
         body: {
           error: `content-type must be application/x-ndjson or application/json, got ${type || 'none'}`,
         },
       });
     }
-    const body = await this.#readBody(req, res);
-    if (body === undefined) return;
+    if (Number(req.headers['content-length']) > this.#maxBodyBytes) return early(this.#tooLarge());
+    exchange.proceed();
+    const body = await this.#readBody(req);
+    if (body === undefined) return early(this.#tooLarge());
     let lines: RawRecord[];
     try {
       // Each event's source says where it was in the body, so a malformed one's dead letter says too.
@@ -242,6 +270,10 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     send(res, { status: 200, body: { accepted } });
   }
 
+  #tooLarge(): Reply {
+    return { status: 413, body: { error: `body larger than ${this.#maxBodyBytes} bytes` } };
+  }
+
   /**
    * Compares digests of the tokens in constant time: equal lengths whatever was sent, so neither
    * the content nor the length of the token leaks through the response time.
@@ -252,15 +284,9 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     return match !== null && timingSafeEqual(digest(match[1]!), this.#token);
   }
 
-  /** The whole body, or undefined after answering 413 (the rest is not read). */
-  #readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  /** The whole body, or undefined once it passed maxBodyBytes (the rest unread, `req` paused). */
+  #readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     const max = this.#maxBodyBytes;
-    const tooLarge = () => refuse(res, { status: 413, body: { error: `body larger than ${max} bytes` } });
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) {
-      tooLarge();
-      return Promise.resolve(undefined);
-    }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
@@ -270,10 +296,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
           chunks.push(chunk);
           return;
         }
-        // Stop reading without destroying the request, which would take the 413 down with it.
         req.off('data', onData).off('end', onEnd).pause();
         chunks.length = 0;
-        tooLarge();
         resolve(undefined);
       };
       const onEnd = () => resolve(Buffer.concat(chunks, bytes));
@@ -342,21 +366,6 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
-}
-
-function send(res: ServerResponse, reply: Reply): void {
-  res.writeHead(reply.status, {
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-    ...reply.headers,
-  });
-  res.end(`${JSON.stringify(reply.body)}\n`);
-}
-
-/** Answers before the body was read: the connection closes, so the unread rest is never read. */
-function refuse(res: ServerResponse, reply: Reply): void {
-  send(res, { ...reply, headers: { ...reply.headers, connection: 'close' } });
-  res.once('finish', () => res.req.socket.destroySoon());
 }
 
 /**

@@ -1,4 +1,5 @@
-import { request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { buffer } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
@@ -25,6 +26,7 @@ afterEach(async () => {
 interface Started {
   s: Scene;
   pipeline: Pipeline;
+  source: HttpSource;
   url: string;
   words: Int32Array;
 }
@@ -46,7 +48,7 @@ async function start(
   sources.push(source);
   void source.start(pipeline, new AbortController().signal);
   const url = await source.listening();
-  return { s, pipeline, url, words: new Int32Array(control) };
+  return { s, pipeline, source, url, words: new Int32Array(control) };
 }
 
 function ndjson(events: readonly unknown[]): string {
@@ -55,11 +57,60 @@ function ndjson(events: readonly unknown[]): string {
 
 function post(
   url: string,
-  body: string,
+  body: string | Uint8Array,
   type = 'application/x-ndjson',
   headers: Record<string, string> = {},
 ) {
   return fetch(url, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+interface Sending {
+  /** The request, to write more of its body, end it or destroy it. */
+  req: ReturnType<typeof request>;
+  /** The server's answer, read to its end; rejects if the exchange failed (a reset). */
+  answer: Promise<Answer>;
+  /** Resolves once the server's answer has begun (its status line and headers arrived). */
+  answered: Promise<void>;
+  /** Resolves once the request closed: with the error it met (a reset), or undefined. */
+  closed: Promise<Error | undefined>;
+}
+
+/**
+ * A POST through node:http, by default on a connection of its own (no agent), its body written by
+ * the caller: a Content-Length header makes it a sized body, none a chunked one.
+ */
+function send(url: string, headers: Record<string, string | number>, agent: Agent | false = false): Sending {
+  const req = request(url, {
+    method: 'POST',
+    agent,
+    headers: { 'content-type': 'application/x-ndjson', ...headers },
+  });
+  let begun!: () => void;
+  const answered = new Promise<void>((resolve) => {
+    begun = resolve;
+  });
+  const answer = new Promise<Answer>((resolve, reject) => {
+    req.on('response', (res) => {
+      begun();
+      buffer(res).then(
+        (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body.toString('utf8') }),
+        reject,
+      );
+    });
+    req.on('error', reject);
+  });
+  // A test that destroys the request on purpose does not await the answer.
+  answer.catch(() => undefined);
+  const closed = new Promise<Error | undefined>((resolve) => {
+    req.once('error', resolve).once('close', () => resolve(undefined));
+  });
+  return { req, answer, answered, closed };
 }
 
 const sortedIds = (s: Scene) =>
@@ -268,6 +319,57 @@ describe('the http source', () => {
     expect((await post(`${url}/ingest`, '{"id":"x"}', 'application/json')).status).toBe(400);
     expect((await post(`${url}/ingest`, '[1,', 'application/json')).status).toBe(400);
     expect((await post(`${url}/ingest`, 'a', 'text/plain')).status).toBe(415);
+  });
+});
+
+describe('the http source answers a body it refuses', () => {
+  it.each([
+    ['keeps its connection alive', true],
+    ['asks for its connection to close', false],
+  ])(
+    'answers 413 to a chunked body over maxBodyBytes from a client that %s, and the client reads the answer rather than a reset',
+    async (_, keepAlive) => {
+      const { pipeline, url } = await start({ maxBodyBytes: 1024 });
+      const agent = new Agent({ keepAlive });
+      try {
+        const line = `${JSON.stringify({ id: 'big', payload: { text: 'x'.repeat(200) } })}\n`;
+        const sending = send(`${url}/ingest`, { 'transfer-encoding': 'chunked' }, agent);
+        // 8 MiB handed over at once: the client is still sending when the server answers.
+        sending.req.end(line.repeat(Math.ceil((8 * 1024 * 1024) / line.length)));
+        const answer = await sending.answer;
+        expect(answer.status).toBe(413);
+        expect(JSON.parse(answer.body)).toEqual({ error: 'body larger than 1024 bytes' });
+        // No EPIPE or ECONNRESET on the request either.
+        expect(await sending.closed).toBeUndefined();
+        expect(pipeline.stats().queue.recordsWritten).toBe(0);
+      } finally {
+        agent.destroy();
+      }
+    },
+  );
+
+  it('answers a request that waits on Expect: 100-continue before its client sends the body, unless the body is to be read', async () => {
+    const { url } = await start({ maxBodyBytes: 4096 });
+    const expecting = (length: number) => {
+      const sending = send(`${url}/ingest`, { 'content-length': length, expect: '100-continue' });
+      const state = { continued: false };
+      sending.req.on('continue', () => {
+        state.continued = true;
+      });
+      sending.req.flushHeaders();
+      return { sending, state };
+    };
+    const large = expecting(8192);
+    expect((await large.sending.answer).status).toBe(413);
+    expect(large.state.continued).toBe(false);
+
+    const body = ndjson([{ id: 'continued-1', payload: {} }]);
+    const fits = expecting(Buffer.byteLength(body));
+    fits.sending.req.on('continue', () => fits.sending.req.end(body));
+    const answer = await fits.sending.answer;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ accepted: 1 });
+    expect(fits.state.continued).toBe(true);
   });
 });
 
