@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { type ContentDecoding, contentDecoding, DECODABLE_CODINGS } from './content-decoding.js';
 import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';
+import { readBody } from './read-body.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface HttpSourceOptions {
@@ -17,7 +19,11 @@ export interface HttpSourceOptions {
   path?: string;
   /** When set, requests must carry `Authorization: Bearer <token>` (401 otherwise). */
   token?: string;
-  /** Larger bodies are refused with 413, no more of them held than this, bytes. @default 10 MiB */
+  /**
+   * Larger bodies are refused with 413, no more of them held than this, bytes. A compressed body
+   * is held to it twice: as received, and as decoded (its decoding stops there).
+   * @default 10 MiB
+   */
   maxBodyBytes?: number;
   /** When the ring is full, how long a request waits for room before a 429, ms. @default 0 */
   fullWaitMs?: number;
@@ -81,6 +87,9 @@ class HttpError extends Error {
  * `Retry-After`: the accepted events are the body's first `accepted`, in order, and stay accepted;
  * the client resends the rest. Under `queue.policy: drop-oldest` an accepted event may still be
  * discarded (counted) before a worker takes it; `?ack=sink` then answers for it too.
+ *
+ * A body sent with `Content-Encoding: gzip`, `x-gzip`, `deflate` or `br` is decoded as it arrives
+ * (another coding: 415; a corrupt stream: 400).
  */
 export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #host: string;
@@ -230,15 +239,54 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
         },
       });
     }
+    const decoding = contentDecoding(req.headers['content-encoding']);
+    if (decoding.kind === 'unsupported') {
+      return early({
+        status: 415,
+        body: { error: `content-encoding must be ${DECODABLE_CODINGS}, got ${decoding.value}` },
+      });
+    }
+    // Received bytes are held to the limit too, so a declared length over it is refused at once.
     if (Number(req.headers['content-length']) > this.#maxBodyBytes) return early(this.#tooLarge());
-    exchange.proceed();
-    const body = await this.#readBody(req);
-    if (body === undefined) return early(this.#tooLarge());
+    const accepted = await this.#receive(target, signal, exchange, {
+      ndjson,
+      decoding,
+      label: `POST ${url.pathname}`,
+    });
+    if (accepted === undefined) return;
+    // settled(): what this source pushed is written or dead-lettered (drained() would also wait
+    // for producer threads' pushes, which the client did not send).
+    if (url.searchParams.get('ack') === 'sink') await target.settled();
+    send(res, { status: 200, body: { accepted } });
+  }
+
+  /**
+   * Reads the body within maxBodyBytes, splits it and pushes it. Returns how many events were
+   * accepted once all were; otherwise answers the client itself (a refusal, a ring that stayed
+   * full, a stop) or leaves a client that went away unanswered, and returns undefined.
+   */
+  async #receive(
+    target: HttpSourceTarget,
+    signal: AbortSignal,
+    { req, res, early, proceed }: Exchange,
+    body: { ndjson: boolean; decoding: ContentDecoding; label: string },
+  ): Promise<number | undefined> {
+    proceed();
+    const outcome = await readBody(req, body.decoding, { maxBytes: this.#maxBodyBytes });
+    switch (outcome.kind) {
+      case 'aborted':
+        return undefined;
+      case 'too-large':
+        early(this.#tooLarge());
+        return undefined;
+      case 'corrupt':
+        early({ status: 400, body: { error: outcome.message } });
+        return undefined;
+    }
     let lines: RawRecord[];
     try {
       // Each event's source says where it was in the body, so a malformed one's dead letter says too.
-      const label = `POST ${url.pathname}`;
-      lines = ndjson ? splitLines(body, label) : splitArray(body, label);
+      lines = body.ndjson ? splitLines(outcome.body, body.label) : splitArray(outcome.body, body.label);
       const maxRecordBytes = target.options.queue.maxRecordBytes;
       // Checked before anything is pushed, so a 413 for one record means none of the body went in.
       lines.forEach((line, index) => {
@@ -251,23 +299,20 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       });
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      return send(res, { status: error.status, body: { error: error.message } });
+      send(res, { status: error.status, body: { error: error.message } });
+      return undefined;
     }
     const accepted = await this.#pushAll(target, signal, lines);
     this.#accepted += accepted;
     const rejected = lines.length - accepted;
-    if (rejected > 0) {
-      target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
-      return send(res, {
-        status: signal.aborted ? 503 : 429,
-        body: { accepted, rejected },
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-      });
-    }
-    // settled(): what this source pushed is written or dead-lettered (drained() would also wait
-    // for producer threads' pushes, which the client did not send).
-    if (url.searchParams.get('ack') === 'sink') await target.settled();
-    send(res, { status: 200, body: { accepted } });
+    if (rejected === 0) return accepted;
+    target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
+    send(res, {
+      status: signal.aborted ? 503 : 429,
+      body: { accepted, rejected },
+      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    });
+    return undefined;
   }
 
   #tooLarge(): Reply {
@@ -282,27 +327,6 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     if (this.#token === undefined) return true;
     const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
     return match !== null && timingSafeEqual(digest(match[1]!), this.#token);
-  }
-
-  /** The whole body, or undefined once it passed maxBodyBytes (the rest unread, `req` paused). */
-  #readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-    const max = this.#maxBodyBytes;
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      const onData = (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes <= max) {
-          chunks.push(chunk);
-          return;
-        }
-        req.off('data', onData).off('end', onEnd).pause();
-        chunks.length = 0;
-        resolve(undefined);
-      };
-      const onEnd = () => resolve(Buffer.concat(chunks, bytes));
-      req.on('data', onData).once('end', onEnd).once('error', reject);
-    });
   }
 
   /**

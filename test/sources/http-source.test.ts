@@ -1,5 +1,7 @@
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
@@ -370,6 +372,83 @@ describe('the http source answers a body it refuses', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ accepted: 1 });
     expect(fits.state.continued).toBe(true);
+  });
+});
+
+/** `bytes` of zeros through gzip, compressed a MiB at a time so the zeros never exist at once. */
+function gzipOfZeros(bytes: number): Promise<Buffer> {
+  const zeros = Buffer.alloc(1024 * 1024);
+  const source = Readable.from(
+    (function* () {
+      for (let sent = 0; sent < bytes; sent += zeros.length) yield zeros;
+    })(),
+  );
+  return buffer(source.pipe(createGzip({ level: 9 })));
+}
+
+describe('the http source decodes compressed bodies', () => {
+  it.each([
+    ['gzip', gzipSync],
+    ['x-gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const)('writes every event of a body sent with Content-Encoding: %s', async (encoding, compress) => {
+    const { s, url } = await start();
+    const all = ids(`enc-${encoding}`, 200);
+    const body = compress(
+      Buffer.from(ndjson(all.map((id, n) => ({ id, payload: { n, text: 'c'.repeat(50) } })))),
+    );
+    const response = await post(`${url}/ingest?ack=sink`, body, undefined, { 'content-encoding': encoding });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 200 });
+    expect(sortedIds(s)).toEqual(all);
+    expect(s.deadLetters()).toHaveLength(0);
+  });
+
+  it('answers 413 to a gzip bomb, inflating no more than maxBodyBytes of it', async () => {
+    const { pipeline, url } = await start({ maxBodyBytes: 1024 * 1024 });
+    const decodedBytes = 200 * 1024 * 1024;
+    const bomb = await gzipOfZeros(decodedBytes);
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const response = await post(`${url}/ingest`, bomb, undefined, { 'content-encoding': 'gzip' });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ error: `body larger than ${1024 * 1024} bytes` });
+    const grown = process.memoryUsage().rss - before;
+    // A memory bound, not a timing: the decoded body (200 MiB) would show many times over.
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
+  it('answers 415 to a content encoding it cannot decode, and pushes none of it', async () => {
+    const { pipeline, url } = await start();
+    const body = ndjson([{ id: 'z-1', payload: {} }]);
+    const zstd = await post(`${url}/ingest`, body, undefined, { 'content-encoding': 'zstd' });
+    expect(zstd.status).toBe(415);
+    expect(await zstd.json()).toEqual({
+      error: 'content-encoding must be gzip, x-gzip, deflate, br or identity, got zstd',
+    });
+    const twice = await post(`${url}/ingest`, gzipSync(gzipSync(body)), undefined, {
+      'content-encoding': 'gzip, gzip',
+    });
+    expect(twice.status).toBe(415);
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
+  it('answers 400 to a corrupt or truncated gzip body, and pushes none of it', async () => {
+    const { pipeline, url } = await start();
+    const good = gzipSync(
+      Buffer.from(ndjson(ids('bad', 50).map((id) => ({ id, payload: { text: 'b'.repeat(40) } })))),
+    );
+    const corrupt = Buffer.from(good);
+    corrupt.fill(0xff, 10, good.length - 8);
+    const truncated = good.subarray(0, good.length - 12);
+    for (const body of [corrupt, truncated]) {
+      const response = await post(`${url}/ingest`, body, undefined, { 'content-encoding': 'gzip' });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(/^gzip body is corrupt: /);
+    }
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
   });
 });
 
