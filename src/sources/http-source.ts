@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { ByteBudget } from './byte-budget.js';
 import { type ContentDecoding, contentDecoding, DECODABLE_CODINGS } from './content-decoding.js';
 import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';
 import { readBody } from './read-body.js';
@@ -25,18 +26,31 @@ export interface HttpSourceOptions {
    * @default 10 MiB
    */
   maxBodyBytes?: number;
+  /**
+   * Bytes of request bodies read or held at once, all requests together (decoded bytes, for a
+   * compressed body); a body is held until its events are pushed. A request that would pass it is
+   * answered 503 with Retry-After: before its body is read when it declares an uncompressed length,
+   * else as soon as what it read passes it. At least maxBodyBytes, so any body within that limit
+   * can be taken alone.
+   * @default 4 × maxBodyBytes
+   */
+  maxInFlightBytes?: number;
   /** When the ring is full, how long a request waits for room before a 429, ms. @default 0 */
   fullWaitMs?: number;
 }
 
-export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<Required<Omit<HttpSourceOptions, 'token'>>> =
-  Object.freeze({
-    host: '127.0.0.1',
-    port: 8080,
-    path: '/ingest',
-    maxBodyBytes: 10 * 1024 * 1024,
-    fullWaitMs: 0,
-  });
+/** maxInFlightBytes, when not given, is this many bodies of maxBodyBytes. */
+export const DEFAULT_IN_FLIGHT_BODIES = 4;
+
+export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<
+  Required<Omit<HttpSourceOptions, 'token' | 'maxInFlightBytes'>>
+> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  path: '/ingest',
+  maxBodyBytes: 10 * 1024 * 1024,
+  fullWaitMs: 0,
+});
 
 /**
  * What the HTTP source needs beyond a plain source: the queue figures (to refuse with 429 rather
@@ -44,7 +58,7 @@ export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<Required<Omit<HttpSourceOptio
  */
 export type HttpSourceTarget = SourceTarget;
 
-/** Seconds a client is told to wait after a 429. */
+/** Seconds a client is told to wait after a 429 or a 503. */
 const RETRY_AFTER_SECONDS = 1;
 /** A refused body is read and dropped up to this many bytes (or maxBodyBytes, if more) so its client sees the answer. */
 const MIN_DISCARD_BYTES = 16 * 1024 * 1024;
@@ -89,7 +103,10 @@ class HttpError extends Error {
  * discarded (counted) before a worker takes it; `?ack=sink` then answers for it too.
  *
  * A body sent with `Content-Encoding: gzip`, `x-gzip`, `deflate` or `br` is decoded as it arrives
- * (another coding: 415; a corrupt stream: 400).
+ * (another coding: 415; a corrupt stream: 400). Bodies being read or pushed hold at most
+ * maxInFlightBytes together; past it a request is answered `503` with `Retry-After` — a 503 rather
+ * than a 429 because nothing of the body was taken and it is the server, not the client's rate,
+ * that is short: a 429 from this source always means the ring is full and says what it accepted.
  */
 export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #host: string;
@@ -97,6 +114,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #path: string;
   readonly #token: Buffer | undefined;
   readonly #maxBodyBytes: number;
+  readonly #budget: ByteBudget;
   readonly #discard: DiscardLimits;
   readonly #fullWaitMs: number;
   readonly #inFlight = new Set<Promise<void>>();
@@ -119,6 +137,14 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       throw new InvalidOptionError('source.token', 'a non-empty string', o.token);
     if (!Number.isSafeInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)
       throw new InvalidOptionError('source.maxBodyBytes', 'a positive integer of bytes', o.maxBodyBytes);
+    const maxInFlightBytes = o.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_BODIES * o.maxBodyBytes;
+    if (!Number.isSafeInteger(maxInFlightBytes) || maxInFlightBytes < o.maxBodyBytes) {
+      throw new InvalidOptionError(
+        'source.maxInFlightBytes',
+        `an integer of bytes ≥ maxBodyBytes (${o.maxBodyBytes})`,
+        maxInFlightBytes,
+      );
+    }
     if (!Number.isSafeInteger(o.fullWaitMs) || o.fullWaitMs < 0)
       throw new InvalidOptionError('source.fullWaitMs', 'an integer of milliseconds ≥ 0', o.fullWaitMs);
     this.#host = o.host;
@@ -126,6 +152,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     this.#path = o.path;
     this.#token = o.token === undefined ? undefined : digest(o.token);
     this.#maxBodyBytes = o.maxBodyBytes;
+    this.#budget = new ByteBudget(maxInFlightBytes);
     this.#discard = { bytes: Math.max(o.maxBodyBytes, MIN_DISCARD_BYTES), ms: DISCARD_MS };
     this.#fullWaitMs = o.fullWaitMs;
     this.#listening = new Promise<string>((resolve, reject) => {
@@ -139,6 +166,16 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   /** Events the pipeline accepted so far. */
   get accepted(): number {
     return this.#accepted;
+  }
+
+  /** Bytes of request bodies being read or held now; never more than maxInFlightBytes. */
+  get inFlightBytes(): number {
+    return this.#budget.held;
+  }
+
+  /** Requests being handled now: read, pushed, or waiting on ?ack=sink. */
+  get inFlightRequests(): number {
+    return this.#inFlight.size;
   }
 
   /** Resolves with the bound URL (e.g. http://127.0.0.1:41234) once listening; rejects if binding failed. */
@@ -261,9 +298,10 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   }
 
   /**
-   * Reads the body within maxBodyBytes, splits it and pushes it. Returns how many events were
-   * accepted once all were; otherwise answers the client itself (a refusal, a ring that stayed
-   * full, a stop) or leaves a client that went away unanswered, and returns undefined.
+   * Reads the body, within maxBodyBytes and the in-flight budget, splits it and pushes it. Returns
+   * how many events were accepted once all were; otherwise answers the client itself (a refusal,
+   * a ring that stayed full, a stop) or leaves a client that went away unanswered, and returns
+   * undefined. What the body held of the budget is given back before it returns.
    */
   async #receive(
     target: HttpSourceTarget,
@@ -271,48 +309,77 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     { req, res, early, proceed }: Exchange,
     body: { ndjson: boolean; decoding: ContentDecoding; label: string },
   ): Promise<number | undefined> {
-    proceed();
-    const outcome = await readBody(req, body.decoding, { maxBytes: this.#maxBodyBytes });
-    switch (outcome.kind) {
-      case 'aborted':
-        return undefined;
-      case 'too-large':
-        early(this.#tooLarge());
-        return undefined;
-      case 'corrupt':
-        early({ status: 400, body: { error: outcome.message } });
-        return undefined;
-    }
-    let lines: RawRecord[];
+    const hold = this.#budget.hold();
     try {
-      // Each event's source says where it was in the body, so a malformed one's dead letter says too.
-      lines = body.ndjson ? splitLines(outcome.body, body.label) : splitArray(outcome.body, body.label);
-      const maxRecordBytes = target.options.queue.maxRecordBytes;
-      // Checked before anything is pushed, so a 413 for one record means none of the body went in.
-      lines.forEach((line, index) => {
-        try {
-          prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
-        } catch (error) {
-          if (!(error instanceof RecordTooLargeError)) throw error;
-          throw new HttpError(413, `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`);
-        }
+      const declared = Number(req.headers['content-length']);
+      // An uncompressed body of declared length takes all of it up front: refused before it is read.
+      if (body.decoding.kind === 'identity' && declared > 0 && !hold.growTo(declared)) {
+        this.#busy(target, early);
+        return undefined;
+      }
+      proceed();
+      const outcome = await readBody(req, body.decoding, {
+        maxBytes: this.#maxBodyBytes,
+        hold,
       });
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      send(res, { status: error.status, body: { error: error.message } });
+      switch (outcome.kind) {
+        case 'aborted':
+          return undefined;
+        case 'too-large':
+          early(this.#tooLarge());
+          return undefined;
+        case 'over-budget':
+          this.#busy(target, early);
+          return undefined;
+        case 'corrupt':
+          early({ status: 400, body: { error: outcome.message } });
+          return undefined;
+      }
+      let lines: RawRecord[];
+      try {
+        // Each event's source says where it was in the body, so a malformed one's dead letter says too.
+        lines = body.ndjson ? splitLines(outcome.body, body.label) : splitArray(outcome.body, body.label);
+        const maxRecordBytes = target.options.queue.maxRecordBytes;
+        // Checked before anything is pushed, so a 413 for one record means none of the body went in.
+        lines.forEach((line, index) => {
+          try {
+            prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
+          } catch (error) {
+            if (!(error instanceof RecordTooLargeError)) throw error;
+            throw new HttpError(
+              413,
+              `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`,
+            );
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        send(res, { status: error.status, body: { error: error.message } });
+        return undefined;
+      }
+      const accepted = await this.#pushAll(target, signal, lines);
+      this.#accepted += accepted;
+      const rejected = lines.length - accepted;
+      if (rejected === 0) return accepted;
+      target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
+      send(res, {
+        status: signal.aborted ? 503 : 429,
+        body: { accepted, rejected },
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      });
       return undefined;
+    } finally {
+      hold.release();
     }
-    const accepted = await this.#pushAll(target, signal, lines);
-    this.#accepted += accepted;
-    const rejected = lines.length - accepted;
-    if (rejected === 0) return accepted;
-    target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
-    send(res, {
-      status: signal.aborted ? 503 : 429,
-      body: { accepted, rejected },
-      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-    });
-    return undefined;
+  }
+
+  /** Refuses a body that would take the source past maxInFlightBytes. */
+  #busy(target: HttpSourceTarget, early: (reply: Reply) => void): void {
+    target.logger.warn(
+      { inFlightBytes: this.#budget.held, maxInFlightBytes: this.#budget.limit },
+      'http source bodies in flight at their limit, request refused',
+    );
+    early(BUSY);
   }
 
   #tooLarge(): Reply {
@@ -387,6 +454,13 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     }
   }
 }
+
+/** The answer to a request whose body would take the source past maxInFlightBytes. */
+const BUSY: Reply = {
+  status: 503,
+  body: { error: 'too many request bodies in flight, retry later' },
+  headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+};
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();

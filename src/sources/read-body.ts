@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { ByteHold } from './byte-budget.js';
 import type { ContentDecoding } from './content-decoding.js';
 
 /** How reading a request body ended. */
@@ -6,6 +7,8 @@ export type BodyOutcome =
   | { kind: 'read'; body: Buffer }
   /** More than maxBytes were received, or decoded. */
   | { kind: 'too-large' }
+  /** The hold could not grow to the body read so far: too many body bytes are held at once. */
+  | { kind: 'over-budget' }
   /** The decoder refused the bytes: not valid for the body's content coding. `message` says so. */
   | { kind: 'corrupt'; message: string }
   /** The client went away before the body's end. */
@@ -14,20 +17,22 @@ export type BodyOutcome =
 export interface BodyLimits {
   /** The most bytes received, and the most decoded. */
   maxBytes: number;
+  /** Grown to the decoded bytes as they arrive. */
+  hold: ByteHold;
 }
 
 /**
  * Reads `req`'s body, decoded as `decoding` says. Stops at the first chunk that takes the bytes
- * received or decoded past maxBytes: the decoder is destroyed there, so a small compressed body
- * that inflates to gigabytes costs maxBytes of output at most. Unless the body was read, what is
- * left of it is unread and `req` is paused.
+ * received or decoded past maxBytes, or that the hold has no room for: the decoder is destroyed
+ * there, so a small compressed body that inflates to gigabytes costs maxBytes of output at most.
+ * Unless the body was read, what is left of it is unread and `req` is paused.
  */
 export function readBody(
   req: IncomingMessage,
   decoding: ContentDecoding,
   limits: BodyLimits,
 ): Promise<BodyOutcome> {
-  const { maxBytes } = limits;
+  const { maxBytes, hold } = limits;
   return new Promise((resolve) => {
     const decoder = decoding.kind === 'decoded' ? decoding.create() : undefined;
     const coding = decoding.kind === 'decoded' ? decoding.name : 'identity';
@@ -52,6 +57,7 @@ export function readBody(
       if (done) return;
       decoded += chunk.length;
       if (decoded > maxBytes) return finish({ kind: 'too-large' });
+      if (!hold.growTo(decoded)) return finish({ kind: 'over-budget' });
       chunks.push(chunk);
     };
     const onReceived = (chunk: Buffer) => {

@@ -2,7 +2,7 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
 import type { Pipeline } from '../../src/engine/pipeline.js';
@@ -351,7 +351,7 @@ describe('the http source answers a body it refuses', () => {
   );
 
   it('answers a request that waits on Expect: 100-continue before its client sends the body, unless the body is to be read', async () => {
-    const { url } = await start({ maxBodyBytes: 4096 });
+    const { source, url } = await start({ maxBodyBytes: 4096, maxInFlightBytes: 4096 });
     const expecting = (length: number) => {
       const sending = send(`${url}/ingest`, { 'content-length': length, expect: '100-continue' });
       const state = { continued: false };
@@ -365,6 +365,18 @@ describe('the http source answers a body it refuses', () => {
     expect((await large.sending.answer).status).toBe(413);
     expect(large.state.continued).toBe(false);
 
+    // Within maxBodyBytes, but not within what another request holds.
+    const holder = send(`${url}/ingest`, { 'content-length': 4096 });
+    holder.req.write('x');
+    await vi.waitFor(() => expect(source.inFlightBytes).toBe(4096), { timeout: 20_000 });
+    const busy = expecting(100);
+    const refused = await busy.sending.answer;
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(busy.state.continued).toBe(false);
+    holder.req.destroy();
+    await vi.waitFor(() => expect(source.inFlightBytes).toBe(0), { timeout: 20_000 });
+
     const body = ndjson([{ id: 'continued-1', payload: {} }]);
     const fits = expecting(Buffer.byteLength(body));
     fits.sending.req.on('continue', () => fits.sending.req.end(body));
@@ -372,6 +384,97 @@ describe('the http source answers a body it refuses', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ accepted: 1 });
     expect(fits.state.continued).toBe(true);
+  });
+});
+
+/** Resolves once `count` of `promises` have resolved. */
+function firstResolved(promises: readonly Promise<unknown>[], count: number): Promise<void> {
+  let resolved = 0;
+  return new Promise((resolve) => {
+    for (const promise of promises) {
+      void promise.then(() => {
+        if (++resolved === count) resolve();
+      });
+    }
+  });
+}
+
+describe('the http source bounds the bytes of the bodies it holds', () => {
+  it('answers 503 with Retry-After, before reading their bodies, to the requests that would take it over maxInFlightBytes, and writes every event of the others', async () => {
+    const bodies = Array.from({ length: 6 }, (_, b) =>
+      ndjson(ids(`held-${b}`, 100).map((id) => ({ id, payload: { text: 'h'.repeat(1000) } }))),
+    );
+    const length = Buffer.byteLength(bodies[0]!);
+    // Room for two bodies at once, not three.
+    const { s, pipeline, source, url } = await start({
+      maxBodyBytes: length,
+      maxInFlightBytes: Math.floor(2.5 * length),
+    });
+    const half = Math.floor(length / 2);
+    const sendings = bodies.map((body) => {
+      const sending = send(`${url}/ingest`, { 'content-length': length });
+      // Half of each body: none can finish, so whatever one holds stays held.
+      sending.req.write(body.slice(0, half));
+      return sending;
+    });
+    const begun = sendings.map((sending) => watch(sending.answered));
+    await firstResolved(
+      sendings.map((sending) => sending.answered),
+      4,
+    );
+    const heldAt = sendings.flatMap((_, i) => (begun[i]!.settled ? [] : [i]));
+    const refused = sendings.filter((_, i) => !heldAt.includes(i));
+    const held = heldAt.map((i) => sendings[i]!);
+    expect(refused).toHaveLength(4);
+    expect(source.inFlightBytes).toBe(2 * length);
+
+    sendings.forEach((sending, i) => {
+      sending.req.end(bodies[i]!.slice(half));
+    });
+    for (const sending of refused) {
+      const answer = await sending.answer;
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+    }
+    for (const sending of held) {
+      const answer = await sending.answer;
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toEqual({ accepted: 100 });
+    }
+    await pipeline.drained();
+    const heldIds = heldAt
+      .flatMap((i) => bodies[i]!.trim().split('\n'))
+      .map((line) => (JSON.parse(line) as { id: string }).id)
+      .sort();
+    expect(heldIds).toHaveLength(200);
+    expect(sortedIds(s)).toEqual(heldIds);
+    expect(source.inFlightBytes).toBe(0);
+  });
+
+  it('refuses a maxInFlightBytes smaller than maxBodyBytes, naming the field and its value', () => {
+    expect(() => new HttpSource({ maxBodyBytes: 4096, maxInFlightBytes: 1024 })).toThrow(
+      'source.maxInFlightBytes must be an integer of bytes ≥ maxBodyBytes (4096), got 1024',
+    );
+    expect(() => new HttpSource({ maxInFlightBytes: 1.5 })).toThrow(/^source\.maxInFlightBytes must be/);
+  });
+
+  it('gives back what a request held once it ends: answered, refused as malformed, or abandoned by its client', async () => {
+    const { source, url } = await start({ maxBodyBytes: 64 * 1024 });
+    expect((await post(`${url}/ingest`, ndjson([{ id: 'r-1', payload: {} }]))).status).toBe(200);
+    expect(source.inFlightBytes).toBe(0);
+    expect((await post(`${url}/ingest`, '[1,', 'application/json')).status).toBe(400);
+    expect(source.inFlightBytes).toBe(0);
+    const abandoned = send(`${url}/ingest`, { 'content-length': 1000 });
+    abandoned.req.write('x'.repeat(500));
+    await vi.waitFor(() => expect(source.inFlightBytes).toBe(1000), { timeout: 20_000 });
+    abandoned.req.destroy();
+    await vi.waitFor(
+      () => {
+        expect(source.inFlightBytes).toBe(0);
+        expect(source.inFlightRequests).toBe(0);
+      },
+      { timeout: 20_000 },
+    );
   });
 });
 
@@ -483,6 +586,9 @@ describe('the http source in a run config', () => {
     ]);
     expect(problems({ type: 'http', fullWaitMs: -1 })).toEqual([
       'source.fullWaitMs must be an integer of milliseconds ≥ 0, got -1',
+    ]);
+    expect(problems({ type: 'http', maxInFlightBytes: 0 })).toEqual([
+      'source.maxInFlightBytes must be a positive integer, got 0',
     ]);
     expect(problems({ type: 'http', rate: 5 })[0]).toMatch(/^source\.rate is not a known field/);
   });
