@@ -107,6 +107,10 @@ class HttpError extends Error {
  * maxInFlightBytes together; past it a request is answered `503` with `Retry-After` — a 503 rather
  * than a 429 because nothing of the body was taken and it is the server, not the client's rate,
  * that is short: a 429 from this source always means the ring is full and says what it accepted.
+ * On stop, and when a client goes away, nothing a request waits on is waited for any longer: a
+ * request still waiting is answered `503 { error: 'shutting down' }`, with `accepted` (and
+ * `rejected`) when some of it went in — accepted events stay accepted, and under `?ack=sink` they
+ * may or may not be written before the pipeline closes.
  */
 export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #host: string;
@@ -118,6 +122,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #discard: DiscardLimits;
   readonly #fullWaitMs: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Each request's own abort (see #openRequest), aborted all at once when the source stops. */
+  readonly #requests = new Set<AbortController>();
   readonly #listening: Promise<string>;
   #bound!: (url: string) => void;
   #unbound!: (error: unknown) => void;
@@ -198,6 +204,14 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       this.#inFlight.add(handling);
       handling.finally(() => this.#inFlight.delete(handling));
     };
+    // One listener for every request: an AbortSignal warns past ten listeners.
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const request of this.#requests) request.abort();
+      },
+      { once: true },
+    );
     const server = createServer((req, res) => serve(req, res, false));
     // `Expect: 100-continue` (curl's way with a large body): 100 Continue is sent only once the
     // request passed every check that needs no body, so a refused client never sends its body.
@@ -229,7 +243,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   async #close(server: Server): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    // Every push a request started is awaited there: once they are done, nothing is in flight.
+    // The signal aborted, so no handler waits any longer on a body, room, a push or the sink
+    // (#openRequest): each answers and ends, and none is left behind.
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     server.closeAllConnections();
     await closed;
@@ -285,16 +300,37 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     }
     // Received bytes are held to the limit too, so a declared length over it is refused at once.
     if (Number(req.headers['content-length']) > this.#maxBodyBytes) return early(this.#tooLarge());
-    const accepted = await this.#receive(target, signal, exchange, {
-      ndjson,
-      decoding,
-      label: `POST ${url.pathname}`,
-    });
-    if (accepted === undefined) return;
-    // settled(): what this source pushed is written or dead-lettered (drained() would also wait
-    // for producer threads' pushes, which the client did not send).
-    if (url.searchParams.get('ack') === 'sink') await target.settled();
-    send(res, { status: 200, body: { accepted } });
+    const request = this.#openRequest(signal, res);
+    try {
+      const accepted = await this.#receive(target, signal, request.signal, exchange, {
+        ndjson,
+        decoding,
+        label: `POST ${url.pathname}`,
+      });
+      if (accepted === undefined) return;
+      // settled(): what this source pushed is written or dead-lettered (drained() would also wait
+      // for producer threads' pushes, which the client did not send).
+      if (
+        url.searchParams.get('ack') === 'sink' &&
+        !(await unlessAborted(target.settled(), request.signal))
+      ) {
+        if (!signal.aborted) {
+          target.logger.info({ accepted }, 'http source client left before its ack');
+          return;
+        }
+        return send(res, {
+          status: 503,
+          body: {
+            error: 'shutting down',
+            accepted,
+            note: 'the accepted events stay accepted; they may or may not be written before the pipeline closes',
+          },
+        });
+      }
+      send(res, { status: 200, body: { accepted } });
+    } finally {
+      request.dispose();
+    }
   }
 
   /**
@@ -306,6 +342,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   async #receive(
     target: HttpSourceTarget,
     signal: AbortSignal,
+    request: AbortSignal,
     { req, res, early, proceed }: Exchange,
     body: { ndjson: boolean; decoding: ContentDecoding; label: string },
   ): Promise<number | undefined> {
@@ -321,9 +358,11 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       const outcome = await readBody(req, body.decoding, {
         maxBytes: this.#maxBodyBytes,
         hold,
+        signal: request,
       });
       switch (outcome.kind) {
         case 'aborted':
+          if (signal.aborted) early({ status: 503, body: { error: 'shutting down', accepted: 0 } });
           return undefined;
         case 'too-large':
           early(this.#tooLarge());
@@ -357,14 +396,18 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
         send(res, { status: error.status, body: { error: error.message } });
         return undefined;
       }
-      const accepted = await this.#pushAll(target, signal, lines);
+      const accepted = await this.#pushAll(target, request, lines);
       this.#accepted += accepted;
       const rejected = lines.length - accepted;
       if (rejected === 0) return accepted;
+      if (!signal.aborted && request.aborted) {
+        target.logger.info({ accepted, rejected }, 'http source client left before its answer');
+        return undefined;
+      }
       target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
       send(res, {
         status: signal.aborted ? 503 : 429,
-        body: { accepted, rejected },
+        body: signal.aborted ? { error: 'shutting down', accepted, rejected } : { accepted, rejected },
         headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       });
       return undefined;
@@ -380,6 +423,21 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       'http source bodies in flight at their limit, request refused',
     );
     early(BUSY);
+  }
+
+  /**
+   * A signal that aborts when the source stops or the client goes away before its answer is
+   * written, so that nothing a request waits on — its body, room in the ring, a push, the sink —
+   * holds the source's stop or outlives its client. dispose() forgets it once the request is done.
+   */
+  #openRequest(stopping: AbortSignal, res: ServerResponse): { signal: AbortSignal; dispose(): void } {
+    const controller = new AbortController();
+    if (stopping.aborted) controller.abort();
+    this.#requests.add(controller);
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    return { signal: controller.signal, dispose: () => this.#requests.delete(controller) };
   }
 
   #tooLarge(): Reply {
@@ -399,7 +457,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   /**
    * Pushes `lines` in order, a chunk at a time, each only once the ring has room for it, so a push
    * never waits on a full ring behind a stalled sink. Returns how many were accepted: a prefix of
-   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or the source is stopping.
+   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or `signal` aborted (the
+   * source is stopping, or the client went away).
    */
   async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: RawRecord[]): Promise<number> {
     // capacityBytes is per partition ring.
@@ -424,7 +483,22 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       const chunk = lines.slice(i, end);
       let pushed: number;
       try {
-        pushed = await target.pushRawRecords(chunk);
+        // Room was there when looked at, but another producer may have taken it since: then the
+        // push waits, and a stop must not wait with it.
+        const push = target.pushRawRecords(chunk);
+        const settled = await unlessAborted(push, signal);
+        if (settled === undefined) {
+          // Whether the pipeline takes this chunk is not known yet, so the client is told none of
+          // it was accepted: a resend may duplicate it, never lose it. Counted once it is known.
+          push.then(
+            (late) => {
+              this.#accepted += late;
+            },
+            () => undefined,
+          );
+          break;
+        }
+        pushed = settled.value;
       } catch (error) {
         // The reject policy refused mid-chunk: how much of the chunk got in is unknown, so none of
         // it is reported accepted — the client's resend may duplicate some, never lose any.
@@ -439,7 +513,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     return accepted;
   }
 
-  /** True once the ring has `bytes` free; false if it did not within fullWaitMs or the source stops. */
+  /** True once the ring has `bytes` free; false if it did not within fullWaitMs or `signal` aborted. */
   async #waitForRoom(target: HttpSourceTarget, signal: AbortSignal, bytes: number): Promise<boolean> {
     const deadline = performance.now() + this.#fullWaitMs;
     for (;;) {
@@ -461,6 +535,25 @@ const BUSY: Reply = {
   body: { error: 'too many request bodies in flight, retry later' },
   headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
 };
+
+/** `{ value }` once `promise` resolves, or undefined as soon as `signal` aborts; rejects as `promise` does. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<{ value: T } | undefined> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve({ value });
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();

@@ -11,7 +11,7 @@ export type BodyOutcome =
   | { kind: 'over-budget' }
   /** The decoder refused the bytes: not valid for the body's content coding. `message` says so. */
   | { kind: 'corrupt'; message: string }
-  /** The client went away before the body's end. */
+  /** The signal aborted, or the client went away, before the body's end. */
   | { kind: 'aborted' };
 
 export interface BodyLimits {
@@ -19,6 +19,7 @@ export interface BodyLimits {
   maxBytes: number;
   /** Grown to the decoded bytes as they arrive. */
   hold: ByteHold;
+  signal: AbortSignal;
 }
 
 /**
@@ -32,7 +33,7 @@ export function readBody(
   decoding: ContentDecoding,
   limits: BodyLimits,
 ): Promise<BodyOutcome> {
-  const { maxBytes, hold } = limits;
+  const { maxBytes, hold, signal } = limits;
   return new Promise((resolve) => {
     const decoder = decoding.kind === 'decoded' ? decoding.create() : undefined;
     const coding = decoding.kind === 'decoded' ? decoding.name : 'identity';
@@ -46,6 +47,7 @@ export function readBody(
       if (done) return;
       done = true;
       req.off('data', onReceived).off('end', onReceivedAll).off('error', onGone).off('close', onClosed);
+      signal.removeEventListener('abort', onGone);
       if (outcome.kind !== 'read') {
         req.pause();
         chunks.length = 0;
@@ -87,6 +89,8 @@ export function readBody(
         finish({ kind: 'corrupt', message: `${coding} body is corrupt: ${error.message}` }),
       );
     }
+    if (signal.aborted) return onGone();
+    signal.addEventListener('abort', onGone, { once: true });
     req.on('data', onReceived).once('end', onReceivedAll).once('error', onGone).once('close', onClosed);
   });
 }

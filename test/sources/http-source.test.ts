@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
 import type { Pipeline } from '../../src/engine/pipeline.js';
-import { HttpSource, type HttpSourceOptions } from '../../src/sources/http-source.js';
-import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
+import { HttpSource, type HttpSourceOptions, type HttpSourceTarget } from '../../src/sources/http-source.js';
+import { createControl, GATE, GATE_CLOSED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import {
   fixtureUrl,
   ids,
@@ -552,6 +552,118 @@ describe('the http source decodes compressed bodies', () => {
       expect(((await response.json()) as { error: string }).error).toMatch(/^gzip body is corrupt: /);
     }
     expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+});
+
+describe('the http source stops promptly', () => {
+  it('on stop, answers a request waiting on ?ack=sink with 503 and what it accepted, while the sink never acknowledges; the events stay accepted', async () => {
+    const { s, pipeline, source, url, words } = await start({}, {}, false);
+    const all = ids('parked', 10);
+    const response = post(`${url}/ingest?ack=sink`, ndjson(all.map((id) => ({ id, payload: {} }))));
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await vi.waitFor(() => expect(source.accepted).toBe(10), { timeout: 20_000 });
+    await source.stop();
+    // stop() resolved with the write still held at the closed gate: nothing was acknowledged.
+    expect(Atomics.load(words, GATE)).toBe(GATE_CLOSED);
+    expect(Atomics.load(words, WRITES_AT_GATE)).toBeGreaterThan(0);
+    const answer = await response;
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ error: 'shutting down', accepted: 10 });
+
+    openGate(words);
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('stops waiting on ?ack=sink for a client that disconnected; its events stay accepted', async () => {
+    const { s, pipeline, source, url, words } = await start({}, {}, false);
+    const all = ids('gone', 10);
+    const body = ndjson(all.map((id) => ({ id, payload: {} })));
+    const sending = send(`${url}/ingest?ack=sink`, { 'content-length': Buffer.byteLength(body) });
+    sending.req.end(body);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await vi.waitFor(() => expect(source.accepted).toBe(10), { timeout: 20_000 });
+    expect(source.inFlightRequests).toBe(1);
+    sending.req.destroy();
+    await vi.waitFor(() => expect(source.inFlightRequests).toBe(0), { timeout: 20_000 });
+    expect(Atomics.load(words, GATE)).toBe(GATE_CLOSED);
+
+    openGate(words);
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('on stop, answers a request waiting for room (fullWaitMs) with 503, what it accepted and what it did not', async () => {
+    const { s, pipeline, source, url, words } = await start(
+      { fullWaitMs: 60_000 },
+      { queue: { capacityBytes: 16 * 1024 }, batch: { maxRecords: 20 } },
+      false,
+    );
+    const all = ids('room', 400);
+    const response = post(
+      `${url}/ingest`,
+      ndjson(all.map((id) => ({ id, payload: { text: 'r'.repeat(100) } }))),
+    );
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await source.stop();
+    expect(Atomics.load(words, GATE)).toBe(GATE_CLOSED);
+    const answer = await response;
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('1');
+    const { error, accepted, rejected } = (await answer.json()) as {
+      error: string;
+      accepted: number;
+      rejected: number;
+    };
+    expect(error).toBe('shutting down');
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted + rejected).toBe(400);
+
+    openGate(words);
+    await pipeline.drained();
+    // Every accepted event, in body order; a chunk whose push the stop cut short may follow them.
+    const stored = sortedIds(s);
+    expect(stored.length).toBeGreaterThanOrEqual(accepted);
+    expect(stored).toEqual(all.slice(0, stored.length));
+  });
+
+  it('stop() does not wait for a push the pipeline never settles; the request is answered 503 with none of it accepted', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    let pushStarted!: () => void;
+    const started = new Promise<void>((resolve) => {
+      pushStarted = resolve;
+    });
+    // A push that never settles, as one stuck behind a ring that filled after the source looked.
+    const target: HttpSourceTarget = {
+      push: (event) => pipeline.push(event),
+      pushMany: (events) => pipeline.pushMany(events),
+      pushRaw: (bytes, key) => pipeline.pushRaw(bytes, key),
+      pushRawMany: (lines, key) => pipeline.pushRawMany(lines, key),
+      pushRawRecords: () => {
+        pushStarted();
+        return new Promise<number>(() => undefined);
+      },
+      logger: pipeline.logger,
+      stats: () => pipeline.stats(),
+      drained: () => pipeline.drained(),
+      settled: () => pipeline.settled(),
+      options: pipeline.options,
+    };
+    const source = new HttpSource({ port: 0 });
+    sources.push(source);
+    void source.start(target, new AbortController().signal);
+    const url = await source.listening();
+    const response = post(`${url}/ingest`, ndjson(ids('stuck', 10).map((id) => ({ id, payload: {} }))));
+    await started;
+    await source.stop();
+    const answer = await response;
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ error: 'shutting down', accepted: 0, rejected: 10 });
+    expect(source.accepted).toBe(0);
   });
 });
 
