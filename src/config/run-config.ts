@@ -93,6 +93,7 @@ const httpSource = strictObject({
     .default(DEFAULT_HTTP_SOURCE_OPTIONS.path),
   token: nonEmptyString().optional(),
   maxBodyBytes: positiveInteger().optional(),
+  maxInFlightBytes: positiveInteger().optional(),
   fullWaitMs: z
     .int(must('an integer of milliseconds ≥ 0'))
     .min(0, must('an integer of milliseconds ≥ 0'))

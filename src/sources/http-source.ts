@@ -5,6 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { ByteBudget } from './byte-budget.js';
+import { type ContentDecoding, contentDecoding, DECODABLE_CODINGS } from './content-decoding.js';
+import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';
+import { readBody } from './read-body.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
 export interface HttpSourceOptions {
@@ -16,20 +20,37 @@ export interface HttpSourceOptions {
   path?: string;
   /** When set, requests must carry `Authorization: Bearer <token>` (401 otherwise). */
   token?: string;
-  /** Larger bodies are refused with 413 without being read to the end, bytes. @default 10 MiB */
+  /**
+   * Larger bodies are refused with 413, no more of them held than this, bytes. A compressed body
+   * is held to it twice: as received, and as decoded (its decoding stops there).
+   * @default 10 MiB
+   */
   maxBodyBytes?: number;
+  /**
+   * Bytes of request bodies read or held at once, all requests together (decoded bytes, for a
+   * compressed body); a body is held until its events are pushed. A request that would pass it is
+   * answered 503 with Retry-After: before its body is read when it declares an uncompressed length,
+   * else as soon as what it read passes it. At least maxBodyBytes, so any body within that limit
+   * can be taken alone.
+   * @default 4 × maxBodyBytes
+   */
+  maxInFlightBytes?: number;
   /** When the ring is full, how long a request waits for room before a 429, ms. @default 0 */
   fullWaitMs?: number;
 }
 
-export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<Required<Omit<HttpSourceOptions, 'token'>>> =
-  Object.freeze({
-    host: '127.0.0.1',
-    port: 8080,
-    path: '/ingest',
-    maxBodyBytes: 10 * 1024 * 1024,
-    fullWaitMs: 0,
-  });
+/** maxInFlightBytes, when not given, is this many bodies of maxBodyBytes. */
+export const DEFAULT_IN_FLIGHT_BODIES = 4;
+
+export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<
+  Required<Omit<HttpSourceOptions, 'token' | 'maxInFlightBytes'>>
+> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  path: '/ingest',
+  maxBodyBytes: 10 * 1024 * 1024,
+  fullWaitMs: 0,
+});
 
 /**
  * What the HTTP source needs beyond a plain source: the queue figures (to refuse with 429 rather
@@ -37,8 +58,12 @@ export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<Required<Omit<HttpSourceOptio
  */
 export type HttpSourceTarget = SourceTarget;
 
-/** Seconds a client is told to wait after a 429. */
+/** Seconds a client is told to wait after a 429 or a 503. */
 const RETRY_AFTER_SECONDS = 1;
+/** A refused body is read and dropped up to this many bytes (or maxBodyBytes, if more) so its client sees the answer. */
+const MIN_DISCARD_BYTES = 16 * 1024 * 1024;
+/** …and for at most this long, ms: a client trickling a refused body does not keep its connection. */
+const DISCARD_MS = 10_000;
 /** How often a request waiting for room (fullWaitMs) looks at the ring again, ms. */
 const ROOM_POLL_MS = 5;
 /** A chunk pushed at once is at most this share of a partition's ring (see #pushAll). */
@@ -48,11 +73,14 @@ const CARRIAGE_RETURN = 0x0d;
 /** Keys that could reach an object's prototype when a consumer merges the event. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** A response: status, JSON body, extra headers. */
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  headers?: Record<string, string>;
+/** One request and its response, as the steps of handling it share them. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Answers before the body was read to its end (see answerEarly). */
+  early(reply: Reply): void;
+  /** Tells a client waiting on `Expect: 100-continue` to send its body; nothing otherwise. */
+  proceed(): void;
 }
 
 class HttpError extends Error {
@@ -73,6 +101,16 @@ class HttpError extends Error {
  * `Retry-After`: the accepted events are the body's first `accepted`, in order, and stay accepted;
  * the client resends the rest. Under `queue.policy: drop-oldest` an accepted event may still be
  * discarded (counted) before a worker takes it; `?ack=sink` then answers for it too.
+ *
+ * A body sent with `Content-Encoding: gzip`, `x-gzip`, `deflate` or `br` is decoded as it arrives
+ * (another coding: 415; a corrupt stream: 400). Bodies being read or pushed hold at most
+ * maxInFlightBytes together; past it a request is answered `503` with `Retry-After` — a 503 rather
+ * than a 429 because nothing of the body was taken and it is the server, not the client's rate,
+ * that is short: a 429 from this source always means the ring is full and says what it accepted.
+ * On stop, and when a client goes away, nothing a request waits on is waited for any longer: a
+ * request still waiting is answered `503 { error: 'shutting down' }`, with `accepted` (and
+ * `rejected`) when some of it went in — accepted events stay accepted, and under `?ack=sink` they
+ * may or may not be written before the pipeline closes.
  */
 export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #host: string;
@@ -80,8 +118,12 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   readonly #path: string;
   readonly #token: Buffer | undefined;
   readonly #maxBodyBytes: number;
+  readonly #budget: ByteBudget;
+  readonly #discard: DiscardLimits;
   readonly #fullWaitMs: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Each request's own abort (see #openRequest), aborted all at once when the source stops. */
+  readonly #requests = new Set<AbortController>();
   readonly #listening: Promise<string>;
   #bound!: (url: string) => void;
   #unbound!: (error: unknown) => void;
@@ -101,6 +143,14 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       throw new InvalidOptionError('source.token', 'a non-empty string', o.token);
     if (!Number.isSafeInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)
       throw new InvalidOptionError('source.maxBodyBytes', 'a positive integer of bytes', o.maxBodyBytes);
+    const maxInFlightBytes = o.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_BODIES * o.maxBodyBytes;
+    if (!Number.isSafeInteger(maxInFlightBytes) || maxInFlightBytes < o.maxBodyBytes) {
+      throw new InvalidOptionError(
+        'source.maxInFlightBytes',
+        `an integer of bytes ≥ maxBodyBytes (${o.maxBodyBytes})`,
+        maxInFlightBytes,
+      );
+    }
     if (!Number.isSafeInteger(o.fullWaitMs) || o.fullWaitMs < 0)
       throw new InvalidOptionError('source.fullWaitMs', 'an integer of milliseconds ≥ 0', o.fullWaitMs);
     this.#host = o.host;
@@ -108,6 +158,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     this.#path = o.path;
     this.#token = o.token === undefined ? undefined : digest(o.token);
     this.#maxBodyBytes = o.maxBodyBytes;
+    this.#budget = new ByteBudget(maxInFlightBytes);
+    this.#discard = { bytes: Math.max(o.maxBodyBytes, MIN_DISCARD_BYTES), ms: DISCARD_MS };
     this.#fullWaitMs = o.fullWaitMs;
     this.#listening = new Promise<string>((resolve, reject) => {
       this.#bound = resolve;
@@ -122,6 +174,16 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     return this.#accepted;
   }
 
+  /** Bytes of request bodies being read or held now; never more than maxInFlightBytes. */
+  get inFlightBytes(): number {
+    return this.#budget.held;
+  }
+
+  /** Requests being handled now: read, pushed, or waiting on ?ack=sink. */
+  get inFlightRequests(): number {
+    return this.#inFlight.size;
+  }
+
   /** Resolves with the bound URL (e.g. http://127.0.0.1:41234) once listening; rejects if binding failed. */
   listening(): Promise<string> {
     return this.#listening;
@@ -134,14 +196,26 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
 
   /** Serves until `signal` aborts or stop(); resolves once the server is closed and no request is being handled. */
   protected async run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
-    const server = createServer((req, res) => {
-      const handling = this.#handle(target, signal, req, res).catch((error: unknown) => {
+    const serve = (req: IncomingMessage, res: ServerResponse, awaitingContinue: boolean) => {
+      const handling = this.#handle(target, signal, req, res, awaitingContinue).catch((error: unknown) => {
         target.logger.error({ err: error }, 'http source request failed');
         if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
       });
       this.#inFlight.add(handling);
       handling.finally(() => this.#inFlight.delete(handling));
-    });
+    };
+    // One listener for every request: an AbortSignal warns past ten listeners.
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const request of this.#requests) request.abort();
+      },
+      { once: true },
+    );
+    const server = createServer((req, res) => serve(req, res, false));
+    // `Expect: 100-continue` (curl's way with a large body): 100 Continue is sent only once the
+    // request passed every check that needs no body, so a refused client never sends its body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -169,7 +243,8 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   async #close(server: Server): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    // Every push a request started is awaited there: once they are done, nothing is in flight.
+    // The signal aborted, so no handler waits any longer on a body, room, a push or the sink
+    // (#openRequest): each answers and ends, and none is left behind.
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     server.closeAllConnections();
     await closed;
@@ -180,66 +255,193 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     signal: AbortSignal,
     req: IncomingMessage,
     res: ServerResponse,
+    expectsContinue: boolean,
   ): Promise<void> {
+    let awaitingContinue = expectsContinue;
+    const exchange: Exchange = {
+      req,
+      res,
+      early: (reply) => answerEarly(req, res, reply, this.#discard, awaitingContinue),
+      proceed: () => {
+        if (awaitingContinue) res.writeContinue();
+        awaitingContinue = false;
+      },
+    };
+    const early = exchange.early;
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== this.#path) return send(res, { status: 404, body: { error: 'not found' } });
+    if (url.pathname !== this.#path) return early({ status: 404, body: { error: 'not found' } });
     if (req.method !== 'POST') {
-      return send(res, { status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } });
+      return early({ status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } });
     }
     if (!this.#authorised(req.headers.authorization)) {
-      return refuse(res, {
+      return early({
         status: 401,
         body: { error: 'missing or wrong bearer token' },
         headers: { 'www-authenticate': 'Bearer' },
       });
     }
-    if (signal.aborted) return refuse(res, { status: 503, body: { error: 'shutting down' } });
+    if (signal.aborted) return early({ status: 503, body: { error: 'shutting down' } });
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const ndjson = type === 'application/x-ndjson' || type === 'application/ndjson';
     if (!ndjson && type !== 'application/json') {
-      return refuse(res, {
+      return early({
         status: 415,
         body: {
           error: `content-type must be application/x-ndjson or application/json, got ${type || 'none'}`,
         },
       });
     }
-    const body = await this.#readBody(req, res);
-    if (body === undefined) return;
-    let lines: RawRecord[];
-    try {
-      // Each event's source says where it was in the body, so a malformed one's dead letter says too.
-      const label = `POST ${url.pathname}`;
-      lines = ndjson ? splitLines(body, label) : splitArray(body, label);
-      const maxRecordBytes = target.options.queue.maxRecordBytes;
-      // Checked before anything is pushed, so a 413 for one record means none of the body went in.
-      lines.forEach((line, index) => {
-        try {
-          prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
-        } catch (error) {
-          if (!(error instanceof RecordTooLargeError)) throw error;
-          throw new HttpError(413, `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`);
-        }
+    const decoding = contentDecoding(req.headers['content-encoding']);
+    if (decoding.kind === 'unsupported') {
+      return early({
+        status: 415,
+        body: { error: `content-encoding must be ${DECODABLE_CODINGS}, got ${decoding.value}` },
       });
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      return send(res, { status: error.status, body: { error: error.message } });
     }
-    const accepted = await this.#pushAll(target, signal, lines);
-    this.#accepted += accepted;
-    const rejected = lines.length - accepted;
-    if (rejected > 0) {
+    // Received bytes are held to the limit too, so a declared length over it is refused at once.
+    if (Number(req.headers['content-length']) > this.#maxBodyBytes) return early(this.#tooLarge());
+    const request = this.#openRequest(signal, res);
+    try {
+      const accepted = await this.#receive(target, signal, request.signal, exchange, {
+        ndjson,
+        decoding,
+        label: `POST ${url.pathname}`,
+      });
+      if (accepted === undefined) return;
+      // settled(): what this source pushed is written or dead-lettered (drained() would also wait
+      // for producer threads' pushes, which the client did not send).
+      if (
+        url.searchParams.get('ack') === 'sink' &&
+        !(await unlessAborted(target.settled(), request.signal))
+      ) {
+        if (!signal.aborted) {
+          target.logger.info({ accepted }, 'http source client left before its ack');
+          return;
+        }
+        return send(res, {
+          status: 503,
+          body: {
+            error: 'shutting down',
+            accepted,
+            note: 'the accepted events stay accepted; they may or may not be written before the pipeline closes',
+          },
+        });
+      }
+      send(res, { status: 200, body: { accepted } });
+    } finally {
+      request.dispose();
+    }
+  }
+
+  /**
+   * Reads the body, within maxBodyBytes and the in-flight budget, splits it and pushes it. Returns
+   * how many events were accepted once all were; otherwise answers the client itself (a refusal,
+   * a ring that stayed full, a stop) or leaves a client that went away unanswered, and returns
+   * undefined. What the body held of the budget is given back before it returns.
+   */
+  async #receive(
+    target: HttpSourceTarget,
+    signal: AbortSignal,
+    request: AbortSignal,
+    { req, res, early, proceed }: Exchange,
+    body: { ndjson: boolean; decoding: ContentDecoding; label: string },
+  ): Promise<number | undefined> {
+    const hold = this.#budget.hold();
+    try {
+      const declared = Number(req.headers['content-length']);
+      // An uncompressed body of declared length takes all of it up front: refused before it is read.
+      if (body.decoding.kind === 'identity' && declared > 0 && !hold.growTo(declared)) {
+        this.#busy(target, early);
+        return undefined;
+      }
+      proceed();
+      const outcome = await readBody(req, body.decoding, {
+        maxBytes: this.#maxBodyBytes,
+        hold,
+        signal: request,
+      });
+      switch (outcome.kind) {
+        case 'aborted':
+          if (signal.aborted) early({ status: 503, body: { error: 'shutting down', accepted: 0 } });
+          return undefined;
+        case 'too-large':
+          early(this.#tooLarge());
+          return undefined;
+        case 'over-budget':
+          this.#busy(target, early);
+          return undefined;
+        case 'corrupt':
+          early({ status: 400, body: { error: outcome.message } });
+          return undefined;
+      }
+      let lines: RawRecord[];
+      try {
+        // Each event's source says where it was in the body, so a malformed one's dead letter says too.
+        lines = body.ndjson ? splitLines(outcome.body, body.label) : splitArray(outcome.body, body.label);
+        const maxRecordBytes = target.options.queue.maxRecordBytes;
+        // Checked before anything is pushed, so a 413 for one record means none of the body went in.
+        lines.forEach((line, index) => {
+          try {
+            prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
+          } catch (error) {
+            if (!(error instanceof RecordTooLargeError)) throw error;
+            throw new HttpError(
+              413,
+              `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`,
+            );
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        send(res, { status: error.status, body: { error: error.message } });
+        return undefined;
+      }
+      const accepted = await this.#pushAll(target, request, lines);
+      this.#accepted += accepted;
+      const rejected = lines.length - accepted;
+      if (rejected === 0) return accepted;
+      if (!signal.aborted && request.aborted) {
+        target.logger.info({ accepted, rejected }, 'http source client left before its answer');
+        return undefined;
+      }
       target.logger.warn({ accepted, rejected }, 'http source ring full, request partly refused');
-      return send(res, {
+      send(res, {
         status: signal.aborted ? 503 : 429,
-        body: { accepted, rejected },
+        body: signal.aborted ? { error: 'shutting down', accepted, rejected } : { accepted, rejected },
         headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       });
+      return undefined;
+    } finally {
+      hold.release();
     }
-    // settled(): what this source pushed is written or dead-lettered (drained() would also wait
-    // for producer threads' pushes, which the client did not send).
-    if (url.searchParams.get('ack') === 'sink') await target.settled();
-    send(res, { status: 200, body: { accepted } });
+  }
+
+  /** Refuses a body that would take the source past maxInFlightBytes. */
+  #busy(target: HttpSourceTarget, early: (reply: Reply) => void): void {
+    target.logger.warn(
+      { inFlightBytes: this.#budget.held, maxInFlightBytes: this.#budget.limit },
+      'http source bodies in flight at their limit, request refused',
+    );
+    early(BUSY);
+  }
+
+  /**
+   * A signal that aborts when the source stops or the client goes away before its answer is
+   * written, so that nothing a request waits on — its body, room in the ring, a push, the sink —
+   * holds the source's stop or outlives its client. dispose() forgets it once the request is done.
+   */
+  #openRequest(stopping: AbortSignal, res: ServerResponse): { signal: AbortSignal; dispose(): void } {
+    const controller = new AbortController();
+    if (stopping.aborted) controller.abort();
+    this.#requests.add(controller);
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    return { signal: controller.signal, dispose: () => this.#requests.delete(controller) };
+  }
+
+  #tooLarge(): Reply {
+    return { status: 413, body: { error: `body larger than ${this.#maxBodyBytes} bytes` } };
   }
 
   /**
@@ -252,39 +454,11 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     return match !== null && timingSafeEqual(digest(match[1]!), this.#token);
   }
 
-  /** The whole body, or undefined after answering 413 (the rest is not read). */
-  #readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
-    const max = this.#maxBodyBytes;
-    const tooLarge = () => refuse(res, { status: 413, body: { error: `body larger than ${max} bytes` } });
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) {
-      tooLarge();
-      return Promise.resolve(undefined);
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      const onData = (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes <= max) {
-          chunks.push(chunk);
-          return;
-        }
-        // Stop reading without destroying the request, which would take the 413 down with it.
-        req.off('data', onData).off('end', onEnd).pause();
-        chunks.length = 0;
-        tooLarge();
-        resolve(undefined);
-      };
-      const onEnd = () => resolve(Buffer.concat(chunks, bytes));
-      req.on('data', onData).once('end', onEnd).once('error', reject);
-    });
-  }
-
   /**
    * Pushes `lines` in order, a chunk at a time, each only once the ring has room for it, so a push
    * never waits on a full ring behind a stalled sink. Returns how many were accepted: a prefix of
-   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or the source is stopping.
+   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or `signal` aborted (the
+   * source is stopping, or the client went away).
    */
   async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: RawRecord[]): Promise<number> {
     // capacityBytes is per partition ring.
@@ -309,7 +483,22 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       const chunk = lines.slice(i, end);
       let pushed: number;
       try {
-        pushed = await target.pushRawRecords(chunk);
+        // Room was there when looked at, but another producer may have taken it since: then the
+        // push waits, and a stop must not wait with it.
+        const push = target.pushRawRecords(chunk);
+        const settled = await unlessAborted(push, signal);
+        if (settled === undefined) {
+          // Whether the pipeline takes this chunk is not known yet, so the client is told none of
+          // it was accepted: a resend may duplicate it, never lose it. Counted once it is known.
+          push.then(
+            (late) => {
+              this.#accepted += late;
+            },
+            () => undefined,
+          );
+          break;
+        }
+        pushed = settled.value;
       } catch (error) {
         // The reject policy refused mid-chunk: how much of the chunk got in is unknown, so none of
         // it is reported accepted — the client's resend may duplicate some, never lose any.
@@ -324,7 +513,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     return accepted;
   }
 
-  /** True once the ring has `bytes` free; false if it did not within fullWaitMs or the source stops. */
+  /** True once the ring has `bytes` free; false if it did not within fullWaitMs or `signal` aborted. */
   async #waitForRoom(target: HttpSourceTarget, signal: AbortSignal, bytes: number): Promise<boolean> {
     const deadline = performance.now() + this.#fullWaitMs;
     for (;;) {
@@ -340,23 +529,34 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   }
 }
 
+/** The answer to a request whose body would take the source past maxInFlightBytes. */
+const BUSY: Reply = {
+  status: 503,
+  body: { error: 'too many request bodies in flight, retry later' },
+  headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+};
+
+/** `{ value }` once `promise` resolves, or undefined as soon as `signal` aborts; rejects as `promise` does. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<{ value: T } | undefined> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve({ value });
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
-}
-
-function send(res: ServerResponse, reply: Reply): void {
-  res.writeHead(reply.status, {
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-    ...reply.headers,
-  });
-  res.end(`${JSON.stringify(reply.body)}\n`);
-}
-
-/** Answers before the body was read: the connection closes, so the unread rest is never read. */
-function refuse(res: ServerResponse, reply: Reply): void {
-  send(res, { ...reply, headers: { ...reply.headers, connection: 'close' } });
-  res.once('finish', () => res.req.socket.destroySoon());
 }
 
 /**

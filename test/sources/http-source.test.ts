@@ -1,10 +1,13 @@
-import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
 import type { Pipeline } from '../../src/engine/pipeline.js';
-import { HttpSource, type HttpSourceOptions } from '../../src/sources/http-source.js';
-import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
+import { HttpSource, type HttpSourceOptions, type HttpSourceTarget } from '../../src/sources/http-source.js';
+import { createControl, GATE, GATE_CLOSED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import {
   fixtureUrl,
   ids,
@@ -25,6 +28,7 @@ afterEach(async () => {
 interface Started {
   s: Scene;
   pipeline: Pipeline;
+  source: HttpSource;
   url: string;
   words: Int32Array;
 }
@@ -46,7 +50,7 @@ async function start(
   sources.push(source);
   void source.start(pipeline, new AbortController().signal);
   const url = await source.listening();
-  return { s, pipeline, url, words: new Int32Array(control) };
+  return { s, pipeline, source, url, words: new Int32Array(control) };
 }
 
 function ndjson(events: readonly unknown[]): string {
@@ -55,11 +59,60 @@ function ndjson(events: readonly unknown[]): string {
 
 function post(
   url: string,
-  body: string,
+  body: string | Uint8Array,
   type = 'application/x-ndjson',
   headers: Record<string, string> = {},
 ) {
   return fetch(url, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+interface Sending {
+  /** The request, to write more of its body, end it or destroy it. */
+  req: ReturnType<typeof request>;
+  /** The server's answer, read to its end; rejects if the exchange failed (a reset). */
+  answer: Promise<Answer>;
+  /** Resolves once the server's answer has begun (its status line and headers arrived). */
+  answered: Promise<void>;
+  /** Resolves once the request closed: with the error it met (a reset), or undefined. */
+  closed: Promise<Error | undefined>;
+}
+
+/**
+ * A POST through node:http, by default on a connection of its own (no agent), its body written by
+ * the caller: a Content-Length header makes it a sized body, none a chunked one.
+ */
+function send(url: string, headers: Record<string, string | number>, agent: Agent | false = false): Sending {
+  const req = request(url, {
+    method: 'POST',
+    agent,
+    headers: { 'content-type': 'application/x-ndjson', ...headers },
+  });
+  let begun!: () => void;
+  const answered = new Promise<void>((resolve) => {
+    begun = resolve;
+  });
+  const answer = new Promise<Answer>((resolve, reject) => {
+    req.on('response', (res) => {
+      begun();
+      buffer(res).then(
+        (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body.toString('utf8') }),
+        reject,
+      );
+    });
+    req.on('error', reject);
+  });
+  // A test that destroys the request on purpose does not await the answer.
+  answer.catch(() => undefined);
+  const closed = new Promise<Error | undefined>((resolve) => {
+    req.once('error', resolve).once('close', () => resolve(undefined));
+  });
+  return { req, answer, answered, closed };
 }
 
 const sortedIds = (s: Scene) =>
@@ -271,6 +324,349 @@ describe('the http source', () => {
   });
 });
 
+describe('the http source answers a body it refuses', () => {
+  it.each([
+    ['keeps its connection alive', true],
+    ['asks for its connection to close', false],
+  ])(
+    'answers 413 to a chunked body over maxBodyBytes from a client that %s, and the client reads the answer rather than a reset',
+    async (_, keepAlive) => {
+      const { pipeline, url } = await start({ maxBodyBytes: 1024 });
+      const agent = new Agent({ keepAlive });
+      try {
+        const line = `${JSON.stringify({ id: 'big', payload: { text: 'x'.repeat(200) } })}\n`;
+        const sending = send(`${url}/ingest`, { 'transfer-encoding': 'chunked' }, agent);
+        // 8 MiB handed over at once: the client is still sending when the server answers.
+        sending.req.end(line.repeat(Math.ceil((8 * 1024 * 1024) / line.length)));
+        const answer = await sending.answer;
+        expect(answer.status).toBe(413);
+        expect(JSON.parse(answer.body)).toEqual({ error: 'body larger than 1024 bytes' });
+        // No EPIPE or ECONNRESET on the request either.
+        expect(await sending.closed).toBeUndefined();
+        expect(pipeline.stats().queue.recordsWritten).toBe(0);
+      } finally {
+        agent.destroy();
+      }
+    },
+  );
+
+  it('answers a request that waits on Expect: 100-continue before its client sends the body, unless the body is to be read', async () => {
+    const { source, url } = await start({ maxBodyBytes: 4096, maxInFlightBytes: 4096 });
+    const expecting = (length: number) => {
+      const sending = send(`${url}/ingest`, { 'content-length': length, expect: '100-continue' });
+      const state = { continued: false };
+      sending.req.on('continue', () => {
+        state.continued = true;
+      });
+      sending.req.flushHeaders();
+      return { sending, state };
+    };
+    const large = expecting(8192);
+    expect((await large.sending.answer).status).toBe(413);
+    expect(large.state.continued).toBe(false);
+
+    // Within maxBodyBytes, but not within what another request holds.
+    const holder = send(`${url}/ingest`, { 'content-length': 4096 });
+    holder.req.write('x');
+    await vi.waitFor(() => expect(source.inFlightBytes).toBe(4096), { timeout: 20_000 });
+    const busy = expecting(100);
+    const refused = await busy.sending.answer;
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(busy.state.continued).toBe(false);
+    holder.req.destroy();
+    await vi.waitFor(() => expect(source.inFlightBytes).toBe(0), { timeout: 20_000 });
+
+    const body = ndjson([{ id: 'continued-1', payload: {} }]);
+    const fits = expecting(Buffer.byteLength(body));
+    fits.sending.req.on('continue', () => fits.sending.req.end(body));
+    const answer = await fits.sending.answer;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ accepted: 1 });
+    expect(fits.state.continued).toBe(true);
+  });
+});
+
+/** Resolves once `count` of `promises` have resolved. */
+function firstResolved(promises: readonly Promise<unknown>[], count: number): Promise<void> {
+  let resolved = 0;
+  return new Promise((resolve) => {
+    for (const promise of promises) {
+      void promise.then(() => {
+        if (++resolved === count) resolve();
+      });
+    }
+  });
+}
+
+describe('the http source bounds the bytes of the bodies it holds', () => {
+  it('answers 503 with Retry-After, before reading their bodies, to the requests that would take it over maxInFlightBytes, and writes every event of the others', async () => {
+    const bodies = Array.from({ length: 6 }, (_, b) =>
+      ndjson(ids(`held-${b}`, 100).map((id) => ({ id, payload: { text: 'h'.repeat(1000) } }))),
+    );
+    const length = Buffer.byteLength(bodies[0]!);
+    // Room for two bodies at once, not three.
+    const { s, pipeline, source, url } = await start({
+      maxBodyBytes: length,
+      maxInFlightBytes: Math.floor(2.5 * length),
+    });
+    const half = Math.floor(length / 2);
+    const sendings = bodies.map((body) => {
+      const sending = send(`${url}/ingest`, { 'content-length': length });
+      // Half of each body: none can finish, so whatever one holds stays held.
+      sending.req.write(body.slice(0, half));
+      return sending;
+    });
+    const begun = sendings.map((sending) => watch(sending.answered));
+    await firstResolved(
+      sendings.map((sending) => sending.answered),
+      4,
+    );
+    const heldAt = sendings.flatMap((_, i) => (begun[i]!.settled ? [] : [i]));
+    const refused = sendings.filter((_, i) => !heldAt.includes(i));
+    const held = heldAt.map((i) => sendings[i]!);
+    expect(refused).toHaveLength(4);
+    expect(source.inFlightBytes).toBe(2 * length);
+
+    sendings.forEach((sending, i) => {
+      sending.req.end(bodies[i]!.slice(half));
+    });
+    for (const sending of refused) {
+      const answer = await sending.answer;
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+    }
+    for (const sending of held) {
+      const answer = await sending.answer;
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toEqual({ accepted: 100 });
+    }
+    await pipeline.drained();
+    const heldIds = heldAt
+      .flatMap((i) => bodies[i]!.trim().split('\n'))
+      .map((line) => (JSON.parse(line) as { id: string }).id)
+      .sort();
+    expect(heldIds).toHaveLength(200);
+    expect(sortedIds(s)).toEqual(heldIds);
+    expect(source.inFlightBytes).toBe(0);
+  });
+
+  it('refuses a maxInFlightBytes smaller than maxBodyBytes, naming the field and its value', () => {
+    expect(() => new HttpSource({ maxBodyBytes: 4096, maxInFlightBytes: 1024 })).toThrow(
+      'source.maxInFlightBytes must be an integer of bytes ≥ maxBodyBytes (4096), got 1024',
+    );
+    expect(() => new HttpSource({ maxInFlightBytes: 1.5 })).toThrow(/^source\.maxInFlightBytes must be/);
+  });
+
+  it('gives back what a request held once it ends: answered, refused as malformed, or abandoned by its client', async () => {
+    const { source, url } = await start({ maxBodyBytes: 64 * 1024 });
+    expect((await post(`${url}/ingest`, ndjson([{ id: 'r-1', payload: {} }]))).status).toBe(200);
+    expect(source.inFlightBytes).toBe(0);
+    expect((await post(`${url}/ingest`, '[1,', 'application/json')).status).toBe(400);
+    expect(source.inFlightBytes).toBe(0);
+    const abandoned = send(`${url}/ingest`, { 'content-length': 1000 });
+    abandoned.req.write('x'.repeat(500));
+    await vi.waitFor(() => expect(source.inFlightBytes).toBe(1000), { timeout: 20_000 });
+    abandoned.req.destroy();
+    await vi.waitFor(
+      () => {
+        expect(source.inFlightBytes).toBe(0);
+        expect(source.inFlightRequests).toBe(0);
+      },
+      { timeout: 20_000 },
+    );
+  });
+});
+
+/** `bytes` of zeros through gzip, compressed a MiB at a time so the zeros never exist at once. */
+function gzipOfZeros(bytes: number): Promise<Buffer> {
+  const zeros = Buffer.alloc(1024 * 1024);
+  const source = Readable.from(
+    (function* () {
+      for (let sent = 0; sent < bytes; sent += zeros.length) yield zeros;
+    })(),
+  );
+  return buffer(source.pipe(createGzip({ level: 9 })));
+}
+
+describe('the http source decodes compressed bodies', () => {
+  it.each([
+    ['gzip', gzipSync],
+    ['x-gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const)('writes every event of a body sent with Content-Encoding: %s', async (encoding, compress) => {
+    const { s, url } = await start();
+    const all = ids(`enc-${encoding}`, 200);
+    const body = compress(
+      Buffer.from(ndjson(all.map((id, n) => ({ id, payload: { n, text: 'c'.repeat(50) } })))),
+    );
+    const response = await post(`${url}/ingest?ack=sink`, body, undefined, { 'content-encoding': encoding });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 200 });
+    expect(sortedIds(s)).toEqual(all);
+    expect(s.deadLetters()).toHaveLength(0);
+  });
+
+  it('answers 413 to a gzip bomb, inflating no more than maxBodyBytes of it', async () => {
+    const { pipeline, url } = await start({ maxBodyBytes: 1024 * 1024 });
+    const decodedBytes = 200 * 1024 * 1024;
+    const bomb = await gzipOfZeros(decodedBytes);
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const response = await post(`${url}/ingest`, bomb, undefined, { 'content-encoding': 'gzip' });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ error: `body larger than ${1024 * 1024} bytes` });
+    const grown = process.memoryUsage().rss - before;
+    // A memory bound, not a timing: the decoded body (200 MiB) would show many times over.
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
+  it('answers 415 to a content encoding it cannot decode, and pushes none of it', async () => {
+    const { pipeline, url } = await start();
+    const body = ndjson([{ id: 'z-1', payload: {} }]);
+    const zstd = await post(`${url}/ingest`, body, undefined, { 'content-encoding': 'zstd' });
+    expect(zstd.status).toBe(415);
+    expect(await zstd.json()).toEqual({
+      error: 'content-encoding must be gzip, x-gzip, deflate, br or identity, got zstd',
+    });
+    const twice = await post(`${url}/ingest`, gzipSync(gzipSync(body)), undefined, {
+      'content-encoding': 'gzip, gzip',
+    });
+    expect(twice.status).toBe(415);
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
+  it('answers 400 to a corrupt or truncated gzip body, and pushes none of it', async () => {
+    const { pipeline, url } = await start();
+    const good = gzipSync(
+      Buffer.from(ndjson(ids('bad', 50).map((id) => ({ id, payload: { text: 'b'.repeat(40) } })))),
+    );
+    const corrupt = Buffer.from(good);
+    corrupt.fill(0xff, 10, good.length - 8);
+    const truncated = good.subarray(0, good.length - 12);
+    for (const body of [corrupt, truncated]) {
+      const response = await post(`${url}/ingest`, body, undefined, { 'content-encoding': 'gzip' });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(/^gzip body is corrupt: /);
+    }
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+});
+
+describe('the http source stops promptly', () => {
+  it('on stop, answers a request waiting on ?ack=sink with 503 and what it accepted, while the sink never acknowledges; the events stay accepted', async () => {
+    const { s, pipeline, source, url, words } = await start({}, {}, false);
+    const all = ids('parked', 10);
+    const response = post(`${url}/ingest?ack=sink`, ndjson(all.map((id) => ({ id, payload: {} }))));
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await vi.waitFor(() => expect(source.accepted).toBe(10), { timeout: 20_000 });
+    await source.stop();
+    // stop() resolved with the write still held at the closed gate: nothing was acknowledged.
+    expect(Atomics.load(words, GATE)).toBe(GATE_CLOSED);
+    expect(Atomics.load(words, WRITES_AT_GATE)).toBeGreaterThan(0);
+    const answer = await response;
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ error: 'shutting down', accepted: 10 });
+
+    openGate(words);
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('stops waiting on ?ack=sink for a client that disconnected; its events stay accepted', async () => {
+    const { s, pipeline, source, url, words } = await start({}, {}, false);
+    const all = ids('gone', 10);
+    const body = ndjson(all.map((id) => ({ id, payload: {} })));
+    const sending = send(`${url}/ingest?ack=sink`, { 'content-length': Buffer.byteLength(body) });
+    sending.req.end(body);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await vi.waitFor(() => expect(source.accepted).toBe(10), { timeout: 20_000 });
+    expect(source.inFlightRequests).toBe(1);
+    sending.req.destroy();
+    await vi.waitFor(() => expect(source.inFlightRequests).toBe(0), { timeout: 20_000 });
+    expect(Atomics.load(words, GATE)).toBe(GATE_CLOSED);
+
+    openGate(words);
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(all);
+  });
+
+  it('on stop, answers a request waiting for room (fullWaitMs) with 503, what it accepted and what it did not', async () => {
+    const { s, pipeline, source, url, words } = await start(
+      { fullWaitMs: 60_000 },
+      { queue: { capacityBytes: 16 * 1024 }, batch: { maxRecords: 20 } },
+      false,
+    );
+    const all = ids('room', 400);
+    const response = post(
+      `${url}/ingest`,
+      ndjson(all.map((id) => ({ id, payload: { text: 'r'.repeat(100) } }))),
+    );
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await source.stop();
+    expect(Atomics.load(words, GATE)).toBe(GATE_CLOSED);
+    const answer = await response;
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('1');
+    const { error, accepted, rejected } = (await answer.json()) as {
+      error: string;
+      accepted: number;
+      rejected: number;
+    };
+    expect(error).toBe('shutting down');
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted + rejected).toBe(400);
+
+    openGate(words);
+    await pipeline.drained();
+    // Every accepted event, in body order; a chunk whose push the stop cut short may follow them.
+    const stored = sortedIds(s);
+    expect(stored.length).toBeGreaterThanOrEqual(accepted);
+    expect(stored).toEqual(all.slice(0, stored.length));
+  });
+
+  it('stop() does not wait for a push the pipeline never settles; the request is answered 503 with none of it accepted', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    let pushStarted!: () => void;
+    const started = new Promise<void>((resolve) => {
+      pushStarted = resolve;
+    });
+    // A push that never settles, as one stuck behind a ring that filled after the source looked.
+    const target: HttpSourceTarget = {
+      push: (event) => pipeline.push(event),
+      pushMany: (events) => pipeline.pushMany(events),
+      pushRaw: (bytes, key) => pipeline.pushRaw(bytes, key),
+      pushRawMany: (lines, key) => pipeline.pushRawMany(lines, key),
+      pushRawRecords: () => {
+        pushStarted();
+        return new Promise<number>(() => undefined);
+      },
+      logger: pipeline.logger,
+      stats: () => pipeline.stats(),
+      drained: () => pipeline.drained(),
+      settled: () => pipeline.settled(),
+      options: pipeline.options,
+    };
+    const source = new HttpSource({ port: 0 });
+    sources.push(source);
+    void source.start(target, new AbortController().signal);
+    const url = await source.listening();
+    const response = post(`${url}/ingest`, ndjson(ids('stuck', 10).map((id) => ({ id, payload: {} }))));
+    await started;
+    await source.stop();
+    const answer = await response;
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ error: 'shutting down', accepted: 0, rejected: 10 });
+    expect(source.accepted).toBe(0);
+  });
+});
+
 describe('the http source in a run config', () => {
   const sink = { type: 'sqlite', path: 'out.db' };
 
@@ -302,6 +698,9 @@ describe('the http source in a run config', () => {
     ]);
     expect(problems({ type: 'http', fullWaitMs: -1 })).toEqual([
       'source.fullWaitMs must be an integer of milliseconds ≥ 0, got -1',
+    ]);
+    expect(problems({ type: 'http', maxInFlightBytes: 0 })).toEqual([
+      'source.maxInFlightBytes must be a positive integer, got 0',
     ]);
     expect(problems({ type: 'http', rate: 5 })[0]).toMatch(/^source\.rate is not a known field/);
   });
