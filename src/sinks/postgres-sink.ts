@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
+import type { CopyStreamQuery } from 'pg-copy-streams';
+import { encodeCopyBatch } from './postgres-copy.js';
+import { type Sink, SinkError, type SinkRecord } from './sink.js';
 
 export interface PostgresSinkOptions {
   /** libpq connection string. @default process.env.DATABASE_URL, read when the options are resolved */
@@ -69,11 +71,16 @@ const RETRY_NODE = new Set([
 
 /** The client library, once a sink has opened: workers whose pipeline uses another sink never load it. */
 let pgModule: typeof pg | undefined;
+let copyFrom: ((text: string) => CopyStreamQuery) | undefined;
 
 async function loadPg(): Promise<typeof pg> {
   pgModule ??= (await import('pg')).default;
+  copyFrom ??= (await import('pg-copy-streams')).from;
   return pgModule;
 }
+
+/** The staging table each connection loads a batch into, emptied by every commit. */
+const STAGE = 'sluice_stage';
 
 /** Whether a pg error is transient. Errors after a lost connection carry no code, only a message. */
 export function isRetryablePgError(error: unknown): boolean {
@@ -103,9 +110,12 @@ function timedOutOn(error: unknown): 'connectTimeoutMs' | 'queryTimeoutMs' | und
 }
 
 /**
- * A pool per worker and one statement per batch:
- * `INSERT … SELECT FROM unnest($1::text[], …) ON CONFLICT (id) DO NOTHING` — batched, and
- * idempotent by id. Creates its table if missing.
+ * A pool per worker; a batch is one transaction on one connection: a binary COPY into a temporary
+ * staging table (postgres-copy.ts: nothing escaped, the payload's JSON parsed once, by the
+ * server, as jsonb), then `INSERT … SELECT … FROM stage ON CONFLICT (id) DO NOTHING` — idempotent
+ * by id — and the commit, which empties the stage. Creates its table if missing. A value the
+ * server refuses fails the COPY with a data exception, reported per record (SinkError.perRecord),
+ * so delivery splits the batch around it.
  *
  * Every wait on the server is bounded: connecting by connectTimeoutMs, each statement by
  * statementTimeoutMs on the server and queryTimeoutMs on the client, so a server that stops
@@ -117,7 +127,11 @@ export class PostgresSink implements Sink {
   readonly #options: ResolvedPostgresSinkOptions;
   readonly #config: pg.PoolConfig;
   #pool: pg.Pool | undefined;
-  #insertSql = '';
+  #mergeSql = '';
+  /** Connections whose staging table exists (it lives as long as the connection). */
+  readonly #staged = new WeakSet<pg.PoolClient>();
+  /** Connections this sink listens to for errors while they are checked out. */
+  readonly #heard = new WeakSet<pg.PoolClient>();
 
   /** `options` as resolved on the main thread (the table name is a checked SQL identifier). */
   constructor(options: ResolvedPostgresSinkOptions) {
@@ -171,33 +185,53 @@ export class PostgresSink implements Sink {
       }
     }
     this.#pool = pool;
-    this.#insertSql =
-      `INSERT INTO ${t} (id, key, source, ts, payload) ` +
-      'SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::jsonb[]) ' +
-      'ON CONFLICT (id) DO NOTHING';
+    // One simple query: nothing to bind, and the commit needs no round trip of its own.
+    this.#mergeSql =
+      `INSERT INTO ${t} (id, key, source, ts, payload) SELECT id, key, source, ts, payload FROM ${STAGE} ` +
+      'ON CONFLICT (id) DO NOTHING; COMMIT';
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     const pool = this.#pool;
     if (!pool) throw new SinkError('postgres sink is not open', { retryable: false });
-    const n = records.length;
-    const ids = new Array<string>(n);
-    const keys = new Array<string | null>(n);
-    const sources = new Array<string | null>(n);
-    const ts = new Array<number | null>(n);
-    const payloads = new Array<string>(n);
-    for (let i = 0; i < n; i++) {
-      const r = records[i]!;
-      ids[i] = r.id;
-      keys[i] = r.key ?? null;
-      sources[i] = r.source ?? null;
-      ts[i] = r.ts ?? null;
-      payloads[i] = payloadJsonOf(r);
-    }
+    // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
+    const rows = encodeCopyBatch(records);
+    let client: pg.PoolClient;
     try {
-      await pool.query(this.#insertSql, [ids, keys, sources, ts, payloads]);
+      client = await pool.connect();
     } catch (error) {
       throw this.#failure('write failed', error);
+    }
+    let broken: Error | undefined;
+    try {
+      if (!this.#heard.has(client)) {
+        // A checked-out connection that breaks emits 'error' on the client, which the pool only
+        // listens for while it is idle: unheard, it would end the worker. The statement under way
+        // fails too, and that failure is what the write reports.
+        client.on('error', () => {});
+        this.#heard.add(client);
+      }
+      if (!this.#staged.has(client)) {
+        await client.query(
+          `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} ` +
+            '(id text, key text, source text, ts float8, payload jsonb) ON COMMIT DELETE ROWS',
+        );
+        this.#staged.add(client);
+      }
+      await client.query('BEGIN');
+      await copyRows(client, rows);
+      await client.query(this.#mergeSql);
+    } catch (error) {
+      // A failed statement leaves the transaction aborted: roll it back, or drop the connection
+      // if even that fails (it may be the connection that failed).
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = error as Error;
+      }
+      throw this.#failure('write failed', error);
+    } finally {
+      client.release(broken);
     }
     return undefined;
   }
@@ -232,4 +266,14 @@ export class PostgresSink implements Sink {
       return false;
     }
   }
+}
+
+/** Sends a binary COPY into the staging table; resolves once the server has taken every row. */
+function copyRows(client: pg.PoolClient, rows: Buffer): Promise<void> {
+  const stream = client.query(copyFrom!(`COPY ${STAGE} FROM STDIN (FORMAT binary)`));
+  return new Promise((resolve, reject) => {
+    stream.once('error', reject);
+    stream.once('finish', resolve);
+    stream.end(rows);
+  });
 }
