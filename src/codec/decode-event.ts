@@ -1,13 +1,14 @@
+import { isUtf8 } from 'node:buffer';
 import type { DeadLetterReason } from '../delivery/dead-letter.js';
 import { InvalidEventError } from '../errors.js';
 import { type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView } from './event.js';
-import { nestsDeeperThan } from './json-depth.js';
+import { JsonScanner, SCAN_INVALID, SCAN_TOO_DEEP } from './json-scan.js';
 import { checkWellFormed } from './record-codec.js';
 
-/** Nesting depth of arrays and objects an event's JSON may have. @see nestsDeeperThan */
+/** Nesting depth of arrays and objects an event's JSON may have. @see JsonScanner */
 export const DEFAULT_MAX_DEPTH = 1000;
 
-/** What decodeEvent needs of a record besides its text. */
+/** What decoding needs of a record besides its bytes. */
 export type RecordFields = Pick<RecordView, 'id' | 'key' | 'source' | 'ts' | 'raw'>;
 
 /** A serialised event with nothing known of it but its text (the bench's baselines read lines so). */
@@ -33,69 +34,170 @@ export class DecodeFailure extends Error {
   }
 }
 
+/** An event's id, key, source and time, as decodeFields finds them. */
+export interface EventFields {
+  id: string;
+  key: string | undefined;
+  source: string | undefined;
+  ts: number | undefined;
+}
+
 /**
- * A record's text becomes the event it was. An encoded record's text is the payload; a raw record
- * (pushRaw) is one serialised event, parsed here, off the main thread: the parsed line is the
- * payload, and its own `id`, `key`, `source` and `ts` fields are used when present.
+ * Checks a record's JSON bytes [start, end) — valid, nested at most `maxDepth` deep — and, for a
+ * raw record (one serialised event, e.g. an NDJSON line), reads its own `id`, `key`, `source` and
+ * `ts`, without parsing the rest. Throws DecodeFailure with the dead-letter reason.
  *
  * A line's `id` must be a non-empty, well-formed string of at most 255 UTF-8 bytes — the same rule
- * as `push()` — or a safe integer, taken as its decimal string; anything else makes the line an
- * `invalid-event`, never silently another id. `key` and `source` are used when they are strings
- * (well-formed, at most 65 535 UTF-8 bytes), `ts` when it is a finite number; other values of
- * those stay in the payload only. `null` counts as absent.
+ * as `push()` — or an integer, taken as its decimal digits exactly as written (`42` → `"42"`,
+ * `12345678901234567890` stays whole); anything else makes the line an `invalid-event`, never
+ * silently another id. `key` and `source` are used when they are strings (well-formed, at most
+ * 65 535 UTF-8 bytes), `ts` when it is a finite number; other values of those stay in the payload
+ * only. `null` counts as absent. A pushed object (not raw) keeps the fields it was pushed with.
  */
-export function decodeEvent(record: RecordFields, text: string, maxDepth: number): DecodedEvent {
-  if (nestsDeeperThan(text, maxDepth)) {
+export function decodeFields(
+  scanner: JsonScanner,
+  bytes: Buffer,
+  start: number,
+  end: number,
+  record: RecordFields,
+  maxDepth: number,
+): EventFields {
+  const result = scanner.scan(bytes, start, end, maxDepth, record.raw);
+  if (result === SCAN_TOO_DEEP) {
     throw new DecodeFailure('too-deep', `JSON nests arrays or objects more than ${maxDepth} levels deep`);
   }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch (error) {
-    throw new DecodeFailure(record.raw ? 'invalid-json' : 'invalid-event', (error as Error).message, {
-      cause: error,
-    });
+  if (result === SCAN_INVALID) throw invalidJson(bytes, start, end, record.raw);
+  const fields: EventFields = { id: record.id, key: record.key, source: record.source, ts: record.ts };
+  if (!record.raw) return fields;
+  if (scanner.tsStart >= 0 && isNumber(bytes, scanner.tsStart)) {
+    const ts = Number((bytes as FastBuffer).latin1Slice(scanner.tsStart, scanner.tsEnd));
+    if (Number.isFinite(ts)) fields.ts = ts;
   }
-  const event: DecodedEvent = {
-    id: record.id,
-    key: record.key,
-    source: record.source,
-    ts: record.ts,
-    payload,
-  };
-  if (!record.raw || payload === null || typeof payload !== 'object' || Array.isArray(payload)) return event;
-  const line = payload as Record<string, unknown>;
-  if (typeof line.ts === 'number' && Number.isFinite(line.ts)) event.ts = line.ts;
   try {
-    if (line.id !== undefined && line.id !== null) event.id = lineId(line.id);
-    if (typeof line.key === 'string' && record.key === undefined) event.key = lineString('key', line.key);
-    if (typeof line.source === 'string') event.source = lineString('source', line.source);
+    const id = lineId(scanner, bytes);
+    if (id !== undefined) fields.id = id;
+    if (record.key === undefined && isString(bytes, scanner.keyStart)) {
+      fields.key = lineString('key', bytes, scanner.keyStart, scanner.keyEnd, scanner.keyEscaped);
+    }
+    if (isString(bytes, scanner.sourceStart)) {
+      fields.source = lineString(
+        'source',
+        bytes,
+        scanner.sourceStart,
+        scanner.sourceEnd,
+        scanner.sourceEscaped,
+      );
+    }
   } catch (error) {
-    throw new DecodeFailure('invalid-event', (error as Error).message, { cause: error, ts: event.ts });
+    throw new DecodeFailure('invalid-event', (error as Error).message, { cause: error, ts: fields.ts });
   }
-  return event;
+  return fields;
 }
 
-function lineId(id: unknown): string {
-  if (typeof id === 'number') {
-    if (Number.isSafeInteger(id)) return String(id);
-    throw new InvalidEventError(
-      'id',
-      `must be a string, or an integer from -(2^53 - 1) to 2^53 - 1 (beyond that JSON numbers lose digits; send it as a string), got ${id}`,
-    );
-  }
-  if (typeof id !== 'string') throw new InvalidEventError('id', `must be a string, got ${typeof id}`);
-  if (id.length === 0) throw new InvalidEventError('id', 'must not be empty');
-  return lineString('id', id);
+/**
+ * A record's text becomes the event it was: decodeFields, then the payload parsed — an encoded
+ * record's text is the payload, a raw record's parsed line is. For callers that hold the text as a
+ * string (the bench's baselines); the engine's workers decode straight from the ring.
+ */
+export function decodeEvent(record: RecordFields, text: string, maxDepth: number): DecodedEvent {
+  const bytes = Buffer.from(text, 'utf8');
+  const fields = decodeFields(SCANNER, bytes, 0, bytes.length, record, maxDepth);
+  return { ...fields, payload: JSON.parse(text) as unknown };
 }
 
-function lineString(field: 'id' | 'key' | 'source', value: string): string {
-  checkWellFormed(field, value);
+/** The thread's scanner for decodeEvent. */
+const SCANNER = new JsonScanner();
+
+/** The error JSON.parse gives for the text: its words say where the text goes wrong. */
+function invalidJson(bytes: Buffer, start: number, end: number, raw: boolean): DecodeFailure {
+  let cause: unknown;
+  try {
+    JSON.parse(bytes.toString('utf8', start, end));
+    cause = new SyntaxError('JSON the scanner refused');
+  } catch (error) {
+    cause = error;
+  }
+  return new DecodeFailure(raw ? 'invalid-json' : 'invalid-event', (cause as Error).message, { cause });
+}
+
+function isString(bytes: Buffer, start: number): boolean {
+  return start >= 0 && bytes[start] === QUOTE;
+}
+
+function isNumber(bytes: Buffer, start: number): boolean {
+  const c = bytes[start]!;
+  return c === MINUS || (c >= ZERO && c <= NINE);
+}
+
+function lineId(scanner: JsonScanner, bytes: Buffer): string | undefined {
+  const start = scanner.idStart;
+  if (start < 0) return undefined;
+  const end = scanner.idEnd;
+  const c = bytes[start]!;
+  if (c === QUOTE) {
+    if (end - start === 2) throw new InvalidEventError('id', 'must not be empty');
+    return lineString('id', bytes, start, end, scanner.idEscaped);
+  }
+  if (c === N) return undefined; // null: absent
+  if (isNumber(bytes, start)) {
+    const digits = (bytes as FastBuffer).latin1Slice(start, end);
+    if (!INTEGER.test(digits)) {
+      throw new InvalidEventError(
+        'id',
+        `must be a string or an integer (a number with a fraction or an exponent names no single id; send it as a string), got ${digits}`,
+      );
+    }
+    if (digits.length > MAX_ID_BYTES) {
+      throw new InvalidEventError('id', `must be at most ${MAX_ID_BYTES} UTF-8 bytes, got ${digits.length}`);
+    }
+    return digits;
+  }
+  throw new InvalidEventError(
+    'id',
+    `must be a string, got ${c === OPEN_BRACE ? 'object' : c === OPEN_BRACKET ? 'array' : 'boolean'}`,
+  );
+}
+
+/** A string value [start, end), quotes included: decoded, and held to its field's rules. */
+function lineString(
+  field: 'id' | 'key' | 'source',
+  bytes: Buffer,
+  start: number,
+  end: number,
+  escaped: boolean,
+): string {
   const max = field === 'id' ? MAX_ID_BYTES : MAX_KEY_BYTES;
-  // A UTF-16 unit is at most 3 UTF-8 bytes: short strings need no count.
-  if (value.length * 3 > max) {
-    const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > max) throw new InvalidEventError(field, `must be at most ${max} UTF-8 bytes, got ${bytes}`);
+  let value: string;
+  if (escaped) {
+    value = JSON.parse(bytes.toString('utf8', start, end)) as string;
+    checkWellFormed(field, value);
+    const size = Buffer.byteLength(value, 'utf8');
+    if (size > max) throw new InvalidEventError(field, `must be at most ${max} UTF-8 bytes, got ${size}`);
+    return value;
+  }
+  // Unescaped, the value is its bytes: their count is its UTF-8 size, and UTF-8 holds no surrogate.
+  const size = end - start - 2;
+  if (size > max) throw new InvalidEventError(field, `must be at most ${max} UTF-8 bytes, got ${size}`);
+  value = (bytes as FastBuffer).utf8Slice(start + 1, end - 1);
+  // Bytes that are not UTF-8 decode to U+FFFD: distinct ids would collapse into one, as lone
+  // surrogates would. A real U+FFFD in valid UTF-8 passes.
+  if (value.includes('\uFFFD') && !isUtf8(bytes.subarray(start + 1, end - 1))) {
+    throw new InvalidEventError(field, `must be valid UTF-8, got ${JSON.stringify(value.slice(0, 80))}`);
   }
   return value;
 }
+
+/** Buffer's own slicers, without the argument parsing of toString (see record-codec.ts). */
+interface FastBuffer extends Buffer {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+
+const INTEGER = /^-?\d+$/;
+const QUOTE = 0x22;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const N = 0x6e;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;

@@ -1,16 +1,24 @@
 import type { SinkRecord } from '../sinks/sink.js';
 
 /**
- * A sink record whose payload is its JSON text, parsed only if a sink asks for `payload`. Built for
- * events no transform touches: the built-in sinks write `payloadJson` — the pushed bytes, numbers
- * exact — and never pay for a parse and a re-serialisation.
+ * A sink record whose payload is JSON bytes in the ring, copied or decoded only when a sink asks:
+ * `copyPayload` puts the bytes straight into a sink's buffer (PostgreSQL's COPY), `payloadJson`
+ * decodes them to a string, `payload` parses that. Built for events no transform touches, which
+ * reach the built-in sinks as the bytes they were pushed as — numbers exact — without a parse and
+ * a re-serialisation.
+ *
+ * The bytes are the ring's, valid until the batch's space is released: only sinks that finish with
+ * a batch within write() — the built-in ones — are handed these (see WorkerRuntime).
  */
 export class TextRecord implements SinkRecord {
   readonly id: string;
   readonly key: string | undefined;
   readonly source: string | undefined;
   readonly ts: number | undefined;
-  readonly payloadJson: string;
+  readonly #bytes: Buffer;
+  readonly #start: number;
+  readonly #end: number;
+  #json: string | undefined;
   #payload: unknown;
   #parsed = false;
 
@@ -19,13 +27,22 @@ export class TextRecord implements SinkRecord {
     key: string | undefined,
     source: string | undefined,
     ts: number | undefined,
-    payloadJson: string,
+    bytes: Buffer,
+    start: number,
+    end: number,
   ) {
     this.id = id;
     this.key = key;
     this.source = source;
     this.ts = ts;
-    this.payloadJson = payloadJson;
+    this.#bytes = bytes;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  get payloadJson(): string {
+    this.#json ??= (this.#bytes as Utf8Buffer).utf8Slice(this.#start, this.#end);
+    return this.#json;
   }
 
   get payload(): unknown {
@@ -36,8 +53,22 @@ export class TextRecord implements SinkRecord {
     return this.#payload;
   }
 
-  /** Own enumerable fields for JSON.stringify and spreads, the payload included. */
+  /** The payload's JSON size in UTF-8 bytes. */
+  get payloadBytes(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Copies the payload's JSON bytes into `target` at `at`; returns how many. */
+  copyPayload(target: Buffer, at: number): number {
+    return this.#bytes.copy(target, at, this.#start, this.#end);
+  }
+
+  /** Own enumerable fields for JSON.stringify, the payload included. */
   toJSON(): SinkRecord {
     return { id: this.id, key: this.key, source: this.source, ts: this.ts, payload: this.payload };
   }
+}
+
+interface Utf8Buffer extends Buffer {
+  utf8Slice(start: number, end: number): string;
 }
