@@ -1,9 +1,9 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
-import { DecodeFailure, decodeEvent } from '../codec/decode-event.js';
+import { DecodeFailure, decodeFields, type EventFields } from '../codec/decode-event.js';
 import type { DecodedEvent, RecordView } from '../codec/event.js';
-import { nestsDeeperThan } from '../codec/json-depth.js';
+import { JsonScanner } from '../codec/json-scan.js';
 import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
 import { TextRecord } from '../codec/text-record.js';
 import {
@@ -88,6 +88,7 @@ export class WorkerRuntime {
   /** The sink writes JSON text and may be handed records whose payload is parsed only on demand. */
   readonly #textSink: boolean;
   readonly #maxDepth: number;
+  readonly #scanner = new JsonScanner();
   readonly #dlqRetry: ResolvedRetryOptions;
   readonly #taskStarts: BigInt64Array;
 
@@ -247,36 +248,30 @@ export class WorkerRuntime {
     const offsets: number[] = [];
     forEachRecord(ring, task.start, task.end, (at) => offsets.push(at));
     const transformSpan = startChildSpan('sluice.transform', trace);
+    const bytes = ring.bytes;
     for (const at of offsets) {
       const view = readRecord(ring, at);
-      const text = payloadText(ring, view);
-      if (this.#identity && !view.raw && this.#textSink) {
-        // Pushed as an object and serialised by push(): valid JSON already, written as it is.
-        if (nestsDeeperThan(text, this.#maxDepth))
-          letters.push(this.#undecodable(view, text, tooDeep(this.#maxDepth)));
-        else {
-          out.push(new TextRecord(view.id, view.key, view.source, view.ts, text));
-          enqueuedAt.push(view.enqueuedAt);
-        }
-        continue;
-      }
-      let event: DecodedEvent;
+      const start = view.payloadOffset;
+      const end = start + view.payloadLength;
+      let fields: EventFields;
       try {
-        event = decodeEvent(view, text, this.#maxDepth);
+        fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
       } catch (error) {
-        letters.push(this.#undecodable(view, text, error));
+        letters.push(this.#undecodable(view, payloadText(ring, view), error));
         continue;
       }
+      if (this.#identity && this.#textSink) {
+        // Nothing changes the payload and the sink writes JSON: it goes as the bytes it was
+        // pushed as, read from the ring only when the sink copies them.
+        out.push(new TextRecord(fields.id, fields.key, fields.source, fields.ts, bytes, start, end));
+        enqueuedAt.push(view.enqueuedAt);
+        continue;
+      }
+      const text = payloadText(ring, view);
+      // Checked by decodeFields: parses.
+      const event: DecodedEvent = { ...fields, payload: JSON.parse(text) as unknown };
       if (this.#identity) {
-        // Nothing changes the payload: its JSON is the pushed text, byte for byte.
-        out.push({
-          id: event.id,
-          key: event.key,
-          source: event.source,
-          ts: event.ts,
-          payload: event.payload,
-          payloadJson: text,
-        });
+        out.push({ ...fields, payload: event.payload, payloadJson: text });
         enqueuedAt.push(view.enqueuedAt);
         continue;
       }
@@ -427,10 +422,6 @@ export class WorkerRuntime {
       result.deadLettered[letter.reason] = (result.deadLettered[letter.reason] ?? 0) + 1;
     return result;
   }
-}
-
-function tooDeep(maxDepth: number): DecodeFailure {
-  return new DecodeFailure('too-deep', `JSON nests arrays or objects more than ${maxDepth} levels deep`);
 }
 
 /** A dead letter with only the event's fields: for a dead-letter sink that refused the payload. */

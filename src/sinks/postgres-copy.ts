@@ -1,3 +1,4 @@
+import { TextRecord } from '../codec/text-record.js';
 import { payloadJsonOf, type SinkRecord } from './sink.js';
 
 /**
@@ -14,13 +15,19 @@ import { payloadJsonOf, type SinkRecord } from './sink.js';
  */
 export function encodeCopyBatch(records: readonly SinkRecord[]): Buffer {
   const n = records.length;
-  const payloads = new Array<string>(n);
+  // A TextRecord's payload is copied as bytes; any other record's is its JSON text.
+  const payloads = new Array<string | undefined>(n);
   let size = HEADER.length + TRAILER_BYTES;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
-    const payload = payloadJsonOf(r);
-    payloads[i] = payload;
-    size += ROW_FIXED_BYTES + utf8Bytes(r.id) + utf8Bytes(payload) + 1;
+    let payloadBytes: number;
+    if (r instanceof TextRecord) payloadBytes = r.payloadBytes;
+    else {
+      const payload = payloadJsonOf(r);
+      payloads[i] = payload;
+      payloadBytes = utf8Bytes(payload);
+    }
+    size += ROW_FIXED_BYTES + utf8Bytes(r.id) + payloadBytes + 1;
     if (r.key !== undefined) size += utf8Bytes(r.key);
     if (r.source !== undefined) size += utf8Bytes(r.source);
     if (r.ts !== undefined) size += FLOAT8_BYTES;
@@ -40,11 +47,14 @@ export function encodeCopyBatch(records: readonly SinkRecord[]): Buffer {
       at = buffer.writeInt32BE(FLOAT8_BYTES, at);
       at = buffer.writeDoubleBE(r.ts, at);
     }
-    const payload = payloads[i]!;
     const lengthAt = at;
     at += 4;
     buffer[at++] = JSONB_VERSION;
-    const written = buffer.utf8Write(payload, at, size - at);
+    const payload = payloads[i];
+    const written =
+      payload === undefined
+        ? (r as TextRecord).copyPayload(buffer, at)
+        : buffer.utf8Write(payload, at, size - at);
     buffer.writeInt32BE(written + 1, lengthAt);
     at += written;
   }
