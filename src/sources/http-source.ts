@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { JsonScanner, SCAN_OK } from '../codec/json-scan.js';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
@@ -72,6 +73,10 @@ const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 /** Keys that could reach an object's prototype when a consumer merges the event. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** The same keys as they appear in JSON text: an element without any of them is taken as it is. */
+const FORBIDDEN_KEYS_TEXT = [...FORBIDDEN_KEYS].map((key) => Buffer.from(`"${key}"`));
+const OPEN_BRACKET = 0x5b;
+const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /** One request and its response, as the steps of handling it share them. */
 interface Exchange {
@@ -583,21 +588,41 @@ function splitLines(body: Buffer, label: string): RawRecord[] {
 }
 
 /**
- * A JSON array's elements, re-serialised, with every `__proto__`/`constructor`/`prototype` key
- * dropped. Each one's source is `<label> element <n>`, from 1.
+ * A JSON array's elements, each as the bytes it was sent as — numbers exact, nothing re-serialised
+ * — found by one scan of the body (JsonScanner), never parsed here. An element holding a
+ * `__proto__`, `constructor` or `prototype` key is the exception: it is parsed and written again
+ * without those keys, which could reach an object's prototype when a consumer merges the event.
+ * Each one's source is `<label> element <n>`, from 1.
  */
 function splitArray(body: Buffer, label: string): RawRecord[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'), (key, value: unknown) =>
-      FORBIDDEN_KEYS.has(key) ? undefined : value,
-    );
-  } catch (error) {
-    throw new HttpError(400, `body is not valid JSON: ${(error as Error).message}`);
+  const elements: number[] = [];
+  // Depth is not limited here: an element nested too deep is the workers' to dead-letter alone.
+  const result = new JsonScanner().scan(body, 0, body.length, Number.MAX_SAFE_INTEGER, false, elements);
+  if (result !== SCAN_OK) {
+    let message = 'not valid JSON';
+    try {
+      JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    throw new HttpError(400, `body is not valid JSON: ${message}`);
   }
-  if (!Array.isArray(parsed)) throw new HttpError(400, 'an application/json body must be an array of events');
-  return parsed.map((element, i) => ({
-    data: Buffer.from(JSON.stringify(element) ?? 'null'),
-    source: `${label} element ${i + 1}`,
-  }));
+  // Valid JSON: its first byte past the whitespace says what it is.
+  let first = 0;
+  while (first < body.length && JSON_SPACE.has(body[first]!)) first++;
+  if (body[first] !== OPEN_BRACKET) {
+    throw new HttpError(400, 'an application/json body must be an array of events');
+  }
+  const records: RawRecord[] = [];
+  for (let i = 0; i < elements.length; i += 2) {
+    let data = body.subarray(elements[i]!, elements[i + 1]!);
+    if (FORBIDDEN_KEYS_TEXT.some((key) => data.includes(key))) {
+      const cleaned = JSON.parse(data.toString('utf8'), (key, value: unknown) =>
+        FORBIDDEN_KEYS.has(key) ? undefined : value,
+      ) as unknown;
+      data = Buffer.from(JSON.stringify(cleaned) ?? 'null');
+    }
+    records.push({ data, source: `${label} element ${i / 2 + 1}` });
+  }
+  return records;
 }
