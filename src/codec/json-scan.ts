@@ -316,25 +316,31 @@ function memberOf(b: Uint8Array, start: number, end: number, escaped: boolean): 
 function number(b: Uint8Array, p: number, end: number): number {
   if (b[p] === MINUS) p++;
   if (p >= end) return -1;
-  let c = b[p]!;
-  if (c === ZERO) p++;
-  else if (c > ZERO && c <= NINE) {
-    p++;
-    while (p < end && (c = b[p]!) >= ZERO && c <= NINE) p++;
-  } else return -1;
+  if (b[p] === ZERO) p++;
+  else if (isDigit(b[p]!)) p = digits(b, p, end);
+  else return -1;
   if (p < end && b[p] === DOT) {
-    p++;
-    const digits = p;
-    while (p < end && (c = b[p]!) >= ZERO && c <= NINE) p++;
-    if (p === digits) return -1;
+    const from = p + 1;
+    p = digits(b, from, end);
+    if (p === from) return -1;
   }
   if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
     p++;
     if (p < end && (b[p] === PLUS || b[p] === MINUS)) p++;
-    const digits = p;
-    while (p < end && (c = b[p]!) >= ZERO && c <= NINE) p++;
-    if (p === digits) return -1;
+    const from = p;
+    p = digits(b, from, end);
+    if (p === from) return -1;
   }
+  return p;
+}
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE;
+}
+
+/** The offset after the run of digits at p. */
+function digits(b: Uint8Array, p: number, end: number): number {
+  while (p < end && isDigit(b[p]!)) p++;
   return p;
 }
 
