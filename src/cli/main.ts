@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 import { sluiceCodeOf } from '../errors.js';
-import { benchEnvironment } from '../harness/bench-environment.js';
-import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { EXIT_SOFTWARE, exitCodeFor } from './exit-codes.js';
-import { runCommand, validateCommand } from './run-command.js';
-import { topCommand } from './top-command.js';
 
-const HELP = `Usage: sluice <command> [options]
+// Each command's modules load when it runs: `sluice run` does not pay for the bench harness.
+const bench = async (argv: string[]) => {
+  const [{ benchCommand }, { benchEnvironment }] = await Promise.all([
+    import('./bench-command.js'),
+    import('../harness/bench-environment.js'),
+  ]);
+  return benchCommand(argv, benchEnvironment());
+};
+
+const HELP = (benchHelp: string) => `Usage: sluice <command> [options]
 
 Commands:
   bench      run a load scenario through Sluice and its baselines side by side (default)
@@ -15,17 +20,17 @@ Commands:
   top        a live terminal view of a running Sluice's metrics server (sluice top --help)
   help       show this help
 
-${BENCH_HELP}`;
+${benchHelp}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command.startsWith('-')) return benchCommand(argv, benchEnvironment());
-  if (command === 'bench') return benchCommand(rest, benchEnvironment());
-  if (command === 'top') return topCommand(rest);
-  if (command === 'run') return runCommand(rest);
-  if (command === 'validate') return validateCommand(rest);
+  if (command === undefined || command.startsWith('-')) return bench(argv);
+  if (command === 'bench') return bench(rest);
+  if (command === 'top') return (await import('./top-command.js')).topCommand(rest);
+  if (command === 'run') return (await import('./run-command.js')).runCommand(rest);
+  if (command === 'validate') return (await import('./run-command.js')).validateCommand(rest);
   if (command === 'help') {
-    process.stdout.write(HELP);
+    process.stdout.write(HELP((await import('./bench-command.js')).BENCH_HELP));
     return 0;
   }
   console.error(`sluice: unknown command ${JSON.stringify(command)}; try 'sluice help'`);
