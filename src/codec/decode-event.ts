@@ -62,6 +62,11 @@ export function decodeFields(
   record: RecordFields,
   maxDepth: number,
 ): EventFields {
+  if (!record.raw && end - start <= maxDepth) {
+    // Serialised by push(): valid JSON, and too short to nest deeper than maxDepth (every level
+    // takes a bracket). Nothing to check.
+    return { id: record.id, key: record.key, source: record.source, ts: record.ts };
+  }
   const result = scanner.scan(bytes, start, end, maxDepth, record.raw);
   if (result === SCAN_TOO_DEEP) {
     throw new DecodeFailure('too-deep', `JSON nests arrays or objects more than ${maxDepth} levels deep`);

@@ -47,8 +47,8 @@ describe('NdjsonSource', () => {
   it('gives each line of a file the same id on every read, from the file and the line’s byte offset', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
     const path = join(dir, 'in.ndjson');
-    // Over 64 KiB, so lines straddle the reads' chunks; CRLF and blank lines move offsets too.
-    const text = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(i % 50) }));
+    // Over 1 MiB, so lines straddle the reads’ chunks; CRLF and blank lines move offsets too.
+    const text = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(i % 50) }));
     const body = text.map((line, i) => (i % 7 === 0 ? `${line}\r\n\n` : `${line}\n`)).join('');
     writeFileSync(path, body);
     const read = async () => {
