@@ -146,7 +146,7 @@ function finishPrepare(
   }
   if (key !== undefined) flags |= FLAG_HAS_KEY;
   if (source !== undefined) flags |= FLAG_HAS_SOURCE;
-  const size = align(BODY_HEADER_END + idBytes + keyBytes + sourceBytes + payloadBytes);
+  const size = recordSize(idBytes, keyBytes, sourceBytes, payloadBytes);
   if (size > maxRecordBytes) throw new RecordTooLargeError(size, maxRecordBytes);
   return { id, idBytes, key, keyBytes, source, sourceBytes, ts, payload, payloadBytes, flags, size };
 }
@@ -217,22 +217,63 @@ export function prepareRaw(
 
 /** Copies a prepared record into the ring at data offset `at` (space already reserved). */
 export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqueuedAt: number): void {
-  const { words, floats, bytes } = ring;
-  const w = at >> 2;
-  const f = at >> 3;
-  words[w + W_SIZE] = record.size;
-  words[w + W_META] = record.flags | (record.idBytes << 16); // attempts: 0
-  words[w + W_LENGTHS] = record.keyBytes | (record.sourceBytes << 16);
-  words[w + W_PAYLOAD_LEN] = record.payloadBytes;
-  floats[f + F_ENQUEUED_AT] = enqueuedAt;
-  floats[f + F_TS] = record.ts;
-  let p = at + BODY_HEADER_END;
+  const bytes = ring.bytes;
+  let p = writeHeader(
+    ring,
+    at,
+    record.size,
+    record.flags,
+    record.idBytes,
+    record.keyBytes,
+    record.sourceBytes,
+    record.payloadBytes,
+    record.ts,
+    enqueuedAt,
+  );
   p += utf8(bytes).utf8Write(record.id, p, record.idBytes);
   if (record.key !== undefined) p += utf8(bytes).utf8Write(record.key, p, record.keyBytes);
   if (record.source !== undefined) p += utf8(bytes).utf8Write(record.source, p, record.sourceBytes);
   const payload = record.payload;
   if (typeof payload === 'string') utf8(bytes).utf8Write(payload, p, record.payloadBytes);
   else bytes.set(payload, p);
+}
+
+/**
+ * Writes a record's header at data offset `at` and returns where its body starts: the caller
+ * writes id, key, source and payload there, in that order, of the byte lengths given here.
+ */
+export function writeHeader(
+  ring: Ring,
+  at: number,
+  size: number,
+  flags: number,
+  idBytes: number,
+  keyBytes: number,
+  sourceBytes: number,
+  payloadBytes: number,
+  ts: number,
+  enqueuedAt: number,
+): number {
+  const { words, floats } = ring;
+  const w = at >> 2;
+  const f = at >> 3;
+  words[w + W_SIZE] = size;
+  words[w + W_META] = flags | (idBytes << 16); // attempts: 0
+  words[w + W_LENGTHS] = keyBytes | (sourceBytes << 16);
+  words[w + W_PAYLOAD_LEN] = payloadBytes;
+  floats[f + F_ENQUEUED_AT] = enqueuedAt;
+  floats[f + F_TS] = ts;
+  return at + BODY_HEADER_END;
+}
+
+/** A record's size in the ring, header included, aligned, from its parts' UTF-8 byte lengths. */
+export function recordSize(
+  idBytes: number,
+  keyBytes: number,
+  sourceBytes: number,
+  payloadBytes: number,
+): number {
+  return align(BODY_HEADER_END + idBytes + keyBytes + sourceBytes + payloadBytes);
 }
 
 /** Reads a record's metadata at data offset `at`, without parsing the payload. */

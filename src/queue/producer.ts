@@ -1,16 +1,19 @@
 import type { SluiceEvent } from '../codec/event.js';
-import {
-  type PreparedRecord,
-  prepareEvent,
-  prepareRaw,
-  wallClockMs,
-  writeRecord,
-} from '../codec/record-codec.js';
+import { type PreparedRecord, prepareEvent, prepareRaw, wallClockMs } from '../codec/record-codec.js';
 import { InvalidEventError, quote } from '../errors.js';
 import type { EventQueue } from './event-queue.js';
 import { RELEASE_CURSOR, RESERVE_CURSOR } from './layout.js';
-import { RESERVE_DROPPED, type ReservePolicy, reserveAsync, reserveSync } from './reserve.js';
+import { type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
+import {
+  RESERVE_DROPPED,
+  type ReservePolicy,
+  roomOrPolicy,
+  type WaitStep,
+  waitStepAsync,
+  waitStepSync,
+} from './reserve.js';
 import { RESERVE_FULL, type Ring } from './ring-buffer.js';
+import type { WaitResult } from './wait.js';
 
 /** One serialised event with what the producer knows about it: `pushRawRecords` takes these. */
 export interface RawRecord {
@@ -37,9 +40,14 @@ function requireArray(method: string, argument: string, value: unknown): asserts
   }
 }
 
+/** A write into a ring: yields each wait a full ring needs, returns how many records were accepted. */
+type WriteSteps = Generator<WaitStep, number, WaitResult>;
+
 /**
- * What both kinds of producer share: validation, partition choice, and copying a run of prepared
- * records into a ring as publish groups. Only waiting differs between them.
+ * Everything a producer does, written once for both kinds: validation, partition choice, and
+ * copying runs of records into a ring as publish groups. A write is a generator that yields the
+ * waits a full ring needs (see reserve.ts); a producer thread performs them with Atomics.wait, the
+ * main thread with Atomics.waitAsync. Only that differs between the two producers.
  */
 class ProducerCore {
   readonly queue: EventQueue;
@@ -66,13 +74,10 @@ class ProducerCore {
     return rings[this.#next]!;
   }
 
-  /** Splits prepared records by ring, keeping each ring's share in push order. */
-  byRing(records: PreparedRecord[]): Map<Ring, PreparedRecord[]> {
+  /** Prepared records split by ring, each ring's share in push order, as runs to write. */
+  byRing(records: PreparedRecord[]): [Ring, RecordRun][] {
+    if (this.queue.rings.length === 1) return [[this.queue.rings[0]!, new PreparedRun(records)]];
     const groups = new Map<Ring, PreparedRecord[]>();
-    if (this.queue.rings.length === 1) {
-      groups.set(this.queue.rings[0]!, records);
-      return groups;
-    }
     // Key-less records of one call stay together in one ring: they are one publish group there.
     const keyless = this.ringFor(undefined);
     for (const record of records) {
@@ -81,40 +86,62 @@ class ProducerCore {
       if (list) list.push(record);
       else groups.set(ring, [record]);
     }
-    return groups;
+    return [...groups].map(([ring, list]) => [ring, new PreparedRun(list)]);
+  }
+
+  /** Writes a whole run; accepted records, fewer than given only under a drop policy. */
+  *writeRun(ring: Ring, run: RecordRun, from = 0): WriteSteps {
+    let accepted = 0;
+    let i = from;
+    while (i < run.length) {
+      const next = this.tryWriteRun(ring, run, i);
+      if (next > i) {
+        accepted += next - i;
+        i = next;
+        continue;
+      }
+      const size = run.size(i);
+      let cursor = ring.tryReserve(size);
+      if (cursor === RESERVE_FULL) cursor = yield* roomOrPolicy(ring, size, this.policy);
+      if (cursor !== RESERVE_DROPPED) {
+        this.writeGroup(ring, cursor, run, i, i + 1, size);
+        accepted++;
+      }
+      i++;
+    }
+    return accepted;
+  }
+
+  /** Writes several runs one after the other. */
+  *writeRuns(runs: [Ring, RecordRun][]): WriteSteps {
+    let accepted = 0;
+    for (const [ring, run] of runs) accepted += yield* this.writeRun(ring, run);
+    return accepted;
   }
 
   /**
-   * Writes the longest run of `records` starting at `from` that fits into the ring's free space
+   * Writes the longest run of records starting at `from` that fits into the ring's free space
    * right now as one publish group. Returns the index after the run, or `from` when not even one
    * record fits (the caller then waits under its policy).
    */
-  tryWriteRun(ring: Ring, records: PreparedRecord[], from: number): number {
+  tryWriteRun(ring: Ring, run: RecordRun, from: number): number {
     const room = Math.min(ring.maxGroupBytes, ring.capacity - ring.usedBytes());
     let to = from;
     let bytes = 0;
-    while (to < records.length && bytes + records[to]!.size <= room) bytes += records[to++]!.size;
+    while (to < run.length && bytes + run.size(to) <= room) bytes += run.size(to++);
     if (to === from) return from;
     const cursor = ring.tryReserve(bytes);
     if (cursor === RESERVE_FULL) return from;
-    this.writeGroup(ring, cursor, records, from, to, bytes);
+    this.writeGroup(ring, cursor, run, from, to, bytes);
     return to;
   }
 
-  writeGroup(
-    ring: Ring,
-    cursor: number,
-    records: PreparedRecord[],
-    from: number,
-    to: number,
-    bytes: number,
-  ): void {
+  writeGroup(ring: Ring, cursor: number, run: RecordRun, from: number, to: number, bytes: number): void {
     const enqueuedAt = wallClockMs();
     let at = ring.offsetOf(cursor);
     for (let i = from; i < to; i++) {
-      const record = records[i]!;
-      writeRecord(ring, at, record, enqueuedAt);
-      at += record.size;
+      run.write(ring, at, i, enqueuedAt);
+      at += run.size(i);
     }
     ring.publish(cursor, bytes, to - from);
     this.ends.set(ring, (cursor + bytes) >>> 0);
@@ -140,19 +167,33 @@ class ProducerCore {
     return marks;
   }
 
-  prepareEvents(events: readonly SluiceEvent[]): PreparedRecord[] {
+  // The push methods of both producers, as write generators; every argument is checked before
+  // anything is written.
+
+  push(event: SluiceEvent): WriteSteps {
+    const record = prepareEvent(event, this.maxRecordBytes);
+    return this.writeRun(this.ringFor(record.key), new PreparedRun([record]));
+  }
+
+  pushMany(events: readonly SluiceEvent[]): WriteSteps {
     requireArray('pushMany', 'events', events);
-    return events.map((event) => prepareEvent(event, this.maxRecordBytes));
+    return this.writeRuns(this.byRing(events.map((event) => prepareEvent(event, this.maxRecordBytes))));
   }
 
-  prepareRawLines(lines: readonly (Uint8Array | string)[], key: string | undefined): PreparedRecord[] {
+  pushRaw(bytes: Uint8Array | string, key: string | undefined): WriteSteps {
+    const record = prepareRaw(bytes, key, this.maxRecordBytes);
+    return this.writeRun(this.ringFor(key), new PreparedRun([record]));
+  }
+
+  pushRawMany(lines: readonly (Uint8Array | string)[], key: string | undefined): WriteSteps {
     requireArray('pushRawMany', 'lines', lines);
-    return lines.map((line) => prepareRaw(line, key, this.maxRecordBytes));
+    const records = lines.map((line) => prepareRaw(line, key, this.maxRecordBytes));
+    return this.writeRun(this.ringFor(key), new PreparedRun(records));
   }
 
-  prepareRawRecords(records: readonly RawRecord[]): PreparedRecord[] {
+  pushRawRecords(records: readonly RawRecord[]): WriteSteps {
     requireArray('pushRawRecords', 'records', records);
-    return records.map((r, i) => {
+    const prepared = records.map((r, i) => {
       if (r === null || typeof r !== 'object') {
         throw new InvalidEventError(
           `records[${i}]`,
@@ -162,6 +203,16 @@ class ProducerCore {
       }
       return prepareRaw(r.data, r.key, this.maxRecordBytes, r.id, r.source);
     });
+    return this.writeRuns(this.byRing(prepared));
+  }
+
+  pushLines(batch: LineBatch): WriteSteps {
+    if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array)) {
+      throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${shown(batch)}`, {
+        argumentOf: 'pushLines',
+      });
+    }
+    return this.writeRun(this.ringFor(batch.key), new LineRun(batch, this.maxRecordBytes));
   }
 }
 
@@ -179,59 +230,40 @@ export class QueueProducer {
 
   /** Pushes one event; false if a drop policy discarded it. */
   push(event: SluiceEvent): boolean {
-    const record = prepareEvent(event, this.#core.maxRecordBytes);
-    return this.#writeAll(this.#core.ringFor(record.key), [record]) === 1;
+    return blocking(this.#core.push(event)) === 1;
   }
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   pushMany(events: readonly SluiceEvent[]): number {
-    const records = this.#core.prepareEvents(events);
-    let accepted = 0;
-    for (const [ring, list] of this.#core.byRing(records)) accepted += this.#writeAll(ring, list);
-    return accepted;
+    return blocking(this.#core.pushMany(events));
   }
 
   /** Pushes one serialised event (e.g. an NDJSON line) without parsing it here. */
   pushRaw(bytes: Uint8Array | string, key?: string): boolean {
-    const record = prepareRaw(bytes, key, this.#core.maxRecordBytes);
-    return this.#writeAll(this.#core.ringFor(key), [record]) === 1;
+    return blocking(this.#core.pushRaw(bytes, key)) === 1;
   }
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
-    const records = this.#core.prepareRawLines(lines, key);
-    return this.#writeAll(this.#core.ringFor(key), records);
+    return blocking(this.#core.pushRawMany(lines, key));
   }
 
   /** Pushes serialised events, each with its own id and key, parsing none of them. */
   pushRawRecords(records: readonly RawRecord[]): number {
-    let accepted = 0;
-    for (const [ring, list] of this.#core.byRing(this.#core.prepareRawRecords(records)))
-      accepted += this.#writeAll(ring, list);
-    return accepted;
+    return blocking(this.#core.pushRawRecords(records));
   }
 
-  #writeAll(ring: Ring, records: PreparedRecord[]): number {
-    const core = this.#core;
-    let accepted = 0;
-    let i = 0;
-    while (i < records.length) {
-      const next = core.tryWriteRun(ring, records, i);
-      if (next > i) {
-        accepted += next - i;
-        i = next;
-        continue;
-      }
-      const record = records[i]!;
-      const cursor = reserveSync(ring, record.size, core.policy);
-      if (cursor !== RESERVE_DROPPED) {
-        core.writeGroup(ring, cursor, records, i, i + 1, record.size);
-        accepted++;
-      }
-      i++;
-    }
-    return accepted;
+  /** Pushes lines lying in one buffer (see LineBatch), without an object per line. */
+  pushLines(batch: LineBatch): number {
+    return blocking(this.#core.pushLines(batch));
   }
+}
+
+/** Runs a write to its end, blocking this thread for each wait. */
+function blocking(steps: WriteSteps): number {
+  let step = steps.next();
+  while (!step.done) step = steps.next(waitStepSync(step.value));
+  return step.value;
 }
 
 /**
@@ -250,39 +282,36 @@ export class AsyncQueueProducer {
     this.#core = new ProducerCore(queue);
   }
 
+  // async: a validation error rejects the promise instead of throwing at the call.
+
   /** Pushes one event; resolves false if a drop policy discarded it. */
   async push(event: SluiceEvent): Promise<boolean> {
-    // async: a validation error rejects the promise instead of throwing at the call.
-    const record = prepareEvent(event, this.#core.maxRecordBytes);
-    return (await this.#write(this.#core.ringFor(record.key), [record])) === 1;
+    return (await this.#write(() => this.#core.push(event))) === 1;
   }
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
-    const records = this.#core.prepareEvents(events);
-    let accepted = 0;
-    for (const [ring, list] of this.#core.byRing(records)) accepted += await this.#write(ring, list);
-    return accepted;
+    return this.#write(() => this.#core.pushMany(events));
   }
 
   /** Pushes one serialised event (e.g. an NDJSON line) without parsing it on this thread. */
   async pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
-    const record = prepareRaw(bytes, key, this.#core.maxRecordBytes);
-    return (await this.#write(this.#core.ringFor(key), [record])) === 1;
+    return (await this.#write(() => this.#core.pushRaw(bytes, key))) === 1;
   }
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
-    const records = this.#core.prepareRawLines(lines, key);
-    return this.#write(this.#core.ringFor(key), records);
+    return this.#write(() => this.#core.pushRawMany(lines, key));
   }
 
   /** Pushes serialised events, each with its own id and key, parsing none of them on this thread. */
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
-    let accepted = 0;
-    for (const [ring, list] of this.#core.byRing(this.#core.prepareRawRecords(records)))
-      accepted += await this.#write(ring, list);
-    return accepted;
+    return this.#write(() => this.#core.pushRawRecords(records));
+  }
+
+  /** Pushes lines lying in one buffer (see LineBatch), without an object per line. */
+  async pushLines(batch: LineBatch): Promise<number> {
+    return this.#write(() => this.#core.pushLines(batch));
   }
 
   /**
@@ -294,46 +323,38 @@ export class AsyncQueueProducer {
     return this.#core.marks();
   }
 
-  /** Writes what fits at once; the rest waits its turn behind earlier waiting writes. */
-  #write(ring: Ring, records: PreparedRecord[]): Promise<number> {
-    let from = 0;
+  /**
+   * Starts a write (validating everything first) and runs it as far as the ring has room; the
+   * rest waits its turn behind earlier waiting writes. A write that needs no wait costs no promise
+   * beyond the caller's own.
+   */
+  #write(start: () => WriteSteps): Promise<number> {
+    // Prepared now, whether it runs now or later: the events are serialised as they are at the call.
+    const steps = start();
     if (this.#waiting === 0) {
-      for (let next = from; from < records.length; from = next) {
-        next = this.#core.tryWriteRun(ring, records, from);
-        if (next === from) break;
-      }
-      if (from === records.length) return Promise.resolve(records.length);
+      const step = steps.next();
+      if (step.done) return Promise.resolve(step.value);
+      return this.#queue(() => finish(steps, step.value));
     }
-    const written = from;
-    this.#waiting++;
-    const run = (this.#tail ?? Promise.resolve())
-      .then(() => this.#writeWaiting(ring, records, written))
-      .finally(() => {
-        this.#waiting--;
-      });
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#queue(() => {
+      const step = steps.next();
+      return step.done ? step.value : finish(steps, step.value);
+    });
   }
 
-  async #writeWaiting(ring: Ring, records: PreparedRecord[], from: number): Promise<number> {
-    const core = this.#core;
-    let accepted = from;
-    let i = from;
-    while (i < records.length) {
-      const next = core.tryWriteRun(ring, records, i);
-      if (next > i) {
-        accepted += next - i;
-        i = next;
-        continue;
-      }
-      const record = records[i]!;
-      const cursor = await reserveAsync(ring, record.size, core.policy);
-      if (cursor !== RESERVE_DROPPED) {
-        core.writeGroup(ring, cursor, records, i, i + 1, record.size);
-        accepted++;
-      }
-      i++;
-    }
-    return accepted;
+  #queue(run: () => Promise<number> | number): Promise<number> {
+    this.#waiting++;
+    const running = (this.#tail ?? Promise.resolve()).then(run).finally(() => {
+      this.#waiting--;
+    });
+    this.#tail = running.catch(() => undefined);
+    return running;
   }
+}
+
+/** Runs a write to its end, awaiting each wait. */
+async function finish(steps: WriteSteps, first: WaitStep): Promise<number> {
+  let step = steps.next(await waitStepAsync(first));
+  while (!step.done) step = steps.next(await waitStepAsync(step.value));
+  return step.value;
 }

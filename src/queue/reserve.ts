@@ -25,10 +25,21 @@ export interface ReservePolicy {
   readonly rejectTimeoutMs: number;
 }
 
-/** Wait on SPACE_EPOCH while it still holds `epoch`, for at most `timeoutMs`. */
-interface WaitStep {
+/** Wait on `control[SPACE_EPOCH]` while it still holds `epoch`, for at most `timeoutMs`. */
+export interface WaitStep {
+  readonly control: Int32Array;
   readonly epoch: number;
   readonly timeoutMs: number;
+}
+
+/** Performs a wait step, blocking this thread (producer threads). */
+export function waitStepSync(step: WaitStep): WaitResult {
+  return waitSync(step.control, SPACE_EPOCH, step.epoch, step.timeoutMs);
+}
+
+/** Performs a wait step without blocking the event loop (the main thread). */
+export function waitStepAsync(step: WaitStep): Promise<WaitResult> | WaitResult {
+  return waitAsync(step.control, SPACE_EPOCH, step.epoch, step.timeoutMs);
 }
 
 /**
@@ -37,7 +48,7 @@ interface WaitStep {
  * thread. Returns a reserved cursor or RESERVE_DROPPED; throws QueueFullError or ClosedError.
  * Callers try `ring.tryReserve` themselves first, so the common case never creates a generator.
  */
-function* roomOrPolicy(
+export function* roomOrPolicy(
   ring: Ring,
   bytes: number,
   options: ReservePolicy,
@@ -100,7 +111,7 @@ function* roomOrPolicy(
           throw new QueueFullError(Math.round(performance.now() - started));
         }
       }
-      yield { epoch, timeoutMs };
+      yield { control, epoch, timeoutMs };
     }
   } finally {
     Atomics.sub(control, PRODUCERS_WAITING, 1);
@@ -114,9 +125,7 @@ export function reserveSync(ring: Ring, bytes: number, options: ReservePolicy): 
   if (cursor !== RESERVE_FULL) return cursor;
   const steps = roomOrPolicy(ring, bytes, options);
   let step = steps.next();
-  while (!step.done) {
-    step = steps.next(waitSync(ring.control, SPACE_EPOCH, step.value.epoch, step.value.timeoutMs));
-  }
+  while (!step.done) step = steps.next(waitStepSync(step.value));
   return step.value;
 }
 
@@ -126,8 +135,6 @@ export async function reserveAsync(ring: Ring, bytes: number, options: ReservePo
   if (cursor !== RESERVE_FULL) return cursor;
   const steps = roomOrPolicy(ring, bytes, options);
   let step = steps.next();
-  while (!step.done) {
-    step = steps.next(await waitAsync(ring.control, SPACE_EPOCH, step.value.epoch, step.value.timeoutMs));
-  }
+  while (!step.done) step = steps.next(await waitStepAsync(step.value));
   return step.value;
 }

@@ -1,0 +1,192 @@
+import { MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
+import {
+  checkWellFormed,
+  FLAG_HAS_KEY,
+  FLAG_HAS_SOURCE,
+  FLAG_RAW,
+  type PreparedRecord,
+  recordSize,
+  writeHeader,
+  writeRecord,
+} from '../codec/record-codec.js';
+import { uuidv7 } from '../codec/uuid-v7.js';
+import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+import type { Ring } from './ring-buffer.js';
+
+/**
+ * Records a producer copies into a ring as publish groups: how many, the size of each, and how to
+ * write one. Prepared records are one kind; lines lying in one buffer (LineRun) are another, written
+ * without an object or a string per line.
+ */
+export interface RecordRun {
+  readonly length: number;
+  /** Record i's size in the ring, header included, aligned. */
+  size(i: number): number;
+  /** Writes record i at data offset `at`, space reserved; `enqueuedAt` stamps it. */
+  write(ring: Ring, at: number, i: number, enqueuedAt: number): void;
+}
+
+/** Records validated and serialised by prepareEvent or prepareRaw. */
+export class PreparedRun implements RecordRun {
+  readonly records: readonly PreparedRecord[];
+
+  constructor(records: readonly PreparedRecord[]) {
+    this.records = records;
+  }
+
+  get length(): number {
+    return this.records.length;
+  }
+
+  size(i: number): number {
+    return this.records[i]!.size;
+  }
+
+  write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
+    writeRecord(ring, at, this.records[i]!, enqueuedAt);
+  }
+}
+
+/**
+ * Serialised events — NDJSON lines — lying in one buffer, pushed raw (parsed in a worker) without
+ * an object per line: a source that splits a read into lines hands over the read and the lines'
+ * bounds. Each line's id and source can be made of a fixed part and a number (a file's digest and
+ * the line's byte offset; the file's name and the line's number), written into the ring as digits.
+ */
+export interface LineBatch {
+  /** The bytes the lines are in. */
+  readonly bytes: Uint8Array;
+  /** Line i is bytes [starts[i], ends[i]). */
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  /**
+   * A line without an `id` of its own gets `idPrefix` followed by idNumbers[i] in decimal — the
+   * same on every read of the same input. Without idPrefix: a fresh UUIDv7 each.
+   */
+  readonly idPrefix?: string;
+  readonly idNumbers?: readonly number[];
+  /** Each line's source, unless it has a `source` of its own: sourcePrefix then sourceNumbers[i]. */
+  readonly sourcePrefix?: string;
+  readonly sourceNumbers?: readonly number[];
+  /** Partitioning and ordering key of every line. */
+  readonly key?: string;
+}
+
+/** A UUIDv7 is 36 ASCII characters. */
+const UUID_BYTES = 36;
+
+/** Decimal digits of a whole number from 0 to 2^53. */
+function digitCount(n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits;
+}
+
+/** Writes n's decimal digits at `at`; returns how many. */
+function writeDigits(bytes: Uint8Array, at: number, n: number): number {
+  const count = digitCount(n);
+  for (let i = count - 1, x = n; i >= 0; i--, x = Math.floor(x / 10)) bytes[at + i] = 0x30 + (x % 10);
+  return count;
+}
+
+/** A fixed part of an id, key or source, as checked UTF-8. */
+function part(field: 'id' | 'key' | 'source', value: string | undefined): Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new InvalidEventError(field, `must be a string, got ${typeof value}`);
+  checkWellFormed(field, value);
+  return Buffer.from(value, 'utf8');
+}
+
+/** A LineBatch as a RecordRun: sizes computed once, every line checked against maxRecordBytes. */
+export class LineRun implements RecordRun {
+  readonly #batch: LineBatch;
+  readonly #idPrefix: Buffer | undefined;
+  readonly #sourcePrefix: Buffer | undefined;
+  readonly #key: Buffer | undefined;
+  readonly #sizes: Int32Array;
+  readonly #flags: number;
+
+  /** Throws InvalidEventError for a bad id, key or source part, RecordTooLargeError for a line. */
+  constructor(batch: LineBatch, maxRecordBytes: number) {
+    this.#batch = batch;
+    this.#idPrefix = part('id', batch.idPrefix);
+    this.#sourcePrefix = part('source', batch.sourcePrefix);
+    this.#key = part('key', batch.key);
+    const { starts, ends, idNumbers, sourceNumbers } = batch;
+    if ((this.#key?.length ?? 0) > MAX_KEY_BYTES) {
+      throw new InvalidEventError(
+        'key',
+        `must be at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${this.#key!.length}`,
+      );
+    }
+    this.#flags = FLAG_RAW | (this.#sourcePrefix ? FLAG_HAS_SOURCE : 0) | (this.#key ? FLAG_HAS_KEY : 0);
+    const keyBytes = this.#key?.length ?? 0;
+    const sizes = new Int32Array(starts.length);
+    for (let i = 0; i < starts.length; i++) {
+      const idBytes = this.#idPrefix ? this.#idPrefix.length + digitCount(idNumbers![i]!) : UUID_BYTES;
+      if (idBytes > MAX_ID_BYTES) {
+        throw new InvalidEventError('id', `must be at most ${MAX_ID_BYTES} UTF-8 bytes, got ${idBytes}`);
+      }
+      const sourceBytes = this.#sourcePrefix ? this.#sourcePrefix.length + digitCount(sourceNumbers![i]!) : 0;
+      if (sourceBytes > MAX_KEY_BYTES) {
+        throw new InvalidEventError(
+          'source',
+          `must be at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${sourceBytes}`,
+        );
+      }
+      const size = recordSize(idBytes, keyBytes, sourceBytes, ends[i]! - starts[i]!);
+      if (size > maxRecordBytes) throw new RecordTooLargeError(size, maxRecordBytes);
+      sizes[i] = size;
+    }
+    this.#sizes = sizes;
+  }
+
+  get length(): number {
+    return this.#sizes.length;
+  }
+
+  size(i: number): number {
+    return this.#sizes[i]!;
+  }
+
+  write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
+    const b = this.#batch;
+    const target = ring.bytes;
+    const idPrefix = this.#idPrefix;
+    const sourcePrefix = this.#sourcePrefix;
+    const key = this.#key;
+    const idNumber = idPrefix ? b.idNumbers![i]! : 0;
+    const sourceNumber = sourcePrefix ? b.sourceNumbers![i]! : 0;
+    const idBytes = idPrefix ? idPrefix.length + digitCount(idNumber) : UUID_BYTES;
+    const sourceBytes = sourcePrefix ? sourcePrefix.length + digitCount(sourceNumber) : 0;
+    const start = b.starts[i]!;
+    const end = b.ends[i]!;
+    let p = writeHeader(
+      ring,
+      at,
+      this.#sizes[i]!,
+      this.#flags,
+      idBytes,
+      key?.length ?? 0,
+      sourceBytes,
+      end - start,
+      0,
+      enqueuedAt,
+    );
+    if (idPrefix) {
+      target.set(idPrefix, p);
+      p += idPrefix.length;
+      p += writeDigits(target, p, idNumber);
+    } else p += target.write(uuidv7(), p, UUID_BYTES, 'latin1');
+    if (key) {
+      target.set(key, p);
+      p += key.length;
+    }
+    if (sourcePrefix) {
+      target.set(sourcePrefix, p);
+      p += sourcePrefix.length;
+      p += writeDigits(target, p, sourceNumber);
+    }
+    target.set(b.bytes.subarray(start, end), p);
+  }
+}

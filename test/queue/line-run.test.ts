@@ -1,0 +1,114 @@
+/**
+ * pushLines: lines lying in one buffer reach the ring as raw records, each with the id and source
+ * made of its prefix and number, byte for byte, in order — and a line too large for the queue
+ * stops the whole batch before anything is written.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { payloadText, readRecord } from '../../src/codec/record-codec.js';
+import { resolveQueueOptions } from '../../src/config/queue-options.js';
+import { EventQueue } from '../../src/queue/event-queue.js';
+import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+import { RingConsumer } from '../../src/queue/ring-consumer.js';
+import { forEachRecord } from '../../src/queue/ring-reader.js';
+
+function drain(queue: EventQueue) {
+  const ring = queue.rings[0]!;
+  const consumer = new RingConsumer(ring);
+  const out: { id: string; key?: string; source?: string; raw: boolean; text: string }[] = [];
+  for (let range = consumer.claim(1e6, 1 << 30); range; range = consumer.claim(1e6, 1 << 30)) {
+    forEachRecord(ring, range.start, range.end, (at) => {
+      const view = readRecord(ring, at);
+      out.push({
+        id: view.id,
+        key: view.key,
+        source: view.source,
+        raw: view.raw,
+        text: payloadText(ring, view),
+      });
+    });
+    consumer.release(range.end, range.records);
+  }
+  return out;
+}
+
+describe('pushLines', () => {
+  it('writes every line with its id and source, in order, whatever the bytes and numbers', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { minLength: 1, maxLength: 60 }),
+        fc.option(fc.string({ unit: 'grapheme-ascii', maxLength: 20 }), { nil: undefined }),
+        fc.string({ unit: 'grapheme', maxLength: 20 }),
+        fc.array(fc.nat({ max: Number.MAX_SAFE_INTEGER }), { minLength: 60, maxLength: 60 }),
+        (texts, idPrefix, sourcePrefix, numbers) => {
+          const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 1 << 20 }));
+          // The lines lie in one buffer, separated by newlines, as a read would hold them.
+          const bytes = Buffer.from(`${texts.join('\n')}\n`);
+          const starts: number[] = [];
+          const ends: number[] = [];
+          let at = 0;
+          for (const text of texts) {
+            starts.push(at);
+            at += Buffer.byteLength(text);
+            ends.push(at);
+            at++;
+          }
+          const accepted = new QueueProducer(queue).pushLines({
+            bytes,
+            starts,
+            ends,
+            ...(idPrefix === undefined ? {} : { idPrefix, idNumbers: numbers }),
+            sourcePrefix,
+            sourceNumbers: numbers.slice().reverse(),
+          });
+          expect(accepted).toBe(texts.length);
+          const records = drain(queue);
+          expect(records.map((r) => r.text)).toEqual(texts);
+          expect(records.every((r) => r.raw)).toBe(true);
+          expect(records.map((r) => r.source)).toEqual(
+            texts.map((_, i) => `${sourcePrefix}${numbers[59 - i]}`),
+          );
+          if (idPrefix !== undefined)
+            expect(records.map((r) => r.id)).toEqual(texts.map((_, i) => `${idPrefix}${numbers[i]}`));
+          else for (const r of records) expect(r.id).toMatch(/^[0-9a-f-]{36}$/);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a batch holding a line too large for the queue, writing none of it', async () => {
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 1 << 16, maxRecordBytes: 1024 }));
+    const bytes = Buffer.from(`{"a":1}\n${'x'.repeat(2000)}\n`);
+    const producer = new AsyncQueueProducer(queue);
+    await expect(producer.pushLines({ bytes, starts: [0, 8], ends: [7, 2008] })).rejects.toMatchObject({
+      code: 'SLUICE_RECORD_TOO_LARGE',
+    });
+    expect(drain(queue)).toEqual([]);
+    expect(await producer.pushLines({ bytes, starts: [0], ends: [7], key: 'k' })).toBe(1);
+    expect(drain(queue)).toMatchObject([{ text: '{"a":1}', key: 'k' }]);
+  });
+
+  it('refuses an id prefix or source prefix that is not well-formed, naming it', () => {
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 1 << 16 }));
+    const bytes = Buffer.from('{}');
+    expect(() =>
+      new QueueProducer(queue).pushLines({
+        bytes,
+        starts: [0],
+        ends: [2],
+        idPrefix: 'x\ud800',
+        idNumbers: [1],
+      }),
+    ).toThrow(/event\.id must be well-formed/);
+    expect(() =>
+      new QueueProducer(queue).pushLines({
+        bytes,
+        starts: [0],
+        ends: [2],
+        sourcePrefix: '\udc00',
+        sourceNumbers: [1],
+      }),
+    ).toThrow(/event\.source must be well-formed/);
+  });
+});
