@@ -75,6 +75,10 @@ function timedTarget(pipeline: Pipeline, onFirstPush: () => void): SourceTarget 
       onFirstPush();
       return pipeline.pushRawRecords(records);
     },
+    pushLines: (batch) => {
+      onFirstPush();
+      return pipeline.pushLines(batch);
+    },
     get logger() {
       return pipeline.logger;
     },

@@ -16,6 +16,7 @@ import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
+import type { LineBatch } from '../queue/record-run.js';
 import { sinkName } from '../sinks/sink-name.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
@@ -218,6 +219,16 @@ export class Pipeline {
   pushRawRecords(records: readonly RawRecord[]): Promise<number> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
     return this.#producer.pushRawRecords(records);
+  }
+
+  /**
+   * Pushes serialised events lying in one buffer — lines a source split out of a read — without an
+   * object per line; each line's id and source can be made of a fixed part and a number (see
+   * LineBatch). Parsed in a worker, never on this thread.
+   */
+  pushLines(batch: LineBatch): Promise<number> {
+    if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
+    return this.#producer.pushLines(batch);
   }
 
   /**

@@ -3,13 +3,8 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
-import type { RawRecord } from '../queue/producer.js';
+import type { LineBatch } from '../queue/record-run.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
-
-/** A line to push, with its line number in the input. */
-interface NumberedLine extends RawRecord {
-  line: number;
-}
 
 export interface NdjsonSourceOptions {
   /** File to read, or `-` for stdin. */
@@ -24,8 +19,6 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
 /** Bytes per read of a file. */
 const READ_BYTES = 1 << 20;
-/** Lines pushed per pushRawRecords call at most. */
-const CHUNK_LINES = 1000;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
@@ -91,7 +84,7 @@ export class NdjsonSource extends RunOnceSource {
     /** Byte offset in the input of the current chunk's first byte, and of the line being read. */
     let chunkOffset = 0;
     let lineOffset = 0;
-    const pending: NumberedLine[] = [];
+    const pending = new PendingLines();
     try {
       for await (const chunk of input) {
         if (signal.aborted) break;
@@ -100,9 +93,12 @@ export class NdjsonSource extends RunOnceSource {
         for (let at = buffer.indexOf(NEWLINE, from); at !== -1; at = buffer.indexOf(NEWLINE, from)) {
           this.#lines++;
           if (!skipping && partialBytes + (at - from) <= this.#maxLineBytes) {
-            const piece = buffer.subarray(from, at);
-            const line = partialBytes === 0 ? piece : Buffer.concat([...partial, piece]);
-            this.#take(line, lineOffset, pending);
+            if (partialBytes === 0) this.#take(buffer, from, at, lineOffset, pending);
+            else {
+              // A line that began in an earlier read: the one line copied into a buffer of its own.
+              const line = Buffer.concat([...partial, buffer.subarray(from, at)]);
+              this.#take(line, 0, line.length, lineOffset, pending);
+            }
           } else {
             this.#reject(target, partialBytes + (at - from));
           }
@@ -122,15 +118,18 @@ export class NdjsonSource extends RunOnceSource {
         chunkOffset += buffer.length;
         // Every complete line read is pushed before the next read: a slow stdin still flows, and a
         // stop never strands lines that were read but not pushed.
-        while (pending.length > 0) await this.#push(target, pending.splice(0, CHUNK_LINES));
+        for (const batch of pending.take()) await this.#push(target, batch);
         if (signal.aborted) break;
       }
       if (!signal.aborted && (partialBytes > 0 || skipping)) {
         this.#lines++;
         if (skipping || partialBytes > this.#maxLineBytes) this.#reject(target, partialBytes);
-        else this.#take(Buffer.concat(partial), lineOffset, pending);
+        else {
+          const line = Buffer.concat(partial);
+          this.#take(line, 0, line.length, lineOffset, pending);
+        }
       }
-      while (pending.length > 0) await this.#push(target, pending.splice(0, CHUNK_LINES));
+      for (const batch of pending.take()) await this.#push(target, batch);
     } catch (error) {
       // A destroyed input ends its iteration with a premature-close error: that is the stop.
       if (!signal.aborted) throw error;
@@ -141,21 +140,15 @@ export class NdjsonSource extends RunOnceSource {
   }
 
   /**
-   * Queues a complete line for pushing, without its CR and unless it is blank. Its source is
-   * `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where it was.
+   * Queues the complete line bytes[start, end) for pushing, without its CR and unless it is blank.
+   * Its source is `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where
+   * it was; `offset` is where it starts in the input.
    */
-  #take(line: Uint8Array, offset: number, pending: NumberedLine[]): void {
-    let end = line.length;
-    if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
-    const trimmed = line.subarray(0, end);
-    if (trimmed.some((byte) => byte !== 0x20 && byte !== 0x09)) {
-      pending.push({
-        data: trimmed,
-        source: `${this.#label}:${this.#lines}`,
-        line: this.#lines,
-        id: this.#idPrefix === undefined ? undefined : `${this.#idPrefix}${offset}`,
-      });
-    }
+  #take(bytes: Buffer, start: number, end: number, offset: number, pending: PendingLines): void {
+    if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
+    let first = start;
+    while (first < end && (bytes[first] === 0x20 || bytes[first] === 0x09)) first++;
+    if (first < end) pending.add(bytes, start, end, offset, this.#lines);
   }
 
   #reject(target: SourceTarget, bytes: number, line: number | null = this.#lines): void {
@@ -166,22 +159,70 @@ export class NdjsonSource extends RunOnceSource {
     );
   }
 
-  /** Pushes a chunk; a line too large for the queue is reported like an over-long one. */
-  async #push(target: SourceTarget, lines: NumberedLine[]): Promise<void> {
+  /** Pushes a batch of lines; a line too large for the queue is reported like an over-long one. */
+  async #push(target: SourceTarget, lines: Lines): Promise<void> {
+    const batch = this.#batch(lines, 0, lines.starts.length);
     try {
-      this.#pushed += await target.pushRawRecords(lines);
+      this.#pushed += await target.pushLines(batch);
     } catch (error) {
       if (!(error instanceof RecordTooLargeError)) throw error;
-      // Nothing of the chunk was written (records are prepared before any is published): retry
-      // line by line to find the ones that cannot fit.
-      for (const line of lines) {
+      // Nothing of the batch was written (every line is sized before any is copied): push line by
+      // line to find the ones that cannot fit.
+      for (let i = 0; i < lines.starts.length; i++) {
         try {
-          this.#pushed += await target.pushRawRecords([line]);
+          this.#pushed += await target.pushLines(this.#batch(lines, i, i + 1));
         } catch (inner) {
           if (!(inner instanceof RecordTooLargeError)) throw inner;
-          this.#reject(target, line.data.length, line.line);
+          this.#reject(target, lines.ends[i]! - lines.starts[i]!, lines.numbers[i]!);
         }
       }
     }
+  }
+
+  /** Lines [from, to) as a LineBatch: ids from the file and offsets, sources from line numbers. */
+  #batch(lines: Lines, from: number, to: number): LineBatch {
+    const all = from === 0 && to === lines.starts.length;
+    const cut = <T>(list: T[]) => (all ? list : list.slice(from, to));
+    return {
+      bytes: lines.bytes,
+      starts: cut(lines.starts),
+      ends: cut(lines.ends),
+      sourcePrefix: `${this.#label}:`,
+      sourceNumbers: cut(lines.numbers),
+      ...(this.#idPrefix === undefined ? {} : { idPrefix: this.#idPrefix, idNumbers: cut(lines.offsets) }),
+    };
+  }
+}
+
+/** Complete lines lying in one buffer, with where each starts in the input and its line number. */
+interface Lines {
+  bytes: Buffer;
+  starts: number[];
+  ends: number[];
+  offsets: number[];
+  numbers: number[];
+}
+
+/** Lines read and not yet pushed, grouped by the buffer they lie in, in input order. */
+class PendingLines {
+  #batches: Lines[] = [];
+
+  add(bytes: Buffer, start: number, end: number, offset: number, number: number): void {
+    let last = this.#batches.at(-1);
+    if (last === undefined || last.bytes !== bytes) {
+      last = { bytes, starts: [], ends: [], offsets: [], numbers: [] };
+      this.#batches.push(last);
+    }
+    last.starts.push(start);
+    last.ends.push(end);
+    last.offsets.push(offset);
+    last.numbers.push(number);
+  }
+
+  /** Every batch so far, in order; the pending list starts empty again. */
+  take(): Lines[] {
+    const batches = this.#batches;
+    this.#batches = [];
+    return batches;
   }
 }

@@ -13,6 +13,7 @@ export type SourceTarget = Pick<
   | 'pushRaw'
   | 'pushRawMany'
   | 'pushRawRecords'
+  | 'pushLines'
   | 'logger'
   | 'stats'
   | 'drained'

@@ -647,6 +647,10 @@ describe('the http source stops promptly', () => {
         pushStarted();
         return new Promise<number>(() => undefined);
       },
+      pushLines: () => {
+        pushStarted();
+        return new Promise<number>(() => undefined);
+      },
       logger: pipeline.logger,
       stats: () => pipeline.stats(),
       drained: () => pipeline.drained(),
