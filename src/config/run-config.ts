@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
-import { parseDocument, type YAMLError } from 'yaml';
+import { createRequire } from 'node:module';
+import type { YAMLError } from 'yaml';
 import { z } from 'zod';
 import { InvalidOptionError, quote, SluiceError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
@@ -316,6 +317,8 @@ function describeYamlProblem(problem: YAMLError): string {
 }
 
 function parseYaml(text: string, file: string): unknown {
+  // Loaded for a YAML file only: JSON configs do not pay for the parser.
+  const { parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const document = parseDocument(text, { merge: true, prettyErrors: true, logLevel: 'error' });
   const problems = [...document.errors, ...document.warnings];
   if (problems.length > 0) throw new RunConfigError(file, problems.map(describeYamlProblem));

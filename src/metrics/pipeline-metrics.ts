@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { QueueStats } from '../queue/event-queue.js';
 import { UtilizationMeter } from './live-stats.js';
 import {
@@ -91,12 +92,21 @@ export interface PipelineMetrics {
   close(): void;
 }
 
+/**
+ * prom-client, loaded the first time a pipeline's metrics are asked for (synchronously: the
+ * `metrics` getter is): a pipeline nobody scrapes never pays the ~0.1 s it takes to load.
+ */
+function loadPromClient(): typeof import('prom-client') {
+  return createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+}
+
 /** The registry behind `pipeline.metrics`: every sluice_* metric, read on scrape. */
 export function createPipelineMetrics(
   source: MetricsSource,
   options: PipelineMetricsOptions = {},
 ): PipelineMetrics {
-  const registry = new Registry();
+  const promClient = loadPromClient();
+  const registry = new promClient.Registry();
   const { block } = source;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -205,6 +215,6 @@ export function createPipelineMetrics(
   ];
   for (const metric of metrics)
     registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics) promClient.collectDefaultMetrics({ register: registry });
   return { registry, close: () => loopDelay.disable() };
 }

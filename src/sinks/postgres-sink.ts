@@ -81,6 +81,14 @@ async function loadPg(): Promise<typeof pg> {
 
 /** The staging table each connection loads a batch into, emptied by every commit. */
 const STAGE = 'sluice_stage';
+const STAGE_COPY_SQL = `COPY ${STAGE} FROM STDIN (FORMAT binary)`;
+const UNIQUE_VIOLATION = '23505';
+/**
+ * After a batch met ids already stored, this many batches go through the staging table before a
+ * direct COPY is tried again: while a replay lasts, most batches would meet stored ids, and each
+ * failed COPY is work the server throws away.
+ */
+const STAGED_AFTER_CONFLICT = 64;
 
 /** Whether a pg error is transient. Errors after a lost connection carry no code, only a message. */
 export function isRetryablePgError(error: unknown): boolean {
@@ -110,12 +118,15 @@ function timedOutOn(error: unknown): 'connectTimeoutMs' | 'queryTimeoutMs' | und
 }
 
 /**
- * A pool per worker; a batch is one transaction on one connection: a binary COPY into a temporary
- * staging table (postgres-copy.ts: nothing escaped, the payload's JSON parsed once, by the
- * server, as jsonb), then `INSERT … SELECT … FROM stage ON CONFLICT (id) DO NOTHING` — idempotent
- * by id — and the commit, which empties the stage. Creates its table if missing. A value the
- * server refuses fails the COPY with a data exception, reported per record (SinkError.perRecord),
- * so delivery splits the batch around it.
+ * A pool per worker; a batch is a binary COPY (postgres-copy.ts: nothing escaped, the payload's
+ * JSON parsed once, by the server, as jsonb) on one connection:
+ * - straight into the table, when none of its ids is stored yet — the common case, new events,
+ *   and half the server's work of the staged way;
+ * - when that meets a stored id (a unique violation: the COPY wrote nothing), into a temporary
+ *   staging table, then `INSERT … SELECT … FROM stage ON CONFLICT (id) DO NOTHING` and the commit,
+ *   which empties the stage — idempotent by id. The next batches take this way too for a while.
+ * Creates its table if missing. A value the server refuses fails the COPY with a data exception,
+ * reported per record (SinkError.perRecord), so delivery splits the batch around it.
  *
  * Every wait on the server is bounded: connecting by connectTimeoutMs, each statement by
  * statementTimeoutMs on the server and queryTimeoutMs on the client, so a server that stops
@@ -128,6 +139,10 @@ export class PostgresSink implements Sink {
   readonly #config: pg.PoolConfig;
   #pool: pg.Pool | undefined;
   #mergeSql = '';
+  #directSql = '';
+  /** Batches written so far, and the count up to which they go through the staging table. */
+  #batches = 0;
+  #stageUntil = 0;
   /** Connections whose staging table exists (it lives as long as the connection). */
   readonly #staged = new WeakSet<pg.PoolClient>();
   /** Connections this sink listens to for errors while they are checked out. */
@@ -186,6 +201,7 @@ export class PostgresSink implements Sink {
     }
     this.#pool = pool;
     // One simple query: nothing to bind, and the commit needs no round trip of its own.
+    this.#directSql = `COPY ${t} (id, key, source, ts, payload) FROM STDIN (FORMAT binary)`;
     this.#mergeSql =
       `INSERT INTO ${t} (id, key, source, ts, payload) SELECT id, key, source, ts, payload FROM ${STAGE} ` +
       'ON CONFLICT (id) DO NOTHING; COMMIT';
@@ -211,6 +227,18 @@ export class PostgresSink implements Sink {
         client.on('error', () => {});
         this.#heard.add(client);
       }
+      this.#batches++;
+      if (this.#batches > this.#stageUntil) {
+        try {
+          await copyRows(client, rows, this.#directSql);
+          return undefined;
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+          // Some ids are stored already (a batch written again after a crash, a replayed file):
+          // this batch and the next ones go through the staging table, until a later direct try.
+          this.#stageUntil = this.#batches + STAGED_AFTER_CONFLICT;
+        }
+      }
       if (!this.#staged.has(client)) {
         await client.query(
           `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGE} ` +
@@ -219,7 +247,7 @@ export class PostgresSink implements Sink {
         this.#staged.add(client);
       }
       await client.query('BEGIN');
-      await copyRows(client, rows);
+      await copyRows(client, rows, STAGE_COPY_SQL);
       await client.query(this.#mergeSql);
     } catch (error) {
       // A failed statement leaves the transaction aborted: roll it back, or drop the connection
@@ -268,9 +296,9 @@ export class PostgresSink implements Sink {
   }
 }
 
-/** Sends a binary COPY into the staging table; resolves once the server has taken every row. */
-function copyRows(client: pg.PoolClient, rows: Buffer): Promise<void> {
-  const stream = client.query(copyFrom!(`COPY ${STAGE} FROM STDIN (FORMAT binary)`));
+/** Sends a binary COPY (`sql`); resolves once the server has taken every row. */
+function copyRows(client: pg.PoolClient, rows: Buffer, sql: string): Promise<void> {
+  const stream = client.query(copyFrom!(sql));
   return new Promise((resolve, reject) => {
     stream.once('error', reject);
     stream.once('finish', resolve);
