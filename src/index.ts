@@ -3,7 +3,8 @@ export { payloadText, readRecord } from './codec/record-codec.js';
 export { uuidv7 } from './codec/uuid-v7.js';
 export {
   type BatchOptions,
-  DEFAULT_BATCH_OPTIONS,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_RECORDS,
   DEFAULT_WORKER_OPTIONS,
   type PipelineOptions,
   type ResolvedPipelineOptions,

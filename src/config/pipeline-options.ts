@@ -1,7 +1,13 @@
 import { DEFAULT_MAX_DEPTH } from '../codec/decode-event.js';
 import type { PipelineMetricsOptions } from '../metrics/pipeline-metrics.js';
 import type { ResolvedSinkSpec, SinkSpec } from '../sinks/sink-spec.js';
-import { type BatchOptions, batchOptionsSchema, type ResolvedBatchOptions } from './batch-options.js';
+import {
+  type BatchGroup,
+  type BatchOptions,
+  batchOptionsSchema,
+  type ResolvedBatchOptions,
+  resolvedBatch,
+} from './batch-options.js';
 import { type LogOptions, logOptionsSchema, type ResolvedLogOptions } from './log-options.js';
 import { pipelineMetricsOptionsSchema, type ResolvedPipelineMetricsOptions } from './metrics-options.js';
 import { integer, moduleReference, oneOf, strictObject } from './option-schema.js';
@@ -12,7 +18,13 @@ import { type ResolvedRetryOptions, type RetryOptions, retryOptionsSchema } from
 import { sinkSpecSchema } from './sink-spec-schema.js';
 import { type ResolvedWorkerOptions, type WorkerOptions, workerOptionsSchema } from './worker-options.js';
 
-export { type BatchOptions, DEFAULT_BATCH_OPTIONS, type ResolvedBatchOptions } from './batch-options.js';
+export {
+  type BatchOptions,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_RECORDS,
+  defaultMaxBatchBytes,
+  type ResolvedBatchOptions,
+} from './batch-options.js';
 export { DEFAULT_WORKER_OPTIONS, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 export interface PipelineOptions {
@@ -87,8 +99,13 @@ export const pipelineOptionFields = {
   maxNestingDepth: integer(1, 100_000).default(DEFAULT_MAX_DEPTH),
 };
 
+/** Each group as its schema resolves it: the batch's byte limit waits for the queue's capacity. */
+export type PipelineGroups = Omit<ResolvedPipelineOptions, 'batch'> & {
+  batch: BatchGroup | ResolvedBatchOptions;
+};
+
 /** Resolved pipeline options from each group's resolved options. */
-export function pipelineOptionsOf(groups: ResolvedPipelineOptions): ResolvedPipelineOptions {
+export function pipelineOptionsOf(groups: PipelineGroups): ResolvedPipelineOptions {
   const {
     queue,
     workers,
@@ -105,7 +122,7 @@ export function pipelineOptionsOf(groups: ResolvedPipelineOptions): ResolvedPipe
   return markResolved('pipeline', {
     queue,
     workers,
-    batch,
+    batch: resolvedBatch(batch, queue.capacityBytes),
     transform,
     sink,
     deadLetter,

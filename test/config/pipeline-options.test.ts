@@ -41,7 +41,7 @@ describe('resolvePipelineOptions defaults', () => {
         startupTimeoutMs: 30_000,
         maxYoungGenerationSizeMb: 24,
       },
-      batch: { maxRecords: 1000, maxBytes: 1024 * 1024 },
+      batch: { maxRecords: 5000, maxBytes: 1024 * 1024 },
       transform: undefined,
       sink: {
         type: 'sqlite',
@@ -63,6 +63,20 @@ describe('resolvePipelineOptions defaults', () => {
       log: { level: 'warn', destination: 2, pretty: false },
       maxNestingDepth: 1000,
     });
+  });
+
+  it('batch.maxBytes defaults to a sixteenth of the ring, at most 1 MiB, and keeps a value given', () => {
+    expect(resolvePipelineOptions({ queue: { capacityBytes: 4 << 20 } }).batch).toEqual({
+      maxRecords: 5000,
+      maxBytes: 256 << 10,
+    });
+    expect(resolvePipelineOptions({ queue: { capacityBytes: 64 << 20 } }).batch.maxBytes).toBe(1 << 20);
+    expect(
+      resolvePipelineOptions({ queue: { capacityBytes: 4 << 20 }, batch: { maxBytes: 3 << 20 } }).batch
+        .maxBytes,
+    ).toBe(3 << 20);
+    const resolved = resolvePipelineOptions({ queue: { capacityBytes: 1 << 20 } });
+    expect(resolvePipelineOptions(resolved).batch).toBe(resolved.batch);
   });
 
   it('workers.max grows to workers.min when only the minimum is given', () => {
