@@ -191,9 +191,10 @@ export class PostgresSink implements Sink {
         )`,
       );
     } catch (error) {
-      // Two workers creating the table at once: the loser sees a duplicate type or table.
+      // Two workers (or processes) creating the table at once: the loser sees a duplicate table,
+      // or its row type already there (a duplicate object, or a unique violation in pg_type).
       const code = (error as { code?: string }).code;
-      if (code !== '23505' && code !== '42P07') {
+      if (code !== '23505' && code !== '42P07' && code !== '42710') {
         // A failed open is not closed by its caller, which builds a new sink to try again.
         await pool.end().catch(() => {});
         throw this.#failure(`cannot create table ${t}`, error);
@@ -300,7 +301,9 @@ export class PostgresSink implements Sink {
 function copyRows(client: pg.PoolClient, rows: Buffer, sql: string): Promise<void> {
   const stream = client.query(copyFrom!(sql));
   return new Promise((resolve, reject) => {
-    stream.once('error', reject);
+    // Not once: a stream that failed (a timeout) can fail again when its connection is then
+    // closed, and an 'error' nobody hears would end the worker.
+    stream.on('error', reject);
     stream.once('finish', resolve);
     stream.end(rows);
   });
