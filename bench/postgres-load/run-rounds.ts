@@ -7,12 +7,15 @@ import { type MeasureOptions, measureRun, type RunFigures } from './measure-run.
 import { roundOrder } from './round-order.js';
 import { type SystemSummary, skipped, summarize } from './system-summary.js';
 
-/** Runs every available system `rounds` times, each round in a rotated order. */
+/**
+ * Runs every available system `rounds` times, each round in a rotated order; `beforeRound` runs
+ * first in each round (a measurement that belongs to no system).
+ */
 export async function runRounds(
   context: BenchContext,
   systems: readonly LoadSystem[],
   job: { file: string; events: number },
-  options: MeasureOptions = {},
+  options: MeasureOptions & { beforeRound?: (round: number) => Promise<void> } = {},
 ): Promise<{ summaries: SystemSummary[]; runs: RunFigures[] }> {
   const { flags } = context;
   const ready: LoadSystem[] = [];
@@ -26,6 +29,7 @@ export async function runRounds(
   }
   const runs: RunFigures[] = [];
   for (let round = 0; round < flags.rounds; round++) {
+    await options.beforeRound?.(round);
     for (const [position, system] of roundOrder(ready, round).entries()) {
       const workDir = mkdtempSync(join(context.root, `${system.name}-`));
       try {
