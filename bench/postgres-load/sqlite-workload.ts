@@ -1,0 +1,155 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchReport, SystemResult } from '../../src/harness/bench-report.js';
+import { median } from '../lib/env.js';
+import type { BenchContext, WorkloadResult } from './bench-context.js';
+import { failureOf, startChild } from './child-run.js';
+import { fmt, markdownTable } from './markdown-table.js';
+import { roundOrder } from './round-order.js';
+import { SLUICE_CLI } from './sluice-cli-system.js';
+
+const CEILING_SCRIPT = new URL('./sqlite-ceiling-script.js', import.meta.url).pathname;
+const BENCH_SYSTEMS = ['engine', 'seed-port'];
+
+interface CeilingRun {
+  events: number;
+  stored: number;
+  seconds: number;
+  cpuUs: number;
+}
+
+async function ceiling(context: BenchContext, dir: string): Promise<CeilingRun> {
+  const { flags } = context;
+  const outcome = await startChild({
+    label: 'sqlite-ceiling',
+    command: process.execPath,
+    args: [CEILING_SCRIPT, join(dir, 'ceiling.db'), String(flags.events)],
+    cwd: dir,
+    timeoutMs: flags.timeoutMs,
+  }).done;
+  const failure = failureOf(outcome, flags.timeoutMs);
+  if (failure) throw new Error(failure);
+  const run = JSON.parse(outcome.stdout.trim().split('\n').pop()!) as CeilingRun;
+  if (run.stored !== run.events) throw new Error(`the ceiling stored ${run.stored} rows of ${run.events}`);
+  return run;
+}
+
+/** `sluice bench --scenario sqlite` for the engine and seed-port, in `order`; its --json report's results. */
+async function sluiceBench(context: BenchContext, dir: string, order: string[]): Promise<SystemResult[]> {
+  const { flags } = context;
+  const json = join(dir, 'bench.json');
+  const outcome = await startChild({
+    label: 'sluice-bench',
+    command: process.execPath,
+    args: [
+      SLUICE_CLI,
+      'bench',
+      '--scenario',
+      'sqlite',
+      '--systems',
+      order.join(','),
+      '--duration',
+      String(flags.durationS),
+      '--json',
+      json,
+    ],
+    cwd: dir,
+    timeoutMs: flags.timeoutMs,
+  }).done;
+  const failure = failureOf(outcome, flags.timeoutMs);
+  if (failure) throw new Error(failure);
+  return (JSON.parse(readFileSync(json, 'utf8')) as BenchReport).results;
+}
+
+/**
+ * Workload 3: the embedded default (`npm start`'s scenario: objects pushed, one field added, the
+ * SQLite sink) beside the most one writer can put into one SQLite file, in the same invocation.
+ */
+export async function sqliteWorkload(context: BenchContext): Promise<WorkloadResult> {
+  const { flags, env } = context;
+  const ceilings: CeilingRun[] = [];
+  const bench: SystemResult[] = [];
+  for (let round = 0; round < flags.rounds; round++) {
+    const steps = roundOrder(['ceiling', 'bench'], round);
+    for (const step of steps) {
+      const dir = mkdtempSync(join(context.root, `${step}-`));
+      try {
+        if (step === 'ceiling') {
+          const run = await ceiling(context, dir);
+          ceilings.push(run);
+          console.error(
+            `round ${round + 1}/${flags.rounds} ceiling: ${fmt(run.events / run.seconds)} events/s`,
+          );
+        } else {
+          const results = await sluiceBench(context, dir, roundOrder(BENCH_SYSTEMS, round));
+          bench.push(...results);
+          console.error(
+            `round ${round + 1}/${flags.rounds} sluice bench: ${results.map((r) => `${r.system} ${fmt(r.eventsPerSec)} events/s`).join(', ')}`,
+          );
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  const ceilingRate = median(ceilings.map((c) => c.events / c.seconds));
+  const ceilingCpu = median(ceilings.map((c) => c.cpuUs / c.events));
+  const rows = [
+    [
+      'SQLite ceiling: 1 thread, better-sqlite3, pre-built rows',
+      fmt(ceilingRate),
+      '1.00',
+      fmt(ceilingCpu, 2),
+      '0',
+      '0',
+      ceilings.map((c) => fmt(c.events / c.seconds / 1000, 1)).join(', '),
+    ],
+  ];
+  const summaries = BENCH_SYSTEMS.map((system) => {
+    const runs = bench.filter((r) => r.system === system);
+    const rate = median(runs.map((r) => r.eventsPerSec));
+    const cpu = runs.every((r) => r.cpuUsPerEvent !== undefined)
+      ? median(runs.map((r) => r.cpuUsPerEvent!))
+      : undefined;
+    const lost = runs.reduce((sum, r) => sum + r.lost, 0);
+    const duplicates = runs.reduce((sum, r) => sum + r.duplicates, 0);
+    rows.push([
+      `sluice bench ${system}`,
+      fmt(rate),
+      (rate / ceilingRate).toFixed(2),
+      fmt(cpu, 2),
+      String(lost),
+      String(duplicates),
+      runs.map((r) => fmt(r.eventsPerSec / 1000, 1)).join(', '),
+    ]);
+    return {
+      system,
+      eventsPerSec: rate,
+      ofCeiling: rate / ceilingRate,
+      cpuUsPerEvent: cpu,
+      lost,
+      duplicates,
+    };
+  });
+  const lines = [
+    '### The embedded default: objects, one field added, SQLite',
+    '',
+    `Median of ${flags.rounds} round(s), the order rotated each round. \`sluice bench --scenario sqlite --systems engine,seed-port --duration ${flags.durationS}\` ` +
+      `(2 producer threads, ${env.cpus} workers; CPU is the whole bench process's, producers included) beside the single-writer ceiling over ${flags.events.toLocaleString('en-US')} rows. ` +
+      `Node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), commit ${env.commit}, ${env.date}.`,
+    '',
+    markdownTable(
+      ['system', 'events/s', '÷ ceiling', 'CPU µs/event', 'lost', 'duplicates', 'k events/s by round'],
+      rows,
+    ),
+  ];
+  return {
+    markdown: lines.join('\n'),
+    json: {
+      workload: 'sqlite',
+      rounds: flags.rounds,
+      ceiling: { events: flags.events, eventsPerSec: ceilingRate, cpuUsPerEvent: ceilingCpu, runs: ceilings },
+      sluiceBench: { durationSeconds: flags.durationS, systems: summaries, runs: bench },
+    },
+  };
+}
