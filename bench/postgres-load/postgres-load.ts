@@ -85,6 +85,8 @@ if (flags.json) {
         env,
         loadAverage: { start: loadAtStart, end: loadAtEnd },
         flags: { ...flags, json: undefined },
+        /** Every table, queue and temporary name of this invocation contains it. */
+        tag: context.tag,
         ...result.json,
       },
       null,
