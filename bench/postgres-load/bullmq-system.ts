@@ -33,6 +33,23 @@ function messageOf(running: RunningChild, type: string): Promise<Message | undef
   });
 }
 
+/** Removes the run's queue from Redis; says why not if it cannot within 30 s. */
+async function obliterate(redisUrl: string, name: string): Promise<string | undefined> {
+  const queue = new Queue(name, { connection: bullmqConnection(redisUrl) });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`queue ${name} not obliterated within 30 s`), 30_000);
+  });
+  try {
+    return await Promise.race([queue.obliterate({ force: true }).then(() => undefined), late]);
+  } catch (error) {
+    return `queue ${name} not obliterated: ${(error as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+    await queue.close().catch(() => undefined);
+  }
+}
+
 /**
  * The job-queue design: a producer process enqueues a job per 100 events into Redis, and two
  * worker processes × concurrency 8 run the same transform and the same batched, idempotent insert
@@ -124,8 +141,7 @@ export function bullmqSystem(redisUrl: string, tag: string): LoadSystem {
       }
       const outcomes: ChildOutcome[] = await Promise.all(children.map((c) => c.done));
       for (const outcome of outcomes) failure ??= failureOf(outcome, job.timeoutMs);
-      const queue = new Queue(name, { connection: bullmqConnection(redisUrl) });
-      await queue.obliterate({ force: true }).finally(() => queue.close());
+      failure ??= await obliterate(redisUrl, name);
       const startedAtMs = firstAt ?? Number.NaN;
       return {
         seconds: (lastAt - startedAtMs) / 1000,

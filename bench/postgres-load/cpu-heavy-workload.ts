@@ -138,10 +138,8 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       ],
       rows,
     ),
-    '',
-    'Client CPU by process and thread role, µs/event:',
-    ...roleLines,
     ...notRun(summaries),
+    ...(roleLines.length > 0 ? ['', 'Client CPU by process and thread role, µs/event:', ...roleLines] : []),
   ];
   return {
     markdown: lines.join('\n'),

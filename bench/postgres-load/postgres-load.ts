@@ -53,7 +53,13 @@ for (const [name, url] of [
 
 const env = benchEnv();
 const loadAtStart = loadavg()[0]!;
-const admin = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+// A checkpoint, a count or a drop that takes longer than this is a server in trouble.
+const admin = new pg.Client({
+  connectionString: databaseUrl,
+  connectionTimeoutMillis: 10_000,
+  statement_timeout: 300_000,
+  query_timeout: 310_000,
+});
 const context: BenchContext = {
   flags,
   env,

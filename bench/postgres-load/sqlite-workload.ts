@@ -2,14 +2,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport, SystemResult } from '../../src/harness/bench-report.js';
 import { median } from '../lib/env.js';
-import type { BenchContext, WorkloadResult } from './bench-context.js';
+import { type BenchContext, pickSystems, type WorkloadResult } from './bench-context.js';
 import { failureOf, startChild } from './child-run.js';
 import { fmt, markdownTable } from './markdown-table.js';
 import { roundOrder } from './round-order.js';
 import { SLUICE_CLI } from './sluice-cli-system.js';
 
 const CEILING_SCRIPT = new URL('./sqlite-ceiling-script.js', import.meta.url).pathname;
-const BENCH_SYSTEMS = ['engine', 'seed-port'];
+/** The ceiling, then the systems of `sluice bench` this workload runs. */
+const SYSTEMS = [{ name: 'ceiling' }, { name: 'engine' }, { name: 'seed-port' }];
 
 interface CeilingRun {
   events: number;
@@ -67,11 +68,16 @@ async function sluiceBench(context: BenchContext, dir: string, order: string[]):
  */
 export async function sqliteWorkload(context: BenchContext): Promise<WorkloadResult> {
   const { flags, env } = context;
+  const picked = pickSystems(SYSTEMS, flags.systems).map((s) => s.name);
+  const benchSystems = picked.filter((name) => name !== 'ceiling');
+  const steps = [
+    ...(picked.includes('ceiling') ? ['ceiling'] : []),
+    ...(benchSystems.length > 0 ? ['bench'] : []),
+  ];
   const ceilings: CeilingRun[] = [];
   const bench: SystemResult[] = [];
   for (let round = 0; round < flags.rounds; round++) {
-    const steps = roundOrder(['ceiling', 'bench'], round);
-    for (const step of steps) {
+    for (const step of roundOrder(steps, round)) {
       const dir = mkdtempSync(join(context.root, `${step}-`));
       try {
         if (step === 'ceiling') {
@@ -81,7 +87,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
             `round ${round + 1}/${flags.rounds} ceiling: ${fmt(run.events / run.seconds)} events/s`,
           );
         } else {
-          const results = await sluiceBench(context, dir, roundOrder(BENCH_SYSTEMS, round));
+          const results = await sluiceBench(context, dir, roundOrder(benchSystems, round));
           bench.push(...results);
           console.error(
             `round ${round + 1}/${flags.rounds} sluice bench: ${results.map((r) => `${r.system} ${fmt(r.eventsPerSec)} events/s`).join(', ')}`,
@@ -92,10 +98,11 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       }
     }
   }
-  const ceilingRate = median(ceilings.map((c) => c.events / c.seconds));
-  const ceilingCpu = median(ceilings.map((c) => c.cpuUs / c.events));
-  const rows = [
-    [
+  const ceilingRate = ceilings.length > 0 ? median(ceilings.map((c) => c.events / c.seconds)) : Number.NaN;
+  const ceilingCpu = ceilings.length > 0 ? median(ceilings.map((c) => c.cpuUs / c.events)) : Number.NaN;
+  const rows: string[][] = [];
+  if (ceilings.length > 0) {
+    rows.push([
       'SQLite ceiling: 1 thread, better-sqlite3, pre-built rows',
       fmt(ceilingRate),
       '1.00',
@@ -103,9 +110,9 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       '0',
       '0',
       ceilings.map((c) => fmt(c.events / c.seconds / 1000, 1)).join(', '),
-    ],
-  ];
-  const summaries = BENCH_SYSTEMS.map((system) => {
+    ]);
+  }
+  const summaries = benchSystems.map((system) => {
     const runs = bench.filter((r) => r.system === system);
     const rate = median(runs.map((r) => r.eventsPerSec));
     const cpu = runs.every((r) => r.cpuUsPerEvent !== undefined)
@@ -116,7 +123,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
     rows.push([
       `sluice bench ${system}`,
       fmt(rate),
-      (rate / ceilingRate).toFixed(2),
+      fmt(rate / ceilingRate, 2),
       fmt(cpu, 2),
       String(lost),
       String(duplicates),
@@ -125,16 +132,19 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
     return {
       system,
       eventsPerSec: rate,
-      ofCeiling: rate / ceilingRate,
+      ofCeiling: Number.isNaN(ceilingRate) ? null : rate / ceilingRate,
       cpuUsPerEvent: cpu,
       lost,
       duplicates,
     };
   });
+  const engine = summaries.find((s) => s.system === 'engine');
+  const seedPort = summaries.find((s) => s.system === 'seed-port');
+  const engineOverSeedPort = engine && seedPort ? engine.eventsPerSec / seedPort.eventsPerSec : undefined;
   const lines = [
     '### The embedded default: objects, one field added, SQLite',
     '',
-    `Median of ${flags.rounds} round(s), the order rotated each round. \`sluice bench --scenario sqlite --systems engine,seed-port --duration ${flags.durationS}\` ` +
+    `Median of ${flags.rounds} round(s), the order rotated each round. \`sluice bench --scenario sqlite --systems ${benchSystems.join(',')} --duration ${flags.durationS}\` ` +
       `(2 producer threads, ${env.cpus} workers; CPU is the whole bench process's, producers included) beside the single-writer ceiling over ${flags.events.toLocaleString('en-US')} rows. ` +
       `Node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), commit ${env.commit}, ${env.date}.`,
     '',
@@ -142,14 +152,25 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       ['system', 'events/s', '÷ ceiling', 'CPU µs/event', 'lost', 'duplicates', 'k events/s by round'],
       rows,
     ),
+    ...(engineOverSeedPort === undefined
+      ? []
+      : ['', `engine ÷ seed-port: ${engineOverSeedPort.toFixed(2)}×`]),
   ];
   return {
     markdown: lines.join('\n'),
     json: {
       workload: 'sqlite',
       rounds: flags.rounds,
-      ceiling: { events: flags.events, eventsPerSec: ceilingRate, cpuUsPerEvent: ceilingCpu, runs: ceilings },
-      sluiceBench: { durationSeconds: flags.durationS, systems: summaries, runs: bench },
+      ceiling:
+        ceilings.length > 0
+          ? { events: flags.events, eventsPerSec: ceilingRate, cpuUsPerEvent: ceilingCpu, runs: ceilings }
+          : null,
+      sluiceBench: {
+        durationSeconds: flags.durationS,
+        systems: summaries,
+        engineOverSeedPort: engineOverSeedPort ?? null,
+        runs: bench,
+      },
     },
   };
 }
