@@ -83,7 +83,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const aloneRate = median(alone.map((a) => a.events / a.transform.seconds));
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   const rows = summaries.map((s) => {
-    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—'];
+    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
     const ratio = ratioOf(sluice, s);
     return [
       s.system,
@@ -94,7 +94,8 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       fmt((s.clientCpuUsPerEvent ?? Number.NaN) - transformUs, 1),
       fmt(s.serverCpuUsPerEvent, 1),
       fmt(s.redisCpuUsPerEvent, 1),
-      fmt(s.toLastRowSeconds === undefined ? undefined : s.toLastRowSeconds, 2),
+      fmt(s.toLastRowSeconds, 2),
+      fmt(s.otherLoadCores, 2),
       s.eventsPerSecByRound.map((v) => fmt(v / 1000, 1)).join(', '),
     ];
   });
@@ -105,6 +106,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
     sluice?.eventsPerSec === undefined ? '—' : `${(sluice.eventsPerSec / aloneRate).toFixed(2)}×`,
     fmt(transformUs, 1),
     '0',
+    '—',
     '—',
     '—',
     '—',
@@ -134,6 +136,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         'PostgreSQL CPU µs/event',
         'Redis CPU µs/event',
         'to last row s',
+        'other load, cores',
         'k events/s by round',
       ],
       rows,

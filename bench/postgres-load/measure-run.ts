@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { LoadJob, LoadSystem, ProcessCpu } from './load-system.js';
-import { reapedChildrenCpuUs } from './proc-stat.js';
+import { machineCpu, reapedChildrenCpuUs } from './proc-stat.js';
 import { type ServerMatch, serverCpuUs } from './server-cpu.js';
 import { dropTable, tableFigures, walPosition } from './target-table.js';
 
@@ -32,6 +32,14 @@ export interface RunFigures {
   walBytes: number;
   walBytesPerEvent: number;
   rows: number;
+  /**
+   * The machine's CPU over the run that was neither the clients', PostgreSQL's, Redis's nor this
+   * benchmark's own (its sampling), in cores (µs per µs of the run): other work on a shared
+   * machine. A figure measured beside other load is slower than the system is.
+   */
+  otherLoadCores: number;
+  /** CPU the hypervisor gave to others while this machine waited, in cores. */
+  stealCores: number;
   /** From the start of the timed span to the start of the transaction that wrote the last row. */
   toLastRowSeconds?: number;
   processes: ProcessCpu[];
@@ -66,6 +74,9 @@ export async function measureRun(
   const redis0 = options.redis ? serverCpuUs(REDIS_PROCESSES) : undefined;
   const server0 = serverCpuUs(POSTGRES_PROCESSES);
   const cpu0 = reapedChildrenCpuUs();
+  const machine0 = machineCpu();
+  const self0 = process.cpuUsage();
+  const wall0 = performance.now();
   let run: Awaited<ReturnType<LoadSystem['run']>>;
   try {
     run = await system.run(job);
@@ -81,6 +92,16 @@ export async function measureRun(
   const clientCpuUs = reapedChildrenCpuUs() - cpu0;
   const serverCpuUsNow = delta(serverCpuUs(POSTGRES_PROCESSES), server0);
   const redisCpuUs = options.redis ? delta(serverCpuUs(REDIS_PROCESSES), redis0) : undefined;
+  const machine = machineCpu();
+  const wallUs = (performance.now() - wall0) * 1000;
+  const self = process.cpuUsage(self0);
+  const otherUs =
+    machine.busyUs -
+    machine0.busyUs -
+    clientCpuUs -
+    (serverCpuUsNow ?? 0) -
+    (redisCpuUs ?? 0) -
+    (self.user + self.system);
   const walBytes = (await walPosition(admin)) - wal0;
   const table = await tableFigures(admin, job.table);
   await dropTable(admin, job.table);
@@ -106,6 +127,8 @@ export async function measureRun(
     walBytes,
     walBytesPerEvent: walBytes / n,
     rows: table.rows,
+    otherLoadCores: Math.max(0, otherUs) / wallUs,
+    stealCores: (machine.stealUs - machine0.stealUs) / wallUs,
     ...(system.commitsAsItGoes && table.lastWrittenMs !== undefined
       ? { toLastRowSeconds: (table.lastWrittenMs - run.startedAtMs) / 1000 }
       : {}),

@@ -33,7 +33,7 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   const rows = summaries.map((s) => {
     const ratio = ratioOf(sluice, s);
-    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—'];
+    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—'];
     return [
       s.system,
       fmt(s.eventsPerSec),
@@ -42,6 +42,7 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
       fmt(s.clientCpuUsPerEvent, 1),
       fmt(s.serverCpuUsPerEvent, 1),
       fmt(s.walBytesPerEvent),
+      fmt(s.otherLoadCores, 2),
       s.eventsPerSecByRound.map((v) => fmt(v / 1000, 1)).join(', '),
     ];
   });
@@ -63,6 +64,7 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
         'client CPU µs/event',
         'server CPU µs/event',
         'WAL bytes/event',
+        'other load, cores',
         'k events/s by round',
       ],
       rows,

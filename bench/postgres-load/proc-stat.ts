@@ -72,3 +72,24 @@ export function threadsOf(pid: number): number[] {
 export function reapedChildrenCpuUs(): number {
   return readStat('self')!.childrenUs;
 }
+
+/** The whole machine's CPU so far, µs, summed over its CPUs. */
+export interface MachineCpu {
+  /** user, nice, system, irq and softirq: every process's work and the kernel's. */
+  busyUs: number;
+  /** Time the hypervisor ran something else while this machine wanted its CPUs. */
+  stealUs: number;
+}
+
+export function machineCpu(): MachineCpu {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number) as number[];
+  return {
+    busyUs: (user! + nice! + system! + irq! + softirq!) * TICK_US,
+    stealUs: (steal ?? 0) * TICK_US,
+  };
+}

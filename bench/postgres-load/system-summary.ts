@@ -27,6 +27,8 @@ export interface SystemSummary {
   redisCpuUsPerEvent?: number;
   walBytesPerEvent?: number;
   toLastRowSeconds?: number;
+  /** Other work on the machine during the runs, cores (median; see RunFigures.otherLoadCores). */
+  otherLoadCores?: number;
   /** Every round's events/s, in round order. */
   eventsPerSecByRound: number[];
   /** Per Node process of the system (by label), its CPU by thread role. */
@@ -97,6 +99,7 @@ export function summarize(system: Pick<LoadSystem, 'name' | 'describe'>, runs: R
     redisCpuUsPerEvent: m((r) => r.redisCpuUsPerEvent),
     walBytesPerEvent: m((r) => r.walBytesPerEvent),
     toLastRowSeconds: m((r) => r.toLastRowSeconds),
+    otherLoadCores: m((r) => r.otherLoadCores),
     ...(roles ? { roles } : {}),
   };
 }
