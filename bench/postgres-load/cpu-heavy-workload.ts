@@ -7,6 +7,8 @@ import { failureOf, startChild } from './child-run.js';
 import { writeEventFile } from './event-file.js';
 import { fmt, markdownTable } from './markdown-table.js';
 import { POSTGRES_PROCESSES, REDIS_PROCESSES } from './measure-run.js';
+import { markLoad, otherLoadSince } from './other-load.js';
+import { reapedChildrenCpuUs } from './proc-stat.js';
 import { runRounds } from './run-rounds.js';
 import { idleServerCpu } from './server-cpu.js';
 import { sluiceDriver } from './sluice-driver-system.js';
@@ -21,12 +23,15 @@ const COST_ROUNDS = '6';
 
 /** One run of transform-alone-script.ts. */
 interface AloneRun {
+  otherLoadCores?: number;
   events: number;
   transform: { seconds: number; cpuUs: number };
   whole: { seconds: number; cpuUs: number };
 }
 
 async function transformAlone(context: BenchContext, file: string): Promise<AloneRun> {
+  const load = markLoad();
+  const cpu = reapedChildrenCpuUs();
   const outcome = await startChild({
     label: 'transform-alone',
     command: process.execPath,
@@ -36,7 +41,8 @@ async function transformAlone(context: BenchContext, file: string): Promise<Alon
   }).done;
   const failure = failureOf(outcome, context.flags.timeoutMs);
   if (failure) throw new Error(failure);
-  return JSON.parse(outcome.stdout.trim().split('\n').pop()!) as AloneRun;
+  const { otherLoadCores } = otherLoadSince(load, reapedChildrenCpuUs() - cpu);
+  return { ...(JSON.parse(outcome.stdout.trim().split('\n').pop()!) as AloneRun), otherLoadCores };
 }
 
 function rolesLine(label: string, roles: RoleFigures): string {
@@ -109,7 +115,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
     '—',
     '—',
     '—',
-    '—',
+    fmt(median(alone.map((a) => a.otherLoadCores ?? Number.NaN)), 2),
     alone.map((a) => fmt(a.events / a.transform.seconds / 1000, 1)).join(', '),
   ]);
   const roleLines = summaries.flatMap((s) =>

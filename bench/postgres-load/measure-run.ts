@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { LoadJob, LoadSystem, ProcessCpu } from './load-system.js';
-import { machineCpu, reapedChildrenCpuUs } from './proc-stat.js';
+import { markLoad, otherLoadSince } from './other-load.js';
+import { reapedChildrenCpuUs } from './proc-stat.js';
 import { type ServerMatch, serverCpuUs } from './server-cpu.js';
 import { dropTable, tableFigures, walPosition } from './target-table.js';
 
@@ -74,9 +75,7 @@ export async function measureRun(
   const redis0 = options.redis ? serverCpuUs(REDIS_PROCESSES) : undefined;
   const server0 = serverCpuUs(POSTGRES_PROCESSES);
   const cpu0 = reapedChildrenCpuUs();
-  const machine0 = machineCpu();
-  const self0 = process.cpuUsage();
-  const wall0 = performance.now();
+  const load = markLoad();
   let run: Awaited<ReturnType<LoadSystem['run']>>;
   try {
     run = await system.run(job);
@@ -92,16 +91,7 @@ export async function measureRun(
   const clientCpuUs = reapedChildrenCpuUs() - cpu0;
   const serverCpuUsNow = delta(serverCpuUs(POSTGRES_PROCESSES), server0);
   const redisCpuUs = options.redis ? delta(serverCpuUs(REDIS_PROCESSES), redis0) : undefined;
-  const machine = machineCpu();
-  const wallUs = (performance.now() - wall0) * 1000;
-  const self = process.cpuUsage(self0);
-  const otherUs =
-    machine.busyUs -
-    machine0.busyUs -
-    clientCpuUs -
-    (serverCpuUsNow ?? 0) -
-    (redisCpuUs ?? 0) -
-    (self.user + self.system);
+  const other = otherLoadSince(load, clientCpuUs + (serverCpuUsNow ?? 0) + (redisCpuUs ?? 0));
   const walBytes = (await walPosition(admin)) - wal0;
   const table = await tableFigures(admin, job.table);
   await dropTable(admin, job.table);
@@ -127,8 +117,7 @@ export async function measureRun(
     walBytes,
     walBytesPerEvent: walBytes / n,
     rows: table.rows,
-    otherLoadCores: Math.max(0, otherUs) / wallUs,
-    stealCores: (machine.stealUs - machine0.stealUs) / wallUs,
+    ...other,
     ...(system.commitsAsItGoes && table.lastWrittenMs !== undefined
       ? { toLastRowSeconds: (table.lastWrittenMs - run.startedAtMs) / 1000 }
       : {}),

@@ -5,6 +5,8 @@ import { median } from '../lib/env.js';
 import { type BenchContext, pickSystems, type WorkloadResult } from './bench-context.js';
 import { failureOf, startChild } from './child-run.js';
 import { fmt, markdownTable } from './markdown-table.js';
+import { markLoad, otherLoadSince } from './other-load.js';
+import { reapedChildrenCpuUs } from './proc-stat.js';
 import { roundOrder } from './round-order.js';
 import { SLUICE_CLI } from './sluice-cli-system.js';
 
@@ -17,6 +19,7 @@ interface CeilingRun {
   stored: number;
   seconds: number;
   cpuUs: number;
+  otherLoadCores?: number;
 }
 
 async function ceiling(context: BenchContext, dir: string): Promise<CeilingRun> {
@@ -75,20 +78,25 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
     ...(benchSystems.length > 0 ? ['bench'] : []),
   ];
   const ceilings: CeilingRun[] = [];
-  const bench: SystemResult[] = [];
+  const bench: (SystemResult & { otherLoadCores?: number })[] = [];
   for (let round = 0; round < flags.rounds; round++) {
     for (const step of roundOrder(steps, round)) {
       const dir = mkdtempSync(join(context.root, `${step}-`));
+      const load = markLoad();
+      const cpu = reapedChildrenCpuUs();
+      // The whole step's: sluice bench runs its systems one after the other in one process.
+      const otherLoad = () => otherLoadSince(load, reapedChildrenCpuUs() - cpu).otherLoadCores;
       try {
         if (step === 'ceiling') {
           const run = await ceiling(context, dir);
-          ceilings.push(run);
+          ceilings.push({ ...run, otherLoadCores: otherLoad() });
           console.error(
             `round ${round + 1}/${flags.rounds} ceiling: ${fmt(run.events / run.seconds)} events/s`,
           );
         } else {
           const results = await sluiceBench(context, dir, roundOrder(benchSystems, round));
-          bench.push(...results);
+          const otherLoadCores = otherLoad();
+          bench.push(...results.map((r) => ({ ...r, otherLoadCores })));
           console.error(
             `round ${round + 1}/${flags.rounds} sluice bench: ${results.map((r) => `${r.system} ${fmt(r.eventsPerSec)} events/s`).join(', ')}`,
           );
@@ -109,6 +117,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       fmt(ceilingCpu, 2),
       '0',
       '0',
+      fmt(median(ceilings.map((c) => c.otherLoadCores ?? Number.NaN)), 2),
       ceilings.map((c) => fmt(c.events / c.seconds / 1000, 1)).join(', '),
     ]);
   }
@@ -127,6 +136,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       fmt(cpu, 2),
       String(lost),
       String(duplicates),
+      fmt(median(runs.map((r) => r.otherLoadCores ?? Number.NaN)), 2),
       runs.map((r) => fmt(r.eventsPerSec / 1000, 1)).join(', '),
     ]);
     return {
@@ -149,7 +159,16 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       `Node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), commit ${env.commit}, ${env.date}.`,
     '',
     markdownTable(
-      ['system', 'events/s', '÷ ceiling', 'CPU µs/event', 'lost', 'duplicates', 'k events/s by round'],
+      [
+        'system',
+        'events/s',
+        '÷ ceiling',
+        'CPU µs/event',
+        'lost',
+        'duplicates',
+        'other load, cores',
+        'k events/s by round',
+      ],
       rows,
     ),
     ...(engineOverSeedPort === undefined
