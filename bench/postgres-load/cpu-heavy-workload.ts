@@ -12,6 +12,7 @@ import { reapedChildrenCpuUs } from './proc-stat.js';
 import { runRounds } from './run-rounds.js';
 import { idleServerCpu } from './server-cpu.js';
 import { sluiceDriver } from './sluice-driver-system.js';
+import { speedProbeMs } from './speed-probe.js';
 import { notRun, type RoleFigures, ratioOf } from './system-summary.js';
 
 const ALONE_SCRIPT = new URL('./transform-alone-script.js', import.meta.url).pathname;
@@ -24,12 +25,14 @@ const COST_ROUNDS = '6';
 /** One run of transform-alone-script.ts. */
 interface AloneRun {
   otherLoadCores?: number;
+  speedProbeMs?: number;
   events: number;
   transform: { seconds: number; cpuUs: number };
   whole: { seconds: number; cpuUs: number };
 }
 
 async function transformAlone(context: BenchContext, file: string): Promise<AloneRun> {
+  const probeMs = speedProbeMs();
   const load = markLoad();
   const cpu = reapedChildrenCpuUs();
   const outcome = await startChild({
@@ -42,7 +45,11 @@ async function transformAlone(context: BenchContext, file: string): Promise<Alon
   const failure = failureOf(outcome, context.flags.timeoutMs);
   if (failure) throw new Error(failure);
   const { otherLoadCores } = otherLoadSince(load, reapedChildrenCpuUs() - cpu);
-  return { ...(JSON.parse(outcome.stdout.trim().split('\n').pop()!) as AloneRun), otherLoadCores };
+  return {
+    ...(JSON.parse(outcome.stdout.trim().split('\n').pop()!) as AloneRun),
+    otherLoadCores,
+    speedProbeMs: probeMs,
+  };
 }
 
 function rolesLine(label: string, roles: RoleFigures): string {
@@ -89,7 +96,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const aloneRate = median(alone.map((a) => a.events / a.transform.seconds));
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   const rows = summaries.map((s) => {
-    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—', '—'];
     const ratio = ratioOf(sluice, s);
     return [
       s.system,
@@ -102,6 +109,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       fmt(s.redisCpuUsPerEvent, 1),
       fmt(s.toLastRowSeconds, 2),
       fmt(s.otherLoadCores, 2),
+      fmt(s.speedProbeMs),
       s.eventsPerSecByRound.map((v) => fmt(v / 1000, 1)).join(', '),
     ];
   });
@@ -116,6 +124,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
     '—',
     '—',
     fmt(median(alone.map((a) => a.otherLoadCores ?? Number.NaN)), 2),
+    fmt(median(alone.map((a) => a.speedProbeMs ?? Number.NaN))),
     alone.map((a) => fmt(a.events / a.transform.seconds / 1000, 1)).join(', '),
   ]);
   const roleLines = summaries.flatMap((s) =>
@@ -143,6 +152,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         'Redis CPU µs/event',
         'to last row s',
         'other load, cores',
+        'speed probe ms',
         'k events/s by round',
       ],
       rows,

@@ -9,6 +9,7 @@ import { markLoad, otherLoadSince } from './other-load.js';
 import { reapedChildrenCpuUs } from './proc-stat.js';
 import { roundOrder } from './round-order.js';
 import { SLUICE_CLI } from './sluice-cli-system.js';
+import { speedProbeMs } from './speed-probe.js';
 
 const CEILING_SCRIPT = new URL('./sqlite-ceiling-script.js', import.meta.url).pathname;
 /** The ceiling, then the systems of `sluice bench` this workload runs. */
@@ -20,6 +21,7 @@ interface CeilingRun {
   seconds: number;
   cpuUs: number;
   otherLoadCores?: number;
+  speedProbeMs?: number;
 }
 
 async function ceiling(context: BenchContext, dir: string): Promise<CeilingRun> {
@@ -78,10 +80,11 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
     ...(benchSystems.length > 0 ? ['bench'] : []),
   ];
   const ceilings: CeilingRun[] = [];
-  const bench: (SystemResult & { otherLoadCores?: number })[] = [];
+  const bench: (SystemResult & { otherLoadCores?: number; speedProbeMs?: number })[] = [];
   for (let round = 0; round < flags.rounds; round++) {
     for (const step of roundOrder(steps, round)) {
       const dir = mkdtempSync(join(context.root, `${step}-`));
+      const probeMs = speedProbeMs();
       const load = markLoad();
       const cpu = reapedChildrenCpuUs();
       // The whole step's: sluice bench runs its systems one after the other in one process.
@@ -89,14 +92,14 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       try {
         if (step === 'ceiling') {
           const run = await ceiling(context, dir);
-          ceilings.push({ ...run, otherLoadCores: otherLoad() });
+          ceilings.push({ ...run, otherLoadCores: otherLoad(), speedProbeMs: probeMs });
           console.error(
             `round ${round + 1}/${flags.rounds} ceiling: ${fmt(run.events / run.seconds)} events/s`,
           );
         } else {
           const results = await sluiceBench(context, dir, roundOrder(benchSystems, round));
           const otherLoadCores = otherLoad();
-          bench.push(...results.map((r) => ({ ...r, otherLoadCores })));
+          bench.push(...results.map((r) => ({ ...r, otherLoadCores, speedProbeMs: probeMs })));
           console.error(
             `round ${round + 1}/${flags.rounds} sluice bench: ${results.map((r) => `${r.system} ${fmt(r.eventsPerSec)} events/s`).join(', ')}`,
           );
@@ -118,6 +121,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       '0',
       '0',
       fmt(median(ceilings.map((c) => c.otherLoadCores ?? Number.NaN)), 2),
+      fmt(median(ceilings.map((c) => c.speedProbeMs ?? Number.NaN))),
       ceilings.map((c) => fmt(c.events / c.seconds / 1000, 1)).join(', '),
     ]);
   }
@@ -137,6 +141,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       String(lost),
       String(duplicates),
       fmt(median(runs.map((r) => r.otherLoadCores ?? Number.NaN)), 2),
+      fmt(median(runs.map((r) => r.speedProbeMs ?? Number.NaN))),
       runs.map((r) => fmt(r.eventsPerSec / 1000, 1)).join(', '),
     ]);
     return {
@@ -167,6 +172,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
         'lost',
         'duplicates',
         'other load, cores',
+        'speed probe ms',
         'k events/s by round',
       ],
       rows,
