@@ -12,7 +12,6 @@ import { reapedChildrenCpuUs } from './proc-stat.js';
 import { runRounds } from './run-rounds.js';
 import { idleServerCpu } from './server-cpu.js';
 import { sluiceDriver } from './sluice-driver-system.js';
-import { speedProbeMs } from './speed-probe.js';
 import { notRun, type RoleFigures, ratioOf } from './system-summary.js';
 
 const ALONE_SCRIPT = new URL('./transform-alone-script.js', import.meta.url).pathname;
@@ -25,7 +24,6 @@ const COST_ROUNDS = '6';
 /** One run of transform-alone-script.ts. */
 interface AloneRun {
   otherLoadCores?: number;
-  speedProbeMs?: number;
   events: number;
   /** Decode + transform + serialise. */
   whole: { seconds: number; cpuUs: number };
@@ -34,7 +32,6 @@ interface AloneRun {
 }
 
 async function transformAlone(context: BenchContext, file: string): Promise<AloneRun> {
-  const probeMs = speedProbeMs();
   const load = markLoad();
   const cpu = reapedChildrenCpuUs();
   const outcome = await startChild({
@@ -50,7 +47,6 @@ async function transformAlone(context: BenchContext, file: string): Promise<Alon
   return {
     ...(JSON.parse(outcome.stdout.trim().split('\n').pop()!) as AloneRun),
     otherLoadCores,
-    speedProbeMs: probeMs,
   };
 }
 
@@ -98,7 +94,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const aloneRate = median(alone.map((a) => a.events / a.whole.seconds));
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   const rows = summaries.map((s) => {
-    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
     const ratio = ratioOf(sluice, s);
     return [
       s.system,
@@ -111,7 +107,6 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       fmt(s.redisCpuUsPerEvent, 1),
       fmt(s.toLastRowSeconds, 2),
       fmt(s.otherLoadCores, 2),
-      fmt(s.speedProbeMs),
       s.eventsPerSecByRound.map((v) => fmt(v / 1000, 1)).join(', '),
     ];
   });
@@ -126,7 +121,6 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
     '—',
     '—',
     fmt(median(alone.map((a) => a.otherLoadCores ?? Number.NaN)), 2),
-    fmt(median(alone.map((a) => a.speedProbeMs ?? Number.NaN))),
     alone.map((a) => fmt(a.events / a.whole.seconds / 1000, 1)).join(', '),
   ]);
   const roleLines = summaries.flatMap((s) =>
@@ -154,7 +148,6 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         'Redis CPU µs/event',
         'to last row s',
         'other load, cores',
-        'speed probe ms',
         'k events/s by round',
       ],
       rows,

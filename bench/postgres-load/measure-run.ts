@@ -3,7 +3,6 @@ import type { LoadJob, LoadSystem, ProcessCpu } from './load-system.js';
 import { markLoad, otherLoadSince } from './other-load.js';
 import { reapedChildrenCpuUs } from './proc-stat.js';
 import { type ServerMatch, serverCpuUs } from './server-cpu.js';
-import { speedProbeMs } from './speed-probe.js';
 import { dropTable, tableFigures, walPosition } from './target-table.js';
 
 export const POSTGRES_PROCESSES: ServerMatch = { user: 'postgres' };
@@ -42,8 +41,6 @@ export interface RunFigures {
   otherLoadCores: number;
   /** CPU the hypervisor gave to others while this machine waited, in cores. */
   stealCores: number;
-  /** The machine's speed just before the run (speed-probe.ts): lower is faster. */
-  speedProbeMs: number;
   /** From the start of the timed span to the start of the transaction that wrote the last row. */
   toLastRowSeconds?: number;
   processes: ProcessCpu[];
@@ -74,7 +71,6 @@ export async function measureRun(
     () => undefined,
     (error: Error) => `no CHECKPOINT before the run (${error.message})`,
   );
-  const probeMs = speedProbeMs();
   const wal0 = await walPosition(admin);
   const redis0 = options.redis ? serverCpuUs(REDIS_PROCESSES) : undefined;
   const server0 = serverCpuUs(POSTGRES_PROCESSES);
@@ -122,7 +118,6 @@ export async function measureRun(
     walBytesPerEvent: walBytes / n,
     rows: table.rows,
     ...other,
-    speedProbeMs: probeMs,
     ...(system.commitsAsItGoes && table.lastWrittenMs !== undefined
       ? { toLastRowSeconds: (table.lastWrittenMs - run.startedAtMs) / 1000 }
       : {}),

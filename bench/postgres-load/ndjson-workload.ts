@@ -33,7 +33,7 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   const rows = summaries.map((s) => {
     const ratio = ratioOf(sluice, s);
-    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—'];
+    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—'];
     return [
       s.system,
       fmt(s.eventsPerSec),
@@ -43,7 +43,6 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
       fmt(s.serverCpuUsPerEvent, 1),
       fmt(s.walBytesPerEvent),
       fmt(s.otherLoadCores, 2),
-      fmt(s.speedProbeMs),
       s.eventsPerSecByRound.map((v) => fmt(v / 1000, 1)).join(', '),
     ];
   });
@@ -66,7 +65,6 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
         'server CPU µs/event',
         'WAL bytes/event',
         'other load, cores',
-        'speed probe ms',
         'k events/s by round',
       ],
       rows,

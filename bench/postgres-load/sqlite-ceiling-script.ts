@@ -1,24 +1,37 @@
 /**
  * The SQLite single-writer ceiling: one thread inserting `sluice bench --scenario sqlite`'s rows —
- * the bench event after its transform (one field added), already serialised — into a fresh file,
- * with one prepared INSERT … ON CONFLICT(id) DO NOTHING per row, transactions of 1000, WAL,
- * synchronous=NORMAL: the table and pragmas of Sluice's SQLite sink. SQLite takes one writer at a
- * time, so no engine writes one file faster. Prints one JSON line.
+ * the bench event after its transform (one field added), serialised before the clock runs — into a
+ * fresh file, with one prepared INSERT … ON CONFLICT(id) DO NOTHING per row, transactions of 1000,
+ * WAL, synchronous=NORMAL: the table and pragmas of Sluice's SQLite sink. SQLite takes one writer
+ * at a time, so no engine writes one file faster.
+ *
+ * Each transaction's rows are built just before it, untimed, and only the transaction is timed:
+ * building all of them first would keep hundreds of MB of rows alive for the garbage collector to
+ * mark, a cost no writer has. The first tenth (at most 10 000 rows) warms up untimed. Prints one
+ * JSON line: `timed` rows in `seconds`.
  *
  *   node sqlite-ceiling-script.js FILE.db EVENTS
  */
 import Database from 'better-sqlite3';
 import { benchEvent } from '../../src/harness/bench-event.js';
 
+type Row = readonly [string, string | null, null, number | null, string];
+
 const ROWS_PER_TRANSACTION = 1000;
 const [path, count] = [process.argv[2]!, Number(process.argv[3])];
 const prefix = `ceiling-${Date.now().toString(36)}-`;
 const now = Date.now();
-const rows = Array.from({ length: count }, (_, seq) => {
-  const event = benchEvent(`${prefix}${seq}`, seq, now);
-  const payload = { ...(event.payload as Record<string, unknown>), ingestedBy: 'sluice' };
-  return [event.id, event.key ?? null, null, event.ts ?? null, JSON.stringify(payload)] as const;
-});
+
+function rowsOf(from: number, to: number): Row[] {
+  const rows: Row[] = [];
+  for (let seq = from; seq < to; seq++) {
+    const id = `${prefix}${seq}`;
+    const event = benchEvent(id, seq, now);
+    const payload = { ...(event.payload as Record<string, unknown>), ingestedBy: 'sluice' };
+    rows.push([id, event.key ?? null, null, event.ts ?? null, JSON.stringify(payload)]);
+  }
+  return rows;
+}
 
 const db = new Database(path);
 db.pragma('journal_mode = WAL');
@@ -30,22 +43,28 @@ db.exec(
 const insert = db.prepare(
   'INSERT INTO events (id, key, source, ts, payload, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
 );
-const batch = db.transaction((from: number, to: number) => {
+const transaction = db.transaction((rows: Row[]) => {
   const at = Date.now();
-  for (let i = from; i < to; i++) {
-    const [id, key, source, ts, payload] = rows[i]!;
-    insert.run(id, key, source, ts, payload, at);
-  }
+  for (const [id, key, source, ts, payload] of rows) insert.run(id, key, source, ts, payload, at);
 });
-const cpu = process.cpuUsage();
-const started = performance.now();
+
+const warmUp = Math.min(10_000, Math.floor(count / 10));
+let seconds = 0;
+let cpuUs = 0;
 for (let from = 0; from < count; from += ROWS_PER_TRANSACTION) {
-  batch.immediate(from, Math.min(count, from + ROWS_PER_TRANSACTION));
+  const rows = rowsOf(from, Math.min(count, from + ROWS_PER_TRANSACTION));
+  if (from < warmUp) {
+    transaction.immediate(rows);
+    continue;
+  }
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  transaction.immediate(rows);
+  seconds += (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  cpuUs += used.user + used.system;
 }
-const seconds = (performance.now() - started) / 1000;
-const used = process.cpuUsage(cpu);
+const timed = count - Math.ceil(warmUp / ROWS_PER_TRANSACTION) * ROWS_PER_TRANSACTION;
 const stored = (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
 db.close();
-process.stdout.write(
-  `${JSON.stringify({ events: count, stored, seconds, cpuUs: used.user + used.system })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ events: count, timed, stored, seconds, cpuUs })}\n`);

@@ -9,7 +9,6 @@ import { markLoad, otherLoadSince } from './other-load.js';
 import { reapedChildrenCpuUs } from './proc-stat.js';
 import { roundOrder } from './round-order.js';
 import { SLUICE_CLI } from './sluice-cli-system.js';
-import { speedProbeMs } from './speed-probe.js';
 
 const CEILING_SCRIPT = new URL('./sqlite-ceiling-script.js', import.meta.url).pathname;
 /** The ceiling, then the systems of `sluice bench` this workload runs. */
@@ -17,11 +16,12 @@ const SYSTEMS = [{ name: 'ceiling' }, { name: 'engine' }, { name: 'seed-port' }]
 
 interface CeilingRun {
   events: number;
+  /** Rows inserted in `seconds` (the rest warmed up first). */
+  timed: number;
   stored: number;
   seconds: number;
   cpuUs: number;
   otherLoadCores?: number;
-  speedProbeMs?: number;
 }
 
 async function ceiling(context: BenchContext, dir: string): Promise<CeilingRun> {
@@ -80,11 +80,10 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
     ...(benchSystems.length > 0 ? ['bench'] : []),
   ];
   const ceilings: CeilingRun[] = [];
-  const bench: (SystemResult & { otherLoadCores?: number; speedProbeMs?: number })[] = [];
+  const bench: (SystemResult & { otherLoadCores?: number })[] = [];
   for (let round = 0; round < flags.rounds; round++) {
     for (const step of roundOrder(steps, round)) {
       const dir = mkdtempSync(join(context.root, `${step}-`));
-      const probeMs = speedProbeMs();
       const load = markLoad();
       const cpu = reapedChildrenCpuUs();
       // The whole step's: sluice bench runs its systems one after the other in one process.
@@ -92,14 +91,14 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       try {
         if (step === 'ceiling') {
           const run = await ceiling(context, dir);
-          ceilings.push({ ...run, otherLoadCores: otherLoad(), speedProbeMs: probeMs });
+          ceilings.push({ ...run, otherLoadCores: otherLoad() });
           console.error(
-            `round ${round + 1}/${flags.rounds} ceiling: ${fmt(run.events / run.seconds)} events/s`,
+            `round ${round + 1}/${flags.rounds} ceiling: ${fmt(run.timed / run.seconds)} events/s`,
           );
         } else {
           const results = await sluiceBench(context, dir, roundOrder(benchSystems, round));
           const otherLoadCores = otherLoad();
-          bench.push(...results.map((r) => ({ ...r, otherLoadCores, speedProbeMs: probeMs })));
+          bench.push(...results.map((r) => ({ ...r, otherLoadCores })));
           console.error(
             `round ${round + 1}/${flags.rounds} sluice bench: ${results.map((r) => `${r.system} ${fmt(r.eventsPerSec)} events/s`).join(', ')}`,
           );
@@ -109,8 +108,8 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       }
     }
   }
-  const ceilingRate = ceilings.length > 0 ? median(ceilings.map((c) => c.events / c.seconds)) : Number.NaN;
-  const ceilingCpu = ceilings.length > 0 ? median(ceilings.map((c) => c.cpuUs / c.events)) : Number.NaN;
+  const ceilingRate = ceilings.length > 0 ? median(ceilings.map((c) => c.timed / c.seconds)) : Number.NaN;
+  const ceilingCpu = ceilings.length > 0 ? median(ceilings.map((c) => c.cpuUs / c.timed)) : Number.NaN;
   const rows: string[][] = [];
   if (ceilings.length > 0) {
     rows.push([
@@ -121,8 +120,7 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       '0',
       '0',
       fmt(median(ceilings.map((c) => c.otherLoadCores ?? Number.NaN)), 2),
-      fmt(median(ceilings.map((c) => c.speedProbeMs ?? Number.NaN))),
-      ceilings.map((c) => fmt(c.events / c.seconds / 1000, 1)).join(', '),
+      ceilings.map((c) => fmt(c.timed / c.seconds / 1000, 1)).join(', '),
     ]);
   }
   const summaries = benchSystems.map((system) => {
@@ -141,7 +139,6 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
       String(lost),
       String(duplicates),
       fmt(median(runs.map((r) => r.otherLoadCores ?? Number.NaN)), 2),
-      fmt(median(runs.map((r) => r.speedProbeMs ?? Number.NaN))),
       runs.map((r) => fmt(r.eventsPerSec / 1000, 1)).join(', '),
     ]);
     return {
@@ -172,7 +169,6 @@ export async function sqliteWorkload(context: BenchContext): Promise<WorkloadRes
         'lost',
         'duplicates',
         'other load, cores',
-        'speed probe ms',
         'k events/s by round',
       ],
       rows,

@@ -29,8 +29,6 @@ export interface SystemSummary {
   toLastRowSeconds?: number;
   /** Other work on the machine during the runs, cores (median; see RunFigures.otherLoadCores). */
   otherLoadCores?: number;
-  /** The machine's speed before the runs (median; see speed-probe.ts). */
-  speedProbeMs?: number;
   /** Every round's events/s, in round order. */
   eventsPerSecByRound: number[];
   /** Per Node process of the system (by label), its CPU by thread role. */
@@ -102,7 +100,6 @@ export function summarize(system: Pick<LoadSystem, 'name' | 'describe'>, runs: R
     walBytesPerEvent: m((r) => r.walBytesPerEvent),
     toLastRowSeconds: m((r) => r.toLastRowSeconds),
     otherLoadCores: m((r) => r.otherLoadCores),
-    speedProbeMs: m((r) => r.speedProbeMs),
     ...(roles ? { roles } : {}),
   };
 }
