@@ -61,7 +61,7 @@ function rolesLine(label: string, roles: RoleFigures): string {
   );
 }
 
-/** Workload 2: a CPU-heavy transform into PostgreSQL, Sluice beside BullMQ, and the transform alone. */
+/** Workload 2: a CPU-heavy transform into PostgreSQL, Sluice beside BullMQ and beside one plain thread. */
 export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadResult> {
   const { flags, env } = context;
   // Every process of the workload inherits it, so each runs the very same transform.
@@ -72,7 +72,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const fileBytes = await writeEventFile(file, flags.events);
   const serverIdle = await idleServerCpu(POSTGRES_PROCESSES);
   const redisIdle = await idleServerCpu(REDIS_PROCESSES);
-  // The transform alone runs first in every round, so it meets the same machine as the systems.
+  // The one-thread measurement runs first in every round, so it meets the same machine as the systems.
   const alone: AloneRun[] = [];
   const { summaries, runs } = await runRounds(
     context,
@@ -84,7 +84,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         const run = await transformAlone(context, file);
         alone.push(run);
         console.error(
-          `round ${round + 1}/${flags.rounds} transform alone: ${fmt(run.events / run.whole.seconds)} events/s`,
+          `round ${round + 1}/${flags.rounds} one thread: ${fmt(run.events / run.whole.seconds)} events/s`,
         );
       },
     },
