@@ -17,7 +17,8 @@ export function markLoad(): LoadMark {
 /**
  * Since `mark`, in cores (µs per µs of wall time): the machine's busy CPU that was neither
  * `accountedUs` (the measured processes and servers) nor this benchmark's own — other work on a
- * shared machine — and the CPU the hypervisor gave to others.
+ * shared machine, and kernel threads (writeback of the run's own files too) — and the CPU the
+ * hypervisor gave to others.
  */
 export function otherLoadSince(
   mark: LoadMark,
