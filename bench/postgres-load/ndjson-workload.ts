@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import { DEFAULT_WORKER_OPTIONS } from '../../src/config/pipeline-options.js';
+import { type BenchContext, pickSystems, type WorkloadResult } from './bench-context.js';
+import { writeEventFile } from './event-file.js';
+import type { LoadSystem } from './load-system.js';
+import { fmt, markdownTable } from './markdown-table.js';
+import { POSTGRES_PROCESSES } from './measure-run.js';
+import { nodeCopy, nodeInsert } from './node-script-systems.js';
+import { psqlCopy } from './psql-copy-system.js';
+import { pythonAsyncpg } from './python-asyncpg-system.js';
+import { runRounds } from './run-rounds.js';
+import { idleServerCpu } from './server-cpu.js';
+import { sluiceCli } from './sluice-cli-system.js';
+import { notRun, ratioOf, type SystemSummary } from './system-summary.js';
+
+/** Workload 1's systems: Sluice first, then what a user would pick instead. */
+export const NDJSON_SYSTEMS: readonly LoadSystem[] = [
+  sluiceCli,
+  psqlCopy,
+  nodeCopy,
+  pythonAsyncpg,
+  nodeInsert,
+];
+
+/** Workload 1: the NDJSON file into PostgreSQL, idempotent by id. */
+export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadResult> {
+  const { flags, env } = context;
+  const systems = pickSystems(NDJSON_SYSTEMS, flags.systems);
+  const file = join(context.root, 'events.ndjson');
+  const fileBytes = await writeEventFile(file, flags.events);
+  const serverIdle = await idleServerCpu(POSTGRES_PROCESSES);
+  const { summaries, runs } = await runRounds(context, systems, { file, events: flags.events });
+  const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
+  const rows = summaries.map((s) => {
+    const ratio = ratioOf(sluice, s);
+    if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—'];
+    return [
+      s.system,
+      fmt(s.eventsPerSec),
+      fmt(s.seconds, 2),
+      ratio === undefined ? '—' : `${ratio.toFixed(2)}×`,
+      fmt(s.clientCpuUsPerEvent, 1),
+      fmt(s.serverCpuUsPerEvent, 1),
+      fmt(s.walBytesPerEvent),
+      fmt(s.otherLoadCores, 2),
+      s.eventsPerSecByRound.map((v) => fmt(v / 1000, 1)).join(', '),
+    ];
+  });
+  const workers = DEFAULT_WORKER_OPTIONS;
+  const lines = [
+    `### NDJSON file → PostgreSQL, ${flags.events.toLocaleString('en-US')} events (${(fileBytes / 1e6).toFixed(1)} MB), idempotent by id`,
+    '',
+    `Median of ${flags.rounds} round(s), the order rotated each round; every run loads a fresh table and is checked to hold every line. ` +
+      `Node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), commit ${env.commit}, ${env.date}. ` +
+      `Sluice: default options (workers ${workers.min}–${workers.max}). ` +
+      `PostgreSQL's own CPU with no run going: ${fmt(serverIdle)} µs/s.`,
+    '',
+    markdownTable(
+      [
+        'system',
+        'events/s',
+        's (spawn → exit)',
+        'Sluice ÷ it',
+        'client CPU µs/event',
+        'server CPU µs/event',
+        'WAL bytes/event',
+        'other load, cores',
+        'k events/s by round',
+      ],
+      rows,
+    ),
+    ...sluiceLines(sluice),
+    ...notRun(summaries),
+  ];
+  return {
+    markdown: lines.join('\n'),
+    json: {
+      workload: 'ndjson',
+      events: flags.events,
+      fileBytes,
+      rounds: flags.rounds,
+      sluiceWorkers: { min: workers.min, max: workers.max },
+      serverIdleCpuUsPerSecond: serverIdle,
+      systems: summaries,
+      ratios: Object.fromEntries(
+        summaries.filter((s) => s.system !== 'sluice').map((s) => [s.system, ratioOf(sluice, s) ?? null]),
+      ),
+      runs,
+    },
+  };
+}
+
+/** Where Sluice's client CPU went, by thread role, and when its last row was written. */
+function sluiceLines(sluice: SystemSummary | undefined): string[] {
+  const roles = sluice?.roles?.sluice;
+  if (!sluice || !roles) return [];
+  return [
+    '',
+    `Sluice's client CPU by thread, µs/event: main ${fmt(roles.mainUsPerEvent, 1)}, ` +
+      `${roles.workerThreads} worker thread(s) ${fmt(roles.workersUsPerEvent, 1)}, ` +
+      `V8 & libuv helpers ${fmt(roles.helpersUsPerEvent, 1)}, unattributed ${fmt(roles.unattributedUsPerEvent, 1)} ` +
+      `(total ${fmt(roles.totalUsPerEvent, 1)}). ` +
+      `Spawn → last row ${fmt(sluice.toLastRowSeconds, 2)} s, spawn → exit ${fmt(sluice.seconds, 2)} s.`,
+  ];
+}

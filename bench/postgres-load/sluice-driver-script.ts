@@ -1,0 +1,39 @@
+/**
+ * Sluice as a library: createPipeline with the cpu-heavy transform and the postgres sink (every
+ * other option default), the file's lines pushed raw with pushRawMany — parsed in the workers —
+ * then drained. Timed from the first push to the drain: every row written and acknowledged. Prints
+ * one JSON line: the timed span's ends (ms since the epoch) and the close's counts.
+ *
+ *   node sluice-driver-script.js DATABASE_URL FILE TABLE
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createPipeline } from '../../src/index.js';
+import { epochMs } from './child-run.js';
+import { CPU_HEAVY_TRANSFORM } from './cpu-heavy-event.js';
+
+const CHUNK = 1000;
+const [url, file, table] = process.argv.slice(2) as [string, string, string];
+const pipeline = await createPipeline({
+  transform: CPU_HEAVY_TRANSFORM,
+  sink: { type: 'postgres', connectionString: url, table },
+});
+let startedAtMs: number | undefined;
+let chunk: string[] = [];
+const push = async () => {
+  startedAtMs ??= epochMs();
+  await pipeline.pushRawMany(chunk);
+  chunk = [];
+};
+for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+  if (line === '') continue;
+  chunk.push(line);
+  if (chunk.length === CHUNK) await push();
+}
+if (chunk.length > 0) await push();
+await pipeline.drained();
+const lastRowAtMs = epochMs();
+const summary = await pipeline.close();
+process.stdout.write(
+  `${JSON.stringify({ startedAtMs, lastRowAtMs, written: summary.written, deadLettered: summary.deadLettered })}\n`,
+);
