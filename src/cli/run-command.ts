@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadRunConfig, type RunConfig, RunConfigError } from '../config/run-config.js';
-import { createPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
+import { openPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
 import { InvalidOptionError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { HttpSource } from '../sources/http-source.js';
@@ -263,9 +263,34 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   let shutDownStarted = false;
   const created = performance.now();
   try {
-    pipeline = await createPipeline(config.pipeline);
-    const logger = pipeline.logger;
+    const opened = await openPipeline(config.pipeline);
     const source = createSource(config);
+    // A file or a generator can be read again: it starts while the workers start up, its events
+    // waiting in the ring. A source that answers or acknowledges anyone waits until the sinks
+    // are known to open.
+    const early =
+      config.source.type === 'synthetic' || (config.source.type === 'ndjson' && config.source.path !== '-');
+    let running: Promise<void> | undefined;
+    let failure: unknown;
+    const startSource = (target: Pipeline) =>
+      source.start(target, stopping.signal).catch((error: unknown) => {
+        // Once the shutdown closed the ring, a push the source still had waiting is refused: the
+        // stop, not a failure.
+        if (shutDownStarted && sluiceCodeOf(error) === 'SLUICE_CLOSED') return;
+        failure = error;
+        target.logger.error({ err: error }, 'source failed');
+      });
+    if (early) running = startSource(opened.pipeline);
+    try {
+      await opened.started;
+    } catch (error) {
+      stopping.abort();
+      await source.stop();
+      await opened.pipeline.close({ timeoutMs: 0 }).catch(() => undefined);
+      throw error;
+    }
+    pipeline = opened.pipeline;
+    const logger = pipeline.logger;
     if (config.metrics) {
       const metrics = config.metrics;
       server = await createMetricsServer(pipeline, metrics).catch((error: unknown) => {
@@ -280,14 +305,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
       });
       logger.info({ url: server.url }, 'metrics server listening');
     }
-    let failure: unknown;
-    const running = source.start(pipeline, stopping.signal).catch((error: unknown) => {
-      // Once the shutdown closed the ring, a push the source still had waiting is refused: the
-      // stop, not a failure.
-      if (shutDownStarted && sluiceCodeOf(error) === 'SLUICE_CLOSED') return;
-      failure = error;
-      logger.error({ err: error }, 'source failed');
-    });
+    running ??= startSource(pipeline);
     if (source instanceof HttpSource) {
       // A failed bind is reported through `running`.
       const url = await source.listening().catch(() => undefined);

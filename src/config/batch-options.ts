@@ -38,7 +38,10 @@ export const batchOptionsSchema = strictObject({
 }).transform((batch): BatchGroup => ({ maxRecords: batch.maxRecords, maxBytes: batch.maxBytes }));
 
 /** The batch options complete, given the queue's capacity. */
-export function resolvedBatch(batch: BatchGroup | ResolvedBatchOptions, capacityBytes: number): ResolvedBatchOptions {
+export function resolvedBatch(
+  batch: BatchGroup | ResolvedBatchOptions,
+  capacityBytes: number,
+): ResolvedBatchOptions {
   if (isResolved(batch, 'batch')) return batch as ResolvedBatchOptions;
   return markResolved('batch', {
     maxRecords: batch.maxRecords,

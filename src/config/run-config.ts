@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { YAMLError } from 'yaml';
 import { z } from 'zod';
 import { InvalidOptionError, quote, SluiceError } from '../errors.js';

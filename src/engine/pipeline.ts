@@ -395,10 +395,26 @@ export class Pipeline {
 
 /** Validates the options, starts the workers, and returns a running pipeline. */
 export async function createPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  const { pipeline, started } = await openPipeline(options);
+  await started;
+  return pipeline;
+}
+
+/**
+ * @internal createPipeline in two steps, for `sluice run`: the pipeline as soon as its queue exists
+ * — pushes wait in the ring — and `started`, which settles as createPipeline would (rejected, the
+ * workers gone, when the transform or the sinks cannot start). A source that can be read again
+ * (a file) starts reading meanwhile, while the workers load and the sinks connect.
+ */
+export async function openPipeline(
+  options: PipelineOptions = {},
+): Promise<{ pipeline: Pipeline; started: Promise<void> }> {
   const resolved = resolvePipelineOptions(options);
   const pipeline = new Pipeline(resolved);
-  await pipeline.start(await createLogger(resolved.log, { thread: 'main' }));
-  return pipeline;
+  const started = pipeline.start(await createLogger(resolved.log, { thread: 'main' }));
+  // Reported through whoever awaits it; this only keeps an early failure from going unhandled.
+  started.catch(() => {});
+  return { pipeline, started };
 }
 
 /** In a producer thread: a blocking producer for a pipeline's queue (`Atomics.wait` when full). */

@@ -82,11 +82,9 @@ function digitCount(n: number): number {
   return digits;
 }
 
-/** Writes n's decimal digits at `at`; returns how many. */
-function writeDigits(bytes: Uint8Array, at: number, n: number): number {
-  const count = digitCount(n);
+/** Writes n's `count` decimal digits at `at`. */
+function writeDigits(bytes: Uint8Array, at: number, n: number, count: number): void {
   for (let i = count - 1, x = n; i >= 0; i--, x = Math.floor(x / 10)) bytes[at + i] = 0x30 + (x % 10);
-  return count;
 }
 
 /** A fixed part of an id, key or source, as checked UTF-8. */
@@ -104,6 +102,9 @@ export class LineRun implements RecordRun {
   readonly #sourcePrefix: Buffer | undefined;
   readonly #key: Buffer | undefined;
   readonly #sizes: Int32Array;
+  /** Digits of each line's id number and source number (0 when it has none). */
+  readonly #idDigits: Uint8Array;
+  readonly #sourceDigits: Uint8Array;
   readonly #flags: number;
 
   /** Throws InvalidEventError for a bad id, key or source part, RecordTooLargeError for a line. */
@@ -122,12 +123,16 @@ export class LineRun implements RecordRun {
     this.#flags = FLAG_RAW | (this.#sourcePrefix ? FLAG_HAS_SOURCE : 0) | (this.#key ? FLAG_HAS_KEY : 0);
     const keyBytes = this.#key?.length ?? 0;
     const sizes = new Int32Array(starts.length);
+    const idDigits = new Uint8Array(starts.length);
+    const sourceDigits = new Uint8Array(starts.length);
     for (let i = 0; i < starts.length; i++) {
-      const idBytes = this.#idPrefix ? this.#idPrefix.length + digitCount(idNumbers![i]!) : UUID_BYTES;
+      if (this.#idPrefix) idDigits[i] = digitCount(idNumbers![i]!);
+      if (this.#sourcePrefix) sourceDigits[i] = digitCount(sourceNumbers![i]!);
+      const idBytes = this.#idPrefix ? this.#idPrefix.length + idDigits[i]! : UUID_BYTES;
       if (idBytes > MAX_ID_BYTES) {
         throw new InvalidEventError('id', `must be at most ${MAX_ID_BYTES} UTF-8 bytes, got ${idBytes}`);
       }
-      const sourceBytes = this.#sourcePrefix ? this.#sourcePrefix.length + digitCount(sourceNumbers![i]!) : 0;
+      const sourceBytes = this.#sourcePrefix ? this.#sourcePrefix.length + sourceDigits[i]! : 0;
       if (sourceBytes > MAX_KEY_BYTES) {
         throw new InvalidEventError(
           'source',
@@ -139,6 +144,8 @@ export class LineRun implements RecordRun {
       sizes[i] = size;
     }
     this.#sizes = sizes;
+    this.#idDigits = idDigits;
+    this.#sourceDigits = sourceDigits;
   }
 
   get length(): number {
@@ -155,10 +162,10 @@ export class LineRun implements RecordRun {
     const idPrefix = this.#idPrefix;
     const sourcePrefix = this.#sourcePrefix;
     const key = this.#key;
-    const idNumber = idPrefix ? b.idNumbers![i]! : 0;
-    const sourceNumber = sourcePrefix ? b.sourceNumbers![i]! : 0;
-    const idBytes = idPrefix ? idPrefix.length + digitCount(idNumber) : UUID_BYTES;
-    const sourceBytes = sourcePrefix ? sourcePrefix.length + digitCount(sourceNumber) : 0;
+    const idDigits = this.#idDigits[i]!;
+    const sourceDigits = this.#sourceDigits[i]!;
+    const idBytes = idPrefix ? idPrefix.length + idDigits : UUID_BYTES;
+    const sourceBytes = sourcePrefix ? sourcePrefix.length + sourceDigits : 0;
     const start = b.starts[i]!;
     const end = b.ends[i]!;
     let p = writeHeader(
@@ -176,7 +183,8 @@ export class LineRun implements RecordRun {
     if (idPrefix) {
       target.set(idPrefix, p);
       p += idPrefix.length;
-      p += writeDigits(target, p, idNumber);
+      writeDigits(target, p, b.idNumbers![i]!, idDigits);
+      p += idDigits;
     } else p += target.write(uuidv7(), p, UUID_BYTES, 'latin1');
     if (key) {
       target.set(key, p);
@@ -185,7 +193,8 @@ export class LineRun implements RecordRun {
     if (sourcePrefix) {
       target.set(sourcePrefix, p);
       p += sourcePrefix.length;
-      p += writeDigits(target, p, sourceNumber);
+      writeDigits(target, p, b.sourceNumbers![i]!, sourceDigits);
+      p += sourceDigits;
     }
     target.set(b.bytes.subarray(start, end), p);
   }
