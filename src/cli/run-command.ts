@@ -2,13 +2,10 @@ import { readFileSync } from 'node:fs';
 import { loadRunConfig, type RunConfig, RunConfigError } from '../config/run-config.js';
 import { openPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
 import { InvalidOptionError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
-import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
-import { HttpSource } from '../sources/http-source.js';
-import { NatsJetStreamSource } from '../sources/nats-jetstream-source.js';
-import { NdjsonSource } from '../sources/ndjson-source.js';
-import { RedisStreamsSource } from '../sources/redis-streams-source.js';
+import type { MetricsServer } from '../metrics/metrics-server.js';
+import type { HttpSource } from '../sources/http-source.js';
+import type { NdjsonSource } from '../sources/ndjson-source.js';
 import type { Source } from '../sources/source.js';
-import { SyntheticSource } from '../sources/synthetic-source.js';
 import {
   EXIT_FAILURE,
   EXIT_INTERRUPTED,
@@ -127,13 +124,19 @@ export function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process
   return 0;
 }
 
-function createSource(config: RunConfig): Source {
+/** The configured source; only its own module is loaded (the workers start up meanwhile). */
+async function createSource(config: RunConfig): Promise<Source> {
   const source = config.source;
-  if (source.type === 'synthetic') return new SyntheticSource(source);
-  if (source.type === 'http') return new HttpSource(source);
-  if (source.type === 'nats-jetstream') return new NatsJetStreamSource(source);
-  if (source.type === 'redis-streams') return new RedisStreamsSource(source);
-  return new NdjsonSource(source);
+  if (source.type === 'synthetic')
+    return new (await import('../sources/synthetic-source.js')).SyntheticSource(source);
+  if (source.type === 'http') return new (await import('../sources/http-source.js')).HttpSource(source);
+  if (source.type === 'nats-jetstream') {
+    return new (await import('../sources/nats-jetstream-source.js')).NatsJetStreamSource(source);
+  }
+  if (source.type === 'redis-streams') {
+    return new (await import('../sources/redis-streams-source.js')).RedisStreamsSource(source);
+  }
+  return new (await import('../sources/ndjson-source.js')).NdjsonSource(source);
 }
 
 /** Resolves once `signal` aborts. */
@@ -264,7 +267,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   const created = performance.now();
   try {
     const opened = await openPipeline(config.pipeline);
-    const source = createSource(config);
+    const source = await createSource(config);
     // A file or a generator can be read again: it starts while the workers start up, its events
     // waiting in the ring. A source that answers or acknowledges anyone waits until the sinks
     // are known to open.
@@ -293,6 +296,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     const logger = pipeline.logger;
     if (config.metrics) {
       const metrics = config.metrics;
+      const { createMetricsServer } = await import('../metrics/metrics-server.js');
       server = await createMetricsServer(pipeline, metrics).catch((error: unknown) => {
         // A port in use or an address not on this machine: the config's to fix, not a bug.
         if (sluiceCodeOf(error) !== undefined) throw error;
@@ -306,9 +310,9 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
       logger.info({ url: server.url }, 'metrics server listening');
     }
     running ??= startSource(pipeline);
-    if (source instanceof HttpSource) {
+    if (config.source.type === 'http') {
       // A failed bind is reported through `running`.
-      const url = await source.listening().catch(() => undefined);
+      const url = await (source as HttpSource).listening().catch(() => undefined);
       if (url !== undefined) logger.info({ url }, 'http source listening');
     }
     logger.info({ source: config.source.type }, 'source started');
@@ -343,8 +347,8 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
       uptimeSeconds: (performance.now() - created) / 1000,
     };
     const skipped =
-      source instanceof NdjsonSource && source.tooLong > 0
-        ? `, ${source.tooLong} lines over maxLineBytes not pushed`
+      config.source.type === 'ndjson' && (source as NdjsonSource).tooLong > 0
+        ? `, ${(source as NdjsonSource).tooLong} lines over maxLineBytes not pushed`
         : '';
     process.stdout.write(
       `sluice run: ${summary.written} written, ${summary.deadLettered} dead-lettered${skipped}, ` +
