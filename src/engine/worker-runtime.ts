@@ -5,7 +5,7 @@ import { DecodeFailure, decodeFields, type EventFields } from '../codec/decode-e
 import type { DecodedEvent, RecordView } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
 import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
-import { TextRecord } from '../codec/text-record.js';
+import { JsonRecord, TextRecord } from '../codec/text-record.js';
 import {
   type DeadLetter,
   type DeadLetterReason,
@@ -280,7 +280,7 @@ export class WorkerRuntime {
       const pending = applyTransform(transform, event, out, letters);
       if (pending) await pending;
       if (out.length === before && letters.length === lettersBefore) result.filtered++;
-      serialiseOutputs(out, before, text, letters);
+      serialiseOutputs(out, before, text, letters, this.#textSink);
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
     transformSpan.end();
@@ -439,7 +439,13 @@ function withoutPayload(letter: DeadLetter): DeadLetter {
  * function — is dead-lettered as `unserializable` with the event's text, instead of failing its
  * whole batch in the sink.
  */
-function serialiseOutputs(out: SinkRecord[], from: number, text: string, letters: DeadLetter[]): void {
+function serialiseOutputs(
+  out: SinkRecord[],
+  from: number,
+  text: string,
+  letters: DeadLetter[],
+  textOnly: boolean,
+): void {
   let kept = from;
   for (let i = from; i < out.length; i++) {
     const record = out[i]!;
@@ -460,8 +466,12 @@ function serialiseOutputs(out: SinkRecord[], from: number, text: string, letters
       );
       continue;
     }
-    record.payloadJson = json;
-    out[kept++] = record;
+    // A built-in sink needs the text only: the payload object need not outlive this event.
+    if (textOnly) out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json);
+    else {
+      record.payloadJson = json;
+      out[kept++] = record;
+    }
   }
   out.length = kept;
 }
