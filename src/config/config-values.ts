@@ -1,0 +1,79 @@
+/**
+ * What a config file's values become before validation: `${NAME}` filled in from the environment,
+ * and relative paths resolved against the config file's directory.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { quote } from '../errors.js';
+import { isObject } from './option-schema.js';
+import type { SourceConfig } from './source-config.js';
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Path = readonly PropertyKey[];
+
+/** `source.subjects[0]`; the whole config is `config`. */
+function fieldName(path: Path): string {
+  let name = '';
+  for (const key of path) {
+    if (typeof key === 'number') name += `[${key}]`;
+    else name += name === '' ? String(key) : `.${String(key)}`;
+  }
+  return name === '' ? 'config' : name;
+}
+
+/** Replaces `${NAME}` in every string value; an unset variable is an error naming it and the field. */
+export function interpolate(value: Json, path: Path, env: NodeJS.ProcessEnv, errors: string[]): Json {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REFERENCE, (reference, name: string) => {
+      const set = env[name];
+      if (set === undefined) {
+        errors.push(`${fieldName(path)} refers to \${${name}}, which is not set, got ${quote(value)}`);
+        return reference;
+      }
+      return set;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, [...path, i], env, errors));
+  if (value !== null && typeof value === 'object') {
+    // fromEntries defines each key, so a "__proto__" key stays a key rather than a prototype.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, errors)]),
+    );
+  }
+  return value;
+}
+
+/** A path in the config is relative to the config file's directory. */
+function fromConfig(baseDir: string, path: string): string {
+  return isAbsolute(path) || /^[a-z][a-z0-9+.-]*:/i.test(path) ? path : resolve(baseDir, path);
+}
+
+export function resolveSourcePaths(source: SourceConfig, baseDir: string): SourceConfig {
+  if (source.type !== 'ndjson' || source.path === '-') return source;
+  return { ...source, path: fromConfig(baseDir, source.path) };
+}
+
+/** Sink and dead-letter file paths and module paths are relative to the config file. */
+function resolveSinkPaths(spec: unknown, baseDir: string): unknown {
+  if (!isObject(spec)) return spec;
+  const out = { ...spec };
+  if (typeof out.path === 'string' && out.path !== '' && out.path !== ':memory:') {
+    out.path = fromConfig(baseDir, out.path);
+  }
+  if (typeof out.module === 'string' && out.module !== '') out.module = fromConfig(baseDir, out.module);
+  return out;
+}
+
+/** The pipeline's paths, resolved before validation: they cross to worker threads resolved. */
+export function resolvePipelinePaths(
+  config: Record<string, unknown>,
+  baseDir: string,
+): Record<string, unknown> {
+  const out = { ...config };
+  if (typeof out.transform === 'string' && out.transform !== '')
+    out.transform = fromConfig(baseDir, out.transform);
+  if (out.sink !== undefined) out.sink = resolveSinkPaths(out.sink, baseDir);
+  if (out.deadLetter !== undefined) out.deadLetter = resolveSinkPaths(out.deadLetter, baseDir);
+  return out;
+}
