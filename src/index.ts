@@ -1,5 +1,4 @@
-export type { DecodedEvent, RecordView, SluiceEvent } from './codec/event.js';
-export { payloadText, readRecord } from './codec/record-codec.js';
+export type { DecodedEvent, RecordView, SinkRecord, SluiceEvent } from './codec/event.js';
 export { uuidv7 } from './codec/uuid-v7.js';
 export {
   type BatchOptions,
@@ -11,21 +10,11 @@ export {
   resolvePipelineOptions,
   type WorkerOptions,
 } from './config/pipeline-options.js';
-export {
-  DEFAULT_MAX_RECORD_BYTES,
-  DEFAULT_QUEUE_OPTIONS,
-  type FullPolicy,
-  type QueueOptions,
-  type ResolvedQueueOptions,
-  resolveQueueOptions,
-} from './config/queue-options.js';
-export {
-  DEFAULT_RETRY_OPTIONS,
-  type ResolvedRetryOptions,
-  type RetryOptions,
-  resolveRetryOptions,
-} from './config/retry-options.js';
+export { resolveQueueOptions } from './config/queue-options-schema.js';
+export { resolveRetryOptions } from './config/retry-options-schema.js';
 export type { DeadLetter, DeadLetterReason } from './delivery/dead-letter.js';
+export type { ResolvedRetryOptions, RetryOptions } from './delivery/retry-options.js';
+export { DEFAULT_RETRY_OPTIONS } from './delivery/retry-options.js';
 export { backoffDelay } from './delivery/retry-policy.js';
 export {
   type CloseOptions,
@@ -57,11 +46,14 @@ export {
 export type { PipelineMetricsOptions } from './metrics/pipeline-metrics.js';
 export { EventQueue, type QueueHandle, type QueueStats } from './queue/event-queue.js';
 export { AsyncQueueProducer, QueueProducer, type RawRecord } from './queue/producer.js';
+export type { FullPolicy, QueueOptions, ResolvedQueueOptions } from './queue/queue-options.js';
+export { DEFAULT_MAX_RECORD_BYTES, DEFAULT_QUEUE_OPTIONS } from './queue/queue-options.js';
+export { payloadText, readRecord } from './queue/record-codec.js';
 export { Ring, type RingHandle } from './queue/ring-buffer.js';
 export { RingConsumer, type RingRange } from './queue/ring-consumer.js';
 export { forEachRecord } from './queue/ring-reader.js';
 export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
-export { type Sink, SinkError, type SinkRecord, type WriteOutcome } from './sinks/sink.js';
+export { type Sink, SinkError, type WriteOutcome } from './sinks/sink.js';
 export type { SinkSpec } from './sinks/sink-spec.js';
 export type { Source, SourceTarget } from './sources/source.js';
 export type {

@@ -1,4 +1,4 @@
-import { payloadText, prepareEvent, readRecord, writeRecord } from '../../src/codec/record-codec.js';
+import { payloadText, prepareEvent, readRecord, writeRecord } from '../../src/queue/record-codec.js';
 import { Ring } from '../../src/queue/ring-buffer.js';
 import { blackhole, type MicroCase } from './micro-suite.js';
 

@@ -13,11 +13,11 @@
  * building the lines alone (the load generator's share, in both), and the figures are medians.
  */
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../../src/codec/decode-event.js';
-import { payloadText, readRecord } from '../../src/codec/record-codec.js';
-import { resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { benchLine } from '../../src/harness/bench-event.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { QueueProducer } from '../../src/queue/producer.js';
+import { payloadText, readRecord } from '../../src/queue/record-codec.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
 import { forEachRecord } from '../../src/queue/ring-reader.js';
 import { benchEnv, flag, median } from '../lib/env.js';

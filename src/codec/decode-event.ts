@@ -1,9 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import type { DeadLetterReason } from '../delivery/dead-letter.js';
 import { InvalidEventError } from '../errors.js';
-import { type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView } from './event.js';
+import { checkWellFormed, type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView } from './event.js';
 import { JsonScanner, SCAN_INVALID, SCAN_TOO_DEEP } from './json-scan.js';
-import { checkWellFormed } from './record-codec.js';
 
 /** Nesting depth of arrays and objects an event's JSON may have. @see JsonScanner */
 export const DEFAULT_MAX_DEPTH = 1000;
@@ -20,9 +18,12 @@ export const LINE_FIELDS: RecordFields = Object.freeze({
   raw: true,
 });
 
+/** The dead-letter reasons decoding can give: the rest of DeadLetterReason come later in the path. */
+export type DecodeFailureReason = 'invalid-json' | 'invalid-event' | 'too-deep';
+
 /** Why a record could not become an event: the dead-letter reason, and the error to record. */
 export class DecodeFailure extends Error {
-  readonly reason: Extract<DeadLetterReason, 'invalid-json' | 'invalid-event' | 'too-deep'>;
+  readonly reason: DecodeFailureReason;
   /** The line's own event time, when it was read before the failure: kept in the dead letter. */
   readonly ts: number | undefined;
 
@@ -192,7 +193,7 @@ function lineString(
   return value;
 }
 
-/** Buffer's own slicers, without the argument parsing of toString (see record-codec.ts). */
+/** Buffer's own slicers, without the argument parsing of toString (see src/queue/record-codec.ts). */
 interface FastBuffer extends Buffer {
   utf8Slice(start: number, end: number): string;
   latin1Slice(start: number, end: number): string;

@@ -1,3 +1,5 @@
+import { InvalidEventError, quote } from '../errors.js';
+
 /** An event as producers push it. */
 export interface SluiceEvent {
   /** Unique id, at most 255 UTF-8 bytes; sinks deduplicate by it. Assigned (UUIDv7) when omitted. */
@@ -21,6 +23,24 @@ export interface DecodedEvent {
   payload: unknown;
 }
 
+/** One event as a sink receives it. */
+export interface SinkRecord {
+  /** Unique id; idempotent sinks store each id once. */
+  id: string;
+  key?: string | undefined;
+  source?: string | undefined;
+  /** Event time, ms since the epoch. */
+  ts?: number | undefined;
+  payload: unknown;
+  /**
+   * The payload as JSON text, when the engine has it: the event's own bytes when no transform
+   * changed it (numbers exact, byte for byte), else serialised once by the engine, which
+   * dead-letters a payload that cannot be serialised before it reaches a sink. Sinks that store
+   * JSON text write this rather than serialising `payload` again (see payloadJsonOf).
+   */
+  payloadJson?: string | undefined;
+}
+
 /** A record as a worker reads it out of the ring, before the payload is parsed. */
 export interface RecordView {
   /** The id stored in the record (for raw records, the id assigned at push). */
@@ -41,3 +61,17 @@ export interface RecordView {
 
 export const MAX_ID_BYTES = 255;
 export const MAX_KEY_BYTES = 0xffff;
+
+/**
+ * A lone UTF-16 surrogate has no UTF-8 form: writing it into the ring turns it into U+FFFD, so ids
+ * that differ only there would collapse into one stored row. Such a string is refused instead.
+ */
+export function checkWellFormed(field: string, value: string): void {
+  if (!value.isWellFormed()) {
+    const shown = value.length > 80 ? `${quote(value.slice(0, 80))}…` : quote(value);
+    throw new InvalidEventError(
+      field,
+      `must be well-formed UTF-16 (it holds a lone surrogate), got ${shown}`,
+    );
+  }
+}

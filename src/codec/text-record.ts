@@ -1,4 +1,4 @@
-import type { SinkRecord } from '../sinks/sink.js';
+import type { SinkRecord } from './event.js';
 
 /**
  * A sink record whose payload is JSON bytes in the ring, copied or decoded only when a sink asks:

@@ -1,5 +1,5 @@
+import { isResolved, markResolved } from '../resolved-marker.js';
 import { integer, positiveInteger, strictObject } from './option-schema.js';
-import { isResolved, markResolved } from './resolved-marker.js';
 
 export interface BatchOptions {
   /**

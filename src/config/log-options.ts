@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { markResolved } from '../resolved-marker.js';
 import { boolean, must, oneOf, strictObject } from './option-schema.js';
 import { resolveOptions } from './resolve-options.js';
-import { markResolved } from './resolved-marker.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies LogLevel[];

@@ -1,6 +1,6 @@
 import type { PipelineMetricsOptions } from '../metrics/pipeline-metrics.js';
+import { markResolved } from '../resolved-marker.js';
 import { boolean, strictObject } from './option-schema.js';
-import { markResolved } from './resolved-marker.js';
 
 export type ResolvedPipelineMetricsOptions = Required<PipelineMetricsOptions>;
 

@@ -1,5 +1,8 @@
 import { DEFAULT_MAX_DEPTH } from '../codec/decode-event.js';
+import type { ResolvedRetryOptions, RetryOptions } from '../delivery/retry-options.js';
 import type { PipelineMetricsOptions } from '../metrics/pipeline-metrics.js';
+import type { QueueOptions, ResolvedQueueOptions } from '../queue/queue-options.js';
+import { markResolved } from '../resolved-marker.js';
 import type { ResolvedSinkSpec, SinkSpec } from '../sinks/sink-spec.js';
 import {
   type BatchGroup,
@@ -11,10 +14,9 @@ import {
 import { type LogOptions, logOptionsSchema, type ResolvedLogOptions } from './log-options.js';
 import { pipelineMetricsOptionsSchema, type ResolvedPipelineMetricsOptions } from './metrics-options.js';
 import { integer, moduleReference, oneOf, strictObject } from './option-schema.js';
-import { type QueueOptions, queueOptionsSchema, type ResolvedQueueOptions } from './queue-options.js';
+import { queueOptionsSchema } from './queue-options-schema.js';
 import { resolveOptions } from './resolve-options.js';
-import { markResolved } from './resolved-marker.js';
-import { type ResolvedRetryOptions, type RetryOptions, retryOptionsSchema } from './retry-options.js';
+import { retryOptionsSchema } from './retry-options-schema.js';
 import { sinkSpecSchema } from './sink-spec-schema.js';
 import { type ResolvedWorkerOptions, type WorkerOptions, workerOptionsSchema } from './worker-options.js';
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { InvalidOptionError } from '../errors.js';
+import { isResolved, type ResolvedKind } from '../resolved-marker.js';
 import { problemsOf } from './option-problems.js';
-import { isResolved, type ResolvedKind } from './resolved-marker.js';
 
 /**
  * Validates `input` with `schema`, whose output is resolved `kind` options: every problem is

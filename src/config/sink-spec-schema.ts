@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
+import { markResolved } from '../resolved-marker.js';
+import type { ResolvedSinkSpec, ResolvedSinkSpecOf, SinkSpec } from '../sinks/sink-spec.js';
 import { moduleReference, must, strictObject } from './option-schema.js';
-import { markResolved } from './resolved-marker.js';
+import { resolveOptions } from './resolve-options.js';
 import { natsJetStreamSinkSchema } from './sinks/nats-jetstream-sink-schema.js';
 import { ndjsonSinkSchema } from './sinks/ndjson-sink-schema.js';
 import { postgresSinkSchema } from './sinks/postgres-sink-schema.js';
@@ -49,3 +50,12 @@ export const sinkSpecSchema = z
   })
   .pipe(builtInOrModule)
   .transform((spec): ResolvedSinkSpec => markResolved('sink', spec));
+
+/**
+ * Validates a sink spec up front — every option of its type, every problem reported at once,
+ * fields named under `field` — and fills in its defaults. Main thread only: worker threads
+ * receive the result.
+ */
+export function resolveSinkSpec<Spec extends SinkSpec>(spec: Spec, field = 'sink'): ResolvedSinkSpecOf<Spec> {
+  return resolveOptions(sinkSpecSchema, spec, 'sink', field) as ResolvedSinkSpecOf<Spec>;
+}

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
+import { markResolved } from '../resolved-marker.js';
 import { acrossFields, integer, MAX_TIMER_MS, positiveInteger, strictObject } from './option-schema.js';
-import { markResolved } from './resolved-marker.js';
 
 export interface WorkerOptions {
   /** Threads kept alive. @default 1 */

@@ -1,10 +1,9 @@
-import type { SinkRecord } from '../sinks/sink.js';
+import type { DecodeFailureReason } from '../codec/decode-event.js';
+import type { SinkRecord } from '../codec/event.js';
 
 /** Why an event went to the dead-letter sink. */
 export type DeadLetterReason =
-  | 'invalid-json'
-  | 'invalid-event'
-  | 'too-deep'
+  | DecodeFailureReason
   | 'validation-failed'
   | 'transform-error'
   | 'invalid-transform-output'

@@ -1,6 +1,8 @@
-import { isPerRecord, isRetryable, retryAfterOf, type Sink, type SinkRecord } from '../sinks/sink.js';
+import type { SinkRecord } from '../codec/event.js';
+import { isPerRecord, isRetryable, retryAfterOf, type Sink } from '../sinks/sink.js';
 import { type DeadLetter, deadLetter } from './dead-letter.js';
-import { backoffDelay, type ResolvedRetryOptions } from './retry-policy.js';
+import type { ResolvedRetryOptions } from './retry-options.js';
+import { backoffDelay } from './retry-policy.js';
 
 /** How far a batch's retries have gone: carried from one dispatch of the batch to the next. */
 export interface RetryState {

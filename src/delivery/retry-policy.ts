@@ -1,7 +1,4 @@
-import type { ResolvedRetryOptions } from '../config/retry-options.js';
-
-// Options are resolved on the main thread (src/config/retry-options.ts); workers import only this.
-export type { ResolvedRetryOptions, RetryOptions } from '../config/retry-options.js';
+import type { ResolvedRetryOptions } from './retry-options.js';
 
 /**
  * Delay before retry number `retry` (1 = the first retry): exponential growth from

@@ -1,6 +1,5 @@
 import { type Logger, pino } from 'pino';
 import type { Piscina } from 'piscina';
-import { wallClockMs } from '../codec/record-codec.js';
 import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
 import type { RetryState } from '../delivery/deliver-batch.js';
@@ -9,6 +8,7 @@ import { reviveError } from '../errors.js';
 import { endSpan, startDispatchSpan } from '../metrics/tracing.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { RESERVE_CURSOR } from '../queue/layout.js';
+import { wallClockMs } from '../queue/record-codec.js';
 import type { Ring } from '../queue/ring-buffer.js';
 import { RingConsumer, type RingRange } from '../queue/ring-consumer.js';
 import { cursorAfter } from '../queue/ring-reader.js';

@@ -2,9 +2,8 @@ import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
 import { DecodeFailure, decodeFields, type EventFields } from '../codec/decode-event.js';
-import type { DecodedEvent, RecordView } from '../codec/event.js';
+import type { DecodedEvent, RecordView, SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
-import { payloadText, readRecord, wallClockMs } from '../codec/record-codec.js';
 import { JsonRecord, TextRecord } from '../codec/text-record.js';
 import {
   type DeadLetter,
@@ -14,7 +13,7 @@ import {
   describeError,
 } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
-import type { ResolvedRetryOptions } from '../delivery/retry-policy.js';
+import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
 import { sluiceCodeOf } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import {
@@ -36,9 +35,10 @@ import {
 } from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
+import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
-import { type Sink, SinkError, type SinkRecord } from '../sinks/sink.js';
+import { type Sink, SinkError } from '../sinks/sink.js';
 import { sinkName } from '../sinks/sink-name.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { applyTransform } from '../transforms/apply-transform.js';

@@ -1,5 +1,5 @@
 import type { SluiceEvent } from '../codec/event.js';
-import { wallClockMs } from '../codec/record-codec.js';
+import { wallClockMs } from '../queue/record-codec.js';
 import { benchEvent, benchLine } from './bench-event.js';
 
 /** One producer's share of a run. */

@@ -1,11 +1,11 @@
 import { threadId } from 'node:worker_threads';
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-event.js';
-import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
+import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
 import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
-import type { ResolvedRetryOptions } from '../delivery/retry-policy.js';
+import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
 import { createSink } from '../sinks/create-sink.js';
-import type { Sink, SinkRecord } from '../sinks/sink.js';
+import type { Sink } from '../sinks/sink.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import { type LoadedTransform, loadTransform } from '../transforms/transform.js';

@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import type { SluiceEvent } from '../codec/event.js';
-import { resolveRetryOptions } from '../config/retry-options.js';
+import { resolveRetryOptions } from '../config/retry-options-schema.js';
 import type { SystemResult } from './bench-report.js';
 import { type LoadPlan, runLoadAsync } from './load-generator.js';
 import type { PerEventSetup } from './per-event-runtime.js';

@@ -1,5 +1,6 @@
-import { wallClockMs } from '../codec/record-codec.js';
-import { type ResolvedSinkSpec, resolveSinkSpec } from '../sinks/sink-spec.js';
+import { resolveSinkSpec } from '../config/sink-spec-schema.js';
+import { wallClockMs } from '../queue/record-codec.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
 import type { LedgerSinkOptions } from './ledger-sink.js';
 import type { Scenario } from './scenario.js';

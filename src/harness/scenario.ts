@@ -1,4 +1,4 @@
-import type { RetryOptions } from '../delivery/retry-policy.js';
+import type { RetryOptions } from '../delivery/retry-options.js';
 
 /** What a benchmark scenario fixes: the workload and the sink's behaviour. */
 export interface Scenario {

@@ -1,11 +1,10 @@
 import { threadId } from 'node:worker_threads';
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-event.js';
-import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
-import { resolveRetryOptions } from '../config/retry-options.js';
+import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
+import { resolveRetryOptions } from '../config/retry-options-schema.js';
 import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
 import { createSink } from '../sinks/create-sink.js';
-import type { SinkRecord } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import { loadTransform } from '../transforms/transform.js';
 import type { SystemResult } from './bench-report.js';

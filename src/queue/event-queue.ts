@@ -1,6 +1,5 @@
-import type { ResolvedQueueOptions } from '../config/queue-options.js';
-import { isResolved } from '../config/resolved-marker.js';
 import { InvalidOptionError } from '../errors.js';
+import { isResolved } from '../resolved-marker.js';
 import { keyHash } from './key-hash.js';
 import {
   STAT_BYTES_WRITTEN,
@@ -13,6 +12,7 @@ import {
   STAT_RECORDS_WRITTEN,
   STAT_REJECTED,
 } from './layout.js';
+import type { ResolvedQueueOptions } from './queue-options.js';
 import { Ring, type RingHandle } from './ring-buffer.js';
 
 /** Everything a producer thread needs to attach to a queue (structured-clone safe). */

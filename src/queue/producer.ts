@@ -1,8 +1,8 @@
 import type { SluiceEvent } from '../codec/event.js';
-import { type PreparedRecord, prepareEvent, prepareRaw, wallClockMs } from '../codec/record-codec.js';
 import { InvalidEventError, quote } from '../errors.js';
 import type { EventQueue } from './event-queue.js';
 import { RELEASE_CURSOR, RESERVE_CURSOR } from './layout.js';
+import { type PreparedRecord, prepareEvent, prepareRaw, wallClockMs } from './record-codec.js';
 import { type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
 import {
   RESERVE_DROPPED,

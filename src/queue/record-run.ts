@@ -1,6 +1,7 @@
-import { MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
+import { checkWellFormed, MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
+import { uuidv7 } from '../codec/uuid-v7.js';
+import { InvalidEventError, RecordTooLargeError } from '../errors.js';
 import {
-  checkWellFormed,
   FLAG_HAS_KEY,
   FLAG_HAS_SOURCE,
   FLAG_RAW,
@@ -8,9 +9,7 @@ import {
   recordSize,
   writeHeader,
   writeRecord,
-} from '../codec/record-codec.js';
-import { uuidv7 } from '../codec/uuid-v7.js';
-import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+} from './record-codec.js';
 import type { Ring } from './ring-buffer.js';
 
 /**

@@ -1,4 +1,3 @@
-import type { FullPolicy } from '../config/queue-options.js';
 import { QueueFullError } from '../errors.js';
 import {
   DROP_ACKED_NOTHING,
@@ -14,6 +13,7 @@ import {
   STAT_PRODUCER_WAITS,
   STAT_REJECTED,
 } from './layout.js';
+import type { FullPolicy } from './queue-options.js';
 import { RESERVE_FULL, type Ring } from './ring-buffer.js';
 import { type WaitResult, waitAsync, waitSync } from './wait.js';
 

@@ -1,6 +1,7 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
+import type { SinkRecord } from '../codec/event.js';
 import { redactedUrl } from '../errors.js';
-import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
+import { recordJson, type Sink, SinkError } from './sink.js';
 
 export interface NatsJetStreamSinkOptions {
   /** Server URL, or several to fail over between. @default 'nats://127.0.0.1:4222' */

@@ -1,6 +1,7 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
+import type { SinkRecord } from '../codec/event.js';
+import { recordJson, type Sink, SinkError } from './sink.js';
 
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */

@@ -1,4 +1,5 @@
-import type { Sink, SinkRecord } from './sink.js';
+import type { SinkRecord } from '../codec/event.js';
+import type { Sink } from './sink.js';
 
 /** Accepts everything and keeps only a count: for benchmarks and dry runs. */
 export class NullSink implements Sink {

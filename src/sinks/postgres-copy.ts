@@ -1,5 +1,6 @@
+import type { SinkRecord } from '../codec/event.js';
 import { TextRecord } from '../codec/text-record.js';
-import { payloadJsonOf, type SinkRecord } from './sink.js';
+import { payloadJsonOf } from './sink.js';
 
 /**
  * A batch of sink records as PostgreSQL's binary COPY format for the staging table

@@ -1,5 +1,3 @@
-import { resolveOptions } from '../config/resolve-options.js';
-import { sinkSpecSchema } from '../config/sink-spec-schema.js';
 import type { NatsJetStreamSinkOptions, ResolvedNatsJetStreamSinkOptions } from './nats-jetstream-sink.js';
 import type { NdjsonSinkOptions, ResolvedNdjsonSinkOptions } from './ndjson-sink.js';
 import type { PostgresSinkOptions, ResolvedPostgresSinkOptions } from './postgres-sink.js';
@@ -17,7 +15,7 @@ export type SinkSpec =
   | { module: string | URL; options?: unknown };
 
 /**
- * A sink spec as resolveSinkSpec returns it and worker threads receive it: every option of a
+ * A sink spec as resolveSinkSpec (src/config/sink-spec-schema.ts) returns it and worker threads receive it: every option of a
  * built-in type given, a module as a string. Sinks are built from these without checking again.
  */
 export type ResolvedSinkSpec =
@@ -33,12 +31,3 @@ export type ResolvedSinkSpec =
 export type ResolvedSinkSpecOf<Spec extends SinkSpec> = Spec extends { type: infer Type }
   ? Extract<ResolvedSinkSpec, { type: Type }>
   : Extract<ResolvedSinkSpec, { module: string }>;
-
-/**
- * Validates a sink spec up front — every option of its type, every problem reported at once,
- * fields named under `field` — and fills in its defaults. Main thread only: worker threads
- * receive the result.
- */
-export function resolveSinkSpec<Spec extends SinkSpec>(spec: Spec, field = 'sink'): ResolvedSinkSpecOf<Spec> {
-  return resolveOptions(sinkSpecSchema, spec, 'sink', field) as ResolvedSinkSpecOf<Spec>;
-}

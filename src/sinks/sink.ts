@@ -1,22 +1,5 @@
+import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
-
-/** One event as a sink receives it. */
-export interface SinkRecord {
-  /** Unique id; idempotent sinks store each id once. */
-  id: string;
-  key?: string | undefined;
-  source?: string | undefined;
-  /** Event time, ms since the epoch. */
-  ts?: number | undefined;
-  payload: unknown;
-  /**
-   * The payload as JSON text, when the engine has it: the event's own bytes when no transform
-   * changed it (numbers exact, byte for byte), else serialised once by the engine, which
-   * dead-letters a payload that cannot be serialised before it reaches a sink. Sinks that store
-   * JSON text write this rather than serialising `payload` again (see payloadJsonOf).
-   */
-  payloadJson?: string | undefined;
-}
 
 /**
  * Per-event failures of a write that otherwise succeeded. Only the failed records are retried.

@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JsonScanner, SCAN_OK } from '../codec/json-scan.js';
-import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { prepareRaw } from '../queue/record-codec.js';
 import { ByteBudget } from './byte-budget.js';
 import { type ContentDecoding, contentDecoding, DECODABLE_CODINGS } from './content-decoding.js';
 import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';

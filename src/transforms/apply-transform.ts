@@ -1,6 +1,6 @@
+import type { SinkRecord } from '../codec/event.js';
 import { type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
 import { type DeadLetter, deadLetter, describeError } from '../delivery/dead-letter.js';
-import type { SinkRecord } from '../sinks/sink.js';
 import type { LoadedTransform, TransformOutput } from './transform.js';
 
 /**

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from '../../src/config/retry-options.js';
+import type { SinkRecord } from '../../src/codec/event.js';
 import { type DeliveryHooks, deliverBatch } from '../../src/delivery/deliver-batch.js';
-import { type Sink, SinkError, type SinkRecord, type WriteOutcome } from '../../src/sinks/sink.js';
+import type { ResolvedRetryOptions } from '../../src/delivery/retry-options.js';
+import { DEFAULT_RETRY_OPTIONS } from '../../src/delivery/retry-options.js';
+import { type Sink, SinkError, type WriteOutcome } from '../../src/sinks/sink.js';
 
 /** What the fake sink does on one attempt: resolve (optionally naming failed indexes) or throw. */
 type Step = (records: readonly SinkRecord[], attempt: number) => WriteOutcome | undefined;

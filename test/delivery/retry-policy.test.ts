@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_RETRY_OPTIONS,
-  type ResolvedRetryOptions,
-  resolveRetryOptions,
-} from '../../src/config/retry-options.js';
+import { resolveRetryOptions } from '../../src/config/retry-options-schema.js';
+import type { ResolvedRetryOptions } from '../../src/delivery/retry-options.js';
+import { DEFAULT_RETRY_OPTIONS } from '../../src/delivery/retry-options.js';
 import { backoffDelay } from '../../src/delivery/retry-policy.js';
 
 const options = (overrides: Partial<ResolvedRetryOptions> = {}): ResolvedRetryOptions => ({

@@ -3,8 +3,8 @@
  * exactly, even when producers publish out of ring order (one reserved first and published last).
  */
 import { describe, expect, it } from 'vitest';
-import { prepareEvent, wallClockMs, writeRecord } from '../../src/codec/record-codec.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
+import { prepareEvent, wallClockMs, writeRecord } from '../../src/queue/record-codec.js';
 import { fixtureUrl, useScenes } from '../helpers/engine.js';
 
 const scene = useScenes();

@@ -4,7 +4,7 @@
  * producer's as a throw — and writes nothing of the call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import { InvalidEventError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolvePipelineOptions } from '../../src/config/pipeline-options.js';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import { createSink } from '../../src/sinks/create-sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { ids } from '../helpers/engine.js';
 import { complianceBatch } from '../helpers/sink-compliance.js';
 

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SluiceEvent } from '../../src/codec/event.js';
-import { wallClockMs } from '../../src/codec/record-codec.js';
 import {
   type LoadPlan,
   loadSchedule,
@@ -15,6 +14,7 @@ import {
 } from '../../src/harness/load-generator.js';
 import type { RunInstruments, RunSettings } from '../../src/harness/run-settings.js';
 import { blocksOf, loadPlans } from '../../src/harness/systems.js';
+import { wallClockMs } from '../../src/queue/record-codec.js';
 
 const PREFIX = 'lg-7f-';
 

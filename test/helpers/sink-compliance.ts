@@ -16,8 +16,10 @@
  * sinkOptionCases, how a sink type's spec is validated and its errors named.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
-import { type ResolvedSinkSpecOf, resolveSinkSpec, type SinkSpec } from '../../src/sinks/sink-spec.js';
+import type { SinkRecord } from '../../src/codec/event.js';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
+import type { Sink } from '../../src/sinks/sink.js';
+import type { ResolvedSinkSpecOf, SinkSpec } from '../../src/sinks/sink-spec.js';
 import { FaultProxy } from './fault-proxy.js';
 
 export interface FailureScenario {

@@ -5,11 +5,12 @@
  * never through elapsed time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FullPolicy, resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import type { SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { CONSUMER_SIGNAL, PRODUCERS_WAITING } from '../../src/queue/layout.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+import type { FullPolicy } from '../../src/queue/queue-options.js';
 import { RingConsumer, type RingRange } from '../../src/queue/ring-consumer.js';
 import type { ProducerResult } from '../fixtures/ring-producer.js';
 import {

@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { payloadText, readRecord } from '../../src/codec/record-codec.js';
-import { resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+import { payloadText, readRecord } from '../../src/queue/record-codec.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
 import { forEachRecord } from '../../src/queue/ring-reader.js';
 

@@ -4,7 +4,7 @@
  * pending (ahead of the release cursor), so one released long ago never holds a waiter.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';

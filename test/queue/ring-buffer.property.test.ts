@@ -5,11 +5,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type FullPolicy, resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import type { SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { READ_CURSOR, RELEASE_CURSOR, RESERVE_CURSOR } from '../../src/queue/layout.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+import type { FullPolicy } from '../../src/queue/queue-options.js';
 import type { Ring } from '../../src/queue/ring-buffer.js';
 import { RingConsumer, type RingRange } from '../../src/queue/ring-consumer.js';
 import {

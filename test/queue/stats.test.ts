@@ -5,10 +5,11 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type QueueOptions, resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { EventQueue, type QueueStats } from '../../src/queue/event-queue.js';
 import { PRODUCERS_WAITING } from '../../src/queue/layout.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+import type { QueueOptions } from '../../src/queue/queue-options.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
 import type { ProducerResult } from '../fixtures/ring-producer.js';
 import {

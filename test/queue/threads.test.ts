@@ -5,8 +5,9 @@
  * it hang the suite.
  */
 import { describe, expect, it, onTestFailed } from 'vitest';
-import { type FullPolicy, resolveQueueOptions } from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
+import type { FullPolicy } from '../../src/queue/queue-options.js';
 import type { ConsumerData, ConsumerResult } from '../fixtures/ring-consumer.js';
 import type { ProducerData, ProducerResult } from '../fixtures/ring-producer.js';
 import { type FixtureThread, startFixture, watchdog } from './ring-harness.js';

@@ -1,7 +1,7 @@
 import { connect, type JetStreamManager, type NatsConnection, nanos } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { NatsJetStreamSink, type NatsJetStreamSinkOptions } from '../../src/sinks/nats-jetstream-sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { NATS_URL, nats, uniqueName } from '../helpers/brokers.js';
 import {
   brokerSinkCases,

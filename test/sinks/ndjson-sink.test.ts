@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { SinkRecord } from '../../src/codec/event.js';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { NdjsonSink, type NdjsonSinkOptions } from '../../src/sinks/ndjson-sink.js';
-import type { SinkRecord } from '../../src/sinks/sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-sink-'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { SinkRecord } from '../../src/codec/event.js';
 import { encodeCopyBatch } from '../../src/sinks/postgres-copy.js';
-import type { SinkRecord } from '../../src/sinks/sink.js';
 
 /** Reads a binary COPY stream back: the rows' fields, NULL as null, float8 as a number. */
 function decode(buffer: Buffer): (string | number | null)[][] {

@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import {
   DEFAULT_POSTGRES_SINK_OPTIONS,
   PostgresSink,
   type PostgresSinkOptions,
   QUERY_TIMEOUT_MARGIN_MS,
 } from '../../src/sinks/postgres-sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { uniqueName } from '../helpers/engine.js';
 import {
   announcePostgres,

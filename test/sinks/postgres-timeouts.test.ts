@@ -4,8 +4,8 @@
  * without them they would wait for ever, and once the server answers again the sink writes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { PostgresSink, type PostgresSinkOptions } from '../../src/sinks/postgres-sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { uniqueName } from '../helpers/engine.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import {

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SinkRecord } from '../../src/codec/event.js';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { RedisStreamsSink, type RedisStreamsSinkOptions } from '../../src/sinks/redis-streams-sink.js';
-import type { SinkRecord } from '../../src/sinks/sink.js';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
 import { REDIS_URL, redis, uniqueName } from '../helpers/brokers.js';
 import {
   brokerSinkCases,

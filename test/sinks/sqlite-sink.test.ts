@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { resolveSinkSpec } from '../../src/sinks/sink-spec.js';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { SqliteSink, type SqliteSinkOptions } from '../../src/sinks/sqlite-sink.js';
 import { uniqueName } from '../helpers/engine.js';
 import { complianceBatch, runSinkCompliance } from '../helpers/sink-compliance.js';

@@ -1,8 +1,14 @@
-import { InvalidEventError, quote, RecordTooLargeError } from '../errors.js';
-import { align, REC_SIZE } from '../queue/layout.js';
-import type { Ring } from '../queue/ring-buffer.js';
-import { MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView, type SluiceEvent } from './event.js';
-import { uuidv7 } from './uuid-v7.js';
+import {
+  checkWellFormed,
+  MAX_ID_BYTES,
+  MAX_KEY_BYTES,
+  type RecordView,
+  type SluiceEvent,
+} from '../codec/event.js';
+import { uuidv7 } from '../codec/uuid-v7.js';
+import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+import { align, REC_SIZE } from './layout.js';
+import type { Ring } from './ring-buffer.js';
 
 /**
  * Record body, after the ring's 16-byte record header (offsets from the record's 8-byte aligned
@@ -99,20 +105,6 @@ function checkOptionalString(field: 'key' | 'source', value: unknown): string | 
   }
   checkWellFormed(field, value);
   return value;
-}
-
-/**
- * A lone UTF-16 surrogate has no UTF-8 form: writing it into the ring turns it into U+FFFD, so ids
- * that differ only there would collapse into one stored row. Such a string is refused instead.
- */
-export function checkWellFormed(field: string, value: string): void {
-  if (!value.isWellFormed()) {
-    const shown = value.length > 80 ? `${quote(value.slice(0, 80))}…` : quote(value);
-    throw new InvalidEventError(
-      field,
-      `must be well-formed UTF-16 (it holds a lone surrogate), got ${shown}`,
-    );
-  }
 }
 
 /** `id` as given (checked), or a fresh UUIDv7 when it is undefined. */

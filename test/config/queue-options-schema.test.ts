@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_MAX_RECORD_BYTES,
-  DEFAULT_QUEUE_OPTIONS,
-  type QueueOptions,
-  type ResolvedQueueOptions,
-  resolveQueueOptions,
-} from '../../src/config/queue-options.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { InvalidOptionError, type SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
+import type { QueueOptions, ResolvedQueueOptions } from '../../src/queue/queue-options.js';
+import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_QUEUE_OPTIONS } from '../../src/queue/queue-options.js';
 
 function rejectionOf(options: QueueOptions, prefix?: string): SluiceError {
   try {

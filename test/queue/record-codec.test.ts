@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RecordView, SluiceEvent } from '../../src/codec/event.js';
+import { uuidv7 } from '../../src/codec/uuid-v7.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
+import { SluiceError } from '../../src/errors.js';
+import { EventQueue } from '../../src/queue/event-queue.js';
+import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
 import {
   type PreparedRecord,
   payloadText,
@@ -8,12 +13,7 @@ import {
   prepareRaw,
   readRecord,
   writeRecord,
-} from '../../src/codec/record-codec.js';
-import { uuidv7 } from '../../src/codec/uuid-v7.js';
-import { resolveQueueOptions } from '../../src/config/queue-options.js';
-import { SluiceError } from '../../src/errors.js';
-import { EventQueue } from '../../src/queue/event-queue.js';
-import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
+} from '../../src/queue/record-codec.js';
 import { RESERVE_FULL, Ring } from '../../src/queue/ring-buffer.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
 import { forEachRecord } from '../../src/queue/ring-reader.js';
