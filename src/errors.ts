@@ -12,6 +12,7 @@ export type SluiceErrorCode =
   | 'SLUICE_CLOSED'
   | 'SLUICE_SINK_ERROR'
   | 'SLUICE_SOURCE_ERROR'
+  | 'SLUICE_HTTP_REQUEST_REFUSED'
   | 'SLUICE_TRANSFORM_ERROR'
   | 'SLUICE_SHUTDOWN_TIMEOUT'
   | 'SLUICE_STARTUP_TIMEOUT';
@@ -135,6 +136,19 @@ export interface SinkErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The HTTP source refuses a request's body (not JSON, not an array, an event over
+ * queue.maxRecordBytes): `status` is the answer the client gets, the message its `error`.
+ */
+export class HttpError extends SluiceError {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super('SLUICE_HTTP_REQUEST_REFUSED', message);
+    this.status = status;
+  }
+}
+
 /** A sink failure that says whether a retry can help, and optionally when to retry. */
 export class SinkError extends SluiceError {
   readonly retryable: boolean;
@@ -190,6 +204,17 @@ export class StartupTimeoutError extends SluiceError {
       `a worker did not start within workers.startupTimeoutMs (${timeoutMs} ms): ${transform}opening sink ${starting.sink} did not finish`,
     );
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The run config file is unusable (`sluice run`, `sluice validate`); `errors` lists every problem, each naming the field and quoting the value. */
+export class RunConfigError extends SluiceError {
+  readonly errors: readonly string[];
+
+  constructor(file: string, errors: readonly string[]) {
+    super('SLUICE_INVALID_OPTION', `${file}: ${errors.join('; ')}`);
+    this.errors = errors;
   }
 }
 
@@ -328,6 +353,7 @@ const CLASSES: Record<SluiceErrorCode, abstract new (...args: never[]) => Sluice
   SLUICE_CLOSED: ClosedError,
   SLUICE_SINK_ERROR: SinkError,
   SLUICE_SOURCE_ERROR: SourceError,
+  SLUICE_HTTP_REQUEST_REFUSED: HttpError,
   SLUICE_TRANSFORM_ERROR: TransformError,
   SLUICE_SHUTDOWN_TIMEOUT: ShutdownTimeoutError,
   SLUICE_STARTUP_TIMEOUT: StartupTimeoutError,

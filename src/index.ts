@@ -23,7 +23,6 @@ export {
   type Pipeline,
   type PipelineStats,
   type PipelineSummary,
-  ShutdownTimeoutError,
 } from './engine/pipeline.js';
 export {
   ClosedError,
@@ -31,6 +30,8 @@ export {
   InvalidOptionError,
   QueueFullError,
   RecordTooLargeError,
+  ShutdownTimeoutError,
+  SinkError,
   SluiceError,
   type SluiceErrorCode,
   StartupTimeoutError,
@@ -53,7 +54,7 @@ export { Ring, type RingHandle } from './queue/ring-buffer.js';
 export { RingConsumer, type RingRange } from './queue/ring-consumer.js';
 export { forEachRecord } from './queue/ring-reader.js';
 export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
-export { type Sink, SinkError, type WriteOutcome } from './sinks/sink.js';
+export type { Sink, WriteOutcome } from './sinks/sink.js';
 export type { SinkSpec } from './sinks/sink-spec.js';
 export type { Source, SourceTarget } from './sources/source.js';
 export type {

@@ -4,6 +4,7 @@
  */
 import { threadId, workerData } from 'node:worker_threads';
 import type { BatchResult, BatchTask, WorkerSetup } from '../src/engine/batch-task.js';
+import { asWorkerMessage, type WorkerMessage } from '../src/engine/worker-messages.js';
 import { WorkerRuntime } from '../src/engine/worker-runtime.js';
 import { serializeError } from '../src/errors.js';
 
@@ -13,9 +14,9 @@ const runtime = new WorkerRuntime(setup);
 const closing = new BroadcastChannel(setup.closeChannel);
 closing.onmessage = async (message: MessageEvent) => {
   // Other workers' replies arrive here too; only the pipeline's request is acted on.
-  if (message.data !== 'close') return;
+  if (asWorkerMessage(message.data)?.code !== 'CLOSE') return;
   await runtime.close();
-  closing.postMessage({ closed: threadId });
+  closing.postMessage({ code: 'CLOSED', threadId } satisfies WorkerMessage);
   closing.close();
 };
 // The channel must not keep an idle worker alive on its own.

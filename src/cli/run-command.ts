@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadRunConfig, type RunConfig, RunConfigError } from '../config/run-config.js';
+import { loadRunConfig, type RunConfig } from '../config/run-config.js';
 import { openPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
-import { InvalidOptionError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
+import { InvalidOptionError, RunConfigError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
 import type { MetricsServer } from '../metrics/metrics-server.js';
 import type { HttpSource } from '../sources/http-source.js';
 import type { NdjsonSource } from '../sources/ndjson-source.js';

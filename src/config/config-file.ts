@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import type { YAMLError } from 'yaml';
-import { InvalidOptionError } from '../errors.js';
-import { RunConfigError } from './run-config-error.js';
+import { InvalidOptionError, RunConfigError } from '../errors.js';
 
 /** Where a YAML problem is, and what it is: prettyErrors puts an excerpt after the position, dropped here. */
 function describeYamlProblem(problem: YAMLError): string {

@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
 import { requireHoldingQueue, type SourceTarget } from '../sources/source.js';
 import { readConfigFile } from './config-file.js';
@@ -9,11 +9,9 @@ import { pipelineMetricsOptionsSchema } from './metrics-options.js';
 import { problemsOf } from './option-problems.js';
 import { boolean, isObject, nonEmptyString, port, positiveInteger, strictObject } from './option-schema.js';
 import { pipelineOptionFields, pipelineOptionsOf, type ResolvedPipelineOptions } from './pipeline-options.js';
-import { RunConfigError } from './run-config-error.js';
 import { sinkSpecSchema } from './sink-spec-schema.js';
 import { type SourceConfig, sourceSchema } from './source-config.js';
 
-export { RunConfigError } from './run-config-error.js';
 export type { NatsJetStreamSourceConfig, RedisStreamsSourceConfig, SourceConfig } from './source-config.js';
 
 /** A `sluice run` config file, validated, `${ENV}` interpolated and paths resolved. */

@@ -22,6 +22,7 @@ import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
 import { TaskClock, taskSlots } from './task-clock.js';
+import { asWorkerMessage, type WorkerMessage } from './worker-messages.js';
 
 export interface PipelineStats extends PipelineCountersSnapshot {
   /** The whole queue: every partition's ring summed. */
@@ -47,7 +48,6 @@ export interface CloseOptions {
 }
 
 // Defined with every other error (src/errors.ts); exported here too, where close() raises it.
-export { ShutdownTimeoutError };
 
 /** How long workers get to close their sinks once a close() is past its deadline, ms. */
 export const SINK_CLOSE_GRACE_MS = 1000;
@@ -374,18 +374,19 @@ export class Pipeline {
       const answered = new Set<number>();
       await new Promise<void>((resolve) => {
         const giveUp = setTimeout(finish, limitMs);
-        const again = setInterval(() => channel.postMessage('close'), 50);
+        const close: WorkerMessage = { code: 'CLOSE' };
+        const again = setInterval(() => channel.postMessage(close), 50);
         function finish() {
           clearTimeout(giveUp);
           clearInterval(again);
           resolve();
         }
         channel.onmessage = (message: MessageEvent) => {
-          const closed = (message.data as { closed?: number }).closed;
-          if (typeof closed === 'number') answered.add(closed);
+          const answer = asWorkerMessage(message.data);
+          if (answer?.code === 'CLOSED') answered.add(answer.threadId);
           if (answered.size >= this.#pool.threads.length) finish();
         };
-        channel.postMessage('close');
+        channel.postMessage(close);
       });
       channel.close();
     }

@@ -14,7 +14,7 @@ import {
 } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
-import { sluiceCodeOf } from '../errors.js';
+import { SinkError, sluiceCodeOf } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import {
   BATCH_SIZE_BUCKETS,
@@ -38,7 +38,7 @@ import { EventQueue } from '../queue/event-queue.js';
 import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord } from '../queue/ring-reader.js';
 import { createSink } from '../sinks/create-sink.js';
-import { type Sink, SinkError } from '../sinks/sink.js';
+import type { Sink } from '../sinks/sink.js';
 import { sinkName } from '../sinks/sink-name.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { applyTransform } from '../transforms/apply-transform.js';

@@ -1,7 +1,8 @@
 import type { SinkRecord } from '../codec/event.js';
+import { SinkError } from '../errors.js';
 import { wallClockMs } from '../queue/record-codec.js';
 import { createSink, type SinkContext } from '../sinks/create-sink.js';
-import { type Sink, SinkError } from '../sinks/sink.js';
+import type { Sink } from '../sinks/sink.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
 import { prng } from './prng.js';

@@ -1,7 +1,7 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
 import type { SinkRecord } from '../codec/event.js';
-import { redactedUrl } from '../errors.js';
-import { recordJson, type Sink, SinkError } from './sink.js';
+import { redactedUrl, SinkError } from '../errors.js';
+import { recordJson, type Sink } from './sink.js';
 
 export interface NatsJetStreamSinkOptions {
   /** Server URL, or several to fail over between. @default 'nats://127.0.0.1:4222' */

@@ -1,7 +1,8 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SinkRecord } from '../codec/event.js';
-import { recordJson, type Sink, SinkError } from './sink.js';
+import { SinkError } from '../errors.js';
+import { recordJson, type Sink } from './sink.js';
 
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */

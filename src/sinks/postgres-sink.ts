@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { SinkRecord } from '../codec/event.js';
+import { SinkError } from '../errors.js';
 import { encodeCopyBatch } from './postgres-copy.js';
-import { type Sink, SinkError } from './sink.js';
+import type { Sink } from './sink.js';
 
 export interface PostgresSinkOptions {
   /** libpq connection string. @default process.env.DATABASE_URL, read when the options are resolved */

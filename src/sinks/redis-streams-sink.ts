@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SinkRecord } from '../codec/event.js';
-import { redactedUrl } from '../errors.js';
-import { payloadJsonOf, type Sink, SinkError } from './sink.js';
+import { redactedUrl, SinkError } from '../errors.js';
+import { payloadJsonOf, type Sink } from './sink.js';
 
 export interface RedisStreamsSinkOptions {
   /** `redis://` or `rediss://` URL, with credentials and database if needed. @default 'redis://127.0.0.1:6379' */

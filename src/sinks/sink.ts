@@ -32,9 +32,6 @@ export interface Sink {
   healthcheck?(): Promise<boolean>;
 }
 
-// Defined with every other error, so that an error revived from another thread is a SinkError.
-export { SinkError, type SinkErrorOptions } from '../errors.js';
-
 /** Whether a thrown value is worth retrying: SinkErrors say so; anything else is assumed transient. */
 export function isRetryable(error: unknown): boolean {
   if (error && typeof error === 'object' && 'retryable' in error)

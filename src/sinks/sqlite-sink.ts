@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SinkRecord } from '../codec/event.js';
-import { payloadJsonOf, type Sink, SinkError } from './sink.js';
+import { SinkError } from '../errors.js';
+import { payloadJsonOf, type Sink } from './sink.js';
 import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {

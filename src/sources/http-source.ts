@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JsonScanner, SCAN_OK } from '../codec/json-scan.js';
-import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
+import { HttpError, InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { prepareRaw } from '../queue/record-codec.js';
 import { ByteBudget } from './byte-budget.js';
@@ -86,15 +86,6 @@ interface Exchange {
   early(reply: Reply): void;
   /** Tells a client waiting on `Expect: 100-continue` to send its body; nothing otherwise. */
   proceed(): void;
-}
-
-class HttpError extends Error {
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 /**

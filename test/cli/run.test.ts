@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
+import { resolveRunConfig } from '../../src/config/run-config.js';
+import { RunConfigError } from '../../src/errors.js';
 import { redis, uniqueName } from '../helpers/brokers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));

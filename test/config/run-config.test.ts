@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePipelineOptions } from '../../src/config/pipeline-options.js';
-import { loadRunConfig, RunConfigError, resolveRunConfig } from '../../src/config/run-config.js';
+import { loadRunConfig, resolveRunConfig } from '../../src/config/run-config.js';
+import { RunConfigError } from '../../src/errors.js';
 
 let dir: string;
 beforeEach(() => {

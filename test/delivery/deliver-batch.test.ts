@@ -3,7 +3,8 @@ import type { SinkRecord } from '../../src/codec/event.js';
 import { type DeliveryHooks, deliverBatch } from '../../src/delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../../src/delivery/retry-options.js';
 import { DEFAULT_RETRY_OPTIONS } from '../../src/delivery/retry-options.js';
-import { type Sink, SinkError, type WriteOutcome } from '../../src/sinks/sink.js';
+import { SinkError } from '../../src/errors.js';
+import type { Sink, WriteOutcome } from '../../src/sinks/sink.js';
 
 /** What the fake sink does on one attempt: resolve (optionally naming failed indexes) or throw. */
 type Step = (records: readonly SinkRecord[], attempt: number) => WriteOutcome | undefined;

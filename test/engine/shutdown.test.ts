@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
-import type { ShutdownTimeoutError } from '../../src/engine/pipeline.js';
+import type { ShutdownTimeoutError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { RESERVE_FULL } from '../../src/queue/ring-buffer.js';
 import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
