@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TaskAbort } from '../../src/engine/dispatcher.js';
+import { TaskAbort } from '../../src/engine/task-deadlines.js';
 
 describe('TaskAbort (the abort signal handed to piscina per task)', () => {
   it('calls its listener once, on the first abort, with aborted and reason set before the call', () => {
