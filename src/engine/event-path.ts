@@ -1,0 +1,178 @@
+import type { Logger } from 'pino';
+import { DecodeFailure, type RecordFields } from '../codec/decode-event.js';
+import type { DecodedEvent, SinkRecord } from '../codec/event.js';
+import { JsonRecord } from '../codec/text-record.js';
+import { type DeadLetter, deadLetter, deadLetterRecord, describeError } from '../delivery/dead-letter.js';
+import { deliverBatch } from '../delivery/deliver-batch.js';
+import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
+import type { Sink } from '../sinks/sink.js';
+import { applyTransform } from '../transforms/apply-transform.js';
+import type { LoadedTransform } from '../transforms/transform.js';
+
+/**
+ * The steps of the event path that do not depend on where events come from: the engine's worker
+ * runs them on records read out of the ring (src/engine/worker-runtime.ts), and `sluice bench`'s
+ * baselines on events handed over as objects or lines, so that both pay for the same work.
+ *
+ *   decode (the caller's: in place from the ring, or a line) — on failure, `undecodable`
+ *   → `transformEvent`: validate, map/flatMap/filter, each output serialised once
+ *   → deliverBatch (src/delivery/deliver-batch.ts) to the sink, with retry
+ *   → `writeDeadLetters`: everything that failed, to the dead-letter sink
+ */
+
+/** What transformEvent needs besides the event: set up once per thread. */
+export interface TransformStage {
+  /** The transform module; undefined: none, events reach the sink as they were pushed. */
+  transform: LoadedTransform | undefined;
+  /** The sink writes JSON text only (a built-in sink): outputs go as text, their objects dropped. */
+  textSink: boolean;
+}
+
+/**
+ * Runs the transform on one decoded event, appending what it emits to
+ * `out` — each output's payload serialised once, here — and what fails to `letters`. Returns a
+ * promise only when the transform or its validator is asynchronous, so a synchronous transform
+ * costs no await per event.
+ */
+export function transformEvent(
+  stage: TransformStage,
+  event: DecodedEvent,
+  /**
+   * The payload's JSON as it was pushed: what the sink gets without a transform, and what a dead
+   * letter keeps of an output that cannot be serialised. Undefined for an event handed over as an
+   * object, never serialised (the bench's in-process baseline).
+   */
+  text: string | undefined,
+  out: SinkRecord[],
+  letters: DeadLetter[],
+): Promise<void> | undefined {
+  const transform = stage.transform;
+  if (transform === undefined) {
+    out.push({ ...event, payloadJson: text });
+    return undefined;
+  }
+  const before = out.length;
+  const pending = applyTransform(transform, event, out, letters);
+  if (pending) return pending.then(() => serialiseOutputs(out, before, text, letters, stage.textSink));
+  serialiseOutputs(out, before, text, letters, stage.textSink);
+  return undefined;
+}
+
+/**
+ * Serialises the payloads a transform emitted for one event (out[from…]), once, here: a payload
+ * that cannot be written as JSON — nested too deep for the serialiser, a BigInt, a cycle, a
+ * function — is dead-lettered as `unserializable` with the event's text, instead of failing its
+ * whole batch in the sink.
+ */
+function serialiseOutputs(
+  out: SinkRecord[],
+  from: number,
+  text: string | undefined,
+  letters: DeadLetter[],
+  textOnly: boolean,
+): void {
+  let kept = from;
+  for (let i = from; i < out.length; i++) {
+    const record = out[i]!;
+    let json: string | undefined;
+    let failure: unknown;
+    try {
+      json = JSON.stringify(record.payload);
+    } catch (error) {
+      failure = error;
+    }
+    if (json === undefined) {
+      letters.push(
+        deadLetter(
+          { id: record.id, key: record.key, source: record.source, ts: record.ts, raw: text },
+          'unserializable',
+          failure ?? `payload cannot be written as JSON (${typeof record.payload})`,
+        ),
+      );
+      continue;
+    }
+    // A built-in sink needs the text only: the payload object need not outlive this event.
+    if (textOnly) out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json);
+    else {
+      record.payloadJson = json;
+      out[kept++] = record;
+    }
+  }
+  out.length = kept;
+}
+
+/** A record that cannot become an event: its dead letter keeps its fields and its text. */
+export function undecodable(fields: RecordFields, text: string, error: unknown): DeadLetter {
+  const reason =
+    error instanceof DecodeFailure ? error.reason : fields.raw ? 'invalid-json' : 'invalid-event';
+  return deadLetter(
+    {
+      id: fields.id,
+      key: fields.key,
+      source: fields.source,
+      ts: fields.ts ?? (error instanceof DecodeFailure ? error.ts : undefined),
+      raw: text,
+    },
+    reason,
+    error instanceof DecodeFailure ? (error.cause ?? error.message) : error,
+  );
+}
+
+/**
+ * The dead-letter sink is the last place an event can go: it is retried for as long as it takes
+ * (the batch held in the ring meanwhile), never given up on.
+ */
+export function deadLetterRetry(retry: ResolvedRetryOptions): ResolvedRetryOptions {
+  return { ...retry, maxAttempts: Number.POSITIVE_INFINITY, maxElapsedMs: Number.POSITIVE_INFINITY };
+}
+
+/** How writing a batch's dead letters ended. */
+export type DeadLetterWrite =
+  | { ok: true }
+  | {
+      ok: false;
+      /** The dead-letter sink's last error. */
+      error: string;
+      /** It refused a letter outright, even without its payload: split the range around it. */
+      isolate: boolean;
+      /** It is still failing retryably: try the range again after this long, ms. */
+      retryInMs: number | undefined;
+    };
+
+/**
+ * Writes dead letters, with `retry` as deadLetterRetry made it. A letter the sink refuses outright
+ * is tried once more without its payload; what it refuses again, or what it still fails to take
+ * at `yieldAt` (wall-clock ms), makes the write fail: the caller keeps the events.
+ */
+export async function writeDeadLetters(
+  sink: Sink,
+  letters: readonly DeadLetter[],
+  retry: ResolvedRetryOptions,
+  log: Pick<Logger, 'warn'>,
+  yieldAt?: number,
+): Promise<DeadLetterWrite> {
+  let report = await deliverBatch(sink, letters.map(deadLetterRecord), retry, {}, { yieldAt });
+  if (report.deadLetters.length > 0 && !report.held) {
+    const refused = new Set(report.deadLetters.map((l) => l.event.id));
+    const bare = letters.filter((l) => refused.has(l.event.id)).map(withoutPayload);
+    log.warn(
+      { events: bare.length, error: report.deadLetters[0]!.lastError },
+      'dead-letter sink refused letters; writing them without their payload',
+    );
+    report = await deliverBatch(sink, bare.map(deadLetterRecord), retry, {}, { yieldAt });
+  }
+  if (report.held || report.deadLetters.length > 0) {
+    const error = report.held ? describeError(report.held.error) : report.deadLetters[0]!.lastError;
+    return { ok: false, error, isolate: !report.held, retryInMs: report.held?.retryInMs };
+  }
+  return { ok: true };
+}
+
+/** A dead letter with only the event's fields: for a dead-letter sink that refused the payload. */
+function withoutPayload(letter: DeadLetter): DeadLetter {
+  const { id, key, source, ts } = letter.event;
+  return {
+    ...letter,
+    event: { id, key, source, ts, payloadError: 'left out: the dead-letter sink refused it' },
+  };
+}
