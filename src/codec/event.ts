@@ -14,24 +14,16 @@ export interface SluiceEvent {
   payload: unknown;
 }
 
-/** An event as a worker reads it back out of the ring. */
-export interface DecodedEvent {
+/**
+ * An event as a worker reads it back out of the ring, and as a transform receives it: its id is
+ * always there (assigned at push when the producer gave none).
+ */
+export interface DecodedEvent extends SluiceEvent {
   id: string;
-  key?: string;
-  source?: string;
-  ts?: number;
-  payload: unknown;
 }
 
-/** One event as a sink receives it. */
-export interface SinkRecord {
-  /** Unique id; idempotent sinks store each id once. */
-  id: string;
-  key?: string | undefined;
-  source?: string | undefined;
-  /** Event time, ms since the epoch. */
-  ts?: number | undefined;
-  payload: unknown;
+/** One event as a sink receives it: a decoded event (or a transform's output), maybe with its JSON. */
+export interface SinkRecord extends DecodedEvent {
   /**
    * The payload as JSON text, when the engine has it: the event's own bytes when no transform
    * changed it (numbers exact, byte for byte), else serialised once by the engine, which

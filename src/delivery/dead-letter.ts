@@ -1,5 +1,5 @@
 import type { DecodeFailureReason } from '../codec/decode-event.js';
-import type { SinkRecord } from '../codec/event.js';
+import type { DecodedEvent, SinkRecord } from '../codec/event.js';
 
 /** Why an event went to the dead-letter sink. */
 export type DeadLetterReason =
@@ -14,11 +14,7 @@ export type DeadLetterReason =
 
 /** What the dead-letter sink stores for one event. */
 export interface DeadLetter {
-  event: {
-    id: string;
-    key?: string | undefined;
-    source?: string | undefined;
-    ts?: number | undefined;
+  event: Omit<DecodedEvent, 'payload'> & {
     /** The event's payload; absent when it could not be parsed or cannot be written as JSON. */
     payload?: unknown;
     /**

@@ -1,14 +1,22 @@
 import { threadId } from 'node:worker_threads';
+import { pino } from 'pino';
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-event.js';
 import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
-import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
+import type { DeadLetter } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
+import {
+  deadLetterRetry,
+  type TransformStage,
+  transformEvent,
+  undecodable,
+  writeDeadLetters,
+} from '../engine/event-path.js';
+import { writesTextOnly } from '../engine/worker-sinks.js';
 import { createSink } from '../sinks/create-sink.js';
 import type { Sink } from '../sinks/sink.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
-import { applyTransform } from '../transforms/apply-transform.js';
-import { type LoadedTransform, loadTransform } from '../transforms/transform.js';
+import { loadTransform } from '../transforms/transform.js';
 
 export interface PerEventSetup {
   transform: string;
@@ -18,13 +26,19 @@ export interface PerEventSetup {
   retry: ResolvedRetryOptions;
 }
 
-/** The piscina-per-event baseline's worker: one event per task, one single-record sink write. */
+const silent = pino({ enabled: false });
+
+/**
+ * The piscina-per-event baseline's worker: one event per task, one single-record sink write, each
+ * through the engine's own event path (src/engine/event-path.ts).
+ */
 export class PerEventRuntime {
   readonly #ready: Promise<{
-    transform: LoadedTransform;
+    stage: TransformStage;
     sink: Sink;
     deadLetter: Sink;
     retry: ResolvedRetryOptions;
+    lettersRetry: ResolvedRetryOptions;
   }>;
 
   constructor(setup: PerEventSetup) {
@@ -35,32 +49,39 @@ export class PerEventRuntime {
       await sink.open();
       await deadLetter.open();
       return {
-        transform: await loadTransform(setup.transform, { threadId }),
+        stage: {
+          transform: await loadTransform(setup.transform, { threadId }),
+          textSink: writesTextOnly(setup.sink),
+        },
         sink,
         deadLetter,
         retry: setup.retry,
+        lettersRetry: deadLetterRetry(setup.retry),
       };
     })();
   }
 
   async run(item: SluiceEvent | string): Promise<number> {
-    const { transform, sink, deadLetter: dlq, retry } = await this.#ready;
+    const { stage, sink, deadLetter, retry, lettersRetry } = await this.#ready;
     const out: SinkRecord[] = [];
     const letters: DeadLetter[] = [];
     let event: DecodedEvent | undefined;
+    let text: string | undefined;
     if (typeof item === 'string') {
       try {
         event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
+        // A line is its event's payload, as a raw record's text is in the engine.
+        text = item;
       } catch (error) {
-        letters.push(deadLetter({ id: '', payload: item }, 'invalid-json', error));
+        letters.push(undecodable(LINE_FIELDS, item, error));
       }
     } else event = item as DecodedEvent;
     if (event) {
-      const pending = applyTransform(transform, event, out, letters);
+      const pending = transformEvent(stage, event, text, out, letters);
       if (pending) await pending;
     }
     if (out.length > 0) letters.push(...(await deliverBatch(sink, out, retry)).deadLetters);
-    if (letters.length > 0) await deliverBatch(dlq, letters.map(deadLetterRecord), retry);
+    if (letters.length > 0) await writeDeadLetters(deadLetter, letters, lettersRetry, silent);
     return out.length;
   }
 }

@@ -1,11 +1,19 @@
 import { threadId } from 'node:worker_threads';
+import { pino } from 'pino';
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-event.js';
 import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
 import { resolveRetryOptions } from '../config/retry-options-schema.js';
-import { type DeadLetter, deadLetter, deadLetterRecord } from '../delivery/dead-letter.js';
+import type { DeadLetter } from '../delivery/dead-letter.js';
 import { deliverBatch } from '../delivery/deliver-batch.js';
+import {
+  deadLetterRetry,
+  type TransformStage,
+  transformEvent,
+  undecodable,
+  writeDeadLetters,
+} from '../engine/event-path.js';
+import { writesTextOnly } from '../engine/worker-sinks.js';
 import { createSink } from '../sinks/create-sink.js';
-import { applyTransform } from '../transforms/apply-transform.js';
 import { loadTransform } from '../transforms/transform.js';
 import type { SystemResult } from './bench-report.js';
 import { type LoadPlan, runLoadAsync } from './load-generator.js';
@@ -77,15 +85,21 @@ const BATCH = 1000;
 
 /**
  * The seed design done right in one thread: a bounded async queue, N concurrent consumers taking
- * batches, the same transform (the engine's own applyTransform), the same sink with the same
- * retry/dead-letter wrapper. Events stay JavaScript objects: nothing is serialised between producer
- * and consumer, which is this design's advantage.
+ * batches through the engine's own event path (src/engine/event-path.ts: the same transform step,
+ * the same sink with the same retry, the same dead-letter writing). Events stay JavaScript objects:
+ * nothing is serialised between producer and consumer, which is this design's advantage.
  */
 export async function runSeedPort(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
   const { scenario } = settings;
   const retry = resolveRetryOptions(scenario.retry);
-  const transform = await loadTransform(scenario.transform.href, { threadId });
-  const sink = await createSink(benchSinkSpec(settings, instruments, `seed_${process.pid}_${Date.now()}`), {
+  const lettersRetry = deadLetterRetry(retry);
+  const silent = pino({ enabled: false });
+  const sinkSpec = benchSinkSpec(settings, instruments, `seed_${process.pid}_${Date.now()}`);
+  const stage: TransformStage = {
+    transform: await loadTransform(scenario.transform.href, { threadId }),
+    textSink: writesTextOnly(sinkSpec),
+  };
+  const sink = await createSink(sinkSpec, {
     threadId,
     role: 'sink',
     ordering: 'none',
@@ -109,20 +123,22 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
       const letters: DeadLetter[] = [];
       for (const item of batch) {
         let event: DecodedEvent;
+        let text: string | undefined;
         if (typeof item === 'string') {
           try {
             event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
+            // A line is its event's payload, as a raw record's text is in the engine.
+            text = item;
           } catch (error) {
-            letters.push(deadLetter({ id: '', payload: item }, 'invalid-json', error));
+            letters.push(undecodable(LINE_FIELDS, item, error));
             continue;
           }
         } else event = item as DecodedEvent;
-        const pending = applyTransform(transform, event, out, letters);
+        const pending = transformEvent(stage, event, text, out, letters);
         if (pending) await pending;
       }
-      const report = await deliverBatch(sink, out, retry);
-      letters.push(...report.deadLetters);
-      if (letters.length > 0) await deliverBatch(deadLetters, letters.map(deadLetterRecord), retry);
+      if (out.length > 0) letters.push(...(await deliverBatch(sink, out, retry)).deadLetters);
+      if (letters.length > 0) await writeDeadLetters(deadLetters, letters, lettersRetry, silent);
     }
   };
 

@@ -1,18 +1,15 @@
 import { pathToFileURL } from 'node:url';
-import type { DecodedEvent } from '../codec/event.js';
+import type { DecodedEvent, SluiceEvent } from '../codec/event.js';
 import { TransformError } from '../errors.js';
 
 /** What a transform may return for one event: one event, several, or null/undefined to drop it. */
 export type TransformOutput = TransformedEvent | TransformedEvent[] | null | undefined;
 
-/** An event a transform emits. Without an id it inherits the input's (`id:k` for the k-th of several). */
-export interface TransformedEvent {
-  id?: string;
-  key?: string;
-  source?: string;
-  ts?: number;
-  payload: unknown;
-}
+/**
+ * An event a transform emits: shaped as a pushed event, but without an id it inherits the input's
+ * (`id:k` for the k-th of several) rather than getting a new one.
+ */
+export type TransformedEvent = SluiceEvent;
 
 export interface TransformContext {
   /** The worker thread running this copy of the module. */
