@@ -44,8 +44,6 @@ export interface RecordView {
   raw: boolean;
   /** Wall-clock milliseconds (fractional) when the record was written into the ring. */
   enqueuedAt: number;
-  /** Delivery attempts recorded so far. */
-  attempts: number;
   /** Byte range of the payload in the ring's data area. */
   payloadOffset: number;
   payloadLength: number;

@@ -13,7 +13,7 @@ import { BatchTally, MetricsBlock } from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
-import { forEachRecord } from '../queue/ring-reader.js';
+import { forEachRecord, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
 import { recordBatch } from './batch-metrics.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
@@ -154,8 +154,7 @@ export class WorkerRuntime {
     const letters: DeadLetter[] = [];
     const out: SinkRecord[] = [];
     const enqueuedAt: number[] = [];
-    const offsets: number[] = [];
-    forEachRecord(ring, task.start, task.end, (at) => offsets.push(at));
+    const offsets = recordOffsets(ring, task.start, task.end);
     const transformSpan = startChildSpan('sluice.transform', trace);
     const bytes = ring.bytes;
     for (const at of offsets) {

@@ -34,7 +34,7 @@ export const M_FILTERED = 4;
 /** Nanoseconds workers spent running batches (utilisation = its rate / workers). */
 export const M_BUSY_NS = 5;
 export const M_BATCHES = 6;
-export const M_DEAD_LETTERED = 8; // one slot per reason, in DEAD_LETTER_REASONS order
+export const M_DEAD_LETTERED = 7; // one slot per reason, in DEAD_LETTER_REASONS order
 const HIST_BASE = M_DEAD_LETTERED + DEAD_LETTER_REASONS.length;
 
 /** A histogram's slots: one per bucket, one for +Inf, then the sum (in micro-units) and the count. */
@@ -111,18 +111,6 @@ export class MetricsBlock {
   /** A histogram's raw (non-cumulative) bucket counts, +Inf last. */
   bucketCounts(h: HistogramSlots): number[] {
     return Array.from({ length: h.bounds.length + 1 }, (_, i) => this.read(h.base + i));
-  }
-
-  /** The value at quantile q from a histogram's buckets (its bucket's upper bound), or 0. */
-  quantile(h: HistogramSlots, q: number): number {
-    const { buckets, count } = this.histogram(h);
-    if (count === 0) return 0;
-    const rank = q * count;
-    for (let i = 0; i < buckets.length; i++) {
-      if (buckets[i]!.value >= rank)
-        return i < h.bounds.length ? h.bounds[i]! : h.bounds[h.bounds.length - 1]!;
-    }
-    return h.bounds[h.bounds.length - 1]!;
   }
 }
 

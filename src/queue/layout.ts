@@ -4,12 +4,12 @@
  *
  * One SharedArrayBuffer per ring:
  *
- *   byte 0                    CONTROL_BYTES        STATS_OFFSET            DATA_OFFSET
- *   ┌─────────────────────────┬────────────────────┬───────────────────────┬──────────────────────────┐
- *   │ control words (Int32)   │ (padding)          │ statistics (BigInt64) │ data: capacityBytes      │
- *   │ cursors, wait words,    │                    │ totals, drops, waits  │ variable-length records  │
- *   │ one cache line apart    │                    │                       │ (power of two bytes)     │
- *   └─────────────────────────┴────────────────────┴───────────────────────┴──────────────────────────┘
+ *   byte 0                    STATS_OFFSET (= CONTROL_BYTES)  DATA_OFFSET
+ *   ┌─────────────────────────┬───────────────────────────────┬──────────────────────────┐
+ *   │ control words (Int32)   │ statistics (BigInt64)         │ data: capacityBytes      │
+ *   │ cursors, wait words,    │ totals, drops, waits          │ variable-length records  │
+ *   │ one cache line apart    │                               │ (power of two bytes)     │
+ *   └─────────────────────────┴───────────────────────────────┴──────────────────────────┘
  *
  * Cursors are byte positions that only grow, kept modulo 2^32 (unsigned). Because the capacity is a
  * power of two no larger than 2^30, `cursor & (capacity - 1)` is the offset in the data area on every
@@ -59,10 +59,9 @@ export const DROP_BYTES_WANTED = 35;
 export const DROP_ACKS = 48;
 /** Consumer: DROP_ACKED_NOTHING when its last answer found nothing queued to drop. */
 export const DROP_RESULT = 49;
-/** OPEN or CLOSED. */
+/** 0 while the ring is open (as the buffer is allocated), STATE_CLOSED once it is closed. */
 export const STATE = 50;
 
-export const STATE_OPEN = 0;
 export const STATE_CLOSED = 1;
 export const DROP_ACKED_SOMETHING = 0;
 export const DROP_ACKED_NOTHING = 1;

@@ -7,7 +7,7 @@ import {
 } from '../codec/event.js';
 import { uuidv7 } from '../codec/uuid-v7.js';
 import { InvalidEventError, RecordTooLargeError } from '../errors.js';
-import { align, REC_SIZE } from './layout.js';
+import { align, REC_SIZE, RECORD_HEADER_BYTES } from './layout.js';
 import type { Ring } from './ring-buffer.js';
 
 /**
@@ -17,9 +17,8 @@ import type { Ring } from './ring-buffer.js';
  * instead of a DataView call per field. The ring never leaves the process, so byte order never
  * matters; small fields are packed into their word with shifts, never addressed as bytes.
  *
- *   +16 i32 meta           flags (bits 0–7: HAS_KEY | HAS_SOURCE | HAS_TS | RAW), delivery
- *                          attempts (bits 8–15; written 0, room to count them in place), id
- *                          length in bytes, 1..255 (bits 16–23)
+ *   +16 i32 meta           flags (bits 0–7: HAS_KEY | HAS_SOURCE | HAS_TS | RAW), bits 8–15 0
+ *                          (unused), id length in bytes, 1..255 (bits 16–23)
  *   +20 i32 lengths        key length (bits 0–15), source length (bits 16–31), bytes
  *   +24 i32 payload length bytes
  *   +28 i32 (reserved)
@@ -28,7 +27,7 @@ import type { Ring } from './ring-buffer.js';
  *   +48     id, key, source, payload bytes (UTF-8; the payload is JSON, or the raw line)
  */
 const W_SIZE = REC_SIZE >> 2;
-const W_META = 16 >> 2;
+const W_META = RECORD_HEADER_BYTES >> 2;
 const W_LENGTHS = 20 >> 2;
 const W_PAYLOAD_LEN = 24 >> 2;
 const F_ENQUEUED_AT = 32 >> 3;
@@ -250,7 +249,7 @@ export function writeHeader(
   const w = at >> 2;
   const f = at >> 3;
   words[w + W_SIZE] = size;
-  words[w + W_META] = flags | (idBytes << 16); // attempts: 0
+  words[w + W_META] = flags | (idBytes << 16);
   words[w + W_LENGTHS] = keyBytes | (sourceBytes << 16);
   words[w + W_PAYLOAD_LEN] = payloadBytes;
   floats[f + F_ENQUEUED_AT] = enqueuedAt;
@@ -294,7 +293,6 @@ export function readRecord(ring: Ring, at: number): RecordView {
     ts: flags & FLAG_HAS_TS ? floats[(at >> 3) + F_TS] : undefined,
     raw: (flags & FLAG_RAW) !== 0,
     enqueuedAt: floats[(at >> 3) + F_ENQUEUED_AT]!,
-    attempts: (meta >>> 8) & 0xff,
     payloadOffset: p,
     payloadLength: words[w + W_PAYLOAD_LEN]! >>> 0,
   };

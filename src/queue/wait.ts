@@ -9,18 +9,6 @@
  */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** True when this thread may block in `Atomics.wait` (worker threads; never Node's main thread). */
-export const canBlock: boolean = (() => {
-  try {
-    // A zero timeout on a value that matches returns 'timed-out' where blocking is allowed and
-    // throws where it is not, without ever sleeping.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 0);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 /** Blocks this thread until `words[index]` is notified or differs from `expected`. */
 export function waitSync(
   words: Int32Array,

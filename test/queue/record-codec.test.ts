@@ -130,7 +130,6 @@ describe('record codec round trip', () => {
           if (event.ts === undefined) expect(view.ts).toBeUndefined();
           else expect(Object.is(view.ts, event.ts)).toBe(true);
           expect(view.raw).toBe(false);
-          expect(view.attempts).toBe(0);
           expect(view.enqueuedAt).toBe(enqueuedAt);
           expect(view.payloadLength).toBe(utf8(json));
           expect(payload).toBe(json);
@@ -207,7 +206,6 @@ describe('record codec round trip', () => {
       ts: event.ts,
       raw: false,
       enqueuedAt: 7.25,
-      attempts: 0,
     });
     expect(text).toBe('{"n":1}');
   });
