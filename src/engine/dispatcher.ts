@@ -115,7 +115,7 @@ export class Dispatcher {
    * reserve cursor as it is now, and every record published before the call was reserved before it.
    * (Records reserved but not yet published are waited for too: pushes under way.)
    */
-  drained(): Promise<void> {
+  releasedUpToNow(): Promise<void> {
     const marks = new Map<number, number>();
     for (const p of this.#partitions) {
       // Seq-cst load: a push that resolved before this call made its reservation visible before it
@@ -128,7 +128,7 @@ export class Dispatcher {
 
   /**
    * Resolves once every ring listed in `marks` (partition index → cursor, see
-   * AsyncQueueProducer.marks) has released past its cursor: every record published before the mark
+   * AsyncQueueProducer.publishedEnds) has released past its cursor: every record published before the mark
    * in that ring is then written, dead-lettered or dropped.
    */
   releasedPast(marks: ReadonlyMap<number, number>): Promise<void> {

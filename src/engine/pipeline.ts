@@ -238,12 +238,12 @@ export class Pipeline {
    * Never resolves for events left in the ring by a close that timed out.
    */
   settled(): Promise<void> {
-    return this.#dispatcher.releasedPast(this.#producer.marks());
+    return this.#dispatcher.releasedPast(this.#producer.publishedEnds());
   }
 
   /** Resolves once every event accepted before the call is written, dead-lettered or dropped. */
   drained(): Promise<void> {
-    return this.#dispatcher.drained();
+    return this.#dispatcher.releasedUpToNow();
   }
 
   /**
@@ -323,7 +323,7 @@ export class Pipeline {
           });
     const drained = (async () => {
       for (;;) {
-        await this.#dispatcher.drained();
+        await this.#dispatcher.releasedUpToNow();
         if (this.#dispatcher.idle()) return 'drained' as const;
         // Past the deadline close() has already given up: a reservation still unpublished now
         // may belong to a producer thread that died mid-write, and would be polled for ever.

@@ -14,7 +14,7 @@ export class ReleaseWaiters {
 
   /**
    * Resolves once every ring listed in `marks` (partition index → cursor, see
-   * AsyncQueueProducer.marks) has released past its cursor.
+   * AsyncQueueProducer.publishedEnds) has released past its cursor.
    */
   wait(marks: ReadonlyMap<number, number>): Promise<void> {
     if (this.#passed(marks)) return Promise.resolve();

@@ -54,7 +54,7 @@ class ProducerCore {
   readonly policy: ReservePolicy;
   readonly maxRecordBytes: number;
   /**
-   * Per ring, the cursor just past the last group this producer published there (see `marks`): once
+   * Per ring, the cursor just past the last group this producer published there (see `publishedEnds`): once
    * a ring's release cursor passes it, everything this producer wrote there before is settled.
    */
   readonly ends = new Map<Ring, number>();
@@ -147,9 +147,9 @@ class ProducerCore {
     this.ends.set(ring, (cursor + bytes) >>> 0);
   }
 
-  /** `ends` by partition index. */
-  marks(): Map<number, number> {
-    const marks = new Map<number, number>();
+  /** `ends` by partition index: each ring's cursor just past this producer's last published group. */
+  publishedEnds(): Map<number, number> {
+    const ends = new Map<number, number>();
     this.queue.rings.forEach((ring, index) => {
       const end = this.ends.get(ring);
       if (end === undefined) return;
@@ -162,9 +162,9 @@ class ProducerCore {
       const release = Atomics.load(ring.control, RELEASE_CURSOR) >>> 0;
       const reserve = Atomics.load(ring.control, RESERVE_CURSOR) >>> 0;
       const ahead = (end - release) >>> 0;
-      if (ahead !== 0 && ahead <= (reserve - release) >>> 0) marks.set(index, end);
+      if (ahead !== 0 && ahead <= (reserve - release) >>> 0) ends.set(index, end);
     });
-    return marks;
+    return ends;
   }
 
   // The push methods of both producers, as write generators; every argument is checked before
@@ -319,8 +319,8 @@ export class AsyncQueueProducer {
    * Read it right after a push resolved: when every listed ring has released past its mark, every
    * record this producer pushed before is written, dead-lettered or dropped.
    */
-  marks(): Map<number, number> {
-    return this.#core.marks();
+  publishedEnds(): Map<number, number> {
+    return this.#core.publishedEnds();
   }
 
   /**

@@ -106,7 +106,11 @@ function checkOptionalString(field: 'key' | 'source', value: unknown): string | 
   return value;
 }
 
-/** `id` as given (checked), or a fresh UUIDv7 when it is undefined. */
+/**
+ * The record of a checked event: `id` as given (checked), or a fresh UUIDv7 when it is undefined;
+ * the lengths checked, the size computed. Positional arguments rather than an options object:
+ * this runs once per pushed event, and an object per call is what the push path avoids.
+ */
 function finishPrepare(
   givenId: unknown,
   key: string | undefined,
