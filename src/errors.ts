@@ -208,7 +208,9 @@ export class StartupTimeoutError extends SluiceError {
 }
 
 /**
- * The run config file is unusable (`sluice run`, `sluice validate`); `errors` lists every problem, each naming the field and quoting the value. */
+ * The run config file is unusable (`sluice run`, `sluice validate`): `errors` lists every problem,
+ * each naming the field and quoting the value.
+ */
 export class RunConfigError extends SluiceError {
   readonly errors: readonly string[];
 
