@@ -20,17 +20,36 @@ export interface WorkerSetup {
   taskStarts: SharedArrayBuffer;
 }
 
-/** One unit of work: a claimed range of one partition's ring. Small: no event is cloned. */
-export interface BatchTask {
-  kind: 'deliver' | 'dead-letter' | 'ping';
+/**
+ * One unit of work, told apart by `kind`: `deliver` a claimed range of one partition's ring to the
+ * sink; `dead-letter` its records straight to the dead-letter sink (a poison event); `ping` only
+ * load the transform and open the sinks (start-up). Small: no event is cloned.
+ */
+export type BatchTask = DeliverTask | DeadLetterTask | PingTask;
+
+export interface DeliverTask extends TaskRange {
+  kind: 'deliver';
+}
+
+export interface DeadLetterTask extends TaskRange {
+  kind: 'dead-letter';
+  /** Why the records are dead-lettered, the last error, and how many tasks failed on them. */
+  reason: DeadLetterReason;
+  error: string;
+  attempts: number;
+}
+
+/** An empty range (partition 0, start = end = 0): nothing is read from the ring. */
+export interface PingTask extends TaskRange {
+  kind: 'ping';
+}
+
+/** What every task carries: its range of a ring, and how to run it. */
+export interface TaskRange {
   partition: number;
   start: number;
   end: number;
   records: number;
-  /** With kind 'dead-letter': why, and the last error. */
-  reason?: DeadLetterReason;
-  error?: string;
-  attempts?: number;
   /** Where the sink's retries of this range stood when an earlier dispatch handed it back. */
   retry?: RetryState;
   /**

@@ -231,18 +231,20 @@ export class Dispatcher {
   #run(part: Partition, batch: Batch, item: WorkItem): void {
     this.#running++;
     item.state = 'running';
-    const task: BatchTask = {
-      kind: item.kind,
-      partition: part.index,
-      start: item.start,
-      end: item.end,
-      records: item.records,
-    };
-    if (item.kind === 'dead-letter') {
-      task.reason = 'worker-crash';
-      task.error = item.error ?? 'worker crashed';
-      task.attempts = item.crashes;
-    }
+    const { start, end, records } = item;
+    const task: BatchTask =
+      item.kind === 'dead-letter'
+        ? {
+            kind: 'dead-letter',
+            partition: part.index,
+            start,
+            end,
+            records,
+            reason: 'worker-crash',
+            error: item.error ?? 'worker crashed',
+            attempts: item.crashes,
+          }
+        : { kind: 'deliver', partition: part.index, start, end, records };
     if (item.retry) task.retry = item.retry;
     task.yieldAfterMs = this.#options.workers.taskTimeoutMs * YIELD_SHARE_OF_TASK_TIMEOUT;
     const timed = this.#deadlines.start();

@@ -16,7 +16,7 @@ import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
 import { recordBatch } from './batch-metrics.js';
-import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
+import type { BatchResult, BatchTask, DeadLetterTask, WorkerSetup } from './batch-task.js';
 import {
   deadLetterRetry,
   type TransformStage,
@@ -31,9 +31,7 @@ import { type OpenedSinks, WorkerSinks, writesTextOnly } from './worker-sinks.js
 const LOGGED_IDS = 20;
 
 /** A task as this worker runs it: when it stops waiting inside for a failing sink (wall-clock ms). */
-interface RunningBatch extends BatchTask {
-  yieldAt?: number;
-}
+type RunningBatch<Task extends BatchTask = BatchTask> = Task & { yieldAt?: number };
 
 /**
  * Everything a worker thread does, kept out of `workers/` so it can be tested and profiled like
@@ -111,7 +109,7 @@ export class WorkerRuntime {
     const batch: RunningBatch =
       task.yieldAfterMs === undefined ? task : { ...task, yieldAt: wallClockMs() + task.yieldAfterMs };
     const done =
-      task.kind === 'dead-letter'
+      batch.kind === 'dead-letter'
         ? await this.#deadLetterRange(batch, sinks, result)
         : await this.#deliverRange(batch, sinks, await this.#stage, result, tally, traced.context);
     endSpan(traced.span, done.ok ? undefined : done.error);
@@ -232,7 +230,11 @@ export class WorkerRuntime {
     return this.#finish(sinks, letters, result, task);
   }
 
-  async #deadLetterRange(task: RunningBatch, sinks: OpenedSinks, result: BatchResult): Promise<BatchResult> {
+  async #deadLetterRange(
+    task: RunningBatch<DeadLetterTask>,
+    sinks: OpenedSinks,
+    result: BatchResult,
+  ): Promise<BatchResult> {
     const ring = this.#queue.rings[task.partition]!;
     const letters: DeadLetter[] = [];
     forEachRecord(ring, task.start, task.end, (at) => {
@@ -240,9 +242,9 @@ export class WorkerRuntime {
       letters.push(
         deadLetter(
           { id: view.id, key: view.key, source: view.source, ts: view.ts, raw: payloadText(ring, view) },
-          task.reason ?? 'worker-crash',
-          task.error ?? 'unknown',
-          task.attempts ?? 1,
+          task.reason,
+          task.error,
+          task.attempts,
         ),
       );
     });
