@@ -1,12 +1,12 @@
 // Checks that Sluice's layers point one way. Every .ts file under src/ and workers/ belongs to a
 // layer; an import (static, dynamic, type-only or export-from) may reach its own layer or a lower
 // one, never a higher one, and the library (everything but src/harness and src/cli) never reaches
-// into src/harness, src/cli or bench/. Run: node .ci/check-imports.mjs
-import { readdirSync, readFileSync } from 'node:fs';
+// into src/harness, src/cli or bench/. Run: node .ci/check-imports.mjs [repository root]
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = resolve(process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
 
 /**
  * Layers, bottom to top. A layer may import from itself and from any layer listed before it.
@@ -63,6 +63,7 @@ LAYERS.forEach((peers, index) => {
 
 function listTs(dir) {
   const out = [];
+  if (!existsSync(join(root, dir))) return out;
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory()) out.push(...listTs(path));
