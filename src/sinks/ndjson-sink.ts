@@ -1,6 +1,7 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
+import { recordJson, type Sink, type SinkRecord } from './sink.js';
+import { requireOpen, sinkFailure } from './sink-support.js';
 
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */
@@ -43,16 +44,16 @@ export class NdjsonSink implements Sink {
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    if (this.#fd === undefined) throw new SinkError('ndjson sink is not open', { retryable: false });
+    const fd = requireOpen(this.#fd, 'ndjson');
     let text = '';
     for (const record of records) text += `${recordJson(record)}\n`;
     const bytes = Buffer.from(text);
     try {
       let written = 0;
-      while (written < bytes.length) written += writeSync(this.#fd, bytes, written);
-      if (this.#fsync) fdatasyncSync(this.#fd);
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+      if (this.#fsync) fdatasyncSync(fd);
     } catch (error) {
-      throw new SinkError(`ndjson write to ${this.#path} failed`, { retryable: true, cause: error });
+      throw sinkFailure('ndjson', `write to ${this.#path} failed`, error, { retryable: true });
     }
     return undefined;
   }

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import { encodeCopyBatch } from './postgres-copy.js';
-import { type Sink, SinkError, type SinkRecord } from './sink.js';
+import type { Sink, SinkError, SinkRecord } from './sink.js';
+import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
 export interface PostgresSinkOptions {
   /** libpq connection string. @default process.env.DATABASE_URL, read when the options are resolved */
@@ -59,15 +60,6 @@ const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
  * (54: a value nested too deep). The batch is split to find the records at fault.
  */
 const PER_RECORD_SQLSTATE = /^(22|23|54)/;
-const RETRY_NODE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-]);
 
 /** The client library, once a sink has opened: workers whose pipeline uses another sink never load it. */
 let pgModule: typeof pg | undefined;
@@ -96,7 +88,7 @@ export function isRetryablePgError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   // A server error exists only once the library is loaded.
   if (pgModule && error instanceof pgModule.DatabaseError) return RETRY_SQLSTATE.test(String(code ?? ''));
-  if (typeof code === 'string') return RETRY_NODE.has(code) || RETRY_SQLSTATE.test(code);
+  if (typeof code === 'string') return TRANSIENT_NETWORK_CODES.has(code) || RETRY_SQLSTATE.test(code);
   return /Connection terminated|timeout|not queryable|ECONNRESET/i.test(String((error as Error)?.message));
 }
 
@@ -209,8 +201,7 @@ export class PostgresSink implements Sink {
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    const pool = this.#pool;
-    if (!pool) throw new SinkError('postgres sink is not open', { retryable: false });
+    const pool = requireOpen(this.#pool, 'postgres');
     // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
     const rows = encodeCopyBatch(records);
     let client: pg.PoolClient;
@@ -280,20 +271,11 @@ export class PostgresSink implements Sink {
         ? `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}`
         : `no answer within ${option} (${this.#options[option]} ms)`;
     const code = String((error as { code?: unknown } | null)?.code ?? '');
-    return new SinkError(`postgres: ${what}: ${reason}`, {
+    return sinkFailure('postgres', what, error, {
       retryable: isRetryablePgError(error),
       perRecord: PER_RECORD_SQLSTATE.test(code),
-      cause: error,
+      reason,
     });
-  }
-
-  async healthcheck(): Promise<boolean> {
-    try {
-      await this.#pool?.query('SELECT 1');
-      return this.#pool !== undefined;
-    } catch {
-      return false;
-    }
   }
 }
 

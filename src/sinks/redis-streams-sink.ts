@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { redactedUrl } from '../errors.js';
-import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
+import { payloadJsonOf, type Sink, type SinkRecord } from './sink.js';
+import { messageOf, requireOpen, sinkFailure } from './sink-support.js';
 
 export interface RedisStreamsSinkOptions {
   /** `redis://` or `rediss://` URL, with credentials and database if needed. @default 'redis://127.0.0.1:6379' */
@@ -125,17 +126,15 @@ export class RedisStreamsSink implements Sink {
     } catch (error) {
       redis.disconnect();
       const cause = this.#lastError ?? error;
-      throw new SinkError(`redis-streams: cannot connect to ${redactedUrl(url)}: ${messageOf(cause)}`, {
+      throw sinkFailure('redis-streams', `cannot connect to ${redactedUrl(url)}`, cause, {
         retryable: isRetryableRedisError(cause),
-        cause,
       });
     }
     this.#redis = redis as Redis & AppendOnce;
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    const redis = this.#redis;
-    if (!redis) throw new SinkError('redis-streams sink is not open', { retryable: false });
+    const redis = requireOpen(this.#redis, 'redis-streams');
     const { stream, dedupTtlSeconds, maxLen } = this.#options;
     const keys = [stream];
     const args = [String(dedupTtlSeconds), String(maxLen ?? 0)];
@@ -155,9 +154,9 @@ export class RedisStreamsSink implements Sink {
       await redis.sluiceAppendOnce(keys.length, keys, args);
     } catch (error) {
       const detail = this.#lastError && redis.status !== 'ready' ? ` (${this.#lastError.message})` : '';
-      throw new SinkError(`redis-streams: write to ${stream} failed: ${messageOf(error)}${detail}`, {
+      throw sinkFailure('redis-streams', `write to ${stream} failed`, error, {
         retryable: isRetryableRedisError(error),
-        cause: error,
+        reason: `${messageOf(error)}${detail}`,
       });
     }
     return undefined;
@@ -171,8 +170,4 @@ export class RedisStreamsSink implements Sink {
     if (redis.status === 'ready') await redis.quit().catch(() => {});
     redis.disconnect();
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -45,8 +45,6 @@ export interface Sink {
   write(records: readonly SinkRecord[]): Promise<WriteOutcome | undefined>;
   /** Flushes and releases connections and files; the sink is not used afterwards. */
   close(): Promise<void>;
-  /** Resolves true when the sink can take writes right now (optional). */
-  healthcheck?(): Promise<boolean>;
 }
 
 // Defined with every other error, so that an error revived from another thread is a SinkError.

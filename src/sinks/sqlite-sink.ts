@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { payloadJsonOf, type Sink, SinkError, type SinkRecord } from './sink.js';
+import { requireOpen, sinkFailure } from './sink-support.js';
 import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {
@@ -92,8 +93,7 @@ export class SqliteSink implements Sink {
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    if (!this.#insertBatch) throw new SinkError('sqlite sink is not open', { retryable: false });
-    const insert = this.#insertBatch;
+    const insert = requireOpen(this.#insertBatch, 'sqlite');
     try {
       if (this.#lock) await this.#lock.withLock(() => insert(records));
       else insert(records);
@@ -105,11 +105,7 @@ export class SqliteSink implements Sink {
       const retryable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/.test(code);
       // A value SQLite refuses belongs to its record: the rest of the batch can be written.
       const perRecord = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
-      throw new SinkError(`sqlite write failed: ${(error as Error).message}`, {
-        retryable,
-        perRecord,
-        cause: error,
-      });
+      throw sinkFailure('sqlite', 'write failed', error, { retryable, perRecord });
     }
     return undefined;
   }
@@ -117,9 +113,5 @@ export class SqliteSink implements Sink {
   async close(): Promise<void> {
     this.#db?.close();
     this.#db = undefined;
-  }
-
-  async healthcheck(): Promise<boolean> {
-    return this.#db?.open ?? false;
   }
 }
