@@ -1,9 +1,14 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { SourceAcks } from '../delivery/source-acks.js';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, requireHoldingQueue, ringSizedPending, type SourceTarget } from './source.js';
+import {
+  type BrokerConnection,
+  type BrokerLimits,
+  BrokerSource,
+  type PushMessages,
+} from './broker-source.js';
+import type { SourceTarget } from './source.js';
 
 export interface RedisStreamsSourceOptions {
   /** @default 'redis://127.0.0.1:6379' */
@@ -49,12 +54,12 @@ interface Claimed {
  * entries left pending longer than `claimIdleMs` by any consumer of the group — a dead process's
  * included.
  */
-export class RedisStreamsSource extends RunOnceSource {
+export class RedisStreamsSource extends BrokerSource<string> {
+  protected readonly kind = 'redis-streams';
   readonly #options: RedisStreamsSourceOptions;
   readonly #consumer: string;
   #reader: Redis | undefined;
   #commands: Redis | undefined;
-  #acks: SourceAcks<string> | undefined;
   /** Entry ids this process holds unacknowledged: XAUTOCLAIM must not hand them to it twice. */
   readonly #holding = new Set<string>();
   #received = 0;
@@ -77,16 +82,21 @@ export class RedisStreamsSource extends RunOnceSource {
 
   /** Entries received (claimed ones included), acknowledged, and claimed from idle consumers. */
   get counts(): { received: number; acked: number; claimed: number } {
-    return { received: this.#received, acked: this.#acks?.acked ?? 0, claimed: this.#claimed };
+    return { received: this.#received, acked: this.acked, claimed: this.#claimed };
   }
 
-  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+  protected limits(): { batch: number; maxPending: number | undefined } {
+    return { batch: this.#options.batch ?? DEFAULT_BATCH, maxPending: this.#options.maxPending };
+  }
+
+  protected async connect(
+    target: SourceTarget,
+    { batch, maxPending }: BrokerLimits,
+    signal: AbortSignal,
+  ): Promise<BrokerConnection<string>> {
     const o = this.#options;
-    requireHoldingQueue(target, 'redis-streams');
-    const batch = o.batch ?? DEFAULT_BATCH;
     const blockMs = o.blockMs ?? DEFAULT_BLOCK_MS;
     const claimIdleMs = o.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS;
-    const maxPending = o.maxPending ?? ringSizedPending(target, batch);
     const logger = target.logger;
     const url = o.url ?? DEFAULT_REDIS_URL;
     // Loaded here, not at import: a process that never reads Redis never pays for the client.
@@ -134,41 +144,22 @@ export class RedisStreamsSource extends RunOnceSource {
     }
     const onAbort = () => reader.disconnect();
     signal.addEventListener('abort', onAbort, { once: true });
-    const acks = new SourceAcks<string>(
-      target,
-      async (ids) => {
-        try {
-          await commands.xack(o.stream, o.group, ...ids);
-        } finally {
-          // Acked, or left pending by a failed ack: either way no longer held here, so a claim
-          // (this process's included) can take them again.
-          for (const id of ids) this.#holding.delete(id);
-        }
-      },
-      logger,
-      (ids) => {
-        // Left pending: no longer held here, so a claim (this process's included) takes them
-        // again once they have been idle for claimIdleMs.
-        for (const id of ids) this.#holding.delete(id);
-      },
-    );
-    this.#acks = acks;
     logger.info(
       { stream: o.stream, group: o.group, consumer: this.#consumer, batch, maxPending, claimIdleMs },
       'redis source reading',
     );
-
-    const push = (entries: Claimed[]) => {
+    const holding = this.#holding;
+    const field = o.field ?? 'data';
+    const pushEntries = (entries: Claimed[], push: PushMessages<string>) => {
       if (entries.length === 0) return;
-      const field = o.field ?? 'data';
       const records: RawRecord[] = entries.map((entry) => ({
         data: fieldOf(entry.fields, field) ?? JSON.stringify(fieldsObject(entry.fields)),
         id: `${o.stream}:${entry.id}`,
       }));
-      for (const entry of entries) this.#holding.add(entry.id);
+      for (const entry of entries) holding.add(entry.id);
       this.#received += entries.length;
-      acks.track(
-        target.pushRawRecords(records),
+      push(
+        records,
         entries.map((entry) => entry.id),
       );
     };
@@ -176,19 +167,15 @@ export class RedisStreamsSource extends RunOnceSource {
     // First this consumer's own pending entries (a restart under the same name), then new ones.
     let cursor = '0';
     let nextClaim = Date.now() + claimIdleMs / 2;
-    while (!signal.aborted) {
-      await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
-      if (signal.aborted) break;
+    const read = async (room: () => number, push: PushMessages<string>, signal: AbortSignal) => {
       if (Date.now() >= nextClaim) {
-        const room = Math.max(1, Math.min(batch, maxPending - acks.pending));
-        const { entries, more } = await this.#claim(commands, claimIdleMs, room);
-        push(entries);
+        const { entries, more } = await this.#claim(commands, claimIdleMs, room());
+        pushEntries(entries, push);
         // A dead consumer may have left many: claim the rest before waiting on new entries.
         nextClaim = more ? 0 : Date.now() + claimIdleMs / 2;
-        if (more) continue;
+        if (more) return;
       }
-      const count = Math.max(1, Math.min(batch, maxPending - acks.pending));
-      const args: (string | number)[] = ['GROUP', o.group, this.#consumer, 'COUNT', count];
+      const args: (string | number)[] = ['GROUP', o.group, this.#consumer, 'COUNT', room()];
       // Pending entries are there already; only new ones are waited for.
       if (cursor === '>') args.push('BLOCK', Math.min(blockMs, claimIdleMs));
       args.push('STREAMS', o.stream, cursor);
@@ -199,7 +186,7 @@ export class RedisStreamsSource extends RunOnceSource {
         reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
       } catch (error) {
         // Stopping disconnects the reader, which rejects the read it was waiting on.
-        if (signal.aborted) break;
+        if (signal.aborted) return;
         throw error;
       }
       const all = (reply?.[0]?.[1] ?? []).filter((e) => e !== null);
@@ -209,12 +196,32 @@ export class RedisStreamsSource extends RunOnceSource {
         if (all.length === 0) cursor = '>';
         else {
           cursor = all[all.length - 1]![0];
-          push(entries.filter(({ id }) => !this.#holding.has(id)));
+          pushEntries(
+            entries.filter(({ id }) => !holding.has(id)),
+            push,
+          );
         }
-        continue;
+        return;
       }
-      push(entries);
-    }
+      pushEntries(entries, push);
+    };
+    return {
+      read,
+      ack: async (ids) => {
+        try {
+          await commands.xack(o.stream, o.group, ...ids);
+        } finally {
+          // Acked, or left pending by a failed ack: either way no longer held here, so a claim
+          // (this process's included) can take them again.
+          for (const id of ids) holding.delete(id);
+        }
+      },
+      giveBack: (ids) => {
+        // Left pending: no longer held here, so a claim (this process's included) takes them
+        // again once they have been idle for claimIdleMs.
+        for (const id of ids) holding.delete(id);
+      },
+    };
   }
 
   /**
@@ -274,8 +281,7 @@ export class RedisStreamsSource extends RunOnceSource {
     return { entries: claimed, more: start !== '0-0' };
   }
 
-  async finish(): Promise<void> {
-    await this.#acks?.finish();
+  protected async disconnect(): Promise<void> {
     const commands = this.#commands;
     // QUIT lets Redis finish what it was sent; a connection that is down has nothing to finish.
     if (commands?.status === 'ready') await commands.quit().catch(() => undefined);
