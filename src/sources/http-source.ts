@@ -6,9 +6,11 @@ import { JsonScanner, SCAN_OK } from '../codec/json-scan.js';
 import { prepareRaw } from '../codec/record-codec.js';
 import { InvalidOptionError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { LineRun } from '../queue/record-run.js';
 import { ByteBudget } from './byte-budget.js';
 import { type ContentDecoding, contentDecoding, DECODABLE_CODINGS } from './content-decoding.js';
 import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';
+import { lineBatch, splitLines } from './ndjson-lines.js';
 import { readBody } from './read-body.js';
 import { RunOnceSource, type SourceTarget } from './source.js';
 
@@ -69,8 +71,6 @@ const DISCARD_MS = 10_000;
 const ROOM_POLL_MS = 5;
 /** A chunk pushed at once is at most this share of a partition's ring (see #pushAll). */
 const CHUNK_SHARE_OF_RING = 16;
-const NEWLINE = 0x0a;
-const CARRIAGE_RETURN = 0x0d;
 /** Keys that could reach an object's prototype when a consumer merges the event. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** The same keys as they appear in JSON text: an element without any of them is taken as it is. */
@@ -379,31 +379,23 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
           early({ status: 400, body: { error: outcome.message } });
           return undefined;
       }
-      let lines: RawRecord[];
+      let events: BodyEvents;
       try {
-        // Each event's source says where it was in the body, so a malformed one's dead letter says too.
-        lines = body.ndjson ? splitLines(outcome.body, body.label) : splitArray(outcome.body, body.label);
+        // Each event's source says where it was in the body, so a malformed one's dead letter says
+        // too. Every event is sized before anything is pushed, so a 413 for one record means none
+        // of the body went in.
         const maxRecordBytes = target.options.queue.maxRecordBytes;
-        // Checked before anything is pushed, so a 413 for one record means none of the body went in.
-        lines.forEach((line, index) => {
-          try {
-            prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
-          } catch (error) {
-            if (!(error instanceof RecordTooLargeError)) throw error;
-            throw new HttpError(
-              413,
-              `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`,
-            );
-          }
-        });
+        events = body.ndjson
+          ? lineEvents(outcome.body, body.label, maxRecordBytes)
+          : elementEvents(outcome.body, body.label, maxRecordBytes);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         send(res, { status: error.status, body: { error: error.message } });
         return undefined;
       }
-      const accepted = await this.#pushAll(target, request, lines);
+      const accepted = await this.#pushAll(target, request, events);
       this.#accepted += accepted;
-      const rejected = lines.length - accepted;
+      const rejected = events.length - accepted;
       if (rejected === 0) return accepted;
       if (!signal.aborted && request.aborted) {
         target.logger.info({ accepted, rejected }, 'http source client left before its answer');
@@ -460,24 +452,22 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
   }
 
   /**
-   * Pushes `lines` in order, a chunk at a time, each only once the ring has room for it, so a push
+   * Pushes `events` in order, a chunk at a time, each only once the ring has room for it, so a push
    * never waits on a full ring behind a stalled sink. Returns how many were accepted: a prefix of
-   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or `signal` aborted (the
+   * `events`. Fewer than all when the ring stayed full past fullWaitMs, or `signal` aborted (the
    * source is stopping, or the client went away).
    */
-  async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: RawRecord[]): Promise<number> {
+  async #pushAll(target: HttpSourceTarget, signal: AbortSignal, events: BodyEvents): Promise<number> {
     // capacityBytes is per partition ring.
     const { capacityBytes, maxRecordBytes } = target.options.queue;
     const chunkBytes = Math.max(maxRecordBytes, capacityBytes / CHUNK_SHARE_OF_RING);
     let accepted = 0;
     let i = 0;
-    while (i < lines.length) {
+    while (i < events.length) {
       let end = i;
       let needed = 0;
-      while (end < lines.length) {
-        // The same size the producer will reserve: header, generated id, payload, aligned.
-        const line = lines[end]!;
-        const size = prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source).size;
+      while (end < events.length) {
+        const size = events.size(end);
         if (end > i && needed + size > chunkBytes) break;
         needed += size;
         end++;
@@ -485,12 +475,11 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       // Twice the chunk: a group that does not fit before the ring's end is padded to it and
       // written at the start, and that padding is smaller than the group.
       if (!(await this.#waitForRoom(target, signal, 2 * needed))) break;
-      const chunk = lines.slice(i, end);
       let pushed: number;
       try {
         // Room was there when looked at, but another producer may have taken it since: then the
         // push waits, and a stop must not wait with it.
-        const push = target.pushRawRecords(chunk);
+        const push = events.push(target, i, end);
         const settled = await unlessAborted(push, signal);
         if (settled === undefined) {
           // Whether the pipeline takes this chunk is not known yet, so the client is told none of
@@ -511,9 +500,9 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
         throw error;
       }
       accepted += pushed;
-      i = end;
       // A drop policy discarded some: stop here, the rest is refused rather than dropped too.
-      if (pushed < chunk.length) break;
+      if (pushed < end - i) break;
+      i = end;
     }
     return accepted;
   }
@@ -565,26 +554,69 @@ function digest(token: string): Buffer {
 }
 
 /**
- * Non-blank NDJSON lines, each without its CR; not parsed. Each one's source is `<label> line <n>`,
- * counting every line of the body from 1, blank ones included.
+ * A body's events, to push in order a chunk at a time: how many there are, each one's size in the
+ * ring (what the producer will reserve: header, generated id, source, payload, aligned), and the
+ * push of events [from, to).
  */
-function splitLines(body: Buffer, label: string): RawRecord[] {
-  const lines: RawRecord[] = [];
-  let from = 0;
-  let number = 0;
-  while (from <= body.length) {
-    number++;
-    let at = body.indexOf(NEWLINE, from);
-    if (at === -1) at = body.length;
-    let end = at;
-    if (end > from && body[end - 1] === CARRIAGE_RETURN) end--;
-    const line = body.subarray(from, end);
-    if (line.some((byte) => byte !== 0x20 && byte !== 0x09)) {
-      lines.push({ data: line, source: `${label} line ${number}` });
+interface BodyEvents {
+  readonly length: number;
+  size(i: number): number;
+  push(target: HttpSourceTarget, from: number, to: number): Promise<number>;
+}
+
+/** The 413 for event `index` of a body, larger than the ring's largest record. */
+function tooLargeEvent(index: number, maxRecordBytes: number): HttpError {
+  return new HttpError(413, `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`);
+}
+
+/**
+ * An NDJSON body's non-blank lines, each without its CR and not parsed, pushed as lines lying in
+ * the body (pushLines: no object per line). Each one's source is `<label> line <n>`, counting every
+ * line of the body from 1, blank ones included.
+ */
+function lineEvents(body: Buffer, label: string, maxRecordBytes: number): BodyEvents {
+  const lines = splitLines(body);
+  const naming = { sourcePrefix: `${label} line ` };
+  const count = lines.starts.length;
+  let run: LineRun;
+  try {
+    run = new LineRun(lineBatch(lines, 0, count, naming), maxRecordBytes);
+  } catch (error) {
+    if (!(error instanceof RecordTooLargeError)) throw error;
+    // The run stops at the first line too large; which one it was is for the answer to say.
+    for (let i = 0; i < count; i++) {
+      try {
+        new LineRun(lineBatch(lines, i, i + 1, naming), maxRecordBytes);
+      } catch (lineError) {
+        if (lineError instanceof RecordTooLargeError) throw tooLargeEvent(i, maxRecordBytes);
+        throw lineError;
+      }
     }
-    from = at + 1;
+    throw error;
   }
-  return lines;
+  return {
+    length: count,
+    size: (i) => run.size(i),
+    push: (target, from, to) => target.pushLines(lineBatch(lines, from, to, naming)),
+  };
+}
+
+/** A JSON array body's elements (splitArray), each pushed as a raw record of its own. */
+function elementEvents(body: Buffer, label: string, maxRecordBytes: number): BodyEvents {
+  const records = splitArray(body, label);
+  const sizes = records.map((record, index) => {
+    try {
+      return prepareRaw(record.data, undefined, maxRecordBytes, undefined, record.source).size;
+    } catch (error) {
+      if (error instanceof RecordTooLargeError) throw tooLargeEvent(index, maxRecordBytes);
+      throw error;
+    }
+  });
+  return {
+    length: records.length,
+    size: (i) => sizes[i]!,
+    push: (target, from, to) => target.pushRawRecords(records.slice(from, to)),
+  };
 }
 
 /**

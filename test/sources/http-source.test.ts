@@ -172,6 +172,27 @@ describe('the http source', () => {
     expect(sortedIds(s)).toEqual(['auth-1']);
   });
 
+  it('answers 413 naming the first event larger than queue.maxRecordBytes, NDJSON line or array element, and pushes none of the body', async () => {
+    const { pipeline, url } = await start({}, { queue: { capacityBytes: 64 * 1024, maxRecordBytes: 1024 } });
+    const big = { id: 'big', payload: 'x'.repeat(2000) };
+    const small = (id: string) => ({ id, payload: {} });
+    // Line 2 is blank: the events are counted from 0, the blank line not among them.
+    const lines = await post(
+      `${url}/ingest`,
+      `${JSON.stringify(small('a'))}\n\n${JSON.stringify(small('b'))}\n${JSON.stringify(big)}\n`,
+    );
+    expect(lines.status).toBe(413);
+    expect(await lines.json()).toEqual({ error: 'event 2 is larger than queue.maxRecordBytes (1024)' });
+    const array = await post(
+      `${url}/ingest`,
+      JSON.stringify([small('c'), big, small('d')]),
+      'application/json',
+    );
+    expect(array.status).toBe(413);
+    expect(await array.json()).toEqual({ error: 'event 1 is larger than queue.maxRecordBytes (1024)' });
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
   it('answers 413 to a body over maxBodyBytes, even one sent without a length, and pushes none of it', async () => {
     const { pipeline, url } = await start({ maxBodyBytes: 1024 });
     const line = `${JSON.stringify({ id: 'big', payload: { text: 'x'.repeat(200) } })}\n`;
