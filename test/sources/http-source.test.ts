@@ -674,7 +674,6 @@ describe('the http source stops promptly', () => {
       },
       logger: pipeline.logger,
       stats: () => pipeline.stats(),
-      drained: () => pipeline.drained(),
       settled: () => pipeline.settled(),
       options: pipeline.options,
     };
