@@ -1,5 +1,6 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { redactedUrl } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import { recordJson, type Sink, SinkError, type SinkRecord } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
@@ -94,7 +95,7 @@ export class NatsJetStreamSink implements Sink {
   }
 
   async open(): Promise<void> {
-    const { connect, nanos } = await import('nats');
+    const { connect, nanos } = await importOptional<typeof import('nats')>('nats', 'the nats-jetstream sink');
     const { servers, timeoutMs } = this.#options;
     let nc: NatsConnection;
     try {

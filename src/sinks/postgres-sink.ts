@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
+import { importOptional } from '../optional-package.js';
 import { encodeCopyBatch } from './postgres-copy.js';
 import type { Sink, SinkError, SinkRecord } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
@@ -65,9 +66,18 @@ const PER_RECORD_SQLSTATE = /^(22|23|54)/;
 let pgModule: typeof pg | undefined;
 let copyFrom: ((text: string) => CopyStreamQuery) | undefined;
 
+/** What installs the client library: optional peer dependencies of Sluice, needed by this sink alone. */
+const PG_PACKAGES = ['pg', 'pg-copy-streams'];
+
 async function loadPg(): Promise<typeof pg> {
-  pgModule ??= (await import('pg')).default;
-  copyFrom ??= (await import('pg-copy-streams')).from;
+  pgModule ??= (await importOptional<typeof import('pg')>('pg', 'the postgres sink', PG_PACKAGES)).default;
+  copyFrom ??= (
+    await importOptional<typeof import('pg-copy-streams')>(
+      'pg-copy-streams',
+      'the postgres sink',
+      PG_PACKAGES,
+    )
+  ).from;
   return pgModule;
 }
 

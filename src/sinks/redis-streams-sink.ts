@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redactedUrl } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import { payloadJsonOf, type Sink, type SinkRecord } from './sink.js';
 import { messageOf, requireOpen, sinkFailure } from './sink-support.js';
 
@@ -107,7 +108,7 @@ export class RedisStreamsSink implements Sink {
   }
 
   async open(): Promise<void> {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await importOptional<typeof import('ioredis')>('ioredis', 'the redis-streams sink');
     const { url, timeoutMs } = this.#options;
     const redis = new Redis(url, {
       lazyConnect: true,

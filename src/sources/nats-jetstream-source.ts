@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import type { RawRecord } from '../queue/producer.js';
 import {
   type BrokerConnection,
@@ -80,7 +81,7 @@ export class NatsJetStreamSource extends BrokerSource<JsMsg> {
   ): Promise<BrokerConnection<JsMsg>> {
     const o = this.#options;
     // Loaded here, not at import: a process that never reads NATS never pays for the client.
-    nats = await import('nats');
+    nats = await importOptional<typeof import('nats')>('nats', 'the nats-jetstream source');
     const { connect } = nats;
     const servers = o.servers ?? DEFAULT_NATS_SERVERS;
     const nc = await connect({ servers, name: `sluice-${process.pid}`, maxReconnectAttempts: -1 }).catch(

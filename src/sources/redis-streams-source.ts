@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import type { RawRecord } from '../queue/producer.js';
 import {
   type BrokerConnection,
@@ -100,7 +101,7 @@ export class RedisStreamsSource extends BrokerSource<string> {
     const logger = target.logger;
     const url = o.url ?? DEFAULT_REDIS_URL;
     // Loaded here, not at import: a process that never reads Redis never pays for the client.
-    const { Redis } = await import('ioredis');
+    const { Redis } = await importOptional<typeof import('ioredis')>('ioredis', 'the redis-streams source');
     // A blocking XREADGROUP holds its connection: acknowledgements and claims use a second one.
     // While Redis is down, ioredis queues commands until it reconnects: the reader is disconnected
     // on stop so a pending read ends, and every other command gives up after COMMAND_TIMEOUT_MS
