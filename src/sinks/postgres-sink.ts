@@ -180,10 +180,10 @@ export class PostgresSink implements Sink {
     // An idle connection that dies is reported here; the next query gets a fresh one. Without a
     // listener the event would crash the worker.
     pool.on('error', () => {});
-    const t = `"${this.#table}"`;
+    const table = `"${this.#table}"`;
     try {
       await pool.query(
-        `CREATE TABLE IF NOT EXISTS ${t} (
+        `CREATE TABLE IF NOT EXISTS ${table} (
           id TEXT PRIMARY KEY,
           key TEXT,
           source TEXT,
@@ -199,14 +199,14 @@ export class PostgresSink implements Sink {
       if (code !== '23505' && code !== '42P07' && code !== '42710') {
         // A failed open is not closed by its caller, which builds a new sink to try again.
         await pool.end().catch(() => {});
-        throw this.#failure(`cannot create table ${t}`, error);
+        throw this.#failure(`cannot create table ${table}`, error);
       }
     }
     this.#pool = pool;
     // One simple query: nothing to bind, and the commit needs no round trip of its own.
-    this.#directSql = `COPY ${t} (id, key, source, ts, payload) FROM STDIN (FORMAT binary)`;
+    this.#directSql = `COPY ${table} (id, key, source, ts, payload) FROM STDIN (FORMAT binary)`;
     this.#mergeSql =
-      `INSERT INTO ${t} (id, key, source, ts, payload) SELECT id, key, source, ts, payload FROM ${STAGE} ` +
+      `INSERT INTO ${table} (id, key, source, ts, payload) SELECT id, key, source, ts, payload FROM ${STAGE} ` +
       'ON CONFLICT (id) DO NOTHING; COMMIT';
   }
 

@@ -1,6 +1,6 @@
 import { SourceAcks } from '../delivery/source-acks.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, requireHoldingQueue, ringSizedPending, type SourceTarget } from './source.js';
+import { requireHoldingQueue, ringSizedPending, type SourceTarget, StoppableSource } from './source.js';
 
 /** Events read from a broker, and the broker's handles for them (acknowledged once written). */
 export type PushMessages<Token> = (records: RawRecord[], tokens: Token[]) => void;
@@ -33,7 +33,7 @@ export interface BrokerLimits {
  * the broker holds the backlog; on finish, the acknowledgements the drain made due, then the
  * disconnect. A broker source says how to connect and how to read once.
  */
-export abstract class BrokerSource<Token> extends RunOnceSource {
+export abstract class BrokerSource<Token> extends StoppableSource {
   #acks: SourceAcks<Token> | undefined;
 
   /** The source's name in messages: `nats-jetstream`, `redis-streams`. */

@@ -16,7 +16,7 @@ import { isRefusal, type Route, type RoutedRequest, routeRequest, tokenDigest } 
 import { RequestServer } from './http-server.js';
 import { type HttpSourceOptions, resolveHttpSourceOptions } from './http-source-options.js';
 import { readBody } from './read-body.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { type SourceTarget, StoppableSource } from './source.js';
 
 export {
   DEFAULT_HTTP_SOURCE_OPTIONS,
@@ -74,7 +74,7 @@ export class HttpError extends Error {
  * `rejected`) when some of it went in — accepted events stay accepted, and under `?ack=sink` they
  * may or may not be written before the pipeline closes.
  */
-export class HttpSource extends RunOnceSource<HttpSourceTarget> {
+export class HttpSource extends StoppableSource<HttpSourceTarget> {
   readonly #host: string;
   readonly #port: number;
   readonly #route: Route;

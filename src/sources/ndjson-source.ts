@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { type SourceTarget, StoppableSource } from './source.js';
 
 export interface NdjsonSourceOptions {
   /** File to read, or `-` for stdin. */
@@ -27,7 +27,7 @@ const NEWLINE = 0x0a;
  * chunks; ends at EOF. A malformed line is pushed anyway and the engine dead-letters it as
  * `invalid-json`. Blank lines are skipped.
  */
-export class NdjsonSource extends RunOnceSource {
+export class NdjsonSource extends StoppableSource {
   readonly #path: string;
   readonly #maxLineBytes: number;
   readonly #stdin: Readable;

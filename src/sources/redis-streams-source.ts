@@ -40,8 +40,9 @@ const DEFAULT_CLAIM_IDLE_MS = 30_000;
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /** An entry as XREADGROUP/XAUTOCLAIM return it; a pending entry since deleted has no fields. */
-type Entry = [id: string, fields: string[] | null] | null;
-interface Claimed {
+type EntryReply = [id: string, fields: string[] | null] | null;
+/** An entry that still exists: its id and its fields, name and value alternating. */
+interface StreamEntry {
   id: string;
   fields: string[];
 }
@@ -151,7 +152,7 @@ export class RedisStreamsSource extends BrokerSource<string> {
     );
     const holding = this.#holding;
     const field = o.field ?? 'data';
-    const pushEntries = (entries: Claimed[], push: PushMessages<string>) => {
+    const pushEntries = (entries: StreamEntry[], push: PushMessages<string>) => {
       if (entries.length === 0) return;
       const records: RawRecord[] = entries.map((entry) => ({
         data: fieldOf(entry.fields, field) ?? JSON.stringify(fieldsObject(entry.fields)),
@@ -182,9 +183,9 @@ export class RedisStreamsSource extends BrokerSource<string> {
       args.push('STREAMS', o.stream, cursor);
       // ioredis types each argument order separately; the call itself takes them as a list.
       const xreadgroup = reader.xreadgroup.bind(reader) as (...a: (string | number)[]) => Promise<unknown>;
-      let reply: [string, Entry[]][] | null;
+      let reply: [string, EntryReply[]][] | null;
       try {
-        reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
+        reply = (await xreadgroup(...args)) as [string, EntryReply[]][] | null;
       } catch (error) {
         // Stopping disconnects the reader, which rejects the read it was waiting on.
         if (signal.aborted) return;
@@ -232,10 +233,10 @@ export class RedisStreamsSource extends BrokerSource<string> {
    */
   async #withoutDeleted(
     commands: Redis,
-    entries: Entry[],
+    entries: EntryReply[],
     logger: SourceTarget['logger'],
-  ): Promise<Claimed[]> {
-    const live: Claimed[] = [];
+  ): Promise<StreamEntry[]> {
+    const live: StreamEntry[] = [];
     const deleted: string[] = [];
     for (const entry of entries) {
       if (entry === null) continue;
@@ -257,9 +258,9 @@ export class RedisStreamsSource extends BrokerSource<string> {
     commands: Redis,
     idleMs: number,
     batch: number,
-  ): Promise<{ entries: Claimed[]; more: boolean }> {
+  ): Promise<{ entries: StreamEntry[]; more: boolean }> {
     const o = this.#options;
-    const claimed: Claimed[] = [];
+    const claimed: StreamEntry[] = [];
     let start = '0-0';
     do {
       const reply = (await commands.xautoclaim(
@@ -270,7 +271,7 @@ export class RedisStreamsSource extends BrokerSource<string> {
         start,
         'COUNT',
         batch - claimed.length,
-      )) as [string, Entry[], string[]?];
+      )) as [string, EntryReply[], string[]?];
       start = reply[0];
       // Redis 7 leaves deleted entries out (and drops them from the pending list) itself.
       for (const entry of reply[1]) {

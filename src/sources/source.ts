@@ -53,10 +53,10 @@ export interface Source {
 }
 
 /**
- * The start/stop lifecycle every source shares: `start` runs `run` once, with a signal that aborts
- * on the caller's signal or on `stop()`; `stop` waits for the run to finish.
+ * The stop-by-abort lifecycle every built-in source shares: `start` runs `run` once, with a signal
+ * that aborts on the caller's signal or on `stop()`; `stop` aborts it and waits for the run to end.
  */
-export abstract class RunOnceSource<T extends SourceTarget = SourceTarget> implements Source {
+export abstract class StoppableSource<T extends SourceTarget = SourceTarget> implements Source {
   readonly #stopped = new AbortController();
   #running: Promise<void> | undefined;
 
