@@ -691,6 +691,47 @@ describe('the http source stops promptly', () => {
   });
 });
 
+describe('the http source under a drop policy', () => {
+  it('stops pushing a body at the first chunk the pipeline did not take whole, and answers 429 with what it accepted', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      queue: { capacityBytes: 64 * 1024 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    // A pipeline that discards the second half of every push, as a drop policy may.
+    const chunks: number[] = [];
+    const target: HttpSourceTarget = {
+      push: (event) => pipeline.push(event),
+      pushMany: (events) => pipeline.pushMany(events),
+      pushRaw: (bytes, key) => pipeline.pushRaw(bytes, key),
+      pushRawMany: (lines, key) => pipeline.pushRawMany(lines, key),
+      pushRawRecords: (records) => pipeline.pushRawRecords(records),
+      pushLines: async (batch) => {
+        chunks.push(batch.starts.length);
+        return Math.floor(batch.starts.length / 2);
+      },
+      logger: pipeline.logger,
+      stats: () => pipeline.stats(),
+      settled: () => pipeline.settled(),
+      options: pipeline.options,
+    };
+    const source = new HttpSource({ port: 0 });
+    sources.push(source);
+    void source.start(target, new AbortController().signal);
+    const url = await source.listening();
+    // About 40 KiB: several chunks of at most a 16 KiB record each.
+    const body = ndjson(ids('drop', 400).map((id) => ({ id, payload: { pad: 'x'.repeat(64) } })));
+    const answer = await post(`${url}/ingest`, body);
+    expect(answer.status).toBe(429);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]).toBeLessThan(400);
+    const accepted = Math.floor(chunks[0]! / 2);
+    expect(await answer.json()).toEqual({ accepted, rejected: 400 - accepted });
+    expect(source.accepted).toBe(accepted);
+  });
+});
+
 describe('the http source in a run config', () => {
   const sink = { type: 'sqlite', path: 'out.db' };
 
