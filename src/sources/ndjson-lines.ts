@@ -40,12 +40,9 @@ function contentEnd(bytes: Buffer, start: number, end: number): number {
   return first === end ? -1 : end;
 }
 
-/** Adds the complete line bytes[start, end) to `lines` without its CR, unless it is blank. */
-function addLine(lines: Lines, start: number, end: number, offset: number, number: number): void {
-  const contentTo = contentEnd(lines.bytes, start, end);
-  if (contentTo === -1) return;
+function append(lines: Lines, start: number, end: number, offset: number, number: number): void {
   lines.starts.push(start);
-  lines.ends.push(contentTo);
+  lines.ends.push(end);
   lines.offsets.push(offset);
   lines.numbers.push(number);
 }
@@ -59,7 +56,8 @@ export function splitLines(body: Buffer): Lines {
     number++;
     let at = body.indexOf(NEWLINE, from);
     if (at === -1) at = body.length;
-    addLine(lines, from, at, from, number);
+    const end = contentEnd(body, from, at);
+    if (end !== -1) append(lines, from, end, from, number);
     from = at + 1;
   }
   return lines;
@@ -85,13 +83,14 @@ export class PendingLines {
 
   /** Adds the complete line bytes[start, end) without its CR, unless it is blank. */
   add(bytes: Buffer, start: number, end: number, offset: number, number: number): void {
-    if (contentEnd(bytes, start, end) === -1) return;
+    const contentTo = contentEnd(bytes, start, end);
+    if (contentTo === -1) return;
     let last = this.#batches.at(-1);
     if (last === undefined || last.bytes !== bytes) {
       last = noLines(bytes);
       this.#batches.push(last);
     }
-    addLine(last, start, end, offset, number);
+    append(last, start, contentTo, offset, number);
   }
 
   /** Every batch so far, in order; the pending list starts empty again. */
