@@ -25,8 +25,8 @@ export {
 } from './http-source-options.js';
 
 /**
- * What the HTTP source needs beyond a plain source: the queue figures (to refuse with 429 rather
- * than wait on a full ring) and `settled()` (for `?ack=sink`).
+ * What the HTTP source pushes into: a plain SourceTarget, whose queue figures and ring stats let it
+ * refuse with 429 rather than wait on a full ring, and whose `settled()` answers `?ack=sink`.
  */
 export type HttpSourceTarget = SourceTarget;
 
