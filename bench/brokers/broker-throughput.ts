@@ -83,7 +83,6 @@ function timedTarget(pipeline: Pipeline, onFirstPush: () => void): SourceTarget 
       return pipeline.logger;
     },
     stats: () => pipeline.stats(),
-    drained: () => pipeline.drained(),
     settled: () => pipeline.settled(),
     options: pipeline.options,
   };

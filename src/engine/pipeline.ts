@@ -18,6 +18,7 @@ import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-qu
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { sinkName } from '../sinks/sink-name.js';
+import type { SourceTarget } from '../sources/source.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
@@ -65,7 +66,7 @@ function workerFile(): string {
  * A running pipeline: producers push into the ring, the dispatcher feeds piscina workers, workers
  * write to the sink. Create it with `createPipeline`.
  */
-export class Pipeline {
+export class Pipeline implements SourceTarget {
   readonly options: ResolvedPipelineOptions;
   readonly #queue: EventQueue;
   readonly #producer: AsyncQueueProducer;

@@ -1,7 +1,9 @@
 import type { JetStreamClient, NatsConnection } from 'nats';
 import type { SinkRecord } from '../codec/event.js';
 import { redactedUrl, SinkError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import { recordJson, type Sink } from './sink.js';
+import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
 export interface NatsJetStreamSinkOptions {
   /** Server URL, or several to fail over between. @default 'nats://127.0.0.1:4222' */
@@ -51,12 +53,7 @@ const RETRY_CODES = new Set([
   // No responders: no stream is listening right now (JetStream restarting, leader election).
   '503',
   '408',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
+  ...TRANSIENT_NETWORK_CODES,
 ]);
 
 /** Whether a NATS or JetStream error is transient: connection trouble, timeouts, server-side 5xx. */
@@ -99,7 +96,7 @@ export class NatsJetStreamSink implements Sink {
   }
 
   async open(): Promise<void> {
-    const { connect, nanos } = await import('nats');
+    const { connect, nanos } = await importOptional<typeof import('nats')>('nats', 'the nats-jetstream sink');
     const { servers, timeoutMs } = this.#options;
     let nc: NatsConnection;
     try {
@@ -107,13 +104,9 @@ export class NatsJetStreamSink implements Sink {
       // it is away, publishes time out after timeoutMs and the batch is retried.
       nc = await connect({ servers, timeout: timeoutMs, maxReconnectAttempts: -1 });
     } catch (error) {
-      throw new SinkError(
-        `nats-jetstream: cannot connect to ${servers.map(redactedUrl).join(', ')}: ${messageOf(error)}`,
-        {
-          retryable: isRetryableNatsError(error),
-          cause: error,
-        },
-      );
+      throw sinkFailure('nats-jetstream', `cannot connect to ${servers.map(redactedUrl).join(', ')}`, error, {
+        retryable: isRetryableNatsError(error),
+      });
     }
     try {
       await this.#checkStream(nc, nanos);
@@ -157,9 +150,8 @@ export class NatsJetStreamSink implements Sink {
         throw error;
       });
     } catch (error) {
-      throw new SinkError(`nats-jetstream: cannot set up stream for ${subject}: ${messageOf(error)}`, {
+      throw sinkFailure('nats-jetstream', `cannot set up stream for ${subject}`, error, {
         retryable: isRetryableNatsError(error),
-        cause: error,
       });
     }
     if (captor === '') {
@@ -179,8 +171,7 @@ export class NatsJetStreamSink implements Sink {
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    const js = this.#js;
-    if (!js) throw new SinkError('nats-jetstream sink is not open', { retryable: false });
+    const js = requireOpen(this.#js, 'nats-jetstream');
     const { subject } = this.#options;
     // A payload that cannot be encoded fails its record alone (payloadJsonOf's per-record error).
     const messages = records.map((r) => this.#encoder.encode(recordJson(r)));
@@ -191,10 +182,14 @@ export class NatsJetStreamSink implements Sink {
     for (const result of results) if (result.status === 'rejected') errors.push(result.reason);
     if (errors.length > 0) {
       const first = errors[0];
-      throw new SinkError(
-        `nats-jetstream: ${errors.length} of ${records.length} publishes to ${subject} failed: ${messageOf(first)}`,
-        // A failure no retry can clear makes the batch permanent, rather than spending retries on it.
-        { retryable: errors.every(isRetryableNatsError), cause: first },
+      throw sinkFailure(
+        'nats-jetstream',
+        `${errors.length} of ${records.length} publishes to ${subject} failed`,
+        first,
+        {
+          // A failure no retry can clear makes the batch permanent, rather than spending retries on it.
+          retryable: errors.every(isRetryableNatsError),
+        },
       );
     }
     return undefined;
@@ -206,8 +201,4 @@ export class NatsJetStreamSink implements Sink {
     this.#js = undefined;
     await nc?.close();
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,8 +1,8 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SinkRecord } from '../codec/event.js';
-import { SinkError } from '../errors.js';
 import { recordJson, type Sink } from './sink.js';
+import { requireOpen, sinkFailure } from './sink-support.js';
 
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */
@@ -45,16 +45,16 @@ export class NdjsonSink implements Sink {
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    if (this.#fd === undefined) throw new SinkError('ndjson sink is not open', { retryable: false });
+    const fd = requireOpen(this.#fd, 'ndjson');
     let text = '';
     for (const record of records) text += `${recordJson(record)}\n`;
     const bytes = Buffer.from(text);
     try {
       let written = 0;
-      while (written < bytes.length) written += writeSync(this.#fd, bytes, written);
-      if (this.#fsync) fdatasyncSync(this.#fd);
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+      if (this.#fsync) fdatasyncSync(fd);
     } catch (error) {
-      throw new SinkError(`ndjson write to ${this.#path} failed`, { retryable: true, cause: error });
+      throw sinkFailure('ndjson', `write to ${this.#path} failed`, error, { retryable: true });
     }
     return undefined;
   }

@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { SinkRecord } from '../codec/event.js';
-import { SinkError } from '../errors.js';
+import type { SinkError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import { encodeCopyBatch } from './postgres-copy.js';
 import type { Sink } from './sink.js';
+import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
 export interface PostgresSinkOptions {
   /** libpq connection string. @default process.env.DATABASE_URL, read when the options are resolved */
@@ -61,23 +63,23 @@ const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
  * (54: a value nested too deep). The batch is split to find the records at fault.
  */
 const PER_RECORD_SQLSTATE = /^(22|23|54)/;
-const RETRY_NODE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-]);
 
 /** The client library, once a sink has opened: workers whose pipeline uses another sink never load it. */
 let pgModule: typeof pg | undefined;
 let copyFrom: ((text: string) => CopyStreamQuery) | undefined;
 
+/** What installs the client library: optional peer dependencies of Sluice, needed by this sink alone. */
+const PG_PACKAGES = ['pg', 'pg-copy-streams'];
+
 async function loadPg(): Promise<typeof pg> {
-  pgModule ??= (await import('pg')).default;
-  copyFrom ??= (await import('pg-copy-streams')).from;
+  pgModule ??= (await importOptional<typeof import('pg')>('pg', 'the postgres sink', PG_PACKAGES)).default;
+  copyFrom ??= (
+    await importOptional<typeof import('pg-copy-streams')>(
+      'pg-copy-streams',
+      'the postgres sink',
+      PG_PACKAGES,
+    )
+  ).from;
   return pgModule;
 }
 
@@ -98,7 +100,7 @@ export function isRetryablePgError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   // A server error exists only once the library is loaded.
   if (pgModule && error instanceof pgModule.DatabaseError) return RETRY_SQLSTATE.test(String(code ?? ''));
-  if (typeof code === 'string') return RETRY_NODE.has(code) || RETRY_SQLSTATE.test(code);
+  if (typeof code === 'string') return TRANSIENT_NETWORK_CODES.has(code) || RETRY_SQLSTATE.test(code);
   return /Connection terminated|timeout|not queryable|ECONNRESET/i.test(String((error as Error)?.message));
 }
 
@@ -180,10 +182,10 @@ export class PostgresSink implements Sink {
     // An idle connection that dies is reported here; the next query gets a fresh one. Without a
     // listener the event would crash the worker.
     pool.on('error', () => {});
-    const t = `"${this.#table}"`;
+    const table = `"${this.#table}"`;
     try {
       await pool.query(
-        `CREATE TABLE IF NOT EXISTS ${t} (
+        `CREATE TABLE IF NOT EXISTS ${table} (
           id TEXT PRIMARY KEY,
           key TEXT,
           source TEXT,
@@ -199,20 +201,19 @@ export class PostgresSink implements Sink {
       if (code !== '23505' && code !== '42P07' && code !== '42710') {
         // A failed open is not closed by its caller, which builds a new sink to try again.
         await pool.end().catch(() => {});
-        throw this.#failure(`cannot create table ${t}`, error);
+        throw this.#failure(`cannot create table ${table}`, error);
       }
     }
     this.#pool = pool;
     // One simple query: nothing to bind, and the commit needs no round trip of its own.
-    this.#directSql = `COPY ${t} (id, key, source, ts, payload) FROM STDIN (FORMAT binary)`;
+    this.#directSql = `COPY ${table} (id, key, source, ts, payload) FROM STDIN (FORMAT binary)`;
     this.#mergeSql =
-      `INSERT INTO ${t} (id, key, source, ts, payload) SELECT id, key, source, ts, payload FROM ${STAGE} ` +
+      `INSERT INTO ${table} (id, key, source, ts, payload) SELECT id, key, source, ts, payload FROM ${STAGE} ` +
       'ON CONFLICT (id) DO NOTHING; COMMIT';
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    const pool = this.#pool;
-    if (!pool) throw new SinkError('postgres sink is not open', { retryable: false });
+    const pool = requireOpen(this.#pool, 'postgres');
     // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
     const rows = encodeCopyBatch(records);
     let client: pg.PoolClient;
@@ -282,20 +283,11 @@ export class PostgresSink implements Sink {
         ? `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}`
         : `no answer within ${option} (${this.#options[option]} ms)`;
     const code = String((error as { code?: unknown } | null)?.code ?? '');
-    return new SinkError(`postgres: ${what}: ${reason}`, {
+    return sinkFailure('postgres', what, error, {
       retryable: isRetryablePgError(error),
       perRecord: PER_RECORD_SQLSTATE.test(code),
-      cause: error,
+      reason,
     });
-  }
-
-  async healthcheck(): Promise<boolean> {
-    try {
-      await this.#pool?.query('SELECT 1');
-      return this.#pool !== undefined;
-    } catch {
-      return false;
-    }
   }
 }
 

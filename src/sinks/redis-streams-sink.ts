@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { SinkRecord } from '../codec/event.js';
-import { redactedUrl, SinkError } from '../errors.js';
+import { redactedUrl } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import { payloadJsonOf, type Sink } from './sink.js';
+import { messageOf, requireOpen, sinkFailure } from './sink-support.js';
 
 export interface RedisStreamsSinkOptions {
   /** `redis://` or `rediss://` URL, with credentials and database if needed. @default 'redis://127.0.0.1:6379' */
@@ -107,7 +109,7 @@ export class RedisStreamsSink implements Sink {
   }
 
   async open(): Promise<void> {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await importOptional<typeof import('ioredis')>('ioredis', 'the redis-streams sink');
     const { url, timeoutMs } = this.#options;
     const redis = new Redis(url, {
       lazyConnect: true,
@@ -126,17 +128,15 @@ export class RedisStreamsSink implements Sink {
     } catch (error) {
       redis.disconnect();
       const cause = this.#lastError ?? error;
-      throw new SinkError(`redis-streams: cannot connect to ${redactedUrl(url)}: ${messageOf(cause)}`, {
+      throw sinkFailure('redis-streams', `cannot connect to ${redactedUrl(url)}`, cause, {
         retryable: isRetryableRedisError(cause),
-        cause,
       });
     }
     this.#redis = redis as Redis & AppendOnce;
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    const redis = this.#redis;
-    if (!redis) throw new SinkError('redis-streams sink is not open', { retryable: false });
+    const redis = requireOpen(this.#redis, 'redis-streams');
     const { stream, dedupTtlSeconds, maxLen } = this.#options;
     const keys = [stream];
     const args = [String(dedupTtlSeconds), String(maxLen ?? 0)];
@@ -156,9 +156,9 @@ export class RedisStreamsSink implements Sink {
       await redis.sluiceAppendOnce(keys.length, keys, args);
     } catch (error) {
       const detail = this.#lastError && redis.status !== 'ready' ? ` (${this.#lastError.message})` : '';
-      throw new SinkError(`redis-streams: write to ${stream} failed: ${messageOf(error)}${detail}`, {
+      throw sinkFailure('redis-streams', `write to ${stream} failed`, error, {
         retryable: isRetryableRedisError(error),
-        cause: error,
+        reason: `${messageOf(error)}${detail}`,
       });
     }
     return undefined;
@@ -172,8 +172,4 @@ export class RedisStreamsSink implements Sink {
     if (redis.status === 'ready') await redis.quit().catch(() => {});
     redis.disconnect();
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -28,8 +28,6 @@ export interface Sink {
   write(records: readonly SinkRecord[]): Promise<WriteOutcome | undefined>;
   /** Flushes and releases connections and files; the sink is not used afterwards. */
   close(): Promise<void>;
-  /** Resolves true when the sink can take writes right now (optional). */
-  healthcheck?(): Promise<boolean>;
 }
 
 /** Whether a thrown value is worth retrying: SinkErrors say so; anything else is assumed transient. */

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
 import { payloadJsonOf, type Sink } from './sink.js';
+import { requireOpen, sinkFailure } from './sink-support.js';
 import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {
@@ -94,8 +95,7 @@ export class SqliteSink implements Sink {
   }
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
-    if (!this.#insertBatch) throw new SinkError('sqlite sink is not open', { retryable: false });
-    const insert = this.#insertBatch;
+    const insert = requireOpen(this.#insertBatch, 'sqlite');
     try {
       if (this.#lock) await this.#lock.withLock(() => insert(records));
       else insert(records);
@@ -107,11 +107,7 @@ export class SqliteSink implements Sink {
       const retryable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/.test(code);
       // A value SQLite refuses belongs to its record: the rest of the batch can be written.
       const perRecord = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
-      throw new SinkError(`sqlite write failed: ${(error as Error).message}`, {
-        retryable,
-        perRecord,
-        cause: error,
-      });
+      throw sinkFailure('sqlite', 'write failed', error, { retryable, perRecord });
     }
     return undefined;
   }
@@ -119,9 +115,5 @@ export class SqliteSink implements Sink {
   async close(): Promise<void> {
     this.#db?.close();
     this.#db = undefined;
-  }
-
-  async healthcheck(): Promise<boolean> {
-    return this.#db?.open ?? false;
   }
 }

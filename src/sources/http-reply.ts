@@ -15,6 +15,22 @@ export interface DiscardLimits {
   ms: number;
 }
 
+/** Seconds a client is told to wait after a 429 or a 503. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** The answer to a body over maxBodyBytes. */
+export function bodyTooLarge(maxBodyBytes: number): Reply {
+  return { status: 413, body: { error: `body larger than ${maxBodyBytes} bytes` } };
+}
+
+/** The answer to a request whose body would take the source past maxInFlightBytes. */
+export const BUSY: Reply = {
+  status: 503,
+  body: { error: 'too many request bodies in flight, retry later' },
+  headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+};
+
+/** Writes `reply` as the whole response: its status, its body as JSON, never cached. */
 export function send(res: ServerResponse, reply: Reply): void {
   const body = `${JSON.stringify(reply.body)}\n`;
   res.writeHead(reply.status, {

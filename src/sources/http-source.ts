@@ -1,82 +1,40 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { JsonScanner, SCAN_OK } from '../codec/json-scan.js';
-import { HttpError, InvalidOptionError, RecordTooLargeError } from '../errors.js';
-import type { RawRecord } from '../queue/producer.js';
-import { prepareRaw } from '../queue/record-codec.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
-import { type ContentDecoding, contentDecoding, DECODABLE_CODINGS } from './content-decoding.js';
-import { answerEarly, type DiscardLimits, type Reply, send } from './http-reply.js';
+import { stoppedBeforeWritten, whenWritten } from './http-ack.js';
+import { type BodyEvents, bodyEvents } from './http-body-events.js';
+import { pushWithRoom } from './http-push.js';
+import {
+  answerEarly,
+  BUSY,
+  bodyTooLarge,
+  type DiscardLimits,
+  RETRY_AFTER_SECONDS,
+  type Reply,
+  send,
+} from './http-reply.js';
+import { isRefusal, type Route, type RoutedRequest, routeRequest, tokenDigest } from './http-route.js';
+import { RequestServer } from './http-server.js';
+import { type HttpSourceOptions, resolveHttpSourceOptions } from './http-source-options.js';
 import { readBody } from './read-body.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { type SourceTarget, StoppableSource } from './source.js';
 
-export interface HttpSourceOptions {
-  /** Address to bind. @default '127.0.0.1' — not reachable from other machines unless asked for */
-  host?: string;
-  /** 0 picks a free port (read it from `url`). @default 8080 */
-  port?: number;
-  /** The one path that takes events. @default '/ingest' */
-  path?: string;
-  /** When set, requests must carry `Authorization: Bearer <token>` (401 otherwise). */
-  token?: string;
-  /**
-   * Larger bodies are refused with 413, no more of them held than this, bytes. A compressed body
-   * is held to it twice: as received, and as decoded (its decoding stops there).
-   * @default 10 MiB
-   */
-  maxBodyBytes?: number;
-  /**
-   * Bytes of request bodies read or held at once, all requests together (decoded bytes, for a
-   * compressed body); a body is held until its events are pushed. A request that would pass it is
-   * answered 503 with Retry-After: before its body is read when it declares an uncompressed length,
-   * else as soon as what it read passes it. At least maxBodyBytes, so any body within that limit
-   * can be taken alone.
-   * @default 4 × maxBodyBytes
-   */
-  maxInFlightBytes?: number;
-  /** When the ring is full, how long a request waits for room before a 429, ms. @default 0 */
-  fullWaitMs?: number;
-}
-
-/** maxInFlightBytes, when not given, is this many bodies of maxBodyBytes. */
-export const DEFAULT_IN_FLIGHT_BODIES = 4;
-
-export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<
-  Required<Omit<HttpSourceOptions, 'token' | 'maxInFlightBytes'>>
-> = Object.freeze({
-  host: '127.0.0.1',
-  port: 8080,
-  path: '/ingest',
-  maxBodyBytes: 10 * 1024 * 1024,
-  fullWaitMs: 0,
-});
+export {
+  DEFAULT_HTTP_SOURCE_OPTIONS,
+  DEFAULT_IN_FLIGHT_BODIES,
+  type HttpSourceOptions,
+} from './http-source-options.js';
 
 /**
- * What the HTTP source needs beyond a plain source: the queue figures (to refuse with 429 rather
- * than wait on a full ring) and `settled()` (for `?ack=sink`).
+ * What the HTTP source pushes into: a plain SourceTarget, whose queue figures and ring stats let it
+ * refuse with 429 rather than wait on a full ring, and whose `settled()` answers `?ack=sink`.
  */
 export type HttpSourceTarget = SourceTarget;
 
-/** Seconds a client is told to wait after a 429 or a 503. */
-const RETRY_AFTER_SECONDS = 1;
 /** A refused body is read and dropped up to this many bytes (or maxBodyBytes, if more) so its client sees the answer. */
 const MIN_DISCARD_BYTES = 16 * 1024 * 1024;
 /** …and for at most this long, ms: a client trickling a refused body does not keep its connection. */
 const DISCARD_MS = 10_000;
-/** How often a request waiting for room (fullWaitMs) looks at the ring again, ms. */
-const ROOM_POLL_MS = 5;
-/** A chunk pushed at once is at most this share of a partition's ring (see #pushAll). */
-const CHUNK_SHARE_OF_RING = 16;
-const NEWLINE = 0x0a;
-const CARRIAGE_RETURN = 0x0d;
-/** Keys that could reach an object's prototype when a consumer merges the event. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-/** The same keys as they appear in JSON text: an element without any of them is taken as it is. */
-const FORBIDDEN_KEYS_TEXT = [...FORBIDDEN_KEYS].map((key) => Buffer.from(`"${key}"`));
-const OPEN_BRACKET = 0x5b;
-const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /** One request and its response, as the steps of handling it share them. */
 interface Exchange {
@@ -108,16 +66,15 @@ interface Exchange {
  * `rejected`) when some of it went in — accepted events stay accepted, and under `?ack=sink` they
  * may or may not be written before the pipeline closes.
  */
-export class HttpSource extends RunOnceSource<HttpSourceTarget> {
+export class HttpSource extends StoppableSource<HttpSourceTarget> {
   readonly #host: string;
   readonly #port: number;
-  readonly #path: string;
-  readonly #token: Buffer | undefined;
+  readonly #route: Route;
   readonly #maxBodyBytes: number;
   readonly #budget: ByteBudget;
   readonly #discard: DiscardLimits;
   readonly #fullWaitMs: number;
-  readonly #inFlight = new Set<Promise<void>>();
+  #server: RequestServer | undefined;
   /** Each request's own abort (see #openRequest), aborted all at once when the source stops. */
   readonly #requests = new Set<AbortController>();
   readonly #listening: Promise<string>;
@@ -128,33 +85,16 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
 
   constructor(options: HttpSourceOptions = {}) {
     super();
-    const o = { ...DEFAULT_HTTP_SOURCE_OPTIONS, ...options };
-    if (typeof o.host !== 'string' || o.host === '')
-      throw new InvalidOptionError('source.host', 'a host name or address', o.host);
-    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
-      throw new InvalidOptionError('source.port', 'a port from 0 to 65535', o.port);
-    if (typeof o.path !== 'string' || !o.path.startsWith('/'))
-      throw new InvalidOptionError('source.path', 'a path starting with "/"', o.path);
-    if (o.token !== undefined && (typeof o.token !== 'string' || o.token === ''))
-      throw new InvalidOptionError('source.token', 'a non-empty string', o.token);
-    if (!Number.isSafeInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)
-      throw new InvalidOptionError('source.maxBodyBytes', 'a positive integer of bytes', o.maxBodyBytes);
-    const maxInFlightBytes = o.maxInFlightBytes ?? DEFAULT_IN_FLIGHT_BODIES * o.maxBodyBytes;
-    if (!Number.isSafeInteger(maxInFlightBytes) || maxInFlightBytes < o.maxBodyBytes) {
-      throw new InvalidOptionError(
-        'source.maxInFlightBytes',
-        `an integer of bytes ≥ maxBodyBytes (${o.maxBodyBytes})`,
-        maxInFlightBytes,
-      );
-    }
-    if (!Number.isSafeInteger(o.fullWaitMs) || o.fullWaitMs < 0)
-      throw new InvalidOptionError('source.fullWaitMs', 'an integer of milliseconds ≥ 0', o.fullWaitMs);
+    const o = resolveHttpSourceOptions(options);
     this.#host = o.host;
     this.#port = o.port;
-    this.#path = o.path;
-    this.#token = o.token === undefined ? undefined : digest(o.token);
+    this.#route = {
+      path: o.path,
+      token: o.token === undefined ? undefined : tokenDigest(o.token),
+      maxBodyBytes: o.maxBodyBytes,
+    };
     this.#maxBodyBytes = o.maxBodyBytes;
-    this.#budget = new ByteBudget(maxInFlightBytes);
+    this.#budget = new ByteBudget(o.maxInFlightBytes);
     this.#discard = { bytes: Math.max(o.maxBodyBytes, MIN_DISCARD_BYTES), ms: DISCARD_MS };
     this.#fullWaitMs = o.fullWaitMs;
     this.#listening = new Promise<string>((resolve, reject) => {
@@ -177,7 +117,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
 
   /** Requests being handled now: read, pushed, or waiting on ?ack=sink. */
   get inFlightRequests(): number {
-    return this.#inFlight.size;
+    return this.#server?.inFlight ?? 0;
   }
 
   /** Resolves with the bound URL (e.g. http://127.0.0.1:41234) once listening; rejects if binding failed. */
@@ -192,14 +132,6 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
 
   /** Serves until `signal` aborts or stop(); resolves once the server is closed and no request is being handled. */
   protected async run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
-    const serve = (req: IncomingMessage, res: ServerResponse, awaitingContinue: boolean) => {
-      const handling = this.#handle(target, signal, req, res, awaitingContinue).catch((error: unknown) => {
-        target.logger.error({ err: error }, 'http source request failed');
-        if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
-      });
-      this.#inFlight.add(handling);
-      handling.finally(() => this.#inFlight.delete(handling));
-    };
     // One listener for every request: an AbortSignal warns past ten listeners.
     signal.addEventListener(
       'abort',
@@ -208,42 +140,25 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
       },
       { once: true },
     );
-    const server = createServer((req, res) => serve(req, res, false));
-    // `Expect: 100-continue` (curl's way with a large body): 100 Continue is sent only once the
-    // request passed every check that needs no body, so a refused client never sends its body.
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
+    const server = new RequestServer(
+      (req, res, awaitingContinue) => this.#handle(target, signal, req, res, awaitingContinue),
+      target.logger,
+    );
+    this.#server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.#port, this.#host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      this.#url = await server.listen(this.#port, this.#host);
     } catch (error) {
       this.#unbound(error);
       throw error;
     }
-    const address = server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `http://${host}:${address.port}`;
     this.#bound(this.#url);
-    target.logger.info({ url: this.#url, path: this.#path }, 'http source listening');
+    target.logger.info({ url: this.#url, path: this.#route.path }, 'http source listening');
     if (!signal.aborted) {
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     }
-    await this.#close(server);
-  }
-
-  /** Stops accepting connections, lets the requests being handled finish, then closes the rest. */
-  async #close(server: Server): Promise<void> {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
     // The signal aborted, so no handler waits any longer on a body, room, a push or the sink
-    // (#openRequest): each answers and ends, and none is left behind.
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    server.closeAllConnections();
-    await closed;
+    // (#openRequest): each answers and ends, and the server's close waits for them.
+    await server.close();
   }
 
   async #handle(
@@ -263,65 +178,18 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
         awaitingContinue = false;
       },
     };
-    const early = exchange.early;
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== this.#path) return early({ status: 404, body: { error: 'not found' } });
-    if (req.method !== 'POST') {
-      return early({ status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } });
-    }
-    if (!this.#authorised(req.headers.authorization)) {
-      return early({
-        status: 401,
-        body: { error: 'missing or wrong bearer token' },
-        headers: { 'www-authenticate': 'Bearer' },
-      });
-    }
-    if (signal.aborted) return early({ status: 503, body: { error: 'shutting down' } });
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const ndjson = type === 'application/x-ndjson' || type === 'application/ndjson';
-    if (!ndjson && type !== 'application/json') {
-      return early({
-        status: 415,
-        body: {
-          error: `content-type must be application/x-ndjson or application/json, got ${type || 'none'}`,
-        },
-      });
-    }
-    const decoding = contentDecoding(req.headers['content-encoding']);
-    if (decoding.kind === 'unsupported') {
-      return early({
-        status: 415,
-        body: { error: `content-encoding must be ${DECODABLE_CODINGS}, got ${decoding.value}` },
-      });
-    }
-    // Received bytes are held to the limit too, so a declared length over it is refused at once.
-    if (Number(req.headers['content-length']) > this.#maxBodyBytes) return early(this.#tooLarge());
+    const routed = routeRequest(req, this.#route, signal.aborted);
+    if (isRefusal(routed)) return exchange.early(routed);
     const request = this.#openRequest(signal, res);
     try {
-      const accepted = await this.#receive(target, signal, request.signal, exchange, {
-        ndjson,
-        decoding,
-        label: `POST ${url.pathname}`,
-      });
+      const accepted = await this.#receive(target, signal, request.signal, exchange, routed);
       if (accepted === undefined) return;
-      // settled(): what this source pushed is written or dead-lettered (drained() would also wait
-      // for producer threads' pushes, which the client did not send).
-      if (
-        url.searchParams.get('ack') === 'sink' &&
-        !(await unlessAborted(target.settled(), request.signal))
-      ) {
+      if (routed.ackOnSink && !(await whenWritten(target, request.signal))) {
         if (!signal.aborted) {
           target.logger.info({ accepted }, 'http source client left before its ack');
           return;
         }
-        return send(res, {
-          status: 503,
-          body: {
-            error: 'shutting down',
-            accepted,
-            note: 'the accepted events stay accepted; they may or may not be written before the pipeline closes',
-          },
-        });
+        return send(res, stoppedBeforeWritten(accepted));
       }
       send(res, { status: 200, body: { accepted } });
     } finally {
@@ -340,7 +208,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     signal: AbortSignal,
     request: AbortSignal,
     { req, res, early, proceed }: Exchange,
-    body: { ndjson: boolean; decoding: ContentDecoding; label: string },
+    body: RoutedRequest,
   ): Promise<number | undefined> {
     const hold = this.#budget.hold();
     try {
@@ -361,7 +229,7 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
           if (signal.aborted) early({ status: 503, body: { error: 'shutting down', accepted: 0 } });
           return undefined;
         case 'too-large':
-          early(this.#tooLarge());
+          early(bodyTooLarge(this.#maxBodyBytes));
           return undefined;
         case 'over-budget':
           this.#busy(target, early);
@@ -370,31 +238,23 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
           early({ status: 400, body: { error: outcome.message } });
           return undefined;
       }
-      let lines: RawRecord[];
+      let events: BodyEvents;
       try {
-        // Each event's source says where it was in the body, so a malformed one's dead letter says too.
-        lines = body.ndjson ? splitLines(outcome.body, body.label) : splitArray(outcome.body, body.label);
+        // Each event's source says where it was in the body, so a malformed one's dead letter says
+        // too. Every event is sized before anything is pushed, so a 413 for one record means none
+        // of the body went in.
         const maxRecordBytes = target.options.queue.maxRecordBytes;
-        // Checked before anything is pushed, so a 413 for one record means none of the body went in.
-        lines.forEach((line, index) => {
-          try {
-            prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source);
-          } catch (error) {
-            if (!(error instanceof RecordTooLargeError)) throw error;
-            throw new HttpError(
-              413,
-              `event ${index} is larger than queue.maxRecordBytes (${maxRecordBytes})`,
-            );
-          }
-        });
+        events = bodyEvents(outcome.body, body.ndjson, body.label, maxRecordBytes);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         send(res, { status: error.status, body: { error: error.message } });
         return undefined;
       }
-      const accepted = await this.#pushAll(target, request, lines);
+      const accepted = await pushWithRoom(target, request, events, this.#fullWaitMs, (late) => {
+        this.#accepted += late;
+      });
       this.#accepted += accepted;
-      const rejected = lines.length - accepted;
+      const rejected = events.length - accepted;
       if (rejected === 0) return accepted;
       if (!signal.aborted && request.aborted) {
         target.logger.info({ accepted, rejected }, 'http source client left before its answer');
@@ -435,185 +295,4 @@ export class HttpSource extends RunOnceSource<HttpSourceTarget> {
     });
     return { signal: controller.signal, dispose: () => this.#requests.delete(controller) };
   }
-
-  #tooLarge(): Reply {
-    return { status: 413, body: { error: `body larger than ${this.#maxBodyBytes} bytes` } };
-  }
-
-  /**
-   * Compares digests of the tokens in constant time: equal lengths whatever was sent, so neither
-   * the content nor the length of the token leaks through the response time.
-   */
-  #authorised(header: string | undefined): boolean {
-    if (this.#token === undefined) return true;
-    const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
-    return match !== null && timingSafeEqual(digest(match[1]!), this.#token);
-  }
-
-  /**
-   * Pushes `lines` in order, a chunk at a time, each only once the ring has room for it, so a push
-   * never waits on a full ring behind a stalled sink. Returns how many were accepted: a prefix of
-   * `lines`. Fewer than all when the ring stayed full past fullWaitMs, or `signal` aborted (the
-   * source is stopping, or the client went away).
-   */
-  async #pushAll(target: HttpSourceTarget, signal: AbortSignal, lines: RawRecord[]): Promise<number> {
-    // capacityBytes is per partition ring.
-    const { capacityBytes, maxRecordBytes } = target.options.queue;
-    const chunkBytes = Math.max(maxRecordBytes, capacityBytes / CHUNK_SHARE_OF_RING);
-    let accepted = 0;
-    let i = 0;
-    while (i < lines.length) {
-      let end = i;
-      let needed = 0;
-      while (end < lines.length) {
-        // The same size the producer will reserve: header, generated id, payload, aligned.
-        const line = lines[end]!;
-        const size = prepareRaw(line.data, undefined, maxRecordBytes, undefined, line.source).size;
-        if (end > i && needed + size > chunkBytes) break;
-        needed += size;
-        end++;
-      }
-      // Twice the chunk: a group that does not fit before the ring's end is padded to it and
-      // written at the start, and that padding is smaller than the group.
-      if (!(await this.#waitForRoom(target, signal, 2 * needed))) break;
-      const chunk = lines.slice(i, end);
-      let pushed: number;
-      try {
-        // Room was there when looked at, but another producer may have taken it since: then the
-        // push waits, and a stop must not wait with it.
-        const push = target.pushRawRecords(chunk);
-        const settled = await unlessAborted(push, signal);
-        if (settled === undefined) {
-          // Whether the pipeline takes this chunk is not known yet, so the client is told none of
-          // it was accepted: a resend may duplicate it, never lose it. Counted once it is known.
-          push.then(
-            (late) => {
-              this.#accepted += late;
-            },
-            () => undefined,
-          );
-          break;
-        }
-        pushed = settled.value;
-      } catch (error) {
-        // The reject policy refused mid-chunk: how much of the chunk got in is unknown, so none of
-        // it is reported accepted — the client's resend may duplicate some, never lose any.
-        if ((error as { code?: unknown }).code === 'SLUICE_QUEUE_FULL') break;
-        throw error;
-      }
-      accepted += pushed;
-      i = end;
-      // A drop policy discarded some: stop here, the rest is refused rather than dropped too.
-      if (pushed < chunk.length) break;
-    }
-    return accepted;
-  }
-
-  /** True once the ring has `bytes` free; false if it did not within fullWaitMs or `signal` aborted. */
-  async #waitForRoom(target: HttpSourceTarget, signal: AbortSignal, bytes: number): Promise<boolean> {
-    const deadline = performance.now() + this.#fullWaitMs;
-    for (;;) {
-      if (signal.aborted) return false;
-      // Key-less events of one push go to one ring, picked at the push: room in each is needed.
-      const rings = target.stats().partitions;
-      if (rings.every((ring) => ring.capacityBytes - ring.depthBytes >= bytes)) return true;
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      // Room appears when a worker releases a batch, which this thread hears of through no event.
-      await sleep(Math.min(ROOM_POLL_MS, left), undefined, { signal }).catch(() => undefined);
-    }
-  }
-}
-
-/** The answer to a request whose body would take the source past maxInFlightBytes. */
-const BUSY: Reply = {
-  status: 503,
-  body: { error: 'too many request bodies in flight, retry later' },
-  headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-};
-
-/** `{ value }` once `promise` resolves, or undefined as soon as `signal` aborts; rejects as `promise` does. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<{ value: T } | undefined> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(undefined);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve({ value });
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
-/**
- * Non-blank NDJSON lines, each without its CR; not parsed. Each one's source is `<label> line <n>`,
- * counting every line of the body from 1, blank ones included.
- */
-function splitLines(body: Buffer, label: string): RawRecord[] {
-  const lines: RawRecord[] = [];
-  let from = 0;
-  let number = 0;
-  while (from <= body.length) {
-    number++;
-    let at = body.indexOf(NEWLINE, from);
-    if (at === -1) at = body.length;
-    let end = at;
-    if (end > from && body[end - 1] === CARRIAGE_RETURN) end--;
-    const line = body.subarray(from, end);
-    if (line.some((byte) => byte !== 0x20 && byte !== 0x09)) {
-      lines.push({ data: line, source: `${label} line ${number}` });
-    }
-    from = at + 1;
-  }
-  return lines;
-}
-
-/**
- * A JSON array's elements, each as the bytes it was sent as — numbers exact, nothing re-serialised
- * — found by one scan of the body (JsonScanner), never parsed here. An element holding a
- * `__proto__`, `constructor` or `prototype` key is the exception: it is parsed and written again
- * without those keys, which could reach an object's prototype when a consumer merges the event.
- * Each one's source is `<label> element <n>`, from 1.
- */
-function splitArray(body: Buffer, label: string): RawRecord[] {
-  const elements: number[] = [];
-  // Depth is not limited here: an element nested too deep is the workers' to dead-letter alone.
-  const result = new JsonScanner().scan(body, 0, body.length, Number.MAX_SAFE_INTEGER, false, elements);
-  if (result !== SCAN_OK) {
-    let message = 'not valid JSON';
-    try {
-      JSON.parse(body.toString('utf8'));
-    } catch (error) {
-      message = (error as Error).message;
-    }
-    throw new HttpError(400, `body is not valid JSON: ${message}`);
-  }
-  // Valid JSON: its first byte past the whitespace says what it is.
-  let first = 0;
-  while (first < body.length && JSON_SPACE.has(body[first]!)) first++;
-  if (body[first] !== OPEN_BRACKET) {
-    throw new HttpError(400, 'an application/json body must be an array of events');
-  }
-  const records: RawRecord[] = [];
-  for (let i = 0; i < elements.length; i += 2) {
-    let data = body.subarray(elements[i]!, elements[i + 1]!);
-    if (FORBIDDEN_KEYS_TEXT.some((key) => data.includes(key))) {
-      const cleaned = JSON.parse(data.toString('utf8'), (key, value: unknown) =>
-        FORBIDDEN_KEYS.has(key) ? undefined : value,
-      ) as unknown;
-      data = Buffer.from(JSON.stringify(cleaned) ?? 'null');
-    }
-    records.push({ data, source: `${label} element ${i / 2 + 1}` });
-  }
-  return records;
 }

@@ -1,8 +1,14 @@
-import type { ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'nats';
-import { SourceAcks } from '../delivery/source-acks.js';
+import type { Consumer, ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, requireHoldingQueue, ringSizedPending, type SourceTarget } from './source.js';
+import {
+  type BrokerConnection,
+  type BrokerLimits,
+  BrokerSource,
+  type PushMessages,
+} from './broker-source.js';
+import type { SourceTarget } from './source.js';
 
 export interface NatsJetStreamSourceOptions {
   /** @default 'nats://127.0.0.1:4222' */
@@ -41,13 +47,13 @@ let nats: typeof import('nats');
  * (SourceAcks); a process killed at any instant leaves the rest to be delivered again after
  * `ackWaitMs`, to whichever process of the group pulls next.
  */
-export class NatsJetStreamSource extends RunOnceSource {
+export class NatsJetStreamSource extends BrokerSource<JsMsg> {
+  protected readonly kind = 'nats-jetstream';
   readonly #options: NatsJetStreamSourceOptions;
   #connection: NatsConnection | undefined;
   /** Messages read and not yet acknowledged or given back. */
   readonly #held = new Set<JsMsg>();
   #heartbeat: NodeJS.Timeout | undefined;
-  #acks: SourceAcks<JsMsg> | undefined;
   #received = 0;
   #redelivered = 0;
 
@@ -62,16 +68,20 @@ export class NatsJetStreamSource extends RunOnceSource {
 
   /** Messages received, acknowledged, and received again after an earlier delivery. */
   get counts(): { received: number; acked: number; redelivered: number } {
-    return { received: this.#received, acked: this.#acks?.acked ?? 0, redelivered: this.#redelivered };
+    return { received: this.#received, acked: this.acked, redelivered: this.#redelivered };
   }
 
-  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+  protected limits(): { batch: number; maxPending: number | undefined } {
+    return { batch: this.#options.batch ?? DEFAULT_BATCH, maxPending: this.#options.maxAckPending };
+  }
+
+  protected async connect(
+    target: SourceTarget,
+    { batch, maxPending }: BrokerLimits,
+  ): Promise<BrokerConnection<JsMsg>> {
     const o = this.#options;
-    requireHoldingQueue(target, 'nats-jetstream');
-    const batch = o.batch ?? DEFAULT_BATCH;
-    const maxPending = o.maxAckPending ?? ringSizedPending(target, batch);
     // Loaded here, not at import: a process that never reads NATS never pays for the client.
-    nats = await import('nats');
+    nats = await importOptional<typeof import('nats')>('nats', 'the nats-jetstream source');
     const { connect } = nats;
     const servers = o.servers ?? DEFAULT_NATS_SERVERS;
     const nc = await connect({ servers, name: `sluice-${process.pid}`, maxReconnectAttempts: -1 }).catch(
@@ -90,27 +100,7 @@ export class NatsJetStreamSource extends RunOnceSource {
     await this.#ensureStream(jsm);
     const ackWaitMs = await this.#ensureConsumer(jsm, maxPending);
     const consumer = await nc.jetstream().consumers.get(o.stream, o.durable);
-    const logger = target.logger;
     const held = this.#held;
-    const acks = new SourceAcks<JsMsg>(
-      target,
-      async (messages) => {
-        for (const message of messages) {
-          held.delete(message);
-          message.ack();
-        }
-        // Acks are fire-and-forget publishes; a flush (PING/PONG) returns once the server has them.
-        await nc.flush();
-      },
-      logger,
-      (messages) => {
-        // Not acknowledged (the push failed): delivered again now, not after ackWait.
-        for (const message of messages) {
-          held.delete(message);
-          message.nak();
-        }
-      },
-    );
     // A message still in the ring when ackWait runs out would be delivered again while it waits:
     // harmless (dedup) but wasted. Telling the server it is in progress restarts its ack timer —
     // the durable's own ack wait, which an existing durable may have set shorter than the default.
@@ -118,12 +108,33 @@ export class NatsJetStreamSource extends RunOnceSource {
       for (const message of held) message.working();
     }, ackWaitMs / 3);
     this.#heartbeat.unref();
-    this.#acks = acks;
-    logger.info(
+    target.logger.info(
       { stream: o.stream, durable: o.durable, batch, maxAckPending: maxPending },
       'nats source reading',
     );
+    return {
+      read: (room, push) => this.#read(consumer, room(), push),
+      ack: async (messages) => {
+        for (const message of messages) {
+          held.delete(message);
+          message.ack();
+        }
+        // Acks are fire-and-forget publishes; a flush (PING/PONG) returns once the server has them.
+        await nc.flush();
+      },
+      giveBack: (messages) => {
+        // Not acknowledged (the push failed): delivered again now, not after ackWait.
+        for (const message of messages) {
+          held.delete(message);
+          message.nak();
+        }
+      },
+    };
+  }
 
+  /** One pull of at most `room` messages; messages that arrive together are pushed together. */
+  async #read(consumer: Consumer, room: number, push: PushMessages<JsMsg>): Promise<void> {
+    const stream = this.#options.stream;
     let buffer: JsMsg[] = [];
     const flush = () => {
       if (buffer.length === 0) return;
@@ -131,34 +142,27 @@ export class NatsJetStreamSource extends RunOnceSource {
       buffer = [];
       const records: RawRecord[] = messages.map((m) => ({
         data: m.data,
-        id: m.headers?.get('Nats-Msg-Id') || `${o.stream}:${m.seq}`,
+        id: m.headers?.get('Nats-Msg-Id') || `${stream}:${m.seq}`,
       }));
-      acks.track(target.pushRawRecords(records), messages);
+      push(records, messages);
     };
-    while (!signal.aborted) {
-      // Backpressure: ask for no more than the room left under maxAckPending. While the ring is
-      // full, acknowledgements stop, so pulls stop and the broker holds the backlog.
-      await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
-      if (signal.aborted) break;
-      const room = Math.max(1, Math.min(batch, maxPending - acks.pending));
-      const messages = await consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS });
-      let scheduled = false;
-      for await (const message of messages) {
-        this.#received++;
-        if (message.redelivered) this.#redelivered++;
-        buffer.push(message);
-        this.#held.add(message);
-        // Messages that arrive together are pushed together, once this I/O turn is over.
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(() => {
-            scheduled = false;
-            flush();
-          });
-        }
+    const messages = await consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS });
+    let scheduled = false;
+    for await (const message of messages) {
+      this.#received++;
+      if (message.redelivered) this.#redelivered++;
+      buffer.push(message);
+      this.#held.add(message);
+      // Messages that arrive together are pushed together, once this I/O turn is over.
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
       }
-      flush();
     }
+    flush();
   }
 
   async #ensureStream(jsm: JetStreamManager): Promise<void> {
@@ -244,8 +248,7 @@ export class NatsJetStreamSource extends RunOnceSource {
     return o.ackWaitMs ?? (current.ack_wait ?? nats.nanos(DEFAULT_ACK_WAIT_MS)) / 1e6;
   }
 
-  async finish(): Promise<void> {
-    await this.#acks?.finish();
+  protected async disconnect(): Promise<void> {
     clearInterval(this.#heartbeat);
     await this.#connection?.drain().catch(() => this.#connection?.close());
   }

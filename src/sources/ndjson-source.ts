@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
 import type { LineBatch } from '../queue/record-run.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
+import { type SourceTarget, StoppableSource } from './source.js';
 
 export interface NdjsonSourceOptions {
   /** File to read, or `-` for stdin. */
@@ -20,14 +21,13 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 /** Bytes per read of a file. */
 const READ_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
-const CARRIAGE_RETURN = 0x0d;
 
 /**
  * Newline-delimited JSON from a file or stdin, pushed raw (parsed in the workers, never here) in
  * chunks; ends at EOF. A malformed line is pushed anyway and the engine dead-letters it as
  * `invalid-json`. Blank lines are skipped.
  */
-export class NdjsonSource extends RunOnceSource {
+export class NdjsonSource extends StoppableSource {
   readonly #path: string;
   readonly #maxLineBytes: number;
   readonly #stdin: Readable;
@@ -84,6 +84,8 @@ export class NdjsonSource extends RunOnceSource {
     /** Byte offset in the input of the current chunk's first byte, and of the line being read. */
     let chunkOffset = 0;
     let lineOffset = 0;
+    // Complete lines, each queued without its CR and unless blank; a line's source is
+    // `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where it was.
     const pending = new PendingLines();
     try {
       for await (const chunk of input) {
@@ -93,11 +95,11 @@ export class NdjsonSource extends RunOnceSource {
         for (let at = buffer.indexOf(NEWLINE, from); at !== -1; at = buffer.indexOf(NEWLINE, from)) {
           this.#lines++;
           if (!skipping && partialBytes + (at - from) <= this.#maxLineBytes) {
-            if (partialBytes === 0) this.#take(buffer, from, at, lineOffset, pending);
+            if (partialBytes === 0) pending.add(buffer, from, at, lineOffset, this.#lines);
             else {
               // A line that began in an earlier read: the one line copied into a buffer of its own.
               const line = Buffer.concat([...partial, buffer.subarray(from, at)]);
-              this.#take(line, 0, line.length, lineOffset, pending);
+              pending.add(line, 0, line.length, lineOffset, this.#lines);
             }
           } else {
             this.#reject(target, partialBytes + (at - from));
@@ -126,7 +128,7 @@ export class NdjsonSource extends RunOnceSource {
         if (skipping || partialBytes > this.#maxLineBytes) this.#reject(target, partialBytes);
         else {
           const line = Buffer.concat(partial);
-          this.#take(line, 0, line.length, lineOffset, pending);
+          pending.add(line, 0, line.length, lineOffset, this.#lines);
         }
       }
       for (const batch of pending.take()) await this.#push(target, batch);
@@ -137,18 +139,6 @@ export class NdjsonSource extends RunOnceSource {
       signal.removeEventListener('abort', onAbort);
       if (input !== this.#stdin) input.destroy();
     }
-  }
-
-  /**
-   * Queues the complete line bytes[start, end) for pushing, without its CR and unless it is blank.
-   * Its source is `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where
-   * it was; `offset` is where it starts in the input.
-   */
-  #take(bytes: Buffer, start: number, end: number, offset: number, pending: PendingLines): void {
-    if (end > start && bytes[end - 1] === CARRIAGE_RETURN) end--;
-    let first = start;
-    while (first < end && (bytes[first] === 0x20 || bytes[first] === 0x09)) first++;
-    if (first < end) pending.add(bytes, start, end, offset, this.#lines);
   }
 
   #reject(target: SourceTarget, bytes: number, line: number | null = this.#lines): void {
@@ -181,48 +171,6 @@ export class NdjsonSource extends RunOnceSource {
 
   /** Lines [from, to) as a LineBatch: ids from the file and offsets, sources from line numbers. */
   #batch(lines: Lines, from: number, to: number): LineBatch {
-    const all = from === 0 && to === lines.starts.length;
-    const cut = <T>(list: T[]) => (all ? list : list.slice(from, to));
-    return {
-      bytes: lines.bytes,
-      starts: cut(lines.starts),
-      ends: cut(lines.ends),
-      sourcePrefix: `${this.#label}:`,
-      sourceNumbers: cut(lines.numbers),
-      ...(this.#idPrefix === undefined ? {} : { idPrefix: this.#idPrefix, idNumbers: cut(lines.offsets) }),
-    };
-  }
-}
-
-/** Complete lines lying in one buffer, with where each starts in the input and its line number. */
-interface Lines {
-  bytes: Buffer;
-  starts: number[];
-  ends: number[];
-  offsets: number[];
-  numbers: number[];
-}
-
-/** Lines read and not yet pushed, grouped by the buffer they lie in, in input order. */
-class PendingLines {
-  #batches: Lines[] = [];
-
-  add(bytes: Buffer, start: number, end: number, offset: number, number: number): void {
-    let last = this.#batches.at(-1);
-    if (last === undefined || last.bytes !== bytes) {
-      last = { bytes, starts: [], ends: [], offsets: [], numbers: [] };
-      this.#batches.push(last);
-    }
-    last.starts.push(start);
-    last.ends.push(end);
-    last.offsets.push(offset);
-    last.numbers.push(number);
-  }
-
-  /** Every batch so far, in order; the pending list starts empty again. */
-  take(): Lines[] {
-    const batches = this.#batches;
-    this.#batches = [];
-    return batches;
+    return lineBatch(lines, from, to, { sourcePrefix: `${this.#label}:`, idPrefix: this.#idPrefix });
   }
 }

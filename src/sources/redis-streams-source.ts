@@ -1,9 +1,15 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { SourceAcks } from '../delivery/source-acks.js';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import type { RawRecord } from '../queue/producer.js';
-import { RunOnceSource, requireHoldingQueue, ringSizedPending, type SourceTarget } from './source.js';
+import {
+  type BrokerConnection,
+  type BrokerLimits,
+  BrokerSource,
+  type PushMessages,
+} from './broker-source.js';
+import type { SourceTarget } from './source.js';
 
 export interface RedisStreamsSourceOptions {
   /** @default 'redis://127.0.0.1:6379' */
@@ -34,8 +40,9 @@ const DEFAULT_CLAIM_IDLE_MS = 30_000;
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /** An entry as XREADGROUP/XAUTOCLAIM return it; a pending entry since deleted has no fields. */
-type Entry = [id: string, fields: string[] | null] | null;
-interface Claimed {
+type EntryReply = [id: string, fields: string[] | null] | null;
+/** An entry that still exists: its id and its fields, name and value alternating. */
+interface StreamEntry {
   id: string;
   fields: string[];
 }
@@ -49,12 +56,12 @@ interface Claimed {
  * entries left pending longer than `claimIdleMs` by any consumer of the group — a dead process's
  * included.
  */
-export class RedisStreamsSource extends RunOnceSource {
+export class RedisStreamsSource extends BrokerSource<string> {
+  protected readonly kind = 'redis-streams';
   readonly #options: RedisStreamsSourceOptions;
   readonly #consumer: string;
   #reader: Redis | undefined;
   #commands: Redis | undefined;
-  #acks: SourceAcks<string> | undefined;
   /** Entry ids this process holds unacknowledged: XAUTOCLAIM must not hand them to it twice. */
   readonly #holding = new Set<string>();
   #received = 0;
@@ -77,20 +84,25 @@ export class RedisStreamsSource extends RunOnceSource {
 
   /** Entries received (claimed ones included), acknowledged, and claimed from idle consumers. */
   get counts(): { received: number; acked: number; claimed: number } {
-    return { received: this.#received, acked: this.#acks?.acked ?? 0, claimed: this.#claimed };
+    return { received: this.#received, acked: this.acked, claimed: this.#claimed };
   }
 
-  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+  protected limits(): { batch: number; maxPending: number | undefined } {
+    return { batch: this.#options.batch ?? DEFAULT_BATCH, maxPending: this.#options.maxPending };
+  }
+
+  protected async connect(
+    target: SourceTarget,
+    { batch, maxPending }: BrokerLimits,
+    signal: AbortSignal,
+  ): Promise<BrokerConnection<string>> {
     const o = this.#options;
-    requireHoldingQueue(target, 'redis-streams');
-    const batch = o.batch ?? DEFAULT_BATCH;
     const blockMs = o.blockMs ?? DEFAULT_BLOCK_MS;
     const claimIdleMs = o.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS;
-    const maxPending = o.maxPending ?? ringSizedPending(target, batch);
     const logger = target.logger;
     const url = o.url ?? DEFAULT_REDIS_URL;
     // Loaded here, not at import: a process that never reads Redis never pays for the client.
-    const { Redis } = await import('ioredis');
+    const { Redis } = await importOptional<typeof import('ioredis')>('ioredis', 'the redis-streams source');
     // A blocking XREADGROUP holds its connection: acknowledgements and claims use a second one.
     // While Redis is down, ioredis queues commands until it reconnects: the reader is disconnected
     // on stop so a pending read ends, and every other command gives up after COMMAND_TIMEOUT_MS
@@ -134,41 +146,22 @@ export class RedisStreamsSource extends RunOnceSource {
     }
     const onAbort = () => reader.disconnect();
     signal.addEventListener('abort', onAbort, { once: true });
-    const acks = new SourceAcks<string>(
-      target,
-      async (ids) => {
-        try {
-          await commands.xack(o.stream, o.group, ...ids);
-        } finally {
-          // Acked, or left pending by a failed ack: either way no longer held here, so a claim
-          // (this process's included) can take them again.
-          for (const id of ids) this.#holding.delete(id);
-        }
-      },
-      logger,
-      (ids) => {
-        // Left pending: no longer held here, so a claim (this process's included) takes them
-        // again once they have been idle for claimIdleMs.
-        for (const id of ids) this.#holding.delete(id);
-      },
-    );
-    this.#acks = acks;
     logger.info(
       { stream: o.stream, group: o.group, consumer: this.#consumer, batch, maxPending, claimIdleMs },
       'redis source reading',
     );
-
-    const push = (entries: Claimed[]) => {
+    const holding = this.#holding;
+    const field = o.field ?? 'data';
+    const pushEntries = (entries: StreamEntry[], push: PushMessages<string>) => {
       if (entries.length === 0) return;
-      const field = o.field ?? 'data';
       const records: RawRecord[] = entries.map((entry) => ({
         data: fieldOf(entry.fields, field) ?? JSON.stringify(fieldsObject(entry.fields)),
         id: `${o.stream}:${entry.id}`,
       }));
-      for (const entry of entries) this.#holding.add(entry.id);
+      for (const entry of entries) holding.add(entry.id);
       this.#received += entries.length;
-      acks.track(
-        target.pushRawRecords(records),
+      push(
+        records,
         entries.map((entry) => entry.id),
       );
     };
@@ -176,30 +169,26 @@ export class RedisStreamsSource extends RunOnceSource {
     // First this consumer's own pending entries (a restart under the same name), then new ones.
     let cursor = '0';
     let nextClaim = Date.now() + claimIdleMs / 2;
-    while (!signal.aborted) {
-      await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
-      if (signal.aborted) break;
+    const read = async (room: () => number, push: PushMessages<string>, signal: AbortSignal) => {
       if (Date.now() >= nextClaim) {
-        const room = Math.max(1, Math.min(batch, maxPending - acks.pending));
-        const { entries, more } = await this.#claim(commands, claimIdleMs, room);
-        push(entries);
+        const { entries, more } = await this.#claim(commands, claimIdleMs, room());
+        pushEntries(entries, push);
         // A dead consumer may have left many: claim the rest before waiting on new entries.
         nextClaim = more ? 0 : Date.now() + claimIdleMs / 2;
-        if (more) continue;
+        if (more) return;
       }
-      const count = Math.max(1, Math.min(batch, maxPending - acks.pending));
-      const args: (string | number)[] = ['GROUP', o.group, this.#consumer, 'COUNT', count];
+      const args: (string | number)[] = ['GROUP', o.group, this.#consumer, 'COUNT', room()];
       // Pending entries are there already; only new ones are waited for.
       if (cursor === '>') args.push('BLOCK', Math.min(blockMs, claimIdleMs));
       args.push('STREAMS', o.stream, cursor);
       // ioredis types each argument order separately; the call itself takes them as a list.
       const xreadgroup = reader.xreadgroup.bind(reader) as (...a: (string | number)[]) => Promise<unknown>;
-      let reply: [string, Entry[]][] | null;
+      let reply: [string, EntryReply[]][] | null;
       try {
-        reply = (await xreadgroup(...args)) as [string, Entry[]][] | null;
+        reply = (await xreadgroup(...args)) as [string, EntryReply[]][] | null;
       } catch (error) {
         // Stopping disconnects the reader, which rejects the read it was waiting on.
-        if (signal.aborted) break;
+        if (signal.aborted) return;
         throw error;
       }
       const all = (reply?.[0]?.[1] ?? []).filter((e) => e !== null);
@@ -209,12 +198,32 @@ export class RedisStreamsSource extends RunOnceSource {
         if (all.length === 0) cursor = '>';
         else {
           cursor = all[all.length - 1]![0];
-          push(entries.filter(({ id }) => !this.#holding.has(id)));
+          pushEntries(
+            entries.filter(({ id }) => !holding.has(id)),
+            push,
+          );
         }
-        continue;
+        return;
       }
-      push(entries);
-    }
+      pushEntries(entries, push);
+    };
+    return {
+      read,
+      ack: async (ids) => {
+        try {
+          await commands.xack(o.stream, o.group, ...ids);
+        } finally {
+          // Acked, or left pending by a failed ack: either way no longer held here, so a claim
+          // (this process's included) can take them again.
+          for (const id of ids) holding.delete(id);
+        }
+      },
+      giveBack: (ids) => {
+        // Left pending: no longer held here, so a claim (this process's included) takes them
+        // again once they have been idle for claimIdleMs.
+        for (const id of ids) holding.delete(id);
+      },
+    };
   }
 
   /**
@@ -224,10 +233,10 @@ export class RedisStreamsSource extends RunOnceSource {
    */
   async #withoutDeleted(
     commands: Redis,
-    entries: Entry[],
+    entries: EntryReply[],
     logger: SourceTarget['logger'],
-  ): Promise<Claimed[]> {
-    const live: Claimed[] = [];
+  ): Promise<StreamEntry[]> {
+    const live: StreamEntry[] = [];
     const deleted: string[] = [];
     for (const entry of entries) {
       if (entry === null) continue;
@@ -249,9 +258,9 @@ export class RedisStreamsSource extends RunOnceSource {
     commands: Redis,
     idleMs: number,
     batch: number,
-  ): Promise<{ entries: Claimed[]; more: boolean }> {
+  ): Promise<{ entries: StreamEntry[]; more: boolean }> {
     const o = this.#options;
-    const claimed: Claimed[] = [];
+    const claimed: StreamEntry[] = [];
     let start = '0-0';
     do {
       const reply = (await commands.xautoclaim(
@@ -262,7 +271,7 @@ export class RedisStreamsSource extends RunOnceSource {
         start,
         'COUNT',
         batch - claimed.length,
-      )) as [string, Entry[], string[]?];
+      )) as [string, EntryReply[], string[]?];
       start = reply[0];
       // Redis 7 leaves deleted entries out (and drops them from the pending list) itself.
       for (const entry of reply[1]) {
@@ -274,8 +283,7 @@ export class RedisStreamsSource extends RunOnceSource {
     return { entries: claimed, more: start !== '0-0' };
   }
 
-  async finish(): Promise<void> {
-    await this.#acks?.finish();
+  protected async disconnect(): Promise<void> {
     const commands = this.#commands;
     // QUIT lets Redis finish what it was sent; a connection that is down has nothing to finish.
     if (commands?.status === 'ready') await commands.quit().catch(() => undefined);

@@ -1,25 +1,38 @@
-import type { Pipeline } from '../engine/pipeline.js';
+import type { Logger } from 'pino';
+import type { SluiceEvent } from '../codec/event.js';
 import { InvalidOptionError } from '../errors.js';
+import type { QueueStats } from '../queue/event-queue.js';
+import type { RawRecord } from '../queue/producer.js';
+import type { ResolvedQueueOptions } from '../queue/queue-options.js';
+import type { LineBatch } from '../queue/record-run.js';
 
 /**
- * What a source may call: the pipeline's public push API, its logger, and — for sources that answer
- * their clients (HTTP: 429 when full, ?ack=sink) or acknowledge a broker — its statistics, options,
- * drained() and settled().
+ * What a source may call on the pipeline it feeds (a Pipeline is one): the push API, the logger,
+ * and — for sources that answer their clients (HTTP: 429 when full, ?ack=sink) or acknowledge a
+ * broker — the rings' room, the queue's options, and settled().
  */
-export type SourceTarget = Pick<
-  Pipeline,
-  | 'push'
-  | 'pushMany'
-  | 'pushRaw'
-  | 'pushRawMany'
-  | 'pushRawRecords'
-  | 'pushLines'
-  | 'logger'
-  | 'stats'
-  | 'drained'
-  | 'settled'
-  | 'options'
->;
+export interface SourceTarget {
+  /** Resolves once the event is in the ring (false: a drop policy discarded it); waits while full. */
+  push(event: SluiceEvent): Promise<boolean>;
+  /** Pushes events as few publish groups; resolves with how many were accepted. */
+  pushMany(events: readonly SluiceEvent[]): Promise<number>;
+  /** Pushes one serialised event (an NDJSON line); parsed in a worker, never on this thread. */
+  pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean>;
+  /** Pushes serialised events as few publish groups; resolves with how many were accepted. */
+  pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number>;
+  /** Pushes serialised events, each with its own id and source; resolves with how many were accepted. */
+  pushRawRecords(records: readonly RawRecord[]): Promise<number>;
+  /** Pushes lines lying in one buffer without an object per line (see LineBatch). */
+  pushLines(batch: LineBatch): Promise<number>;
+  /** The pipeline's logger: one structured line per happening. */
+  readonly logger: Logger;
+  /** Each partition's ring now: how full it is (HTTP waits for room rather than on a full ring). */
+  stats(): { readonly partitions: readonly QueueStats[] };
+  /** Resolves once every event this thread pushed before the call is written or dead-lettered. */
+  settled(): Promise<void>;
+  /** The queue's size, partitions, full-ring policy and largest record. */
+  readonly options: { readonly queue: ResolvedQueueOptions };
+}
 
 /** Something that produces events into a pipeline until it is exhausted or stopped. */
 export interface Source {
@@ -40,10 +53,10 @@ export interface Source {
 }
 
 /**
- * The start/stop lifecycle every source shares: `start` runs `run` once, with a signal that aborts
- * on the caller's signal or on `stop()`; `stop` waits for the run to finish.
+ * The stop-by-abort lifecycle every built-in source shares: `start` runs `run` once, with a signal
+ * that aborts on the caller's signal or on `stop()`; `stop` aborts it and waits for the run to end.
  */
-export abstract class RunOnceSource<T extends SourceTarget = SourceTarget> implements Source {
+export abstract class StoppableSource<T extends SourceTarget = SourceTarget> implements Source {
   readonly #stopped = new AbortController();
   #running: Promise<void> | undefined;
 

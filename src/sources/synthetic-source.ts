@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SluiceEvent } from '../codec/event.js';
-import { RunOnceSource, type SourceTarget } from './source.js';
+import { type SourceTarget, StoppableSource } from './source.js';
 
 export interface SyntheticSourceOptions {
   /** Events per second, or `max`: as fast as the pipeline accepts them. @default 'max' */
@@ -23,7 +23,7 @@ const TICK_MS = 10;
  * Generated events `{ id, key, payload: { n, value } }`: ids unique per run (a random run prefix and a
  * sequence number), keys `key-0` … `key-(keys-1)` in turn.
  */
-export class SyntheticSource extends RunOnceSource {
+export class SyntheticSource extends StoppableSource {
   readonly #rate: number | 'max';
   readonly #events: number;
   readonly #keys: number;

@@ -172,6 +172,27 @@ describe('the http source', () => {
     expect(sortedIds(s)).toEqual(['auth-1']);
   });
 
+  it('answers 413 naming the first event larger than queue.maxRecordBytes, NDJSON line or array element, and pushes none of the body', async () => {
+    const { pipeline, url } = await start({}, { queue: { capacityBytes: 64 * 1024, maxRecordBytes: 1024 } });
+    const big = { id: 'big', payload: 'x'.repeat(2000) };
+    const small = (id: string) => ({ id, payload: {} });
+    // Line 2 is blank: the events are counted from 0, the blank line not among them.
+    const lines = await post(
+      `${url}/ingest`,
+      `${JSON.stringify(small('a'))}\n\n${JSON.stringify(small('b'))}\n${JSON.stringify(big)}\n`,
+    );
+    expect(lines.status).toBe(413);
+    expect(await lines.json()).toEqual({ error: 'event 2 is larger than queue.maxRecordBytes (1024)' });
+    const array = await post(
+      `${url}/ingest`,
+      JSON.stringify([small('c'), big, small('d')]),
+      'application/json',
+    );
+    expect(array.status).toBe(413);
+    expect(await array.json()).toEqual({ error: 'event 1 is larger than queue.maxRecordBytes (1024)' });
+    expect(pipeline.stats().queue.recordsWritten).toBe(0);
+  });
+
   it('answers 413 to a body over maxBodyBytes, even one sent without a length, and pushes none of it', async () => {
     const { pipeline, url } = await start({ maxBodyBytes: 1024 });
     const line = `${JSON.stringify({ id: 'big', payload: { text: 'x'.repeat(200) } })}\n`;
@@ -653,7 +674,6 @@ describe('the http source stops promptly', () => {
       },
       logger: pipeline.logger,
       stats: () => pipeline.stats(),
-      drained: () => pipeline.drained(),
       settled: () => pipeline.settled(),
       options: pipeline.options,
     };
@@ -668,6 +688,47 @@ describe('the http source stops promptly', () => {
     expect(answer.status).toBe(503);
     expect(await answer.json()).toMatchObject({ error: 'shutting down', accepted: 0, rejected: 10 });
     expect(source.accepted).toBe(0);
+  });
+});
+
+describe('the http source under a drop policy', () => {
+  it('stops pushing a body at the first chunk the pipeline did not take whole, and answers 429 with what it accepted', async () => {
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      queue: { capacityBytes: 64 * 1024 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    });
+    // A pipeline that discards the second half of every push, as a drop policy may.
+    const chunks: number[] = [];
+    const target: HttpSourceTarget = {
+      push: (event) => pipeline.push(event),
+      pushMany: (events) => pipeline.pushMany(events),
+      pushRaw: (bytes, key) => pipeline.pushRaw(bytes, key),
+      pushRawMany: (lines, key) => pipeline.pushRawMany(lines, key),
+      pushRawRecords: (records) => pipeline.pushRawRecords(records),
+      pushLines: async (batch) => {
+        chunks.push(batch.starts.length);
+        return Math.floor(batch.starts.length / 2);
+      },
+      logger: pipeline.logger,
+      stats: () => pipeline.stats(),
+      settled: () => pipeline.settled(),
+      options: pipeline.options,
+    };
+    const source = new HttpSource({ port: 0 });
+    sources.push(source);
+    void source.start(target, new AbortController().signal);
+    const url = await source.listening();
+    // About 40 KiB: several chunks of at most a 16 KiB record each.
+    const body = ndjson(ids('drop', 400).map((id) => ({ id, payload: { pad: 'x'.repeat(64) } })));
+    const answer = await post(`${url}/ingest`, body);
+    expect(answer.status).toBe(429);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]).toBeLessThan(400);
+    const accepted = Math.floor(chunks[0]! / 2);
+    expect(await answer.json()).toEqual({ accepted, rejected: 400 - accepted });
+    expect(source.accepted).toBe(accepted);
   });
 });
 

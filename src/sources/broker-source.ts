@@ -1,0 +1,90 @@
+import { SourceAcks } from '../delivery/source-acks.js';
+import type { RawRecord } from '../queue/producer.js';
+import { requireHoldingQueue, ringSizedPending, type SourceTarget, StoppableSource } from './source.js';
+
+/** Events read from a broker, and the broker's handles for them (acknowledged once written). */
+export type PushMessages<Token> = (records: RawRecord[], tokens: Token[]) => void;
+
+/** A broker source's connection, once set up: what the shared read loop calls on it. */
+export interface BrokerConnection<Token> {
+  /**
+   * Reads once — at most `room()` messages, asked again before each request to the broker — and
+   * hands what it read to `push`, as many times as it likes. Resolves when the read is over (also
+   * soon after `signal` aborts); the loop then waits for room and reads again.
+   */
+  read(room: () => number, push: PushMessages<Token>, signal: AbortSignal): Promise<void>;
+  /** Acknowledges messages whose events were written or dead-lettered. */
+  ack(tokens: readonly Token[]): Promise<void>;
+  /** Messages whose push failed or was not accepted whole: left unacknowledged, to come again. */
+  giveBack(tokens: readonly Token[]): void;
+}
+
+/** How much a broker source reads at once and holds unacknowledged at most. */
+export interface BrokerLimits {
+  /** Messages asked for per read. */
+  batch: number;
+  /** Messages read and not yet acknowledged, at most. */
+  maxPending: number;
+}
+
+/**
+ * The skeleton every broker source shares: connect, then a loop of read → push → acknowledge once
+ * the sink committed (SourceAcks), bounded by maxPending so that a stalled sink stops the reads and
+ * the broker holds the backlog; on finish, the acknowledgements the drain made due, then the
+ * disconnect. A broker source says how to connect and how to read once.
+ */
+export abstract class BrokerSource<Token> extends StoppableSource {
+  #acks: SourceAcks<Token> | undefined;
+
+  /** The source's name in messages: `nats-jetstream`, `redis-streams`. */
+  protected abstract readonly kind: string;
+
+  /** Messages per read and the bound on unacknowledged ones, as configured (undefined: the default). */
+  protected abstract limits(): { batch: number; maxPending: number | undefined };
+
+  /**
+   * Connects and sets up the broker's side (stream, consumer, group); logs that reading starts.
+   * What it connected is disconnected by disconnect(), even when it fails part way.
+   */
+  protected abstract connect(
+    target: SourceTarget,
+    limits: BrokerLimits,
+    signal: AbortSignal,
+  ): Promise<BrokerConnection<Token>>;
+
+  /** Closes whatever connect() opened, once the acknowledgements the drain made due were sent. */
+  protected abstract disconnect(): Promise<void>;
+
+  /** Messages acknowledged so far. */
+  protected get acked(): number {
+    return this.#acks?.acked ?? 0;
+  }
+
+  protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
+    requireHoldingQueue(target, this.kind);
+    const { batch, maxPending: configured } = this.limits();
+    const maxPending = configured ?? ringSizedPending(target, batch);
+    const connection = await this.connect(target, { batch, maxPending }, signal);
+    const acks = new SourceAcks<Token>(
+      target,
+      (tokens) => connection.ack(tokens),
+      target.logger,
+      (tokens) => connection.giveBack(tokens),
+    );
+    this.#acks = acks;
+    const push: PushMessages<Token> = (records, tokens) => acks.track(target.pushRawRecords(records), tokens);
+    const room = () => Math.max(1, Math.min(batch, maxPending - acks.pending));
+    while (!signal.aborted) {
+      // Backpressure: ask for no more than the room left under maxPending. While the ring is full,
+      // acknowledgements stop, so reads stop and the broker holds the backlog.
+      await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
+      if (signal.aborted) break;
+      await connection.read(room, push, signal);
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.#acks?.finish();
+    await this.disconnect();
+  }
+}
