@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SCENARIOS } from '../../bench/load/scenarios.js';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
 import { InvalidOptionError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
+import { SCENARIOS } from '../harness/scenarios/scenarios.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
 

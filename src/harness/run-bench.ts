@@ -66,7 +66,7 @@ async function runTransport(options: BenchOptions): Promise<SystemResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-ring-'));
   try {
     const file = join(dir, 'ring.json');
-    const script = new URL('../../bench/ring/ring-transport.js', import.meta.url);
+    const script = new URL('./transport/ring-transport.js', import.meta.url);
     const seconds = Math.max(1, Math.round(options.durationMs / 3000));
     await promisify(execFile)(process.execPath, [
       script.pathname,
