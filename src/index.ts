@@ -1,6 +1,6 @@
-export type { DecodedEvent, RecordView, SluiceEvent } from './codec/event.js';
-export { payloadText, readRecord } from './codec/record-codec.js';
-export { uuidv7 } from './codec/uuid-v7.js';
+// The main entry: the pipeline, its options, its errors and the contracts a sink, a source or a
+// transform implements. The ring's own primitives are the `sluice/queue` entry (src/queue/index.ts).
+export type { DecodedEvent, SluiceEvent } from './codec/event.js';
 export {
   type BatchOptions,
   DEFAULT_MAX_BATCH_BYTES,
@@ -26,7 +26,6 @@ export {
   resolveRetryOptions,
 } from './config/retry-options.js';
 export type { DeadLetter, DeadLetterReason } from './delivery/dead-letter.js';
-export { backoffDelay } from './delivery/retry-policy.js';
 export {
   type CloseOptions,
   connectProducer,
@@ -34,7 +33,6 @@ export {
   type Pipeline,
   type PipelineStats,
   type PipelineSummary,
-  ShutdownTimeoutError,
 } from './engine/pipeline.js';
 export {
   ClosedError,
@@ -42,8 +40,12 @@ export {
   InvalidOptionError,
   QueueFullError,
   RecordTooLargeError,
+  ShutdownTimeoutError,
+  SinkError,
+  type SinkErrorOptions,
   SluiceError,
   type SluiceErrorCode,
+  SourceError,
   StartupTimeoutError,
   TransformError,
 } from './errors.js';
@@ -55,13 +57,8 @@ export {
   type ObservablePipeline,
 } from './metrics/metrics-server.js';
 export type { PipelineMetricsOptions } from './metrics/pipeline-metrics.js';
-export { EventQueue, type QueueHandle, type QueueStats } from './queue/event-queue.js';
-export { AsyncQueueProducer, QueueProducer, type RawRecord } from './queue/producer.js';
-export { Ring, type RingHandle } from './queue/ring-buffer.js';
-export { RingConsumer, type RingRange } from './queue/ring-consumer.js';
-export { forEachRecord } from './queue/ring-reader.js';
 export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
-export { type Sink, SinkError, type SinkRecord, type WriteOutcome } from './sinks/sink.js';
+export type { Sink, SinkRecord, WriteOutcome } from './sinks/sink.js';
 export type { SinkSpec } from './sinks/sink-spec.js';
 export type { Source, SourceTarget } from './sources/source.js';
 export type {
