@@ -29,7 +29,9 @@ function builtFrom(root: string, source: string): string | undefined {
     const js = path.replace(TYPESCRIPT, (_ts, kind: string | undefined) => `.${kind ?? ''}js`);
     return join(root, 'dist', js);
   }
-  if (path.startsWith(join('src', 'metrics', 'dashboard'))) return join(root, 'dist', path);
+  // The dashboard's page and browser modules, copied as they are (copy-dashboard.ts).
+  if (path.startsWith(join('src', 'metrics', 'dashboard')) && /\.(html|js|css)$/.test(path))
+    return join(root, 'dist', path);
   return undefined;
 }
 

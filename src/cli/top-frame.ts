@@ -1,37 +1,10 @@
 /**
- * What `sluice top` shows, as text: rates from two /api/stats snapshots and one screen of figures.
- * Pure formatting, no I/O: the command draws these lines, the tests read them.
+ * What `sluice top` shows, as text: one screen of figures from two /api/stats snapshots, their
+ * rates computed as the dashboard computes them (live-rates.ts). Pure formatting, no I/O: the
+ * command draws these lines, the tests read them.
  */
+import { ratesBetween } from '../metrics/dashboard/live-rates.js';
 import type { LiveStats } from '../metrics/live-stats.js';
-
-/** Rates per second between two snapshots of cumulative counters (none across a reset). */
-export interface Rates {
-  inPerSec: number | undefined;
-  outPerSec: number | undefined;
-  retriesPerSec: number | undefined;
-  deadLetteredPerSec: number | undefined;
-  droppedPerSec: number | undefined;
-  /** Seconds blocked per second: the share of time producers waited on a full ring. */
-  blockedShare: number | undefined;
-}
-
-export function ratesBetween(prev: LiveStats | undefined, cur: LiveStats): Rates {
-  const dtS = prev ? (cur.t - prev.t) / 1000 : 0;
-  const rate = (key: keyof LiveStats): number | undefined => {
-    if (!prev || dtS <= 0) return undefined;
-    const delta = (cur[key] as number) - (prev[key] as number);
-    return Number.isFinite(delta) && delta >= 0 ? delta / dtS : undefined;
-  };
-  const blocked = rate('producerBlockedSeconds');
-  return {
-    inPerSec: rate('pushed'),
-    outPerSec: rate('written'),
-    retriesPerSec: rate('retries'),
-    deadLetteredPerSec: rate('deadLettered'),
-    droppedPerSec: rate('dropped'),
-    blockedShare: blocked === undefined ? undefined : Math.min(1, blocked),
-  };
-}
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
