@@ -163,7 +163,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     return report;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
-    if (tables.length > 0) await dropTables(tables);
+    // A failed drop (the server is the reason the run failed, say) must not hide why the run ended.
+    if (tables.length > 0)
+      await dropTables(tables).catch((error: Error) =>
+        process.emitWarning(
+          `could not drop the run's PostgreSQL tables ${tables.join(', ')}: ${error.message}`,
+        ),
+      );
   }
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE } from '../../src/cli/exit-codes.js';
+import { EXIT_NO_INPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../../src/cli/exit-codes.js';
 import { CLI, ROOT } from '../harness/built.js';
 
 interface Exit {
@@ -18,9 +18,9 @@ interface Exit {
 }
 
 /** Runs the built CLI to completion (killed by a watchdog, so a command that starts a run fails fast). */
-function sluice(...args: string[]): Promise<Exit> {
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Exit> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 20_000 });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, timeout: 20_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -29,6 +29,8 @@ function sluice(...args: string[]): Promise<Exit> {
     child.once('close', (code) => done({ code, stdout, stderr }));
   });
 }
+
+const sluice = (...args: string[]) => run(args);
 
 const COMMANDS = ['bench', 'run', 'validate', 'top', 'help'];
 /** The first line of each command's own help. */
@@ -128,5 +130,19 @@ describe('a config file that cannot be read', () => {
     const directory = await sluice(command, '--config', dir);
     expect(directory.code).toBe(EXIT_NO_INPUT);
     expect(directory.stderr).toMatch(new RegExp(`^sluice: cannot read ${dir}: .+\\n$`));
+  });
+});
+
+describe('a sink that cannot be reached', () => {
+  it('`sluice bench` says why in one line and exits 69, not as an internal error', async () => {
+    const { code, stderr } = await run(
+      ['bench', '--scenario', 'postgres', '--systems', 'engine', '--duration', '0.5', '--workers', '1'],
+      { ...process.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' },
+    );
+    expect(code).toBe(EXIT_UNAVAILABLE);
+    expect(stderr).toMatch(
+      /^sluice: postgres: cannot create table "[^"]+": connect ECONNREFUSED 127\.0\.0\.1:1$/m,
+    );
+    expect(stderr).not.toContain('internal error');
   });
 });
