@@ -1,4 +1,6 @@
-export type { DecodedEvent, RecordView, SinkRecord, SluiceEvent } from './codec/event.js';
+// The main entry: the pipeline, its options, its errors and the contracts a sink, a source or a
+// transform implements. The ring's own primitives are the `sluice/queue` entry (src/queue/index.ts).
+export type { DecodedEvent, SinkRecord, SluiceEvent } from './codec/event.js';
 export { uuidv7 } from './codec/uuid-v7.js';
 export {
   type BatchOptions,
@@ -15,7 +17,6 @@ export { resolveRetryOptions } from './config/retry-options-schema.js';
 export type { DeadLetter, DeadLetterReason } from './delivery/dead-letter.js';
 export type { ResolvedRetryOptions, RetryOptions } from './delivery/retry-options.js';
 export { DEFAULT_RETRY_OPTIONS } from './delivery/retry-options.js';
-export { backoffDelay } from './delivery/retry-policy.js';
 export {
   type CloseOptions,
   connectProducer,
@@ -32,8 +33,10 @@ export {
   RecordTooLargeError,
   ShutdownTimeoutError,
   SinkError,
+  type SinkErrorOptions,
   SluiceError,
   type SluiceErrorCode,
+  SourceError,
   StartupTimeoutError,
   TransformError,
 } from './errors.js';
@@ -45,14 +48,8 @@ export {
   type ObservablePipeline,
 } from './metrics/metrics-server.js';
 export type { PipelineMetricsOptions } from './metrics/pipeline-metrics.js';
-export { EventQueue, type QueueHandle, type QueueStats } from './queue/event-queue.js';
-export { AsyncQueueProducer, QueueProducer, type RawRecord } from './queue/producer.js';
 export type { FullPolicy, QueueOptions, ResolvedQueueOptions } from './queue/queue-options.js';
 export { DEFAULT_MAX_RECORD_BYTES, DEFAULT_QUEUE_OPTIONS } from './queue/queue-options.js';
-export { payloadText, readRecord } from './queue/record-codec.js';
-export { Ring, type RingHandle } from './queue/ring-buffer.js';
-export { RingConsumer, type RingRange } from './queue/ring-consumer.js';
-export { forEachRecord } from './queue/ring-reader.js';
 export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
 export type { Sink, WriteOutcome } from './sinks/sink.js';
 export type { SinkSpec } from './sinks/sink-spec.js';

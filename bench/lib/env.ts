@@ -1,16 +1,2 @@
-/** Where a figure was measured: every benchmark result carries it. */
-export { benchEnvironment as benchEnv } from '../../src/harness/bench-environment.js';
-export type { BenchEnvironment as BenchEnv } from '../../src/harness/bench-report.js';
-
-/** The median of a non-empty list of numbers. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Reads `--name value` from argv. */
-export function flag(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
+/** Where a figure was measured, the script's flags and medians: the harness's, shared by every benchmark. */
+export { type BenchEnv, benchEnv, flag, median } from '../../src/harness/script-env.js';

@@ -1,11 +1,14 @@
 import type { DecodedEvent } from '../../src/codec/event.js';
-import cpuHeavy from '../load/transforms/cpu-heavy.js';
+import cpuHeavy from '../../src/harness/scenarios/transforms/cpu-heavy.js';
 
 /**
  * The transform of the cpu-heavy workload: `sluice bench`'s cpu-heavy transform (SHA-256 rounds
  * over the payload, in JavaScript, and a regex), the same module Sluice's workers load.
  */
-export const CPU_HEAVY_TRANSFORM = new URL('../load/transforms/cpu-heavy.js', import.meta.url);
+export const CPU_HEAVY_TRANSFORM = new URL(
+  '../../src/harness/scenarios/transforms/cpu-heavy.js',
+  import.meta.url,
+);
 
 /** A line as Sluice's workers decode it (its own id and ts; no key, no source). */
 export function decodeLine(line: string): DecodedEvent {

@@ -131,7 +131,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
     '',
     `Median of ${flags.rounds} round(s), the order rotated each round (the one-thread measurement first in each). ` +
       `Node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), commit ${env.commit}, ${env.date}. ` +
-      `The transform (bench/load/transforms/cpu-heavy.ts, ${costRounds} SHA-256 rounds) costs ${fmt(transformUs, 1)} µs/event ` +
+      `The transform (src/harness/scenarios/transforms/cpu-heavy.ts, ${costRounds} SHA-256 rounds) costs ${fmt(transformUs, 1)} µs/event ` +
       `(decode + transform + serialise ${fmt(wholeUs, 1)}, less decode + serialise, in one thread: transform-alone-script.ts). ` +
       `BullMQ: ${BULLMQ_PROCESSES} worker processes × concurrency ${BULLMQ_CONCURRENCY}, ${EVENTS_PER_JOB} events per job. ` +
       `Idle server CPU: PostgreSQL ${fmt(serverIdle)} µs/s, Redis ${fmt(redisIdle)} µs/s.`,

@@ -56,7 +56,7 @@ async function work(job: Job): Promise<number> {
     return x === 0.5 ? -1 : done;
   }
   const name = job.workload.startsWith('cpu-heavy') ? 'cpu-heavy' : 'parse-validate';
-  const transform = (await import(`../load/transforms/${name}.js`)) as {
+  const transform = (await import(`../../src/harness/scenarios/transforms/${name}.js`)) as {
     default: (event: DecodedEvent) => unknown;
   };
   while (performance.now() < end) {

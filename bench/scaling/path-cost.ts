@@ -15,13 +15,13 @@
 import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../../src/codec/decode-event.js';
 import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { benchLine } from '../../src/harness/bench-event.js';
+import enrich, { validate } from '../../src/harness/scenarios/transforms/parse-validate.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { QueueProducer } from '../../src/queue/producer.js';
 import { payloadText, readRecord } from '../../src/queue/record-codec.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
 import { forEachRecord } from '../../src/queue/ring-reader.js';
 import { benchEnv, flag, median } from '../lib/env.js';
-import enrich, { validate } from '../load/transforms/parse-validate.js';
 
 const BATCH = 1000;
 const rounds = Number(flag('rounds') ?? 5);

@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SCENARIOS } from '../../bench/load/scenarios.js';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
 import { InvalidOptionError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
+import { SCENARIOS } from '../harness/scenarios/scenarios.js';
+import { EXIT_EVENTS_LOST, EXIT_OK } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
 
@@ -83,7 +84,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
       'young-generation-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-    '--help',
+    'sluice bench --help',
   );
   if (values.help) return 'help';
   const scenario = (values.scenario as string | undefined) ?? 'sqlite';
@@ -227,7 +228,7 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
   const options = parseBenchArgs(argv);
   if (options === 'help') {
     process.stdout.write(BENCH_HELP);
-    return 0;
+    return EXIT_OK;
   }
   if (options.profile) return reRunWithProfiler(argv, options);
   const scenario = SCENARIOS[options.scenario]!;
@@ -266,5 +267,5 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     console.log(`report: ${written.markdown}`);
   }
   const lost = report.results.reduce((n, r) => n + r.lost, 0);
-  return lost > 0 ? 2 : 0;
+  return lost > 0 ? EXIT_EVENTS_LOST : EXIT_OK;
 }

@@ -1,13 +1,15 @@
 import type { SluiceErrorCode } from '../errors.js';
 
 /**
- * The exit codes of `sluice run` and `sluice validate`, BSD sysexits(3) where one fits; RUN_HELP
- * and the README list them.
+ * The exit codes of every `sluice` command, BSD sysexits(3) where one fits; docs/CLI.md lists them
+ * (and RUN_HELP those of `sluice run` and `sluice validate`).
  */
 export const EXIT_OK = 0;
 /** The source failed while running, or a Sluice error no other code covers ended the command. */
 export const EXIT_FAILURE = 1;
-/** EX_USAGE: bad flags, or a config that is not valid. */
+/** `sluice bench`: some system lost events (pushed and accepted, neither written nor dead-lettered). */
+export const EXIT_EVENTS_LOST = 2;
+/** EX_USAGE: an unknown command or flag, a bad flag value, or a config that is not valid. */
 export const EXIT_USAGE = 64;
 /** EX_NOINPUT: the config file cannot be read. */
 export const EXIT_NO_INPUT = 66;

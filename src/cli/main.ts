@@ -1,40 +1,67 @@
 #!/usr/bin/env node
 import { sluiceCodeOf } from '../errors.js';
-import { EXIT_SOFTWARE, exitCodeFor } from './exit-codes.js';
+import { EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+
+type Command = (argv: string[]) => Promise<number> | number;
 
 // Each command's modules load when it runs: `sluice run` does not pay for the bench harness.
-const bench = async (argv: string[]) => {
-  const [{ benchCommand }, { benchEnvironment }] = await Promise.all([
-    import('./bench-command.js'),
-    import('../harness/bench-environment.js'),
-  ]);
-  return benchCommand(argv, benchEnvironment());
+const COMMANDS: Record<string, Command> = {
+  bench: async (argv) => {
+    const [{ benchCommand }, { benchEnvironment }] = await Promise.all([
+      import('./bench-command.js'),
+      import('../harness/bench-environment.js'),
+    ]);
+    return benchCommand(argv, benchEnvironment());
+  },
+  run: async (argv) => (await import('./run-command.js')).runCommand(argv),
+  validate: async (argv) => (await import('./run-command.js')).validateCommand(argv),
+  top: async (argv) => (await import('./top-command.js')).topCommand(argv),
 };
 
-const HELP = (benchHelp: string) => `Usage: sluice <command> [options]
+const HELP = `Usage: sluice <command> [options]
 
 Commands:
-  bench      run a load scenario through Sluice and its baselines side by side (default)
-  run        read a source into a sink as a JSON or YAML config describes (sluice run --help)
-  validate   check a run config without running it (sluice run --help); configs are JSON or YAML
-  top        a live terminal view of a running Sluice's metrics server (sluice top --help)
-  help       show this help
+  bench      run a load scenario through Sluice and its baselines side by side
+  run        read a source into a sink as a JSON or YAML config describes
+  validate   check a run config without running it
+  top        a live terminal view of a running Sluice's metrics server
+  help       show this list, or with a command's name that command's help
 
-${benchHelp}`;
+Options:
+  -h, --help     show this list
+  -v, --version  print Sluice's version
+
+'sluice help COMMAND' or 'sluice COMMAND --help' shows a command's options.
+`;
+
+function usageError(problem: string): number {
+  console.error(`sluice: ${problem}; see 'sluice --help'`);
+  return EXIT_USAGE;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command.startsWith('-')) return bench(argv);
-  if (command === 'bench') return bench(rest);
-  if (command === 'top') return (await import('./top-command.js')).topCommand(rest);
-  if (command === 'run') return (await import('./run-command.js')).runCommand(rest);
-  if (command === 'validate') return (await import('./run-command.js')).validateCommand(rest);
-  if (command === 'help') {
-    process.stdout.write(HELP((await import('./bench-command.js')).BENCH_HELP));
-    return 0;
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help') {
+    process.stdout.write(HELP);
+    return EXIT_OK;
   }
-  console.error(`sluice: unknown command ${JSON.stringify(command)}; try 'sluice help'`);
-  return 64;
+  if (first === '-v' || first === '--version') {
+    process.stdout.write(`${(await import('./version.js')).packageVersion()}\n`);
+    return EXIT_OK;
+  }
+  if (first === 'help') {
+    const [topic, ...extra] = rest;
+    if (topic === undefined) {
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    }
+    if (extra.length > 0) return usageError(`unexpected argument '${extra[0]}' after 'help ${topic}'`);
+    const command = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
+    return command ? command(['--help']) : usageError(`unknown command '${topic}'`);
+  }
+  if (first.startsWith('-')) return usageError(`unknown option '${first}'`);
+  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  return command ? command(rest) : usageError(`unknown command '${first}'`);
 }
 
 try {

@@ -3,9 +3,35 @@ import { InvalidOptionError } from '../errors.js';
 
 export type FlagValues = Record<string, string | boolean | undefined>;
 
+/** The first 'quoted' word of a node:util parseArgs message: the option or argument at fault. */
+function quoted(message: string): string | undefined {
+  return /'([^']*)'/.exec(message)?.[1];
+}
+
+/** A parseArgs failure in the words of a command line: what was wrong, and where the flags are listed. */
+function usageProblem(error: unknown, help: string): string {
+  const { code, message } = error as { code?: string; message: string };
+  const at = quoted(message);
+  if (at !== undefined) {
+    switch (code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        return `unknown option '${at}'; see '${help}'`;
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        // parseArgs quotes the option as '--name <value>' when its value is missing.
+        return at.endsWith(' <value>')
+          ? `option '${at.slice(0, -' <value>'.length)}' needs a value; see '${help}'`
+          : `option '${at}' takes no value; see '${help}'`;
+      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+        return `unexpected argument '${at}'; see '${help}'`;
+    }
+  }
+  return `arguments must be known flags with their values (see '${help}'), got ${JSON.stringify(message)}`;
+}
+
 /**
- * Strict flag parsing for every `sluice` command: an unknown flag or a missing value becomes an
- * InvalidOptionError (exit 64) that quotes what was wrong and points at the command's --help.
+ * Strict flag parsing for every `sluice` command: an unknown flag, a missing value or a stray
+ * argument becomes an InvalidOptionError (exit 64) saying so plainly, quoting what was given and
+ * pointing at the command's help (`help` is the command line that prints it).
  */
 export function parseFlags(
   argv: string[],
@@ -15,10 +41,6 @@ export function parseFlags(
   try {
     return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values as FlagValues;
   } catch (error) {
-    throw new InvalidOptionError(
-      'arguments',
-      `known flags with their values (see ${help})`,
-      (error as Error).message,
-    );
+    throw new InvalidOptionError([usageProblem(error, help)]);
   }
 }

@@ -66,7 +66,7 @@ async function runTransport(options: BenchOptions): Promise<SystemResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-ring-'));
   try {
     const file = join(dir, 'ring.json');
-    const script = new URL('../../bench/ring/ring-transport.js', import.meta.url);
+    const script = new URL('./transport/ring-transport.js', import.meta.url);
     const seconds = Math.max(1, Math.round(options.durationMs / 3000));
     await promisify(execFile)(process.execPath, [
       script.pathname,
@@ -163,7 +163,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     return report;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
-    if (tables.length > 0) await dropTables(tables);
+    // A failed drop (the server is the reason the run failed, say) must not hide why the run ended.
+    if (tables.length > 0)
+      await dropTables(tables).catch((error: Error) =>
+        process.emitWarning(
+          `could not drop the run's PostgreSQL tables ${tables.join(', ')}: ${error.message}`,
+        ),
+      );
   }
 }
 

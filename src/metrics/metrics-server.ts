@@ -27,6 +27,10 @@ const DASHBOARD_DIR = new URL('./dashboard/', import.meta.url);
 const STATIC: Record<string, string> = {
   '/': 'index.html',
   '/dashboard.js': 'dashboard.js',
+  '/charts.js': 'charts.js',
+  '/format.js': 'format.js',
+  '/live-rates.js': 'live-rates.js',
+  '/tiles.js': 'tiles.js',
   '/uplot.min.js': 'uplot.min.js',
   '/uplot.min.css': 'uplot.min.css',
 };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { renderFrame } from '../../src/cli/top-command.js';
+import { renderFrame } from '../../src/cli/top-frame.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';

@@ -25,4 +25,4 @@ export const builtRunBench = () =>
   built<typeof import('../../src/harness/run-bench.js')>('src/harness/run-bench.js');
 
 export const builtScenarios = () =>
-  built<typeof import('../../bench/load/scenarios.js')>('bench/load/scenarios.js');
+  built<typeof import('../../src/harness/scenarios/scenarios.js')>('src/harness/scenarios/scenarios.js');

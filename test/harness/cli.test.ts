@@ -64,7 +64,7 @@ describe('sluice bench --help', () => {
     '-h, --help',
   ];
 
-  it.each(['bench --help', 'bench -h', 'help'])(
+  it.each(['bench --help', 'bench -h', 'help bench'])(
     '`sluice %s` lists every flag and runs nothing',
     async (line) => {
       const { code, stdout } = await sluice(...line.split(' '));
@@ -113,7 +113,7 @@ describe('sluice bench flag validation', () => {
   it('refuses an unknown command with exit code 64', async () => {
     const { code, stderr } = await sluice('frobnicate');
     expect(code).toBe(64);
-    expect(stderr).toContain('"frobnicate"');
+    expect(stderr).toContain("'frobnicate'");
   });
 });
 

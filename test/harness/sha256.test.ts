@@ -1,7 +1,7 @@
 /** The benchmark's JavaScript SHA-256 agrees with node:crypto on every padding boundary and on UTF-8. */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../bench/load/transforms/sha256.js';
+import { sha256Hex } from '../../src/harness/scenarios/transforms/sha256.js';
 
 const reference = (text: string) => createHash('sha256').update(text).digest('hex');
 

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { Ring, type RingHandle } from '../../src/queue/ring-buffer.js';
-import { RingConsumer } from '../../src/queue/ring-consumer.js';
-import { forEachRecord } from '../../src/queue/ring-reader.js';
+import { Ring, type RingHandle } from '../../queue/ring-buffer.js';
+import { RingConsumer } from '../../queue/ring-consumer.js';
+import { forEachRecord } from '../../queue/ring-reader.js';
 
 const port = parentPort!;
 const data = workerData as { mode: 'ring' | 'postMessage'; handle?: RingHandle };

@@ -1,4 +1,4 @@
-import type { Scenario } from '../../src/harness/scenario.js';
+import type { Scenario } from '../scenario.js';
 
 const transform = (name: string) => new URL(`./transforms/${name}.js`, import.meta.url);
 

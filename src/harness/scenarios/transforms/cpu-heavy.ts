@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DecodedEvent } from '../../../src/codec/event.js';
+import type { DecodedEvent } from '../../../codec/event.js';
 import { sha256Hex } from './sha256.js';
 
 /**

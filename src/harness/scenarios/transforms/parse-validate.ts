@@ -1,4 +1,4 @@
-import type { DecodedEvent } from '../../../src/codec/event.js';
+import type { DecodedEvent } from '../../../codec/event.js';
 
 /** Validate the parsed line's shape; a failure is dead-lettered with this reason. */
 export function validate(event: DecodedEvent): true | string {

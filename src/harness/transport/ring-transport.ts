@@ -11,10 +11,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { REC_SIZE } from '../../src/queue/layout.js';
-import { reserveAsync } from '../../src/queue/reserve.js';
-import { RESERVE_FULL, Ring } from '../../src/queue/ring-buffer.js';
-import { benchEnv, flag, median } from '../lib/env.js';
+import { REC_SIZE } from '../../queue/layout.js';
+import { reserveAsync } from '../../queue/reserve.js';
+import { RESERVE_FULL, Ring } from '../../queue/ring-buffer.js';
+import { benchEnv, flag, median } from '../script-env.js';
 
 const RECORD_BYTES = 128;
 /** Where each record carries its sequence number (the first body word). */

@@ -1,4 +1,4 @@
-import type { DecodedEvent } from '../../../src/codec/event.js';
+import type { DecodedEvent } from '../../../codec/event.js';
 
 /** Add one field to the payload. */
 export default function addField(event: DecodedEvent): DecodedEvent {

@@ -1,0 +1,90 @@
+/**
+ * What `sluice top` shows, as text: one screen of figures from two /api/stats snapshots, their
+ * rates computed as the dashboard computes them (live-rates.ts). Pure formatting, no I/O: the
+ * command draws these lines, the tests read them.
+ */
+import { ratesBetween } from '../metrics/dashboard/live-rates.js';
+import type { LiveStats } from '../metrics/live-stats.js';
+
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+const count = (v: number | undefined): string =>
+  v === undefined || !Number.isFinite(v) ? '–' : int.format(v);
+const perSec = (v: number | undefined): string =>
+  v === undefined ? '–' : Math.abs(v) < 10 ? v.toFixed(1) : int.format(v);
+const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : int.format(v));
+const percent = (share: number | undefined): string =>
+  share === undefined || !Number.isFinite(share) ? '–' : `${(share * 100).toFixed(1)} %`;
+
+function bytes(v: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let n = v;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+/** `[#####-----]`, `width` cells inside the brackets. */
+export function textBar(share: number, width: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, share)) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+export interface FrameContext {
+  url: string;
+  intervalMs: number;
+  /** Terminal width in columns. */
+  columns: number;
+  /** The last failure, shown under the figures while retrying. */
+  error?: string | undefined;
+  /** Show the "q or Ctrl-C to quit" line. */
+  interactive: boolean;
+}
+
+/** One screen of figures, as lines (no trailing newline). */
+export function renderFrame(
+  cur: LiveStats | undefined,
+  prev: LiveStats | undefined,
+  ctx: FrameContext,
+): string[] {
+  const label = (s: string) => s.padEnd(11);
+  const col = (s: string, width = 28) => s.padEnd(width);
+  const status = ctx.error
+    ? 'DISCONNECTED, retrying'
+    : cur
+      ? `live · ${cur.ready ? 'ready' : 'NOT READY'}`
+      : 'connecting';
+  const time = cur ? new Date(cur.t).toLocaleTimeString('en-GB') : '';
+  const lines = [`sluice top  ${ctx.url}  ${status}  ${time}`, ''];
+  if (cur) {
+    const r = ratesBetween(prev, cur);
+    const fill = cur.queueCapacityBytes > 0 ? cur.queueDepthBytes / cur.queueCapacityBytes : 0;
+    const barWidth = Math.max(10, Math.min(40, ctx.columns - 50));
+    lines.push(
+      `${label('THROUGHPUT')} ${col(`in  ${perSec(r.inPerSec)} events/s`)}out  ${perSec(r.outPerSec)} events/s`,
+      `${label('')} ${col(`pushed  ${count(cur.pushed)}`)}written  ${count(cur.written)}`,
+      `${label('LATENCY')} ${col(`p50  ${ms(cur.latencyP50Ms)} ms`)}p99  ${ms(cur.latencyP99Ms)} ms   (push → ack, recent)`,
+      `${label('RING')} ${textBar(fill, barWidth)} ${(fill * 100).toFixed(1)} % full   ${bytes(cur.queueDepthBytes)} of ${bytes(cur.queueCapacityBytes)}`,
+      `${label('')} ${col(`depth  ${count(cur.queueDepthEvents)} events`)}backpressure waits  ${count(cur.backpressureEvents)}`,
+      `${label('PRODUCERS')} ${col(`blocked  ${cur.producerBlockedSeconds.toFixed(2)} s`)}now blocked  ${percent(r.blockedShare)} of the time`,
+      `${label('WORKERS')} ${col(`${count(cur.workers)} worker thread${cur.workers === 1 ? '' : 's'}`)}utilization  ${percent(cur.workerUtilization)}`,
+      `${label('DELIVERY')} ${col(`retries  ${count(cur.retries)} (${perSec(r.retriesPerSec)}/s)`)}dead letters  ${count(cur.deadLettered)} (${perSec(r.deadLetteredPerSec)}/s)`,
+      `${label('')} ${col(`dropped  ${count(cur.dropped)} (${perSec(r.droppedPerSec)}/s)`)}`.trimEnd(),
+    );
+  }
+  if (ctx.error) lines.push('', `cannot reach ${ctx.url}/api/stats: ${ctx.error}`, 'retrying…');
+  lines.push(
+    '',
+    `rates over ${ctx.intervalMs} ms${ctx.interactive ? ' · q or Ctrl-C to quit' : ''}${cur && !prev ? ' · rates from the next snapshot' : ''}`,
+  );
+  // Never wider than the terminal: a wrapped line would scroll the frame.
+  return lines.map((line) => line.slice(0, Math.max(20, ctx.columns)));
+}
+
+/** Bold section headings and the title, for a terminal. */
+export function embolden(line: string): string {
+  return line.replace(/^(sluice top|[A-Z]{3,})(?= )/, '\x1b[1m$1\x1b[22m');
+}

@@ -1,0 +1,35 @@
+/**
+ * Rates from two /api/stats snapshots, shared by the dashboard (served as built, to the browser)
+ * and `sluice top`: pure arithmetic on LiveStats, nothing imported at run time.
+ */
+import type { LiveStats } from '../live-stats.js';
+
+/** Rates per second between two snapshots of cumulative counters (none across a reset). */
+export interface Rates {
+  inPerSec: number | undefined;
+  outPerSec: number | undefined;
+  retriesPerSec: number | undefined;
+  deadLetteredPerSec: number | undefined;
+  droppedPerSec: number | undefined;
+  /** Seconds blocked per second: the share of time producers waited on a full ring, at most 1. */
+  blockedShare: number | undefined;
+}
+
+/** Counters' change per second from `prev` to `cur`; none without `prev`, and none across a counter reset. */
+export function ratesBetween(prev: LiveStats | null | undefined, cur: LiveStats): Rates {
+  const dtS = prev ? (cur.t - prev.t) / 1000 : 0;
+  const rate = (key: keyof LiveStats): number | undefined => {
+    if (!prev || dtS <= 0) return undefined;
+    const delta = (cur[key] as number) - (prev[key] as number);
+    return Number.isFinite(delta) && delta >= 0 ? delta / dtS : undefined;
+  };
+  const blocked = rate('producerBlockedSeconds');
+  return {
+    inPerSec: rate('pushed'),
+    outPerSec: rate('written'),
+    retriesPerSec: rate('retries'),
+    deadLetteredPerSec: rate('deadLettered'),
+    droppedPerSec: rate('dropped'),
+    blockedShare: blocked === undefined ? undefined : Math.min(1, blocked),
+  };
+}

@@ -1,0 +1,98 @@
+// @ts-check
+/** The dashboard's tiles: each element with a data-stat attribute shows one figure. */
+import { fmtBig, fmtBytes, fmtInt, fmtMs, fmtPercent, fmtRate, isNum } from './format.js';
+
+/** @typedef {import('../live-stats.js').LiveStats} LiveStats */
+/** @typedef {import('./live-rates.js').Rates} Rates */
+
+/** @type {Map<string, HTMLElement>} */
+const statElements = new Map();
+for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-stat]'))) {
+  if (el.dataset.stat) statElements.set(el.dataset.stat, el);
+}
+
+/** The element named `name` by its data-stat attribute. @param {string} name */
+export function statElement(name) {
+  return statElements.get(name);
+}
+
+/**
+ * Shows `text` in the element named `name`; `raw` (a number) goes to data-value for scripts and tests.
+ * @param {string} name
+ * @param {string} text
+ * @param {unknown} raw
+ */
+export function show(name, text, raw) {
+  const el = statElements.get(name);
+  if (!el) return;
+  if (el.textContent !== text) el.textContent = text;
+  el.dataset.value = isNum(raw) ? String(raw) : '';
+}
+
+/**
+ * Colours the element named `name`: ok, warn, bad, muted, or none.
+ * @param {string} name
+ * @param {'ok' | 'warn' | 'bad' | 'muted' | null} cls
+ */
+export function tone(name, cls) {
+  const el = statElements.get(name);
+  if (!el) return;
+  el.classList.remove('ok', 'warn', 'bad', 'muted');
+  if (cls) el.classList.add(cls);
+}
+
+/** The ring's fill, % of its capacity in bytes. @param {LiveStats} s */
+export function fillPercent(s) {
+  return s.queueCapacityBytes > 0 ? (100 * s.queueDepthBytes) / s.queueCapacityBytes : null;
+}
+
+/** Every tile, from a snapshot and the rates since the one before. @param {LiveStats} s @param {Rates} r */
+export function renderTiles(s, r) {
+  show('eventsInPerSec', fmtRate(r.inPerSec), r.inPerSec);
+  show('eventsOutPerSec', fmtRate(r.outPerSec), r.outPerSec);
+  show('pushed', fmtInt(s.pushed), s.pushed);
+  show('written', fmtInt(s.written), s.written);
+  show('latencyP50Ms', fmtMs(s.latencyP50Ms), s.latencyP50Ms);
+  show('latencyP99Ms', fmtMs(s.latencyP99Ms), s.latencyP99Ms);
+
+  const fill = fillPercent(s);
+  show('queueFillPercent', fmtPercent(fill), fill);
+  show('queueDepthBytes', fmtBytes(s.queueDepthBytes), s.queueDepthBytes);
+  show('queueCapacityBytes', fmtBytes(s.queueCapacityBytes), s.queueCapacityBytes);
+  const bar = statElements.get('queueFillBar');
+  if (bar) {
+    const filled = /** @type {HTMLElement | null} */ (bar.firstElementChild);
+    if (filled) filled.style.width = `${Math.min(100, fill ?? 0)}%`;
+    bar.dataset.value = isNum(fill) ? String(fill) : '';
+    bar.classList.toggle('warn', isNum(fill) && fill >= 75 && fill < 95);
+    bar.classList.toggle('bad', isNum(fill) && fill >= 95);
+  }
+  show('queueDepthEvents', fmtBig(s.queueDepthEvents), s.queueDepthEvents);
+  show('backpressureEvents', fmtInt(s.backpressureEvents), s.backpressureEvents);
+
+  show(
+    'producerBlockedSeconds',
+    isNum(s.producerBlockedSeconds) ? s.producerBlockedSeconds.toFixed(2) : '–',
+    s.producerBlockedSeconds,
+  );
+  const blockedPct = isNum(r.blockedShare) ? r.blockedShare * 100 : null;
+  show('producerBlockedPercent', fmtPercent(blockedPct), blockedPct);
+
+  const util = isNum(s.workerUtilization) ? s.workerUtilization * 100 : null;
+  show('workerUtilizationPercent', fmtPercent(util), util);
+  show('workers', s.workers === 1 ? '1 worker thread' : `${fmtInt(s.workers)} worker threads`, s.workers);
+
+  show('retries', fmtBig(s.retries), s.retries);
+  show('retriesPerSec', fmtRate(r.retriesPerSec), r.retriesPerSec);
+  show('deadLettered', fmtBig(s.deadLettered), s.deadLettered);
+  show('deadLetteredPerSec', fmtRate(r.deadLetteredPerSec), r.deadLetteredPerSec);
+  show('dropped', fmtBig(s.dropped), s.dropped);
+  show('droppedPerSec', fmtRate(r.droppedPerSec), r.droppedPerSec);
+  tone('deadLettered', s.deadLettered > 0 ? 'warn' : null);
+  tone('dropped', s.dropped > 0 ? 'warn' : null);
+  tone('retries', s.retries > 0 ? 'warn' : null);
+
+  show('ready', s.ready ? 'ready' : 'not ready', s.ready ? 1 : 0);
+  tone('ready', s.ready ? 'ok' : 'warn');
+  document.title = isNum(r.outPerSec) ? `Sluice — ${fmtRate(r.outPerSec)} events/s` : 'Sluice — live';
+}
