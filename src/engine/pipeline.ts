@@ -11,9 +11,10 @@ import {
 } from '../config/pipeline-options.js';
 import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
-import { type LiveStats, liveStats, RecentLatency, UtilizationMeter } from '../metrics/live-stats.js';
+import { type LiveStats, liveStats } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
+import { RecentWindow } from '../metrics/recent-window.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
 import type { LineBatch } from '../queue/record-run.js';
@@ -76,8 +77,7 @@ export class Pipeline implements SourceTarget {
   readonly #block = new MetricsBlock();
   readonly #clock: TaskClock;
   #metrics: PipelineMetrics | undefined;
-  #utilization: UtilizationMeter | undefined;
-  #recentLatency: RecentLatency | undefined;
+  #recent: RecentWindow | undefined;
   #logger: Logger = pino({ enabled: false });
   readonly #closeChannel: string;
   readonly #created = performance.now();
@@ -259,6 +259,7 @@ export class Pipeline implements SourceTarget {
         sinkType: 'type' in this.options.sink ? this.options.sink.type : 'custom',
         workers: () => this.#pool.threads.length,
         workerRestarts: () => this.#counters.workerFailures,
+        recent: () => this.#recentFigures(),
       },
       this.options.metrics,
     );
@@ -279,16 +280,19 @@ export class Pipeline implements SourceTarget {
 
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
   liveStats(): LiveStats {
-    this.#utilization ??= new UtilizationMeter(this.#block, () => this.#pool.threads.length);
-    this.#recentLatency ??= new RecentLatency(this.#block);
     return liveStats(
       this.#queue.stats(),
       this.#block,
       this.#pool.threads.length,
-      this.#utilization,
-      this.#recentLatency,
+      this.#recentFigures(),
       this.health().ready,
     );
+  }
+
+  /** Figures over the last seconds, sampled from the time the pipeline is first observed. */
+  #recentFigures() {
+    this.#recent ??= new RecentWindow(this.#block, () => this.#pool.threads.length).start();
+    return this.#recent.read();
   }
 
   stats(): PipelineStats {
@@ -340,6 +344,7 @@ export class Pipeline implements SourceTarget {
     const pending = this.#dispatcher.pendingRecords();
     await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
     this.#metrics?.close();
+    this.#recent?.stop();
     if (outcome === 'timeout') {
       this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');
       throw new ShutdownTimeoutError(pending, timeoutMs!);

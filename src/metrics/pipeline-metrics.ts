@@ -1,14 +1,14 @@
 import { createRequire } from 'node:module';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import type { QueueStats } from '../queue/event-queue.js';
-import { UtilizationMeter } from './live-stats.js';
+import { EVENT_LOOP_DELAY_BUCKETS, EventLoopDelayHistogram } from './event-loop-delay.js';
 import {
   DEAD_LETTER_REASONS,
   H_BATCH_SIZE,
   H_LATENCY,
   H_WRITE_DURATION,
   type HistogramSlots,
+  M_BUSY_NS,
   M_DEAD_LETTERED,
   M_ERRORS_PERMANENT,
   M_ERRORS_RETRYABLE,
@@ -16,6 +16,7 @@ import {
   M_WRITTEN,
   type MetricsBlock,
 } from './metrics-block.js';
+import type { RecentFigures } from './recent-window.js';
 
 /** What the metrics read from the pipeline on every scrape (no copy kept in between). */
 export interface MetricsSource {
@@ -25,6 +26,8 @@ export interface MetricsSource {
   sinkType: string;
   workers: () => number;
   workerRestarts: () => number;
+  /** Figures over the last seconds, shared with every other reader. */
+  recent: () => RecentFigures;
 }
 
 interface MetricValue {
@@ -88,7 +91,7 @@ export interface PipelineMetricsOptions {
 
 export interface PipelineMetrics {
   registry: Registry;
-  /** Stops the event-loop delay monitor. */
+  /** Stops the event-loop delay timer. */
   close(): void;
 }
 
@@ -108,9 +111,7 @@ export function createPipelineMetrics(
   const promClient = loadPromClient();
   const registry = new promClient.Registry();
   const { block } = source;
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
-  const utilization = new UtilizationMeter(block, source.workers);
+  const loopDelay = new EventLoopDelayHistogram().start();
 
   const metrics: ReadOnScrape[] = [
     new ReadOnScrape('sluice_events_pushed_total', 'Events accepted into the ring.', 'counter', () => [
@@ -191,10 +192,19 @@ export function createPipelineMetrics(
       () => histogramValues('sluice_sink_write_duration_seconds', block, H_WRITE_DURATION),
     ),
     new ReadOnScrape(
+      'sluice_worker_busy_seconds_total',
+      'Time worker threads spent running batches; rate() over sluice_workers is their utilisation.',
+      'counter',
+      () => [{ value: block.read(M_BUSY_NS) / 1e9 }],
+    ),
+    new ReadOnScrape('sluice_workers', 'Worker threads running.', 'gauge', () => [
+      { value: source.workers() },
+    ]),
+    new ReadOnScrape(
       'sluice_worker_utilization_ratio',
-      'Share of worker time spent on batches since the last scrape.',
+      'Share of worker time spent on batches over the last 5 s (sampled every second; the same for every scraper).',
       'gauge',
-      () => [{ value: utilization.read() }],
+      () => [{ value: source.recent().workerUtilization }],
     ),
     new ReadOnScrape(
       'sluice_worker_restarts_total',
@@ -203,18 +213,27 @@ export function createPipelineMetrics(
       () => [{ value: source.workerRestarts() }],
     ),
     new ReadOnScrape(
-      'sluice_event_loop_lag_seconds',
-      "The main thread's event loop delay, p99 since the last scrape.",
-      'gauge',
+      'sluice_event_loop_delay_seconds',
+      "How late the main thread's event loop ran a 10 ms timer.",
+      'histogram',
       () => {
-        const p99 = loopDelay.percentile(99) / 1e9;
-        loopDelay.reset();
-        return [{ value: Number.isFinite(p99) ? p99 : 0 }];
+        const { cumulative, sum, count } = loopDelay.snapshot();
+        return [
+          ...cumulative.map((value, i) => ({
+            metricName: 'sluice_event_loop_delay_seconds_bucket',
+            labels: {
+              le: i < EVENT_LOOP_DELAY_BUCKETS.length ? String(EVENT_LOOP_DELAY_BUCKETS[i]) : '+Inf',
+            },
+            value,
+          })),
+          { metricName: 'sluice_event_loop_delay_seconds_sum', value: sum },
+          { metricName: 'sluice_event_loop_delay_seconds_count', value: count },
+        ];
       },
     ),
   ];
   for (const metric of metrics)
     registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
   if (options.defaultMetrics) promClient.collectDefaultMetrics({ register: registry });
-  return { registry, close: () => loopDelay.disable() };
+  return { registry, close: () => loopDelay.stop() };
 }

@@ -109,4 +109,33 @@ describe('pipeline.metrics', () => {
     expect(value(m, 'sluice_events_pushed_total')).toBe(accepted);
     expect(value(m, 'sluice_events_written_total')).toBe(accepted);
   });
+
+  it('two scrapers back to back read the same figures: counters and histograms only grow, the ratio is windowed', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-metrics-'));
+    pipeline = await createPipeline({
+      workers: { min: 2, max: 2 },
+      sink: { type: 'sqlite', path: join(dir, 'out.db') },
+      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+    });
+    for (let i = 0; i < 20; i++)
+      await pipeline.pushMany(Array.from({ length: 100 }, (_, j) => ({ id: `s-${i}-${j}`, payload: { j } })));
+    await pipeline.drained();
+    const first = await scrape(pipeline);
+    const second = await scrape(pipeline);
+    for (const m of [first, second]) {
+      expect(value(m, 'sluice_workers')).toBe(2);
+      expect(value(m, 'sluice_worker_busy_seconds_total')).toBeGreaterThan(0);
+    }
+    expect(value(second, 'sluice_worker_busy_seconds_total')).toBe(
+      value(first, 'sluice_worker_busy_seconds_total'),
+    );
+    expect(value(second, 'sluice_worker_utilization_ratio')).toBe(
+      value(first, 'sluice_worker_utilization_ratio'),
+    );
+    const loop = (m: Map<string, Family>) => m.get('sluice_event_loop_delay_seconds')!.metrics[0]!;
+    // The second scrape does not start a new series: its count holds at least the first one's.
+    expect(Number(loop(second).count)).toBeGreaterThanOrEqual(Number(loop(first).count));
+    expect(Number(loop(second).buckets!['+Inf'])).toBe(Number(loop(second).count));
+    expect(first.has('sluice_event_loop_lag_seconds')).toBe(false);
+  });
 });
