@@ -55,6 +55,9 @@ export interface SweepPoint {
 export interface BenchEnvironment {
   node: string;
   cpus: number;
+  /** Sluice's package version (reports written before it was recorded lack it). */
+  sluice?: string;
+  /** Sluice's own commit when run from a checkout of it (`…-dirty` with local changes), else `unknown`. */
   commit: string;
   cpuModel?: string;
   date?: string;

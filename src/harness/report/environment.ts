@@ -4,7 +4,8 @@ import type { BenchEnvironment } from '../bench-report.js';
 const SHORT_COMMIT = 12;
 
 function shortCommit(commit: string): string {
-  return /^[0-9a-f]{13,}$/i.test(commit) ? commit.slice(0, SHORT_COMMIT) : commit;
+  const match = /^([0-9a-f]{13,})(-dirty)?$/i.exec(commit);
+  return match ? `${match[1]!.slice(0, SHORT_COMMIT)}${match[2] ?? ''}` : commit;
 }
 
 /** An ISO timestamp as `2025-11-28 21:06 UTC`; anything else as given. */
@@ -15,10 +16,11 @@ export function formatDate(date: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
-/** Where the figures were measured, as caption parts: Node, CPUs, commit, date (when known). */
+/** Where the figures were measured, as caption parts: Sluice's version, Node, CPUs, commit, date (when known). */
 export function environmentParts(env: BenchEnvironment, withCpuModel: boolean): string[] {
   const cpus = `${env.cpus} CPU${env.cpus === 1 ? '' : 's'}`;
   const parts = [
+    ...(env.sluice ? [`Sluice ${env.sluice}`] : []),
     `Node ${env.node}`,
     withCpuModel && env.cpuModel ? `${cpus} (${env.cpuModel.trim()})` : cpus,
     `commit ${shortCommit(env.commit)}`,
