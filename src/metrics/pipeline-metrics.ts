@@ -103,6 +103,12 @@ function loadPromClient(): typeof import('prom-client') {
   return createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
 }
 
+const PROM_CLIENT_MISNAMED_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 /** The registry behind `pipeline.metrics`: every sluice_* metric, read on scrape. */
 export function createPipelineMetrics(
   source: MetricsSource,
@@ -234,6 +240,12 @@ export function createPipelineMetrics(
   ];
   for (const metric of metrics)
     registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
-  if (options.defaultMetrics) promClient.collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics) {
+    promClient.collectDefaultMetrics({ register: registry });
+    // prom-client names three gauges `_total`, which `promtool check metrics` flags (a `_total`
+    // suffix promises a counter to rate()); their labelled siblings (`nodejs_active_handles{type}`,
+    // …) carry the same figures.
+    for (const name of PROM_CLIENT_MISNAMED_GAUGES) registry.removeSingleMetric(name);
+  }
   return { registry, close: () => loopDelay.stop() };
 }
