@@ -11,7 +11,7 @@ import {
 } from '../config/pipeline-options.js';
 import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
-import { type LiveStats, liveStats } from '../metrics/live-stats.js';
+import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
 import { MetricsBlock } from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { RecentWindow } from '../metrics/recent-window.js';
@@ -78,6 +78,7 @@ export class Pipeline implements SourceTarget {
   readonly #clock: TaskClock;
   #metrics: PipelineMetrics | undefined;
   #recent: RecentWindow | undefined;
+  #history: LiveHistory | undefined;
   #logger: Logger = pino({ enabled: false });
   readonly #closeChannel: string;
   readonly #created = performance.now();
@@ -289,6 +290,15 @@ export class Pipeline implements SourceTarget {
     );
   }
 
+  /**
+   * The snapshots of the last two minutes, one a second, oldest first: what a dashboard opened now
+   * draws before its first poll. Sampling starts with the first call (the metrics server makes it).
+   */
+  liveHistory(): LiveStats[] {
+    this.#history ??= new LiveHistory(() => this.liveStats()).start();
+    return this.#history.snapshots();
+  }
+
   /** Figures over the last seconds, sampled from the time the pipeline is first observed. */
   #recentFigures() {
     this.#recent ??= new RecentWindow(this.#block, () => this.#pool.threads.length).start();
@@ -345,6 +355,7 @@ export class Pipeline implements SourceTarget {
     await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
     this.#metrics?.close();
     this.#recent?.stop();
+    this.#history?.stop();
     if (outcome === 'timeout') {
       this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');
       throw new ShutdownTimeoutError(pending, timeoutMs!);

@@ -1,6 +1,8 @@
 import type { QueueStats } from '../queue/event-queue.js';
 import {
   DEAD_LETTER_REASONS,
+  H_WRITE_DURATION,
+  M_BUSY_NS,
   M_DEAD_LETTERED,
   M_RETRIES,
   M_WRITTEN,
@@ -31,6 +33,10 @@ export interface LiveStats {
   workers: number;
   /** Share of worker time spent on batches over the last 5 s. */
   workerUtilization: number;
+  /** Worker time spent on batches, all workers together, since start (a counter). */
+  busySeconds: number;
+  /** The part of busySeconds spent inside sink writes, retries included (a counter). */
+  sinkWriteSeconds: number;
   ready: boolean;
 }
 
@@ -60,6 +66,49 @@ export function liveStats(
     latencyP99Ms: recent.latencyP99Ms,
     workers,
     workerUtilization: recent.workerUtilization,
+    busySeconds: block.read(M_BUSY_NS) / 1e9,
+    sinkWriteSeconds: block.histogram(H_WRITE_DURATION).sum,
     ready,
   };
+}
+
+/**
+ * The last `keepMs` of snapshots, one every `everyMs`, so that a dashboard opened now starts with
+ * the recent past instead of an empty chart. Sampled on its own timer (unref'd), from the first
+ * time it is asked for.
+ */
+export class LiveHistory {
+  readonly #read: () => LiveStats;
+  readonly #everyMs: number;
+  readonly #keep: number;
+  readonly #snapshots: LiveStats[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(read: () => LiveStats, everyMs = 1000, keepMs = 120_000) {
+    this.#read = read;
+    this.#everyMs = everyMs;
+    this.#keep = Math.max(1, Math.ceil(keepMs / everyMs));
+  }
+
+  start(): this {
+    if (this.#timer) return this;
+    this.#take();
+    this.#timer = setInterval(() => this.#take(), this.#everyMs).unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Oldest first. */
+  snapshots(): LiveStats[] {
+    return [...this.#snapshots];
+  }
+
+  #take(): void {
+    this.#snapshots.push(this.#read());
+    if (this.#snapshots.length > this.#keep) this.#snapshots.splice(0, this.#snapshots.length - this.#keep);
+  }
 }

@@ -8,6 +8,8 @@ export interface ObservablePipeline {
   readonly metrics: { metrics(): Promise<string>; contentType: string };
   health(): { alive: boolean; ready: boolean; reasons: string[] };
   liveStats(): unknown;
+  /** Recent snapshots, oldest first, served at /api/history when present. */
+  liveHistory?(): unknown[];
 }
 
 export interface MetricsServerOptions {
@@ -28,6 +30,7 @@ const STATIC: Record<string, string> = {
   '/': 'index.html',
   '/dashboard.js': 'dashboard.js',
   '/charts.js': 'charts.js',
+  '/bound-by.js': 'bound-by.js',
   '/format.js': 'format.js',
   '/live-rates.js': 'live-rates.js',
   '/tiles.js': 'tiles.js',
@@ -48,7 +51,9 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 /**
  * Serves `/metrics` (Prometheus text format), `/healthz` (alive), `/readyz` (taking events and the
  * sink healthy; 503 otherwise, with the reasons), `/api/stats` (one JSON snapshot for the live
- * dashboard and `sluice top`) and the dashboard page at `/`. Bound to 127.0.0.1 by default.
+ * dashboard and `sluice top`), `/api/history` (the snapshots of the last two minutes, one a
+ * second, sampled from the server's start) and the dashboard page at `/`. Bound to 127.0.0.1 by
+ * default.
  */
 export async function createMetricsServer(
   pipeline: ObservablePipeline,
@@ -81,6 +86,8 @@ export async function createMetricsServer(
     }
     if (path === '/api/stats')
       return send(res, 200, 'application/json', JSON.stringify(pipeline.liveStats()));
+    if (path === '/api/history')
+      return send(res, 200, 'application/json', JSON.stringify(pipeline.liveHistory?.() ?? []));
     const file = STATIC[path];
     if (!file) return send(res, 404, 'text/plain', 'not found\n');
     readFile(new URL(file, DASHBOARD_DIR)).then(
@@ -88,6 +95,8 @@ export async function createMetricsServer(
       () => send(res, 404, 'text/plain', 'dashboard not built\n'),
     );
   });
+  // The history starts now, so a dashboard opened later finds the minutes before it.
+  pipeline.liveHistory?.();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

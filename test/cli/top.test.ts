@@ -117,6 +117,8 @@ describe('sluice top', () => {
       latencyP99Ms: 25,
       workers: 4,
       workerUtilization: 0.5,
+      busySeconds: 10,
+      sinkWriteSeconds: 4,
       ready: true,
     };
     const later = {

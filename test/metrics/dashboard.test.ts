@@ -17,7 +17,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const SOURCE_DIR = fileURLToPath(new URL('../../src/metrics/dashboard/', import.meta.url));
 const BUILT_DIR = fileURLToPath(new URL('../../dist/src/metrics/dashboard/', import.meta.url));
-const SCREENSHOT = join(tmpdir(), 'sluice-test-artifacts', 'dashboard.png');
+const ARTIFACTS = join(tmpdir(), 'sluice-test-artifacts');
+const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
 
 /** The built server: run from src/, it would look for the page (and uPlot) in src/. */
 async function builtServer(): Promise<typeof MetricsServerModule> {
@@ -137,9 +138,59 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     // A few more samples so the lines have some length in the picture.
     const shown = await figure('updated');
     await figureAbove('updated', shown + 3000);
-    mkdirSync(join(tmpdir(), 'sluice-test-artifacts'), { recursive: true });
+    mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`dashboard screenshot: ${SCREENSHOT}`);
+  });
+
+  it('says in words what sets the pace, from the figures it shows', async () => {
+    await page.waitForFunction(
+      `['idle', 'producers', 'sink', 'transform', 'dispatch'].includes(document.querySelector('[data-stat="boundBy"]')?.getAttribute('data-bound'))`,
+    );
+    const text = await page.locator('[data-stat="boundBy"]').textContent();
+    expect(text).toMatch(/sets the pace|set the pace|busy while|^Idle/);
+    expect(text).toMatch(/%/);
+  });
+
+  it('opens with the recent past: a page loaded now draws the seconds before it from /api/history', async () => {
+    const history = (await (await fetch(`${server!.url}/api/history`)).json()) as { t: number }[];
+    expect(history.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < history.length; i++) expect(history[i]!.t).toBeGreaterThan(history[i - 1]!.t);
+    const fresh = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    try {
+      await fresh.goto(server!.url);
+      await fresh.locator('[data-stat="connection"]', { hasText: /^live$/ }).waitFor();
+      // One poll alone would give one point; the history gives every second before the page.
+      const points = await fresh.evaluate(
+        () =>
+          (globalThis as unknown as { sluiceCharts: Record<string, { data: number[][] }> }).sluiceCharts
+            .throughputChart!.data[0]!.length,
+      );
+      expect(points).toBeGreaterThanOrEqual(history.length);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it.each([
+    [390, 844, 'dashboard-390.png'],
+    [1440, 900, 'dashboard-1440.png'],
+  ])('fits a %i px wide screen without scrolling sideways', async (width, height, name) => {
+    const sized = await browser.newPage({ viewport: { width, height } });
+    try {
+      await sized.goto(server!.url);
+      await sized.locator('[data-stat="connection"]', { hasText: /^live$/ }).waitFor();
+      await sized.waitForFunction(`document.querySelectorAll('.uplot canvas').length === 4`);
+      const { scrollWidth, clientWidth } = (await sized.evaluate(
+        `({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })`,
+      )) as { scrollWidth: number; clientWidth: number };
+      expect(clientWidth).toBeLessThanOrEqual(width);
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await sized.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+    } finally {
+      await sized.close();
+    }
   });
 
   it('logs no console errors and asks nothing of any host but the server', () => {
@@ -153,6 +204,9 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     server = undefined;
     await showsText('connection', 'disconnected — retrying');
     expect(await page.locator('[data-stat="updated"]').textContent()).toContain('cannot reach /api/stats');
+    // Readiness cannot be known without the server: the badge stops saying "ready".
+    expect(await page.locator('[data-stat="ready"]').textContent()).toBe('ready: unknown');
+    expect(await page.locator('[data-stat="ready"]').getAttribute('class')).not.toContain('ok');
     server = await createMetricsServer(pipeline, { port });
     await showsText('connection', 'live');
     await figureAbove('written', await figure('written'));

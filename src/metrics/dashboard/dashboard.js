@@ -2,14 +2,16 @@
 /**
  * The live dashboard: polls /api/stats (a LiveStats snapshot of cumulative counters and gauges),
  * derives rates from successive snapshots, and draws tiles and uPlot charts of the last two
- * minutes. Browser ES modules served as they are built — nothing fetched from elsewhere:
- * format.js (how figures are written), live-rates.js (rates, shared with `sluice top`), tiles.js,
- * charts.js, and this poll loop.
+ * minutes, starting from the server's /api/history so the charts open with the recent past.
+ * Browser ES modules served as they are built — nothing fetched from elsewhere: format.js (how
+ * figures are written), live-rates.js (rates, shared with `sluice top`), bound-by.js (what sets the
+ * pace, in words), tiles.js, charts.js, and this poll loop.
  */
+import { boundBy } from './bound-by.js';
 import { addPoint, breakLines, createCharts, redrawCharts } from './charts.js';
 import { isNum } from './format.js';
 import { ratesBetween } from './live-rates.js';
-import { fillPercent, renderTiles, show, tone } from './tiles.js';
+import { fillPercent, renderTiles, show, statElement, tone } from './tiles.js';
 
 /** @typedef {import('../live-stats.js').LiveStats} LiveStats */
 
@@ -23,11 +25,14 @@ let prev = null;
 let lastOkAt = null;
 /** @type {boolean | null} */
 let connected = null;
+/** The history is asked for on the first connection and after every reconnection. */
+let needHistory = true;
+/** The snapshot the verdict on the pace is judged from: about five seconds back. @type {LiveStats | null} */
+let verdictFrom = null;
 
-/** @param {LiveStats} s */
-function onStats(s) {
+/** Takes one snapshot into the charts; returns the rates since the one before. @param {LiveStats} s */
+function ingest(s) {
   const r = ratesBetween(prev, s);
-  renderTiles(s, r);
   addPoint(s.t / 1000, {
     inPerSec: r.inPerSec,
     outPerSec: r.outPerSec,
@@ -38,10 +43,43 @@ function onStats(s) {
     util: isNum(s.workerUtilization) ? s.workerUtilization * 100 : null,
     blocked: isNum(r.blockedShare) ? r.blockedShare * 100 : null,
   });
-  redrawCharts();
   prev = s;
+  return r;
+}
+
+/** Says what sets the pace, judged over the last five seconds or so. @param {LiveStats} s */
+function showVerdict(s) {
+  const verdict = boundBy(verdictFrom, s);
+  if (verdict) {
+    show('boundBy', verdict.text, null);
+    statElement('boundBy')?.setAttribute('data-bound', verdict.bound);
+  }
+  if (!verdictFrom || s.t - verdictFrom.t >= 5000) verdictFrom = s;
+}
+
+/** @param {LiveStats} s */
+function onStats(s) {
+  const r = ingest(s);
+  renderTiles(s, r);
+  showVerdict(s);
+  redrawCharts();
   lastOkAt = Date.now();
   show('updated', `updated ${new Date(s.t).toLocaleTimeString()}`, s.t);
+}
+
+/** The server's recent snapshots newer than what the charts hold, taken in before the first poll. */
+async function loadHistory() {
+  try {
+    const response = await fetch('/api/history', { cache: 'no-store' });
+    if (!response.ok) return;
+    const history = /** @type {LiveStats[]} */ (await response.json());
+    if (!Array.isArray(history)) return;
+    const after = prev?.t ?? Number.NEGATIVE_INFINITY;
+    for (const s of history) if (isNum(s?.t) && s.t > after) ingest(s);
+    verdictFrom = history[Math.max(0, history.length - 6)] ?? null;
+  } catch {
+    // No history (an older server, or a hiccup): the charts start from the first poll.
+  }
 }
 
 /** @param {boolean} ok @param {unknown} [error] */
@@ -59,8 +97,15 @@ function setConnected(ok, error) {
     // Break the lines at the outage, and do not take a rate across it: the server may have restarted.
     breakLines(POLL_MS / 1000);
     prev = null;
+    verdictFrom = null;
+    needHistory = true;
     document.body.classList.add('disconnected');
     tone('connection', 'bad');
+    // Readiness is the server's to say: while it cannot be asked, it is unknown, not "ready".
+    show('ready', 'ready: unknown', null);
+    tone('ready', 'muted');
+    show('boundBy', 'No figures: the server cannot be reached.', null);
+    statElement('boundBy')?.setAttribute('data-bound', 'unknown');
   }
   connected = false;
   const reason = error instanceof Error ? error.message : String(error);
@@ -87,6 +132,10 @@ async function poll() {
   // Outside the try: a drawing bug should surface as an error, not pose as a lost connection.
   if (stats) {
     setConnected(true);
+    if (needHistory) {
+      needHistory = false;
+      await loadHistory();
+    }
     onStats(stats);
   }
 }
