@@ -7,7 +7,16 @@ import { interpolate, type Json, resolvePipelinePaths, resolveSourcePaths } from
 import { logOptionsSchema } from './log-options.js';
 import { pipelineMetricsOptionsSchema } from './metrics-options.js';
 import { problemsOf } from './option-problems.js';
-import { boolean, isObject, nonEmptyString, port, positiveInteger, strictObject } from './option-schema.js';
+import {
+  boolean,
+  integer,
+  isObject,
+  MAX_TIMER_MS,
+  nonEmptyString,
+  port,
+  positiveInteger,
+  strictObject,
+} from './option-schema.js';
 import { pipelineOptionFields, pipelineOptionsOf, type ResolvedPipelineOptions } from './pipeline-options.js';
 import { sinkSpecSchema } from './sink-spec-schema.js';
 import { type SourceConfig, sourceSchema } from './source-config.js';
@@ -35,8 +44,9 @@ const METRICS = strictObject(
     host: nonEmptyString('a host name or address').optional(),
     port: port().optional(),
     defaultMetrics: boolean().optional(),
+    sinkDownAfterMs: integer(0, MAX_TIMER_MS, 'an integer of milliseconds ≥ 0').optional(),
   },
-  'an object { host?, port?, defaultMetrics? }',
+  'an object { host?, port?, defaultMetrics?, sinkDownAfterMs? }',
 );
 
 /**
@@ -95,13 +105,13 @@ const runConfigSchema = strictObject({
   )
   .transform(({ source, metrics, shutdownTimeoutMs, ...groups }) => {
     // Served, the metrics include Node's process metrics unless turned off; no server, no readers.
-    const { defaultMetrics = metrics !== undefined, ...server } = metrics ?? {};
+    const { defaultMetrics = metrics !== undefined, sinkDownAfterMs, ...server } = metrics ?? {};
     return {
       source,
       pipeline: pipelineOptionsOf({
         ...groups,
         transform: groups.transform,
-        metrics: pipelineMetricsOptionsSchema.parse({ defaultMetrics }),
+        metrics: pipelineMetricsOptionsSchema.parse({ defaultMetrics, sinkDownAfterMs }),
       }),
       metrics: metrics === undefined ? undefined : (server satisfies MetricsServerOptions),
       shutdownTimeoutMs,

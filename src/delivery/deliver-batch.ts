@@ -42,6 +42,20 @@ export interface DeliveryHooks {
     records: readonly SinkRecord[];
     error: unknown;
   }) => void;
+  /**
+   * Called after every write attempt, as it happens (metrics of a sink that is down must move
+   * while it is down, not once the batch finally succeeds): `failed` records of `records`, and
+   * whether any failure was retryable or permanent. An attempt whose only failures are records the
+   * sink refused on their own (`perRecord`) still reached a working sink: `sinkWorked` says so.
+   */
+  onAttempt?: (info: {
+    attempt: number;
+    records: number;
+    failed: number;
+    retryable: boolean;
+    permanent: boolean;
+    sinkWorked: boolean;
+  }) => void;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   /** Wall-clock ms. */
@@ -101,6 +115,26 @@ export async function deliverBatch(
     const failed = await writeIsolating(sink, pending);
     report.writeMs += performance.now() - started;
     report.written += pending.length - failed.length;
+    if (hooks.onAttempt) {
+      let retryable = false;
+      let permanent = false;
+      let refusedAlone = 0;
+      for (const { error } of failed) {
+        if (isRetryable(error)) retryable = true;
+        else {
+          permanent = true;
+          if (isPerRecord(error)) refusedAlone++;
+        }
+      }
+      hooks.onAttempt({
+        attempt,
+        records: pending.length,
+        failed: failed.length,
+        retryable,
+        permanent,
+        sinkWorked: !retryable && (failed.length < pending.length || refusedAlone === failed.length),
+      });
+    }
     if (failed.length === 0) break;
     firstFailureAt ??= now();
     const again: SinkRecord[] = [];

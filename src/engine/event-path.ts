@@ -3,7 +3,7 @@ import { DecodeFailure, type RecordFields } from '../codec/decode-event.js';
 import type { DecodedEvent, SinkRecord } from '../codec/event.js';
 import { JsonRecord } from '../codec/text-record.js';
 import { type DeadLetter, deadLetter, deadLetterRecord, describeError } from '../delivery/dead-letter.js';
-import { deliverBatch } from '../delivery/deliver-batch.js';
+import { type DeliveryHooks, deliverBatch } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
 import type { Sink } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
@@ -150,8 +150,9 @@ export async function writeDeadLetters(
   retry: ResolvedRetryOptions,
   log: Pick<Logger, 'warn'>,
   yieldAt?: number,
+  hooks: DeliveryHooks = {},
 ): Promise<DeadLetterWrite> {
-  let report = await deliverBatch(sink, letters.map(deadLetterRecord), retry, {}, { yieldAt });
+  let report = await deliverBatch(sink, letters.map(deadLetterRecord), retry, hooks, { yieldAt });
   if (report.deadLetters.length > 0 && !report.held) {
     const refused = new Set(report.deadLetters.map((l) => l.event.id));
     const bare = letters.filter((l) => refused.has(l.event.id)).map(withoutPayload);
@@ -159,7 +160,7 @@ export async function writeDeadLetters(
       { events: bare.length, error: report.deadLetters[0]!.lastError },
       'dead-letter sink refused letters; writing them without their payload',
     );
-    report = await deliverBatch(sink, bare.map(deadLetterRecord), retry, {}, { yieldAt });
+    report = await deliverBatch(sink, bare.map(deadLetterRecord), retry, hooks, { yieldAt });
   }
   if (report.held || report.deadLetters.length > 0) {
     const error = report.held ? describeError(report.held.error) : report.deadLetters[0]!.lastError;

@@ -12,7 +12,11 @@ import {
 import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
-import { MetricsBlock } from '../metrics/metrics-block.js';
+import {
+  M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
+  M_SINK_FAILING_SINCE_MS,
+  MetricsBlock,
+} from '../metrics/metrics-block.js';
 import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { RecentWindow } from '../metrics/recent-window.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
@@ -258,9 +262,11 @@ export class Pipeline implements SourceTarget {
         block: this.#block,
         queue: () => this.#queue.stats(),
         sinkType: 'type' in this.options.sink ? this.options.sink.type : 'custom',
+        deadLetterSinkType: 'type' in this.options.deadLetter ? this.options.deadLetter.type : 'custom',
         workers: () => this.#pool.threads.length,
         workerRestarts: () => this.#counters.workerFailures,
         recent: () => this.#recentFigures(),
+        sinkFailing: () => this.sinkFailing(),
       },
       this.options.metrics,
     );
@@ -276,18 +282,35 @@ export class Pipeline implements SourceTarget {
     if (this.#closing) reasons.push('shutting down');
     const deferred = this.#dispatcher.deferredBatches;
     if (deferred > 0) reasons.push(`${deferred} batches waiting for the sink`);
+    const downAfter = this.options.metrics.sinkDownAfterMs;
+    for (const [role, failing] of Object.entries(this.sinkFailing()))
+      if (failing !== undefined && failing.forMs >= downAfter)
+        reasons.push(`${role} failing every write for ${Math.round(failing.forMs / 1000)} s`);
     return { alive: true, ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Since when each sink has failed its writes (the first failure since its last success), as
+   * workers record it in shared memory at every attempt; undefined while its last write worked.
+   */
+  sinkFailing(): {
+    sink?: { since: number; forMs: number };
+    'dead-letter sink'?: { since: number; forMs: number };
+  } {
+    const now = Date.now();
+    const at = (slot: number) => {
+      const since = this.#block.read(slot);
+      return since === 0 ? undefined : { since, forMs: Math.max(0, now - since) };
+    };
+    return { sink: at(M_SINK_FAILING_SINCE_MS), 'dead-letter sink': at(M_DEAD_LETTER_SINK_FAILING_SINCE_MS) };
   }
 
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
   liveStats(): LiveStats {
-    return liveStats(
-      this.#queue.stats(),
-      this.#block,
-      this.#pool.threads.length,
-      this.#recentFigures(),
-      this.health().ready,
-    );
+    return liveStats(this.#queue.stats(), this.#block, this.#pool.threads.length, this.#recentFigures(), {
+      ...this.health(),
+      sinkFailingMs: this.sinkFailing().sink?.forMs ?? 0,
+    });
   }
 
   /**

@@ -6,16 +6,21 @@ import type { DecodedEvent, SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
 import { TextRecord } from '../codec/text-record.js';
 import { type DeadLetter, deadLetter, describeError } from '../delivery/dead-letter.js';
-import { deliverBatch } from '../delivery/deliver-batch.js';
+import { type DeliveryHooks, deliverBatch } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
 import { createLogger } from '../logging/logger.js';
-import { BatchTally, MetricsBlock } from '../metrics/metrics-block.js';
+import {
+  BatchTally,
+  M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
+  M_SINK_FAILING_SINCE_MS,
+  MetricsBlock,
+} from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
-import { recordBatch } from './batch-metrics.js';
+import { countAttempt, recordBatch, recordBusy, trackSinkUp } from './batch-metrics.js';
 import type { BatchResult, BatchTask, DeadLetterTask, WorkerSetup } from './batch-task.js';
 import {
   deadLetterRetry,
@@ -94,6 +99,8 @@ export class WorkerRuntime {
     try {
       sinks = await this.#sinks.open();
     } catch (error) {
+      if (this.#setup.options.metrics.enabled !== false)
+        this.#metrics.sinkFailed(M_SINK_FAILING_SINCE_MS, wallClockMs());
       this.#log.error(
         { partition: task.partition, records: task.records, error: describeError(error) },
         'sinks could not be opened',
@@ -113,9 +120,10 @@ export class WorkerRuntime {
         ? await this.#deadLetterRange(batch, sinks, result)
         : await this.#deliverRange(batch, sinks, await this.#stage, result, tally, traced.context);
     endSpan(traced.span, done.ok ? undefined : done.error);
-    // Counted once the batch is acknowledged: a deferred batch is counted when it finally is.
-    if (done.ok && this.#setup.options.metrics.enabled !== false)
-      recordBatch(this.#metrics, done, tally, performance.now() - started);
+    if (this.#setup.options.metrics.enabled !== false) {
+      recordBusy(this.#metrics, performance.now() - started);
+      if (done.ok) recordBatch(this.#metrics, done, tally);
+    }
     return done;
   }
 
@@ -124,8 +132,16 @@ export class WorkerRuntime {
     return this.#sinks.close();
   }
 
-  /** One log line per retried write, naming the first ids of the records being retried. */
-  readonly #retryLog = {
+  /**
+   * The sink's hooks: every write attempt counted as it happens (errors, retries, whether the sink
+   * is up), and one log line per retried write, naming the first ids of the records being retried.
+   */
+  readonly #sinkHooks: DeliveryHooks = {
+    onAttempt: (info) => {
+      if (this.#setup.options.metrics.enabled === false) return;
+      countAttempt(this.#metrics, info);
+      trackSinkUp(this.#metrics, M_SINK_FAILING_SINCE_MS, info, wallClockMs());
+    },
     onRetry: (info: { attempt: number; delayMs: number; records: readonly SinkRecord[]; error: unknown }) => {
       this.#log.warn(
         {
@@ -137,6 +153,14 @@ export class WorkerRuntime {
         },
         'sink write failed, retrying',
       );
+    },
+  };
+
+  /** Whether the dead-letter sink is up, as it happens. */
+  readonly #deadLetterHooks: DeliveryHooks = {
+    onAttempt: (info) => {
+      if (this.#setup.options.metrics.enabled !== false)
+        trackSinkUp(this.#metrics, M_DEAD_LETTER_SINK_FAILING_SINCE_MS, info, wallClockMs());
     },
   };
 
@@ -188,7 +212,7 @@ export class WorkerRuntime {
     transformSpan.end();
     if (out.length > 0) {
       const writeSpan = startChildSpan('sluice.sink.write', trace, { 'sluice.records': out.length });
-      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#retryLog, {
+      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#sinkHooks, {
         carried: task.retry,
         yieldAt: task.yieldAt,
       });
@@ -270,6 +294,7 @@ export class WorkerRuntime {
       this.#deadLetterRetry,
       this.#log,
       task.yieldAt,
+      this.#deadLetterHooks,
     );
     if (!written.ok) {
       this.#log.error({ events: letters.length, error: written.error }, 'dead-letter sink failed');

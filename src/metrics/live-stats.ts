@@ -37,7 +37,11 @@ export interface LiveStats {
   busySeconds: number;
   /** The part of busySeconds spent inside sink writes, retries included (a counter). */
   sinkWriteSeconds: number;
+  /** How long the sink has failed every write; 0 while its last write worked. */
+  sinkFailingSeconds: number;
   ready: boolean;
+  /** Why the pipeline is not ready (as /readyz says); empty while it is. */
+  notReadyReasons: string[];
 }
 
 /** Reads a snapshot from shared memory: no message to any worker. */
@@ -46,7 +50,7 @@ export function liveStats(
   block: MetricsBlock,
   workers: number,
   recent: RecentFigures,
-  ready: boolean,
+  health: { ready: boolean; reasons: string[]; sinkFailingMs: number },
 ): LiveStats {
   let deadLettered = 0;
   for (let i = 0; i < DEAD_LETTER_REASONS.length; i++) deadLettered += block.read(M_DEAD_LETTERED + i);
@@ -68,7 +72,9 @@ export function liveStats(
     workerUtilization: recent.workerUtilization,
     busySeconds: block.read(M_BUSY_NS) / 1e9,
     sinkWriteSeconds: block.histogram(H_WRITE_DURATION).sum,
-    ready,
+    sinkFailingSeconds: health.sinkFailingMs / 1000,
+    ready: health.ready,
+    notReadyReasons: health.reasons,
   };
 }
 

@@ -57,7 +57,15 @@ export const H_BATCH_SIZE = histogramAt(
   BATCH_SIZE_BUCKETS,
   1,
 );
-export const METRIC_SLOTS = H_BATCH_SIZE.base + slotsOf(H_BATCH_SIZE);
+const HEALTH_BASE = H_BATCH_SIZE.base + slotsOf(H_BATCH_SIZE);
+/**
+ * Wall-clock ms of the first failed write since the last successful one, per sink role; 0 while
+ * the last write succeeded. Workers set it with compareExchange(0 → now) on a failed attempt (the
+ * earliest failure of the streak stays) and store 0 after a successful one.
+ */
+export const M_SINK_FAILING_SINCE_MS = HEALTH_BASE;
+export const M_DEAD_LETTER_SINK_FAILING_SINCE_MS = HEALTH_BASE + 1;
+export const METRIC_SLOTS = HEALTH_BASE + 2;
 
 /** Which bucket a value falls in (the last index is +Inf). */
 export function bucketIndex(bounds: readonly number[], value: number): number {
@@ -80,6 +88,23 @@ export class MetricsBlock {
 
   read(slot: number): number {
     return Number(Atomics.load(this.#slots, slot));
+  }
+
+  /**
+   * A sink's write failed at `nowMs`: starts the failing streak unless one is running. A single
+   * word, read on its own: compareExchange keeps the earliest failure when workers race, and no
+   * other memory is published with it, so no ordering beyond the word's own is needed.
+   */
+  sinkFailed(slot: number, nowMs: number): void {
+    Atomics.compareExchange(this.#slots, slot, 0n, BigInt(Math.max(1, Math.round(nowMs))));
+  }
+
+  /**
+   * A sink's write succeeded: the streak ends. A failure that raced this store starts a new
+   * streak at its own time on its next attempt, so the word never stays set for a working sink.
+   */
+  sinkWrote(slot: number): void {
+    if (Atomics.load(this.#slots, slot) !== 0n) Atomics.store(this.#slots, slot, 0n);
   }
 
   deadLettered(reason: DeadLetterReason, n: number): void {

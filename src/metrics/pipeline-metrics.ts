@@ -24,10 +24,14 @@ export interface MetricsSource {
   queue: () => QueueStats;
   /** The sink's kind, a label of sluice_events_written_total. */
   sinkType: string;
+  /** The dead-letter sink's kind. */
+  deadLetterSinkType: string;
   workers: () => number;
   workerRestarts: () => number;
   /** Figures over the last seconds, shared with every other reader. */
   recent: () => RecentFigures;
+  /** Since when each sink role has been failing its writes; undefined while its last write worked. */
+  sinkFailing: () => Partial<Record<'sink' | 'dead-letter sink', { since: number; forMs: number }>>;
 }
 
 interface MetricValue {
@@ -87,6 +91,12 @@ export interface PipelineMetricsOptions {
    * (the ring's own statistics remain); for measuring what metrics cost. @default true
    */
   enabled?: boolean;
+  /**
+   * How long the sink (or the dead-letter sink) must have failed every write before the pipeline
+   * reports itself not ready (`/readyz` 503, the dashboard's badge), ms. 0: at the first failure.
+   * @default 10000
+   */
+  sinkDownAfterMs?: number;
 }
 
 export interface PipelineMetrics {
@@ -146,6 +156,36 @@ export function createPipelineMetrics(
           { labels: { policy: 'drop-newest' }, value: q.droppedNewest },
           { labels: { policy: 'drop-oldest' }, value: q.droppedOldest },
           { labels: { policy: 'reject' }, value: q.rejected },
+        ];
+      },
+    ),
+    new ReadOnScrape(
+      'sluice_sink_up',
+      'Whether the last write to the sink (role="sink") or the dead-letter sink (role="dead-letter") worked, 1, or failed, 0.',
+      'gauge',
+      () => {
+        const failing = source.sinkFailing();
+        return [
+          { labels: { sink: source.sinkType, role: 'sink' }, value: failing.sink ? 0 : 1 },
+          {
+            labels: { sink: source.deadLetterSinkType, role: 'dead-letter' },
+            value: failing['dead-letter sink'] ? 0 : 1,
+          },
+        ];
+      },
+    ),
+    new ReadOnScrape(
+      'sluice_sink_failing_seconds',
+      'How long the sink has failed every write, 0 while its last write worked (alert on it with your own threshold).',
+      'gauge',
+      () => {
+        const failing = source.sinkFailing();
+        return [
+          { labels: { sink: source.sinkType, role: 'sink' }, value: (failing.sink?.forMs ?? 0) / 1000 },
+          {
+            labels: { sink: source.deadLetterSinkType, role: 'dead-letter' },
+            value: (failing['dead-letter sink']?.forMs ?? 0) / 1000,
+          },
         ];
       },
     ),

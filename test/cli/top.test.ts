@@ -119,7 +119,9 @@ describe('sluice top', () => {
       workerUtilization: 0.5,
       busySeconds: 10,
       sinkWriteSeconds: 4,
+      sinkFailingSeconds: 0,
       ready: true,
+      notReadyReasons: [],
     };
     const later = {
       ...base,

@@ -59,7 +59,7 @@ describe('resolvePipelineOptions defaults', () => {
         jitter: 'full',
       },
       ordering: 'none',
-      metrics: { defaultMetrics: false, enabled: true },
+      metrics: { defaultMetrics: false, enabled: true, sinkDownAfterMs: 10_000 },
       log: { level: 'warn', destination: 2, pretty: false },
       maxNestingDepth: 1000,
     });
@@ -162,7 +162,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'metrics',
       { metrics: { default: true } },
-      'metrics.default is not a known field (expected one of defaultMetrics, enabled), got true',
+      'metrics.default is not a known field (expected one of defaultMetrics, enabled, sinkDownAfterMs), got true',
     ],
     [
       'log',

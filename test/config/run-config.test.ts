@@ -372,7 +372,7 @@ describe('problems', () => {
   it('metrics and log must be objects', () => {
     expect(problems({ source: { type: 'synthetic' }, sink: SQLITE, metrics: 9464, log: 'debug' })).toEqual([
       'log must be an object, got "debug"',
-      'metrics must be an object { host?, port?, defaultMetrics? }, got 9464',
+      'metrics must be an object { host?, port?, defaultMetrics?, sinkDownAfterMs? }, got 9464',
     ]);
   });
 });
@@ -441,11 +441,26 @@ describe('pipeline options in a run config', () => {
       resolveRunConfig({ source: { type: 'synthetic' }, sink: SQLITE, metrics }, dir, {});
     const served = run({ port: 0 });
     expect(served.metrics).toEqual({ port: 0 });
-    expect(served.pipeline.metrics).toEqual({ defaultMetrics: true, enabled: true });
+    expect(served.pipeline.metrics).toEqual({ defaultMetrics: true, enabled: true, sinkDownAfterMs: 10_000 });
     const off = run({ port: 0, defaultMetrics: false });
     expect(off.metrics).toEqual({ port: 0 });
-    expect(off.pipeline.metrics).toEqual({ defaultMetrics: false, enabled: true });
+    expect(off.pipeline.metrics).toEqual({ defaultMetrics: false, enabled: true, sinkDownAfterMs: 10_000 });
     // Without a metrics server nothing reads them.
-    expect(run(undefined).pipeline.metrics).toEqual({ defaultMetrics: false, enabled: true });
+    expect(run(undefined).pipeline.metrics).toEqual({
+      defaultMetrics: false,
+      enabled: true,
+      sinkDownAfterMs: 10_000,
+    });
+  });
+
+  it('metrics.sinkDownAfterMs reaches the pipeline, and a bad one is named with its value', () => {
+    const run = (metrics: unknown) =>
+      resolveRunConfig({ source: { type: 'synthetic' }, sink: SQLITE, metrics }, dir, {});
+    const config = run({ port: 0, sinkDownAfterMs: 2500 });
+    expect(config.metrics).toEqual({ port: 0 });
+    expect(config.pipeline.metrics.sinkDownAfterMs).toBe(2500);
+    expect(() => run({ port: 0, sinkDownAfterMs: 'soon' })).toThrow(
+      'metrics.sinkDownAfterMs must be an integer of milliseconds ≥ 0, got "soon"',
+    );
   });
 });

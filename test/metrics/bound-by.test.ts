@@ -66,6 +66,15 @@ describe('what sets the pace', () => {
     );
   });
 
+  it('puts a sink failing every write first, with how long', () => {
+    const [prev, cur] = interval(0.3, 0, 0.9, 0.95);
+    expect(boundBy(prev, { ...cur, sinkFailingSeconds: 12.4 })).toEqual({
+      bound: 'sink-down',
+      text: "The sink is failing every write (for 12 s): events wait in the ring (30 % full) and are retried; the log has the sink's error.",
+    });
+    expect(boundBy(prev, { ...cur, sinkFailingSeconds: 0 })?.bound).toBe('producers');
+  });
+
   it('falls back on the utilisation figure for snapshots without busy time (an older server)', () => {
     const [prev, cur] = interval(0.98, 0.6, 0.95, 0.8);
     const { busySeconds: _a, sinkWriteSeconds: _b, ...oldPrev } = prev;

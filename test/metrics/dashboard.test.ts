@@ -145,7 +145,7 @@ describe.runIf(hasChromium)('the live dashboard', () => {
 
   it('says in words what sets the pace, from the figures it shows', async () => {
     await page.waitForFunction(
-      `['idle', 'producers', 'sink', 'transform', 'dispatch'].includes(document.querySelector('[data-stat="boundBy"]')?.getAttribute('data-bound'))`,
+      `['idle', 'producers', 'sink-down', 'sink', 'transform', 'dispatch'].includes(document.querySelector('[data-stat="boundBy"]')?.getAttribute('data-bound'))`,
     );
     const text = await page.locator('[data-stat="boundBy"]').textContent();
     expect(text).toMatch(/sets the pace|set the pace|busy while|^Idle/);

@@ -4,6 +4,7 @@
  * /bound-by.js), and `sluice top` can say the same sentence.
  *
  * The reasoning, from figures the snapshots carry:
+ * - a sink failing every write sets the pace whatever else the figures say;
  * - a ring far from full with producers seldom waiting: the producers (the source) set the pace;
  * - otherwise the ring holds producers back, and the workers' time says why: busy most of the
  *   time, the share of it inside sink writes separates the sink from decoding + transform;
@@ -21,9 +22,10 @@ export interface PaceSnapshot {
   workerUtilization: number;
   busySeconds?: number;
   sinkWriteSeconds?: number;
+  sinkFailingSeconds?: number;
 }
 
-export type Bound = 'idle' | 'producers' | 'sink' | 'transform' | 'dispatch';
+export type Bound = 'idle' | 'producers' | 'sink-down' | 'sink' | 'transform' | 'dispatch';
 
 export interface Verdict {
   bound: Bound;
@@ -48,6 +50,14 @@ export function boundBy(prev: PaceSnapshot | null, cur: PaceSnapshot): Verdict |
       ? cur.sinkWriteSeconds - prev.sinkWriteSeconds
       : 0;
   const sinkShare = busyDelta > 0 ? clamp01(sinkDelta / busyDelta) : 0;
+
+  if (cur.sinkFailingSeconds !== undefined && cur.sinkFailingSeconds > 0)
+    return {
+      bound: 'sink-down',
+      text:
+        `The sink is failing every write (for ${Math.round(cur.sinkFailingSeconds)} s): events wait in the ring ` +
+        `(${pct(fill)} full) and are retried; the log has the sink's error.`,
+    };
 
   if (fill < 0.5 && blocked < 0.05) {
     if (busy < 0.01 && cur.queueDepthBytes === 0)

@@ -94,5 +94,6 @@ export function renderTiles(s, r) {
 
   show('ready', s.ready ? 'ready' : 'not ready', s.ready ? 1 : 0);
   tone('ready', s.ready ? 'ok' : 'warn');
+  statElement('ready')?.setAttribute('title', (s.notReadyReasons ?? []).join('\n'));
   document.title = isNum(r.outPerSec) ? `Sluice — ${fmtRate(r.outPerSec)} events/s` : 'Sluice — live';
 }
