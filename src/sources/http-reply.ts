@@ -15,7 +15,7 @@ export interface DiscardLimits {
   ms: number;
 }
 
-/** Seconds a client is told to wait after a 429 or a 503. */
+/** Seconds a client is told to wait after a 503 (after a 429 for a full ring: see RetryAfter). */
 export const RETRY_AFTER_SECONDS = 1;
 
 /** The answer to a body over maxBodyBytes. */

@@ -17,6 +17,7 @@ import { isRefusal, type Route, type RoutedRequest, routeRequest, tokenDigest } 
 import { RequestServer } from './http-server.js';
 import { type HttpSourceOptions, resolveHttpSourceOptions } from './http-source-options.js';
 import { readBody } from './read-body.js';
+import { RetryAfter } from './retry-after.js';
 import { type SourceTarget, StoppableSource } from './source.js';
 
 export {
@@ -82,6 +83,8 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
   #unbound!: (error: unknown) => void;
   #url: string | undefined;
   #accepted = 0;
+  /** Retry-After for a full ring, from the ring's release rate (set once the source runs). */
+  #retryAfter: RetryAfter | undefined;
 
   constructor(options: HttpSourceOptions = {}) {
     super();
@@ -132,6 +135,7 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
 
   /** Serves until `signal` aborts or stop(); resolves once the server is closed and no request is being handled. */
   protected async run(target: HttpSourceTarget, signal: AbortSignal): Promise<void> {
+    this.#retryAfter = new RetryAfter(() => target.stats().partitions);
     // One listener for every request: an AbortSignal warns past ten listeners.
     signal.addEventListener(
       'abort',
@@ -264,7 +268,7 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
       send(res, {
         status: signal.aborted ? 503 : 429,
         body: signal.aborted ? { error: 'shutting down', accepted, rejected } : { accepted, rejected },
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+        headers: { 'retry-after': String(this.#retryAfter?.seconds(rejected) ?? RETRY_AFTER_SECONDS) },
       });
       return undefined;
     } finally {

@@ -246,6 +246,8 @@ describe('the http source', () => {
       const second = await post(`${url}/ingest`, ndjson(more));
       expect(second.status).toBe(429);
       expect(await second.json()).toEqual({ accepted: 0, rejected: 400 });
+      // Derived from the ring's release rate: whole seconds, within its bounds.
+      expect(second.headers.get('retry-after')).toMatch(/^([1-9]|[12]\d|30)$/);
       expect(pipeline.stats().queue.depthBytes).toBeLessThanOrEqual(16 * 1024 * partitions);
 
       openGate(words);
