@@ -228,7 +228,7 @@ describe('the http source', () => {
     'answers 429 with Retry-After once the ring is full behind a stalled sink, and every event it accepted reaches the sink (%i partitions)',
     async (partitions) => {
       const { s, pipeline, url, words } = await start(
-        {},
+        { fullWaitMs: 0 },
         { queue: { capacityBytes: 16 * 1024, partitions }, batch: { maxRecords: 20 } },
         false,
       );
@@ -260,7 +260,7 @@ describe('the http source', () => {
 
   it('with several partitions, answers 429 while any ring is full rather than wait on it', async () => {
     const { s, pipeline, url, words } = await start(
-      {},
+      { fullWaitMs: 0 },
       { queue: { capacityBytes: 16 * 1024, partitions: 2 }, batch: { maxRecords: 20 } },
       false,
     );
