@@ -294,6 +294,8 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     }
     pipeline = opened.pipeline;
     const logger = pipeline.logger;
+    // A broker source's lag and unacknowledged messages, in the metrics, the dashboard and top.
+    pipeline.watchSource(source);
     if (config.metrics) {
       const metrics = config.metrics;
       const { createMetricsServer } = await import('../metrics/metrics-server.js');

@@ -3,6 +3,7 @@
  * rates computed as the dashboard computes them (live-rates.ts). Pure formatting, no I/O: the
  * command draws these lines, the tests read them.
  */
+import { boundBy } from '../metrics/dashboard/bound-by.js';
 import { ratesBetween } from '../metrics/dashboard/live-rates.js';
 import type { LiveStats } from '../metrics/live-stats.js';
 
@@ -74,6 +75,17 @@ export function renderFrame(
       `${label('DELIVERY')} ${col(`retries  ${count(cur.retries)} (${perSec(r.retriesPerSec)}/s)`)}dead letters  ${count(cur.deadLettered)} (${perSec(r.deadLetteredPerSec)}/s)`,
       `${label('')} ${col(`dropped  ${count(cur.dropped)} (${perSec(r.droppedPerSec)}/s)`)}`.trimEnd(),
     );
+    if (cur.source) {
+      const h = cur.source;
+      const known = (n: number | undefined) => (n === undefined ? '–' : count(n));
+      lines.push(
+        `${label('SOURCE')} ${col(`${h.source}  lag  ${known(h.waiting)}`)}unacked  ${known(h.unacked)}   held here  ${count(h.held)}${h.error ? `   (broker: ${h.error})` : ''}`,
+      );
+    }
+    const verdict = boundBy(prev ?? null, cur);
+    if (verdict) lines.push('', ...wrapped(`${label('PACE')} `, verdict.text, ctx.columns));
+    if (!cur.ready && cur.notReadyReasons?.length)
+      lines.push(`${label('NOT READY')} ${cur.notReadyReasons.join('; ')}`);
   }
   if (ctx.error) lines.push('', `cannot reach ${ctx.url}/api/stats: ${ctx.error}`, 'retrying…');
   lines.push(
@@ -82,6 +94,21 @@ export function renderFrame(
   );
   // Never wider than the terminal: a wrapped line would scroll the frame.
   return lines.map((line) => line.slice(0, Math.max(20, ctx.columns)));
+}
+
+/** `text` in lines of at most `columns`, the first after `head`, the rest indented as far. */
+function wrapped(head: string, text: string, columns: number): string[] {
+  const width = Math.max(20, columns - head.length);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l, i) => (i === 0 ? head : ' '.repeat(head.length)) + l);
 }
 
 /** Bold section headings and the title, for a terminal. */

@@ -23,7 +23,8 @@ import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-qu
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { sinkName } from '../sinks/sink-name.js';
-import type { SourceTarget } from '../sources/source.js';
+import type { Source, SourceTarget } from '../sources/source.js';
+import { SourceHealthWatch } from '../sources/source-health.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
@@ -82,6 +83,7 @@ export class Pipeline implements SourceTarget {
   readonly #clock: TaskClock;
   #metrics: PipelineMetrics | undefined;
   #recent: RecentWindow | undefined;
+  #sourceHealth: SourceHealthWatch | undefined;
   #history: LiveHistory | undefined;
   #logger: Logger = pino({ enabled: false });
   readonly #closeChannel: string;
@@ -267,6 +269,7 @@ export class Pipeline implements SourceTarget {
         workerRestarts: () => this.#counters.workerFailures,
         recent: () => this.#recentFigures(),
         sinkFailing: () => this.sinkFailing(),
+        source: () => this.#sourceHealth?.latest,
       },
       this.options.metrics,
     );
@@ -307,10 +310,26 @@ export class Pipeline implements SourceTarget {
 
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
   liveStats(): LiveStats {
-    return liveStats(this.#queue.stats(), this.#block, this.#pool.threads.length, this.#recentFigures(), {
-      ...this.health(),
-      sinkFailingMs: this.sinkFailing().sink?.forMs ?? 0,
-    });
+    return liveStats(
+      this.#queue.stats(),
+      this.#block,
+      this.#pool.threads.length,
+      this.#recentFigures(),
+      { ...this.health(), sinkFailingMs: this.sinkFailing().sink?.forMs ?? 0 },
+      this.#sourceHealth?.latest,
+    );
+  }
+
+  /**
+   * Watches where a broker source stands with its broker (Source.health, asked once a second): its
+   * lag, what its group has not acknowledged and what this process holds, in the metrics
+   * (`sluice_source_*`), in liveStats() and so on the dashboard and in `sluice top`. `sluice run`
+   * calls it for its source; a program feeding the pipeline from its own source may too.
+   */
+  watchSource(source: Pick<Source, 'health'>, everyMs = 1000): void {
+    if (!source.health || this.#closing) return;
+    this.#sourceHealth?.stop();
+    this.#sourceHealth = new SourceHealthWatch({ health: () => source.health!() }, everyMs).start();
   }
 
   /**
@@ -378,6 +397,7 @@ export class Pipeline implements SourceTarget {
     await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
     this.#metrics?.close();
     this.#recent?.stop();
+    this.#sourceHealth?.stop();
     this.#history?.stop();
     if (outcome === 'timeout') {
       this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');

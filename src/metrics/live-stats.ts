@@ -1,4 +1,5 @@
 import type { QueueStats } from '../queue/event-queue.js';
+import type { SourceHealth } from '../sources/source.js';
 import {
   DEAD_LETTER_REASONS,
   H_WRITE_DURATION,
@@ -42,6 +43,8 @@ export interface LiveStats {
   ready: boolean;
   /** Why the pipeline is not ready (as /readyz says); empty while it is. */
   notReadyReasons: string[];
+  /** Where a watched broker source stands with its broker (Pipeline.watchSource), when there is one. */
+  source?: SourceHealth;
 }
 
 /** Reads a snapshot from shared memory: no message to any worker. */
@@ -51,6 +54,7 @@ export function liveStats(
   workers: number,
   recent: RecentFigures,
   health: { ready: boolean; reasons: string[]; sinkFailingMs: number },
+  source?: SourceHealth,
 ): LiveStats {
   let deadLettered = 0;
   for (let i = 0; i < DEAD_LETTER_REASONS.length; i++) deadLettered += block.read(M_DEAD_LETTERED + i);
@@ -75,6 +79,7 @@ export function liveStats(
     sinkFailingSeconds: health.sinkFailingMs / 1000,
     ready: health.ready,
     notReadyReasons: health.reasons,
+    ...(source ? { source } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
 import type { QueueStats } from '../queue/event-queue.js';
+import type { SourceHealth } from '../sources/source.js';
 import { EVENT_LOOP_DELAY_BUCKETS, EventLoopDelayHistogram } from './event-loop-delay.js';
 import {
   DEAD_LETTER_REASONS,
@@ -30,6 +31,8 @@ export interface MetricsSource {
   workerRestarts: () => number;
   /** Figures over the last seconds, shared with every other reader. */
   recent: () => RecentFigures;
+  /** Where a watched broker source stands with its broker, when one is watched. */
+  source: () => SourceHealth | undefined;
   /** Since when each sink role has been failing its writes; undefined while its last write worked. */
   sinkFailing: () => Partial<Record<'sink' | 'dead-letter sink', { since: number; forMs: number }>>;
 }
@@ -72,6 +75,15 @@ class ReadOnScrape {
   }
 
   reset(): void {}
+}
+
+/** One sample labelled with the source's kind, or none when no source is watched or the broker did not say. */
+function sourceValue(
+  health: SourceHealth | undefined,
+  pick: (health: SourceHealth) => number | undefined,
+): MetricValue[] {
+  const value = health ? pick(health) : undefined;
+  return health && value !== undefined ? [{ labels: { source: health.source }, value }] : [];
 }
 
 function histogramValues(name: string, block: MetricsBlock, slots: HistogramSlots): MetricValue[] {
@@ -188,6 +200,24 @@ export function createPipelineMetrics(
           },
         ];
       },
+    ),
+    new ReadOnScrape(
+      'sluice_source_lag_messages',
+      "Messages in the broker's stream not yet delivered to this source's group or durable.",
+      'gauge',
+      () => sourceValue(source.source(), (h) => h.waiting),
+    ),
+    new ReadOnScrape(
+      'sluice_source_unacked_messages',
+      "Messages delivered to the source's group and not yet acknowledged, by any of its processes.",
+      'gauge',
+      () => sourceValue(source.source(), (h) => h.unacked),
+    ),
+    new ReadOnScrape(
+      'sluice_source_held_messages',
+      'Messages this process read and holds unacknowledged until their events are written.',
+      'gauge',
+      () => sourceValue(source.source(), (h) => h.held),
     ),
     new ReadOnScrape('sluice_sink_retries_total', 'Sink write attempts after the first.', 'counter', () => [
       { value: block.read(M_RETRIES) },

@@ -1,6 +1,12 @@
 import { SourceAcks } from '../delivery/source-acks.js';
 import type { RawRecord } from '../queue/producer.js';
-import { requireHoldingQueue, ringSizedPending, type SourceTarget, StoppableSource } from './source.js';
+import {
+  requireHoldingQueue,
+  ringSizedPending,
+  type SourceHealth,
+  type SourceTarget,
+  StoppableSource,
+} from './source.js';
 
 /** Events read from a broker, and the broker's handles for them (acknowledged once written). */
 export type PushMessages<Token> = (records: RawRecord[], tokens: Token[]) => void;
@@ -17,6 +23,8 @@ export interface BrokerConnection<Token> {
   ack(tokens: readonly Token[]): Promise<void>;
   /** Messages whose push failed or was not accepted whole: left unacknowledged, to come again. */
   giveBack(tokens: readonly Token[]): void;
+  /** What waits in the stream for this group, and what the group read and has not acknowledged. */
+  backlog(): Promise<{ waiting: number | undefined; unacked: number | undefined }>;
 }
 
 /** How much a broker source reads at once and holds unacknowledged at most. */
@@ -35,6 +43,7 @@ export interface BrokerLimits {
  */
 export abstract class BrokerSource<Token> extends StoppableSource {
   #acks: SourceAcks<Token> | undefined;
+  #connection: BrokerConnection<Token> | undefined;
 
   /** The source's name in messages: `nats-jetstream`, `redis-streams`. */
   protected abstract readonly kind: string;
@@ -65,6 +74,7 @@ export abstract class BrokerSource<Token> extends StoppableSource {
     const { batch, maxPending: configured } = this.limits();
     const maxPending = configured ?? ringSizedPending(target, batch);
     const connection = await this.connect(target, { batch, maxPending }, signal);
+    this.#connection = connection;
     const acks = new SourceAcks<Token>(
       target,
       (tokens) => connection.ack(tokens),
@@ -85,6 +95,31 @@ export abstract class BrokerSource<Token> extends StoppableSource {
 
   async finish(): Promise<void> {
     await this.#acks?.finish();
+    this.#connection = undefined;
     await this.disconnect();
+  }
+
+  /**
+   * Where this source stands with its broker: the broker's own figures for the group (one request)
+   * and what this process holds; undefined before it connected and after it finished. A broker that
+   * cannot be asked leaves `waiting` and `unacked` undefined and says why.
+   */
+  async health(): Promise<SourceHealth | undefined> {
+    const connection = this.#connection;
+    if (!connection) return undefined;
+    const held = this.#acks?.pending ?? 0;
+    try {
+      const { waiting, unacked } = await connection.backlog();
+      return { source: this.kind, waiting, unacked, held, at: Date.now() };
+    } catch (error) {
+      return {
+        source: this.kind,
+        waiting: undefined,
+        unacked: undefined,
+        held,
+        at: Date.now(),
+        error: (error as Error).message ?? String(error),
+      };
+    }
   }
 }

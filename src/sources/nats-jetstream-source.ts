@@ -129,6 +129,10 @@ export class NatsJetStreamSource extends BrokerSource<JsMsg> {
           message.nak();
         }
       },
+      backlog: async () => {
+        const info = await jsm.consumers.info(o.stream, o.durable);
+        return { waiting: info.num_pending, unacked: info.num_ack_pending };
+      },
     };
   }
 

@@ -223,6 +223,7 @@ export class RedisStreamsSource extends BrokerSource<string> {
         // again once they have been idle for claimIdleMs.
         for (const id of ids) holding.delete(id);
       },
+      backlog: () => groupBacklog(commands, o.stream, o.group),
     };
   }
 
@@ -302,4 +303,28 @@ function fieldsObject(fields: string[]): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
   return out;
+}
+
+/**
+ * XINFO GROUPS for `group`: `lag` (entries not yet delivered to the group; Redis 7 and later, and
+ * undefined when Redis cannot tell, e.g. after entries were deleted) and `pending` (delivered, not
+ * acknowledged).
+ */
+async function groupBacklog(
+  commands: Redis,
+  stream: string,
+  group: string,
+): Promise<{ waiting: number | undefined; unacked: number | undefined }> {
+  const groups = (await commands.call('XINFO', 'GROUPS', stream)) as unknown[][];
+  for (const fields of groups) {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
+    if (info.get('name') !== group) continue;
+    const lag = info.get('lag');
+    return {
+      waiting: typeof lag === 'number' ? lag : undefined,
+      unacked: typeof info.get('pending') === 'number' ? (info.get('pending') as number) : undefined,
+    };
+  }
+  return { waiting: undefined, unacked: undefined };
 }

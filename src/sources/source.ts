@@ -34,6 +34,26 @@ export interface SourceTarget {
   readonly options: { readonly queue: ResolvedQueueOptions };
 }
 
+/**
+ * Where a broker source stands with its broker: what waits in the stream for this group, what the
+ * group has read and not acknowledged (all its processes), and what this process holds (read,
+ * pushed, not yet written). Undefined where the broker does not say.
+ */
+export interface SourceHealth {
+  /** The source's kind: `nats-jetstream`, `redis-streams`. */
+  source: string;
+  /** Messages in the stream not yet delivered to the consumer group or durable: the lag. */
+  waiting: number | undefined;
+  /** Messages delivered to the group and not yet acknowledged, by any of its processes. */
+  unacked: number | undefined;
+  /** Messages this process read and holds unacknowledged until their events are written. */
+  held: number;
+  /** Wall-clock ms when the broker was asked. */
+  at: number;
+  /** Why the broker could not be asked, the last time it was tried. */
+  error?: string;
+}
+
 /** Something that produces events into a pipeline until it is exhausted or stopped. */
 export interface Source {
   /** Pushes into `target` until exhausted (resolves) or `signal` aborts (resolves soon after); rejects on a read error. */
@@ -50,6 +70,8 @@ export interface Source {
    * unacknowledged with the broker, to be delivered again.
    */
   finish?(): Promise<void>;
+  /** Where the source stands with its broker (broker sources); asked about once a second. */
+  health?(): Promise<SourceHealth | undefined>;
 }
 
 /**

@@ -147,6 +147,29 @@ describe('sluice top', () => {
     expect(text).toContain('4 worker threads');
     expect(text).toContain('q or Ctrl-C to quit');
     expect(frame.every((line) => line.length <= 200)).toBe(true);
+
+    // A broker source, a sink failing, and a terminal 80 columns wide: the verdict wraps.
+    const failing = {
+      ...later,
+      ready: false,
+      notReadyReasons: ['sink failing every write for 12 s'],
+      sinkFailingSeconds: 12,
+      source: { source: 'redis-streams', waiting: 1234, unacked: 100, held: 40, at: later.t },
+    };
+    const narrow = renderFrame(failing, base, {
+      url: 'http://x:1',
+      intervalMs: 500,
+      columns: 80,
+      interactive: false,
+    });
+    const shown = narrow.join('\n');
+    expect(shown).toContain('SOURCE      redis-streams  lag  1,234');
+    expect(shown).toContain('unacked  100   held here  40');
+    expect(shown).toContain('NOT READY   sink failing every write for 12 s');
+    const pace = narrow.findIndex((line) => line.startsWith('PACE'));
+    expect(narrow[pace]).toMatch(/^PACE {8}The sink is failing every write \(for 12 s\)/);
+    expect(narrow[pace + 1]).toMatch(/^ {12}\S/);
+    expect(narrow.every((line) => line.length <= 80)).toBe(true);
   });
 
   it('rejects a bad flag with exit 64, naming the flag and the value', async () => {

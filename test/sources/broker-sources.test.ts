@@ -169,6 +169,51 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(ids).toEqual(Array.from({ length: 300 }, (_, i) => `ev-${i}`).sort());
   });
 
+  it('reports its lag, what the durable has not acknowledged and what it holds, as the broker sees them', async () => {
+    const s = scene();
+    const { stream } = await publish(300, true);
+    const control = createControl(false);
+    const words = new Int32Array(control);
+    const pipeline = await onePipeline(s, control);
+    const source = new NatsJetStreamSource({
+      servers: nats.url,
+      stream,
+      durable: 'sluice',
+      batch: 50,
+      maxAckPending: 100,
+    });
+    expect(await source.health()).toBeUndefined();
+    pipeline.watchSource(source, 50);
+    const controller = new AbortController();
+    const running = source.start(pipeline, controller.signal);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    // Stalled: 100 handed out and held here, 200 still waiting in the stream.
+    await until(async () => (await source.health())?.waiting === 200, 'a lag of 200');
+    expect(await source.health()).toMatchObject({
+      source: 'nats-jetstream',
+      waiting: 200,
+      unacked: 100,
+      held: 100,
+    });
+    await until(() => pipeline.liveStats().source?.waiting === 200, 'the pipeline to see the lag');
+    const scrape = await pipeline.metrics.metrics();
+    expect(scrape).toMatch(/^sluice_source_lag_messages\{source="nats-jetstream"\} 200$/m);
+    expect(scrape).toMatch(/^sluice_source_unacked_messages\{source="nats-jetstream"\} 100$/m);
+    expect(scrape).toMatch(/^sluice_source_held_messages\{source="nats-jetstream"\} 100$/m);
+    openGate(words);
+    await until(() => source.counts.acked >= 300, '300 acks');
+    await until(async () => {
+      const h = await source.health();
+      return h?.waiting === 0 && h.unacked === 0 && h.held === 0;
+    }, 'nothing waiting, unacknowledged or held');
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+    expect(await source.health()).toBeUndefined();
+  });
+
   it('needs an existing stream or subjects to create it, naming the field', async () => {
     const s = scene();
     const pipeline = await onePipeline(s);
@@ -336,6 +381,53 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
         .sort(),
     );
     expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
+  it('reports its group’s lag, what the group has not acknowledged and what it holds, as Redis sees them', async () => {
+    const stream = uniqueName('st');
+    await publish(stream, 300);
+    const s = scene();
+    const control = createControl(false);
+    const words = new Int32Array(control);
+    const pipeline = await onePipeline(s, control);
+    const source = new RedisStreamsSource({
+      url: redis.url,
+      stream,
+      group: 'g',
+      consumer: 'c1',
+      batch: 50,
+      maxPending: 100,
+      blockMs: 100,
+    });
+    pipeline.watchSource(source, 50);
+    const controller = new AbortController();
+    const running = source.start(pipeline, controller.signal);
+    await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    await until(async () => (await source.health())?.held === 100, '100 held');
+    expect(await source.health()).toMatchObject({
+      source: 'redis-streams',
+      waiting: 200,
+      unacked: 100,
+      held: 100,
+    });
+    await until(
+      () => pipeline.liveStats().source?.unacked === 100,
+      'the pipeline to see the pending entries',
+    );
+    expect(await pipeline.metrics.metrics()).toMatch(
+      /^sluice_source_lag_messages\{source="redis-streams"\} 200$/m,
+    );
+    openGate(words);
+    await until(() => source.counts.acked >= 300, '300 acks');
+    await until(async () => {
+      const h = await source.health();
+      return h?.waiting === 0 && h.unacked === 0 && h.held === 0;
+    }, 'nothing waiting, pending or held');
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
   });
 
   it('an unreachable server fails start() with a SourceError naming the server and the cause, without the password', async () => {

@@ -95,5 +95,23 @@ export function renderTiles(s, r) {
   show('ready', s.ready ? 'ready' : 'not ready', s.ready ? 1 : 0);
   tone('ready', s.ready ? 'ok' : 'warn');
   statElement('ready')?.setAttribute('title', (s.notReadyReasons ?? []).join('\n'));
+  renderSource(s.source);
   document.title = isNum(r.outPerSec) ? `Sluice — ${fmtRate(r.outPerSec)} events/s` : 'Sluice — live';
+}
+
+/**
+ * A broker source's standing with its broker (lag, unacknowledged, held here): shown only while
+ * the server reports one.
+ * @param {import('../../sources/source.js').SourceHealth | undefined} h
+ */
+function renderSource(h) {
+  const tile = statElement('sourceTile');
+  if (!tile) return;
+  tile.hidden = !h;
+  if (!h) return;
+  show('sourceKind', `(${h.source})`, null);
+  show('sourceLag', h.waiting === undefined ? '–' : fmtBig(h.waiting), h.waiting);
+  show('sourceUnacked', h.unacked === undefined ? '–' : fmtInt(h.unacked), h.unacked);
+  show('sourceHeld', fmtInt(h.held), h.held);
+  tile.title = h.error ? `the broker could not be asked: ${h.error}` : '';
 }
