@@ -182,6 +182,9 @@ describe('hostile input', () => {
       sink: { type: 'sqlite', path: s.dbPath },
       deadLetter: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
       retry: FAST_RETRY,
+      // Not ready from the dead-letter sink's first failure on: a deferred batch alone says so only
+      // between its dispatches.
+      metrics: { sinkDownAfterMs: 0 },
     });
     const lines = ['{"id":"ok-1"}', '{"id":"bad-1", nope', '{"id":"ok-2"}'];
     await pipeline.pushRawMany(lines);
@@ -192,9 +195,15 @@ describe('hostile input', () => {
     // Fails well past a task's yield window: the range goes back to the ring, again and again.
     await waitForWord(words, WRITES_FAILED, (n) => n >= 30, 'dead-letter writes failing');
     expect(drained).toBe(false);
-    expect(pipeline.health().ready).toBe(false);
+    expect(pipeline.health()).toMatchObject({
+      ready: false,
+      reasons: expect.arrayContaining([
+        expect.stringMatching(/^dead-letter sink failing every write for \d+ s$/),
+      ]),
+    });
     Atomics.store(words, FAILING, 0);
     await draining;
+    expect(pipeline.health()).toEqual({ alive: true, ready: true, reasons: [] });
 
     const stored = s.rows();
     expect(stored).toHaveLength(1);
