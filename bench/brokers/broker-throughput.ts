@@ -23,7 +23,7 @@ import pg from 'pg';
 import { type PipelineOptions, resolvePipelineOptions } from '../../src/config/pipeline-options.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { SourceTarget } from '../../src/sources/source.js';
-import { ringSizedPending } from '../../src/sources/source.js';
+import { defaultMaxPending } from '../../src/sources/source.js';
 import { benchEnv, flag, median } from '../lib/env.js';
 import { type BrokerCase, throwIfAborted, uniqueName } from './broker-case.js';
 import { NatsJetStreamCase } from './nats-jetstream-case.js';
@@ -62,7 +62,7 @@ function pipelineOptions(table: string | undefined): PipelineOptions {
 }
 
 /** The sources' own default bound on unacknowledged messages for this ring, used for both systems. */
-const maxPending = ringSizedPending({ options: resolvePipelineOptions(pipelineOptions(undefined)) }, batch);
+const maxPending = defaultMaxPending({ options: resolvePipelineOptions(pipelineOptions(undefined)) }, batch);
 
 /** The pipeline as a source sees it, noting when the source pushes its first messages. */
 function timedTarget(pipeline: Pipeline, onFirstPush: () => void): SourceTarget {

@@ -23,7 +23,7 @@ export function fetchStats(baseUrl: string, timeoutMs: number): Promise<LiveStat
           return reject(new Error(`HTTP ${response.statusCode} from ${target}`));
         try {
           const stats = JSON.parse(body) as LiveStats;
-          if (typeof stats !== 'object' || stats === null || typeof stats.t !== 'number')
+          if (typeof stats !== 'object' || stats === null || typeof stats.takenAt !== 'number')
             throw new Error('not a Sluice /api/stats snapshot');
           resolve(stats);
         } catch (error) {

@@ -58,7 +58,7 @@ export function renderFrame(
     : cur
       ? `live · ${cur.ready ? 'ready' : 'NOT READY'}`
       : 'connecting';
-  const time = cur ? new Date(cur.t).toLocaleTimeString('en-GB') : '';
+  const time = cur ? new Date(cur.takenAt).toLocaleTimeString('en-GB') : '';
   const lines = [`sluice top  ${ctx.url}  ${status}  ${time}`, ''];
   if (cur) {
     const r = ratesBetween(prev, cur);

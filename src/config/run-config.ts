@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
-import { requireHoldingQueue, type SourceTarget } from '../sources/source.js';
+import { refuseDroppingQueue, type SourceTarget } from '../sources/source.js';
 import { readConfigFile } from './config-file.js';
 import { interpolate, type Json, resolvePipelinePaths, resolveSourcePaths } from './config-values.js';
 import { logOptionsSchema } from './log-options.js';
@@ -58,7 +58,7 @@ function holdingQueueProblem(config: Record<string, unknown>): string | undefine
   if (source !== 'nats-jetstream' && source !== 'redis-streams') return undefined;
   const policy = isObject(config.queue) ? config.queue.policy : undefined;
   try {
-    requireHoldingQueue(
+    refuseDroppingQueue(
       { options: { queue: { policy } } } as unknown as Pick<SourceTarget, 'options'>,
       source,
     );

@@ -15,7 +15,7 @@ export interface WorkerSetup {
   /** The pipeline's MetricsBlock buffer: counters workers add to once per batch. */
   metrics: SharedArrayBuffer;
   /** WriterLock buffers for the sink and the dead-letter sink (single-writer sinks use them). */
-  writerLocks: [SharedArrayBuffer, SharedArrayBuffer];
+  writerLocks: { sink: SharedArrayBuffer; deadLetter: SharedArrayBuffer };
   /** The TaskClock's buffer: when each task started, for its timeout. */
   taskStarts: SharedArrayBuffer;
 }

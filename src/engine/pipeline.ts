@@ -111,7 +111,7 @@ export class Pipeline implements SourceTarget {
       },
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,
-      writerLocks: [new SharedArrayBuffer(4), new SharedArrayBuffer(4)],
+      writerLocks: { sink: new SharedArrayBuffer(4), deadLetter: new SharedArrayBuffer(4) },
       taskStarts: this.#clock.buffer,
     };
     this.#pool = new Piscina<BatchTask, BatchResult>({

@@ -34,10 +34,10 @@ export class WorkerSinks {
   open(): Promise<OpenedSinks> {
     if (!this.#opened) {
       const { sink, deadLetter } = this.#setup.options;
-      const [sinkLock, deadLetterLock] = this.#setup.writerLocks;
+      const locks = this.#setup.writerLocks;
       this.#opened = (async () => ({
-        sink: await this.#openOne(sink, 'sink', sinkLock),
-        deadLetter: await this.#openOne(deadLetter, 'deadLetter', deadLetterLock),
+        sink: await this.#openOne(sink, 'sink', locks.sink),
+        deadLetter: await this.#openOne(deadLetter, 'deadLetter', locks.deadLetter),
       }))();
       // A failed open is tried again by the next batch (the sink may come back).
       this.#opened.catch(() => {

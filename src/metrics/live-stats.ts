@@ -13,8 +13,8 @@ import type { RecentFigures } from './recent-window.js';
 
 /** One snapshot for the live dashboard and `sluice top`; rates are derived by the reader. */
 export interface LiveStats {
-  /** Wall-clock ms of the snapshot. */
-  t: number;
+  /** Wall-clock ms when the snapshot was taken. */
+  takenAt: number;
   pushed: number;
   written: number;
   deadLettered: number;
@@ -59,7 +59,7 @@ export function liveStats(
   let deadLettered = 0;
   for (let i = 0; i < DEAD_LETTER_REASONS.length; i++) deadLettered += block.read(M_DEAD_LETTERED + i);
   return {
-    t: Date.now(),
+    takenAt: Date.now(),
     pushed: q.recordsWritten,
     written: block.read(M_WRITTEN),
     deadLettered,

@@ -1,8 +1,8 @@
 import { SourceAcks } from '../delivery/source-acks.js';
 import type { RawRecord } from '../queue/producer.js';
 import {
-  requireHoldingQueue,
-  ringSizedPending,
+  defaultMaxPending,
+  refuseDroppingQueue,
   type SourceHealth,
   type SourceTarget,
   StoppableSource,
@@ -70,9 +70,9 @@ export abstract class BrokerSource<Token> extends StoppableSource {
   }
 
   protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
-    requireHoldingQueue(target, this.kind);
+    refuseDroppingQueue(target, this.kind);
     const { batch, maxPending: configured } = this.limits();
-    const maxPending = configured ?? ringSizedPending(target, batch);
+    const maxPending = configured ?? defaultMaxPending(target, batch);
     const connection = await this.connect(target, { batch, maxPending }, signal);
     this.#connection = connection;
     const acks = new SourceAcks<Token>(

@@ -104,22 +104,22 @@ export abstract class StoppableSource<T extends SourceTarget = SourceTarget> imp
 export const ASSUMED_EVENT_BYTES = 256;
 
 /**
- * How many events every ring together holds at ASSUMED_EVENT_BYTES each (at least `batch`): a
- * broker source's default bound on messages read and not yet acknowledged, so that what it holds
+ * A broker source's default bound on messages read and not yet acknowledged: how many events every
+ * ring together holds at ASSUMED_EVENT_BYTES each (at least `batch`), so that what it holds
  * fits the ring and a stalled sink stops its pulls instead of piling messages up in memory.
  */
-export function ringSizedPending(target: Pick<SourceTarget, 'options'>, batch: number): number {
+export function defaultMaxPending(target: Pick<SourceTarget, 'options'>, batch: number): number {
   const { capacityBytes, partitions } = target.options.queue;
   return Math.max(batch, Math.floor((capacityBytes * partitions) / ASSUMED_EVENT_BYTES));
 }
 
 /**
- * A source that acknowledges its broker only after the sink must not run over a queue that drops:
+ * Refuses a queue that drops events for a source that acknowledges its broker only after the sink:
  * drop-oldest discards events after their push resolved, and the ring releases their space as if
  * they were written, so their messages would be acknowledged and lost. Such a source bounds what
  * it holds itself (maxAckPending / maxPending), so `block` — or `reject` — is what it needs.
  */
-export function requireHoldingQueue(target: Pick<SourceTarget, 'options'>, source: string): void {
+export function refuseDroppingQueue(target: Pick<SourceTarget, 'options'>, source: string): void {
   const policy = target.options.queue.policy;
   if (policy === 'drop-oldest' || policy === 'drop-newest') {
     throw new InvalidOptionError(

@@ -102,7 +102,7 @@ describe('sluice top', () => {
 
   it('derives rates from two snapshots and draws ring fill as a text bar', () => {
     const base: LiveStats = {
-      t: 1_000_000,
+      takenAt: 1_000_000,
       pushed: 1000,
       written: 800,
       deadLettered: 2,
@@ -125,7 +125,7 @@ describe('sluice top', () => {
     };
     const later = {
       ...base,
-      t: base.t + 500,
+      takenAt: base.takenAt + 500,
       pushed: 2000,
       written: 1800,
       retries: 15,
@@ -154,7 +154,7 @@ describe('sluice top', () => {
       ready: false,
       notReadyReasons: ['sink failing every write for 12 s'],
       sinkFailingSeconds: 12,
-      source: { source: 'redis-streams', waiting: 1234, unacked: 100, held: 40, at: later.t },
+      source: { source: 'redis-streams', waiting: 1234, unacked: 100, held: 40, at: later.takenAt },
     };
     const narrow = renderFrame(failing, base, {
       url: 'http://x:1',

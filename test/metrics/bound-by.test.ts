@@ -10,7 +10,7 @@ function interval(
   sinkShare: number,
 ): [PaceSnapshot, PaceSnapshot] {
   const prev: PaceSnapshot = {
-    t: 1_000_000,
+    takenAt: 1_000_000,
     queueDepthBytes: Math.round(fill * CAPACITY),
     queueCapacityBytes: CAPACITY,
     producerBlockedSeconds: 100,
@@ -24,7 +24,7 @@ function interval(
     prev,
     {
       ...prev,
-      t: prev.t + 5000,
+      takenAt: prev.takenAt + 5000,
       producerBlockedSeconds: prev.producerBlockedSeconds + blocked * 5,
       busySeconds: prev.busySeconds! + busySeconds,
       sinkWriteSeconds: prev.sinkWriteSeconds! + busySeconds * sinkShare,

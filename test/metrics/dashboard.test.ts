@@ -153,9 +153,10 @@ describe.runIf(hasChromium)('the live dashboard', () => {
   });
 
   it('opens with the recent past: a page loaded now draws the seconds before it from /api/history', async () => {
-    const history = (await (await fetch(`${server!.url}/api/history`)).json()) as { t: number }[];
+    const history = (await (await fetch(`${server!.url}/api/history`)).json()) as { takenAt: number }[];
     expect(history.length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < history.length; i++) expect(history[i]!.t).toBeGreaterThan(history[i - 1]!.t);
+    for (let i = 1; i < history.length; i++)
+      expect(history[i]!.takenAt).toBeGreaterThan(history[i - 1]!.takenAt);
     const fresh = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     try {
       await fresh.goto(server!.url);

@@ -14,7 +14,7 @@
 
 /** The figures of a LiveStats snapshot the verdict reads. */
 export interface PaceSnapshot {
-  t: number;
+  takenAt: number;
   queueDepthBytes: number;
   queueCapacityBytes: number;
   producerBlockedSeconds: number;
@@ -38,7 +38,7 @@ const pct = (v: number) => `${Math.round(v * 100)} %`;
 /** The verdict over the time between `prev` and `cur`; null without an earlier snapshot. */
 export function boundBy(prev: PaceSnapshot | null, cur: PaceSnapshot): Verdict | null {
   if (!prev) return null;
-  const dtS = (cur.t - prev.t) / 1000;
+  const dtS = (cur.takenAt - prev.takenAt) / 1000;
   if (!(dtS > 0)) return null;
   const fill = cur.queueCapacityBytes > 0 ? cur.queueDepthBytes / cur.queueCapacityBytes : 0;
   const blocked = clamp01((cur.producerBlockedSeconds - prev.producerBlockedSeconds) / dtS);

@@ -33,7 +33,7 @@ let verdictFrom = null;
 /** Takes one snapshot into the charts; returns the rates since the one before. @param {LiveStats} s */
 function ingest(s) {
   const r = ratesBetween(prev, s);
-  addPoint(s.t / 1000, {
+  addPoint(s.takenAt / 1000, {
     inPerSec: r.inPerSec,
     outPerSec: r.outPerSec,
     p50: s.latencyP50Ms,
@@ -54,7 +54,7 @@ function showVerdict(s) {
     show('boundBy', verdict.text, null);
     statElement('boundBy')?.setAttribute('data-bound', verdict.bound);
   }
-  if (!verdictFrom || s.t - verdictFrom.t >= 5000) verdictFrom = s;
+  if (!verdictFrom || s.takenAt - verdictFrom.takenAt >= 5000) verdictFrom = s;
 }
 
 /** @param {LiveStats} s */
@@ -64,7 +64,7 @@ function onStats(s) {
   showVerdict(s);
   redrawCharts();
   lastOkAt = Date.now();
-  show('updated', `updated ${new Date(s.t).toLocaleTimeString()}`, s.t);
+  show('updated', `updated ${new Date(s.takenAt).toLocaleTimeString()}`, s.takenAt);
 }
 
 /** The server's recent snapshots newer than what the charts hold, taken in before the first poll. */
@@ -74,8 +74,8 @@ async function loadHistory() {
     if (!response.ok) return;
     const history = /** @type {LiveStats[]} */ (await response.json());
     if (!Array.isArray(history)) return;
-    const after = prev?.t ?? Number.NEGATIVE_INFINITY;
-    for (const s of history) if (isNum(s?.t) && s.t > after) ingest(s);
+    const after = prev?.takenAt ?? Number.NEGATIVE_INFINITY;
+    for (const s of history) if (isNum(s?.takenAt) && s.takenAt > after) ingest(s);
     verdictFrom = history[Math.max(0, history.length - 6)] ?? null;
   } catch {
     // No history (an older server, or a hiccup): the charts start from the first poll.

@@ -17,7 +17,7 @@ export interface Rates {
 
 /** Counters' change per second from `prev` to `cur`; none without `prev`, and none across a counter reset. */
 export function ratesBetween(prev: LiveStats | null | undefined, cur: LiveStats): Rates {
-  const dtS = prev ? (cur.t - prev.t) / 1000 : 0;
+  const dtS = prev ? (cur.takenAt - prev.takenAt) / 1000 : 0;
   const rate = (key: keyof LiveStats): number | undefined => {
     if (!prev || dtS <= 0) return undefined;
     const delta = (cur[key] as number) - (prev[key] as number);
