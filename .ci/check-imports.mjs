@@ -43,7 +43,8 @@ const EXCEPTIONS = [
 function layerOf(file) {
   // The package's entries re-export from every layer of the library: they sit above it.
   if (file === 'src/index.ts' || file === 'src/queue/index.ts') return 'index';
-  // Files at the top of src/ (errors.ts, resolved-marker.ts) depend on nothing and serve every layer.
+  // Files at the top of src/ (errors.ts, resolved-marker.ts, optional-package.ts) depend on nothing
+  // of the library and serve every layer.
   if (/^src\/[^/]+\.ts$/.test(file)) return 'base';
   if (file === 'workers/batch-worker.ts') return 'engine';
   if (file.startsWith('workers/')) return 'harness';

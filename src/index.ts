@@ -53,7 +53,7 @@ export { DEFAULT_MAX_RECORD_BYTES, DEFAULT_QUEUE_OPTIONS } from './queue/queue-o
 export type { SinkContext, SinkFactory } from './sinks/create-sink.js';
 export type { Sink, WriteOutcome } from './sinks/sink.js';
 export type { SinkSpec } from './sinks/sink-spec.js';
-export type { Source, SourceTarget } from './sources/source.js';
+export type { Source, SourceHealth, SourceTarget } from './sources/source.js';
 export type {
   TransformContext,
   TransformedEvent,

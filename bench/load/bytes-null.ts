@@ -54,7 +54,7 @@ async function engine(lines: Buffer[], workers: number): Promise<number> {
     queue: { capacityBytes: 16 * 1024 * 1024 },
     workers: { min: workers, max: workers, concurrentBatchesPerWorker: 2 },
     batch: { maxRecords: 2000 },
-    transform: new URL('./transforms/add-field.js', import.meta.url),
+    transform: new URL('../../src/harness/scenarios/transforms/add-field.js', import.meta.url),
     sink: { type: 'ndjson', path: '/dev/null', fsync: 'never' },
     deadLetter: { type: 'null' },
   });

@@ -47,6 +47,8 @@ export class PipelineCounters {
       filtered: this.filtered,
       deadLettered: this.deadLetteredTotal,
       deadLetteredByReason: { ...this.deadLettered },
+      // Of acknowledged batches, as each reported them (the metrics count every attempt as it
+      // happens, a batch handed back and dispatched again included).
       retries: this.retries,
       retryableErrors: this.retryableErrors,
       permanentErrors: this.permanentErrors,

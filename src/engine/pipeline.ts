@@ -54,8 +54,6 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
-// Defined with every other error (src/errors.ts); exported here too, where close() raises it.
-
 /** How long workers get to close their sinks once a close() is past its deadline, ms. */
 export const SINK_CLOSE_GRACE_MS = 1000;
 /** How long workers get to close their sinks after a drain, when close() has no deadline, ms. */
@@ -337,13 +335,16 @@ export class Pipeline implements SourceTarget {
    * draws before its first poll. Sampling starts with the first call (the metrics server makes it).
    */
   liveHistory(): LiveStats[] {
+    if (this.#closing) return this.#history?.snapshots() ?? [];
     this.#history ??= new LiveHistory(() => this.liveStats()).start();
     return this.#history.snapshots();
   }
 
   /** Figures over the last seconds, sampled from the time the pipeline is first observed. */
   #recentFigures() {
-    this.#recent ??= new RecentWindow(this.#block, () => this.#pool.threads.length).start();
+    // No new sampler once closing: a late reader gets figures since construction.
+    this.#recent ??= new RecentWindow(this.#block, () => this.#pool.threads.length);
+    if (!this.#closing) this.#recent.start();
     return this.#recent.read();
   }
 

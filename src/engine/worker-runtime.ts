@@ -96,11 +96,21 @@ export class WorkerRuntime {
       return result;
     }
     let sinks: OpenedSinks;
+    const metered = this.#setup.options.metrics.enabled !== false;
     try {
       sinks = await this.#sinks.open();
+      // Open again after failing to: the role that could not open is up, whether or not this batch
+      // writes to it (a batch whose events are all filtered writes nothing).
+      if (this.#openFailedSlot !== undefined) {
+        if (metered) this.#metrics.sinkWrote(this.#openFailedSlot);
+        this.#openFailedSlot = undefined;
+      }
     } catch (error) {
-      if (this.#setup.options.metrics.enabled !== false)
-        this.#metrics.sinkFailed(M_SINK_FAILING_SINCE_MS, wallClockMs());
+      this.#openFailedSlot =
+        this.#sinks.failedRole === 'deadLetter'
+          ? M_DEAD_LETTER_SINK_FAILING_SINCE_MS
+          : M_SINK_FAILING_SINCE_MS;
+      if (metered) this.#metrics.sinkFailed(this.#openFailedSlot, wallClockMs());
       this.#log.error(
         { partition: task.partition, records: task.records, error: describeError(error) },
         'sinks could not be opened',
@@ -136,6 +146,9 @@ export class WorkerRuntime {
    * The sink's hooks: every write attempt counted as it happens (errors, retries, whether the sink
    * is up), and one log line per retried write, naming the first ids of the records being retried.
    */
+  /** The failing-since slot of the sink role this worker last failed to open, until it opens. */
+  #openFailedSlot: number | undefined;
+
   readonly #sinkHooks: DeliveryHooks = {
     onAttempt: (info) => {
       if (this.#setup.options.metrics.enabled === false) return;

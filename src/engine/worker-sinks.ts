@@ -25,6 +25,7 @@ export interface OpenedSinks {
 export class WorkerSinks {
   readonly #setup: WorkerSetup;
   #opened: Promise<OpenedSinks> | undefined;
+  #failedRole: 'sink' | 'deadLetter' | undefined;
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
@@ -56,6 +57,11 @@ export class WorkerSinks {
     await Promise.allSettled([opened?.sink.close(), opened?.deadLetter.close()]);
   }
 
+  /** The role of the sink that failed to open last, until the sinks open. */
+  get failedRole(): 'sink' | 'deadLetter' | undefined {
+    return this.#failedRole;
+  }
+
   async #openOne(
     spec: ResolvedSinkSpec,
     role: 'sink' | 'deadLetter',
@@ -69,8 +75,10 @@ export class WorkerSinks {
         writerLock,
       });
       await built.open();
+      if (this.#failedRole === role) this.#failedRole = undefined;
       return built;
     } catch (error) {
+      this.#failedRole = role;
       // Whatever a sink throws (SQLite's own errors, a missing module) is a SinkError with its
       // code by the time it reaches createPipeline() or a deferred batch's log line.
       if (sluiceCodeOf(error) !== undefined) throw error;

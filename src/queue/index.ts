@@ -13,6 +13,7 @@ export {
   type ResolvedQueueOptions,
 } from './queue-options.js';
 export { payloadText, readRecord } from './record-codec.js';
+export type { LineBatch } from './record-run.js';
 export { Ring, type RingHandle } from './ring-buffer.js';
 export { RingConsumer, type RingRange } from './ring-consumer.js';
 export { forEachRecord } from './ring-reader.js';

@@ -118,7 +118,7 @@ export abstract class BrokerSource<Token> extends StoppableSource {
         unacked: undefined,
         held,
         at: Date.now(),
-        error: (error as Error).message ?? String(error),
+        error: error instanceof Error ? error.message : String(error),
       };
     }
   }

@@ -54,6 +54,9 @@ export class RetryAfter {
   seconds(refused: number): number {
     const stats = sum(this.#read());
     const now = this.#now();
+    // After a quiet spell (no refusal for two windows) the old samples say nothing of now: start
+    // over, and answer the shortest wait until a window's worth is known.
+    if (this.#samples.length > 0 && now - this.#samples.at(-1)!.at >= 2 * WINDOW_MS) this.#samples.length = 0;
     const last = this.#samples.at(-1);
     if (last === undefined || now - last.at >= SAMPLE_EVERY_MS)
       this.#samples.push({ at: now, released: stats.recordsReleased });

@@ -43,7 +43,8 @@ export class SourceHealthWatch {
       this.#latest = await this.#source.health();
     } catch (error) {
       // health() reports a broker it cannot ask in its answer; anything else keeps the last one.
-      if (this.#latest) this.#latest = { ...this.#latest, error: (error as Error).message ?? String(error) };
+      if (this.#latest)
+        this.#latest = { ...this.#latest, error: error instanceof Error ? error.message : String(error) };
     } finally {
       this.#asking = false;
     }

@@ -7,6 +7,7 @@ import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
 import type { Pipeline } from '../../src/engine/pipeline.js';
 import { HttpSource, type HttpSourceOptions, type HttpSourceTarget } from '../../src/sources/http-source.js';
+import { resolveHttpSourceOptions } from '../../src/sources/http-source-options.js';
 import { createControl, GATE, GATE_CLOSED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import {
   fixtureUrl,
@@ -770,5 +771,12 @@ describe('the http source in a run config', () => {
       'source.maxInFlightBytes must be a positive integer, got 0',
     ]);
     expect(problems({ type: 'http', rate: 5 })[0]).toMatch(/^source\.rate is not a known field/);
+  });
+
+  it('waits 250 ms for room by default, from the library and from a run config alike', () => {
+    expect(resolveHttpSourceOptions({}).fullWaitMs).toBe(250);
+    const config = resolveRunConfig({ source: { type: 'http' }, sink: { type: 'null' } }, '/tmp', {});
+    expect(config.source).not.toHaveProperty('fullWaitMs', 0);
+    expect(resolveHttpSourceOptions(config.source as HttpSourceOptions).fullWaitMs).toBe(250);
   });
 });
