@@ -1,10 +1,17 @@
 import type { Logger } from 'pino';
-import { DecodeFailure, type RecordFields } from '../codec/decode-event.js';
-import type { DecodedEvent, SinkRecord } from '../codec/event.js';
+import {
+  DEFAULT_MAX_DEPTH,
+  DecodeFailure,
+  decodeEvent,
+  LINE_FIELDS,
+  type RecordFields,
+} from '../codec/decode-event.js';
+import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
 import { JsonRecord } from '../codec/text-record.js';
 import { type DeadLetter, deadLetter, deadLetterRecord, describeError } from '../delivery/dead-letter.js';
 import { type DeliveryHooks, deliverBatch } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
+import { SinkError } from '../errors.js';
 import type { Sink } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import type { LoadedTransform } from '../transforms/transform.js';
@@ -176,4 +183,52 @@ function withoutPayload(letter: DeadLetter): DeadLetter {
     ...letter,
     event: { id, key, source, ts, payloadError: 'left out: the dead-letter sink refused it' },
   };
+}
+
+/** What runEventPath needs: the loaded transform, the opened sinks and their retry options. */
+export interface OneThreadPath {
+  stage: TransformStage;
+  sink: Sink;
+  deadLetter: Sink;
+  retry: ResolvedRetryOptions;
+  /** deadLetterRetry(retry). */
+  lettersRetry: ResolvedRetryOptions;
+  log: Pick<Logger, 'warn'>;
+}
+
+/**
+ * The event path outside the ring, for code that runs it in one thread — the bench's baselines,
+ * so that they do the engine's work and no other: each item, an event or an NDJSON line decoded as
+ * a worker decodes a raw record, is transformed (transformEvent), the outputs are written with
+ * retries (deliverBatch), and what fails is dead-lettered (writeDeadLetters). Resolves with the
+ * number of records written; rejects if the dead-letter sink refuses what it was given.
+ */
+export async function runEventPath(
+  items: readonly (SluiceEvent | string)[],
+  path: OneThreadPath,
+): Promise<number> {
+  const out: SinkRecord[] = [];
+  const letters: DeadLetter[] = [];
+  for (const item of items) {
+    let event: DecodedEvent;
+    let text: string | undefined;
+    if (typeof item === 'string') {
+      try {
+        event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
+        // A line is its event's payload, as a raw record's text is in the engine.
+        text = item;
+      } catch (error) {
+        letters.push(undecodable(LINE_FIELDS, item, error));
+        continue;
+      }
+    } else event = item as DecodedEvent;
+    const pending = transformEvent(path.stage, event, text, out, letters);
+    if (pending) await pending;
+  }
+  if (out.length > 0) letters.push(...(await deliverBatch(path.sink, out, path.retry)).deadLetters);
+  if (letters.length > 0) {
+    const written = await writeDeadLetters(path.deadLetter, letters, path.lettersRetry, path.log);
+    if (!written.ok) throw new SinkError(`dead-letter sink failed: ${written.error}`, { retryable: false });
+  }
+  return out.length;
 }

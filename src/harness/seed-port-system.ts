@@ -1,16 +1,12 @@
 import { threadId } from 'node:worker_threads';
 import { pino } from 'pino';
-import { DEFAULT_MAX_DEPTH, decodeEvent, LINE_FIELDS } from '../codec/decode-event.js';
-import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
+import type { SluiceEvent } from '../codec/event.js';
 import { resolveRetryOptions } from '../config/retry-options-schema.js';
-import type { DeadLetter } from '../delivery/dead-letter.js';
-import { deliverBatch } from '../delivery/deliver-batch.js';
 import {
   deadLetterRetry,
+  type OneThreadPath,
+  runEventPath,
   type TransformStage,
-  transformEvent,
-  undecodable,
-  writeDeadLetters,
 } from '../engine/event-path.js';
 import { writesTextOnly } from '../engine/worker-sinks.js';
 import { createSink } from '../sinks/create-sink.js';
@@ -111,6 +107,7 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
   });
   await sink.open();
   await deadLetters.open();
+  const path: OneThreadPath = { stage, sink, deadLetter: deadLetters, retry, lettersRetry, log: silent };
   const queue = new BoundedQueue<SluiceEvent | string>(QUEUE_CAPACITY);
   const sampler = new RunSampler('seed-port', settings, instruments, () => queue.length);
   let blockedMs = 0;
@@ -119,26 +116,7 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
     for (;;) {
       const batch = await queue.take(BATCH);
       if (batch.length === 0) return;
-      const out: SinkRecord[] = [];
-      const letters: DeadLetter[] = [];
-      for (const item of batch) {
-        let event: DecodedEvent;
-        let text: string | undefined;
-        if (typeof item === 'string') {
-          try {
-            event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
-            // A line is its event's payload, as a raw record's text is in the engine.
-            text = item;
-          } catch (error) {
-            letters.push(undecodable(LINE_FIELDS, item, error));
-            continue;
-          }
-        } else event = item as DecodedEvent;
-        const pending = transformEvent(stage, event, text, out, letters);
-        if (pending) await pending;
-      }
-      if (out.length > 0) letters.push(...(await deliverBatch(sink, out, retry)).deadLetters);
-      if (letters.length > 0) await writeDeadLetters(deadLetters, letters, lettersRetry, silent);
+      await runEventPath(batch, path);
     }
   };
 
