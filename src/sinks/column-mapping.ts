@@ -1,0 +1,193 @@
+import type { SinkRecord } from '../codec/event.js';
+import { payloadJsonOf } from './sink.js';
+
+/**
+ * Where a column's value comes from: an envelope field (`id`, `key`, `source`, `ts`), the whole
+ * payload (`payload`), or a path into it (`payload.customer.id`, `payload.items.0.sku`).
+ */
+export type ColumnPath = string;
+
+/** A table's columns, each with the path of its value: `{ order_id: 'id', amount: 'payload.amount' }`. */
+export type ColumnMap = Readonly<Record<string, ColumnPath>>;
+
+/**
+ * One column's value for one record, as the event carries it: numbers, objects and arrays as the
+ * JSON text they were written as (so `12345678901234567890` or `19.990000000000000001` reach a
+ * numeric column exact, the database converting the text), strings decoded.
+ */
+export type ColumnValue =
+  | { kind: 'null' }
+  | { kind: 'string'; value: string }
+  | { kind: 'number'; text: string }
+  | { kind: 'boolean'; value: boolean }
+  | { kind: 'json'; text: string };
+
+export const NULL_VALUE: ColumnValue = Object.freeze({ kind: 'null' });
+
+/** A parsed path: the envelope field, or the payload and the keys (array indexes as strings) under it. */
+export type ParsedPath =
+  | { field: 'id' | 'key' | 'source' | 'ts' }
+  | { field: 'payload'; keys: readonly string[] };
+
+const ENVELOPE = new Set(['id', 'key', 'source', 'ts']);
+
+/** The path's parts, or a sentence saying what is wrong with it (for the option's error). */
+export function parseColumnPath(path: string): ParsedPath | string {
+  if (ENVELOPE.has(path)) return { field: path as 'id' | 'key' | 'source' | 'ts' };
+  const [head, ...keys] = path.split('.');
+  if (head !== 'payload') return 'a path starting with id, key, source, ts or payload';
+  if (keys.some((key) => key === '')) return 'a path without empty segments (payload.a.b)';
+  return { field: 'payload', keys };
+}
+
+/**
+ * Extracts every mapped column's value from records. Paths are parsed once; a payload is read
+ * from its JSON text (payloadJsonOf), walking only to the values a path names.
+ */
+export class ColumnExtractor {
+  readonly columns: readonly string[];
+  readonly #paths: readonly ParsedPath[];
+
+  constructor(map: ColumnMap) {
+    this.columns = Object.keys(map);
+    this.#paths = this.columns.map((column) => {
+      const parsed = parseColumnPath(map[column]!);
+      if (typeof parsed === 'string') throw new TypeError(`column ${column}: ${parsed}`);
+      return parsed;
+    });
+  }
+
+  /** The record's values, in `columns` order. */
+  values(record: SinkRecord): ColumnValue[] {
+    let json: string | undefined;
+    return this.#paths.map((path) => {
+      switch (path.field) {
+        case 'id':
+          return { kind: 'string', value: record.id };
+        case 'key':
+        case 'source': {
+          const value = record[path.field];
+          return value === undefined ? NULL_VALUE : { kind: 'string', value };
+        }
+        case 'ts':
+          return record.ts === undefined ? NULL_VALUE : { kind: 'number', text: String(record.ts) };
+        default:
+          json ??= payloadJsonOf(record);
+          return valueAt(json, path.keys);
+      }
+    });
+  }
+}
+
+/** The value at `keys` in a JSON text (already known to be valid JSON); null where it is absent. */
+export function valueAt(json: string, keys: readonly string[]): ColumnValue {
+  let at = skipSpace(json, 0);
+  for (const key of keys) {
+    const c = json.charCodeAt(at);
+    if (c === 0x7b /* { */) {
+      const found = memberOf(json, at, key);
+      if (found < 0) return NULL_VALUE;
+      at = found;
+    } else if (c === 0x5b /* [ */) {
+      if (!/^(0|[1-9]\d*)$/.test(key)) return NULL_VALUE;
+      const found = elementOf(json, at, Number(key));
+      if (found < 0) return NULL_VALUE;
+      at = found;
+    } else return NULL_VALUE;
+  }
+  const end = valueEnd(json, at);
+  const text = json.slice(at, end);
+  switch (json.charCodeAt(at)) {
+    case 0x22 /* " */:
+      return { kind: 'string', value: JSON.parse(text) as string };
+    case 0x7b:
+    case 0x5b:
+      return { kind: 'json', text };
+    case 0x74 /* t */:
+      return { kind: 'boolean', value: true };
+    case 0x66 /* f */:
+      return { kind: 'boolean', value: false };
+    case 0x6e /* n */:
+      return NULL_VALUE;
+    default:
+      return { kind: 'number', text };
+  }
+}
+
+function skipSpace(json: string, at: number): number {
+  while (at < json.length) {
+    const c = json.charCodeAt(at);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    at++;
+  }
+  return at;
+}
+
+/** Where the string starting at `at` (its opening quote) ends, one past its closing quote. */
+function stringEnd(json: string, at: number): number {
+  let i = at + 1;
+  for (;;) {
+    const c = json.charCodeAt(i);
+    if (c === 0x5c /* \ */) i += 2;
+    else if (c === 0x22) return i + 1;
+    else i++;
+  }
+}
+
+/** Where the value starting at `at` ends (one past it). */
+function valueEnd(json: string, at: number): number {
+  const c = json.charCodeAt(at);
+  if (c === 0x22) return stringEnd(json, at);
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    let i = at;
+    for (;;) {
+      const d = json.charCodeAt(i);
+      if (d === 0x22) {
+        i = stringEnd(json, i);
+        continue;
+      }
+      if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+  }
+  let i = at;
+  while (i < json.length) {
+    const d = json.charCodeAt(i);
+    if (d === 0x2c || d === 0x7d || d === 0x5d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** The start of member `key`'s value in the object at `at`, or -1. The last of duplicate keys wins, as JSON.parse has it. */
+function memberOf(json: string, at: number, key: string): number {
+  let found = -1;
+  let i = skipSpace(json, at + 1);
+  if (json.charCodeAt(i) === 0x7d) return -1;
+  for (;;) {
+    const keyEnd = stringEnd(json, i);
+    const name = JSON.parse(json.slice(i, keyEnd)) as string;
+    i = skipSpace(json, skipSpace(json, keyEnd) + 1); // past the colon
+    if (name === key) found = i;
+    i = skipSpace(json, valueEnd(json, i));
+    if (json.charCodeAt(i) !== 0x2c) return found;
+    i = skipSpace(json, i + 1);
+  }
+}
+
+/** The start of element `index` of the array at `at`, or -1. */
+function elementOf(json: string, at: number, index: number): number {
+  let i = skipSpace(json, at + 1);
+  if (json.charCodeAt(i) === 0x5d) return -1;
+  for (let n = 0; ; n++) {
+    if (n === index) return i;
+    i = skipSpace(json, valueEnd(json, i));
+    if (json.charCodeAt(i) !== 0x2c) return -1;
+    i = skipSpace(json, i + 1);
+  }
+}
