@@ -3,10 +3,13 @@
  * while the sink is down (not once it is back), `sluice_sink_up` drops to 0, `/readyz` turns 503
  * naming the sink once it has failed for `metrics.sinkDownAfterMs`, and all of it recovers.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
-import { createControl, FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
+import { createControl, FAILING, OPEN_FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
 import { distinctSorted, fixtureUrl, ids, useScenes, waitForWord } from '../helpers/engine.js';
 
 interface Family {
@@ -112,6 +115,44 @@ describe('metrics and readiness during a sink outage', () => {
       expect(s.deadLetters()).toEqual([]);
     } finally {
       await server.close();
+    }
+  });
+
+  it('is ready again once a dead-letter sink that could not open opens, though nothing is dead-lettered after', async () => {
+    const s = scene();
+    const control = createControl();
+    const words = new Int32Array(control);
+    const markerDir = mkdtempSync(join(tmpdir(), 'sluice-markers-'));
+    try {
+      const pipeline = await s.pipeline({
+        workers: { min: 1, max: 1 },
+        transform: fixtureUrl('crash-transform'),
+        sink: { type: 'sqlite', path: s.dbPath },
+        deadLetter: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
+        retry: { initialDelayMs: 5, maxDelayMs: 40 },
+        metrics: { sinkDownAfterMs: 0 },
+      });
+      // The worker dies on this event's first attempt; its replacement opens the sinks anew, and
+      // the dead-letter sink cannot be opened.
+      Atomics.store(words, OPEN_FAILING, 1);
+      await pipeline.push({ id: 'restart-1', payload: { crash: 'exit', markerDir } });
+      await until(
+        async () =>
+          pipeline.health().reasons.some((r) => r.startsWith('dead-letter sink failing every write')),
+        'readiness to name the dead-letter sink',
+      );
+      expect(pipeline.health().ready).toBe(false);
+      Atomics.store(words, OPEN_FAILING, 0);
+      await pipeline.drained();
+      // The event went to the sink alone; the dead-letter sink was opened and never written to.
+      expect(pipeline.stats().written).toBe(1);
+      expect(s.rows()).toEqual([]);
+      expect(pipeline.health()).toEqual({ alive: true, ready: true, reasons: [] });
+      expect(await pipeline.metrics.metrics()).toMatch(
+        /^sluice_sink_up\{sink="custom",role="dead-letter"\} 1$/m,
+      );
+    } finally {
+      rmSync(markerDir, { recursive: true, force: true });
     }
   });
 
