@@ -11,6 +11,7 @@ import type { SinkRecord } from '../../src/codec/event.js';
 import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { SqliteSink, type SqliteSinkOptions } from '../../src/sinks/sqlite-sink.js';
 import { readDeadLetters, useScenes } from '../helpers/engine.js';
+import { runSinkCompliance } from '../helpers/sink-compliance.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sluice-sqlite-mapped-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -64,6 +65,54 @@ function sink(options: Omit<SqliteSinkOptions, 'path'>): SqliteSink {
   return built;
 }
 
+const compliancePath = join(root, 'compliance.db');
+{
+  const db = new Database(compliancePath);
+  db.exec('CREATE TABLE seen (event_id TEXT PRIMARY KEY, k TEXT, body TEXT NOT NULL)');
+  db.close();
+}
+const seenSink = (busyTimeoutMs?: number) =>
+  new SqliteSink(
+    resolveSinkSpec({
+      type: 'sqlite',
+      path: compliancePath,
+      table: 'seen',
+      columns: { event_id: 'id', k: 'key', body: 'payload' },
+      ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
+    }),
+  );
+let blocker: Database.Database | undefined;
+
+runSinkCompliance(
+  () => seenSink(),
+  async () => {
+    const db = new Database(compliancePath, { readonly: true });
+    try {
+      return (db.prepare('SELECT event_id FROM seen').all() as { event_id: string }[]).map((r) => r.event_id);
+    } finally {
+      db.close();
+    }
+  },
+  {
+    name: 'SQLite into the user table',
+    failures: [
+      {
+        description: 'another connection holds the write lock past the busy timeout',
+        makeSink: () => seenSink(20),
+        breakIt() {
+          blocker = new Database(compliancePath);
+          blocker.exec('BEGIN EXCLUSIVE');
+        },
+        repair() {
+          blocker?.exec('COMMIT');
+          blocker?.close();
+          blocker = undefined;
+        },
+      },
+    ],
+  },
+);
+
 /** An order event: `key` is the order, the payload its state at that moment. */
 function order(id: string, orderId: string, amount: number | string, status: string): SinkRecord {
   const payload = { customer: { name: `c-${orderId}` }, amount, status };
@@ -111,6 +160,22 @@ describe('SQLite sink into the user table', () => {
     expect(query('SELECT * FROM seen ORDER BY event_id')).toEqual([
       { event_id: 'e1', amount: 1n },
       { event_id: 'e2', amount: 3n },
+    ]);
+  });
+
+  it('keeps a number a number and a string a string in a STRICT table’s ANY column', async () => {
+    exec('CREATE TABLE a (id TEXT PRIMARY KEY, v ANY, w ANY) STRICT');
+    const s = sink({ table: 'a', columns: { id: 'id', v: 'payload.v', w: 'payload.w' } });
+    await s.open();
+    await s.write([
+      {
+        id: 'a1',
+        payload: { v: 9007199254740993n, w: '7' },
+        payloadJson: '{"v": 9007199254740993, "w": "7"}',
+      },
+    ]);
+    expect(query('SELECT v, typeof(v) AS vt, w, typeof(w) AS wt FROM a')).toEqual([
+      { v: 9007199254740993n, vt: 'integer', w: '7', wt: 'text' },
     ]);
   });
 
