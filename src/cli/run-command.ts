@@ -3,6 +3,8 @@ import { loadRunConfig, type RunConfig } from '../config/run-config.js';
 import { openPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
 import { InvalidOptionError, RunConfigError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
 import type { MetricsServer } from '../metrics/metrics-server.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
+import { messageOf } from '../sinks/sink-support.js';
 import type { HttpSource } from '../sources/http-source.js';
 import type { NdjsonSource } from '../sources/ndjson-source.js';
 import type { Source } from '../sources/source.js';
@@ -12,6 +14,7 @@ import {
   EXIT_NO_INPUT,
   EXIT_OK,
   EXIT_SHUTDOWN_DEADLINE,
+  EXIT_UNAVAILABLE,
   EXIT_USAGE,
   exitCodeFor,
 } from './exit-codes.js';
@@ -24,7 +27,7 @@ import { parseFlags } from './parse-flags.js';
 export const SHUTDOWN_GRACE_MS = 2000;
 
 export const RUN_HELP = `Usage: sluice run --config FILE
-       sluice validate --config FILE
+       sluice validate --config FILE [--connect]
 
 run reads events from a source into the pipeline until the source ends (an ndjson file at EOF,
 a synthetic source after its events) or SIGINT/SIGTERM; then it stops the source, drains and prints
@@ -35,6 +38,9 @@ their messages unacknowledged, to be delivered again; other sources keep no copy
 exits at once with code 130 (unacknowledged events stay unacknowledged).
 validate checks the config the same way, prints "config OK" (exit 0) or every problem (exit 64):
 every option of the source, the sinks and the pipeline is checked, and an unknown key is a problem.
+With --connect, validate then opens and closes the sink and the dead-letter sink as a run would
+(creating what they create: the envelope table, an ndjson file), so a server that cannot be
+reached or a table, column or unique index that is missing is reported (exit 69) before a run.
 
 The config is JSON, or YAML for a .yaml/.yml file. "\${NAME}" in any string is replaced by the
 environment variable NAME (unset: an error). Relative paths are relative to the config file.
@@ -65,6 +71,7 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
 
 Options:
   --config FILE       the JSON or YAML config (required)
+  --connect           validate only: also open and close the sink and the dead-letter sink
   -h, --help          show this help
 
 Exit codes (an error is one line, "sluice: <what is wrong>"; only a bug prints a stack):
@@ -73,22 +80,32 @@ Exit codes (an error is one line, "sluice: <what is wrong>"; only a bug prints a
   64   bad flags, or the config is not valid (every problem is listed)
   66   the config file cannot be read
   69   a sink, the source or the transform could not be opened, reached or loaded, or the workers
-       did not start within workers.startupTimeoutMs
+       did not start within workers.startupTimeoutMs (validate --connect: a sink did not open)
   70   an internal error, printed with its stack: a bug
   75   the shutdown deadline passed with accepted events neither written nor dead-lettered
   130  a second signal ended the run without draining
 `;
 
-function configFlag(argv: string[]): string | 'help' {
+interface RunFlags {
+  config: string;
+  connect: boolean;
+}
+
+function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help' {
   const values = parseFlags(
     argv,
-    { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    {
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      ...(command === 'validate' ? { connect: { type: 'boolean' } } : {}),
+    },
+    // One help page for both commands.
     'sluice run --help',
   );
   if (values.help) return 'help';
   if (typeof values.config !== 'string' || values.config === '')
     throw new InvalidOptionError('--config', 'a JSON or YAML config file', values.config);
-  return values.config;
+  return { config: values.config, connect: values.connect === true };
 }
 
 /** Loads the config, or prints what is wrong with it and returns the exit code. */
@@ -111,17 +128,74 @@ function load(file: string, env: NodeJS.ProcessEnv): RunConfig | number {
   }
 }
 
-/** `sluice validate --config FILE`: 0 and "config OK", or 64 and every problem. */
-export function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
-  const file = configFlag(argv);
-  if (file === 'help') {
+/**
+ * `sluice validate --config FILE [--connect]`: 0 and "config OK", or 64 and every problem; with
+ * --connect, then 69 and what failed if the sink or the dead-letter sink does not open.
+ */
+export async function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const flags = runFlags(argv, 'validate');
+  if (flags === 'help') {
     process.stdout.write(RUN_HELP);
     return 0;
   }
-  const config = load(file, env);
+  const config = load(flags.config, env);
   if (typeof config === 'number') return config;
-  process.stdout.write('config OK\n');
+  if (!flags.connect) {
+    process.stdout.write('config OK\n');
+    return 0;
+  }
+  const { sink, deadLetter, ordering, workers } = config.pipeline;
+  const failures: string[] = [];
+  for (const [role, spec] of [
+    ['sink', sink],
+    ['deadLetter', deadLetter],
+  ] as const) {
+    const problem = await openAndClose(spec, role, ordering, workers.startupTimeoutMs);
+    if (problem !== undefined) failures.push(`${role} (${sinkName(spec)}) cannot be opened: ${problem}`);
+  }
+  for (const failure of failures) console.error(`sluice: ${failure}`);
+  if (failures.length > 0) return EXIT_UNAVAILABLE;
+  process.stdout.write('config OK; sink and deadLetter opened\n');
   return 0;
+}
+
+const sinkName = (spec: ResolvedSinkSpec) => ('module' in spec ? spec.module : spec.type);
+
+/**
+ * Builds and opens a sink on this thread, as a worker would, then closes it; what went wrong, or
+ * undefined. An open that has not ended after `timeoutMs` (the workers' own start-up bound) fails.
+ */
+async function openAndClose(
+  spec: ResolvedSinkSpec,
+  role: 'sink' | 'deadLetter',
+  ordering: 'none' | 'key',
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const { createSink } = await import('../sinks/create-sink.js');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(
+      () => resolve(`did not open within workers.startupTimeoutMs (${timeoutMs} ms)`),
+      timeoutMs,
+    );
+  });
+  const attempt = (async () => {
+    const sink = await createSink(spec, { threadId: 0, role, ordering });
+    try {
+      await sink.open();
+    } catch (error) {
+      // What a failed open left behind is released; the open's own error is the one to report.
+      await sink.close().catch(() => undefined);
+      throw error;
+    }
+    await sink.close();
+    return undefined;
+  })().catch((error: unknown) => messageOf(error).replace(/\s*\n\s*/g, ' '));
+  try {
+    return await Promise.race([attempt, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The configured source; only its own module is loaded (the workers start up meanwhile). */
@@ -239,12 +313,12 @@ async function shutDown(
 
 /** `sluice run --config FILE`: runs until the source ends or a signal, drains, prints a summary. */
 export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const file = configFlag(argv);
-  if (file === 'help') {
+  const flags = runFlags(argv, 'run');
+  if (flags === 'help') {
     process.stdout.write(RUN_HELP);
     return 0;
   }
-  const config = load(file, env);
+  const config = load(flags.config, env);
   if (typeof config === 'number') return config;
 
   const stopping = new AbortController();

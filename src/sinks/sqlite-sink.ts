@@ -3,8 +3,10 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
+import { ColumnExtractor, type ColumnMap } from './column-mapping.js';
 import { payloadJsonOf, type Sink } from './sink.js';
 import { requireOpen, sinkFailure } from './sink-support.js';
+import { prepareMappedInsert as mappedInsert } from './sqlite-mapped-table.js';
 import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {
@@ -20,6 +22,26 @@ export interface SqliteSinkOptions {
   synchronous?: 'normal' | 'full';
   /** How long a writer waits for another worker's write lock, ms. @default 10000 */
   busyTimeoutMs?: number;
+  /**
+   * Write into the user's own `table` (which must exist, with these columns): each column's value
+   * read from the event at its path (`id`, `key`, `source`, `ts`, `payload`, `payload.a.b`).
+   * Without it, the sink writes the envelope table it creates.
+   */
+  columns?: ColumnMap;
+  /**
+   * With `columns`: the PRIMARY KEY or UNIQUE index columns a row meets an existing row on, and
+   * whether it then leaves it (`nothing`) or updates its other mapped columns (`update`).
+   * @default { target: [the column mapped from id], action: 'nothing' }
+   */
+  onConflict?: SqliteOnConflict;
+}
+
+/** How a mapped row that meets an existing one on the conflict target is written. */
+export interface SqliteOnConflict {
+  /** The columns of the table's PRIMARY KEY or of one of its UNIQUE indexes. */
+  target: readonly string[];
+  /** `nothing`: the stored row stays; `update`: its other mapped columns take the new values. */
+  action: 'nothing' | 'update';
 }
 
 export const DEFAULT_SQLITE_SINK_OPTIONS = {
@@ -28,12 +50,18 @@ export const DEFAULT_SQLITE_SINK_OPTIONS = {
   busyTimeoutMs: 10_000,
 } as const satisfies Partial<SqliteSinkOptions>;
 
-/** Every option given; only src/config/sinks/sqlite-sink-schema.ts makes these. */
-export type ResolvedSqliteSinkOptions = Required<SqliteSinkOptions>;
+/**
+ * Every option given (`onConflict` resolved whenever `columns` is); only
+ * src/config/sinks/sqlite-sink-schema.ts makes these.
+ */
+export type ResolvedSqliteSinkOptions = Required<Omit<SqliteSinkOptions, 'columns' | 'onConflict'>> &
+  ({ columns?: undefined; onConflict?: undefined } | { columns: ColumnMap; onConflict: SqliteOnConflict });
 
 /**
  * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of
- * `INSERT … ON CONFLICT(id) DO NOTHING` — a batch written twice stores each event once.
+ * `INSERT … ON CONFLICT(id) DO NOTHING` — a batch written twice stores each event once. With
+ * `columns`, the rows go to the user's table, `ON CONFLICT (target) DO NOTHING | DO UPDATE`, in
+ * batch order (a later correction of a key wins), so a batch written twice still ends the same.
  */
 export class SqliteSink implements Sink {
   readonly idempotent = true;
@@ -53,40 +81,35 @@ export class SqliteSink implements Sink {
   }
 
   async open(): Promise<void> {
-    const { path, table, synchronous, busyTimeoutMs } = this.#options;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const { path, table, synchronous, busyTimeoutMs, columns, onConflict } = this.#options;
+    // A mapped table is the user's: its database must be there already.
+    if (path !== ':memory:' && !columns) mkdirSync(dirname(path), { recursive: true });
     // Imported here, so the main thread (which reads the defaults above) and workers whose
     // pipeline uses another sink never load the native module.
     const { default: Sqlite } = await import('better-sqlite3');
-    const db = new Sqlite(path, { timeout: busyTimeoutMs });
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.exec(
-      `CREATE TABLE IF NOT EXISTS "${table}" (
-        id TEXT PRIMARY KEY,
-        key TEXT,
-        source TEXT,
-        ts REAL,
-        payload TEXT NOT NULL,
-        written_at REAL NOT NULL
-      )`,
-    );
-    const insert = db.prepare(
-      `INSERT INTO "${table}" (id, key, source, ts, payload, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-    );
+    let db: Database.Database;
+    try {
+      db = new Sqlite(path, { timeout: busyTimeoutMs, fileMustExist: columns !== undefined });
+    } catch (error) {
+      if (columns === undefined) throw error;
+      throw sinkFailure('sqlite', `cannot open ${path}`, error, { retryable: false });
+    }
+    let insert: (record: SinkRecord, at: number) => number;
+    try {
+      // A mapped table is checked before the pragmas, so one that is not there leaves the file as it was.
+      const mapped =
+        columns && mappedInsert(db, path, table, columns, onConflict, new ColumnExtractor(columns));
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      insert = mapped || envelopeInsert(db, table);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     const batch = db.transaction((records: readonly SinkRecord[]) => {
       const at = Date.now();
       let inserted = 0;
-      for (const r of records) {
-        inserted += insert.run(
-          r.id,
-          r.key ?? null,
-          r.source ?? null,
-          r.ts ?? null,
-          payloadJsonOf(r),
-          at,
-        ).changes;
-      }
+      for (const r of records) inserted += insert(r, at);
       return inserted;
     });
     // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading a read lock.
@@ -116,4 +139,23 @@ export class SqliteSink implements Sink {
     this.#db?.close();
     this.#db = undefined;
   }
+}
+
+/** The envelope table, created if missing, and its insert: one row per event, conflicting on id. */
+function envelopeInsert(db: Database.Database, table: string): (record: SinkRecord, at: number) => number {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS "${table}" (
+      id TEXT PRIMARY KEY,
+      key TEXT,
+      source TEXT,
+      ts REAL,
+      payload TEXT NOT NULL,
+      written_at REAL NOT NULL
+    )`,
+  );
+  const insert = db.prepare(
+    `INSERT INTO "${table}" (id, key, source, ts, payload, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+  );
+  return (r, at) =>
+    insert.run(r.id, r.key ?? null, r.source ?? null, r.ts ?? null, payloadJsonOf(r), at).changes;
 }

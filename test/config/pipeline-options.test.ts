@@ -182,7 +182,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'the sqlite sink',
       { sink: { type: 'sqlite', path: 'x.db', busyTimeout: 5 } },
-      'sink.busyTimeout is not a known field (expected one of type, path, table, synchronous, busyTimeoutMs), got 5',
+      'sink.busyTimeout is not a known field (expected one of type, path, table, synchronous, busyTimeoutMs, columns, onConflict), got 5',
     ],
     [
       'the postgres sink',

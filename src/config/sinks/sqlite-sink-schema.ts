@@ -1,11 +1,19 @@
 import { z } from 'zod';
 import { DEFAULT_SQLITE_SINK_OPTIONS, type ResolvedSqliteSinkOptions } from '../../sinks/sqlite-sink.js';
-import { integer, MAX_TIMER_MS, nonEmptyString, oneOf, strictObject } from '../option-schema.js';
+import {
+  acrossFields,
+  integer,
+  MAX_TIMER_MS,
+  nonEmptyString,
+  oneOf,
+  strictObject,
+} from '../option-schema.js';
+import { checkMappedColumns, mappedColumnFields, resolveOnConflict } from './column-mapping-schema.js';
 import { sqlIdentifier } from './sql-identifier.js';
 
 const d = DEFAULT_SQLITE_SINK_OPTIONS;
 
-export const sqliteSinkSchema = strictObject({
+const fields = strictObject({
   type: z.literal('sqlite'),
   path: nonEmptyString('a file path'),
   table: sqlIdentifier().default(d.table),
@@ -14,4 +22,10 @@ export const sqliteSinkSchema = strictObject({
   busyTimeoutMs: integer(0, MAX_TIMER_MS, `an integer of milliseconds from 0 to ${MAX_TIMER_MS}`).default(
     d.busyTimeoutMs,
   ),
-}) satisfies z.ZodType<{ type: 'sqlite' } & ResolvedSqliteSinkOptions>;
+  ...mappedColumnFields,
+});
+
+export const sqliteSinkSchema = acrossFields(fields, checkMappedColumns).transform(
+  ({ columns, onConflict, ...rest }): { type: 'sqlite' } & ResolvedSqliteSinkOptions =>
+    columns === undefined ? rest : { ...rest, columns, onConflict: resolveOnConflict(columns, onConflict) },
+);
