@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SinkRecord } from '../../src/codec/event.js';
 import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
@@ -11,6 +12,7 @@ import {
   requirePostgres,
   withClient,
 } from '../helpers/postgres.js';
+import { runSinkCompliance } from '../helpers/sink-compliance.js';
 
 announcePostgres('postgres-columns');
 
@@ -39,10 +41,55 @@ async function table(prefix: string, create: (name: string) => string): Promise<
 const ORDER_COLUMNS = { order_id: 'payload.order', status: 'payload.status', amount: 'payload.amount' };
 
 describe.skipIf(postgresSkip)('PostgresSink writing into its own table through columns', () => {
-  beforeAll(requirePostgres);
+  const events = uniqueName('sluice_mapped');
+  tables.push(events);
+  const eventColumns = { event_id: 'id', k: 'key', at: 'ts', i: 'payload.i', doc: 'payload.nested' };
+  let blocker: pg.Client | undefined;
+  beforeAll(async () => {
+    requirePostgres();
+    await query(
+      `CREATE TABLE "${events}" (event_id text PRIMARY KEY, k text, at timestamptz, i bigint, doc jsonb)`,
+    );
+  });
   afterAll(async () => {
     for (const name of tables) await dropTable(name);
   });
+
+  runSinkCompliance(
+    () => postgresSink({ table: events, columns: eventColumns }),
+    async () =>
+      (await query<{ event_id: string }>(`SELECT event_id FROM "${events}"`)).map((row) => row.event_id),
+    {
+      name: 'PostgreSQL, mapped columns',
+      failures: [
+        {
+          description: 'the server is unreachable',
+          failsAt: 'open',
+          makeSink: () =>
+            postgresSink({
+              connectionString: 'postgres://postgres@127.0.0.1:1/test',
+              table: events,
+              columns: eventColumns,
+            }),
+        },
+        {
+          description: 'another session locks the table past the statement timeout',
+          makeSink: () => postgresSink({ table: events, columns: eventColumns, statementTimeoutMs: 200 }),
+          async breakIt() {
+            blocker = new pg.Client({ connectionString: POSTGRES_URL });
+            await blocker.connect();
+            await blocker.query('BEGIN');
+            await blocker.query(`LOCK TABLE "${events}" IN ACCESS EXCLUSIVE MODE`);
+          },
+          async repair() {
+            await blocker?.query('COMMIT');
+            await blocker?.end();
+            blocker = undefined;
+          },
+        },
+      ],
+    },
+  );
 
   it('upserts orders so each key holds its last value, and writing the same events again changes nothing', async () => {
     const orders = await table(
