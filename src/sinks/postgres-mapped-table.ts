@@ -78,7 +78,8 @@ export class PostgresMappedTable {
   }
 
   /**
-   * Checks the table as it stands: it exists, has every mapped column, and a unique index or
+   * Checks the table as it stands: it exists, has every mapped column (none computed by the
+   * server), and a unique index or
    * primary key on exactly the conflict target. Otherwise a permanent SinkError naming what is
    * missing: nothing is created.
    */
@@ -96,8 +97,9 @@ export class PostgresMappedTable {
       throw refused(
         `table ${quote(table)} does not exist (with columns, Sluice writes into a table you create)`,
       );
-    const attributes = await pool.query<{ name: string; num: number; type: string }>(
-      `SELECT attname AS name, attnum AS num, format_type(atttypid, NULL) AS type
+    const attributes = await pool.query<{ name: string; num: number; type: string; computed: string }>(
+      `SELECT attname AS name, attnum AS num, format_type(atttypid, NULL) AS type,
+              CASE WHEN attgenerated <> '' THEN 'a generated' WHEN attidentity = 'a' THEN 'an identity always' ELSE '' END AS computed
          FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
       [oid],
     );
@@ -106,6 +108,11 @@ export class PostgresMappedTable {
       const column = byName.get(name);
       if (column === undefined)
         throw refused(`table ${quote(table)} has no column ${quote(name)} (mapped from ${map[name]})`);
+      // The server computes these: an INSERT naming one fails for every batch.
+      if (column.computed !== '')
+        throw refused(
+          `table ${quote(table)} column ${quote(name)} is ${column.computed} column: it cannot be mapped`,
+        );
       return { name, type: column.type };
     });
     const indexes = await pool.query<{ keys: string; count: number }>(

@@ -256,6 +256,22 @@ describe.skipIf(postgresSkip)('PostgresSink writing into its own table through c
     });
 
     it.each([
+      ['a generated', 'n int GENERATED ALWAYS AS (1) STORED'],
+      ['an identity always', 'n int GENERATED ALWAYS AS IDENTITY'],
+    ])('refuses a mapped column the server computes (%s), naming it', async (kind, declaration) => {
+      const name = await table(
+        'sluice_computed',
+        (t) => `CREATE TABLE "${t}" (id text PRIMARY KEY, ${declaration})`,
+      );
+      const sink = postgresSink({ table: name, columns: { id: 'id', n: 'payload.n' } });
+      await expect(sink.open()).rejects.toMatchObject({
+        code: 'SLUICE_SINK_ERROR',
+        retryable: false,
+        message: `postgres: table "${name}" column "n" is ${kind} column: it cannot be mapped`,
+      });
+    });
+
+    it.each([
       ['no index at all', (t: string) => `CREATE TABLE "${t}" (id text, k text)`],
       [
         'an index that is not unique',
