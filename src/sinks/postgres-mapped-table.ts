@@ -18,8 +18,14 @@ const MAPPED_STAGE = 'sluice_mapped_stage';
 /** A mapped column as the table declares it. */
 interface TableColumn {
   name: string;
-  /** The type without its modifier (`numeric`, `character varying`): the cast a staged text takes. */
+  /** The type's name (`numeric`, `timestamp with time zone`), which says how values are spelled. */
   type: string;
+  /**
+   * The cast a staged text takes: the type's quoted schema and name, so no modifier applies —
+   * `::character` would mean char(1) and truncate; the INSERT then checks the column's own
+   * modifier, refusing a value too long rather than cutting it.
+   */
+  cast: string;
 }
 
 const JSON_TYPES = new Set(['json', 'jsonb']);
@@ -55,7 +61,7 @@ export class PostgresMappedTable {
       `(seq int4, ${staged.map((c) => `${c} text`).join(', ')}) ON COMMIT DELETE ROWS`;
     this.#copySql = `COPY ${MAPPED_STAGE} FROM STDIN (FORMAT binary)`;
     const names = columns.map(({ name }) => quote(name));
-    const casts = columns.map(({ type }, i) => `s.c${i}::${type}`);
+    const casts = columns.map(({ cast }, i) => `s.c${i}::${cast}`);
     const target = onConflict.target.map(quote).join(', ');
     const rest = columns
       .filter(({ name }) => !onConflict.target.includes(name))
@@ -97,8 +103,16 @@ export class PostgresMappedTable {
       throw refused(
         `table ${quote(table)} does not exist (with columns, Sluice writes into a table you create)`,
       );
-    const attributes = await pool.query<{ name: string; num: number; type: string; computed: string }>(
+    const attributes = await pool.query<{
+      name: string;
+      num: number;
+      type: string;
+      cast: string;
+      computed: string;
+    }>(
       `SELECT attname AS name, attnum AS num, format_type(atttypid, NULL) AS type,
+              (SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(t.typname, '"', '""') || '"'
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = atttypid) AS cast,
               CASE WHEN attgenerated <> '' THEN 'a generated' WHEN attidentity = 'a' THEN 'an identity always' ELSE '' END AS computed
          FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
       [oid],
@@ -113,7 +127,7 @@ export class PostgresMappedTable {
         throw refused(
           `table ${quote(table)} column ${quote(name)} is ${column.computed} column: it cannot be mapped`,
         );
-      return { name, type: column.type };
+      return { name, type: column.type, cast: column.cast };
     });
     const indexes = await pool.query<{ keys: string; count: number }>(
       `SELECT indkey::text AS keys, indnkeyatts AS count FROM pg_index

@@ -232,6 +232,36 @@ describe.skipIf(postgresSkip)('PostgresSink writing into its own table through c
     }
   });
 
+  it('refuses a value too long for its column’s length rather than cutting it', async () => {
+    const codes = await table(
+      'sluice_codes',
+      (t) => `CREATE TABLE "${t}" (id text PRIMARY KEY, code char(3), label varchar(4), bits bit(3))`,
+    );
+    const sink = postgresSink({
+      table: codes,
+      columns: { id: 'id', code: 'payload.code', label: 'payload.label', bits: 'payload.bits' },
+    });
+    await sink.open();
+    try {
+      await sink.write([record('fits', '{"code":"ab","label":"abcd","bits":"101"}')]);
+      for (const [id, json, type] of [
+        ['long-char', '{"code":"abcd"}', 'character(3)'],
+        ['long-varchar', '{"label":"abcde"}', 'character varying(4)'],
+      ]) {
+        await expect(sink.write([record(id!, json!)])).rejects.toMatchObject({
+          retryable: false,
+          perRecord: true,
+          message: `postgres: write failed: value too long for type ${type}`,
+        });
+      }
+    } finally {
+      await sink.close();
+    }
+    expect(await query(`SELECT id, code, label, bits::text FROM "${codes}"`)).toEqual([
+      { id: 'fits', code: 'ab ', label: 'abcd', bits: '101' },
+    ]);
+  });
+
   describe('at open, before any event', () => {
     it('refuses a table that does not exist, naming it, and creates nothing', async () => {
       const name = uniqueName('sluice_absent');
