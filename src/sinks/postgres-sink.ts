@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { SinkRecord } from '../codec/event.js';
-import type { SinkError } from '../errors.js';
+import { type SinkError, sluiceCodeOf } from '../errors.js';
 import { importOptional } from '../optional-package.js';
+import type { ColumnMap } from './column-mapping.js';
 import { encodeCopyBatch } from './postgres-copy.js';
+import { type OnConflict, PostgresMappedTable } from './postgres-mapped-table.js';
 import type { Sink } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
@@ -37,6 +39,18 @@ export interface PostgresSinkOptions {
    * @default true
    */
   keepAlive?: boolean;
+  /**
+   * Write into the user's own table (`table`, which must exist) instead of the envelope table:
+   * each column with the path of its value, `{ order_id: 'id', amount: 'payload.amount' }`.
+   * @default the envelope table (id, key, source, ts, payload, written_at), created if missing
+   */
+  columns?: ColumnMap;
+  /**
+   * How a row meeting a stored one on a unique index or primary key is written (columns only):
+   * kept (`nothing`) or updated with the new mapped values (`update`).
+   * @default { target: [the column mapped from id], action: 'nothing' }
+   */
+  onConflict?: { target: readonly string[]; action?: OnConflict['action'] };
 }
 
 export const DEFAULT_POSTGRES_SINK_OPTIONS = {
@@ -52,8 +66,12 @@ export const QUERY_TIMEOUT_MARGIN_MS = 5_000;
 /** Idle time before the first keepalive probe, ms. */
 const KEEPALIVE_IDLE_MS = 10_000;
 
-/** Every option given; only src/config/sinks/postgres-sink-schema.ts makes these. */
-export type ResolvedPostgresSinkOptions = Required<PostgresSinkOptions>;
+/**
+ * Every option given (onConflict whenever columns are); only src/config/sinks/postgres-sink-schema.ts
+ * makes these.
+ */
+export type ResolvedPostgresSinkOptions = Required<Omit<PostgresSinkOptions, 'columns' | 'onConflict'>> &
+  Pick<PostgresSinkOptions, 'columns'> & { onConflict?: OnConflict };
 
 /** SQLSTATE classes worth a retry: connection (08), resources (53), shutdown (57P0x), serialization. */
 const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
@@ -132,6 +150,9 @@ function timedOutOn(error: unknown): 'connectTimeoutMs' | 'queryTimeoutMs' | und
  * Creates its table if missing. A value the server refuses fails the COPY with a data exception,
  * reported per record (SinkError.perRecord), so delivery splits the batch around it.
  *
+ * With `columns`, the user's own table instead (postgres-mapped-table.ts): checked at open(), never
+ * created; every batch goes through a staging table of text columns, cast by the server.
+ *
  * Every wait on the server is bounded: connecting by connectTimeoutMs, each statement by
  * statementTimeoutMs on the server and queryTimeoutMs on the client, so a server that stops
  * answering fails a write retryably instead of holding it.
@@ -151,6 +172,8 @@ export class PostgresSink implements Sink {
   readonly #staged = new WeakSet<pg.PoolClient>();
   /** Connections this sink listens to for errors while they are checked out. */
   readonly #heard = new WeakSet<pg.PoolClient>();
+  /** The user's own table, once open() checked it (columns given). */
+  #mapped: PostgresMappedTable | undefined;
 
   /** `options` as resolved on the main thread (the table name is a checked SQL identifier). */
   constructor(options: ResolvedPostgresSinkOptions) {
@@ -182,6 +205,17 @@ export class PostgresSink implements Sink {
     // An idle connection that dies is reported here; the next query gets a fresh one. Without a
     // listener the event would crash the worker.
     pool.on('error', () => {});
+    const { columns, onConflict } = this.#options;
+    if (columns !== undefined && onConflict !== undefined) {
+      try {
+        this.#mapped = await PostgresMappedTable.inspect(pool, this.#table, columns, onConflict);
+      } catch (error) {
+        await pool.end().catch(() => {});
+        throw sluiceCodeOf(error) === undefined ? this.#failure('cannot read table', error) : error;
+      }
+      this.#pool = pool;
+      return;
+    }
     const table = `"${this.#table}"`;
     try {
       await pool.query(
@@ -214,6 +248,7 @@ export class PostgresSink implements Sink {
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     const pool = requireOpen(this.#pool, 'postgres');
+    if (this.#mapped !== undefined) return this.#writeMapped(pool, this.#mapped, records);
     // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
     const rows = encodeCopyBatch(records);
     let client: pg.PoolClient;
@@ -256,6 +291,47 @@ export class PostgresSink implements Sink {
     } catch (error) {
       // A failed statement leaves the transaction aborted: roll it back, or drop the connection
       // if even that fails (it may be the connection that failed).
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = error as Error;
+      }
+      throw this.#failure('write failed', error);
+    } finally {
+      client.release(broken);
+    }
+    return undefined;
+  }
+
+  /** A batch into the user's own table: staged as text, then cast and inserted in one statement. */
+  async #writeMapped(
+    pool: pg.Pool,
+    mapped: PostgresMappedTable,
+    records: readonly SinkRecord[],
+  ): Promise<undefined> {
+    // Encoded before a connection is taken: a payload that cannot be read fails its record alone.
+    const rows = mapped.encode(records);
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw this.#failure('write failed', error);
+    }
+    let broken: Error | undefined;
+    try {
+      if (!this.#heard.has(client)) {
+        // As in write(): a checked-out connection that breaks must not end the worker.
+        client.on('error', () => {});
+        this.#heard.add(client);
+      }
+      if (!this.#staged.has(client)) {
+        await client.query(mapped.stageSql);
+        this.#staged.add(client);
+      }
+      await client.query('BEGIN');
+      await copyRows(client, rows, mapped.copySql);
+      await client.query(mapped.insertSql);
+    } catch (error) {
       try {
         await client.query('ROLLBACK');
       } catch {

@@ -187,7 +187,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'the postgres sink',
       { sink: { type: 'postgres', connectionString: 'postgres://db/x', pool: 4 } },
-      'sink.pool is not a known field (expected one of type, connectionString, table, poolSize, statementTimeoutMs, connectTimeoutMs, queryTimeoutMs, keepAlive), got 4',
+      'sink.pool is not a known field (expected one of type, connectionString, table, poolSize, statementTimeoutMs, connectTimeoutMs, queryTimeoutMs, keepAlive, columns, onConflict), got 4',
     ],
     [
       'the nats-jetstream sink',

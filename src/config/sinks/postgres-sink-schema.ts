@@ -13,6 +13,7 @@ import {
   positiveInteger,
   strictObject,
 } from '../option-schema.js';
+import { checkMappedColumns, mappedColumnFields, resolveOnConflict } from './column-mapping-schema.js';
 import { sqlIdentifier } from './sql-identifier.js';
 
 const d = DEFAULT_POSTGRES_SINK_OPTIONS;
@@ -28,6 +29,7 @@ const fields = strictObject({
   connectTimeoutMs: timeout().default(d.connectTimeoutMs),
   queryTimeoutMs: timeout().optional(),
   keepAlive: boolean().default(d.keepAlive),
+  ...mappedColumnFields,
 });
 
 /** DATABASE_URL as the main thread sees it when the options are resolved; empty is unset. */
@@ -37,11 +39,20 @@ export const postgresSinkSchema = acrossFields(fields, (given, report) => {
   if (given.connectionString === undefined && databaseUrl() === undefined) {
     report('connectionString', 'a connection string (DATABASE_URL is not set)');
   }
+  checkMappedColumns(given, report);
 }).transform(
-  ({ connectionString, queryTimeoutMs, ...rest }): { type: 'postgres' } & ResolvedPostgresSinkOptions => ({
+  ({
+    connectionString,
+    queryTimeoutMs,
+    columns,
+    onConflict,
+    ...rest
+  }): { type: 'postgres' } & ResolvedPostgresSinkOptions => ({
     ...rest,
     connectionString: connectionString ?? (databaseUrl() as string),
     queryTimeoutMs:
       queryTimeoutMs ?? Math.min(rest.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS, MAX_TIMER_MS),
+    // Without columns, the envelope table: no mapping fields at all, as before they existed.
+    ...(columns === undefined ? {} : { columns, onConflict: resolveOnConflict(columns, onConflict) }),
   }),
 );

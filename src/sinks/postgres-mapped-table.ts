@@ -1,0 +1,185 @@
+import type pg from 'pg';
+import type { SinkRecord } from '../codec/event.js';
+import { SinkError } from '../errors.js';
+import { ColumnExtractor, type ColumnMap } from './column-mapping.js';
+import { type ColumnSpelling, columnText, encodeMappedRows } from './postgres-mapped-copy.js';
+
+/** How a row meeting a stored one on the conflict target is written (the onConflict option). */
+export interface OnConflict {
+  /** Columns of a unique index or primary key of the table. */
+  readonly target: readonly string[];
+  /** `nothing`: the stored row stays; `update`: its mapped columns outside the target take the new values. */
+  readonly action: 'nothing' | 'update';
+}
+
+/** The staging table each connection loads a mapped batch into, emptied by every commit. */
+const MAPPED_STAGE = 'sluice_mapped_stage';
+
+/** A mapped column as the table declares it. */
+interface TableColumn {
+  name: string;
+  /** The type's name (`numeric`, `timestamp with time zone`), which says how values are spelled. */
+  type: string;
+  /**
+   * The cast a staged text takes: the type's quoted schema and name, so no modifier applies —
+   * `::character` would mean char(1) and truncate; the INSERT then checks the column's own
+   * modifier, refusing a value too long rather than cutting it.
+   */
+  cast: string;
+}
+
+const JSON_TYPES = new Set(['json', 'jsonb']);
+const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone', 'date']);
+
+/**
+ * The user's own table, written through its mapped columns: a batch's values are copied as text
+ * into a per-connection staging table, then one `INSERT … SELECT` casts each to its column's type
+ * (the server converting the text, so numbers stay exact) `ON CONFLICT (target) DO NOTHING` or
+ * `DO UPDATE` the mapped columns outside the target. Updating, a batch holding a key twice keeps
+ * its last record: a statement may not update one row twice.
+ */
+export class PostgresMappedTable {
+  readonly #extractor: ColumnExtractor;
+  readonly #spellings: readonly ColumnSpelling[];
+  readonly #stageSql: string;
+  readonly #copySql: string;
+  readonly #insertSql: string;
+
+  private constructor(
+    table: string,
+    columns: readonly TableColumn[],
+    onConflict: OnConflict,
+    map: ColumnMap,
+  ) {
+    this.#extractor = new ColumnExtractor(map);
+    this.#spellings = columns.map(({ type }) =>
+      JSON_TYPES.has(type) ? 'json' : TIME_TYPES.has(type) ? 'time' : 'plain',
+    );
+    const staged = columns.map((_, i) => `c${i}`);
+    this.#stageSql =
+      `CREATE TEMPORARY TABLE IF NOT EXISTS ${MAPPED_STAGE} ` +
+      `(seq int4, ${staged.map((c) => `${c} text`).join(', ')}) ON COMMIT DELETE ROWS`;
+    this.#copySql = `COPY ${MAPPED_STAGE} FROM STDIN (FORMAT binary)`;
+    const names = columns.map(({ name }) => quote(name));
+    const casts = columns.map(({ cast }, i) => `s.c${i}::${cast}`);
+    const target = onConflict.target.map(quote).join(', ');
+    const rest = columns
+      .filter(({ name }) => !onConflict.target.includes(name))
+      .map(({ name }) => quote(name));
+    const into = `INSERT INTO ${quote(table)} (${names.join(', ')}) `;
+    if (onConflict.action === 'update' && rest.length > 0) {
+      const targetAt = onConflict.target.map((name) => `v.c${columns.findIndex((c) => c.name === name)}`);
+      this.#insertSql =
+        `${into}SELECT DISTINCT ON (${targetAt.join(', ')}) ${staged.map((c) => `v.${c}`).join(', ')} ` +
+        `FROM (SELECT s.seq, ${casts.map((cast, i) => `${cast} AS c${i}`).join(', ')} FROM ${MAPPED_STAGE} s) v ` +
+        `ORDER BY ${targetAt.join(', ')}, v.seq DESC ` +
+        `ON CONFLICT (${target}) DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}; COMMIT`;
+    } else {
+      // DO NOTHING takes a key met twice in one statement: the first in the batch stays, as a
+      // later batch's would.
+      this.#insertSql =
+        `${into}SELECT ${casts.join(', ')} FROM ${MAPPED_STAGE} s ORDER BY s.seq ` +
+        `ON CONFLICT (${target}) DO NOTHING; COMMIT`;
+    }
+  }
+
+  /**
+   * Checks the table as it stands: it exists, has every mapped column (none computed by the
+   * server), and a unique index or
+   * primary key on exactly the conflict target. Otherwise a permanent SinkError naming what is
+   * missing: nothing is created.
+   */
+  static async inspect(
+    pool: pg.Pool,
+    table: string,
+    map: ColumnMap,
+    onConflict: OnConflict,
+  ): Promise<PostgresMappedTable> {
+    const found = await pool.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [
+      quote(table),
+    ]);
+    const oid = found.rows[0]?.oid;
+    if (oid === null || oid === undefined)
+      throw refused(
+        `table ${quote(table)} does not exist (with columns, Sluice writes into a table you create)`,
+      );
+    const attributes = await pool.query<{
+      name: string;
+      num: number;
+      type: string;
+      cast: string;
+      computed: string;
+    }>(
+      `SELECT attname AS name, attnum AS num, format_type(atttypid, NULL) AS type,
+              (SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(t.typname, '"', '""') || '"'
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = atttypid) AS cast,
+              CASE WHEN attgenerated <> '' THEN 'a generated' WHEN attidentity = 'a' THEN 'an identity always' ELSE '' END AS computed
+         FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
+      [oid],
+    );
+    const byName = new Map(attributes.rows.map((row) => [row.name, row]));
+    const columns = Object.keys(map).map((name) => {
+      const column = byName.get(name);
+      if (column === undefined)
+        throw refused(`table ${quote(table)} has no column ${quote(name)} (mapped from ${map[name]})`);
+      // The server computes these: an INSERT naming one fails for every batch.
+      if (column.computed !== '')
+        throw refused(
+          `table ${quote(table)} column ${quote(name)} is ${column.computed} column: it cannot be mapped`,
+        );
+      return { name, type: column.type, cast: column.cast };
+    });
+    const indexes = await pool.query<{ keys: string; count: number }>(
+      `SELECT indkey::text AS keys, indnkeyatts AS count FROM pg_index
+        WHERE indrelid = $1 AND indisunique AND indpred IS NULL AND indexprs IS NULL`,
+      [oid],
+    );
+    const nameOf = new Map(attributes.rows.map((row) => [row.num, row.name]));
+    const wanted = [...onConflict.target].sort().join(',');
+    const matches = indexes.rows.some(({ keys, count }) => {
+      const names = keys
+        .split(' ')
+        .slice(0, count)
+        .map((num) => nameOf.get(Number(num)));
+      return names.sort().join(',') === wanted;
+    });
+    if (!matches)
+      throw refused(
+        `table ${quote(table)} has no unique index or primary key on exactly (${onConflict.target.join(', ')}), ` +
+          'the onConflict target',
+      );
+    return new PostgresMappedTable(table, columns, onConflict, map);
+  }
+
+  /** The batch's mapped values as binary COPY rows; a payload that cannot be read fails its record alone. */
+  encode(records: readonly SinkRecord[]): Buffer {
+    const spellings = this.#spellings;
+    const rows = records.map((record) =>
+      this.#extractor.values(record).map((value, i) => columnText(value, spellings[i]!)),
+    );
+    return encodeMappedRows(rows, spellings.length);
+  }
+
+  /** Creates the connection's staging table (it lives as long as the connection). */
+  get stageSql(): string {
+    return this.#stageSql;
+  }
+
+  /** Loads the encoded rows into the staging table, inside the transaction. */
+  get copySql(): string {
+    return this.#copySql;
+  }
+
+  /** Casts, inserts and commits (one simple query, no round trip of its own for the commit). */
+  get insertSql(): string {
+    return this.#insertSql;
+  }
+}
+
+function quote(identifier: string): string {
+  return `"${identifier}"`;
+}
+
+function refused(reason: string): SinkError {
+  return new SinkError(`postgres: ${reason}`, { retryable: false });
+}
