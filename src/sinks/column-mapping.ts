@@ -10,6 +10,14 @@ export type ColumnPath = string;
 /** A table's columns, each with the path of its value: `{ order_id: 'id', amount: 'payload.amount' }`. */
 export type ColumnMap = Readonly<Record<string, ColumnPath>>;
 
+/** How a mapped row that meets an existing one on the conflict target is written. */
+export interface OnConflict {
+  /** Columns of the table's PRIMARY KEY or of one of its UNIQUE indexes. */
+  readonly target: readonly string[];
+  /** `nothing`: the stored row stays; `update`: its mapped columns outside the target take the new values. */
+  readonly action: 'nothing' | 'update';
+}
+
 /**
  * One column's value for one record, as the event carries it: numbers, objects and arrays as the
  * JSON text they were written as (so `12345678901234567890` or `19.990000000000000001` reach a

@@ -1,17 +1,10 @@
 import type pg from 'pg';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
-import { ColumnExtractor, type ColumnMap } from './column-mapping.js';
+import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
 import { type ColumnSpelling, columnText, encodeMappedRows } from './postgres-mapped-copy.js';
 
 /** How a row meeting a stored one on the conflict target is written (the onConflict option). */
-export interface OnConflict {
-  /** Columns of a unique index or primary key of the table. */
-  readonly target: readonly string[];
-  /** `nothing`: the stored row stays; `update`: its mapped columns outside the target take the new values. */
-  readonly action: 'nothing' | 'update';
-}
-
 /** The staging table each connection loads a mapped batch into, emptied by every commit. */
 const MAPPED_STAGE = 'sluice_mapped_stage';
 

@@ -3,9 +3,9 @@ import type { CopyStreamQuery } from 'pg-copy-streams';
 import type { SinkRecord } from '../codec/event.js';
 import { type SinkError, sluiceCodeOf } from '../errors.js';
 import { importOptional } from '../optional-package.js';
-import type { ColumnMap } from './column-mapping.js';
+import type { ColumnMap, OnConflict } from './column-mapping.js';
 import { encodeCopyBatch } from './postgres-copy.js';
-import { type OnConflict, PostgresMappedTable } from './postgres-mapped-table.js';
+import { PostgresMappedTable } from './postgres-mapped-table.js';
 import type { Sink } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 

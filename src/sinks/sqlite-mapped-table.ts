@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
-import type { ColumnExtractor, ColumnMap, ColumnValue } from './column-mapping.js';
-import type { SqliteOnConflict } from './sqlite-sink.js';
+import type { ColumnExtractor, ColumnMap, ColumnValue, OnConflict } from './column-mapping.js';
 
 /** SQLite's column affinity, from the declared type (sqlite.org/datatype3.html, 3.1). */
 type Affinity = 'integer' | 'text' | 'blob' | 'real' | 'numeric';
@@ -102,7 +101,7 @@ export function prepareMappedInsert(
   path: string,
   table: string,
   columns: ColumnMap,
-  onConflict: SqliteOnConflict,
+  onConflict: OnConflict,
   extractor: ColumnExtractor,
 ): (record: SinkRecord) => number {
   const tableColumns = db.prepare(`PRAGMA table_info(${quote(table)})`).all() as TableColumn[];

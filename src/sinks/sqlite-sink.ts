@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
-import { ColumnExtractor, type ColumnMap } from './column-mapping.js';
+import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
 import { payloadJsonOf, type Sink } from './sink.js';
 import { requireOpen, sinkFailure } from './sink-support.js';
 import { prepareMappedInsert as mappedInsert } from './sqlite-mapped-table.js';
@@ -33,15 +33,7 @@ export interface SqliteSinkOptions {
    * whether it then leaves it (`nothing`) or updates its other mapped columns (`update`).
    * @default { target: [the column mapped from id], action: 'nothing' }
    */
-  onConflict?: SqliteOnConflict;
-}
-
-/** How a mapped row that meets an existing one on the conflict target is written. */
-export interface SqliteOnConflict {
-  /** The columns of the table's PRIMARY KEY or of one of its UNIQUE indexes. */
-  target: readonly string[];
-  /** `nothing`: the stored row stays; `update`: its other mapped columns take the new values. */
-  action: 'nothing' | 'update';
+  onConflict?: OnConflict;
 }
 
 export const DEFAULT_SQLITE_SINK_OPTIONS = {
@@ -55,7 +47,7 @@ export const DEFAULT_SQLITE_SINK_OPTIONS = {
  * src/config/sinks/sqlite-sink-schema.ts makes these.
  */
 export type ResolvedSqliteSinkOptions = Required<Omit<SqliteSinkOptions, 'columns' | 'onConflict'>> &
-  ({ columns?: undefined; onConflict?: undefined } | { columns: ColumnMap; onConflict: SqliteOnConflict });
+  ({ columns?: undefined; onConflict?: undefined } | { columns: ColumnMap; onConflict: OnConflict });
 
 /**
  * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of

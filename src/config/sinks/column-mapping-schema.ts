@@ -1,15 +1,7 @@
 import { z } from 'zod';
-import { type ColumnMap, parseColumnPath } from '../../sinks/column-mapping.js';
+import { type ColumnMap, type OnConflict, parseColumnPath } from '../../sinks/column-mapping.js';
 import { must, oneOf } from '../option-schema.js';
 import { sqlIdentifier } from './sql-identifier.js';
-
-/** How a row that meets an existing one on the conflict target is written. */
-export interface OnConflict {
-  /** Columns of a unique index or primary key of the table. */
-  target: readonly string[];
-  /** `nothing`: the row already stored stays; `update`: the mapped columns take the new values. */
-  action: 'nothing' | 'update';
-}
 
 const columnPath = z
   .string(must('a path: id, key, source, ts, payload or payload.<key>…'))
