@@ -48,13 +48,21 @@ export function parseColumnPath(path: string): ParsedPath | string {
   return { field: 'payload', keys };
 }
 
+/** The payload paths as a tree: the columns whose value is at this node, and the keys below it. */
+interface PathNode {
+  ends: number[];
+  children: Map<string, PathNode>;
+}
+
 /**
- * Extracts every mapped column's value from records. Paths are parsed once; a payload is read
- * from its JSON text (payloadJsonOf), walking only to the values a path names.
+ * Extracts every mapped column's value from records. Paths are parsed once into a tree; a payload
+ * is read from its JSON text (payloadJsonOf) in one pass that descends only into the members some
+ * path names, comparing member names without decoding them (unless they hold escapes).
  */
 export class ColumnExtractor {
   readonly columns: readonly string[];
   readonly #paths: readonly ParsedPath[];
+  readonly #payload: PathNode | undefined;
 
   constructor(map: ColumnMap) {
     this.columns = Object.keys(map);
@@ -63,12 +71,27 @@ export class ColumnExtractor {
       if (typeof parsed === 'string') throw new TypeError(`column ${column}: ${parsed}`);
       return parsed;
     });
+    let root: PathNode | undefined;
+    this.#paths.forEach((path, index) => {
+      if (path.field !== 'payload') return;
+      root ??= { ends: [], children: new Map() };
+      let node = root;
+      for (const key of path.keys) {
+        let child = node.children.get(key);
+        if (!child) {
+          child = { ends: [], children: new Map() };
+          node.children.set(key, child);
+        }
+        node = child;
+      }
+      node.ends.push(index);
+    });
+    this.#payload = root;
   }
 
   /** The record's values, in `columns` order. */
   values(record: SinkRecord): ColumnValue[] {
-    let json: string | undefined;
-    return this.#paths.map((path) => {
+    const out = this.#paths.map((path): ColumnValue => {
       switch (path.field) {
         case 'id':
           return { kind: 'string', value: record.id };
@@ -80,10 +103,93 @@ export class ColumnExtractor {
         case 'ts':
           return record.ts === undefined ? NULL_VALUE : { kind: 'number', text: String(record.ts) };
         default:
-          json ??= payloadJsonOf(record);
-          return valueAt(json, path.keys);
+          return NULL_VALUE;
       }
     });
+    if (this.#payload) {
+      const json = payloadJsonOf(record);
+      visit(json, skipSpace(json, 0), this.#payload, out);
+    }
+    return out;
+  }
+}
+
+/** Sets the values of the columns at `node` and below from the JSON value starting at `at`. */
+function visit(json: string, at: number, node: PathNode, out: ColumnValue[]): void {
+  if (node.ends.length > 0) {
+    const value = valueFrom(json, at);
+    for (const index of node.ends) out[index] = value;
+  }
+  if (node.children.size === 0) return;
+  const c = json.charCodeAt(at);
+  if (c === 0x7b /* { */) {
+    let i = skipSpace(json, at + 1);
+    if (json.charCodeAt(i) === 0x7d) return;
+    for (;;) {
+      const keyEnd = stringEnd(json, i);
+      const valueStart = skipSpace(json, skipSpace(json, keyEnd) + 1); // past the colon
+      const child = childNamed(json, i, keyEnd, node);
+      if (child) {
+        // A repeated key: the last one is the member, as JSON.parse has it.
+        clear(child, out);
+        visit(json, valueStart, child, out);
+      }
+      i = skipSpace(json, valueEnd(json, valueStart));
+      if (json.charCodeAt(i) !== 0x2c) return;
+      i = skipSpace(json, i + 1);
+    }
+  }
+  if (c === 0x5b /* [ */) {
+    let i = skipSpace(json, at + 1);
+    if (json.charCodeAt(i) === 0x5d) return;
+    for (let n = 0; ; n++) {
+      const child = node.children.get(String(n));
+      if (child) visit(json, i, child, out);
+      i = skipSpace(json, valueEnd(json, i));
+      if (json.charCodeAt(i) !== 0x2c) return;
+      i = skipSpace(json, i + 1);
+    }
+  }
+}
+
+/** The child of `node` named by the member name between `start` (its quote) and `end` (past its quote). */
+function childNamed(json: string, start: number, end: number, node: PathNode): PathNode | undefined {
+  const length = end - start - 2;
+  let escaped = false;
+  for (let i = start + 1; i < end - 1; i++) {
+    if (json.charCodeAt(i) === 0x5c) {
+      escaped = true;
+      break;
+    }
+  }
+  if (escaped) return node.children.get(JSON.parse(json.slice(start, end)) as string);
+  for (const [key, child] of node.children)
+    if (key.length === length && json.startsWith(key, start + 1)) return child;
+  return undefined;
+}
+
+/** Every column at or below `node` back to null (before a repeated member is read again). */
+function clear(node: PathNode, out: ColumnValue[]): void {
+  for (const index of node.ends) out[index] = NULL_VALUE;
+  for (const child of node.children.values()) clear(child, out);
+}
+
+/** The value starting at `at`, as a column takes it. */
+function valueFrom(json: string, at: number): ColumnValue {
+  switch (json.charCodeAt(at)) {
+    case 0x22 /* " */:
+      return { kind: 'string', value: JSON.parse(json.slice(at, stringEnd(json, at))) as string };
+    case 0x7b:
+    case 0x5b:
+      return { kind: 'json', text: json.slice(at, valueEnd(json, at)) };
+    case 0x74 /* t */:
+      return { kind: 'boolean', value: true };
+    case 0x66 /* f */:
+      return { kind: 'boolean', value: false };
+    case 0x6e /* n */:
+      return NULL_VALUE;
+    default:
+      return { kind: 'number', text: json.slice(at, valueEnd(json, at)) };
   }
 }
 
@@ -103,23 +209,7 @@ export function valueAt(json: string, keys: readonly string[]): ColumnValue {
       at = found;
     } else return NULL_VALUE;
   }
-  const end = valueEnd(json, at);
-  const text = json.slice(at, end);
-  switch (json.charCodeAt(at)) {
-    case 0x22 /* " */:
-      return { kind: 'string', value: JSON.parse(text) as string };
-    case 0x7b:
-    case 0x5b:
-      return { kind: 'json', text };
-    case 0x74 /* t */:
-      return { kind: 'boolean', value: true };
-    case 0x66 /* f */:
-      return { kind: 'boolean', value: false };
-    case 0x6e /* n */:
-      return NULL_VALUE;
-    default:
-      return { kind: 'number', text };
-  }
+  return valueFrom(json, at);
 }
 
 function skipSpace(json: string, at: number): number {

@@ -57,6 +57,33 @@ describe('column values from a payload’s JSON text', () => {
 });
 
 describe('ColumnExtractor', () => {
+  it('reads every mapped path in one pass exactly as each path alone would be read', () => {
+    const keyArb = fc.constantFrom('a', 'b', 'c', '0', '1', 'x y', 'é', '"q"');
+    fc.assert(
+      fc.property(
+        fc.jsonValue({ maxDepth: 4 }),
+        fc.uniqueArray(fc.array(keyArb, { maxLength: 3 }), {
+          minLength: 1,
+          maxLength: 6,
+          selector: (k) => k.join('.'),
+        }),
+        fc.boolean(),
+        fc.boolean(),
+        (value, paths, spaced, duplicateKeys) => {
+          let json = JSON.stringify(value, null, spaced ? 2 : undefined);
+          // A repeated member name: the last one counts, as for JSON.parse.
+          if (duplicateKeys && json.startsWith('{') && json.length > 2)
+            json = `{"a":{"b":1},${json.slice(1)}`;
+          const map = Object.fromEntries(paths.map((keys, i) => [`c${i}`, ['payload', ...keys].join('.')]));
+          const extractor = new ColumnExtractor(map);
+          const got = extractor.values({ id: 'x', payload: undefined, payloadJson: json });
+          expect(got).toEqual(paths.map((keys) => valueAt(json, keys)));
+        },
+      ),
+      { numRuns: 500, seed: 20_261_130 },
+    );
+  });
+
   it('maps envelope fields and payload paths to values, in column order', () => {
     const extractor = new ColumnExtractor({
       order_id: 'id',
