@@ -4,7 +4,6 @@ import { SinkError } from '../errors.js';
 import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
 import { type ColumnSpelling, columnText, encodeMappedRows } from './postgres-mapped-copy.js';
 
-/** How a row meeting a stored one on the conflict target is written (the onConflict option). */
 /** The staging table each connection loads a mapped batch into, emptied by every commit. */
 const MAPPED_STAGE = 'sluice_mapped_stage';
 
