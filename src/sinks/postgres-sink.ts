@@ -248,29 +248,29 @@ export class PostgresSink implements Sink {
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     const pool = requireOpen(this.#pool, 'postgres');
-    if (this.#mapped !== undefined) return this.#writeMapped(pool, this.#mapped, records);
+    const mapped = this.#mapped;
+    if (mapped !== undefined) {
+      // Encoded before a connection is taken: a payload that cannot be read fails its record alone.
+      const rows = mapped.encode(records);
+      return this.#withClient(pool, async (client) => {
+        if (!this.#staged.has(client)) {
+          await client.query(mapped.stageSql);
+          this.#staged.add(client);
+        }
+        // Staged as text, then cast and inserted in one statement.
+        await client.query('BEGIN');
+        await copyRows(client, rows, mapped.copySql);
+        await client.query(mapped.insertSql);
+      });
+    }
     // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
     const rows = encodeCopyBatch(records);
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      throw this.#failure('write failed', error);
-    }
-    let broken: Error | undefined;
-    try {
-      if (!this.#heard.has(client)) {
-        // A checked-out connection that breaks emits 'error' on the client, which the pool only
-        // listens for while it is idle: unheard, it would end the worker. The statement under way
-        // fails too, and that failure is what the write reports.
-        client.on('error', () => {});
-        this.#heard.add(client);
-      }
+    return this.#withClient(pool, async (client) => {
       this.#batches++;
       if (this.#batches > this.#stageUntil) {
         try {
           await copyRows(client, rows, this.#directSql);
-          return undefined;
+          return;
         } catch (error) {
           if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
           // Some ids are stored already (a batch written again after a crash, a replayed file):
@@ -288,29 +288,14 @@ export class PostgresSink implements Sink {
       await client.query('BEGIN');
       await copyRows(client, rows, STAGE_COPY_SQL);
       await client.query(this.#mergeSql);
-    } catch (error) {
-      // A failed statement leaves the transaction aborted: roll it back, or drop the connection
-      // if even that fails (it may be the connection that failed).
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = error as Error;
-      }
-      throw this.#failure('write failed', error);
-    } finally {
-      client.release(broken);
-    }
-    return undefined;
+    });
   }
 
-  /** A batch into the user's own table: staged as text, then cast and inserted in one statement. */
-  async #writeMapped(
-    pool: pg.Pool,
-    mapped: PostgresMappedTable,
-    records: readonly SinkRecord[],
-  ): Promise<undefined> {
-    // Encoded before a connection is taken: a payload that cannot be read fails its record alone.
-    const rows = mapped.encode(records);
+  /**
+   * Runs `work` on a connection of the pool. A failure is rolled back (the connection dropped if
+   * even that fails: it may be the connection that failed) and thrown as a SinkError.
+   */
+  async #withClient(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<undefined> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -320,18 +305,16 @@ export class PostgresSink implements Sink {
     let broken: Error | undefined;
     try {
       if (!this.#heard.has(client)) {
-        // As in write(): a checked-out connection that breaks must not end the worker.
+        // A checked-out connection that breaks emits 'error' on the client, which the pool only
+        // listens for while it is idle: unheard, it would end the worker. The statement under way
+        // fails too, and that failure is what the write reports.
         client.on('error', () => {});
         this.#heard.add(client);
       }
-      if (!this.#staged.has(client)) {
-        await client.query(mapped.stageSql);
-        this.#staged.add(client);
-      }
-      await client.query('BEGIN');
-      await copyRows(client, rows, mapped.copySql);
-      await client.query(mapped.insertSql);
+      await work(client);
     } catch (error) {
+      // A failed statement leaves the transaction aborted: roll it back, or drop the connection
+      // if even that fails.
       try {
         await client.query('ROLLBACK');
       } catch {
