@@ -62,6 +62,9 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
     "sink": { "type": "sqlite", "path": "out.db" } | { "type": "postgres", "connectionString": "\${DATABASE_URL}" }
           | { "type": "nats-jetstream", "subject": "out.events" } | { "type": "redis-streams", "stream": "out" }
           | { "type": "ndjson", "path": "out.ndjson" } | { "type": "null" } | { "module": "./sink.js" },
+             sqlite and postgres into your own table: "table": "orders",
+             "columns": { "order_id": "id", "amount": "payload.amount", "created_at": "ts" },
+             "onConflict": { "target": ["order_id"], "action": "nothing" | "update" }
     "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
     "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true },
