@@ -67,7 +67,7 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
              "onConflict": { "target": ["order_id"], "action": "nothing" | "update" }
     "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
-    "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true },
+    "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true, "sinkDownAfterMs": 10000 },
                (serves /metrics, /healthz, /readyz, /; defaultMetrics adds process_* and nodejs_*)
     "shutdownTimeoutMs": 30000
   }
