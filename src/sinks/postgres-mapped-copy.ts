@@ -68,6 +68,29 @@ export function encodeMappedRows(rows: readonly (readonly (string | null)[])[], 
   return buffer;
 }
 
+/**
+ * Rows for `COPY table (columns) FROM STDIN` in PostgreSQL's text format, straight into the user's
+ * table: fields separated by tabs, NULL as `\N`, backslash, tab, newline and carriage return
+ * escaped. Each column's type reads its field with the same input function a cast from text uses.
+ */
+export function encodeMappedText(rows: readonly (readonly (string | null)[])[]): Buffer {
+  let out = '';
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      if (i > 0) out += '\t';
+      const text = row[i] ?? null;
+      out += text === null ? '\\N' : COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, escapeCopy) : text;
+    }
+    out += '\n';
+  }
+  return Buffer.from(out, 'utf8');
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIALS = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const escapeCopy = (c: string) => COPY_ESCAPES[c]!;
+
 /** Buffer's own UTF-8 writer, as the record codec uses it (see record-codec.ts). */
 interface Utf8Buffer extends Buffer {
   utf8Write(value: string, offset: number, length: number): number;

@@ -2,7 +2,12 @@ import type pg from 'pg';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
 import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
-import { type ColumnSpelling, columnText, encodeMappedRows } from './postgres-mapped-copy.js';
+import {
+  type ColumnSpelling,
+  columnText,
+  encodeMappedRows,
+  encodeMappedText,
+} from './postgres-mapped-copy.js';
 
 /** The staging table each connection loads a mapped batch into, emptied by every commit. */
 const MAPPED_STAGE = 'sluice_mapped_stage';
@@ -24,9 +29,10 @@ const JSON_TYPES = new Set(['json', 'jsonb']);
 const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone', 'date']);
 
 /**
- * The user's own table, written through its mapped columns: a batch's values are copied as text
- * into a per-connection staging table, then one `INSERT … SELECT` casts each to its column's type
- * (the server converting the text, so numbers stay exact) `ON CONFLICT (target) DO NOTHING` or
+ * The user's own table, written through its mapped columns, values as text the server converts
+ * (numbers stay exact). While no batch meets a stored key, a batch is one text COPY straight into
+ * the table (directSql). Else its values are copied into a per-connection staging table, then one
+ * `INSERT … SELECT` casts each to its column's type `ON CONFLICT (target) DO NOTHING` or
  * `DO UPDATE` the mapped columns outside the target. Updating, a batch holding a key twice keeps
  * its last record: a statement may not update one row twice.
  */
@@ -35,6 +41,7 @@ export class PostgresMappedTable {
   readonly #spellings: readonly ColumnSpelling[];
   readonly #stageSql: string;
   readonly #copySql: string;
+  readonly #directSql: string;
   readonly #insertSql: string;
 
   private constructor(
@@ -53,6 +60,7 @@ export class PostgresMappedTable {
       `(seq int4, ${staged.map((c) => `${c} text`).join(', ')}) ON COMMIT DELETE ROWS`;
     this.#copySql = `COPY ${MAPPED_STAGE} FROM STDIN (FORMAT binary)`;
     const names = columns.map(({ name }) => quote(name));
+    this.#directSql = `COPY ${quote(table)} (${names.join(', ')}) FROM STDIN`;
     const casts = columns.map(({ cast }, i) => `s.c${i}::${cast}`);
     const target = onConflict.target.map(quote).join(', ');
     const rest = columns
@@ -143,13 +151,34 @@ export class PostgresMappedTable {
     return new PostgresMappedTable(table, columns, onConflict, map);
   }
 
-  /** The batch's mapped values as binary COPY rows; a payload that cannot be read fails its record alone. */
-  encode(records: readonly SinkRecord[]): Buffer {
+  /**
+   * The batch's mapped values as the text each column converts from (null: NULL); a payload that
+   * cannot be read fails its record alone.
+   */
+  texts(records: readonly SinkRecord[]): (string | null)[][] {
     const spellings = this.#spellings;
-    const rows = records.map((record) =>
+    return records.map((record) =>
       this.#extractor.values(record).map((value, i) => columnText(value, spellings[i]!)),
     );
-    return encodeMappedRows(rows, spellings.length);
+  }
+
+  /** Rows for the staging table (binary COPY, with their place in the batch). */
+  staged(texts: readonly (readonly (string | null)[])[]): Buffer {
+    return encodeMappedRows(texts, this.#spellings.length);
+  }
+
+  /** Rows for a COPY straight into the table (text format). */
+  direct(texts: readonly (readonly (string | null)[])[]): Buffer {
+    return encodeMappedText(texts);
+  }
+
+  /**
+   * COPY straight into the table, for batches that meet no stored row: the columns' types read
+   * the text as a cast would, and nothing is staged. A batch that meets one fails whole (a unique
+   * violation) and goes through the staging table instead.
+   */
+  get directSql(): string {
+    return this.#directSql;
   }
 
   /** Creates the connection's staging table (it lives as long as the connection). */

@@ -250,9 +250,22 @@ export class PostgresSink implements Sink {
     const pool = requireOpen(this.#pool, 'postgres');
     const mapped = this.#mapped;
     if (mapped !== undefined) {
-      // Encoded before a connection is taken: a payload that cannot be read fails its record alone.
-      const rows = mapped.encode(records);
+      // Read before a connection is taken: a payload that cannot be read fails its record alone.
+      const texts = mapped.texts(records);
       return this.#withClient(pool, async (client) => {
+        this.#batches++;
+        if (this.#batches > this.#stageUntil) {
+          try {
+            await copyRows(client, mapped.direct(texts), mapped.directSql);
+            return;
+          } catch (error) {
+            if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+            // A key is stored already (a correction, a replay): this batch and the next ones go
+            // through the staging table and its ON CONFLICT, until a later direct try.
+            this.#stageUntil = this.#batches + STAGED_AFTER_CONFLICT;
+          }
+        }
+        const rows = mapped.staged(texts);
         if (!this.#staged.has(client)) {
           await client.query(mapped.stageSql);
           this.#staged.add(client);

@@ -135,6 +135,36 @@ describe.skipIf(postgresSkip)('PostgresSink writing into its own table through c
     }
   });
 
+  it('copies text with tabs, newlines, backslashes and \\N as it is, whether a batch goes straight in or through staging', async () => {
+    const notes = await table(
+      'sluice_notes',
+      (t) => `CREATE TABLE "${t}" (id text PRIMARY KEY, note text, n numeric)`,
+    );
+    const sink = postgresSink({ table: notes, columns: { id: 'id', note: 'payload.note', n: 'payload.n' } });
+    const texts = ['a\tb', 'line\nnext', 'cr\rlf', 'back\\slash', '\\N', '\\.', '', 'é € 😀'];
+    const batch = (prefix: string) =>
+      texts.map((note, i) =>
+        // Written as text: 12345678901234567890 is no JavaScript number.
+        record(
+          `${prefix}-${i}`,
+          `{"note":${JSON.stringify(note)},"n":${i === 0 ? 'null' : '12345678901234567890'}}`,
+        ),
+      );
+    await sink.open();
+    try {
+      await sink.write(batch('a')); // a new table: straight in
+      await sink.write([...batch('a'), ...batch('b')]); // meets stored ids: through staging
+      const rows = await query<{ id: string; note: string; n: string | null }>(
+        `SELECT id, note, n::text AS n FROM "${notes}" ORDER BY id`,
+      );
+      const want = (prefix: string) =>
+        texts.map((note, i) => ({ id: `${prefix}-${i}`, note, n: i === 0 ? null : '12345678901234567890' }));
+      expect(rows).toEqual([...want('a'), ...want('b')].sort((x, y) => (x.id < y.id ? -1 : 1)));
+    } finally {
+      await sink.close();
+    }
+  });
+
   it('keeps the row stored first with the default on-conflict action, the column mapped from id the key', async () => {
     const seen = await table('sluice_seen', (t) => `CREATE TABLE "${t}" (event_id text PRIMARY KEY, n int)`);
     const sink = postgresSink({ table: seen, columns: { event_id: 'id', n: 'payload.n' } });
