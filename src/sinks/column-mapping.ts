@@ -1,4 +1,5 @@
 import type { SinkRecord } from '../codec/event.js';
+import { SinkError } from '../errors.js';
 import { payloadJsonOf } from './sink.js';
 
 /**
@@ -109,6 +110,16 @@ export class ColumnExtractor {
     if (this.#payload) {
       const json = payloadJsonOf(record);
       visit(json, skipSpace(json, 0), this.#payload, out);
+      // A lone surrogate (JSON may carry "\ud800") has no UTF-8 form: written, it would become
+      // U+FFFD without a word. The record is refused instead, alone, naming the column.
+      for (let i = 0; i < out.length; i++) {
+        const value = out[i]!;
+        if (value.kind === 'string' && !value.value.isWellFormed())
+          throw new SinkError(
+            `record ${record.id}: column ${this.columns[i]}: a string holding a lone UTF-16 surrogate cannot be stored as text`,
+            { retryable: false, perRecord: true },
+          );
+      }
     }
     return out;
   }
@@ -193,25 +204,6 @@ function valueFrom(json: string, at: number): ColumnValue {
   }
 }
 
-/** The value at `keys` in a JSON text (already known to be valid JSON); null where it is absent. */
-export function valueAt(json: string, keys: readonly string[]): ColumnValue {
-  let at = skipSpace(json, 0);
-  for (const key of keys) {
-    const c = json.charCodeAt(at);
-    if (c === 0x7b /* { */) {
-      const found = memberOf(json, at, key);
-      if (found < 0) return NULL_VALUE;
-      at = found;
-    } else if (c === 0x5b /* [ */) {
-      if (!/^(0|[1-9]\d*)$/.test(key)) return NULL_VALUE;
-      const found = elementOf(json, at, Number(key));
-      if (found < 0) return NULL_VALUE;
-      at = found;
-    } else return NULL_VALUE;
-  }
-  return valueFrom(json, at);
-}
-
 function skipSpace(json: string, at: number): number {
   while (at < json.length) {
     const c = json.charCodeAt(at);
@@ -260,32 +252,4 @@ function valueEnd(json: string, at: number): number {
     i++;
   }
   return i;
-}
-
-/** The start of member `key`'s value in the object at `at`, or -1. The last of duplicate keys wins, as JSON.parse has it. */
-function memberOf(json: string, at: number, key: string): number {
-  let found = -1;
-  let i = skipSpace(json, at + 1);
-  if (json.charCodeAt(i) === 0x7d) return -1;
-  for (;;) {
-    const keyEnd = stringEnd(json, i);
-    const name = JSON.parse(json.slice(i, keyEnd)) as string;
-    i = skipSpace(json, skipSpace(json, keyEnd) + 1); // past the colon
-    if (name === key) found = i;
-    i = skipSpace(json, valueEnd(json, i));
-    if (json.charCodeAt(i) !== 0x2c) return found;
-    i = skipSpace(json, i + 1);
-  }
-}
-
-/** The start of element `index` of the array at `at`, or -1. */
-function elementOf(json: string, at: number, index: number): number {
-  let i = skipSpace(json, at + 1);
-  if (json.charCodeAt(i) === 0x5d) return -1;
-  for (let n = 0; ; n++) {
-    if (n === index) return i;
-    i = skipSpace(json, valueEnd(json, i));
-    if (json.charCodeAt(i) !== 0x2c) return -1;
-    i = skipSpace(json, i + 1);
-  }
 }

@@ -40,7 +40,7 @@ describe.skipIf(postgresSkip)('a pipeline writing into its own PostgreSQL table'
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('dead-letters only the records whose values their columns refuse, with the server’s message, and stores their batch-mates', async () => {
+  it('dead-letters only the records whose values their columns refuse, with the server’s message (or why no text can hold it), and stores their batch-mates', async () => {
     pipeline = await createPipeline({
       workers: { min: 1, max: 1 },
       batch: { maxRecords: 200 },
@@ -58,7 +58,8 @@ describe.skipIf(postgresSkip)('a pipeline writing into its own PostgreSQL table'
       payload: {
         order: i,
         qty: i === 117 ? 'twelve' : i,
-        note: i === 150 ? 'nul \u0000 inside' : `order ${i}`,
+        // 170: a lone surrogate, which UTF-8 cannot carry: refused before the write, not turned into U+FFFD.
+        note: i === 150 ? 'nul \u0000 inside' : i === 170 ? 'lone \ud800 surrogate' : `order ${i}`,
       },
     }));
     await pipeline.pushMany(events);
@@ -69,12 +70,13 @@ describe.skipIf(postgresSkip)('a pipeline writing into its own PostgreSQL table'
         (await client.query<{ order_id: number }>(`SELECT order_id FROM "${orders}" ORDER BY order_id`)).rows,
     );
     expect(stored.map((row) => row.order_id)).toEqual(
-      Array.from({ length: 200 }, (_, i) => i).filter((i) => i !== 117 && i !== 150),
+      Array.from({ length: 200 }, (_, i) => i).filter((i) => i !== 117 && i !== 150 && i !== 170),
     );
     const letters = readDeadLetters(deadLetters).sort((a, b) => a.id.localeCompare(b.id));
     expect(letters.map((l) => [l.id, l.letter.reason])).toEqual([
       ['o-117', 'sink-rejected'],
       ['o-150', 'sink-rejected'],
+      ['o-170', 'sink-rejected'],
     ]);
     // The server's own words: the value it could not convert, the byte it cannot store in text.
     expect(letters[0]!.letter.lastError).toBe(
@@ -83,7 +85,10 @@ describe.skipIf(postgresSkip)('a pipeline writing into its own PostgreSQL table'
     expect(letters[1]!.letter.lastError).toMatch(
       /^SinkError \[SLUICE_SINK_ERROR\]: postgres: write failed: .*0x00/,
     );
-    expect(pipeline.stats()).toMatchObject({ written: 198, deadLettered: 2 });
+    expect(letters[2]!.letter.lastError).toContain(
+      'record o-170: column note: a string holding a lone UTF-16 surrogate cannot be stored as text',
+    );
+    expect(pipeline.stats()).toMatchObject({ written: 197, deadLettered: 3 });
   });
 
   it('fails createPipeline() when the table lacks a mapped column, naming it, before any event is taken', async () => {

@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ColumnExtractor, parseColumnPath, valueAt } from '../../src/sinks/column-mapping.js';
+import { ColumnExtractor, type ColumnValue, parseColumnPath } from '../../src/sinks/column-mapping.js';
+
+/** The value one path alone reads from a payload's JSON text. */
+function valueAt(json: string, keys: readonly string[]): ColumnValue {
+  return new ColumnExtractor({ c: ['payload', ...keys].join('.') }).values({
+    id: 'x',
+    payload: undefined,
+    payloadJson: json,
+  })[0]!;
+}
 
 /** What valueAt should give for `keys` in `value`, navigating the parsed value (numbers as JSON writes them). */
 function expected(value: unknown, keys: readonly string[]): unknown {
@@ -103,6 +112,27 @@ describe('ColumnExtractor', () => {
       { kind: 'null' },
       { kind: 'json', text: payloadJson },
     ]);
+  });
+
+  it('refuses a record whose mapped string holds a lone surrogate, alone and naming the column', () => {
+    const extractor = new ColumnExtractor({ id: 'id', note: 'payload.note' });
+    expect(() =>
+      extractor.values({ id: 'r-1', payload: undefined, payloadJson: '{"note":"a\\udc00b"}' }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'SLUICE_SINK_ERROR',
+        retryable: false,
+        perRecord: true,
+        message: 'record r-1: column note: a string holding a lone UTF-16 surrogate cannot be stored as text',
+      }),
+    );
+    // A well-formed pair is a character like any other.
+    expect(
+      extractor.values({ id: 'r-2', payload: undefined, payloadJson: '{"note":"\\ud83d\\ude00"}' })[1],
+    ).toEqual({
+      kind: 'string',
+      value: '😀',
+    });
   });
 
   it('refuses a path that names nothing of an event', () => {

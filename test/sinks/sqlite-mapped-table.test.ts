@@ -386,6 +386,37 @@ describe('SQLite sink into the user table, in a pipeline', () => {
     expect(letters[0]!.letter.lastError).toContain('cannot store TEXT value in INTEGER column stock.qty');
   });
 
+  it('dead-letters a record whose mapped string holds a lone surrogate, rather than storing U+FFFD, and stores the rest exactly', async () => {
+    const s = scene();
+    path = s.dbPath;
+    exec('CREATE TABLE notes (id TEXT PRIMARY KEY, note TEXT, big INTEGER)');
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: {
+        type: 'sqlite',
+        path: s.dbPath,
+        table: 'notes',
+        columns: { id: 'id', note: 'payload.note', big: 'payload.big' },
+      },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    // Raw lines, each its event's payload: the integer beyond 2^53 reaches the sink as written.
+    const lines = [
+      '{"id":"n-0","note":"tab\\there","big":9007199254740993}',
+      '{"id":"n-1","note":"lone \\ud800 surrogate","big":1}',
+      '{"id":"n-2","note":"nul \\u0000 byte","big":2}',
+    ];
+    expect(await pipeline.pushRawMany(lines)).toBe(3);
+    await pipeline.drained();
+    expect(query('SELECT id, note, big FROM notes ORDER BY id')).toEqual([
+      { id: 'n-0', note: 'tab\there', big: 9007199254740993n },
+      { id: 'n-2', note: 'nul \u0000 byte', big: 2n },
+    ]);
+    const letters = readDeadLetters(s.deadLetterPath);
+    expect(letters.map((l) => [l.id, l.letter.reason])).toEqual([['n-1', 'sink-rejected']]);
+    expect(letters[0]!.letter.lastError).toContain('column note: a string holding a lone UTF-16 surrogate');
+  });
+
   it('stores the last correction of each order, counted by key, and the same events pushed again change nothing', async () => {
     const s = scene();
     path = s.dbPath;
