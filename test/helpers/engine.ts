@@ -181,3 +181,21 @@ export function watch(promise: Promise<unknown>): { readonly settled: boolean } 
   );
   return state;
 }
+
+/**
+ * Polls `check` every `everyMs` until it holds; rejects naming `what` after `timeoutMs`. A bound on
+ * waiting for something outside the test's reach (a broker, a server, a readiness flag), not a
+ * measurement.
+ */
+export async function pollUntil(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 20,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -10,7 +10,7 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
 import { createControl, FAILING, OPEN_FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
-import { distinctSorted, fixtureUrl, ids, useScenes, waitForWord } from '../helpers/engine.js';
+import { distinctSorted, fixtureUrl, ids, pollUntil, useScenes, waitForWord } from '../helpers/engine.js';
 
 interface Family {
   name: string;
@@ -33,15 +33,6 @@ async function scrape(
 async function readyz(server: MetricsServer): Promise<{ status: number; body: string }> {
   const response = await fetch(`${server.url}/readyz`);
   return { status: response.status, body: await response.text() };
-}
-
-/** Polls `check` until it returns true; a bound, not a measurement. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('metrics and readiness during a sink outage', () => {
@@ -81,7 +72,7 @@ describe('metrics and readiness during a sink outage', () => {
       expect(m('sluice_sink_up', { role: 'sink' })).toBe(0);
       expect(m('sluice_sink_up', { role: 'dead-letter' })).toBe(1);
       expect(m('sluice_events_written_total')).toBe(before.length);
-      await until(async () => (await readyz(server)).status === 503, '/readyz to turn 503');
+      await pollUntil(async () => (await readyz(server)).status === 503, '/readyz to turn 503');
       const notReady = await readyz(server);
       expect(notReady.body).toMatch(/^sink failing every write for \d+ s$/m);
       expect(((await (await fetch(`${server.url}/api/stats`)).json()) as { ready: boolean }).ready).toBe(
@@ -98,7 +89,7 @@ describe('metrics and readiness during a sink outage', () => {
       Atomics.store(words, FAILING, 0);
       await pushed;
       await pipeline.drained();
-      await until(async () => (await readyz(server)).status === 200, '/readyz to turn 200 again');
+      await pollUntil(async () => (await readyz(server)).status === 200, '/readyz to turn 200 again');
       m = await scrape(server);
       expect(m('sluice_sink_up', { role: 'sink' })).toBe(1);
       expect(m('sluice_sink_failing_seconds', { role: 'sink' })).toBe(0);
@@ -136,7 +127,7 @@ describe('metrics and readiness during a sink outage', () => {
       // the dead-letter sink cannot be opened.
       Atomics.store(words, OPEN_FAILING, 1);
       await pipeline.push({ id: 'restart-1', payload: { crash: 'exit', markerDir } });
-      await until(
+      await pollUntil(
         async () =>
           pipeline.health().reasons.some((r) => r.startsWith('dead-letter sink failing every write')),
         'readiness to name the dead-letter sink',

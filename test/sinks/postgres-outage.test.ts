@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, type PipelineStats } from '../../src/engine/pipeline.js';
-import { distinctSorted, ids, readDeadLetters, uniqueName, watch } from '../helpers/engine.js';
+import { distinctSorted, ids, pollUntil, readDeadLetters, uniqueName, watch } from '../helpers/engine.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import {
   announcePostgres,
@@ -43,13 +43,6 @@ function throughPort(url: string, port: number): string {
  * counters and the proxy's have no change notification, so this looks every few ms — a wait for a
  * state, not a guess at how long it takes.
  */
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(5);
-  }
-}
 
 describe.skipIf(postgresSkip)('a PostgreSQL outage mid-run', () => {
   const table = uniqueName('sluice_outage');
@@ -99,11 +92,11 @@ describe.skipIf(postgresSkip)('a PostgreSQL outage mid-run', () => {
     async function holdOutage(cutAt: number) {
       try {
         const waitsAtCut = atCut!.queue.producerWaits;
-        await until(
+        await pollUntil(
           () => current?.settled === false && p.stats().queue.producerWaits > waitsAtCut,
           'the producer waits for room',
         );
-        await until(() => link.counters.refused > refusedAtCut, 'a worker tries to reconnect');
+        await pollUntil(() => link.counters.refused > refusedAtCut, 'a worker tries to reconnect');
         await sleep(Math.max(0, OUTAGE_MS - (performance.now() - cutAt)));
         return { atRestore: p.stats(), pendingAtRestore: current?.settled === false };
       } finally {

@@ -11,20 +11,11 @@ import { NatsJetStreamSource } from '../../src/sources/nats-jetstream-source.js'
 import { RedisStreamsSource } from '../../src/sources/redis-streams-source.js';
 import { createControl, RECORDS_STORED, WRITES_AT_GATE } from '../fixtures/engine/control.js';
 import { nats, redis, uniqueName } from '../helpers/brokers.js';
-import { fixtureUrl, openGate, type Scene, useScenes, waitForWord } from '../helpers/engine.js';
+import { fixtureUrl, openGate, pollUntil, type Scene, useScenes, waitForWord } from '../helpers/engine.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const scene = useScenes();
 const N = 2000;
-
-/** Resolves once `check` is true, polling every 20 ms; rejects naming `what` after `timeoutMs`. */
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A pipeline of one worker into the fixture sink of scene `s`; `control` gates its writes. */
 function onePipeline(s: Scene, control?: SharedArrayBuffer): Promise<Pipeline> {
@@ -48,7 +39,7 @@ async function readThenLoseServer(
 ): Promise<void> {
   const controller = new AbortController();
   const running = source.start(pipeline, controller.signal);
-  await until(() => source.counts.received === count, `all ${count} read`);
+  await pollUntil(() => source.counts.received === count, `all ${count} read`);
   proxy.cut();
   controller.abort();
   await running;
@@ -67,7 +58,7 @@ async function runUntil(
 ): Promise<void> {
   const controller = new AbortController();
   const running = source.start(pipeline, controller.signal);
-  await until(check, what);
+  await pollUntil(check, what);
   controller.abort();
   await running;
   await source.stop();
@@ -141,7 +132,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
     const jsm = await nc.jetstreamManager();
     // Backpressure reaches the broker: it hands out 100 and keeps the other 200.
-    await until(async () => {
+    await pollUntil(async () => {
       const info = await jsm.consumers.info(stream, 'sluice');
       return info.num_ack_pending === 100 && info.num_pending === 200;
     }, 'the broker to hold back 200');
@@ -188,21 +179,21 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     const running = source.start(pipeline, controller.signal);
     await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
     // Stalled: 100 handed out and held here, 200 still waiting in the stream.
-    await until(async () => (await source.health())?.waiting === 200, 'a lag of 200');
+    await pollUntil(async () => (await source.health())?.waiting === 200, 'a lag of 200');
     expect(await source.health()).toMatchObject({
       source: 'nats-jetstream',
       waiting: 200,
       unacked: 100,
       held: 100,
     });
-    await until(() => pipeline.liveStats().source?.waiting === 200, 'the pipeline to see the lag');
+    await pollUntil(() => pipeline.liveStats().source?.waiting === 200, 'the pipeline to see the lag');
     const scrape = await pipeline.metrics.metrics();
     expect(scrape).toMatch(/^sluice_source_lag_messages\{source="nats-jetstream"\} 200$/m);
     expect(scrape).toMatch(/^sluice_source_unacked_messages\{source="nats-jetstream"\} 100$/m);
     expect(scrape).toMatch(/^sluice_source_held_messages\{source="nats-jetstream"\} 100$/m);
     openGate(words);
-    await until(() => source.counts.acked >= 300, '300 acks');
-    await until(async () => {
+    await pollUntil(() => source.counts.acked >= 300, '300 acks');
+    await pollUntil(async () => {
       const h = await source.health();
       return h?.waiting === 0 && h.unacked === 0 && h.held === 0;
     }, 'nothing waiting, unacknowledged or held');
@@ -236,11 +227,11 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     const stop = new AbortController();
     const running = source.start(pipeline, stop.signal);
     await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
-    await until(() => source.counts.received === 200, 'all 200 received');
+    await pollUntil(() => source.counts.received === 200, 'all 200 received');
     // Held past two ack waits: without in-progress acks the server would deliver all 200 again.
     await new Promise((resolve) => setTimeout(resolve, 3500));
     openGate(words);
-    await until(() => source.counts.acked === 200, '200 acks');
+    await pollUntil(() => source.counts.acked === 200, '200 acks');
     stop.abort();
     await running;
     await source.stop();
@@ -403,14 +394,14 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     const controller = new AbortController();
     const running = source.start(pipeline, controller.signal);
     await waitForWord(words, WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
-    await until(async () => (await source.health())?.held === 100, '100 held');
+    await pollUntil(async () => (await source.health())?.held === 100, '100 held');
     expect(await source.health()).toMatchObject({
       source: 'redis-streams',
       waiting: 200,
       unacked: 100,
       held: 100,
     });
-    await until(
+    await pollUntil(
       () => pipeline.liveStats().source?.unacked === 100,
       'the pipeline to see the pending entries',
     );
@@ -418,8 +409,8 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
       /^sluice_source_lag_messages\{source="redis-streams"\} 200$/m,
     );
     openGate(words);
-    await until(() => source.counts.acked >= 300, '300 acks');
-    await until(async () => {
+    await pollUntil(() => source.counts.acked >= 300, '300 acks');
+    await pollUntil(async () => {
       const h = await source.health();
       return h?.waiting === 0 && h.unacked === 0 && h.held === 0;
     }, 'nothing waiting, pending or held');
