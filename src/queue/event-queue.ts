@@ -89,18 +89,23 @@ export class EventQueue {
 
   /** Counters summed over all partitions. */
   stats(): QueueStats {
-    const total = ringStats(this.rings[0]!);
-    for (let p = 1; p < this.rings.length; p++) {
-      const s = ringStats(this.rings[p]!);
-      for (const k of Object.keys(total) as (keyof QueueStats)[]) total[k] += s[k];
-    }
-    return total;
+    return sumStats(this.rings.map(ringStats));
   }
 
   /** Counters of each partition. */
   partitionStats(): QueueStats[] {
     return this.rings.map(ringStats);
   }
+}
+
+/** Partitions' counters (all of them, or any subset of the fields) summed, field by field. */
+export function sumStats<Stats extends { [K in keyof Stats]: number }>(parts: readonly Stats[]): Stats {
+  const total = { ...parts[0]! };
+  for (let p = 1; p < parts.length; p++) {
+    const part = parts[p]!;
+    for (const k of Object.keys(total) as (keyof Stats)[]) (total[k] as number) += part[k];
+  }
+  return total;
 }
 
 /** Reads one ring's counters with atomic loads; no lock, any thread. */

@@ -1,3 +1,5 @@
+import { type QueueStats, sumStats } from '../queue/event-queue.js';
+
 /** The fewest seconds a refused client is told to wait: Retry-After counts whole seconds. */
 export const MIN_RETRY_AFTER_SECONDS = 1;
 /** The most: a ring that releases nothing (a sink that is down) is not asked about every second. */
@@ -8,23 +10,10 @@ const WINDOW_MS = 5000;
 const SAMPLE_EVERY_MS = 100;
 
 /** What Retry-After reads of a ring. */
-export interface RingFigures {
-  recordsReleased: number;
-  depthRecords: number;
-  depthBytes: number;
-  capacityBytes: number;
-}
-
-function sum(rings: readonly RingFigures[]): RingFigures {
-  const total = { recordsReleased: 0, depthRecords: 0, depthBytes: 0, capacityBytes: 0 };
-  for (const ring of rings) {
-    total.recordsReleased += ring.recordsReleased;
-    total.depthRecords += ring.depthRecords;
-    total.depthBytes += ring.depthBytes;
-    total.capacityBytes += ring.capacityBytes;
-  }
-  return total;
-}
+export type RingFigures = Pick<
+  QueueStats,
+  'recordsReleased' | 'depthRecords' | 'depthBytes' | 'capacityBytes'
+>;
 
 interface Sample {
   at: number;
@@ -52,7 +41,7 @@ export class RetryAfter {
 
   /** Seconds, for a request whose last `refused` events found no room. */
   seconds(refused: number): number {
-    const stats = sum(this.#read());
+    const stats = sumStats(this.#read());
     const now = this.#now();
     // After a quiet spell (no refusal for two windows) the old samples say nothing of now: start
     // over, and answer the shortest wait until a window's worth is known.
