@@ -147,18 +147,24 @@ export async function validateCommand(argv: string[], env: NodeJS.ProcessEnv = p
     process.stdout.write('config OK\n');
     return 0;
   }
-  const { sink, deadLetter, ordering, workers } = config.pipeline;
+  const { routes, deadLetter, ordering, workers } = config.pipeline;
   const failures: string[] = [];
-  for (const [role, spec] of [
-    ['sink', sink],
-    ['deadLetter', deadLetter],
-  ] as const) {
+  const routed = Object.keys(routes).length > 1;
+  const toOpen: [string, 'sink' | 'deadLetter', ResolvedSinkSpec][] = [];
+  for (const [name, route] of Object.entries(routes)) {
+    toOpen.push([routed ? `routes.${name}.sink` : 'sink', 'sink', route.sink]);
+    if (route.deadLetter) toOpen.push([`routes.${name}.deadLetter`, 'deadLetter', route.deadLetter]);
+  }
+  toOpen.push(['deadLetter', 'deadLetter', deadLetter]);
+  for (const [field, role, spec] of toOpen) {
     const problem = await openAndClose(spec, role, ordering, workers.startupTimeoutMs);
-    if (problem !== undefined) failures.push(`${role} (${sinkName(spec)}) cannot be opened: ${problem}`);
+    if (problem !== undefined) failures.push(`${field} (${sinkName(spec)}) cannot be opened: ${problem}`);
   }
   for (const failure of failures) console.error(`sluice: ${failure}`);
   if (failures.length > 0) return EXIT_UNAVAILABLE;
-  process.stdout.write('config OK; sink and deadLetter opened\n');
+  process.stdout.write(
+    routed ? `config OK; ${toOpen.length} sinks opened\n` : 'config OK; sink and deadLetter opened\n',
+  );
   return 0;
 }
 

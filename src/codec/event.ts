@@ -31,6 +31,11 @@ export interface SinkRecord extends DecodedEvent {
    * JSON text write this rather than serialising `payload` again (see payloadJsonOf).
    */
   payloadJson?: string | undefined;
+  /**
+   * The routes a transform sent this output to (PipelineOptions.routes): a name, or several for
+   * fan-out. Undefined: the routes' `when` rules and the default route decide.
+   */
+  route?: string | readonly string[] | undefined;
 }
 
 /** A record as a worker reads it out of the ring, before the payload is parsed. */

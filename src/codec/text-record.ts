@@ -86,6 +86,7 @@ export class JsonRecord implements SinkRecord {
   readonly source: string | undefined;
   readonly ts: number | undefined;
   readonly payloadJson: string;
+  readonly route: string | readonly string[] | undefined;
 
   constructor(
     id: string,
@@ -93,12 +94,14 @@ export class JsonRecord implements SinkRecord {
     source: string | undefined,
     ts: number | undefined,
     json: string,
+    route?: string | readonly string[],
   ) {
     this.id = id;
     this.key = key;
     this.source = source;
     this.ts = ts;
     this.payloadJson = json;
+    this.route = route;
   }
 
   get payload(): unknown {

@@ -75,5 +75,19 @@ export function resolvePipelinePaths(
     out.transform = fromConfig(baseDir, out.transform);
   if (out.sink !== undefined) out.sink = resolveSinkPaths(out.sink, baseDir);
   if (out.deadLetter !== undefined) out.deadLetter = resolveSinkPaths(out.deadLetter, baseDir);
+  if (out.routes !== null && typeof out.routes === 'object' && !Array.isArray(out.routes)) {
+    const routes: Record<string, unknown> = {};
+    for (const [name, route] of Object.entries(out.routes as Record<string, unknown>)) {
+      if (route === null || typeof route !== 'object' || Array.isArray(route)) {
+        routes[name] = route;
+        continue;
+      }
+      const r = { ...(route as Record<string, unknown>) };
+      if (r.sink !== undefined) r.sink = resolveSinkPaths(r.sink, baseDir);
+      if (r.deadLetter !== undefined) r.deadLetter = resolveSinkPaths(r.deadLetter, baseDir);
+      routes[name] = r;
+    }
+    out.routes = routes;
+  }
   return out;
 }

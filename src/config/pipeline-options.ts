@@ -17,6 +17,15 @@ import { integer, moduleReference, oneOf, strictObject } from './option-schema.j
 import { queueOptionsSchema } from './queue-options-schema.js';
 import { resolveOptions } from './resolve-options.js';
 import { retryOptionsSchema } from './retry-options-schema.js';
+import {
+  defaultRouteSchema,
+  type ParsedRoute,
+  type ResolvedRoute,
+  type RouteOptions,
+  resolveRoutes,
+  routesSchema,
+  withRouteRules,
+} from './route-options.js';
 import { sinkSpecSchema } from './sink-spec-schema.js';
 import { type ResolvedWorkerOptions, type WorkerOptions, workerOptionsSchema } from './worker-options.js';
 
@@ -35,8 +44,21 @@ export interface PipelineOptions {
   batch?: BatchOptions;
   /** Module run inside every worker (see TransformModule); omitted: events pass through. */
   transform?: string | URL;
-  /** Where events go. @default { type: 'sqlite', path: 'sluice.db' } */
+  /**
+   * Where events go. Beside `routes`, the route named `default`.
+   * @default { type: 'sqlite', path: 'sluice.db' } (without `routes`)
+   */
   sink?: SinkSpec;
+  /**
+   * Named destinations, each a sink with its own dead-letter sink and retries (see RouteOptions):
+   * the transform sends an event to one or several by setting `route` on its output, a route's
+   * `when` rule takes the events it matches, `defaultRoute` the rest. An event is settled — its
+   * ring space released, its source message acknowledged — once every route it went to has
+   * written or dead-lettered it.
+   */
+  routes?: Record<string, RouteOptions>;
+  /** The route of an event no transform and no `when` rule sent anywhere. @default 'default' with `sink` */
+  defaultRoute?: string;
   /** Where undeliverable events go, with the reason. @default { type: 'ndjson', path: 'dead-letters.ndjson' } */
   deadLetter?: SinkSpec;
   retry?: RetryOptions;
@@ -71,7 +93,12 @@ export interface ResolvedPipelineOptions {
   workers: ResolvedWorkerOptions;
   batch: ResolvedBatchOptions;
   transform: string | undefined;
+  /** The default route's sink (the first route's when there is no default): what logs name. */
   sink: ResolvedSinkSpec;
+  /** Every route by name, in the order given, `default` (the top-level sink) first when there is one. */
+  routes: Readonly<Record<string, ResolvedRoute>>;
+  defaultRoute: string | undefined;
+  /** The pipeline's dead-letter sink: events failed before a route, and routes without their own. */
   deadLetter: ResolvedSinkSpec;
   retry: ResolvedRetryOptions;
   ordering: 'none' | 'key';
@@ -86,13 +113,18 @@ export const DEFAULT_DEAD_LETTER = Object.freeze({
   path: 'dead-letters.ndjson',
 } as const satisfies SinkSpec);
 
+const DEFAULT_SINK_RESOLVED = sinkSpecSchema.parse(DEFAULT_SINK);
+
 /** The schema of each group, an absent group resolving to its defaults; `sluice run`'s config shares them. */
 export const pipelineOptionFields = {
   queue: queueOptionsSchema.prefault({}),
   workers: workerOptionsSchema.prefault({}),
   batch: batchOptionsSchema.prefault({}),
   transform: moduleReference().optional(),
-  sink: sinkSpecSchema.prefault(DEFAULT_SINK),
+  // Absent: DEFAULT_SINK, unless routes are given (pipelineOptionsOf).
+  sink: sinkSpecSchema.optional(),
+  routes: routesSchema.optional(),
+  defaultRoute: defaultRouteSchema.optional(),
   deadLetter: sinkSpecSchema.prefault(DEFAULT_DEAD_LETTER),
   retry: retryOptionsSchema.prefault({}),
   ordering: oneOf(['none', 'key'], "'none' or 'key'").default('none'),
@@ -102,31 +134,32 @@ export const pipelineOptionFields = {
 };
 
 /** Each group as its schema resolves it: the batch's byte limit waits for the queue's capacity. */
-export type PipelineGroups = Omit<ResolvedPipelineOptions, 'batch'> & {
+export type PipelineGroups = Omit<ResolvedPipelineOptions, 'batch' | 'sink' | 'routes' | 'defaultRoute'> & {
   batch: BatchGroup | ResolvedBatchOptions;
+  defaultRoute?: string | undefined;
+  sink?: ResolvedSinkSpec | undefined;
+  routes?: Record<string, ParsedRoute> | undefined;
 };
 
 /** Resolved pipeline options from each group's resolved options. */
 export function pipelineOptionsOf(groups: PipelineGroups): ResolvedPipelineOptions {
-  const {
-    queue,
-    workers,
-    batch,
-    transform,
-    sink,
-    deadLetter,
+  const { queue, workers, batch, transform, deadLetter, retry, ordering, metrics, log, maxNestingDepth } =
+    groups;
+  const routed = resolveRoutes(
+    groups.sink ?? (groups.routes === undefined ? DEFAULT_SINK_RESOLVED : undefined),
+    groups.routes,
+    groups.defaultRoute,
     retry,
-    ordering,
-    metrics,
-    log,
-    maxNestingDepth,
-  } = groups;
+  );
+  const main = routed.routes[routed.defaultRoute ?? ''] ?? Object.values(routed.routes)[0]!;
   return markResolved('pipeline', {
     queue,
     workers,
     batch: resolvedBatch(batch, queue.capacityBytes),
     transform,
-    sink,
+    sink: main.sink,
+    routes: routed.routes,
+    defaultRoute: routed.defaultRoute,
     deadLetter,
     retry,
     ordering,
@@ -136,7 +169,7 @@ export function pipelineOptionsOf(groups: PipelineGroups): ResolvedPipelineOptio
   });
 }
 
-const pipelineOptionsSchema = strictObject(pipelineOptionFields).transform((groups) =>
+const pipelineOptionsSchema = withRouteRules(strictObject(pipelineOptionFields)).transform((groups) =>
   pipelineOptionsOf({ ...groups, transform: groups.transform }),
 );
 

@@ -18,6 +18,7 @@ import {
   strictObject,
 } from './option-schema.js';
 import { pipelineOptionFields, pipelineOptionsOf, type ResolvedPipelineOptions } from './pipeline-options.js';
+import { routeFieldProblems } from './route-options.js';
 import { sinkSpecSchema } from './sink-spec-schema.js';
 import { type SourceConfig, sourceSchema } from './source-config.js';
 
@@ -79,8 +80,10 @@ const f = pipelineOptionFields;
 const runConfigSchema = strictObject({
   source: sourceSchema,
   transform: f.transform,
-  // Required here: a config names where its events go.
-  sink: sinkSpecSchema,
+  // A config names where its events go: sink, routes or both (checked below).
+  sink: sinkSpecSchema.optional(),
+  routes: f.routes,
+  defaultRoute: f.defaultRoute,
   deadLetter: f.deadLetter,
   log: logOptionsSchema('info').prefault({}),
   metrics: METRICS.optional(),
@@ -100,6 +103,16 @@ const runConfigSchema = strictObject({
       if (problem !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['queue', 'policy'], message: problem, params: { problem } });
       }
+      if (config.sink === undefined && config.routes === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sink'],
+          message: 'must be given (or routes)',
+          input: undefined,
+        });
+      routeFieldProblems(config as Record<string, unknown>, (path, expectation, input) =>
+        ctx.addIssue({ code: 'custom', path, message: `must be ${expectation}`, input }),
+      );
     },
     { when: (payload) => isObject(payload.value) },
   )

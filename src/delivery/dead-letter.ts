@@ -7,6 +7,7 @@ export type DeadLetterReason =
   | 'validation-failed'
   | 'transform-error'
   | 'invalid-transform-output'
+  | 'unknown-route'
   | 'unserializable'
   | 'sink-rejected'
   | 'retries-exhausted'
@@ -30,6 +31,11 @@ export interface DeadLetter {
   /** Wall-clock ms of the first failure. */
   firstFailureAt: number;
   lastError: string;
+  /**
+   * The route whose sink refused the event, in a pipeline with several routes. A dead-letter sink
+   * several routes share, if it deduplicates by id, keeps one letter per event.
+   */
+  route?: string;
 }
 
 /** Renders any thrown value as one line for `lastError`. */

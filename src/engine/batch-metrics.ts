@@ -15,6 +15,8 @@ import {
   M_RETRIES,
   M_WRITTEN,
   type MetricsBlock,
+  R_WRITTEN,
+  routeSlot,
 } from '../metrics/metrics-block.js';
 import type { BatchResult } from './batch-task.js';
 
@@ -26,6 +28,9 @@ import type { BatchResult } from './batch-task.js';
  */
 export function recordBatch(m: MetricsBlock, result: BatchResult, tally: BatchTally): void {
   m.add(M_WRITTEN, result.written);
+  result.writtenByRoute.forEach((n, route) => {
+    m.add(routeSlot(route, R_WRITTEN), n);
+  });
   m.add(M_FILTERED, result.filtered);
   m.add(M_BATCHES, 1);
   for (const [reason, n] of Object.entries(result.deadLettered) as [DeadLetterReason, number][]) {

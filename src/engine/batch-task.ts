@@ -8,14 +8,28 @@ export interface WorkerSetup {
   queue: QueueHandle;
   options: Pick<
     ResolvedPipelineOptions,
-    'transform' | 'sink' | 'deadLetter' | 'retry' | 'ordering' | 'log' | 'metrics' | 'maxNestingDepth'
+    | 'transform'
+    | 'routes'
+    | 'defaultRoute'
+    | 'deadLetter'
+    | 'retry'
+    | 'ordering'
+    | 'log'
+    | 'metrics'
+    | 'maxNestingDepth'
   >;
   /** BroadcastChannel on which the pipeline asks workers to close their sinks. */
   closeChannel: string;
   /** The pipeline's MetricsBlock buffer: counters workers add to once per batch. */
   metrics: SharedArrayBuffer;
-  /** WriterLock buffers for the sink and the dead-letter sink (single-writer sinks use them). */
-  writerLocks: { sink: SharedArrayBuffer; deadLetter: SharedArrayBuffer };
+  /**
+   * WriterLock buffers (single-writer sinks use them): the pipeline's dead-letter sink's, and each
+   * route's sink's and own dead-letter sink's, in the order of `options.routes`.
+   */
+  writerLocks: {
+    deadLetter: SharedArrayBuffer;
+    routes: { sink: SharedArrayBuffer; deadLetter: SharedArrayBuffer }[];
+  };
   /** The TaskClock's buffer: when each task started, for its timeout. */
   taskStarts: SharedArrayBuffer;
 }
@@ -50,8 +64,8 @@ export interface TaskRange {
   start: number;
   end: number;
   records: number;
-  /** Where the sink's retries of this range stood when an earlier dispatch handed it back. */
-  retry?: RetryState;
+  /** Where the sinks' retries of this range stood when an earlier dispatch handed it back. */
+  retry?: RangeRetry;
   /**
    * How long after the task starts a sink still failing retryably stops being waited for inside
    * it, ms: the worker hands the range back (ok: false, `retry`) and the dispatcher holds it in the
@@ -71,8 +85,8 @@ export interface BatchResult {
    */
   ok: boolean;
   error?: string;
-  /** With ok false: the sink's retries so far, to be carried into the next dispatch of the range. */
-  retry?: RetryState;
+  /** With ok false: the sinks' retries so far, to be carried into the next dispatch of the range. */
+  retry?: RangeRetry;
   /** With ok false: wait this long before dispatching the range again, ms. */
   retryInMs?: number;
   /**
@@ -91,5 +105,24 @@ export interface BatchResult {
   /** Push → sink acknowledgement of the records delivered, ms. */
   latencySumMs: number;
   latencyMaxMs: number;
+  /** Records each route's sink acknowledged, in the order of the pipeline's routes. */
+  writtenByRoute: number[];
   threadId: number;
+}
+
+/** What a route did with its share of a range: carried while the range waits for other routes. */
+export interface RouteDone {
+  written: number;
+  deadLettered: Partial<Record<DeadLetterReason, number>>;
+}
+
+/**
+ * Where a range's delivery stood when a worker handed it back: each route still failing, its
+ * retries so far (carried into deliverBatch on the next dispatch); each route that wrote and
+ * dead-lettered its share already, what it did — not written again, counted once the range is
+ * acknowledged. `attempts` and `firstFailureAt` are the furthest of the failing routes'.
+ */
+export interface RangeRetry extends RetryState {
+  routes: Record<string, RetryState>;
+  done: Record<string, RouteDone>;
 }

@@ -99,7 +99,8 @@ function serialiseOutputs(
       continue;
     }
     // A built-in sink needs the text only: the payload object need not outlive this event.
-    if (textOnly) out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json);
+    if (textOnly)
+      out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json, record.route);
     else {
       record.payloadJson = json;
       out[kept++] = record;

@@ -14,15 +14,23 @@ import { createLogger } from '../logging/logger.js';
 import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
 import {
   M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
-  M_SINK_FAILING_SINCE_MS,
   MetricsBlock,
+  R_DEAD_LETTER_FAILING_SINCE_MS,
+  R_SINK_FAILING_SINCE_MS,
+  routeSlot,
 } from '../metrics/metrics-block.js';
-import { createPipelineMetrics, type PipelineMetrics } from '../metrics/pipeline-metrics.js';
+import {
+  createPipelineMetrics,
+  type Failing,
+  type PipelineMetrics,
+  type SinkFailing,
+} from '../metrics/pipeline-metrics.js';
 import { RecentWindow } from '../metrics/recent-window.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { sinkName } from '../sinks/sink-name.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
@@ -99,7 +107,8 @@ export class Pipeline implements SourceTarget {
       queue: this.#queue.handle,
       options: {
         transform: options.transform,
-        sink: options.sink,
+        routes: options.routes,
+        defaultRoute: options.defaultRoute,
         deadLetter: options.deadLetter,
         retry: options.retry,
         ordering: options.ordering,
@@ -109,7 +118,13 @@ export class Pipeline implements SourceTarget {
       },
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,
-      writerLocks: { sink: new SharedArrayBuffer(4), deadLetter: new SharedArrayBuffer(4) },
+      writerLocks: {
+        deadLetter: new SharedArrayBuffer(4),
+        routes: Object.values(options.routes).map(() => ({
+          sink: new SharedArrayBuffer(4),
+          deadLetter: new SharedArrayBuffer(4),
+        })),
+      },
       taskStarts: this.#clock.buffer,
     };
     this.#pool = new Piscina<BatchTask, BatchResult>({
@@ -161,6 +176,13 @@ export class Pipeline implements SourceTarget {
         policy: o.queue.policy,
         ordering: o.ordering,
         sink: sinkName(o.sink),
+        ...(Object.keys(o.routes).length > 1
+          ? {
+              routes: Object.fromEntries(
+                Object.entries(o.routes).map(([name, route]) => [name, sinkName(route.sink)]),
+              ),
+            }
+          : {}),
       },
       'pipeline started',
     );
@@ -261,8 +283,12 @@ export class Pipeline implements SourceTarget {
       {
         block: this.#block,
         queue: () => this.#queue.stats(),
-        sinkType: 'type' in this.options.sink ? this.options.sink.type : 'custom',
-        deadLetterSinkType: 'type' in this.options.deadLetter ? this.options.deadLetter.type : 'custom',
+        routes: Object.entries(this.options.routes).map(([name, route]) => ({
+          name,
+          sinkType: sinkType(route.sink),
+          deadLetterSinkType: route.deadLetter === undefined ? undefined : sinkType(route.deadLetter),
+        })),
+        deadLetterSinkType: sinkType(this.options.deadLetter),
         workers: () => this.#pool.threads.length,
         workerRestarts: () => this.#counters.workerFailures,
         recent: () => this.#recentFigures(),
@@ -284,9 +310,19 @@ export class Pipeline implements SourceTarget {
     const deferred = this.#dispatcher.deferredBatches;
     if (deferred > 0) reasons.push(`${deferred} batches waiting for the sink`);
     const downAfter = this.options.metrics.sinkDownAfterMs;
-    for (const [role, failing] of Object.entries(this.sinkFailing()))
-      if (failing !== undefined && failing.forMs >= downAfter)
-        reasons.push(`${role} failing every write for ${Math.round(failing.forMs / 1000)} s`);
+    const failing = this.sinkFailing();
+    const down = (what: string, state: Failing | undefined) => {
+      if (state !== undefined && state.forMs >= downAfter)
+        reasons.push(`${what} failing every write for ${Math.round(state.forMs / 1000)} s`);
+    };
+    const names = Object.keys(this.options.routes);
+    if (names.length === 1) down('sink', failing.sink);
+    else
+      failing.routes.forEach((route, i) => {
+        down(`route ${names[i]} sink`, route.sink);
+        down(`route ${names[i]} dead-letter sink`, route.deadLetter);
+      });
+    down('dead-letter sink', failing['dead-letter sink']);
     return { alive: true, ready: reasons.length === 0, reasons };
   }
 
@@ -294,16 +330,21 @@ export class Pipeline implements SourceTarget {
    * Since when each sink has failed its writes (the first failure since its last success), as
    * workers record it in shared memory at every attempt; undefined while its last write worked.
    */
-  sinkFailing(): {
-    sink?: { since: number; forMs: number };
-    'dead-letter sink'?: { since: number; forMs: number };
-  } {
+  sinkFailing(): SinkFailing {
     const now = Date.now();
-    const at = (slot: number) => {
+    const at = (slot: number): Failing | undefined => {
       const since = this.#block.read(slot);
       return since === 0 ? undefined : { since, forMs: Math.max(0, now - since) };
     };
-    return { sink: at(M_SINK_FAILING_SINCE_MS), 'dead-letter sink': at(M_DEAD_LETTER_SINK_FAILING_SINCE_MS) };
+    const routes = Object.values(this.options.routes).map((route, i) => ({
+      sink: at(routeSlot(i, R_SINK_FAILING_SINCE_MS)),
+      deadLetter:
+        route.deadLetter === undefined ? undefined : at(routeSlot(i, R_DEAD_LETTER_FAILING_SINCE_MS)),
+    }));
+    // The sink failing longest stands for all (what /readyz and the dashboard's tile say).
+    let sink: Failing | undefined;
+    for (const route of routes) if (route.sink && (!sink || route.sink.since < sink.since)) sink = route.sink;
+    return { sink, 'dead-letter sink': at(M_DEAD_LETTER_SINK_FAILING_SINCE_MS), routes };
   }
 
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
@@ -453,6 +494,10 @@ export class Pipeline implements SourceTarget {
     }
     await this.#pool.destroy();
   }
+}
+
+function sinkType(spec: ResolvedSinkSpec): string {
+  return 'type' in spec ? spec.type : 'custom';
 }
 
 /** Validates the options, starts the workers, and returns a running pipeline. */

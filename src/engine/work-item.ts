@@ -1,7 +1,7 @@
-import type { RetryState } from '../delivery/deliver-batch.js';
 import type { Ring } from '../queue/ring-buffer.js';
 import type { RingConsumer, RingRange } from '../queue/ring-consumer.js';
 import { cursorAfter } from '../queue/ring-reader.js';
+import type { RangeRetry } from './batch-task.js';
 
 /** A stretch of one batch that goes to a worker as one task. */
 export interface WorkItem {
@@ -18,7 +18,7 @@ export interface WorkItem {
   /** Times a worker asked for this range to be tried later (sink could not open, dead letters failed). */
   deferrals: number;
   /** Where the sink's retries stood when a worker last handed this range back. */
-  retry?: RetryState;
+  retry?: RangeRetry;
   error?: string;
 }
 

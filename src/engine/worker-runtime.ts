@@ -5,15 +5,22 @@ import { decodeFields, type EventFields } from '../codec/decode-event.js';
 import type { DecodedEvent, SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
 import { TextRecord } from '../codec/text-record.js';
-import { type DeadLetter, deadLetter, describeError } from '../delivery/dead-letter.js';
-import { type DeliveryHooks, deliverBatch } from '../delivery/deliver-batch.js';
+import {
+  type DeadLetter,
+  type DeadLetterReason,
+  deadLetter,
+  describeError,
+} from '../delivery/dead-letter.js';
+import { type DeliveryHooks, deliverBatch, type RetryState } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
 import { createLogger } from '../logging/logger.js';
 import {
   BatchTally,
   M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
-  M_SINK_FAILING_SINCE_MS,
   MetricsBlock,
+  R_DEAD_LETTER_FAILING_SINCE_MS,
+  R_SINK_FAILING_SINCE_MS,
+  routeSlot,
 } from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
@@ -21,7 +28,14 @@ import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
 import { countAttempt, recordBatch, recordBusy, trackSinkUp } from './batch-metrics.js';
-import type { BatchResult, BatchTask, DeadLetterTask, WorkerSetup } from './batch-task.js';
+import type {
+  BatchResult,
+  BatchTask,
+  DeadLetterTask,
+  RangeRetry,
+  RouteDone,
+  WorkerSetup,
+} from './batch-task.js';
 import {
   deadLetterRetry,
   type TransformStage,
@@ -29,6 +43,7 @@ import {
   undecodable,
   writeDeadLetters,
 } from './event-path.js';
+import { type RouteChoice, RouteTable } from './route-table.js';
 import { markTaskStarted } from './task-clock.js';
 import { type OpenedSinks, WorkerSinks, writesTextOnly } from './worker-sinks.js';
 
@@ -60,13 +75,31 @@ export class WorkerRuntime {
   readonly #scanner = new JsonScanner();
   readonly #deadLetterRetry: ResolvedRetryOptions;
   readonly #taskStarts: BigInt64Array;
+  readonly #routes: RouteTable;
+  /** Each route's retry options, sink hooks and dead-letter hooks, in the routes' order. */
+  readonly #routeRetry: ResolvedRetryOptions[];
+  readonly #routeLettersRetry: ResolvedRetryOptions[];
+  readonly #routeHooks: DeliveryHooks[];
+  readonly #routeLetterHooks: DeliveryHooks[];
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
-    const { transform, sink, retry } = setup.options;
+    const { transform, routes, defaultRoute, retry } = setup.options;
     this.#identity = transform === undefined;
-    this.#textSink = writesTextOnly(sink);
+    this.#routes = new RouteTable(routes, defaultRoute);
+    const routeList = Object.values(routes);
+    this.#textSink = routeList.every((route) => writesTextOnly(route.sink));
     this.#deadLetterRetry = deadLetterRetry(retry);
+    this.#routeRetry = routeList.map((route) => route.retry);
+    this.#routeLettersRetry = routeList.map((route) => deadLetterRetry(route.retry));
+    this.#routeHooks = routeList.map((_, i) => this.#sinkHooks(i));
+    this.#routeLetterHooks = routeList.map((route, i) =>
+      this.#deadLetterHooks(
+        route.deadLetter === undefined
+          ? M_DEAD_LETTER_SINK_FAILING_SINCE_MS
+          : routeSlot(i, R_DEAD_LETTER_FAILING_SINCE_MS),
+      ),
+    );
     this.#maxDepth = setup.options.maxNestingDepth;
     this.#taskStarts = new BigInt64Array(setup.taskStarts);
     this.#queue = EventQueue.attach(setup.queue);
@@ -106,11 +139,9 @@ export class WorkerRuntime {
         this.#openFailedSlot = undefined;
       }
     } catch (error) {
-      this.#openFailedSlot =
-        this.#sinks.failedRole === 'deadLetter'
-          ? M_DEAD_LETTER_SINK_FAILING_SINCE_MS
-          : M_SINK_FAILING_SINCE_MS;
-      if (metered) this.#metrics.sinkFailed(this.#openFailedSlot, wallClockMs());
+      this.#openFailedSlot = this.#sinks.failedSlot;
+      if (metered && this.#openFailedSlot !== undefined)
+        this.#metrics.sinkFailed(this.#openFailedSlot, wallClockMs());
       this.#log.error(
         { partition: task.partition, records: task.records, error: describeError(error) },
         'sinks could not be opened',
@@ -142,40 +173,55 @@ export class WorkerRuntime {
     return this.#sinks.close();
   }
 
-  /**
-   * The sink's hooks: every write attempt counted as it happens (errors, retries, whether the sink
-   * is up), and one log line per retried write, naming the first ids of the records being retried.
-   */
-  /** The failing-since slot of the sink role this worker last failed to open, until it opens. */
+  /** The failing-since slot of the sink this worker last failed to open, until it opens. */
   #openFailedSlot: number | undefined;
 
-  readonly #sinkHooks: DeliveryHooks = {
-    onAttempt: (info) => {
-      if (this.#setup.options.metrics.enabled === false) return;
-      countAttempt(this.#metrics, info);
-      trackSinkUp(this.#metrics, M_SINK_FAILING_SINCE_MS, info, wallClockMs());
-    },
-    onRetry: (info: { attempt: number; delayMs: number; records: readonly SinkRecord[]; error: unknown }) => {
-      this.#log.warn(
-        {
-          attempt: info.attempt,
-          retryInMs: Math.round(info.delayMs),
-          records: info.records.length,
-          ids: info.records.slice(0, LOGGED_IDS).map((r) => r.id),
-          error: describeError(info.error),
-        },
-        'sink write failed, retrying',
-      );
-    },
-  };
+  /**
+   * A route's sink hooks: every write attempt counted as it happens (errors, retries, whether the
+   * route's sink is up), and one log line per retried write, naming the first ids of the records
+   * being retried.
+   */
+  #sinkHooks(route: number): DeliveryHooks {
+    const name = this.#routes.names[route];
+    const failingSlot = routeSlot(route, R_SINK_FAILING_SINCE_MS);
+    return {
+      onAttempt: (info) => {
+        if (this.#setup.options.metrics.enabled === false) return;
+        countAttempt(this.#metrics, info);
+        trackSinkUp(this.#metrics, failingSlot, info, wallClockMs());
+      },
+      onRetry: (info: {
+        attempt: number;
+        delayMs: number;
+        records: readonly SinkRecord[];
+        error: unknown;
+      }) => {
+        this.#log.warn(
+          {
+            ...(this.#routes.single ? {} : { route: name }),
+            attempt: info.attempt,
+            retryInMs: Math.round(info.delayMs),
+            records: info.records.length,
+            ids: info.records.slice(0, LOGGED_IDS).map((r) => r.id),
+            error: describeError(info.error),
+          },
+          'sink write failed, retrying',
+        );
+      },
+    };
+  }
 
-  /** Whether the dead-letter sink is up, as it happens. */
-  readonly #deadLetterHooks: DeliveryHooks = {
-    onAttempt: (info) => {
-      if (this.#setup.options.metrics.enabled !== false)
-        trackSinkUp(this.#metrics, M_DEAD_LETTER_SINK_FAILING_SINCE_MS, info, wallClockMs());
-    },
-  };
+  /** Whether a dead-letter sink (its failing-since slot) is up, as it happens. */
+  #deadLetterHooks(failingSlot: number): DeliveryHooks {
+    return {
+      onAttempt: (info) => {
+        if (this.#setup.options.metrics.enabled !== false)
+          trackSinkUp(this.#metrics, failingSlot, info, wallClockMs());
+      },
+    };
+  }
+
+  readonly #pipelineLetterHooks = this.#deadLetterHooks(M_DEAD_LETTER_SINK_FAILING_SINCE_MS);
 
   async #deliverRange(
     task: RunningBatch,
@@ -223,48 +269,185 @@ export class WorkerRuntime {
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
     transformSpan.end();
-    if (out.length > 0) {
-      const writeSpan = startChildSpan('sluice.sink.write', trace, { 'sluice.records': out.length });
-      const report = await deliverBatch(sinks.sink, out, this.#setup.options.retry, this.#sinkHooks, {
-        carried: task.retry,
-        yieldAt: task.yieldAt,
-      });
-      endSpan(
-        writeSpan,
-        report.held
-          ? `${report.held.records.length} records held for a later retry`
-          : report.deadLetters.length > 0
-            ? `${report.deadLetters.length} records not delivered`
-            : undefined,
+    const shares = this.#share(out, enqueuedAt, letters);
+    const carried = task.retry;
+    const done: Record<string, RouteDone> = { ...carried?.done };
+    const names = this.#routes.names;
+    const writeSpan =
+      out.length > 0
+        ? startChildSpan('sluice.sink.write', trace, { 'sluice.records': out.length })
+        : undefined;
+    // Every route at once: a slow route does not delay the others' writes, only the range's release.
+    const outcomes = await Promise.all(
+      shares.map((share, i) =>
+        share.records.length === 0 || done[names[i]!] !== undefined
+          ? undefined
+          : this.#deliverRoute(i, share, sinks, task, tally, result),
+      ),
+    );
+    const routes: Record<string, RetryState> = {};
+    let failure: RouteFailure | undefined;
+    let attempts = 0;
+    let firstFailureAt = Number.POSITIVE_INFINITY;
+    outcomes.forEach((outcome, i) => {
+      if (outcome === undefined) return;
+      if ('written' in outcome) {
+        done[names[i]!] = outcome;
+        return;
+      }
+      const name = names[i]!;
+      const error = this.#routes.single ? outcome.error : `route ${name}: ${outcome.error}`;
+      if (outcome.retry) {
+        routes[name] = outcome.retry;
+        attempts = Math.max(attempts, outcome.retry.attempts);
+        firstFailureAt = Math.min(firstFailureAt, outcome.retry.firstFailureAt);
+      }
+      // The earliest retry of the failing routes is when the range is dispatched again; a letter
+      // refused outright (isolate) splits the range whatever the other routes do.
+      failure = {
+        error: failure ? `${failure.error}; ${error}` : error,
+        isolate: (failure?.isolate ?? false) || outcome.isolate,
+        retryInMs:
+          failure?.retryInMs === undefined
+            ? outcome.retryInMs
+            : outcome.retryInMs === undefined
+              ? failure.retryInMs
+              : Math.min(failure.retryInMs, outcome.retryInMs),
+      };
+    });
+    if (writeSpan) endSpan(writeSpan, failure?.error);
+    if (failure) {
+      // A route is still failing: hand the range back to be held in the ring and dispatched again
+      // after the backoff, with each failing route's retries and what the others did carried along.
+      const retry: RangeRetry = {
+        attempts,
+        firstFailureAt: Number.isFinite(firstFailureAt) ? firstFailureAt : wallClockMs(),
+        routes,
+        done,
+      };
+      return { ...result, ok: false, ...failure, retry };
+    }
+    for (const [name, route] of Object.entries(done)) {
+      result.written += route.written;
+      result.writtenByRoute[names.indexOf(name)] = route.written;
+      for (const [reason, n] of Object.entries(route.deadLettered) as [DeadLetterReason, number][])
+        result.deadLettered[reason] = (result.deadLettered[reason] ?? 0) + n;
+    }
+    return this.#finish(sinks, letters, result, task, done);
+  }
+
+  /**
+   * Each route's share of a batch's records: the routes each record goes to (RouteTable), a record
+   * that goes to several in each of their shares. A record no route takes becomes an
+   * `unknown-route` dead letter.
+   */
+  #share(out: SinkRecord[], enqueuedAt: number[], letters: DeadLetter[]): RouteShare[] {
+    if (this.#routes.single) return [{ records: out, enqueuedAt }];
+    const shares: RouteShare[] = this.#routes.names.map(() => ({ records: [], enqueuedAt: [] }));
+    for (let k = 0; k < out.length; k++) {
+      const record = out[k]!;
+      let choice: RouteChoice;
+      try {
+        choice = this.#routes.choose(record);
+      } catch (error) {
+        choice = { unknown: `its route could not be chosen: ${describeError(error)}` };
+      }
+      if (typeof choice === 'number') {
+        shares[choice]!.records.push(record);
+        shares[choice]!.enqueuedAt.push(enqueuedAt[k]!);
+      } else if ('unknown' in choice) {
+        letters.push(deadLetter(letterEvent(record), 'unknown-route', choice.unknown));
+      } else
+        for (const i of choice) {
+          shares[i]!.records.push(record);
+          shares[i]!.enqueuedAt.push(enqueuedAt[k]!);
+        }
+    }
+    return shares;
+  }
+
+  /**
+   * Writes one route's share to its sink with its retries, then what the sink refused to the
+   * route's dead-letter sink. Counts its attempts into `result` as they happened; the records it
+   * wrote and dead-lettered in the outcome, once both are done.
+   */
+  async #deliverRoute(
+    index: number,
+    share: RouteShare,
+    sinks: OpenedSinks,
+    task: RunningBatch,
+    tally: BatchTally,
+    result: BatchResult,
+  ): Promise<RouteDone | RouteFailureOutcome> {
+    const name = this.#routes.names[index]!;
+    const opened = sinks.routes[index]!;
+    const report = await deliverBatch(
+      opened.sink,
+      share.records,
+      this.#routeRetry[index]!,
+      this.#routeHooks[index]!,
+      { carried: task.retry?.routes[name], yieldAt: task.yieldAt },
+    );
+    result.retries += report.retries;
+    result.retryableErrors += report.retryableErrors;
+    result.permanentErrors += report.permanentErrors;
+    result.writeMs += report.writeMs;
+    if (report.held) {
+      const { attempts, firstFailureAt, retryInMs, error } = report.held;
+      return {
+        error: `sink still failing after ${attempts} attempts: ${describeError(error)}`,
+        retry: { attempts, firstFailureAt },
+        retryInMs,
+        isolate: false,
+      };
+    }
+    const ackedAt = wallClockMs();
+    // Latency over every record of the share; those that were dead-lettered are a handful at most.
+    for (const t of share.enqueuedAt) {
+      const latency = ackedAt - t;
+      tally.observeLatencySeconds(latency / 1000);
+      result.latencySumMs += latency;
+      if (latency > result.latencyMaxMs) result.latencyMaxMs = latency;
+    }
+    const deadLettered: RouteDone['deadLettered'] = {};
+    if (report.deadLetters.length > 0) {
+      const letters = report.deadLetters;
+      if (!this.#routes.single) for (const letter of letters) letter.route = name;
+      const written = await writeDeadLetters(
+        opened.deadLetter,
+        letters,
+        this.#routeLettersRetry[index]!,
+        this.#log,
+        task.yieldAt,
+        this.#routeLetterHooks[index]!,
       );
-      if (report.held) {
-        // The sink is still failing: hand the range back to be held in the ring and dispatched
-        // again after the backoff, with its retry count and first failure carried along.
-        const { attempts, firstFailureAt, retryInMs, error } = report.held;
+      if (!written.ok) {
+        this.#log.error({ events: letters.length, error: written.error }, 'dead-letter sink failed');
         return {
-          ...result,
-          ok: false,
-          error: `sink still failing after ${attempts} attempts: ${describeError(error)}`,
-          retry: { attempts, firstFailureAt },
-          retryInMs,
+          error: `dead-letter sink failed: ${written.error}`,
+          isolate: written.isolate,
+          retryInMs: written.retryInMs,
         };
       }
-      result.written = report.written;
-      result.retries = report.retries;
-      result.retryableErrors = report.retryableErrors;
-      result.permanentErrors = report.permanentErrors;
-      result.writeMs = report.writeMs;
-      letters.push(...report.deadLetters);
-      const ackedAt = wallClockMs();
-      // Latency over every emitted record; those that were dead-lettered are a handful at most.
-      for (const t of enqueuedAt) {
-        const latency = ackedAt - t;
-        tally.observeLatencySeconds(latency / 1000);
-        result.latencySumMs += latency;
-        if (latency > result.latencyMaxMs) result.latencyMaxMs = latency;
-      }
+      this.#logLetters(letters);
+      for (const letter of letters) deadLettered[letter.reason] = (deadLettered[letter.reason] ?? 0) + 1;
     }
-    return this.#finish(sinks, letters, result, task);
+    return { written: report.written, deadLettered };
+  }
+
+  /** One log line for dead-lettered events: how many, why, and the first ids. */
+  #logLetters(letters: readonly DeadLetter[]): void {
+    const reasons: Record<string, number> = {};
+    for (const letter of letters) reasons[letter.reason] = (reasons[letter.reason] ?? 0) + 1;
+    this.#log.warn(
+      {
+        events: letters.length,
+        reasons,
+        ids: letters.slice(0, LOGGED_IDS).map((l) => l.event.id),
+        ...(letters[0]?.route === undefined ? {} : { route: letters[0].route }),
+      },
+      'events dead-lettered',
+    );
   }
 
   async #deadLetterRange(
@@ -299,6 +482,7 @@ export class WorkerRuntime {
     letters: DeadLetter[],
     result: BatchResult,
     task: RunningBatch,
+    done?: Record<string, RouteDone>,
   ): Promise<BatchResult> {
     if (letters.length === 0) return result;
     const written = await writeDeadLetters(
@@ -307,28 +491,52 @@ export class WorkerRuntime {
       this.#deadLetterRetry,
       this.#log,
       task.yieldAt,
-      this.#deadLetterHooks,
+      this.#pipelineLetterHooks,
     );
     if (!written.ok) {
       this.#log.error({ events: letters.length, error: written.error }, 'dead-letter sink failed');
+      // What the routes wrote stays written: carried, so the next dispatch does not write it again.
+      const retry: RangeRetry | undefined =
+        done === undefined || Object.keys(done).length === 0
+          ? undefined
+          : { attempts: 0, firstFailureAt: wallClockMs(), routes: {}, done };
       return {
         ...result,
         ok: false,
         error: `dead-letter sink failed: ${written.error}`,
         isolate: written.isolate,
         retryInMs: written.retryInMs,
+        ...(retry ? { retry } : {}),
       };
     }
-    const reasons: Record<string, number> = {};
-    for (const letter of letters) reasons[letter.reason] = (reasons[letter.reason] ?? 0) + 1;
-    this.#log.warn(
-      { events: letters.length, reasons, ids: letters.slice(0, LOGGED_IDS).map((l) => l.event.id) },
-      'events dead-lettered',
-    );
+    this.#logLetters(letters);
     for (const letter of letters)
       result.deadLettered[letter.reason] = (result.deadLettered[letter.reason] ?? 0) + 1;
     return result;
   }
+}
+
+/** One route's share of a batch: its records, and when each was pushed. */
+interface RouteShare {
+  records: SinkRecord[];
+  enqueuedAt: number[];
+}
+
+/** Why a range must be dispatched again, and when. */
+interface RouteFailure {
+  error: string;
+  isolate: boolean;
+  retryInMs: number | undefined;
+}
+
+/** A route that could not finish its share: its sink still failing (with its retries), or its dead-letter sink. */
+interface RouteFailureOutcome extends RouteFailure {
+  retry?: RetryState;
+}
+
+/** What a dead letter keeps of a record no route took: its fields and payload. */
+function letterEvent(record: SinkRecord): DeadLetter['event'] {
+  return { id: record.id, key: record.key, source: record.source, ts: record.ts, payload: record.payload };
 }
 
 function emptyResult(records: number): BatchResult {
@@ -344,6 +552,7 @@ function emptyResult(records: number): BatchResult {
     writeMs: 0,
     latencySumMs: 0,
     latencyMaxMs: 0,
+    writtenByRoute: [],
     threadId,
   };
 }

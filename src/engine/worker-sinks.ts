@@ -1,6 +1,12 @@
 import { threadId } from 'node:worker_threads';
 import { describeError } from '../delivery/dead-letter.js';
 import { SinkError, sluiceCodeOf } from '../errors.js';
+import {
+  M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
+  R_DEAD_LETTER_FAILING_SINCE_MS,
+  R_SINK_FAILING_SINCE_MS,
+  routeSlot,
+} from '../metrics/metrics-block.js';
 import { createSink } from '../sinks/create-sink.js';
 import type { Sink } from '../sinks/sink.js';
 import { sinkName } from '../sinks/sink-name.js';
@@ -15,17 +21,26 @@ export function writesTextOnly(spec: ResolvedSinkSpec): boolean {
   return 'type' in spec && TEXT_SINKS.has(spec.type);
 }
 
-/** A worker's sink and dead-letter sink, both open. */
-export interface OpenedSinks {
+/** A route's sinks, open: its dead-letter sink is the pipeline's unless it has its own. */
+export interface OpenedRoute {
   sink: Sink;
   deadLetter: Sink;
 }
 
-/** A worker's two sinks: opened on the first batch that needs them, and again after a failure. */
+/** A worker's sinks, all open: each route's, and the pipeline's dead-letter sink. */
+export interface OpenedSinks {
+  routes: OpenedRoute[];
+  deadLetter: Sink;
+}
+
+/**
+ * A worker's sinks — every route's sink and own dead-letter sink, and the pipeline's dead-letter
+ * sink: opened on the first batch that needs them, and again after a failure.
+ */
 export class WorkerSinks {
   readonly #setup: WorkerSetup;
   #opened: Promise<OpenedSinks> | undefined;
-  #failedRole: 'sink' | 'deadLetter' | undefined;
+  #failedSlot: number | undefined;
 
   constructor(setup: WorkerSetup) {
     this.#setup = setup;
@@ -34,12 +49,44 @@ export class WorkerSinks {
   /** The open sinks; rejects (a SinkError, or the sink's own SluiceError) when one cannot open. */
   open(): Promise<OpenedSinks> {
     if (!this.#opened) {
-      const { sink, deadLetter } = this.#setup.options;
+      const { routes, deadLetter } = this.#setup.options;
       const locks = this.#setup.writerLocks;
-      this.#opened = (async () => ({
-        sink: await this.#openOne(sink, 'sink', locks.sink),
-        deadLetter: await this.#openOne(deadLetter, 'deadLetter', locks.deadLetter),
-      }))();
+      this.#opened = (async () => {
+        const opened: OpenedSinks = {
+          routes: [],
+          deadLetter: await this.#openOne(
+            deadLetter,
+            'deadLetter',
+            locks.deadLetter,
+            M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
+          ),
+        };
+        try {
+          let i = 0;
+          for (const route of Object.values(routes)) {
+            const sink = await this.#openOne(
+              route.sink,
+              'sink',
+              locks.routes[i]!.sink,
+              routeSlot(i, R_SINK_FAILING_SINCE_MS),
+            );
+            opened.routes.push({ sink, deadLetter: opened.deadLetter });
+            if (route.deadLetter !== undefined)
+              opened.routes[i]!.deadLetter = await this.#openOne(
+                route.deadLetter,
+                'deadLetter',
+                locks.routes[i]!.deadLetter,
+                routeSlot(i, R_DEAD_LETTER_FAILING_SINCE_MS),
+              );
+            i++;
+          }
+        } catch (error) {
+          // What did open is closed again: the next batch opens everything anew.
+          await closeAll(opened);
+          throw error;
+        }
+        return opened;
+      })();
       // A failed open is tried again by the next batch (the sink may come back).
       this.#opened.catch(() => {
         this.#opened = undefined;
@@ -54,18 +101,22 @@ export class WorkerSinks {
     this.#opened = undefined;
     if (!opening) return;
     const opened = await opening.catch(() => undefined);
-    await Promise.allSettled([opened?.sink.close(), opened?.deadLetter.close()]);
+    if (opened) await closeAll(opened);
   }
 
-  /** The role of the sink that failed to open last, until the sinks open. */
-  get failedRole(): 'sink' | 'deadLetter' | undefined {
-    return this.#failedRole;
+  /**
+   * The metrics slot (since when it fails) of the sink that failed to open last, until the sinks
+   * open.
+   */
+  get failedSlot(): number | undefined {
+    return this.#failedSlot;
   }
 
   async #openOne(
     spec: ResolvedSinkSpec,
     role: 'sink' | 'deadLetter',
     writerLock: SharedArrayBuffer | undefined,
+    slot: number,
   ): Promise<Sink> {
     try {
       const built = await createSink(spec, {
@@ -75,10 +126,10 @@ export class WorkerSinks {
         writerLock,
       });
       await built.open();
-      if (this.#failedRole === role) this.#failedRole = undefined;
+      if (this.#failedSlot === slot) this.#failedSlot = undefined;
       return built;
     } catch (error) {
-      this.#failedRole = role;
+      this.#failedSlot = slot;
       // Whatever a sink throws (SQLite's own errors, a missing module) is a SinkError with its
       // code by the time it reaches createPipeline() or a deferred batch's log line.
       if (sluiceCodeOf(error) !== undefined) throw error;
@@ -88,4 +139,10 @@ export class WorkerSinks {
       });
     }
   }
+}
+
+async function closeAll(opened: OpenedSinks): Promise<void> {
+  const sinks = new Set<Sink>([opened.deadLetter]);
+  for (const route of opened.routes) sinks.add(route.sink).add(route.deadLetter);
+  await Promise.allSettled([...sinks].map((sink) => sink.close()));
 }

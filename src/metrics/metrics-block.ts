@@ -12,6 +12,7 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'validation-failed',
   'transform-error',
   'invalid-transform-output',
+  'unknown-route',
   'unserializable',
   'sink-rejected',
   'retries-exhausted',
@@ -59,13 +60,30 @@ export const H_BATCH_SIZE = histogramAt(
 );
 const HEALTH_BASE = H_BATCH_SIZE.base + slotsOf(H_BATCH_SIZE);
 /**
- * Wall-clock ms of the first failed write since the last successful one, per sink role; 0 while
+ * Wall-clock ms of the first failed write since the last successful one, per sink; 0 while
  * the last write succeeded. Workers set it with compareExchange(0 → now) on a failed attempt (the
  * earliest failure of the streak stays) and store 0 after a successful one.
  */
-export const M_SINK_FAILING_SINCE_MS = HEALTH_BASE;
-export const M_DEAD_LETTER_SINK_FAILING_SINCE_MS = HEALTH_BASE + 1;
-export const METRIC_SLOTS = HEALTH_BASE + 2;
+export const M_DEAD_LETTER_SINK_FAILING_SINCE_MS = HEALTH_BASE;
+
+/**
+ * Each route's own slots, route i at ROUTE_BASE + i·ROUTE_SLOTS, in the order the pipeline's
+ * routes are given (at most MAX_ROUTE_SLOTS): records its sink acknowledged, and since when its
+ * sink and its own dead-letter sink fail (as M_DEAD_LETTER_SINK_FAILING_SINCE_MS above, the
+ * pipeline's dead-letter sink's, which a route without one of its own uses).
+ */
+const ROUTE_BASE = HEALTH_BASE + 1;
+export const R_WRITTEN = 0;
+export const R_SINK_FAILING_SINCE_MS = 1;
+export const R_DEAD_LETTER_FAILING_SINCE_MS = 2;
+const ROUTE_SLOTS = 3;
+/** As many routes as a pipeline may have (MAX_ROUTES, src/config/route-options.ts). */
+export const MAX_ROUTE_SLOTS = 16;
+/** Slot `which` (R_…) of the route at `index`. */
+export function routeSlot(index: number, which: number): number {
+  return ROUTE_BASE + index * ROUTE_SLOTS + which;
+}
+export const METRIC_SLOTS = ROUTE_BASE + MAX_ROUTE_SLOTS * ROUTE_SLOTS;
 
 /** Which bucket a value falls in (the last index is +Inf). */
 export function bucketIndex(bounds: readonly number[], value: number): number {

@@ -14,8 +14,9 @@ import {
   M_ERRORS_PERMANENT,
   M_ERRORS_RETRYABLE,
   M_RETRIES,
-  M_WRITTEN,
   type MetricsBlock,
+  R_WRITTEN,
+  routeSlot,
 } from './metrics-block.js';
 import type { RecentFigures } from './recent-window.js';
 
@@ -23,9 +24,12 @@ import type { RecentFigures } from './recent-window.js';
 export interface MetricsSource {
   block: MetricsBlock;
   queue: () => QueueStats;
-  /** The sink's kind, a label of sluice_events_written_total. */
-  sinkType: string;
-  /** The dead-letter sink's kind. */
+  /**
+   * Each route, in the pipeline's order: its name and its sink's kind (labels of
+   * sluice_events_written_total), and its own dead-letter sink's kind if it has one.
+   */
+  routes: readonly { name: string; sinkType: string; deadLetterSinkType?: string | undefined }[];
+  /** The pipeline's dead-letter sink's kind. */
   deadLetterSinkType: string;
   workers: () => number;
   workerRestarts: () => number;
@@ -33,8 +37,22 @@ export interface MetricsSource {
   recent: () => RecentFigures;
   /** Where a watched broker source stands with its broker, when one is watched. */
   source: () => SourceHealth | undefined;
-  /** Since when each sink role has been failing its writes; undefined while its last write worked. */
-  sinkFailing: () => Partial<Record<'sink' | 'dead-letter sink', { since: number; forMs: number }>>;
+  /** Since when each sink has been failing its writes; undefined while its last write worked. */
+  sinkFailing: () => SinkFailing;
+}
+
+/** Since when a sink has failed every write, and for how long, ms. */
+export interface Failing {
+  since: number;
+  forMs: number;
+}
+
+/** Which sinks are failing: the earliest of the routes' sinks, the pipeline's dead-letter sink, each route's. */
+export interface SinkFailing {
+  sink?: Failing | undefined;
+  'dead-letter sink'?: Failing | undefined;
+  /** In the routes' order: the route's sink, and its own dead-letter sink if it has one. */
+  routes: { sink?: Failing | undefined; deadLetter?: Failing | undefined }[];
 }
 
 interface MetricValue {
@@ -145,9 +163,16 @@ export function createPipelineMetrics(
     new ReadOnScrape('sluice_events_pushed_total', 'Events accepted into the ring.', 'counter', () => [
       { value: source.queue().recordsWritten },
     ]),
-    new ReadOnScrape('sluice_events_written_total', 'Events the sink acknowledged.', 'counter', () => [
-      { labels: { sink: source.sinkType }, value: block.read(M_WRITTEN) },
-    ]),
+    new ReadOnScrape(
+      'sluice_events_written_total',
+      "Events a route's sink acknowledged (an event sent to several routes counts in each).",
+      'counter',
+      () =>
+        source.routes.map((route, i) => ({
+          labels: { route: route.name, sink: route.sinkType },
+          value: block.read(routeSlot(i, R_WRITTEN)),
+        })),
+    ),
     new ReadOnScrape(
       'sluice_events_dead_lettered_total',
       'Events written to the dead-letter sink, by reason.',
@@ -173,33 +198,15 @@ export function createPipelineMetrics(
     ),
     new ReadOnScrape(
       'sluice_sink_up',
-      'Whether the last write to the sink (role="sink") or the dead-letter sink (role="dead-letter") worked, 1, or failed, 0.',
+      'Whether the last write to a route\'s sink (role="sink") or a dead-letter sink (role="dead-letter"; without route, the pipeline\'s) worked, 1, or failed, 0.',
       'gauge',
-      () => {
-        const failing = source.sinkFailing();
-        return [
-          { labels: { sink: source.sinkType, role: 'sink' }, value: failing.sink ? 0 : 1 },
-          {
-            labels: { sink: source.deadLetterSinkType, role: 'dead-letter' },
-            value: failing['dead-letter sink'] ? 0 : 1,
-          },
-        ];
-      },
+      () => sinkValues(source, (failing) => (failing ? 0 : 1)),
     ),
     new ReadOnScrape(
       'sluice_sink_failing_seconds',
       'How long the sink has failed every write, 0 while its last write worked (alert on it with your own threshold).',
       'gauge',
-      () => {
-        const failing = source.sinkFailing();
-        return [
-          { labels: { sink: source.sinkType, role: 'sink' }, value: (failing.sink?.forMs ?? 0) / 1000 },
-          {
-            labels: { sink: source.deadLetterSinkType, role: 'dead-letter' },
-            value: (failing['dead-letter sink']?.forMs ?? 0) / 1000,
-          },
-        ];
-      },
+      () => sinkValues(source, (failing) => (failing?.forMs ?? 0) / 1000),
     ),
     new ReadOnScrape(
       'sluice_source_lag_messages',
@@ -318,4 +325,30 @@ export function createPipelineMetrics(
     for (const name of PROM_CLIENT_MISNAMED_GAUGES) registry.removeSingleMetric(name);
   }
   return { registry, close: () => loopDelay.stop() };
+}
+
+/**
+ * One value per sink from its failing state: each route's sink (labels route, sink, role "sink"),
+ * each route's own dead-letter sink, and the pipeline's dead-letter sink (no route label).
+ */
+function sinkValues(source: MetricsSource, value: (failing: Failing | undefined) => number): MetricValue[] {
+  const failing = source.sinkFailing();
+  const values: MetricValue[] = [];
+  source.routes.forEach((route, i) => {
+    const state = failing.routes[i];
+    values.push({
+      labels: { route: route.name, sink: route.sinkType, role: 'sink' },
+      value: value(state?.sink),
+    });
+    if (route.deadLetterSinkType !== undefined)
+      values.push({
+        labels: { route: route.name, sink: route.deadLetterSinkType, role: 'dead-letter' },
+        value: value(state?.deadLetter),
+      });
+  });
+  values.push({
+    labels: { sink: source.deadLetterSinkType, role: 'dead-letter' },
+    value: value(failing['dead-letter sink']),
+  });
+  return values;
 }

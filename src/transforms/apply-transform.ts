@@ -101,20 +101,41 @@ function collectOutputs(input: DecodedEvent, output: TransformOutput, out: SinkR
     ) {
       return `transform output ${k} is not an event with a payload: ${describeValue(item)}`;
     }
-    const e = item as { id?: unknown; key?: unknown; source?: unknown; ts?: unknown; payload: unknown };
-    const problem = outputFieldProblem(k, e);
+    const e = item as {
+      id?: unknown;
+      key?: unknown;
+      source?: unknown;
+      ts?: unknown;
+      payload: unknown;
+      route?: unknown;
+    };
+    const problem = outputFieldProblem(k, e) ?? routeProblem(k, e.route);
     if (problem !== undefined) return problem;
     const id =
       typeof e.id === 'string' && e.id.length > 0 ? e.id : list.length === 1 ? input.id : `${input.id}:${k}`;
-    out.push({
+    const record: SinkRecord = {
       id,
       key: typeof e.key === 'string' ? e.key : input.key,
       source: typeof e.source === 'string' ? e.source : input.source,
       ts: typeof e.ts === 'number' ? e.ts : input.ts,
       payload: e.payload,
-    });
+    };
+    if (e.route !== undefined) record.route = e.route as string | readonly string[];
+    out.push(record);
   }
   return undefined;
+}
+
+/** What is wrong with an output's `route`, if anything: a name, or a non-empty array of names. */
+function routeProblem(k: number, route: unknown): string | undefined {
+  if (route === undefined || (typeof route === 'string' && route !== '')) return undefined;
+  if (
+    Array.isArray(route) &&
+    route.length > 0 &&
+    route.every((name) => typeof name === 'string' && name !== '')
+  )
+    return undefined;
+  return `transform output ${k}: route must be a route name or a non-empty array of names, got ${describeValue(route)}`;
 }
 
 /**

@@ -7,9 +7,11 @@ export type TransformOutput = TransformedEvent | TransformedEvent[] | null | und
 
 /**
  * An event a transform emits: shaped as a pushed event, but without an id it inherits the input's
- * (`id:k` for the k-th of several) rather than getting a new one.
+ * (`id:k` for the k-th of several) rather than getting a new one. `route` names the pipeline's
+ * route it goes to, or several (fan-out); without it the routes' `when` rules and `defaultRoute`
+ * decide. A name no route has dead-letters the output as `unknown-route`.
  */
-export type TransformedEvent = SluiceEvent;
+export type TransformedEvent = SluiceEvent & { route?: string | readonly string[] };
 
 export interface TransformContext {
   /** The worker thread running this copy of the module. */

@@ -37,7 +37,7 @@ describe.skipIf(postgresSkip)('npm run bench:postgres-load -- --quick', () => {
 
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.env).toMatchObject({ node: process.version, cpus: availableParallelism() });
-    expect(report.env.commit).toMatch(/^[0-9a-f]{7,}$/);
+    expect(report.env.commit).toMatch(/^[0-9a-f]{7,}(-dirty)?$/);
     expect(Number.isNaN(Date.parse(report.env.date))).toBe(false);
     expect(report).toMatchObject({ workload: 'ndjson', events: 20_000, rounds: 1 });
     expect(report.sluiceWorkers.max).toBe(availableParallelism());

@@ -6,10 +6,11 @@
  * servers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -243,6 +244,50 @@ describe.skipIf(postgresSkip || nats.skip)('crash recovery: nats-jetstream', () 
     expect(await killMidStream(a, table)).toBeLessThan(N);
     await finishAndCheck([b], table, expected);
     expect((await rows(table)).pids).toBeGreaterThanOrEqual(2);
+  });
+  it('fan-out to PostgreSQL, SQLite and NDJSON routes; SIGKILL mid-stream, start again: every message is in each route (by id), PostgreSQL and SQLite exactly once', async () => {
+    const stream = uniqueName('FANOUT');
+    const table = uniqueName('fanout_nats');
+    tables.push(table);
+    const { expected } = await publish(stream);
+    const lite = join(dir, `${table}.db`);
+    const archive = join(dir, `${table}.ndjson`);
+    const every = { path: 'id', matches: '^nats-' };
+    const { sink: _sink, ...rest } = config(stream, table);
+    const fanOut = {
+      ...rest,
+      // Every event goes to the three routes; a message is acknowledged only once all three wrote it.
+      routes: {
+        pg: { sink: { type: 'postgres', connectionString: POSTGRES_URL, table }, when: every },
+        lite: { sink: { type: 'sqlite', path: lite }, when: every },
+        archive: { sink: { type: 'ndjson', path: archive }, when: every },
+      },
+    };
+    const first = startRun(fanOut, `${table}-1`);
+    expect(await killMidStream(first, table)).toBeLessThan(N);
+    const second = startRun(fanOut, `${table}-2`);
+    await finishAndCheck([second], table, expected);
+    const db = new Database(lite, { readonly: true });
+    try {
+      const counts = db
+        .prepare('SELECT count(*) AS total, count(DISTINCT id) AS distinct_ids FROM events')
+        .get();
+      expect(counts).toEqual({ total: N, distinct_ids: N });
+      const stored = (db.prepare('SELECT id FROM events ORDER BY id').all() as { id: string }[]).map(
+        (r) => r.id,
+      );
+      expect(stored).toEqual([...expected].sort());
+    } finally {
+      db.close();
+    }
+    // NDJSON appends: a message redelivered after the kill may appear twice, never be missing; only
+    // what the killed process held unacknowledged is redelivered, at most the durable's window.
+    const lines = readFileSync(archive, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '');
+    const archived = lines.map((line) => (JSON.parse(line) as { id: string }).id);
+    expect([...new Set(archived)].sort()).toEqual([...expected].sort());
+    expect(lines.length - N).toBeLessThanOrEqual(500);
   });
 });
 

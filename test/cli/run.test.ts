@@ -189,7 +189,7 @@ describe('run config validation', () => {
 
   it('a missing sink is an error rather than a silent default', () => {
     expect(problems({ source: { type: 'synthetic' } })).toEqual([
-      'sink must be a sink spec object, got undefined',
+      'sink must be given (or routes), got undefined',
     ]);
   });
 });

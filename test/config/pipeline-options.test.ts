@@ -25,6 +25,20 @@ const NULL_SINKS = { sink: { type: 'null' }, deadLetter: { type: 'null' } } as c
 describe('resolvePipelineOptions defaults', () => {
   it('no options resolve to every documented default', () => {
     const cpus = availableParallelism();
+    const sink = {
+      type: 'sqlite',
+      path: 'sluice.db',
+      table: 'events',
+      synchronous: 'normal',
+      busyTimeoutMs: 10_000,
+    };
+    const retry = {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      initialDelayMs: 50,
+      maxDelayMs: 5000,
+      maxElapsedMs: 300_000,
+      jitter: 'full',
+    };
     expect(resolvePipelineOptions()).toEqual({
       queue: {
         capacityBytes: 16 * 1024 * 1024,
@@ -43,21 +57,12 @@ describe('resolvePipelineOptions defaults', () => {
       },
       batch: { maxRecords: 5000, maxBytes: 1024 * 1024 },
       transform: undefined,
-      sink: {
-        type: 'sqlite',
-        path: 'sluice.db',
-        table: 'events',
-        synchronous: 'normal',
-        busyTimeoutMs: 10_000,
-      },
+      sink,
+      // Without routes, one: the sink, with the pipeline's retries.
+      routes: { default: { sink, retry } },
+      defaultRoute: 'default',
       deadLetter: { type: 'ndjson', path: 'dead-letters.ndjson', fsync: 'batch' },
-      retry: {
-        maxAttempts: Number.POSITIVE_INFINITY,
-        initialDelayMs: 50,
-        maxDelayMs: 5000,
-        maxElapsedMs: 300_000,
-        jitter: 'full',
-      },
+      retry,
       ordering: 'none',
       metrics: { defaultMetrics: false, enabled: true, sinkDownAfterMs: 10_000 },
       log: { level: 'warn', destination: 2, pretty: false },
@@ -207,7 +212,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'the options themselves',
       { queues: {} },
-      'queues is not a known field (expected one of queue, workers, batch, transform, sink, deadLetter, retry, ordering, metrics, log, maxNestingDepth), got {}',
+      'queues is not a known field (expected one of queue, workers, batch, transform, sink, routes, defaultRoute, deadLetter, retry, ordering, metrics, log, maxNestingDepth), got {}',
     ],
   ])('an unknown key of %s is named with the known ones', (_where, options, problem) => {
     expect(problemsOf({ ...NULL_SINKS, ...(options as object) })).toEqual([problem]);
