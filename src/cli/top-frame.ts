@@ -82,6 +82,12 @@ export function renderFrame(
         `${label('SOURCE')} ${col(`${h.source}  lag  ${known(h.waiting)}`)}unacked  ${known(h.unacked)}   held here  ${count(h.held)}${h.error ? `   (broker: ${h.error})` : ''}`,
       );
     }
+    for (const route of cur.routes ?? []) {
+      const failing = route.failingSeconds > 0 ? `   FAILING for ${Math.round(route.failingSeconds)} s` : '';
+      lines.push(
+        `${label(route === cur.routes![0] ? 'ROUTES' : '')} ${col(route.name)}${perSec(r.routesPerSec[route.name])} events/s   written  ${count(route.written)}${failing}`,
+      );
+    }
     const verdict = boundBy(prev ?? null, cur);
     if (verdict) lines.push('', ...wrapped(`${label('PACE')} `, verdict.text, ctx.columns));
     if (!cur.ready && cur.notReadyReasons?.length)

@@ -105,7 +105,10 @@ export interface BatchResult {
   /** Push → sink acknowledgement of the records delivered, ms. */
   latencySumMs: number;
   latencyMaxMs: number;
-  /** Records each route's sink acknowledged, in the order of the pipeline's routes. */
+  /**
+   * Records each route's sink acknowledged, in the order of the pipeline's routes (`written`
+   * counts each event once, however many routes wrote it).
+   */
   writtenByRoute: number[];
   threadId: number;
 }
@@ -114,6 +117,8 @@ export interface BatchResult {
 export interface RouteDone {
   written: number;
   deadLettered: Partial<Record<DeadLetterReason, number>>;
+  /** The ids of the records it dead-lettered. */
+  refused: string[];
 }
 
 /**

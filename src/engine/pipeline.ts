@@ -349,13 +349,18 @@ export class Pipeline implements SourceTarget {
 
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
   liveStats(): LiveStats {
+    const failing = this.sinkFailing();
     return liveStats(
       this.#queue.stats(),
       this.#block,
       this.#pool.threads.length,
       this.#recentFigures(),
-      { ...this.health(), sinkFailingMs: this.sinkFailing().sink?.forMs ?? 0 },
+      { ...this.health(), sinkFailingMs: failing.sink?.forMs ?? 0 },
       this.#sourceHealth?.latest,
+      Object.keys(this.options.routes).map((name, i) => ({
+        name,
+        failingMs: failing.routes[i]?.sink?.forMs ?? 0,
+      })),
     );
   }
 

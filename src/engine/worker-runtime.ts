@@ -269,7 +269,10 @@ export class WorkerRuntime {
       for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
     transformSpan.end();
+    const lettersBeforeRouting = letters.length;
     const shares = this.#share(out, enqueuedAt, letters);
+    // Records some route took (the rest became unknown-route letters).
+    const routed = out.length - (letters.length - lettersBeforeRouting);
     const carried = task.retry;
     const done: Record<string, RouteDone> = { ...carried?.done };
     const names = this.#routes.names;
@@ -327,12 +330,19 @@ export class WorkerRuntime {
       };
       return { ...result, ok: false, ...failure, retry };
     }
+    // `written` counts events, once each however many routes took them: those every route they
+    // went to wrote (what a route refused is a dead letter, counted by reason). Each route's own
+    // writes are counted by route.
+    const refused = new Set<string>();
     for (const [name, route] of Object.entries(done)) {
-      result.written += route.written;
       result.writtenByRoute[names.indexOf(name)] = route.written;
+      for (const id of route.refused) refused.add(id);
       for (const [reason, n] of Object.entries(route.deadLettered) as [DeadLetterReason, number][])
         result.deadLettered[reason] = (result.deadLettered[reason] ?? 0) + n;
     }
+    result.written = this.#routes.single
+      ? (done[names[0]!]?.written ?? 0)
+      : Math.max(0, routed - refused.size);
     return this.#finish(sinks, letters, result, task, done);
   }
 
@@ -410,6 +420,7 @@ export class WorkerRuntime {
       if (latency > result.latencyMaxMs) result.latencyMaxMs = latency;
     }
     const deadLettered: RouteDone['deadLettered'] = {};
+    const refused: string[] = [];
     if (report.deadLetters.length > 0) {
       const letters = report.deadLetters;
       if (!this.#routes.single) for (const letter of letters) letter.route = name;
@@ -430,9 +441,12 @@ export class WorkerRuntime {
         };
       }
       this.#logLetters(letters);
-      for (const letter of letters) deadLettered[letter.reason] = (deadLettered[letter.reason] ?? 0) + 1;
+      for (const letter of letters) {
+        deadLettered[letter.reason] = (deadLettered[letter.reason] ?? 0) + 1;
+        refused.push(letter.event.id);
+      }
     }
-    return { written: report.written, deadLettered };
+    return { written: report.written, deadLettered, refused };
   }
 
   /** One log line for dead-lettered events: how many, why, and the first ids. */

@@ -8,6 +8,8 @@ import {
   M_RETRIES,
   M_WRITTEN,
   type MetricsBlock,
+  R_WRITTEN,
+  routeSlot,
 } from './metrics-block.js';
 import type { RecentFigures } from './recent-window.js';
 
@@ -45,6 +47,16 @@ export interface LiveStats {
   notReadyReasons: string[];
   /** Where a watched broker source stands with its broker (Pipeline.watchSource), when there is one. */
   source?: SourceHealth;
+  /** Each route, in order, when the pipeline has several: what its sink acknowledged, and how long it has failed every write. */
+  routes?: RouteStats[];
+}
+
+export interface RouteStats {
+  name: string;
+  /** Events the route's sink acknowledged (a counter). */
+  written: number;
+  /** How long the route's sink has failed every write; 0 while its last write worked. */
+  failingSeconds: number;
 }
 
 /** Reads a snapshot from shared memory: no message to any worker. */
@@ -55,6 +67,7 @@ export function liveStats(
   recent: RecentFigures,
   health: { ready: boolean; reasons: string[]; sinkFailingMs: number },
   source?: SourceHealth,
+  routes?: { name: string; failingMs: number }[],
 ): LiveStats {
   let deadLettered = 0;
   for (let i = 0; i < DEAD_LETTER_REASONS.length; i++) deadLettered += block.read(M_DEAD_LETTERED + i);
@@ -80,6 +93,15 @@ export function liveStats(
     ready: health.ready,
     notReadyReasons: health.reasons,
     ...(source ? { source } : {}),
+    ...(routes && routes.length > 1
+      ? {
+          routes: routes.map((route, i) => ({
+            name: route.name,
+            written: block.read(routeSlot(i, R_WRITTEN)),
+            failingSeconds: route.failingMs / 1000,
+          })),
+        }
+      : {}),
   };
 }
 

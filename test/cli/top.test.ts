@@ -172,6 +172,51 @@ describe('sluice top', () => {
     expect(narrow.every((line) => line.length <= 80)).toBe(true);
   });
 
+  it('shows each route of a pipeline with several: its writes per second, and a failing one', () => {
+    const base: LiveStats = {
+      takenAt: 2_000_000,
+      pushed: 100,
+      written: 150,
+      deadLettered: 0,
+      dropped: 0,
+      retries: 0,
+      queueDepthEvents: 0,
+      queueDepthBytes: 0,
+      queueCapacityBytes: 16384,
+      producerBlockedSeconds: 0,
+      backpressureEvents: 0,
+      latencyP50Ms: 1,
+      latencyP99Ms: 2,
+      workers: 2,
+      workerUtilization: 0.1,
+      busySeconds: 1,
+      sinkWriteSeconds: 0.5,
+      sinkFailingSeconds: 0,
+      ready: true,
+      notReadyReasons: [],
+      routes: [
+        { name: 'orders', written: 100, failingSeconds: 0 },
+        { name: 'archive', written: 50, failingSeconds: 0 },
+      ],
+    };
+    const later: LiveStats = {
+      ...base,
+      takenAt: base.takenAt + 1000,
+      routes: [
+        { name: 'orders', written: 400, failingSeconds: 0 },
+        { name: 'archive', written: 50, failingSeconds: 7 },
+      ],
+    };
+    const text = renderFrame(later, base, {
+      url: 'http://x:1',
+      intervalMs: 1000,
+      columns: 120,
+      interactive: false,
+    }).join('\n');
+    expect(text).toMatch(/^ROUTES +orders +300 events\/s +written {2}400$/m);
+    expect(text).toMatch(/^ +archive +0\.0 events\/s +written {2}50 {3}FAILING for 7 s$/m);
+  });
+
   it('rejects a bad flag with exit 64, naming the flag and the value', async () => {
     const interval = await sluice('top', '--interval', 'soon');
     expect(interval.code).toBe(64);

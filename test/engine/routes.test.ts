@@ -15,6 +15,7 @@ import {
   fixtureUrl,
   ids,
   openGate,
+  readDeadLetters,
   readRows,
   turns,
   uniqueName,
@@ -106,7 +107,18 @@ describe('routes', () => {
         );
       }
       const stats = pipeline.stats();
-      expect(stats.written).toBe(expected.orders.length + expected.audit.length + expected.default.length);
+      // Events, once each however many routes wrote them; each route's writes in its own counter.
+      const routedIds = new Set([...expected.orders, ...expected.audit, ...expected.default]);
+      expect(stats.written).toBe(routedIds.size);
+      const text = await pipeline.metrics.metrics();
+      for (const [route, list] of [
+        ['orders', expected.orders],
+        ['audit', expected.audit],
+        ['default', expected.default],
+      ] as const)
+        expect(text).toMatch(
+          new RegExp(`^sluice_events_written_total\\{route="${route}",sink="\\w+"\\} ${list.length}$`, 'm'),
+        );
       expect(stats.deadLettered).toBe(expected.unknown.length);
     },
   );
@@ -179,6 +191,46 @@ describe('routes', () => {
     expect(letters.n!.reason).toBe('invalid-transform-output');
     expect(letters.n!.lastError).toMatch(/route must be a route name or a non-empty array of names, got 42/);
     expect(letters.e!.reason).toBe('invalid-transform-output');
+  });
+
+  it('what one route refuses goes to that route’s own dead-letter sink, named with the route, while the other route stores it', async () => {
+    const s = scene();
+    const easy = table(s.dbPath);
+    const pickyLetters = join(s.dir, 'picky-dead.ndjson');
+    const pipeline = await s.pipeline({
+      transform: fixtureUrl('route-transform'),
+      routes: {
+        picky: {
+          sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ refuse: 'poison' }) },
+          deadLetter: { type: 'ndjson', path: pickyLetters },
+        },
+        easy: { sink: { module: fixtureUrl('test-sink'), options: { path: s.dbPath, table: easy } } },
+      },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+      log: { level: 'error' },
+    });
+    const all = ids('p', 100);
+    await pipeline.pushMany(
+      all.map((id, i) => ({
+        id,
+        payload: { to: ['picky', 'easy'], word: i % 25 === 7 ? 'poison' : 'fine' },
+      })),
+    );
+    await pipeline.drained();
+    const poisoned = all.filter((_, i) => i % 25 === 7);
+    expect(readRows(s.dbPath, easy).map((r) => r.id)).toEqual(all);
+    expect(s.rows().map((r) => r.id)).toEqual(all.filter((id) => !poisoned.includes(id)));
+    const letters = readDeadLetters(pickyLetters);
+    expect(letters.map((l) => l.id)).toEqual(poisoned);
+    for (const { letter } of letters) {
+      expect(letter.reason).toBe('sink-rejected');
+      expect(letter.route).toBe('picky');
+    }
+    expect(s.deadLetters()).toEqual([]);
+    const stats = pipeline.stats();
+    // Written: the events every route they went to wrote; the refused ones are dead letters.
+    expect(stats.written).toBe(all.length - poisoned.length);
+    expect(stats.deadLettered).toBe(poisoned.length);
   });
 
   it('settles an event only once every route it went to wrote it: a gated route holds drained() while the other route writes at once', async () => {
@@ -259,7 +311,7 @@ describe('routes', () => {
     expect(distinctSorted(steadyIds)).toEqual(all);
     expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all);
     expect(s.deadLetters()).toEqual([]);
-    expect(pipeline.stats().written).toBe(2 * all.length);
+    expect(pipeline.stats().written).toBe(all.length);
     const text = await pipeline.metrics.metrics();
     expect(text).toMatch(/^sluice_events_written_total\{route="flaky",sink="custom"\} 300$/m);
     expect(text).toMatch(/^sluice_events_written_total\{route="steady",sink="custom"\} 300$/m);

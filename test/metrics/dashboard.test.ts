@@ -65,9 +65,14 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     }
     ({ createMetricsServer } = await builtServer());
     dir = mkdtempSync(join(tmpdir(), 'sluice-dashboard-'));
+    // Two routes, every event to both: the routes tile lists them.
+    const every = { path: 'id', matches: '^d-' } as const;
     pipeline = await createPipeline({
       workers: { min: 1, max: 1 },
-      sink: { type: 'sqlite', path: join(dir, 'out.db') },
+      routes: {
+        main: { sink: { type: 'sqlite', path: join(dir, 'out.db') }, when: every },
+        copy: { sink: { type: 'null' }, when: every },
+      },
       deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
     });
     server = await createMetricsServer(pipeline, { port: 0 });
@@ -114,6 +119,16 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     expect(await figure('workers')).toBe(1);
     expect(await page.locator('[data-stat="connection"]').textContent()).toBe('live');
     expect(await page.locator('[data-stat="ready"]').textContent()).toBe('ready');
+  });
+
+  it('lists each route with its writes per second', async () => {
+    await page.waitForFunction(
+      `['main', 'copy'].every((name) => Number(document.querySelector('[data-route="' + name + '"]')?.dataset.value) > 0)`,
+    );
+    expect(await page.locator('[data-stat="routesTile"]').isVisible()).toBe(true);
+    const rows = await page.locator('[data-stat="routes"] > div').allTextContents();
+    expect(rows.map((row) => row.split(' ')[0])).toEqual(['main', 'copy']);
+    for (const row of rows) expect(row).toMatch(/^\w+ {2}[\d,.]+[kM]? \/s$/);
   });
 
   it('draws four uPlot charts with axis labels and legends, and screenshots them', async () => {

@@ -13,6 +13,8 @@ export interface Rates {
   droppedPerSec: number | undefined;
   /** Seconds blocked per second: the share of time producers waited on a full ring, at most 1. */
   blockedShare: number | undefined;
+  /** Each route's writes per second, by name (pipelines with several routes). */
+  routesPerSec: Record<string, number | undefined>;
 }
 
 /** Counters' change per second from `prev` to `cur`; none without `prev`, and none across a counter reset. */
@@ -31,5 +33,12 @@ export function ratesBetween(prev: LiveStats | null | undefined, cur: LiveStats)
     deadLetteredPerSec: rate('deadLettered'),
     droppedPerSec: rate('dropped'),
     blockedShare: blocked === undefined ? undefined : Math.min(1, blocked),
+    routesPerSec: Object.fromEntries(
+      (cur.routes ?? []).map((route) => {
+        const before = prev?.routes?.find((r) => r.name === route.name);
+        const delta = before === undefined ? Number.NaN : route.written - before.written;
+        return [route.name, dtS > 0 && Number.isFinite(delta) && delta >= 0 ? delta / dtS : undefined];
+      }),
+    ),
   };
 }

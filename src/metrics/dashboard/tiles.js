@@ -96,6 +96,7 @@ export function renderTiles(s, r) {
   tone('ready', s.ready ? 'ok' : 'warn');
   statElement('ready')?.setAttribute('title', (s.notReadyReasons ?? []).join('\n'));
   renderSource(s.source);
+  renderRoutes(s.routes, r.routesPerSec);
   document.title = isNum(r.outPerSec) ? `Sluice — ${fmtRate(r.outPerSec)} events/s` : 'Sluice — live';
 }
 
@@ -114,4 +115,29 @@ function renderSource(h) {
   show('sourceUnacked', h.unacked === undefined ? '–' : fmtInt(h.unacked), h.unacked);
   show('sourceHeld', fmtInt(h.held), h.held);
   tile.title = h.error ? `the broker could not be asked: ${h.error}` : '';
+}
+
+/**
+ * Each route's writes per second, and which are failing: shown only for a pipeline with several
+ * routes.
+ * @param {import('../live-stats.js').RouteStats[] | undefined} routes
+ * @param {Record<string, number | undefined>} perSec
+ */
+function renderRoutes(routes, perSec) {
+  const tile = statElement('routesTile');
+  const list = statElement('routes');
+  if (!tile || !list) return;
+  tile.hidden = !routes;
+  if (!routes) return;
+  list.replaceChildren(
+    ...routes.map((route) => {
+      const row = document.createElement('div');
+      row.dataset.route = route.name;
+      row.dataset.value = String(perSec?.[route.name] ?? '');
+      const failing = route.failingSeconds > 0 ? ` · failing ${Math.round(route.failingSeconds)} s` : '';
+      row.textContent = `${route.name}  ${fmtRate(perSec?.[route.name])} /s${failing}`;
+      row.classList.toggle('bad', route.failingSeconds > 0);
+      return row;
+    }),
+  );
 }
