@@ -86,8 +86,10 @@ export class RouteTable {
   }
 
   #unknown(names: string[]): string {
-    const quoted = names.map((n) => JSON.stringify(n)).join(', ');
-    return `no route named ${quoted} (routes: ${this.names.join(', ')})`;
+    // A transform's bad output may carry any number of names, of any length: the reason names a few.
+    const shown = names.slice(0, 3).map((n) => JSON.stringify(n.length > 80 ? `${n.slice(0, 80)}…` : n));
+    const more = names.length > 3 ? ` and ${names.length - 3} more` : '';
+    return `no route named ${shown.join(', ')}${more} (routes: ${this.names.join(', ')})`;
   }
 }
 
