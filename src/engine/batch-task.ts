@@ -125,7 +125,9 @@ export interface RouteDone {
  * Where a range's delivery stood when a worker handed it back: each route still failing, its
  * retries so far (carried into deliverBatch on the next dispatch); each route that wrote and
  * dead-lettered its share already, what it did — not written again, counted once the range is
- * acknowledged. `attempts` and `firstFailureAt` are the furthest of the failing routes'.
+ * acknowledged. `attempts` and `firstFailureAt` are the furthest of the failing routes'. A range
+ * split in halves (a dead-letter sink refused a letter outright) starts its halves afresh: the
+ * counts belong to the whole range, so the finished routes write the halves again (at least once).
  */
 export interface RangeRetry extends RetryState {
   routes: Record<string, RetryState>;

@@ -63,7 +63,9 @@ export function splitInHalves(ring: Ring, item: WorkItem, suspect: boolean): [Wo
     deferrals: 0,
     suspect,
     state: 'pending',
-    ...(item.retry ? { retry: item.retry } : {}),
+    // What finished routes did is counted for the whole range and cannot be split: the halves
+    // write to those routes again (at least once), keeping only the failing routes' retries.
+    ...(item.retry ? { retry: { ...item.retry, done: {} } } : {}),
   });
   return [make(item.start, mid, half), make(mid, item.end, item.records - half)];
 }
