@@ -65,6 +65,12 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
              sqlite and postgres into your own table: "table": "orders",
              "columns": { "order_id": "id", "amount": "payload.amount", "created_at": "ts" },
              "onConflict": { "target": ["order_id"], "action": "nothing" | "update" }
+    "routes": { "orders": { "sink": { ... }, "deadLetter": { ... }, "retry": { ... },
+                            "when": { "path": "payload.type", "equals": "order" | "in": [...] | "matches": "^o" } },
+                "archive": { "sink": { "type": "ndjson", "path": "all.ndjson" } } },
+             (beside or instead of sink, which is then the route "default"; the transform picks
+              routes with "route": "orders" | ["orders", "archive"] on its output)
+    "defaultRoute": "archive",
     "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
     "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true, "sinkDownAfterMs": 10000 },
@@ -74,7 +80,7 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
 
 Options:
   --config FILE       the JSON or YAML config (required)
-  --connect           validate only: also open and close the sink and the dead-letter sink
+  --connect           validate only: also open and close every sink and dead-letter sink
   -h, --help          show this help
 
 Exit codes (an error is one line, "sluice: <what is wrong>"; only a bug prints a stack):

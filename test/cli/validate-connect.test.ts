@@ -93,6 +93,38 @@ describe('sluice validate --connect', () => {
     );
   });
 
+  it('opens every route’s sink and own dead-letter sink, naming the route whose sink cannot open', async () => {
+    const ok = writeConfig({
+      source: SOURCE,
+      routes: {
+        orders: {
+          sink: ordersSink({ order_id: 'key', amount: 'payload.amount' }),
+          deadLetter: { type: 'ndjson', path: 'orders-dead.ndjson' },
+        },
+        archive: { sink: { type: 'ndjson', path: 'archive.ndjson' } },
+      },
+      deadLetter: DEAD_LETTER,
+    });
+    const run = await sluice('validate', '--config', ok, '--connect');
+    expect(run).toEqual({ code: EXIT_OK, stdout: 'config OK; 4 sinks opened\n', stderr: '' });
+    for (const file of ['orders-dead.ndjson', 'archive.ndjson', 'dead.ndjson'])
+      expect(existsSync(join(dir, file))).toBe(true);
+
+    const bad = writeConfig({
+      source: SOURCE,
+      routes: {
+        orders: { sink: ordersSink({ order_id: 'key', discount: 'payload.discount' }) },
+        archive: { sink: { type: 'ndjson', path: 'archive.ndjson' } },
+      },
+      deadLetter: DEAD_LETTER,
+    });
+    const refused = await sluice('validate', '--config', bad, '--connect');
+    expect(refused.code).toBe(EXIT_UNAVAILABLE);
+    expect(refused.stderr).toMatch(
+      /^sluice: routes\.orders\.sink \(sqlite\) cannot be opened: sqlite: table orders has no column discount/,
+    );
+  });
+
   it('says the same config is valid without --connect, opening nothing', async () => {
     const config = writeConfig({
       source: SOURCE,
