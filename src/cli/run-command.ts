@@ -19,6 +19,7 @@ import {
   exitCodeFor,
 } from './exit-codes.js';
 import { parseFlags } from './parse-flags.js';
+import { type ProfileFlags, runProfiled } from './run-profile.js';
 
 /**
  * How long past shutdownTimeoutMs a shutdown may take, ms: the close's own grace for the sinks
@@ -80,6 +81,9 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
 
 Options:
   --config FILE       the JSON or YAML config (required)
+  --profile DIR       run: write V8 CPU profiles of the main thread and every worker thread into DIR
+                      (main.cpuprofile, worker-N.cpuprofile), written as the run ends
+  --profile-seconds S run --profile: stop the run after S seconds, as SIGTERM does
   --connect           validate only: also open and close every sink and dead-letter sink
   -h, --help          show this help
 
@@ -98,6 +102,7 @@ Exit codes (an error is one line, "sluice: <what is wrong>"; only a bug prints a
 interface RunFlags {
   config: string;
   connect: boolean;
+  profile: ProfileFlags | undefined;
 }
 
 function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help' {
@@ -106,7 +111,9 @@ function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help
     {
       config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-      ...(command === 'validate' ? { connect: { type: 'boolean' } } : {}),
+      ...(command === 'validate'
+        ? { connect: { type: 'boolean' } }
+        : { profile: { type: 'string' }, 'profile-seconds': { type: 'string' } }),
     },
     // One help page for both commands.
     'sluice run --help',
@@ -114,7 +121,18 @@ function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help
   if (values.help) return 'help';
   if (typeof values.config !== 'string' || values.config === '')
     throw new InvalidOptionError('--config', 'a JSON or YAML config file', values.config);
-  return { config: values.config, connect: values.connect === true };
+  let profile: ProfileFlags | undefined;
+  const seconds = values['profile-seconds'];
+  if (values.profile !== undefined) {
+    if (typeof values.profile !== 'string' || values.profile === '')
+      throw new InvalidOptionError('--profile', 'a directory', values.profile);
+    const n = seconds === undefined ? undefined : Number(seconds);
+    if (n !== undefined && (!Number.isFinite(n) || n <= 0))
+      throw new InvalidOptionError('--profile-seconds', 'a positive number of seconds', seconds);
+    profile = { dir: values.profile, seconds: n };
+  } else if (seconds !== undefined)
+    throw new InvalidOptionError('--profile-seconds', 'used with --profile DIR', seconds);
+  return { config: values.config, connect: values.connect === true, profile };
 }
 
 /** Loads the config, or prints what is wrong with it and returns the exit code. */
@@ -335,6 +353,15 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const config = load(flags.config, env);
   if (typeof config === 'number') return config;
+  if (flags.profile) {
+    const { code, profiles } = await runProfiled(['--config', flags.config], flags.profile);
+    process.stderr.write(
+      profiles.length === 0
+        ? `sluice run: no CPU profile was written to ${flags.profile.dir} (the run must end by itself or by SIGINT/SIGTERM)\n`
+        : `sluice run: CPU profiles of ${profiles.map((p) => p.thread).join(', ')} in ${flags.profile.dir} (open in Chrome DevTools or speedscope)\n`,
+    );
+    return code;
+  }
 
   const stopping = new AbortController();
   let pipeline: Pipeline | undefined;

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What `sluice run --profile DIR [--profile-seconds S]` asked for. */
+export interface ProfileFlags {
+  dir: string;
+  /** Stop the run (as SIGTERM does) after this long; undefined: until the source ends or a signal. */
+  seconds: number | undefined;
+}
+
+/** A profile written by a profiled run, named by the role of its thread. */
+export interface ThreadProfile {
+  /** `main`, or `worker-<threadId>` (the pipeline's worker threads are its only other threads). */
+  thread: string;
+  file: string;
+}
+
+/**
+ * Runs `sluice run` again in a child process under V8's `--cpu-prof`, which profiles the main
+ * thread and every worker thread and writes each profile when its thread ends — so the run must
+ * end by itself (its source ends, SIGINT/SIGTERM — passed on to the child — or `seconds`), never
+ * by SIGKILL. Then names each profile by its thread's role, in `dir`. Resolves with the child's
+ * exit code and the profiles.
+ */
+export async function runProfiled(
+  argv: readonly string[],
+  flags: ProfileFlags,
+): Promise<{ code: number; profiles: ThreadProfile[] }> {
+  const dir = resolve(flags.dir);
+  const raw = join(dir, '.raw');
+  rmSync(raw, { recursive: true, force: true });
+  mkdirSync(raw, { recursive: true });
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${raw}`, main, 'run', ...argv],
+    { stdio: 'inherit' },
+  );
+  const pass = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', pass);
+  process.on('SIGTERM', pass);
+  const timer =
+    flags.seconds === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), flags.seconds * 1000);
+  const code = await new Promise<number>((done) =>
+    child.once('close', (exit, signal) => done(exit ?? (signal === 'SIGINT' ? 130 : 1))),
+  );
+  clearTimeout(timer);
+  process.off('SIGINT', pass);
+  process.off('SIGTERM', pass);
+  const profiles = nameByThread(raw, dir);
+  rmSync(raw, { recursive: true, force: true });
+  return { code, profiles };
+}
+
+/**
+ * V8 names a profile `CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile`; thread 0 is the main
+ * thread. Moves each to `<role>.cpuprofile` in `dir`, replacing a profile of the same name there.
+ */
+function nameByThread(raw: string, dir: string): ThreadProfile[] {
+  const profiles: ThreadProfile[] = [];
+  const files = readdirSync(raw).filter((file) => file.endsWith('.cpuprofile'));
+  for (const file of files) {
+    const threadId = Number(file.split('.')[4]);
+    const thread = threadId === 0 ? 'main' : `worker-${Number.isInteger(threadId) ? threadId : file}`;
+    const named = `${thread}.cpuprofile`;
+    renameSync(join(raw, file), join(dir, named));
+    profiles.push({ thread, file: named });
+  }
+  return profiles.sort((a, b) => order(a.thread) - order(b.thread));
+}
+
+function order(thread: string): number {
+  return thread === 'main' ? -1 : Number(thread.slice('worker-'.length)) || 0;
+}
