@@ -62,13 +62,16 @@ export class WorkerSinks {
           ),
         };
         try {
-          let i = 0;
-          for (const route of Object.values(routes)) {
+          const entries = Object.entries(routes);
+          // Named in errors only when there are several: one route is just "sink".
+          const named = entries.length > 1;
+          for (const [i, [name, route]] of entries.entries()) {
             const sink = await this.#openOne(
               route.sink,
               'sink',
               locks.routes[i]!.sink,
               routeSlot(i, R_SINK_FAILING_SINCE_MS),
+              named ? `route ${name} sink` : 'sink',
             );
             opened.routes.push({ sink, deadLetter: opened.deadLetter });
             if (route.deadLetter !== undefined)
@@ -77,8 +80,8 @@ export class WorkerSinks {
                 'deadLetter',
                 locks.routes[i]!.deadLetter,
                 routeSlot(i, R_DEAD_LETTER_FAILING_SINCE_MS),
+                `route ${name} deadLetter`,
               );
-            i++;
           }
         } catch (error) {
           // What did open is closed again: the next batch opens everything anew.
@@ -117,6 +120,7 @@ export class WorkerSinks {
     role: 'sink' | 'deadLetter',
     writerLock: SharedArrayBuffer | undefined,
     slot: number,
+    label: string = role,
   ): Promise<Sink> {
     try {
       const built = await createSink(spec, {
@@ -133,7 +137,7 @@ export class WorkerSinks {
       // Whatever a sink throws (SQLite's own errors, a missing module) is a SinkError with its
       // code by the time it reaches createPipeline() or a deferred batch's log line.
       if (sluiceCodeOf(error) !== undefined) throw error;
-      throw new SinkError(`${role} ${sinkName(spec)} cannot be opened: ${describeError(error)}`, {
+      throw new SinkError(`${label} ${sinkName(spec)} cannot be opened: ${describeError(error)}`, {
         retryable: true,
         cause: error,
       });

@@ -318,6 +318,19 @@ describe('routes', () => {
     expect(text).toMatch(/^sluice_sink_up\{route="flaky",sink="custom",role="sink"\} 1$/m);
   });
 
+  it('fails createPipeline() naming the route whose sink cannot be opened', async () => {
+    const s = scene();
+    await expect(
+      s.pipeline({
+        routes: {
+          fine: { sink: { type: 'null' } },
+          audit: { sink: { module: join(s.dir, 'no-such-sink.js') } },
+        },
+        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+      }),
+    ).rejects.toThrow(/^route audit sink module .*no-such-sink\.js cannot be opened: /);
+  });
+
   it('reports a failing route by name in health() and sluice_sink_up while the other stays up', async () => {
     const s = scene();
     const control = createControl();
