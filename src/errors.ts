@@ -9,6 +9,7 @@ export type SluiceErrorCode =
   | 'SLUICE_INVALID_EVENT'
   | 'SLUICE_RECORD_TOO_LARGE'
   | 'SLUICE_QUEUE_FULL'
+  | 'SLUICE_QUEUE_LOCKED'
   | 'SLUICE_CLOSED'
   | 'SLUICE_SINK_ERROR'
   | 'SLUICE_SOURCE_ERROR'
@@ -90,6 +91,21 @@ export class RecordTooLargeError extends SluiceError {
 export class QueueFullError extends SluiceError {
   constructor(waitedMs: number) {
     super('SLUICE_QUEUE_FULL', `queue is full (waited ${waitedMs} ms)`);
+  }
+}
+
+/** Another running process holds the disk queue's directory. */
+export class QueueLockedError extends SluiceError {
+  readonly pid: number | undefined;
+
+  constructor(dir: string, pid: number | undefined) {
+    super(
+      'SLUICE_QUEUE_LOCKED',
+      pid === undefined
+        ? `queue directory ${dir} is locked by another process`
+        : `queue directory ${dir} is held by process ${pid}, which is running`,
+    );
+    this.pid = pid;
   }
 }
 
@@ -352,6 +368,7 @@ const CLASSES: Record<SluiceErrorCode, abstract new (...args: never[]) => Sluice
   SLUICE_INVALID_EVENT: InvalidEventError,
   SLUICE_RECORD_TOO_LARGE: RecordTooLargeError,
   SLUICE_QUEUE_FULL: QueueFullError,
+  SLUICE_QUEUE_LOCKED: QueueLockedError,
   SLUICE_CLOSED: ClosedError,
   SLUICE_SINK_ERROR: SinkError,
   SLUICE_SOURCE_ERROR: SourceError,

@@ -1,0 +1,447 @@
+import {
+  closeSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { ClosedError, QueueLockedError } from '../errors.js';
+
+/**
+ * An append-only log of records in segment files, for a disk-backed queue: what it accepted
+ * survives a process crash (and, fsynced, a power loss) until the consumer acknowledges it.
+ *
+ * Layout of `dir`:
+ *   lock                       the pid of the process that holds the log (one at a time)
+ *   acked                      the last acknowledged sequence number, as decimal text
+ *   <first seq, 20 digits>.seg records, each framed [length u32 LE][crc32 u32 LE][bytes]
+ *   <name>.corrupt             a segment set aside at open: a frame failed its checksum before the end
+ *
+ * Sequence numbers start at 1 and run across segments. A segment is deleted once every record in it
+ * is acknowledged. At open, the last segment's tail is read until the first frame that is cut off
+ * or fails its checksum, and cut there: that is a write a crash interrupted, never acknowledged as
+ * durable (its append had not resolved). The same in any other segment is corruption: the segment
+ * is renamed `.corrupt` and reported, and its records are not replayed.
+ */
+
+export type FsyncPolicy = 'group' | 'interval' | 'never';
+
+export interface DiskLogOptions {
+  /**
+   * `group`: an append resolves once fsynced; appends waiting meanwhile share the next fsync.
+   * `interval`: an append resolves once written (it survives a process crash); fsync runs every
+   * `fsyncIntervalMs`. `never`: written, never fsynced by Sluice (the OS flushes).
+   * @default 'group'
+   */
+  fsync?: FsyncPolicy;
+  /** @default 1000 */
+  fsyncIntervalMs?: number;
+  /** A segment is closed and a new one started past this size. @default 4 MiB */
+  segmentBytes?: number;
+}
+
+/** What open found on disk. */
+export interface Recovery {
+  /** Records present and not acknowledged: replayed first. */
+  records: number;
+  /** Bytes cut off the last segment's tail (a write a crash interrupted). */
+  tornBytes: number;
+  /** Segments renamed `.corrupt`, and the records of theirs that were readable before the damage. */
+  setAside: { file: string; readableRecords: number; error: string }[];
+  /** Whose lock was taken over: a process that no longer runs. */
+  staleLockPid: number | undefined;
+}
+
+export interface DiskLogStats {
+  /** Bytes in segment files. */
+  bytes: number;
+  /** Records appended and not acknowledged. */
+  records: number;
+  fsyncs: number;
+  /** Sequence number of the last record appended (0: none yet). */
+  lastSeq: number;
+  /** The last acknowledged sequence number. */
+  ackedSeq: number;
+}
+
+interface Segment {
+  file: string;
+  firstSeq: number;
+  /** Records in it. */
+  count: number;
+  bytes: number;
+}
+
+const FRAME_HEADER = 8;
+const MAX_RECORD = 0x7fff_ffff;
+const SEGMENT_DIGITS = 20;
+
+/** An append waiting for its bytes to be durable. */
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class DiskLog {
+  readonly dir: string;
+  readonly recovery: Recovery;
+  readonly #fsync: FsyncPolicy;
+  readonly #segmentBytes: number;
+  readonly #segments: Segment[];
+  #fd: number | undefined;
+  #lastSeq: number;
+  #ackedSeq: number;
+  #persistedAck: number;
+  #fsyncs = 0;
+  #closed = false;
+  /** Appended and written, waiting for the group's fsync. */
+  #waiting: Waiter[] = [];
+  #flushScheduled = false;
+  #interval: NodeJS.Timeout | undefined;
+  #unsynced = false;
+
+  private constructor(
+    dir: string,
+    options: DiskLogOptions,
+    recovery: Recovery,
+    segments: Segment[],
+    acked: number,
+  ) {
+    this.dir = dir;
+    this.recovery = recovery;
+    this.#fsync = options.fsync ?? 'group';
+    this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
+    this.#segments = segments;
+    const last = segments.at(-1);
+    this.#lastSeq = last ? last.firstSeq + last.count - 1 : acked;
+    this.#ackedSeq = acked;
+    this.#persistedAck = acked;
+    if (last) this.#fd = openSync(join(dir, last.file), 'a');
+    if (this.#fsync === 'interval') {
+      this.#interval = setInterval(() => this.#syncNow(), options.fsyncIntervalMs ?? 1000);
+      this.#interval.unref();
+    }
+  }
+
+  /**
+   * Opens (creating) the log in `dir`: takes its lock — a QueueLockedError naming the holder's pid
+   * when another running process holds it — and recovers what a crash left (see Recovery).
+   */
+  static open(dir: string, options: DiskLogOptions = {}): DiskLog {
+    mkdirSync(dir, { recursive: true });
+    const staleLockPid = lock(dir);
+    try {
+      const acked = readAcked(dir);
+      const recovery: Recovery = { records: 0, tornBytes: 0, setAside: [], staleLockPid };
+      const segments: Segment[] = [];
+      const names = readdirSync(dir)
+        .filter((f) => /^\d{20}\.seg$/.test(f))
+        .sort();
+      names.forEach((file, i) => {
+        const path = join(dir, file);
+        const firstSeq = Number(file.slice(0, SEGMENT_DIGITS));
+        const scan = scanSegment(readFileSync(path));
+        if (scan.error !== undefined) {
+          if (i === names.length - 1) {
+            // The tail a crash cut off: its append never resolved.
+            const fd = openSync(path, 'r+');
+            try {
+              ftruncateSync(fd, scan.validBytes);
+              fdatasyncSync(fd);
+            } finally {
+              closeSync(fd);
+            }
+            recovery.tornBytes += scan.totalBytes - scan.validBytes;
+          } else {
+            renameSync(path, `${path}.corrupt`);
+            recovery.setAside.push({
+              file: `${file}.corrupt`,
+              readableRecords: scan.count,
+              error: scan.error,
+            });
+            return;
+          }
+        }
+        const segment = { file, firstSeq, count: scan.count, bytes: scan.validBytes };
+        // Wholly acknowledged before the crash (its deletion did not happen yet): gone now.
+        if (segment.count > 0 && firstSeq + segment.count - 1 <= acked) {
+          unlinkSync(path);
+          return;
+        }
+        segments.push(segment);
+      });
+      for (const s of segments)
+        recovery.records += Math.max(0, s.firstSeq + s.count - 1 - Math.max(acked, s.firstSeq - 1));
+      return new DiskLog(dir, options, recovery, segments, acked);
+    } catch (error) {
+      unlock(dir);
+      throw error;
+    }
+  }
+
+  /**
+   * Appends records; resolves with their sequence numbers once durable as the fsync policy says.
+   * Written in one write() call; with `group`, every append made before the next fsync shares it.
+   */
+  append(records: readonly Uint8Array[]): Promise<{ firstSeq: number; lastSeq: number }> {
+    if (this.#closed) return Promise.reject(new ClosedError('disk log'));
+    if (records.length === 0) return Promise.resolve({ firstSeq: this.#lastSeq + 1, lastSeq: this.#lastSeq });
+    let size = 0;
+    for (const r of records) {
+      if (r.length > MAX_RECORD)
+        return Promise.reject(new RangeError(`a record of ${r.length} bytes is too large`));
+      size += FRAME_HEADER + r.length;
+    }
+    const frames = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const r of records) {
+      frames.writeUInt32LE(r.length, at);
+      frames.writeUInt32LE(crc32(r), at + 4);
+      frames.set(r, at + FRAME_HEADER);
+      at += FRAME_HEADER + r.length;
+    }
+    const firstSeq = this.#lastSeq + 1;
+    let segment: Segment | undefined;
+    try {
+      segment = this.#segmentFor(firstSeq, size);
+      let written = 0;
+      while (written < size) written += writeSync(this.#fd!, frames, written);
+    } catch (error) {
+      // A write cut short (a full disk) leaves part of a frame: cut it off, so that the next
+      // append does not land after it (which would read as corruption in the middle).
+      if (segment !== undefined && this.#fd !== undefined) {
+        try {
+          ftruncateSync(this.#fd, segment.bytes);
+        } catch {
+          // The open after a crash cuts a torn tail all the same.
+        }
+      }
+      return Promise.reject(error);
+    }
+    segment.count += records.length;
+    segment.bytes += size;
+    this.#lastSeq += records.length;
+    this.#unsynced = true;
+    const range = { firstSeq, lastSeq: this.#lastSeq };
+    if (this.#fsync !== 'group') return Promise.resolve(range);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve: () => resolve(range), reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // After the appends of this turn of the event loop, one fsync for all of them.
+        setImmediate(() => this.#groupSync());
+      }
+    });
+  }
+
+  /** Every record whose sequence number is at most `seq` is acknowledged: fully acknowledged segments go. */
+  ack(seq: number): void {
+    if (seq <= this.#ackedSeq) return;
+    this.#ackedSeq = Math.min(seq, this.#lastSeq);
+    let removed = false;
+    while (this.#segments.length > 1) {
+      const first = this.#segments[0]!;
+      if (first.firstSeq + first.count - 1 > this.#ackedSeq) break;
+      this.#segments.shift();
+      // The position moves on disk with each deleted segment; in between it is written every 1024
+      // acknowledgements and at close. After a crash, what was acknowledged since is replayed
+      // again (at least once: sinks deduplicate by id).
+      this.#persistAck();
+      unlinkSync(join(this.dir, first.file));
+      removed = true;
+    }
+    if (!removed && this.#ackedSeq - this.#persistedAck >= 1024) this.#persistAck();
+  }
+
+  /** The records not acknowledged, oldest first, as their bytes (a copy each). */
+  *replay(): Generator<{ seq: number; bytes: Buffer }> {
+    for (const segment of [...this.#segments]) {
+      const data = readFileSync(join(this.dir, segment.file));
+      let at = 0;
+      for (let i = 0; i < segment.count; i++) {
+        const length = data.readUInt32LE(at);
+        const seq = segment.firstSeq + i;
+        if (seq > this.#ackedSeq)
+          yield { seq, bytes: Buffer.from(data.subarray(at + FRAME_HEADER, at + FRAME_HEADER + length)) };
+        at += FRAME_HEADER + length;
+      }
+    }
+  }
+
+  stats(): DiskLogStats {
+    let bytes = 0;
+    for (const s of this.#segments) bytes += s.bytes;
+    return {
+      bytes,
+      records: this.#lastSeq - this.#ackedSeq,
+      fsyncs: this.#fsyncs,
+      lastSeq: this.#lastSeq,
+      ackedSeq: this.#ackedSeq,
+    };
+  }
+
+  /** Syncs what was written, persists the ack position and releases the lock. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#interval);
+    this.#groupSync();
+    this.#persistAck();
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    unlock(this.dir);
+  }
+
+  #segmentFor(firstSeq: number, size: number): Segment {
+    const current = this.#segments.at(-1);
+    if (
+      current &&
+      this.#fd !== undefined &&
+      (current.bytes === 0 || current.bytes + size <= this.#segmentBytes)
+    )
+      return current;
+    if (this.#fd !== undefined) {
+      // What the closed segment holds is synced before records land in the next one.
+      if (this.#fsync !== 'never') this.#syncNow();
+      closeSync(this.#fd);
+    }
+    const file = `${String(firstSeq).padStart(SEGMENT_DIGITS, '0')}.seg`;
+    this.#fd = openSync(join(this.dir, file), 'a');
+    // The new file's directory entry must survive a power loss too.
+    if (this.#fsync !== 'never') syncDir(this.dir);
+    const segment = { file, firstSeq, count: 0, bytes: 0 };
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  #groupSync(): void {
+    this.#flushScheduled = false;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    try {
+      this.#syncNow();
+    } catch (error) {
+      for (const w of waiting) w.reject(error);
+      return;
+    }
+    for (const w of waiting) w.resolve();
+  }
+
+  #syncNow(): void {
+    if (!this.#unsynced || this.#fd === undefined) return;
+    fdatasyncSync(this.#fd);
+    this.#unsynced = false;
+    this.#fsyncs++;
+  }
+
+  #persistAck(): void {
+    if (this.#ackedSeq === this.#persistedAck) return;
+    const tmp = join(this.dir, 'acked.tmp');
+    writeFileSync(tmp, String(this.#ackedSeq));
+    const fd = openSync(tmp, 'r');
+    try {
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(this.dir, 'acked'));
+    this.#persistedAck = this.#ackedSeq;
+  }
+}
+
+/** Reads frames from the start: how many are whole and pass their checksum, and where that ends. */
+function scanSegment(data: Buffer): {
+  count: number;
+  validBytes: number;
+  totalBytes: number;
+  error?: string;
+} {
+  let at = 0;
+  let count = 0;
+  while (at < data.length) {
+    if (data.length - at < FRAME_HEADER)
+      return {
+        count,
+        validBytes: at,
+        totalBytes: data.length,
+        error: `a frame header cut off at byte ${at}`,
+      };
+    const length = data.readUInt32LE(at);
+    const end = at + FRAME_HEADER + length;
+    if (length > MAX_RECORD || end > data.length)
+      return { count, validBytes: at, totalBytes: data.length, error: `a record cut off at byte ${at}` };
+    if (crc32(data.subarray(at + FRAME_HEADER, end)) !== data.readUInt32LE(at + 4))
+      return { count, validBytes: at, totalBytes: data.length, error: `a checksum mismatch at byte ${at}` };
+    at = end;
+    count++;
+  }
+  return { count, validBytes: at, totalBytes: data.length };
+}
+
+function readAcked(dir: string): number {
+  try {
+    const n = Number(readFileSync(join(dir, 'acked'), 'utf8').trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Takes the directory's lock; returns the pid of a holder that no longer runs, taken over. */
+function lock(dir: string): number | undefined {
+  const path = join(dir, 'lock');
+  let stale: number | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      // O_EXCL: of two processes racing for a free lock, one creates the file, the other fails.
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return stale;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(holder) && holder > 0 && alive(holder)) throw new QueueLockedError(dir, holder);
+    stale = Number.isInteger(holder) && holder > 0 ? holder : undefined;
+    rmSync(path, { force: true });
+  }
+  throw new QueueLockedError(dir, undefined);
+}
+
+function unlock(dir: string): void {
+  const path = join(dir, 'lock');
+  try {
+    if (Number(readFileSync(path, 'utf8').trim()) === process.pid) unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Whether a process with this pid runs (this process counts: it may not open the log twice). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The disk log under a disk queue: what an append resolved for is there after a crash, exactly,
+ * in order; a torn tail is cut off and nothing else; a corrupt segment in the middle is set aside
+ * and reported; acknowledged segments go; one process at a time.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QueueLockedError } from '../../src/errors.js';
+import { prng } from '../../src/harness/prng.js';
+import { DiskLog } from '../../src/queue/disk-log.js';
+
+let dir: string;
+const open: DiskLog[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-disk-log-'));
+});
+afterEach(() => {
+  for (const log of open.splice(0)) log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function openLog(options = {}): DiskLog {
+  const log = DiskLog.open(dir, options);
+  open.push(log);
+  return log;
+}
+
+/**
+ * As if the process died: no sync, no ack written, nothing closed. Its lock names this process,
+ * which still runs, so the lock file is removed as a dead holder's would be taken over.
+ */
+function crash(log: DiskLog): void {
+  open.splice(open.indexOf(log), 1);
+  rmSync(join(log.dir, 'lock'), { force: true });
+}
+
+const record = (i: number, size = 20 + (i % 50)) =>
+  Buffer.from(`r${i}:`.padEnd(size, String.fromCharCode(97 + (i % 26))));
+const texts = (log: DiskLog) => [...log.replay()].map((r) => r.bytes.toString());
+const segments = () =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort();
+
+describe('DiskLog', () => {
+  it('replays every appended record, in order, after reopening; acknowledged ones are not replayed', async () => {
+    const log = openLog({ segmentBytes: 1024 });
+    const all = Array.from({ length: 300 }, (_, i) => record(i));
+    for (let i = 0; i < all.length; i += 7) await log.append(all.slice(i, i + 7));
+    expect(log.stats()).toMatchObject({ records: 300, lastSeq: 300, ackedSeq: 0 });
+    expect(segments().length).toBeGreaterThan(5);
+    log.ack(120);
+    log.close();
+    open.splice(open.indexOf(log), 1);
+    const again = openLog({ segmentBytes: 1024 });
+    expect(again.recovery).toMatchObject({ records: 180, tornBytes: 0, setAside: [] });
+    expect(texts(again)).toEqual(all.slice(120).map(String));
+    // New appends continue the sequence.
+    expect(await again.append([Buffer.from('next')])).toEqual({ firstSeq: 301, lastSeq: 301 });
+  });
+
+  it('deletes a segment once every record in it is acknowledged, and bounds disk use by what is in flight', async () => {
+    const log = openLog({ segmentBytes: 2048 });
+    for (let i = 0; i < 2000; i++) {
+      const { lastSeq } = await log.append([record(i, 100)]);
+      // The consumer keeps up to 50 records behind.
+      if (lastSeq > 50) log.ack(lastSeq - 50);
+    }
+    // At most the in-flight records and one partly acknowledged segment, plus the one being written.
+    expect(log.stats().bytes).toBeLessThanOrEqual(50 * 108 + 2 * 2048);
+    expect(segments().length).toBeLessThanOrEqual(5);
+  });
+
+  it('group commit: appends made together share one fsync, and each resolves only after it', async () => {
+    const log = openLog();
+    const before = log.stats().fsyncs;
+    const ranges = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append([record(i)])));
+    expect(ranges.map((r) => r.firstSeq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(log.stats().fsyncs - before).toBe(1);
+    await log.append([record(100)]);
+    expect(log.stats().fsyncs - before).toBe(2);
+  });
+
+  it('a torn tail, cut at any byte offset of the last segment (many seeds): every whole record before it is replayed, nothing after, never a crash', async () => {
+    const random = prng(5);
+    for (let round = 0; round < 40; round++) {
+      const sub = join(dir, `r${round}`);
+      const log = DiskLog.open(sub, { segmentBytes: 4096 });
+      const all = Array.from({ length: 60 }, (_, i) =>
+        record(round * 1000 + i, 10 + Math.floor(random() * 120)),
+      );
+      for (const r of all) await log.append([r]);
+      log.close();
+      const files = readdirSync(sub)
+        .filter((f) => f.endsWith('.seg'))
+        .sort();
+      const last = join(sub, files.at(-1)!);
+      const size = statSync(last).size;
+      const cut = Math.floor(random() * size);
+      truncateSync(last, cut);
+      const reopened = DiskLog.open(sub, { segmentBytes: 4096 });
+      const replayed = [...reopened.replay()].map((r) => r.bytes.toString());
+      // Records in earlier segments, then whole frames of the last one up to the cut.
+      expect(replayed).toEqual(all.slice(0, replayed.length).map(String));
+      const inEarlier = files.slice(0, -1).reduce((n, f) => n + countFrames(join(sub, f)), 0);
+      expect(replayed.length).toBeGreaterThanOrEqual(inEarlier);
+      expect(reopened.recovery.setAside).toEqual([]);
+      expect(reopened.recovery.tornBytes).toBe(cut - statSync(last).size);
+      // The log goes on from there.
+      const { firstSeq } = await reopened.append([Buffer.from('after')]);
+      expect(firstSeq).toBe(replayed.length + 1);
+      reopened.close();
+    }
+  });
+
+  it('a corrupt segment in the middle is set aside as .corrupt and reported, never silently skipped; the others replay', async () => {
+    const log = openLog({ segmentBytes: 600 });
+    for (let i = 0; i < 60; i++) await log.append([record(i, 40)]);
+    crash(log);
+    const files = segments();
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const middle = join(dir, files[1]!);
+    const firstOfMiddle = Number(files[1]!.slice(0, 20));
+    // Flip a byte inside the first record's bytes.
+    const bytes = readFileSync(middle);
+    bytes[12] = (bytes[12] ?? 0) ^ 0xff;
+    writeFileSync(middle, bytes);
+    const again = openLog({ segmentBytes: 600 });
+    expect(again.recovery.setAside).toEqual([
+      { file: `${files[1]}.corrupt`, readableRecords: 0, error: 'a checksum mismatch at byte 0' },
+    ]);
+    expect(existsSync(`${middle}.corrupt`)).toBe(true);
+    const replayed = texts(again);
+    // The whole set-aside segment is not replayed; every other record is, in order.
+    const lost = countFrames(`${middle}.corrupt`);
+    expect(lost).toBeGreaterThan(0);
+    expect(replayed).toEqual(
+      Array.from({ length: 60 }, (_, i) => record(i, 40).toString()).filter(
+        (_, i) => i < firstOfMiddle - 1 || i >= firstOfMiddle - 1 + lost,
+      ),
+    );
+  });
+
+  it('one process at a time: a running holder is named; a dead holder’s lock is taken over', () => {
+    openLog();
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { DiskLog } from ${JSON.stringify(new URL('../../dist/src/queue/disk-log.js', import.meta.url).href)};
+         try { DiskLog.open(${JSON.stringify(dir)}); console.log('opened'); } catch (e) { console.log(e.code, e.pid, e.message); }`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(child.stdout.trim()).toBe(
+      `SLUICE_QUEUE_LOCKED ${process.pid} queue directory ${dir} is held by process ${process.pid}, which is running`,
+    );
+    expect(() => DiskLog.open(dir)).toThrow(QueueLockedError);
+    for (const log of open.splice(0)) log.close();
+    // A process that died holding it: its pid no longer runs.
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    writeFileSync(join(dir, 'lock'), dead.stdout.trim());
+    const taken = openLog();
+    expect(taken.recovery.staleLockPid).toBe(Number(dead.stdout.trim()));
+  });
+
+  it('a write cut short leaves no partial frame for the next append to land after', async () => {
+    const log = openLog();
+    await log.append([record(1)]);
+    // A bad frame appended behind the log's back, as a write cut short would leave it…
+    appendFileSync(join(dir, segments()[0]!), Buffer.from([5, 0, 0, 0, 1]));
+    crash(log);
+    const again = openLog();
+    // …is a torn tail at open, cut off.
+    expect(again.recovery.tornBytes).toBe(5);
+    expect(texts(again)).toEqual([record(1).toString()]);
+  });
+});
+
+/** Whole frames in a segment file, by their lengths (checksums not read). */
+function countFrames(path: string): number {
+  const data = readFileSync(path);
+  let at = 0;
+  let n = 0;
+  while (at + 8 <= data.length) {
+    const length = data.readUInt32LE(at);
+    if (at + 8 + length > data.length) break;
+    at += 8 + length;
+    n++;
+  }
+  return n;
+}
