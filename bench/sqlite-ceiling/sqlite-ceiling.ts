@@ -2,7 +2,8 @@
  * `npm start`'s scenario against what SQLite itself can take: in each round, one after the other
  * (never two at once), the single-writer ceilings of ceiling-script.ts — one statement per row,
  * the sink's multi-row statements, Sluice's SqliteSink alone — and `sluice bench --scenario sqlite
- * --systems engine,seed-port`, the order rotated every round. Medians over the rounds; the ratios
+ * --systems engine,seed-port`, and the scenario's event path in one thread (path-script.ts), the
+ * order rotated every round. Medians over the rounds; the ratios
  * are taken within each round (the engine against the seed-port of its own `sluice bench` run and
  * the ceilings of its own round), then their median. Each step's other load on the machine (cores
  * busy with work that was not the step's) is reported beside it.
@@ -22,6 +23,7 @@ import { roundOrder } from '../postgres-load/round-order.js';
 import { type CeilingMode, type CeilingRun, MODES } from './ceiling-run.js';
 
 const CEILING_SCRIPT = new URL('./ceiling-script.js', import.meta.url).pathname;
+const PATH_SCRIPT = new URL('./path-script.js', import.meta.url).pathname;
 const SLUICE_CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const BENCH_SYSTEMS = ['engine', 'seed-port'] as const;
 const TIMEOUT_MS = 600_000;
@@ -41,9 +43,17 @@ function positive(name: string, fallback: number): number {
   return n;
 }
 
+/** path-script.ts's line: CPU µs per event of each path in one thread. */
+interface PathCost {
+  seedPort: number;
+  engine: number;
+  spliced: number;
+}
+
 interface Round {
   ceilings: Partial<Record<CeilingMode, CeilingRun & { otherLoadCores: number }>>;
   bench?: { results: SystemResult[]; otherLoadCores: number };
+  path?: PathCost;
 }
 
 async function run(label: string, args: string[], dir: string): Promise<string> {
@@ -105,7 +115,7 @@ async function main(): Promise<void> {
   const durationS = positive('duration', 5);
   const jsonFile = flag('json');
   const env = benchEnv();
-  const steps = [...MODES, 'bench'] as const;
+  const steps = [...MODES, 'bench', 'path'] as const;
   const done: Round[] = [];
   for (let round = 0; round < rounds; round++) {
     const current: Round = { ceilings: {} };
@@ -115,7 +125,13 @@ async function main(): Promise<void> {
       const cpu = reapedChildrenCpuUs();
       const otherLoad = () => otherLoadSince(load, reapedChildrenCpuUs() - cpu).otherLoadCores;
       try {
-        if (step === 'bench') {
+        if (step === 'path') {
+          const stdout = await run('path', [PATH_SCRIPT], dir);
+          current.path = JSON.parse(stdout.trim().split('\n').pop()!) as PathCost;
+          console.error(
+            `round ${round + 1}/${rounds} one-thread path: seed-port ${fmt(current.path.seedPort, 2)}, engine ${fmt(current.path.engine, 2)} µs/event`,
+          );
+        } else if (step === 'bench') {
           const results = await sluiceBench(roundOrder(BENCH_SYSTEMS, round), durationS, dir);
           current.bench = { results, otherLoadCores: otherLoad() };
           console.error(
@@ -163,6 +179,11 @@ async function main(): Promise<void> {
   const engineOverStatement = done.map(
     (r) => systemOf(r, 'engine').eventsPerSec / rateOf(r.ceilings.statement!),
   );
+  const path = (key: keyof PathCost) => median(done.map((r) => r.path![key]));
+  const sinkUs = median(done.map((r) => r.ceilings.sink!.cpuUs / r.ceilings.sink!.timed));
+  // Each system's CPU per event if nothing but its path and the sink cost anything: seed-port in one
+  // thread, the engine on every core with no hand-off, no producer, no contention.
+  const bound = (engineUs: number) => (env.cpus * (path('seedPort') + sinkUs)) / (engineUs + sinkUs);
   const lines = [
     `## SQLite: \`sluice bench --scenario sqlite\` against the single-writer ceiling`,
     '',
@@ -185,6 +206,12 @@ async function main(): Promise<void> {
     '',
     `engine ÷ seed-port (same run): ${fmt(median(engineOverSeedPort), 2)}× (${engineOverSeedPort.map((x) => x.toFixed(2)).join(', ')})`,
     `engine ÷ multi-row ceiling (same round): ${fmt(median(engineOverStatement), 2)} (${engineOverStatement.map((x) => x.toFixed(2)).join(', ')})`,
+    '',
+    `One thread, no sink, CPU µs/event (path-script.ts): seed-port ${fmt(path('seedPort'), 2)}, ` +
+      `engine through the ring ${fmt(path('engine'), 2)}, the ring with the payload never parsed (field spliced into its text) ${fmt(path('spliced'), 2)}; ` +
+      `SqliteSink ${fmt(sinkUs, 2)} µs/row. With nothing else costing anything, ${env.cpus} cores bound engine ÷ seed-port at ` +
+      `${env.cpus} × (${fmt(path('seedPort'), 2)} + ${fmt(sinkUs, 2)}) ÷ (${fmt(path('engine'), 2)} + ${fmt(sinkUs, 2)}) = ${fmt(bound(path('engine')), 2)}×; ` +
+      `with the payload not parsed, ${fmt(bound(path('spliced')), 2)}×.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (jsonFile)
