@@ -5,8 +5,8 @@
  *   seed-port  the bench event built, its field added (the scenario's transform), its payload
  *              serialised: what seed-port does per event besides the insert
  *   engine     the same, through the ring: pushMany (the payload serialised into shared memory),
- *              claim, each record read and decoded (its payload parsed), the transform, the
- *              payload serialised again, release
+ *              claim, each record read and decoded as the worker decodes it (its payload
+ *              parsed), the transform, the payload serialised again, release
  *   spliced    the ring path with the payload never parsed: its JSON text read from the ring and
  *              the field's `,"ingestedBy":"sluice"` spliced in before the closing brace. Not
  *              something the engine does: the bound of a payload parsed only when read, for a
@@ -16,8 +16,9 @@
  *
  *   node path-script.js [ROUNDS] [BATCHES]
  */
-import { DEFAULT_MAX_DEPTH, decodeEvent } from '../../src/codec/decode-event.js';
+import { DEFAULT_MAX_DEPTH, decodeFields } from '../../src/codec/decode-event.js';
 import type { DecodedEvent } from '../../src/codec/event.js';
+import { JsonScanner } from '../../src/codec/json-scan.js';
 import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { benchEvent } from '../../src/harness/bench-event.js';
 import addField from '../../src/harness/scenarios/transforms/add-field.js';
@@ -36,6 +37,7 @@ const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4 * 1024 * 
 const producer = new QueueProducer(queue);
 const ring = queue.rings[0]!;
 const consumer = new RingConsumer(ring);
+const scanner = new JsonScanner();
 let seq = 0;
 /** Every path's output lengths, summed, so that no path's work can be optimised away. */
 let written = 0;
@@ -61,16 +63,36 @@ const PATHS = {
   seedPort: () => {
     for (const event of events()) written += JSON.stringify(addField(event as DecodedEvent).payload).length;
   },
+  // As the worker decodes (WorkerRuntime): the fields from the record, its payload's text, parsed.
   engine: () =>
     throughRing((at) => {
       const view = readRecord(ring, at);
-      const event = decodeEvent(view, payloadText(ring, view), DEFAULT_MAX_DEPTH);
+      const start = view.payloadOffset;
+      const fields = decodeFields(
+        scanner,
+        ring.bytes,
+        start,
+        start + view.payloadLength,
+        view,
+        DEFAULT_MAX_DEPTH,
+      );
+      const event: DecodedEvent = { ...fields, payload: JSON.parse(payloadText(ring, view)) as unknown };
       written += JSON.stringify(addField(event).payload).length;
     }),
   spliced: () =>
     throughRing((at) => {
-      const text = payloadText(ring, readRecord(ring, at));
-      written += `${text.slice(0, -1)},"ingestedBy":"sluice"}`.length;
+      const view = readRecord(ring, at);
+      const start = view.payloadOffset;
+      const fields = decodeFields(
+        scanner,
+        ring.bytes,
+        start,
+        start + view.payloadLength,
+        view,
+        DEFAULT_MAX_DEPTH,
+      );
+      const text = payloadText(ring, view);
+      written += fields.id.length + `${text.slice(0, -1)},"ingestedBy":"sluice"}`.length;
     }),
 };
 
