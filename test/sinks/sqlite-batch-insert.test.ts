@@ -12,6 +12,7 @@ import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { isPerRecord } from '../../src/sinks/sink.js';
 import { prepareBatchInsert, ROWS_PER_STATEMENT } from '../../src/sinks/sqlite-batch-insert.js';
 import { SqliteSink, type SqliteSinkOptions } from '../../src/sinks/sqlite-sink.js';
+import { readDeadLetters, useScenes } from '../helpers/engine.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sluice-sqlite-batch-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -170,5 +171,36 @@ describe('SQLite batch insert', () => {
     expect(insert(batch, 0)).toBe(0);
     expect(insert([...batch.slice(0, 10), record('c-new', 1)], 0)).toBe(1);
     db.close();
+  });
+});
+
+describe('SQLite batch insert, in a pipeline', () => {
+  const scene = useScenes();
+
+  it('dead-letters the two records SQLite refuses inside full multi-row statements and stores every batch-mate once', async () => {
+    const s = scene();
+    const db = new Database(s.dbPath);
+    db.exec('CREATE TABLE stock (sku TEXT PRIMARY KEY, qty INTEGER NOT NULL) STRICT');
+    db.close();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      batch: { maxRecords: 500 },
+      sink: { type: 'sqlite', path: s.dbPath, table: 'stock', columns: { sku: 'id', qty: 'payload.qty' } },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const refused = new Set([ROWS_PER_STATEMENT * 2 + 5, ROWS_PER_STATEMENT * 4 + 17]);
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      id: `sku-${String(i).padStart(3, '0')}`,
+      payload: { qty: refused.has(i) ? 'many' : i },
+    }));
+    expect(await pipeline.pushMany(events)).toBe(300);
+    await pipeline.drained();
+    path = s.dbPath;
+    expect(query<{ sku: string; qty: number }>('SELECT sku, qty FROM stock ORDER BY sku')).toEqual(
+      events.filter((_, i) => !refused.has(i)).map((e) => ({ sku: e.id, qty: e.payload.qty as number })),
+    );
+    const letters = readDeadLetters(s.deadLetterPath);
+    expect(letters.map((l) => l.id).sort()).toEqual([...refused].map((i) => events[i]!.id));
+    expect(letters.every((l) => l.letter.reason === 'sink-rejected')).toBe(true);
   });
 });
