@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
 import type { ColumnExtractor, ColumnMap, ColumnValue, OnConflict } from './column-mapping.js';
+import type { RowInsert } from './sqlite-batch-insert.js';
 
 /** SQLite's column affinity, from the declared type (sqlite.org/datatype3.html, 3.1). */
 type Affinity = 'integer' | 'text' | 'blob' | 'real' | 'numeric';
@@ -93,17 +94,17 @@ function uniqueKeys(db: Database.Database, table: string, columns: readonly Tabl
 
 /**
  * Checks that the user's table is there to write into — the table, every mapped column, and a
- * PRIMARY KEY or UNIQUE index of exactly the conflict target — and prepares the batch's insert.
+ * PRIMARY KEY or UNIQUE index of exactly the conflict target — and describes its row insert.
  * Never creates or alters the table: what is missing is a permanent SinkError naming it.
  */
-export function prepareMappedInsert(
+export function mappedRowInsert(
   db: Database.Database,
   path: string,
   table: string,
   columns: ColumnMap,
   onConflict: OnConflict,
   extractor: ColumnExtractor,
-): (record: SinkRecord) => number {
+): RowInsert {
   const tableColumns = db.prepare(`PRAGMA table_info(${quote(table)})`).all() as TableColumn[];
   const kind = db
     .prepare("SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type IN ('table', 'view')")
@@ -133,15 +134,14 @@ export function prepareMappedInsert(
     onConflict.action === 'update' && updated.length > 0
       ? `DO UPDATE SET ${updated.map((name) => `${quote(name)} = excluded.${quote(name)}`).join(', ')}`
       : 'DO NOTHING';
-  const insert = db.prepare(
-    `INSERT INTO ${quote(table)} (${names.map(quote).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ` +
-      `ON CONFLICT (${target.map(quote).join(', ')}) ${action}`,
-  );
   const binders = affinities.map(binderFor);
-  return (record) => {
-    const values = extractor.values(record);
-    const bound: Bindable[] = new Array(values.length);
-    for (let i = 0; i < values.length; i++) bound[i] = binders[i]!(values[i]!);
-    return insert.run(bound).changes;
+  return {
+    head: `INSERT INTO ${quote(table)} (${names.map(quote).join(', ')})`,
+    tail: `ON CONFLICT (${target.map(quote).join(', ')}) ${action}`,
+    columns: names.length,
+    bind(record: SinkRecord, params: unknown[], offset: number) {
+      const values = extractor.values(record);
+      for (let i = 0; i < values.length; i++) params[offset + i] = binders[i]!(values[i]!);
+    },
   };
 }

@@ -6,7 +6,8 @@ import { SinkError } from '../errors.js';
 import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
 import { payloadJsonOf, type Sink } from './sink.js';
 import { requireOpen, sinkFailure } from './sink-support.js';
-import { prepareMappedInsert as mappedInsert } from './sqlite-mapped-table.js';
+import { prepareBatchInsert, type RowInsert } from './sqlite-batch-insert.js';
+import { mappedRowInsert } from './sqlite-mapped-table.js';
 import { WriterLock } from './writer-lock.js';
 
 export interface SqliteSinkOptions {
@@ -51,7 +52,8 @@ export type ResolvedSqliteSinkOptions = Required<Omit<SqliteSinkOptions, 'column
 
 /**
  * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of
- * `INSERT … ON CONFLICT(id) DO NOTHING` — a batch written twice stores each event once. With
+ * multi-row `INSERT … ON CONFLICT(id) DO NOTHING` (sqlite-batch-insert.ts) — a batch written twice
+ * stores each event once. With
  * `columns`, the rows go to the user's table, `ON CONFLICT (target) DO NOTHING | DO UPDATE`, in
  * batch order (a later correction of a key wins), so a batch written twice still ends the same.
  */
@@ -86,24 +88,19 @@ export class SqliteSink implements Sink {
       if (columns === undefined) throw error;
       throw sinkFailure('sqlite', `cannot open ${path}`, error, { retryable: false });
     }
-    let insert: (record: SinkRecord, at: number) => number;
+    let insert: (records: readonly SinkRecord[], at: number) => number;
     try {
       // A mapped table is checked before the pragmas, so one that is not there leaves the file as it was.
       const mapped =
-        columns && mappedInsert(db, path, table, columns, onConflict, new ColumnExtractor(columns));
+        columns && mappedRowInsert(db, path, table, columns, onConflict, new ColumnExtractor(columns));
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-      insert = mapped || envelopeInsert(db, table);
+      insert = prepareBatchInsert(db, mapped || envelopeRowInsert(db, table));
     } catch (error) {
       db.close();
       throw error;
     }
-    const batch = db.transaction((records: readonly SinkRecord[]) => {
-      const at = Date.now();
-      let inserted = 0;
-      for (const r of records) inserted += insert(r, at);
-      return inserted;
-    });
+    const batch = db.transaction((records: readonly SinkRecord[]) => insert(records, Date.now()));
     // IMMEDIATE takes the write lock up front, so two workers never deadlock upgrading a read lock.
     this.#insertBatch = (records) => batch.immediate(records);
     this.#db = db;
@@ -133,8 +130,8 @@ export class SqliteSink implements Sink {
   }
 }
 
-/** The envelope table, created if missing, and its insert: one row per event, conflicting on id. */
-function envelopeInsert(db: Database.Database, table: string): (record: SinkRecord, at: number) => number {
+/** The envelope table, created if missing, and its row: one per event, conflicting on id. */
+function envelopeRowInsert(db: Database.Database, table: string): RowInsert {
   db.exec(
     `CREATE TABLE IF NOT EXISTS "${table}" (
       id TEXT PRIMARY KEY,
@@ -145,9 +142,17 @@ function envelopeInsert(db: Database.Database, table: string): (record: SinkReco
       written_at REAL NOT NULL
     )`,
   );
-  const insert = db.prepare(
-    `INSERT INTO "${table}" (id, key, source, ts, payload, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-  );
-  return (r, at) =>
-    insert.run(r.id, r.key ?? null, r.source ?? null, r.ts ?? null, payloadJsonOf(r), at).changes;
+  return {
+    head: `INSERT INTO "${table}" (id, key, source, ts, payload, written_at)`,
+    tail: 'ON CONFLICT(id) DO NOTHING',
+    columns: 6,
+    bind(r, params, o, at) {
+      params[o] = r.id;
+      params[o + 1] = r.key ?? null;
+      params[o + 2] = r.source ?? null;
+      params[o + 3] = r.ts ?? null;
+      params[o + 4] = payloadJsonOf(r);
+      params[o + 5] = at;
+    },
+  };
 }

@@ -1,0 +1,114 @@
+/**
+ * What the sqlite scenario's event path costs per event in one thread, before any sink and with
+ * no other thread to compete with, in CPU µs (process user + system), median of the rounds:
+ *
+ *   seed-port  the bench event built, its field added (the scenario's transform), its payload
+ *              serialised: what seed-port does per event besides the insert
+ *   engine     the same, through the ring: pushMany (the payload serialised into shared memory),
+ *              claim, each record read and decoded as the worker decodes it (its payload
+ *              parsed), the transform, the payload serialised again, release
+ *   spliced    the ring path with the payload never parsed: its JSON text read from the ring and
+ *              the field's `,"ingestedBy":"sluice"` spliced in before the closing brace. Not
+ *              something the engine does: the bound of a payload parsed only when read, for a
+ *              transform that only adds a field
+ *
+ * Prints one JSON line `{ seedPort, engine, spliced }` (µs per event).
+ *
+ *   node path-script.js [ROUNDS] [BATCHES]
+ */
+import { DEFAULT_MAX_DEPTH, decodeFields } from '../../src/codec/decode-event.js';
+import type { DecodedEvent } from '../../src/codec/event.js';
+import { JsonScanner } from '../../src/codec/json-scan.js';
+import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
+import { benchEvent } from '../../src/harness/bench-event.js';
+import addField from '../../src/harness/scenarios/transforms/add-field.js';
+import { EventQueue } from '../../src/queue/event-queue.js';
+import { QueueProducer } from '../../src/queue/producer.js';
+import { payloadText, readRecord } from '../../src/queue/record-codec.js';
+import { RingConsumer } from '../../src/queue/ring-consumer.js';
+import { forEachRecord } from '../../src/queue/ring-reader.js';
+import { median } from '../lib/env.js';
+
+const BATCH = 1000;
+const rounds = Number(process.argv[2] ?? 5);
+const batches = Number(process.argv[3] ?? 800);
+
+const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4 * 1024 * 1024 }));
+const producer = new QueueProducer(queue);
+const ring = queue.rings[0]!;
+const consumer = new RingConsumer(ring);
+const scanner = new JsonScanner();
+let seq = 0;
+/** Every path's output lengths, summed, so that no path's work can be optimised away. */
+let written = 0;
+
+function events() {
+  const out = new Array<ReturnType<typeof benchEvent>>(BATCH);
+  for (let i = 0; i < BATCH; i++, seq++) out[i] = benchEvent(`path-${seq}`, seq, 1_732_800_000_000 + seq);
+  return out;
+}
+
+/** Pushes a batch through the ring and hands each record's offset to `each`, then releases it. */
+function throughRing(each: (at: number) => void): void {
+  producer.pushMany(events());
+  const range = consumer.claim(BATCH, Number.MAX_SAFE_INTEGER);
+  if (range === null || range.records !== BATCH) throw new Error('the batch did not come back whole');
+  const offsets: number[] = [];
+  forEachRecord(ring, range.start, range.end, (at) => offsets.push(at));
+  for (const at of offsets) each(at);
+  consumer.release(range.end, range.records);
+}
+
+const PATHS = {
+  seedPort: () => {
+    for (const event of events()) written += JSON.stringify(addField(event as DecodedEvent).payload).length;
+  },
+  // As the worker decodes (WorkerRuntime): the fields from the record, its payload's text, parsed.
+  engine: () =>
+    throughRing((at) => {
+      const view = readRecord(ring, at);
+      const start = view.payloadOffset;
+      const fields = decodeFields(
+        scanner,
+        ring.bytes,
+        start,
+        start + view.payloadLength,
+        view,
+        DEFAULT_MAX_DEPTH,
+      );
+      const event: DecodedEvent = { ...fields, payload: JSON.parse(payloadText(ring, view)) as unknown };
+      written += JSON.stringify(addField(event).payload).length;
+    }),
+  spliced: () =>
+    throughRing((at) => {
+      const view = readRecord(ring, at);
+      const start = view.payloadOffset;
+      const fields = decodeFields(
+        scanner,
+        ring.bytes,
+        start,
+        start + view.payloadLength,
+        view,
+        DEFAULT_MAX_DEPTH,
+      );
+      const text = payloadText(ring, view);
+      written += fields.id.length + `${text.slice(0, -1)},"ingestedBy":"sluice"}`.length;
+    }),
+};
+
+function cpuMicrosPerEvent(path: () => void): number {
+  const before = process.cpuUsage();
+  for (let b = 0; b < batches; b++) path();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / (batches * BATCH);
+}
+
+const names = Object.keys(PATHS) as (keyof typeof PATHS)[];
+for (const name of names) for (let w = 0; w < 100; w++) PATHS[name]();
+const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<
+  keyof typeof PATHS,
+  number[]
+>;
+for (let r = 0; r < rounds; r++) for (const name of names) samples[name].push(cpuMicrosPerEvent(PATHS[name]));
+const result = Object.fromEntries(names.map((name) => [name, median(samples[name])]));
+process.stdout.write(`${JSON.stringify({ ...result, written: written > 0 })}\n`);
