@@ -468,8 +468,10 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
       config.source.type === 'ndjson' && (source as NdjsonSource).tooLong > 0
         ? `, ${(source as NdjsonSource).tooLong} lines over maxLineBytes not pushed`
         : '';
+    const routes = Object.entries(summary.writtenByRoute);
+    const byRoute = routes.length > 1 ? ` (${routes.map(([name, n]) => `${name} ${n}`).join(', ')})` : '';
     process.stdout.write(
-      `sluice run: ${summary.written} written, ${summary.deadLettered} dead-lettered${skipped}, ` +
+      `sluice run: ${summary.written} written${byRoute}, ${summary.deadLettered} dead-lettered${skipped}, ` +
         `${summary.uptimeSeconds.toFixed(2)} s\n`,
     );
     if (failure !== undefined) {

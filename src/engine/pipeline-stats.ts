@@ -17,6 +17,8 @@ export class PipelineCounters {
   deferred = 0;
   latencySumMs = 0;
   latencyMaxMs = 0;
+  /** Records each route's sink acknowledged, in the order of the pipeline's routes. */
+  writtenByRoute: number[] = [];
 
   add(result: BatchResult): void {
     this.batches++;
@@ -28,6 +30,9 @@ export class PipelineCounters {
     this.permanentErrors += result.permanentErrors;
     this.latencySumMs += result.latencySumMs;
     if (result.latencyMaxMs > this.latencyMaxMs) this.latencyMaxMs = result.latencyMaxMs;
+    result.writtenByRoute.forEach((n, i) => {
+      this.writtenByRoute[i] = (this.writtenByRoute[i] ?? 0) + (n ?? 0);
+    });
     for (const [reason, n] of Object.entries(result.deadLettered) as [DeadLetterReason, number][]) {
       this.deadLettered[reason] = (this.deadLettered[reason] ?? 0) + n;
     }

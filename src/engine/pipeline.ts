@@ -40,6 +40,11 @@ import { TaskClock, taskSlots } from './task-clock.js';
 import { asWorkerMessage, type WorkerMessage } from './worker-messages.js';
 
 export interface PipelineStats extends PipelineCountersSnapshot {
+  /**
+   * Records each route's sink acknowledged, by route name (`default` without routes); an event sent
+   * to several routes counts in each, while `written` counts it once.
+   */
+  writtenByRoute: Record<string, number>;
   /** The whole queue: every partition's ring summed. */
   queue: QueueStats;
   /** Each partition's ring. */
@@ -397,6 +402,9 @@ export class Pipeline implements SourceTarget {
   stats(): PipelineStats {
     return {
       ...this.#counters.snapshot(),
+      writtenByRoute: Object.fromEntries(
+        Object.keys(this.options.routes).map((name, i) => [name, this.#counters.writtenByRoute[i] ?? 0]),
+      ),
       queue: this.#queue.stats(),
       partitions: this.#queue.partitionStats(),
       workers: this.#pool.threads.length,

@@ -321,6 +321,29 @@ describe('sluice run', () => {
     expect(dead.map((d) => d.payload.event.raw).sort()).toEqual(['not json at all', '{"id": "broken",']);
   });
 
+  it('routes from a config: each route gets what its rule takes, and the summary counts by route', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ id: `r${i}`, kind: i % 4 === 0 ? 'order' : 'view' }),
+    );
+    writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+    const config = writeConfig({
+      source: { type: 'ndjson', path: 'in.ndjson' },
+      routes: {
+        orders: { sink: SQLITE, when: { path: 'payload.kind', equals: 'order' } },
+        archive: { sink: { type: 'ndjson', path: 'archive.ndjson' } },
+      },
+      defaultRoute: 'archive',
+      deadLetter: { type: 'ndjson', path: 'dead.ndjson' },
+      workers: { max: 2 },
+    });
+    const run = await sluice('run', '--config', config);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^sluice run: 200 written \(orders 50, archive 150\), 0 dead-lettered, /);
+    expect(rows(join(dir, 'out.db'))).toEqual({ n: 50, uniq: 50 });
+    const archived = readFileSync(join(dir, 'archive.ndjson'), 'utf8').trim().split('\n');
+    expect(archived.length).toBe(150);
+  });
+
   it('a synthetic source of 5000 events writes 5000 distinct rows and exits 0', async () => {
     const config = writeConfig({
       source: { type: 'synthetic', events: 5000 },

@@ -110,6 +110,11 @@ describe('routes', () => {
       // Events, once each however many routes wrote them; each route's writes in its own counter.
       const routedIds = new Set([...expected.orders, ...expected.audit, ...expected.default]);
       expect(stats.written).toBe(routedIds.size);
+      expect(stats.writtenByRoute).toEqual({
+        default: expected.default.length,
+        orders: expected.orders.length,
+        audit: expected.audit.length,
+      });
       const text = await pipeline.metrics.metrics();
       for (const [route, list] of [
         ['orders', expected.orders],
