@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
+import { DEFAULT_WORKER_OPTIONS, type PipelineOptions } from '../config/pipeline-options.js';
 import { createPipeline, type Pipeline } from '../engine/pipeline.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { SystemResult } from './bench-report.js';
@@ -23,11 +23,43 @@ function producerThread(handle: unknown, plan: LoadPlan, youngGenerationMb: numb
   });
 }
 
-/** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
-export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+/** The engine's options: a built-in scenario's, or the user's pipeline with the bench's sinks around its own. */
+function engineOptions(
+  settings: RunSettings,
+  instruments: RunInstruments,
+  youngGenerationMb: number,
+): PipelineOptions {
   const { scenario } = settings;
-  const youngGenerationMb = settings.youngGenerationMb ?? DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb;
-  const pipeline = await createPipeline({
+  const sink = benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`);
+  const deadLetter = benchDeadLetterSpec(instruments, settings);
+  // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
+  const log = { level: 'error', pretty: process.stderr.isTTY === true } as const;
+  const metrics = { enabled: settings.metrics ?? true };
+  const configured = scenario.pipeline;
+  if (configured) {
+    return {
+      queue: configured.queue,
+      workers: {
+        ...configured.workers,
+        min: settings.workers,
+        max: settings.workers,
+        maxYoungGenerationSizeMb: youngGenerationMb,
+      },
+      batch:
+        settings.batchMaxRecords === undefined
+          ? configured.batch
+          : { maxRecords: settings.batchMaxRecords, maxBytes: configured.batch.maxBytes },
+      transform: scenario.transform,
+      sink,
+      deadLetter,
+      retry: configured.retry,
+      ordering: configured.ordering,
+      maxNestingDepth: configured.maxNestingDepth,
+      log,
+      metrics,
+    };
+  }
+  return {
     // 4 MiB holds about as many of these events as seed-port's queue (16 384): both bound the same backlog.
     queue: { capacityBytes: 4 * 1024 * 1024 },
     workers: {
@@ -36,13 +68,22 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
       maxYoungGenerationSizeMb: youngGenerationMb,
     },
     transform: scenario.transform,
-    sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
-    deadLetter: benchDeadLetterSpec(instruments),
-    // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
-    log: { level: 'error', pretty: process.stderr.isTTY === true },
-    metrics: { enabled: settings.metrics ?? true },
+    sink,
+    deadLetter,
+    log,
+    metrics,
+    ...(settings.batchMaxRecords !== undefined ? { batch: { maxRecords: settings.batchMaxRecords } } : {}),
     ...(scenario.retry ? { retry: scenario.retry } : {}),
-  });
+  };
+}
+
+/** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
+export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+  const youngGenerationMb =
+    settings.youngGenerationMb ??
+    settings.scenario.pipeline?.workers.maxYoungGenerationSizeMb ??
+    DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb;
+  const pipeline = await createPipeline(engineOptions(settings, instruments, youngGenerationMb));
   const server = settings.serve ? await serve(pipeline, settings.serve) : undefined;
   const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
   const started = performance.now();
