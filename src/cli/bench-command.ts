@@ -11,6 +11,7 @@ import { CONFIG_SYSTEMS, runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
 import type { Scenario } from '../harness/scenario.js';
 import { SCENARIOS } from '../harness/scenarios/scenarios.js';
+import { isRecommended } from '../harness/tune.js';
 import { EXIT_EVENTS_LOST, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
@@ -238,6 +239,7 @@ function progressLine(p: Progress): string {
 
 /** The summary printed at the end: one row per system, ratios of the engine to each baseline. */
 export function summaryTable(report: BenchReport): string {
+  const withFiltered = report.results.some((r) => r.filtered !== undefined);
   const rows = report.results.map((r: SystemResult) => ({
     system: r.system,
     'events/s': Math.round(r.eventsPerSec).toLocaleString('en-US'),
@@ -254,6 +256,9 @@ export function summaryTable(report: BenchReport): string {
     lost: String(r.lost),
     dup: String(r.duplicates),
     dead: String(r.deadLettered),
+    ...(withFiltered ? { filtered: String(r.filtered ?? 0) } : {}),
+    'main loop p99 ms': r.mainThread ? r.mainThread.eventLoopDelayP99Ms.toFixed(1) : '—',
+    'main µs/event': r.mainThread?.cpuUsPerEvent === undefined ? '—' : r.mainThread.cpuUsPerEvent.toFixed(2),
   }));
   const engine = report.results.find((r) => r.system === 'engine');
   const ratios = engine
@@ -329,7 +334,7 @@ export function tuneSummary(tune: NonNullable<BenchReport['tune']>): string {
     'events/s': Math.round(t.eventsPerSec).toLocaleString('en-US'),
     'p99 ms': t.latencyMs.p99.toFixed(2),
     lost: String(t.lost),
-    '': t === tune.recommended ? '← recommended' : '',
+    '': isRecommended(t, tune.recommended) ? '← recommended' : '',
   }));
   const lines = tune.configLines
     ? `\nIn the config:\n${tune.configLines.replace(/^/gm, '  ').trimEnd()}`

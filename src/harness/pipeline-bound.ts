@@ -27,6 +27,9 @@ export interface PipelineBoundInput {
   cpus: number;
   /** Offered events/s of an open-loop run; undefined for a closed loop (`--rate max`). */
   offeredRate?: number;
+  /** CPU µs per event, every thread of the process: the engine's and the single thread's. */
+  engineCpuUsPerEvent?: number;
+  singleThreadCpuUsPerEvent?: number;
 }
 
 export interface PipelineBound {
@@ -98,6 +101,11 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
         `(and workers) or a cheaper transform make it faster.`,
     };
   }
+  const cpu =
+    input.engineCpuUsPerEvent !== undefined && input.singleThreadCpuUsPerEvent !== undefined
+      ? ` — it spends ${input.engineCpuUsPerEvent.toFixed(1)} µs of CPU per event against ` +
+        `${input.singleThreadCpuUsPerEvent.toFixed(1)} µs in one thread —`
+      : '';
   const sinkPart =
     ofSinkCeiling === undefined || ofSinkCeiling > SINK_SCALES_SHARE
       ? ''
@@ -107,7 +115,8 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
     kind: 'overhead',
     sentence:
       `Sluice's own overhead bounds this pipeline: the engine's ${rate(engine)} is only ${sinkPart}` +
-      `${percent(ofParallelCeiling)} of ${parallelism} × the single-thread ${rate(singleThread)}; the time goes ` +
-      `to handing events between threads (see the per-thread profiles, --profile).`,
+      `${percent(ofParallelCeiling)} of ${parallelism} × the single-thread ${rate(singleThread)}${cpu}; the ` +
+      `difference goes to handing events between threads: producers, the ring, the dispatcher, ` +
+      `decoding in the workers (see the per-thread profiles, --profile).`,
   };
 }

@@ -260,6 +260,9 @@ function boundOf(
     workers,
     cpus,
     ...(rate === 'max' ? {} : { offeredRate: rate }),
+    ...(engine.cpuUsPerEvent !== undefined && single.cpuUsPerEvent !== undefined
+      ? { engineCpuUsPerEvent: engine.cpuUsPerEvent, singleThreadCpuUsPerEvent: single.cpuUsPerEvent }
+      : {}),
   });
 }
 

@@ -20,6 +20,15 @@ export interface TuneResult {
   configLines?: string;
 }
 
+/** Whether `trial` is the recommended setting (by its values: a report read back from JSON has copies). */
+export function isRecommended(trial: TuneTrial, recommended: TuneTrial | undefined): boolean {
+  return (
+    recommended !== undefined &&
+    trial.workers === recommended.workers &&
+    trial.batchMaxRecords === recommended.batchMaxRecords
+  );
+}
+
 /** The batch sizes tried: the configured one, a tenth of it and ten times it, within the schema's range. */
 export function tuneBatchSizes(configured: number): number[] {
   const sizes = [Math.max(1, Math.round(configured / 10)), configured, Math.min(1_000_000, configured * 10)];

@@ -121,6 +121,13 @@ describe('parseBenchArgs', () => {
   it('defaults to the sqlite scenario, 10 s per system, closed loop, one worker per CPU, two producer threads, every system', () => {
     expect(parseBenchArgs([])).toEqual({
       scenario: 'sqlite',
+      config: undefined,
+      events: undefined,
+      eventsModule: undefined,
+      tune: false,
+      p99TargetMs: 100,
+      workersGiven: false,
+      youngGenerationGiven: false,
       durationMs: 10_000,
       rate: 'max',
       workers: availableParallelism(),

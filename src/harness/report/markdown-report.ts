@@ -1,4 +1,5 @@
 import type { BenchReport, SystemResult } from '../bench-report.js';
+import { isRecommended } from '../tune.js';
 import { environmentParts } from './environment.js';
 import {
   formatCompact,
@@ -68,6 +69,7 @@ function mustBeZero(n: number): string {
 
 function resultsSection(results: readonly SystemResult[]): string[] {
   const withWorkers = results.some((r) => r.workers !== undefined);
+  const withFiltered = results.some((r) => r.filtered !== undefined);
   const withTarget = results.some((r) => r.targetRate !== undefined);
   const columns = [
     left('system'),
@@ -86,6 +88,7 @@ function resultsSection(results: readonly SystemResult[]): string[] {
     right('lost'),
     right('duplicates'),
     right('dead-lettered'),
+    ...(withFiltered ? [right('filtered')] : []),
     right('producer blocked ms'),
   ];
   const rows = results.map((r) => [
@@ -105,6 +108,7 @@ function resultsSection(results: readonly SystemResult[]): string[] {
     mustBeZero(r.lost),
     mustBeZero(r.duplicates),
     formatCount(r.deadLettered),
+    ...(withFiltered ? [formatCount(r.filtered ?? 0)] : []),
     formatSignificant(r.producerBlockedMs),
   ]);
   return [
@@ -113,6 +117,70 @@ function resultsSection(results: readonly SystemResult[]): string[] {
     'Latency is from `push()` to the sink acknowledgement. Lost and duplicates are counted by event id.',
     '',
     rows.length === 0 ? 'No results.' : markdownTable(columns, rows),
+  ];
+}
+
+function boundSection(report: BenchReport): string[] {
+  if (report.bound === undefined) return [];
+  return [
+    '## What bounds this pipeline',
+    '',
+    escapeMarkdown(report.bound.sentence),
+    '',
+    'Decided from the figures above: the engine near the sink alone is sink-bound; near min(workers, CPUs) × ' +
+      'the single thread, transform-bound; below both, what is left is the engine’s own overhead.',
+  ];
+}
+
+function mainThreadSection(results: readonly SystemResult[]): string[] {
+  const measured = results.filter((r) => r.mainThread !== undefined);
+  if (measured.length === 0) return [];
+  const rows = measured.map((r) => [
+    escapeMarkdown(r.system),
+    formatSignificant(r.mainThread!.eventLoopDelayP99Ms),
+    formatSignificant(r.mainThread!.cpuUsPerEvent),
+  ]);
+  return [
+    '## The host’s main thread',
+    '',
+    'What a service embedding the system would feel: the main thread’s event-loop delay (p99, ' +
+      '`perf_hooks.monitorEventLoopDelay`) and its own CPU time per event, while each system ran.',
+    '',
+    markdownTable(
+      [left('system'), right('event-loop delay p99 ms'), right('main-thread CPU µs per event')],
+      rows,
+    ),
+  ];
+}
+
+function tuneSection(report: BenchReport): string[] {
+  const tune = report.tune;
+  if (tune === undefined) return [];
+  const rows = tune.trials.map((t) => [
+    formatCount(t.workers),
+    formatCount(t.batchMaxRecords),
+    formatCount(t.eventsPerSec),
+    formatSignificant(t.latencyMs.p99),
+    mustBeZero(t.lost),
+    isRecommended(t, tune.recommended) ? 'recommended' : '',
+  ]);
+  return [
+    '## Tuning',
+    '',
+    escapeMarkdown(tune.summary),
+    '',
+    markdownTable(
+      [
+        right('workers'),
+        right('batch.maxRecords'),
+        right('events/s'),
+        right('p99 ms'),
+        right('lost'),
+        left(''),
+      ],
+      rows,
+    ),
+    ...(tune.configLines ? ['', '```yaml', tune.configLines.trimEnd(), '```'] : []),
   ];
 }
 
@@ -214,7 +282,10 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     ],
     configSection(report.config),
     resultsSection(report.results),
+    boundSection(report),
+    mainThreadSection(report.results),
     ratiosSection(report.results),
+    tuneSection(report),
     chartsSection(chartFiles),
     sweepSection(report),
     profilesSection(report.profiles),
