@@ -268,7 +268,7 @@ function boundOf(
 
 /**
  * `--tune`: the engine alone at every worker count from 1 to the CPUs and at a few batch sizes
- * around the configured one, each for a third of the run's duration (at least 2 s), at the run's
+ * around the configured one, each for a third of the run's duration (at least 1 s), at the run's
  * offered rate; the recommendation is the best throughput whose p99 stays under the target.
  */
 async function tune(
@@ -277,7 +277,7 @@ async function tune(
   settings: (overrides: Partial<RunSettings>) => RunSettings,
 ): Promise<TuneResult> {
   const configured = options.scenario.pipeline?.batch.maxRecords ?? 5000;
-  const durationMs = Math.max(2000, Math.round(options.durationMs / 3));
+  const durationMs = Math.max(1000, Math.round(options.durationMs / 3));
   const trials: TuneTrial[] = [];
   for (const workers of tuneWorkerCounts(options.env.cpus)) {
     for (const batchMaxRecords of tuneBatchSizes(configured)) {
