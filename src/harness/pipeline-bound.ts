@@ -30,6 +30,8 @@ export interface PipelineBoundInput {
   /** CPU µs per event, every thread of the process: the engine's and the single thread's. */
   engineCpuUsPerEvent?: number;
   singleThreadCpuUsPerEvent?: number;
+  /** The machine's 1-minute load average at the end of the run (other processes compete for CPUs). */
+  loadAverage?: number;
 }
 
 export interface PipelineBound {
@@ -101,11 +103,24 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
         `(and workers) or a cheaper transform make it faster.`,
     };
   }
-  const cpu =
-    input.engineCpuUsPerEvent !== undefined && input.singleThreadCpuUsPerEvent !== undefined
-      ? ` — it spends ${input.engineCpuUsPerEvent.toFixed(1)} µs of CPU per event against ` +
-        `${input.singleThreadCpuUsPerEvent.toFixed(1)} µs in one thread —`
-      : '';
+  const figures: string[] = [];
+  if (input.engineCpuUsPerEvent !== undefined && input.singleThreadCpuUsPerEvent !== undefined) {
+    figures.push(
+      `at ${input.engineCpuUsPerEvent.toFixed(1)} µs of CPU per event against ` +
+        `${input.singleThreadCpuUsPerEvent.toFixed(1)} µs in one thread (the extra is the cost of handing ` +
+        'events between threads)',
+    );
+  }
+  if (input.engineCpuUsPerEvent !== undefined) {
+    const busy = (engine * input.engineCpuUsPerEvent) / 1e6;
+    const load = input.loadAverage === undefined ? '' : `, load average ${input.loadAverage.toFixed(1)}`;
+    figures.push(
+      `with ${busy.toFixed(1)} of ${cpus} CPUs busy${load}` +
+        (busy < 0.8 * parallelism
+          ? ' (the rest of the time its threads waited: for each other, or for CPUs other processes held)'
+          : ''),
+    );
+  }
   const sinkPart =
     ofSinkCeiling === undefined || ofSinkCeiling > SINK_SCALES_SHARE
       ? ''
@@ -115,8 +130,7 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
     kind: 'overhead',
     sentence:
       `Sluice's own overhead bounds this pipeline: the engine's ${rate(engine)} is only ${sinkPart}` +
-      `${percent(ofParallelCeiling)} of ${parallelism} × the single-thread ${rate(singleThread)}${cpu}; the ` +
-      `difference goes to handing events between threads: producers, the ring, the dispatcher, ` +
-      `decoding in the workers (see the per-thread profiles, --profile).`,
+      `${percent(ofParallelCeiling)} of ${parallelism} × the single-thread ${rate(singleThread)}` +
+      `${figures.length > 0 ? `, ${figures.join(', ')}` : ''}; see --profile for where the time goes.`,
   };
 }

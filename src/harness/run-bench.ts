@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
@@ -263,6 +263,7 @@ function boundOf(
     ...(engine.cpuUsPerEvent !== undefined && single.cpuUsPerEvent !== undefined
       ? { engineCpuUsPerEvent: engine.cpuUsPerEvent, singleThreadCpuUsPerEvent: single.cpuUsPerEvent }
       : {}),
+    loadAverage: loadavg()[0]!,
   });
 }
 

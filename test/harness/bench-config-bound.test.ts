@@ -46,12 +46,17 @@ describe('classifyBound', () => {
       cpus: 2,
       engineCpuUsPerEvent: 12.25,
       singleThreadCpuUsPerEvent: 8.5,
+      loadAverage: 3.04,
     });
     expect(bound.kind).toBe('overhead');
     expect(bound.sentence).toMatch(/^Sluice's own overhead bounds this pipeline/);
     expect(bound.sentence).toContain('10 % of the sink');
     expect(bound.sentence).toContain('50 % of 2 × the single-thread');
     expect(bound.sentence).toContain('12.3 µs of CPU per event against 8.5 µs in one thread');
+    // 100 000 events/s × 12.25 µs: 1.2 CPUs of 2 busy, the rest waiting.
+    expect(bound.sentence).toContain(
+      'with 1.2 of 2 CPUs busy, load average 3.0 (the rest of the time its threads waited',
+    );
   });
 
   it('counts no more threads than CPUs: 8 workers on 2 CPUs run 2 at a time', () => {
