@@ -7,6 +7,7 @@ import { loadRunConfig, type RunConfig } from '../config/run-config.js';
 import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { configScenario } from '../harness/config-scenario.js';
+import { stagesBar } from '../harness/engine-stages.js';
 import { CONFIG_SYSTEMS, runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
 import type { Scenario } from '../harness/scenario.js';
@@ -394,6 +395,12 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     },
   });
   console.log(`\n${summaryTable(report)}`);
+  const stages = report.results.find((r) => r.system === 'engine')?.stages;
+  if (stages && configured) {
+    console.log(
+      `\nengine, mean per batch of ${stages.meanBatchRecords.toFixed(0)} (push → ack ${stages.meanLatencyMs.toFixed(2)} ms):\n  ${stagesBar(stages)}`,
+    );
+  }
   if (report.bound) console.log(`\n${report.bound.sentence}`);
   if (report.tune) console.log(`\n${tuneSummary(report.tune)}`);
   if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);

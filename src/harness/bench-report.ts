@@ -41,6 +41,8 @@ export interface SystemResult {
    * monitorEventLoopDelay, 10 ms resolution) and its own CPU time per event handled, µs (Linux).
    */
   mainThread?: { eventLoopDelayP99Ms: number; cpuUsPerEvent?: number };
+  /** The engine only: where an event's time goes, from the engine's own counters (engine-stages.ts). */
+  stages?: import('./engine-stages.js').EngineStages;
   /** Producer time spent blocked on a full queue, ms. */
   producerBlockedMs?: number;
   /** Worker threads used (engine, piscina-per-event) or concurrent consumers (seed-port). */

@@ -3,6 +3,7 @@ import { DEFAULT_WORKER_OPTIONS, type PipelineOptions } from '../config/pipeline
 import { createPipeline, type Pipeline } from '../engine/pipeline.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { SystemResult } from './bench-report.js';
+import { engineStages } from './engine-stages.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
 import { RunSampler } from './run-sampler.js';
 import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
@@ -95,12 +96,21 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
   await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;
   const stats = pipeline.stats();
+  const live = pipeline.liveStats();
+  const stages = engineStages({
+    busySeconds: live.busySeconds,
+    sinkWriteSeconds: live.sinkWriteSeconds,
+    batches: stats.batches,
+    meanBatchRecords: stats.meanBatchRecords,
+    meanLatencyMs: stats.meanLatencyMs,
+  });
   sampler.stop();
   await pipeline.close();
   await server?.close();
   return systemResult('engine', settings, instruments, blocksOf(plans, outcomes), seconds, sampler, {
     producerBlockedMs: stats.queue.producerBlockedMs,
     maxQueueDepth: Math.max(sampler.maxDepth, 0),
+    ...(stages ? { stages } : {}),
   });
 }
 

@@ -140,6 +140,14 @@ describe('sluice bench --config with a transform file and the SQLite sink', () =
       });
     }
     expect(systems['sink-alone']!.deadLettered).toBe(0);
+    // The engine's stages, from two independent sets of counters: the workers' busy time (metrics
+    // block) fits within the mean push → ack latency the batches reported, give or take batch sizes.
+    const stages = systems.engine!.stages!;
+    expect(stages.batches).toBeGreaterThan(0);
+    expect(stages.decodeTransformMs + stages.sinkWriteMs).toBeLessThanOrEqual(stages.meanLatencyMs * 1.1);
+    expect(stages.queueWaitMs + stages.decodeTransformMs + stages.sinkWriteMs).toBeGreaterThanOrEqual(
+      stages.meanLatencyMs * 0.9,
+    );
     expect(systems['sink-alone']!.filtered).toBeUndefined();
 
     // Read back: the configured database holds one row per event written, by every system; the

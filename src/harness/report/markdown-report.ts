@@ -1,4 +1,5 @@
 import type { BenchReport, SystemResult } from '../bench-report.js';
+import { stagesBar } from '../engine-stages.js';
 import { isRecommended } from '../tune.js';
 import { environmentParts } from './environment.js';
 import {
@@ -129,6 +130,34 @@ function boundSection(report: BenchReport): string[] {
     '',
     'Decided from the figures above: the engine near the sink alone is sink-bound; near min(workers, CPUs) × ' +
       'the single thread, transform-bound; below both, what is left is the engine’s own overhead.',
+  ];
+}
+
+function stagesSection(results: readonly SystemResult[]): string[] {
+  const stages = results.find((r) => r.system === ENGINE_SYSTEM)?.stages;
+  if (stages === undefined) return [];
+  const rows = [
+    ['queue wait', stages.queueWaitMs, undefined],
+    ['decode + transform', stages.decodeTransformMs, stages.workerUsPerEvent.decodeTransform],
+    ['sink write', stages.sinkWriteMs, stages.workerUsPerEvent.sinkWrite],
+  ].map(([name, ms, us]) => [
+    String(name),
+    formatSignificant(ms as number),
+    formatSignificant(us as number | undefined),
+  ]);
+  return [
+    '## Where the engine’s time goes',
+    '',
+    `From the engine’s own counters: mean per batch (${formatSignificant(stages.meanBatchRecords)} records on ` +
+      `average, ${formatCount(stages.batches)} batches); every event of a batch waits for all of it. The queue ` +
+      `wait is the engine’s mean push → ack latency (${formatSignificant(stages.meanLatencyMs)} ms) less the ` +
+      'worker’s time. The wait for in-order release after the ack has no engine counter yet and is not shown.',
+    '',
+    markdownTable([left('stage'), right('ms per batch'), right('worker µs per event')], rows),
+    '',
+    '```',
+    stagesBar(stages),
+    '```',
   ];
 }
 
@@ -283,6 +312,7 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     configSection(report.config),
     resultsSection(report.results),
     boundSection(report),
+    stagesSection(report.results),
     mainThreadSection(report.results),
     ratiosSection(report.results),
     tuneSection(report),
