@@ -29,7 +29,9 @@ deadLetter, queue, workers, batch, retry, ordering; its source only supplies eve
 ways on the same events — the engine as configured; the same transform and sink in one thread
 (single-thread); and the sink alone, fed records already transformed by one thread as fast as it
 accepts them (sink-alone: its ceiling). The report then says what bounds the pipeline: the
-transform, the sink, or Sluice's own overhead. Every event gets a run id (<run>-<n>, unique on every
+transform, the sink, or Sluice's own overhead; where the engine's time goes (queue wait, decode +
+transform, sink write per batch); and, for every system, the main thread's event-loop delay p99 and
+CPU per event. Every event gets a run id (<run>-<n>, unique on every
 pass, so a deduplicating sink stores each) and its intended send time as ts; events are counted by
 id at the sink, an event the transform filters out as filtered, a flatMap's first output for its event.
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchReport, SystemResult } from '../../src/harness/bench-report.js';
+import { benchReportProblems } from '../harness/bench-report-schema.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -115,6 +116,7 @@ describe('sluice bench --config with a transform file and the SQLite sink', () =
     expect(run.stderr).not.toContain('internal error');
     expect(run.code).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
+    expect(benchReportProblems(report)).toEqual([]);
     expect(report.results.map((r) => r.system)).toEqual(['engine', 'single-thread', 'sink-alone']);
     const systems = byName(report);
     for (const r of report.results) {
