@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
@@ -8,6 +8,12 @@ import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { configScenario } from '../harness/config-scenario.js';
 import { stagesBar } from '../harness/engine-stages.js';
+import {
+  type CodeKinds,
+  type CpuProfile,
+  profileSummaryText,
+  summarizeProfile,
+} from '../harness/report/profile-summary.js';
 import { CONFIG_SYSTEMS, runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
 import type { Scenario } from '../harness/scenario.js';
@@ -59,7 +65,9 @@ Options:
   --out DIR           write a Markdown report with SVG charts (and profiles) into DIR
   --sweep             also measure throughput and latency at 10 %…120 % of the engine's maximum rate
                       (every system but sink-alone)
-  --profile           write V8 CPU profiles (.cpuprofile) of the main thread and every worker into --out
+  --profile           write V8 CPU profiles (.cpuprofile) of the main thread and every worker into --out,
+                      named by thread (main, engine.worker-1, engine.producer-1, …), and report each
+                      thread's top functions and its time in the transform, the sink, Sluice, GC, idle
   --serve HOST:PORT   serve the engine's live dashboard, /metrics, /healthz, /readyz while it runs
   --metrics on|off    the engine's metrics recording (default: on; off measures its cost)
   --young-generation-mb N
@@ -272,10 +280,41 @@ export function summaryTable(report: BenchReport): string {
   return `${formatTable(rows)}\n${ratios.join('   ')}`;
 }
 
+/** `CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile`, as Node names a profile. */
+const NODE_PROFILE_NAME = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.(\d+)\.cpuprofile$/;
+
+/**
+ * Renames the profiles process `pid` wrote after the thread that ran them: `main`, or
+ * `<system>.<role>` (`engine.worker-1`, `engine.producer-2`, …) from the report's thread ids; a
+ * thread the report does not name (one that wrote nothing) keeps its id: `thread-<id>`.
+ */
+function nameProfiles(
+  dir: string,
+  pid: number,
+  report: BenchReport | undefined,
+): { file: string; thread: string }[] {
+  const roles = new Map<number, string>();
+  for (const result of report?.results ?? []) {
+    for (const { role, threadId } of result.threads ?? []) roles.set(threadId, `${result.system}.${role}`);
+  }
+  const named: { file: string; thread: string }[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const match = NODE_PROFILE_NAME.exec(file);
+    if (!match || Number(match[1]) !== pid) continue;
+    const threadId = Number(match[2]);
+    const thread = threadId === 0 ? 'main' : (roles.get(threadId) ?? `thread-${threadId}`);
+    let target = `${thread}.cpuprofile`;
+    if (existsSync(join(dir, target))) target = `${thread}.${match[3]}.cpuprofile`;
+    renameSync(join(dir, file), join(dir, target));
+    named.push({ file: target, thread });
+  }
+  return named;
+}
+
 /**
  * `--profile`: runs the same command again under `--cpu-prof`, which profiles the main thread and
  * every worker thread. The main thread's profile is written only when that process exits, so the
- * report is completed here, afterwards, with the full list.
+ * report is completed here, afterwards: the profiles named by thread role, and each summarised.
  */
 async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): Promise<number> {
   const out = options.out!;
@@ -290,17 +329,37 @@ async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): 
   ];
   const child = spawn(process.execPath, args, { stdio: 'inherit' });
   const code = await new Promise<number>((done) => child.on('exit', (c) => done(c ?? 1)));
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const reportFile = join(out, 'report.json');
-  if (existsSync(reportFile)) {
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as BenchReport;
-    report.profiles = files.map((f) => join('profiles', f));
+  const report = existsSync(reportFile)
+    ? (JSON.parse(readFileSync(reportFile, 'utf8')) as BenchReport)
+    : undefined;
+  const named = nameProfiles(dir, child.pid!, report);
+  const kinds: CodeKinds = {
+    sluiceRoot: new URL('../../', import.meta.url).href,
+    ...(typeof report?.config.transform === 'string' ? { transform: report.config.transform } : {}),
+    ...(typeof report?.config.sinkModule === 'string' ? { sinkModule: report.config.sinkModule } : {}),
+  };
+  const summaries = named.map(({ file, thread }) =>
+    summarizeProfile(
+      JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile,
+      join('profiles', file),
+      thread,
+      kinds,
+    ),
+  );
+  if (report) {
+    report.profiles = named.map(({ file }) => join('profiles', file));
+    report.profileSummaries = summaries;
     const { writeReport } = await import('../harness/report/write-report.js');
     await writeReport(report, out);
     if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
   }
-  console.log('\nCPU profiles (main thread and every worker thread; open in Chrome DevTools or speedscope):');
-  for (const file of files) console.log(`  ${join(dir, file)}`);
+  console.log(
+    '\nWhere each thread spent its time (self time; open a profile in Chrome DevTools or speedscope):',
+  );
+  console.log(profileSummaryText(summaries));
+  console.log('\nCPU profiles:');
+  for (const { file } of named) console.log(`  ${join(dir, file)}`);
   return code;
 }
 

@@ -41,6 +41,8 @@ export interface SystemResult {
    * monitorEventLoopDelay, 10 ms resolution) and its own CPU time per event handled, µs (Linux).
    */
   mainThread?: { eventLoopDelayP99Ms: number; cpuUsPerEvent?: number };
+  /** The worker and producer threads the system ran, by role (`worker-1`, `producer-1`, …), for naming profiles. */
+  threads?: { role: string; threadId: number }[];
   /** The engine only: where an event's time goes, from the engine's own counters (engine-stages.ts). */
   stages?: import('./engine-stages.js').EngineStages;
   /** Producer time spent blocked on a full queue, ms. */
@@ -86,6 +88,8 @@ export interface BenchReport {
   bound?: import('./pipeline-bound.js').PipelineBound;
   /** `--tune`: the settings tried and the one recommended. */
   tune?: import('./tune.js').TuneResult;
+  /** --profile: each thread's profile in words (top functions, time by kind of code). */
+  profileSummaries?: import('./report/profile-summary.js').ProfileSummary[];
   /** Files written by --profile, relative to --out. */
   profiles?: string[];
 }

@@ -11,7 +11,12 @@ import { blocksOf, loadPlans, systemResult } from './systems.js';
 
 const PRODUCER = new URL('../../workers/bench-producer.js', import.meta.url);
 
-function producerThread(handle: unknown, plan: LoadPlan, youngGenerationMb: number): Promise<LoadOutcome> {
+function producerThread(
+  handle: unknown,
+  plan: LoadPlan,
+  youngGenerationMb: number,
+  started: (threadId: number) => void,
+): Promise<LoadOutcome> {
   return new Promise((resolve, reject) => {
     // Producer threads allocate per event like the engine's workers and get the same young
     // generation, so a run's memory reflects one setting (0 = V8's default).
@@ -19,6 +24,7 @@ function producerThread(handle: unknown, plan: LoadPlan, youngGenerationMb: numb
       workerData: { handle, plan },
       resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
     });
+    started(worker.threadId);
     worker.once('message', resolve);
     worker.once('error', reject);
   });
@@ -90,8 +96,11 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
   const started = performance.now();
   const plans = loadPlans(settings, instruments, settings.producers);
   instruments.beginLoad(settings.durationMs);
+  const producers: number[] = [];
   const outcomes = await Promise.all(
-    plans.map((plan) => producerThread(pipeline.producerHandle, plan, youngGenerationMb)),
+    plans.map((plan) =>
+      producerThread(pipeline.producerHandle, plan, youngGenerationMb, (id) => producers.push(id)),
+    ),
   );
   await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;
@@ -111,6 +120,10 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
     producerBlockedMs: stats.queue.producerBlockedMs,
     maxQueueDepth: Math.max(sampler.maxDepth, 0),
     ...(stages ? { stages } : {}),
+    threads: [
+      ...instruments.workerThreadIds().map((threadId, k) => ({ role: `worker-${k + 1}`, threadId })),
+      ...producers.map((threadId, k) => ({ role: `producer-${k + 1}`, threadId })),
+    ],
   });
 }
 

@@ -1,3 +1,4 @@
+import { threadId } from 'node:worker_threads';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
 import { wallClockMs } from '../queue/record-codec.js';
@@ -24,6 +25,11 @@ export interface LedgerSinkOptions {
    * duplicates.
    */
   latencyFrom?: SharedArrayBuffer;
+  /**
+   * Int32 slot 0 a count, then thread ids: each sink built in a worker thread records its thread's
+   * id there, so that profiles can be named by role (`--profile`).
+   */
+  threads?: SharedArrayBuffer;
   /** One Int32 counting acknowledged records, bumped once per batch (the live progress line). */
   progress?: SharedArrayBuffer;
   /**
@@ -70,6 +76,12 @@ export class LedgerSink implements Sink {
     this.#latencyFrom = options.latencyFrom ? new Float64Array(options.latencyFrom) : undefined;
     this.#inner = inner;
     this.#random = prng((options.flaky?.seed ?? 7) ^ Math.imul(threadSeed, 0x9e3779b1));
+    if (options.threads && threadId !== 0) {
+      const view = new Int32Array(options.threads);
+      // The add hands each sink its own slot; the harness reads the slots after the threads are done.
+      const slot = Atomics.add(view, 0, 1);
+      if (slot < view.length - 1) Atomics.store(view, 1 + slot, threadId);
+    }
   }
 
   async open(): Promise<void> {

@@ -145,6 +145,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     sink: options.sink,
     systems: options.systems,
     description: scenario.description,
+    transform: scenario.pipeline ? scenario.pipeline.transform : scenario.transform.href,
+    ...(scenario.pipeline && 'module' in scenario.pipeline.sink
+      ? { sinkModule: scenario.pipeline.sink.module }
+      : {}),
     /** Latency percentiles leave out events acknowledged in the first this-many seconds of a run. */
     latencyWarmupSeconds: warmupMs(options.durationMs) / 1000,
   };

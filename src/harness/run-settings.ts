@@ -67,6 +67,24 @@ export class RunInstruments {
   /** Records the sink acknowledged so far, counted per batch by the sink side. */
   readonly progress = new SharedArrayBuffer(4);
 
+  /**
+   * Thread ids of the worker threads whose sink wrote for the run (LedgerSinkOptions.threads):
+   * Int32 slot 0 counts them, then one id per slot.
+   */
+  readonly threads = new SharedArrayBuffer(4 * (1 + MAX_THREADS));
+
+  /** The distinct worker thread ids recorded in `threads`, in the order they first wrote. */
+  workerThreadIds(): number[] {
+    const view = new Int32Array(this.threads);
+    const n = Math.min(Atomics.load(view, 0), MAX_THREADS);
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = Atomics.load(view, 1 + i);
+      if (id !== 0 && !ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  }
+
   /** Wall-clock ms from which latencies count (see LedgerSinkOptions.latencyFrom). */
   readonly latencyFrom = new SharedArrayBuffer(8);
 
@@ -79,6 +97,9 @@ export class RunInstruments {
     return Atomics.load(new Int32Array(this.progress), 0);
   }
 }
+
+/** Worker threads whose ids a run records at most. */
+const MAX_THREADS = 256;
 
 const LEDGER_SINK = new URL('./ledger-sink.js', import.meta.url).href;
 
@@ -95,6 +116,7 @@ export function benchSinkSpec(
     histogram: instruments.histogram.buffer,
     latencyFrom: instruments.latencyFrom,
     progress: instruments.progress,
+    threads: instruments.threads,
   };
   if (scenario.pipeline) options.filtered = instruments.filtered.buffer;
   if (scenario.flaky) options.flaky = scenario.flaky;

@@ -11,6 +11,7 @@ import {
   MISSING,
 } from './format.js';
 import { type Column, escapeMarkdown, markdownTable } from './markdown-table.js';
+import { TIME_KINDS } from './profile-summary.js';
 import { KNEE_MIN_RISE, kneeIndex, sweepBySystem } from './sweep-knee.js';
 
 /** Where each chart was written, relative to the Markdown file; a chart left out is not linked. */
@@ -296,9 +297,45 @@ function sweepSection(report: BenchReport): string[] {
   ];
 }
 
-function profilesSection(profiles: readonly string[] | undefined): string[] {
+function profilesSection(report: BenchReport): string[] {
+  const { profiles, profileSummaries } = report;
   if (profiles === undefined || profiles.length === 0) return [];
-  return ['## Profiles', '', ...profiles.map((p) => `- [${escapeMarkdown(p)}](${linkTarget(p)})`)];
+  const lines = ['## Profiles', '', ...profiles.map((p) => `- [${escapeMarkdown(p)}](${linkTarget(p)})`)];
+  if (profileSummaries === undefined || profileSummaries.length === 0) return lines;
+  const percent = (x: number) => `${formatPlain(Math.round(x * 100))} %`;
+  const shares = profileSummaries.map((s) => [
+    escapeMarkdown(s.thread),
+    formatCount(s.sampledMs),
+    ...TIME_KINDS.map((k) => percent(s.shares[k])),
+  ]);
+  const top = profileSummaries.flatMap((s) =>
+    s.top
+      .slice(0, 5)
+      .map((f) => [
+        escapeMarkdown(s.thread),
+        escapeMarkdown(f.name),
+        escapeMarkdown(f.where),
+        f.kind,
+        formatSignificant(f.selfMs),
+        percent(f.share),
+      ]),
+  );
+  return [
+    ...lines,
+    '',
+    'Sampled time of each thread by kind of code: the transform module, the sink (its module, its ' +
+      'driver, Sluice’s sinks), Sluice’s own code, the bench’s load generation and accounting, garbage ' +
+      'collection, idle, V8 itself (program), and the rest (Node’s internals, other modules).',
+    '',
+    markdownTable([left('thread'), right('sampled ms'), ...TIME_KINDS.map((k) => right(k))], shares),
+    '',
+    'Top functions by self time, per thread (idle left out):',
+    '',
+    markdownTable(
+      [left('thread'), left('function'), left('where'), left('kind'), right('self ms'), right('share')],
+      top,
+    ),
+  ];
 }
 
 /** The human-readable report of one `sluice bench` run, linking the charts in `chartFiles`. */
@@ -318,7 +355,7 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     tuneSection(report),
     chartsSection(chartFiles),
     sweepSection(report),
-    profilesSection(report.profiles),
+    profilesSection(report),
   ].filter((s) => s.length > 0);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
