@@ -8,6 +8,7 @@ import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { configScenario } from '../harness/config-scenario.js';
 import { stagesBar } from '../harness/engine-stages.js';
+import { flameGraphSvg } from '../harness/report/flame-graph.js';
 import {
   type CodeKinds,
   type CpuProfile,
@@ -339,14 +340,18 @@ async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): 
     ...(typeof report?.config.transform === 'string' ? { transform: report.config.transform } : {}),
     ...(typeof report?.config.sinkModule === 'string' ? { sinkModule: report.config.sinkModule } : {}),
   };
-  const summaries = named.map(({ file, thread }) =>
-    summarizeProfile(
-      JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile,
-      join('profiles', file),
-      thread,
-      kinds,
-    ),
-  );
+  const summaries = named.map(({ file, thread }) => {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const flame = file.replace(/\.cpuprofile$/, '.flame.svg');
+    writeFileSync(
+      join(dir, flame),
+      flameGraphSvg(profile, `${thread} — ${report?.scenario ?? 'sluice bench'}`, kinds),
+    );
+    return {
+      ...summarizeProfile(profile, join('profiles', file), thread, kinds),
+      flameGraph: join('profiles', flame),
+    };
+  });
   if (report) {
     report.profiles = named.map(({ file }) => join('profiles', file));
     report.profileSummaries = summaries;
@@ -358,8 +363,10 @@ async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): 
     '\nWhere each thread spent its time (self time; open a profile in Chrome DevTools or speedscope):',
   );
   console.log(profileSummaryText(summaries));
-  console.log('\nCPU profiles:');
-  for (const { file } of named) console.log(`  ${join(dir, file)}`);
+  console.log('\nCPU profiles, and their flame graphs (SVG, open offline in any browser):');
+  for (const { file } of named) {
+    console.log(`  ${join(dir, file)}\n  ${join(dir, file.replace(/\.cpuprofile$/, '.flame.svg'))}`);
+  }
   return code;
 }
 

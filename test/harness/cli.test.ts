@@ -293,6 +293,7 @@ describe('sluice bench --profile --out DIR', () => {
       const total = Object.values(summary.shares).reduce((n, x) => n + x, 0);
       expect(total, summary.thread).toBeCloseTo(1, 6);
       expect(summary.top.length, summary.thread).toBeGreaterThan(0);
+      expect(existsSync(resolve(out, summary.flameGraph!)), `${summary.thread}'s flame graph`).toBe(true);
     }
     // The worker ran the scenario's transform and Sluice's event path; the producers pushed.
     const worker = summaries.find((s) => s.thread === 'engine.worker-1')!;

@@ -300,7 +300,16 @@ function sweepSection(report: BenchReport): string[] {
 function profilesSection(report: BenchReport): string[] {
   const { profiles, profileSummaries } = report;
   if (profiles === undefined || profiles.length === 0) return [];
-  const lines = ['## Profiles', '', ...profiles.map((p) => `- [${escapeMarkdown(p)}](${linkTarget(p)})`)];
+  const flames = new Map((profileSummaries ?? []).map((s) => [s.file, s.flameGraph]));
+  const lines = [
+    '## Profiles',
+    '',
+    ...profiles.map((p) => {
+      const flame = flames.get(p);
+      const graph = flame === undefined ? '' : ` · [flame graph](${linkTarget(flame)})`;
+      return `- [${escapeMarkdown(p)}](${linkTarget(p)})${graph}`;
+    }),
+  ];
   if (profileSummaries === undefined || profileSummaries.length === 0) return lines;
   const percent = (x: number) => `${formatPlain(Math.round(x * 100))} %`;
   const shares = profileSummaries.map((s) => [

@@ -28,6 +28,8 @@ export type TimeKind = (typeof TIME_KINDS)[number];
 export interface ProfileSummary {
   /** The profile file, relative to --out. */
   file: string;
+  /** Its flame graph (flame-graph.ts), an SVG relative to --out. */
+  flameGraph?: string;
   /** `main`, or `<system>.<role>` (`engine.worker-1`, `engine.producer-1`, …). */
   thread: string;
   /** Sampled time, ms. */
