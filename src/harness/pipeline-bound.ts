@@ -55,11 +55,17 @@ export const SINK_BOUND_SHARE = 0.8;
 export const SINK_SCALES_SHARE = 1.25;
 /** The engine within this share of cores × one thread is transform-bound. */
 export const TRANSFORM_BOUND_SHARE = 0.7;
+/** More CPU per event than one thread by more than this share is the engine's own extra work. */
+const EXTRA_CPU_SHARE = 0.05;
+/** Fewer CPUs busy than this share of the engine's parallelism means its threads waited. */
+const BUSY_SHARE = 0.8;
 /** An open-loop engine at this share of its offered rate kept up with it. */
 const KEPT_UP_SHARE = 0.95;
 
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} events/s`;
 const percent = (x: number) => `${Math.round(x * 100)} %`;
+/** At least `share`, as the sentence shows it (whole percent): a figure printed as 70 % meets 70 %. */
+const atLeast = (x: number, share: number) => Math.round(x * 100) >= Math.round(share * 100);
 
 /** Classifies a run's figures; see the module comment for the rule. */
 export function classifyBound(input: PipelineBoundInput): PipelineBound {
@@ -82,7 +88,7 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
   if (
     ofSinkCeiling !== undefined &&
     sinkAlone !== undefined &&
-    ofSinkCeiling >= SINK_BOUND_SHARE &&
+    atLeast(ofSinkCeiling, SINK_BOUND_SHARE) &&
     ofSinkCeiling <= SINK_SCALES_SHARE
   ) {
     return {
@@ -93,7 +99,7 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
         `the sink alone accepts from one writer (${rate(sinkAlone)}), so more workers will not make it faster.`,
     };
   }
-  if (ofParallelCeiling >= TRANSFORM_BOUND_SHARE) {
+  if (atLeast(ofParallelCeiling, TRANSFORM_BOUND_SHARE)) {
     return {
       ...base,
       kind: 'transform',
@@ -103,23 +109,25 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
         `(and workers) or a cheaper transform make it faster.`,
     };
   }
-  const figures: string[] = [];
-  if (input.engineCpuUsPerEvent !== undefined && input.singleThreadCpuUsPerEvent !== undefined) {
-    figures.push(
-      `at ${input.engineCpuUsPerEvent.toFixed(1)} µs of CPU per event against ` +
-        `${input.singleThreadCpuUsPerEvent.toFixed(1)} µs in one thread (the extra is the cost of handing ` +
-        'events between threads)',
-    );
+  let cpuClause = '';
+  const { engineCpuUsPerEvent: engineCpu, singleThreadCpuUsPerEvent: singleCpu } = input;
+  if (engineCpu !== undefined && singleCpu !== undefined && singleCpu > 0) {
+    const extra = engineCpu / singleCpu - 1;
+    cpuClause =
+      extra > EXTRA_CPU_SHARE
+        ? `; it spends ${engineCpu.toFixed(1)} µs of CPU per event against ${singleCpu.toFixed(1)} µs in one ` +
+          `thread, ${percent(extra)} more: the cost of handing events between threads`
+        : `; it spends no more CPU per event than one thread (${engineCpu.toFixed(1)} µs against ${singleCpu.toFixed(1)})`;
   }
-  if (input.engineCpuUsPerEvent !== undefined) {
-    const busy = (engine * input.engineCpuUsPerEvent) / 1e6;
-    const load = input.loadAverage === undefined ? '' : `, load average ${input.loadAverage.toFixed(1)}`;
-    figures.push(
-      `with ${busy.toFixed(1)} of ${cpus} CPUs busy${load}` +
-        (busy < 0.8 * parallelism
-          ? ' (the rest of the time its threads waited: for each other, or for CPUs other processes held)'
-          : ''),
-    );
+  let busyClause = '';
+  if (engineCpu !== undefined) {
+    const busy = (engine * engineCpu) / 1e6;
+    const load = input.loadAverage === undefined ? '' : ` (load average ${input.loadAverage.toFixed(1)})`;
+    busyClause =
+      busy < BUSY_SHARE * parallelism
+        ? `, and kept only ${busy.toFixed(1)} of ${cpus} CPUs busy${load}: its threads waited, for each other ` +
+          'or for CPUs other processes held'
+        : `, with ${busy.toFixed(1)} of ${cpus} CPUs busy${load}`;
   }
   const sinkPart =
     ofSinkCeiling === undefined || ofSinkCeiling > SINK_SCALES_SHARE
@@ -131,6 +139,6 @@ export function classifyBound(input: PipelineBoundInput): PipelineBound {
     sentence:
       `Sluice's own overhead bounds this pipeline: the engine's ${rate(engine)} is only ${sinkPart}` +
       `${percent(ofParallelCeiling)} of ${parallelism} × the single-thread ${rate(singleThread)}` +
-      `${figures.length > 0 ? `, ${figures.join(', ')}` : ''}; see --profile for where the time goes.`,
+      `${cpuClause}${busyClause}; see --profile for where the time goes.`,
   };
 }

@@ -52,11 +52,36 @@ describe('classifyBound', () => {
     expect(bound.sentence).toMatch(/^Sluice's own overhead bounds this pipeline/);
     expect(bound.sentence).toContain('10 % of the sink');
     expect(bound.sentence).toContain('50 % of 2 × the single-thread');
-    expect(bound.sentence).toContain('12.3 µs of CPU per event against 8.5 µs in one thread');
+    expect(bound.sentence).toContain('12.3 µs of CPU per event against 8.5 µs in one thread, 44 % more');
     // 100 000 events/s × 12.25 µs: 1.2 CPUs of 2 busy, the rest waiting.
-    expect(bound.sentence).toContain(
-      'with 1.2 of 2 CPUs busy, load average 3.0 (the rest of the time its threads waited',
-    );
+    expect(bound.sentence).toContain('kept only 1.2 of 2 CPUs busy (load average 3.0): its threads waited');
+  });
+
+  it('says when the engine spends no more CPU per event than one thread, and kept its CPUs busy', () => {
+    const bound = classifyBound({
+      engine: 100_000,
+      singleThread: 100_000,
+      sinkAlone: 1_000_000,
+      workers: 2,
+      cpus: 2,
+      engineCpuUsPerEvent: 17,
+      singleThreadCpuUsPerEvent: 17.5,
+    });
+    expect(bound.kind).toBe('overhead');
+    expect(bound.sentence).toContain('no more CPU per event than one thread (17.0 µs against 17.5)');
+    expect(bound.sentence).toContain('with 1.7 of 2 CPUs busy;');
+  });
+
+  it('decides on the percentages the sentence shows: 69.6 % of the parallel ceiling is shown, and counted, as 70 %', () => {
+    const bound = classifyBound({
+      engine: 139_200,
+      singleThread: 100_000,
+      sinkAlone: 1_000_000,
+      workers: 2,
+      cpus: 2,
+    });
+    expect(bound.kind).toBe('transform');
+    expect(bound.sentence).toContain('70 % of 2 ×');
   });
 
   it('counts no more threads than CPUs: 8 workers on 2 CPUs run 2 at a time', () => {
