@@ -1,5 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
+import { DEFAULT_ROUTE_NAME } from '../config/route-options.js';
 import type { RunConfig } from '../config/run-config.js';
 import { InvalidOptionError } from '../errors.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
@@ -70,14 +72,32 @@ export async function configScenario(
   config: RunConfig,
   flags: ConfigEvents,
 ): Promise<Scenario> {
+  const routes = Object.entries(config.pipeline.routes);
+  if (routes.length !== 1) {
+    throw new InvalidOptionError(
+      '--config',
+      'a config with one sink or one route (sluice bench does not measure several routes yet)',
+      `${file} (routes: ${routes.map(([name]) => name).join(', ')})`,
+    );
+  }
   const { feed, from } = await feedOf(config, flags);
-  const { pipeline } = config;
+  // The one route's own dead-letter sink and retries, where it has them, are the pipeline's here.
+  const [routeName, route] = routes[0]!;
+  const pipeline: ResolvedPipelineOptions = {
+    ...config.pipeline,
+    sink: route.sink,
+    deadLetter: route.deadLetter ?? config.pipeline.deadLetter,
+    retry: route.retry,
+  };
   const transform =
     pipeline.transform === undefined ? 'no transform' : `transform ${basename(pipeline.transform)}`;
   return {
     name: `config ${basename(file)}`,
     description: `${transform} → ${sinkName(pipeline.sink)} sink; events from ${from}`,
-    transform: ledgerTransformUrl(pipeline.transform),
+    transform: ledgerTransformUrl(
+      pipeline.transform,
+      routeName === DEFAULT_ROUTE_NAME ? undefined : routeName,
+    ),
     raw: feed.kind === 'lines' || (feed.kind === 'module' && feed.raw),
     sink: 'null',
     feed,

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_WORKER_OPTIONS, type PipelineOptions } from '../config/pipeline-options.js';
+import { DEFAULT_ROUTE_NAME } from '../config/route-options.js';
 import { createPipeline, type Pipeline } from '../engine/pipeline.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { SystemResult } from './bench-report.js';
@@ -44,6 +45,17 @@ function engineOptions(
   const metrics = { enabled: settings.metrics ?? true };
   const configured = scenario.pipeline;
   if (configured) {
+    // The config's one route keeps its name and rule, so a transform that names it still reaches it.
+    const [name, route] = Object.entries(configured.routes)[0]!;
+    const destination: Pick<PipelineOptions, 'sink' | 'routes' | 'defaultRoute'> =
+      name === DEFAULT_ROUTE_NAME
+        ? { sink }
+        : {
+            routes: {
+              [name]: { sink, retry: configured.retry, ...(route.when ? { when: route.when } : {}) },
+            },
+            ...(configured.defaultRoute !== undefined ? { defaultRoute: configured.defaultRoute } : {}),
+          };
     return {
       queue: configured.queue,
       workers: {
@@ -57,7 +69,7 @@ function engineOptions(
           ? configured.batch
           : { maxRecords: settings.batchMaxRecords, maxBytes: configured.batch.maxBytes },
       transform: scenario.transform,
-      sink,
+      ...destination,
       deadLetter,
       retry: configured.retry,
       ordering: configured.ordering,

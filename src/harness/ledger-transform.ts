@@ -13,7 +13,10 @@ import type { TransformContext, TransformModule, TransformOutput } from '../tran
 /** The `source` of a marker record: never written to the real sink. */
 export const FILTERED_MARK = 'sluice-bench:filtered';
 
-const inner = new URL(import.meta.url).searchParams.get('inner');
+const params = new URL(import.meta.url).searchParams;
+const inner = params.get('inner');
+/** The pipeline's one route, when it is named: the marker goes there, whatever the route's rule. */
+const route = params.get('route') ?? undefined;
 const module: TransformModule = inner ? ((await import(inner)) as TransformModule) : {};
 for (const name of ['default', 'validate', 'setup'] as const) {
   if (module[name] !== undefined && typeof module[name] !== 'function')
@@ -23,7 +26,7 @@ const map = module.default ?? ((event: DecodedEvent) => event);
 
 function marked(event: DecodedEvent, output: TransformOutput): TransformOutput {
   if (output === null || output === undefined || (Array.isArray(output) && output.length === 0))
-    return { id: event.id, source: FILTERED_MARK, payload: 0 };
+    return { id: event.id, source: FILTERED_MARK, payload: 0, ...(route === undefined ? {} : { route }) };
   // A flatMap's outputs are `<id>:0`, `<id>:1`, …: its first output keeps the event's own id instead,
   // so the ledger counts the event once; the others are not events of the run and are not counted.
   if (Array.isArray(output) && output.length > 1) {
@@ -45,10 +48,14 @@ export async function setup(context: TransformContext): Promise<void> {
   await module.setup?.(context);
 }
 
-/** This module's URL wrapping the transform at `transform` (a path or URL), or none. */
-export function ledgerTransformUrl(transform: string | undefined): URL {
+/**
+ * This module's URL wrapping the transform at `transform` (a path or URL), or none; filter markers
+ * go to `routeName` when given.
+ */
+export function ledgerTransformUrl(transform: string | undefined, routeName?: string): URL {
   const url = new URL(import.meta.url);
   url.search = '';
+  if (routeName !== undefined) url.searchParams.set('route', routeName);
   if (transform !== undefined) {
     const href = /^[a-z]+:/i.test(transform) ? transform : pathToFileURL(transform).href;
     url.searchParams.set('inner', href);

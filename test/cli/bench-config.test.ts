@@ -227,6 +227,54 @@ sink: { type: "null" }
     }
   });
 
+  it('keeps a config’s one named route, its rule and its own dead-letter sink: every event accounted for', async () => {
+    const { dir, config } = pipelineDir(
+      () => `
+source: { type: ndjson, path: orders.ndjson }
+transform: ./transform.mjs
+routes:
+  orders:
+    sink: { type: sqlite, path: orders.db }
+    deadLetter: { type: ndjson, path: orders-rejected.ndjson }
+    when: { path: payload.order, matches: "^o-" }
+`,
+    );
+    const json = join(dir, 'report.json');
+    const run = await sluice(
+      'bench',
+      '--config',
+      config,
+      '--duration',
+      '0.5',
+      '--producers',
+      '1',
+      '--systems',
+      'engine,single-thread',
+      '--json',
+      json,
+    );
+    expect(run.stderr).not.toContain('internal error');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
+    for (const r of report.results) {
+      const n = r.events + (r.filtered ?? 0) + r.deadLettered;
+      expect([r.system, r.lost, r.duplicates, r.filtered, r.deadLettered]).toEqual([
+        r.system,
+        0,
+        0,
+        countOf(n, (i) => isTest(i) && !isInvalid(i)),
+        countOf(n, isInvalid),
+      ]);
+    }
+    const db = new Database(join(dir, 'orders.db'), { readonly: true });
+    const rows = (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    db.close();
+    expect(rows).toBe(report.results.reduce((n, r) => n + r.events, 0));
+    expect(readFileSync(join(dir, 'orders-rejected.ndjson'), 'utf8').trim().split('\n')).toHaveLength(
+      report.results.reduce((n, r) => n + r.deadLettered, 0),
+    );
+  });
+
   it('--tune tries 1 … CPUs workers at three batch sizes and recommends one of them, printing the config lines', async () => {
     const { dir, config } = pipelineDir(SQLITE_PIPELINE);
     const json = join(dir, 'report.json');
@@ -321,6 +369,17 @@ describe('sluice bench --config refuses what it cannot run, naming the flag or f
     expect(code).toBe(64);
     expect(stderr).toContain('is not a valid config');
     expect(stderr).toContain('batch.maxRecords');
+  });
+
+  it('refuses a config with several routes, naming --config and the routes', async () => {
+    const { config } = pipelineDir(
+      () =>
+        'source: { type: ndjson, path: orders.ndjson }\nroutes:\n  a: { sink: { type: "null" } }\n  b: { sink: { type: "null" } }\n',
+    );
+    const { code, stderr } = await sluice('bench', '--config', config);
+    expect(code).toBe(64);
+    expect(stderr).toContain('--config');
+    expect(stderr).toContain('routes: a, b');
   });
 
   it('says a missing config file cannot be read (exit 66)', async () => {
