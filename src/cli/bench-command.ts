@@ -38,12 +38,14 @@ ways on the same events — the engine as configured; the same transform and sin
 accepts them (sink-alone: its ceiling). The report then says what bounds the pipeline: the
 transform, the sink, or Sluice's own overhead; where the engine's time goes (queue wait, decode +
 transform, sink write per batch); and, for every system, the main thread's event-loop delay p99 and
-CPU per event. Every event gets a run id (<run>-<n>, unique on every
-pass, so a deduplicating sink stores each) and its intended send time as ts; events are counted by
-id at the sink, an event the transform filters out as filtered, a flatMap's first output for its event.
+CPU per event. Every event gets a run id (<run>-<n>, unique on every pass, so a deduplicating sink
+stores each) and its intended send time as ts; events are counted by id at the sink, an event the
+transform filters out as filtered, a flatMap's first output for its event. sink-alone always runs
+as fast as the sink accepts (closed loop), whatever --rate says.
 
 Options:
-  --config FILE       benchmark the pipeline of this \`sluice run\` config (JSON or YAML)
+  --config FILE       benchmark the pipeline of this \`sluice run\` config (JSON or YAML; one sink
+                      or one route)
   --events FILE       --config: NDJSON events, one per line, replayed in a loop (default: the
                       config's source, when it is synthetic or an ndjson file)
   --events-module M   --config: a module whose default export is a generator function yielding events
