@@ -1,35 +1,76 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
-import { InvalidOptionError } from '../errors.js';
+import { loadRunConfig, type RunConfig } from '../config/run-config.js';
+import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
-import { runBench, SYSTEMS } from '../harness/run-bench.js';
+import { configScenario } from '../harness/config-scenario.js';
+import { stagesBar } from '../harness/engine-stages.js';
+import { flameGraphSvg } from '../harness/report/flame-graph.js';
+import {
+  type CodeKinds,
+  type CpuProfile,
+  profileSummaryText,
+  summarizeProfile,
+} from '../harness/report/profile-summary.js';
+import { CONFIG_SYSTEMS, runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
+import type { Scenario } from '../harness/scenario.js';
 import { SCENARIOS } from '../harness/scenarios/scenarios.js';
-import { EXIT_EVENTS_LOST, EXIT_OK } from './exit-codes.js';
+import { isRecommended } from '../harness/tune.js';
+import { EXIT_EVENTS_LOST, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
 
 export const BENCH_HELP = `Usage: sluice bench [options]
+       sluice bench --config pipeline.yaml [--events FILE.ndjson | --events-module M] [options]
 
 Runs one scenario through Sluice and its baselines, one after the other in this process, on the
 same workload and accounting, and reports throughput, end-to-end latency (push → sink
 acknowledgement, coordinated omission corrected), memory, and lost/duplicated events by id.
 
+With --config, the scenario is your own pipeline: the config \`sluice run\` takes (transform, sink,
+deadLetter, queue, workers, batch, retry, ordering; its source only supplies events), run three
+ways on the same events — the engine as configured; the same transform and sink in one thread
+(single-thread); and the sink alone, fed records already transformed by one thread as fast as it
+accepts them (sink-alone: its ceiling). The report then says what bounds the pipeline: the
+transform, the sink, or Sluice's own overhead; where the engine's time goes (queue wait, decode +
+transform, sink write per batch); and, for every system, the main thread's event-loop delay p99 and
+CPU per event. Every event gets a run id (<run>-<n>, unique on every pass, so a deduplicating sink
+stores each) and its intended send time as ts; events are counted by id at the sink, an event the
+transform filters out as filtered, a flatMap's first output for its event. sink-alone always runs
+as fast as the sink accepts (closed loop), whatever --rate says.
+
 Options:
-  --scenario NAME     ${Object.keys(SCENARIOS).join(', ')} (default: sqlite)
+  --config FILE       benchmark the pipeline of this \`sluice run\` config (JSON or YAML; one sink
+                      or one route)
+  --events FILE       --config: NDJSON events, one per line, replayed in a loop (default: the
+                      config's source, when it is synthetic or an ndjson file)
+  --events-module M   --config: a module whose default export is a generator function yielding events
+                      (objects { key?, payload } or NDJSON lines); restarted when it ends
+  --tune              --config: also try worker counts 1…CPUs and batch sizes around the configured
+                      one (engine only), and recommend the best throughput with p99 under the target
+  --p99-target-ms N   --tune's latency target, ms (default: 100)
+  --scenario NAME     ${Object.keys(SCENARIOS).join(', ')} (default: sqlite; not with --config)
   --duration S        seconds each system produces load (default: 10)
   --rate N|max        offered events/s, open loop; max = closed loop, as fast as accepted (default: max)
-  --workers N         worker threads for the engine and piscina-per-event (default: CPUs = ${availableParallelism()})
+  --workers N         worker threads for the engine and piscina-per-event (default: CPUs = ${availableParallelism()};
+                      with --config: the config's workers.max)
   --producers N       producer threads feeding the engine (default: 2)
-  --sink KIND         null, sqlite or postgres (default: the scenario's; postgres reads DATABASE_URL)
-  --systems LIST      comma-separated: ${Object.keys(SYSTEMS).join(', ')} (default: all)
+  --sink KIND         null, sqlite, ndjson or postgres (default: the scenario's, or with --config the
+                      configured sink and dead-letter sink; a swapped sink writes to a temporary
+                      file, postgres to a temporary table in DATABASE_URL, dead letters to none)
+  --systems LIST      comma-separated: ${Object.keys(SYSTEMS).join(', ')}
+                      (with --config: ${Object.keys(CONFIG_SYSTEMS).join(', ')}) (default: all)
   --json FILE         write the report as JSON
   --out DIR           write a Markdown report with SVG charts (and profiles) into DIR
   --sweep             also measure throughput and latency at 10 %…120 % of the engine's maximum rate
-  --profile           write V8 CPU profiles (.cpuprofile) of the main thread and every worker into --out
+                      (every system but sink-alone)
+  --profile           write V8 CPU profiles (.cpuprofile) of the main thread and every worker into --out,
+                      named by thread (main, engine.worker-1, engine.producer-1, …), and report each
+                      thread's top functions and its time in the transform, the sink, Sluice, GC, idle
   --serve HOST:PORT   serve the engine's live dashboard, /metrics, /healthz, /readyz while it runs
   --metrics on|off    the engine's metrics recording (default: on; off measures its cost)
   --young-generation-mb N
@@ -40,11 +81,21 @@ Options:
 
 export interface BenchCommandOptions {
   scenario: string;
+  /** `--config FILE`: the user's pipeline. */
+  config: string | undefined;
+  events: string | undefined;
+  eventsModule: string | undefined;
+  tune: boolean;
+  p99TargetMs: number;
+  /** `--workers` as given (with --config, the config's workers.max otherwise). */
+  workersGiven: boolean;
+  /** `--young-generation-mb` as given (with --config, the config's otherwise). */
+  youngGenerationGiven: boolean;
   durationMs: number;
   rate: number | 'max';
   workers: number;
   producers: number;
-  sink: 'null' | 'sqlite' | 'postgres' | undefined;
+  sink: 'null' | 'sqlite' | 'postgres' | 'ndjson' | undefined;
   systems: string[];
   json: string | undefined;
   out: string | undefined;
@@ -68,6 +119,11 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
   const values = parseFlags(
     argv,
     {
+      config: { type: 'string' },
+      events: { type: 'string' },
+      'events-module': { type: 'string' },
+      tune: { type: 'boolean' },
+      'p99-target-ms': { type: 'string' },
       scenario: { type: 'string' },
       duration: { type: 'string' },
       rate: { type: 'string' },
@@ -87,30 +143,55 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     'sluice bench --help',
   );
   if (values.help) return 'help';
+  const config = values.config as string | undefined;
+  if (config !== undefined && config === '')
+    throw new InvalidOptionError('--config', 'a JSON or YAML config file', config);
+  if (config !== undefined && values.scenario !== undefined)
+    throw new InvalidOptionError(
+      '--scenario',
+      'left out with --config (the config is the scenario)',
+      values.scenario,
+    );
+  for (const flag of ['events', 'events-module', 'tune', 'p99-target-ms'] as const) {
+    if (config === undefined && values[flag] !== undefined)
+      throw new InvalidOptionError(`--${flag}`, 'used with --config FILE', values[flag]);
+  }
+  const events = values.events as string | undefined;
+  const eventsModule = values['events-module'] as string | undefined;
+  if (events !== undefined && eventsModule !== undefined)
+    throw new InvalidOptionError(
+      '--events-module',
+      'left out when --events is given (one source of events)',
+      eventsModule,
+    );
+  if (events === '') throw new InvalidOptionError('--events', 'an NDJSON file', events);
+  if (eventsModule === '') throw new InvalidOptionError('--events-module', 'a module path', eventsModule);
+  const p99Text = values['p99-target-ms'] as string | undefined;
+  const p99TargetMs = p99Text === undefined ? 100 : positive('--p99-target-ms', p99Text, false);
+  if (p99Text !== undefined && !values.tune)
+    throw new InvalidOptionError('--p99-target-ms', 'used with --tune', p99Text);
   const scenario = (values.scenario as string | undefined) ?? 'sqlite';
   if (!(scenario in SCENARIOS))
     throw new InvalidOptionError('--scenario', `one of ${Object.keys(SCENARIOS).join(', ')}`, scenario);
   const rateText = (values.rate as string | undefined) ?? 'max';
   const rate = rateText === 'max' ? 'max' : positive('--rate', rateText, false);
   const sink = values.sink as string | undefined;
-  if (sink !== undefined && !['null', 'sqlite', 'postgres'].includes(sink)) {
-    throw new InvalidOptionError('--sink', 'null, sqlite or postgres', sink);
+  if (sink !== undefined && !['null', 'sqlite', 'ndjson', 'postgres'].includes(sink)) {
+    throw new InvalidOptionError('--sink', 'null, sqlite, ndjson or postgres', sink);
   }
-  const systems = ((values.systems as string | undefined) ?? Object.keys(SYSTEMS).join(','))
-    .split(',')
-    .filter(Boolean);
+  const known = Object.keys(config === undefined ? SYSTEMS : CONFIG_SYSTEMS);
+  const systems = ((values.systems as string | undefined) ?? known.join(',')).split(',').filter(Boolean);
   for (const system of systems) {
-    if (!(system in SYSTEMS))
-      throw new InvalidOptionError('--systems', `a list of ${Object.keys(SYSTEMS).join(', ')}`, system);
+    if (!known.includes(system))
+      throw new InvalidOptionError('--systems', `a list of ${known.join(', ')}`, system);
   }
   if (systems.length === 0) {
-    throw new InvalidOptionError(
-      '--systems',
-      `a non-empty list of ${Object.keys(SYSTEMS).join(', ')}`,
-      values.systems,
-    );
+    throw new InvalidOptionError('--systems', `a non-empty list of ${known.join(', ')}`, values.systems);
   }
-  if ((sink ?? SCENARIOS[scenario]!.sink) === 'postgres' && !process.env.DATABASE_URL) {
+  if (
+    (sink ?? (config === undefined ? SCENARIOS[scenario]!.sink : undefined)) === 'postgres' &&
+    !process.env.DATABASE_URL
+  ) {
     throw new InvalidOptionError(
       '--sink postgres',
       'used with DATABASE_URL set to a connection string',
@@ -133,6 +214,13 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     throw new InvalidOptionError('--serve', 'HOST:PORT', serve);
   return {
     scenario,
+    config,
+    events,
+    eventsModule,
+    tune: Boolean(values.tune),
+    p99TargetMs,
+    workersGiven: values.workers !== undefined,
+    youngGenerationGiven: values['young-generation-mb'] !== undefined,
     durationMs: positive('--duration', (values.duration as string | undefined) ?? '10', false) * 1000,
     rate,
     workers: positive(
@@ -165,6 +253,7 @@ function progressLine(p: Progress): string {
 
 /** The summary printed at the end: one row per system, ratios of the engine to each baseline. */
 export function summaryTable(report: BenchReport): string {
+  const withFiltered = report.results.some((r) => r.filtered !== undefined);
   const rows = report.results.map((r: SystemResult) => ({
     system: r.system,
     'events/s': Math.round(r.eventsPerSec).toLocaleString('en-US'),
@@ -181,6 +270,9 @@ export function summaryTable(report: BenchReport): string {
     lost: String(r.lost),
     dup: String(r.duplicates),
     dead: String(r.deadLettered),
+    ...(withFiltered ? { filtered: String(r.filtered ?? 0) } : {}),
+    'main loop p99 ms': r.mainThread ? r.mainThread.eventLoopDelayP99Ms.toFixed(1) : '—',
+    'main µs/event': r.mainThread?.cpuUsPerEvent === undefined ? '—' : r.mainThread.cpuUsPerEvent.toFixed(2),
   }));
   const engine = report.results.find((r) => r.system === 'engine');
   const ratios = engine
@@ -191,10 +283,41 @@ export function summaryTable(report: BenchReport): string {
   return `${formatTable(rows)}\n${ratios.join('   ')}`;
 }
 
+/** `CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile`, as Node names a profile. */
+const NODE_PROFILE_NAME = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.(\d+)\.cpuprofile$/;
+
+/**
+ * Renames the profiles process `pid` wrote after the thread that ran them: `main`, or
+ * `<system>.<role>` (`engine.worker-1`, `engine.producer-2`, …) from the report's thread ids; a
+ * thread the report does not name (one that wrote nothing) keeps its id: `thread-<id>`.
+ */
+function nameProfiles(
+  dir: string,
+  pid: number,
+  report: BenchReport | undefined,
+): { file: string; thread: string }[] {
+  const roles = new Map<number, string>();
+  for (const result of report?.results ?? []) {
+    for (const { role, threadId } of result.threads ?? []) roles.set(threadId, `${result.system}.${role}`);
+  }
+  const named: { file: string; thread: string }[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const match = NODE_PROFILE_NAME.exec(file);
+    if (!match || Number(match[1]) !== pid) continue;
+    const threadId = Number(match[2]);
+    const thread = threadId === 0 ? 'main' : (roles.get(threadId) ?? `thread-${threadId}`);
+    let target = `${thread}.cpuprofile`;
+    if (existsSync(join(dir, target))) target = `${thread}.${match[3]}.cpuprofile`;
+    renameSync(join(dir, file), join(dir, target));
+    named.push({ file: target, thread });
+  }
+  return named;
+}
+
 /**
  * `--profile`: runs the same command again under `--cpu-prof`, which profiles the main thread and
  * every worker thread. The main thread's profile is written only when that process exits, so the
- * report is completed here, afterwards, with the full list.
+ * report is completed here, afterwards: the profiles named by thread role, and each summarised.
  */
 async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): Promise<number> {
   const out = options.out!;
@@ -209,18 +332,85 @@ async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): 
   ];
   const child = spawn(process.execPath, args, { stdio: 'inherit' });
   const code = await new Promise<number>((done) => child.on('exit', (c) => done(c ?? 1)));
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const reportFile = join(out, 'report.json');
-  if (existsSync(reportFile)) {
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as BenchReport;
-    report.profiles = files.map((f) => join('profiles', f));
+  const report = existsSync(reportFile)
+    ? (JSON.parse(readFileSync(reportFile, 'utf8')) as BenchReport)
+    : undefined;
+  const named = nameProfiles(dir, child.pid!, report);
+  const kinds: CodeKinds = {
+    sluiceRoot: new URL('../../', import.meta.url).href,
+    ...(typeof report?.config.transform === 'string' ? { transform: report.config.transform } : {}),
+    ...(typeof report?.config.sinkModule === 'string' ? { sinkModule: report.config.sinkModule } : {}),
+  };
+  const summaries = named.map(({ file, thread }) => {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const flame = file.replace(/\.cpuprofile$/, '.flame.svg');
+    writeFileSync(
+      join(dir, flame),
+      flameGraphSvg(profile, `${thread} — ${report?.scenario ?? 'sluice bench'}`, kinds),
+    );
+    return {
+      ...summarizeProfile(profile, join('profiles', file), thread, kinds),
+      flameGraph: join('profiles', flame),
+    };
+  });
+  if (report) {
+    report.profiles = named.map(({ file }) => join('profiles', file));
+    report.profileSummaries = summaries;
     const { writeReport } = await import('../harness/report/write-report.js');
     await writeReport(report, out);
     if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
   }
-  console.log('\nCPU profiles (main thread and every worker thread; open in Chrome DevTools or speedscope):');
-  for (const file of files) console.log(`  ${join(dir, file)}`);
+  console.log(
+    '\nWhere each thread spent its time (self time; open a profile in Chrome DevTools or speedscope):',
+  );
+  console.log(profileSummaryText(summaries));
+  console.log('\nCPU profiles, and their flame graphs (SVG, open offline in any browser):');
+  for (const { file } of named) {
+    console.log(`  ${join(dir, file)}\n  ${join(dir, file.replace(/\.cpuprofile$/, '.flame.svg'))}`);
+  }
   return code;
+}
+
+/** The scenario of a `--config` run, or the exit code after printing why the config cannot be used. */
+async function configuredScenario(options: BenchCommandOptions): Promise<Scenario | number> {
+  const file = options.config!;
+  try {
+    readFileSync(file);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '');
+    console.error(`sluice: cannot read ${file}: ${reason}`);
+    return EXIT_NO_INPUT;
+  }
+  let config: RunConfig;
+  try {
+    config = loadRunConfig(file);
+  } catch (error) {
+    if (!(error instanceof RunConfigError)) throw error;
+    console.error(`sluice: ${file} is not a valid config:`);
+    for (const problem of error.errors) console.error(`  ${problem}`);
+    return EXIT_USAGE;
+  }
+  return configScenario(file, config, {
+    ...(options.events !== undefined ? { events: options.events } : {}),
+    ...(options.eventsModule !== undefined ? { eventsModule: options.eventsModule } : {}),
+  });
+}
+
+/** `--tune`'s trials as a table, then the recommendation and the config lines to use. */
+export function tuneSummary(tune: NonNullable<BenchReport['tune']>): string {
+  const rows = tune.trials.map((t) => ({
+    workers: String(t.workers),
+    'batch.maxRecords': String(t.batchMaxRecords),
+    'events/s': Math.round(t.eventsPerSec).toLocaleString('en-US'),
+    'p99 ms': t.latencyMs.p99.toFixed(2),
+    lost: String(t.lost),
+    '': isRecommended(t, tune.recommended) ? '← recommended' : '',
+  }));
+  const lines = tune.configLines
+    ? `\nIn the config:\n${tune.configLines.replace(/^/gm, '  ').trimEnd()}`
+    : '';
+  return `${formatTable(rows)}\n${tune.summary}${lines}`;
 }
 
 /** `sluice bench`: returns the process exit code. */
@@ -231,25 +421,34 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     return EXIT_OK;
   }
   if (options.profile) return reRunWithProfiler(argv, options);
-  const scenario = SCENARIOS[options.scenario]!;
+  const configured = options.config === undefined ? undefined : await configuredScenario(options);
+  if (typeof configured === 'number') return configured;
+  const scenario = configured ?? SCENARIOS[options.scenario]!;
+  // With --config, the config's own settings unless a flag overrides them.
+  const workers =
+    configured?.pipeline && !options.workersGiven ? configured.pipeline.workers.max : options.workers;
+  const youngGenerationMb =
+    configured?.pipeline && !options.youngGenerationGiven ? undefined : options.youngGenerationMb;
+  const sink = options.sink ?? (configured ? 'config' : scenario.sink);
   const tty = process.stdout.isTTY === true;
   console.log(
     `sluice bench — scenario ${scenario.name}: ${scenario.description}\n` +
-      `Node ${env.node}, ${env.cpus} CPUs, ${options.workers} workers, ${options.producers} producer thread(s), ` +
+      `Node ${env.node}, ${env.cpus} CPUs, ${workers} workers, ${options.producers} producer thread(s), ` +
       `${options.durationMs / 1000} s per system, rate ${options.rate}, commit ${env.commit}`,
   );
   const report = await runBench({
     scenario,
     durationMs: options.durationMs,
     rate: options.rate,
-    workers: options.workers,
+    workers,
     producers: options.producers,
-    sink: options.sink ?? scenario.sink,
+    sink,
     systems: options.systems,
     sweep: options.sweep,
     env,
     metrics: options.metrics,
-    youngGenerationMb: options.youngGenerationMb,
+    ...(youngGenerationMb !== undefined ? { youngGenerationMb } : {}),
+    ...(options.tune ? { tune: { p99TargetMs: options.p99TargetMs } } : {}),
     ...(options.serve ? { serve: options.serve } : {}),
     ...(tty ? { onProgress: (p: Progress) => process.stdout.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
     onResult: (r) => {
@@ -258,8 +457,22 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
         `${r.system}: ${Math.round(r.eventsPerSec).toLocaleString('en-US')} events/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, lost ${r.lost}, duplicates ${r.duplicates}`,
       );
     },
+    onTrial: (t) => {
+      if (tty) process.stdout.write('\r\x1b[2K');
+      console.log(
+        `tune: ${t.workers} worker(s), batches of ${t.batchMaxRecords}: ${Math.round(t.eventsPerSec).toLocaleString('en-US')} events/s, p99 ${t.latencyMs.p99.toFixed(2)} ms`,
+      );
+    },
   });
   console.log(`\n${summaryTable(report)}`);
+  const stages = report.results.find((r) => r.system === 'engine')?.stages;
+  if (stages && configured) {
+    console.log(
+      `\nengine, mean per batch of ${stages.meanBatchRecords.toFixed(0)} (push → ack ${stages.meanLatencyMs.toFixed(2)} ms):\n  ${stagesBar(stages)}`,
+    );
+  }
+  if (report.bound) console.log(`\n${report.bound.sentence}`);
+  if (report.tune) console.log(`\n${tuneSummary(report.tune)}`);
   if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
   if (options.out) {
     const { writeReport } = await import('../harness/report/write-report.js');

@@ -34,6 +34,17 @@ export interface SystemResult {
   /** Sink receptions beyond the first of an id (measured by id). */
   duplicates: number;
   deadLettered: number;
+  /** Events the transform filtered out (measured by id; counted in events/s, not in `events`). */
+  filtered?: number;
+  /**
+   * The host's main thread while the system ran: its event-loop delay p99 (perf_hooks'
+   * monitorEventLoopDelay, 10 ms resolution) and its own CPU time per event handled, µs (Linux).
+   */
+  mainThread?: { eventLoopDelayP99Ms: number; cpuUsPerEvent?: number };
+  /** The worker and producer threads the system ran, by role (`worker-1`, `producer-1`, …), for naming profiles. */
+  threads?: { role: string; threadId: number }[];
+  /** The engine only: where an event's time goes, from the engine's own counters (engine-stages.ts). */
+  stages?: import('./engine-stages.js').EngineStages;
   /** Producer time spent blocked on a full queue, ms. */
   producerBlockedMs?: number;
   /** Worker threads used (engine, piscina-per-event) or concurrent consumers (seed-port). */
@@ -51,6 +62,9 @@ export interface SweepPoint {
   eventsPerSec: number;
   latencyMs: LatencySummary;
 }
+
+/** What bounds a configured pipeline (`sluice bench --config`); see pipeline-bound.ts. */
+export type { PipelineBound } from './pipeline-bound.js';
 
 export interface BenchEnvironment {
   node: string;
@@ -70,6 +84,12 @@ export interface BenchReport {
   config: Record<string, unknown>;
   results: SystemResult[];
   sweep?: SweepPoint[];
+  /** `--config` runs: what bounds the pipeline, in one sentence computed from the figures. */
+  bound?: import('./pipeline-bound.js').PipelineBound;
+  /** `--tune`: the settings tried and the one recommended. */
+  tune?: import('./tune.js').TuneResult;
+  /** --profile: each thread's profile in words (top functions, time by kind of code). */
+  profileSummaries?: import('./report/profile-summary.js').ProfileSummary[];
   /** Files written by --profile, relative to --out. */
   profiles?: string[];
 }

@@ -1,8 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
+import { DEFAULT_WORKER_OPTIONS, type PipelineOptions } from '../config/pipeline-options.js';
+import { DEFAULT_ROUTE_NAME } from '../config/route-options.js';
 import { createPipeline, type Pipeline } from '../engine/pipeline.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import type { SystemResult } from './bench-report.js';
+import { engineStages } from './engine-stages.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
 import { RunSampler } from './run-sampler.js';
 import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
@@ -10,7 +12,12 @@ import { blocksOf, loadPlans, systemResult } from './systems.js';
 
 const PRODUCER = new URL('../../workers/bench-producer.js', import.meta.url);
 
-function producerThread(handle: unknown, plan: LoadPlan, youngGenerationMb: number): Promise<LoadOutcome> {
+function producerThread(
+  handle: unknown,
+  plan: LoadPlan,
+  youngGenerationMb: number,
+  started: (threadId: number) => void,
+): Promise<LoadOutcome> {
   return new Promise((resolve, reject) => {
     // Producer threads allocate per event like the engine's workers and get the same young
     // generation, so a run's memory reflects one setting (0 = V8's default).
@@ -18,16 +25,60 @@ function producerThread(handle: unknown, plan: LoadPlan, youngGenerationMb: numb
       workerData: { handle, plan },
       resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
     });
+    started(worker.threadId);
     worker.once('message', resolve);
     worker.once('error', reject);
   });
 }
 
-/** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
-export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+/** The engine's options: a built-in scenario's, or the user's pipeline with the bench's sinks around its own. */
+function engineOptions(
+  settings: RunSettings,
+  instruments: RunInstruments,
+  youngGenerationMb: number,
+): PipelineOptions {
   const { scenario } = settings;
-  const youngGenerationMb = settings.youngGenerationMb ?? DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb;
-  const pipeline = await createPipeline({
+  const sink = benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`);
+  const deadLetter = benchDeadLetterSpec(instruments, settings);
+  // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
+  const log = { level: 'error', pretty: process.stderr.isTTY === true } as const;
+  const metrics = { enabled: settings.metrics ?? true };
+  const configured = scenario.pipeline;
+  if (configured) {
+    // The config's one route keeps its name and rule, so a transform that names it still reaches it.
+    const [name, route] = Object.entries(configured.routes)[0]!;
+    const destination: Pick<PipelineOptions, 'sink' | 'routes' | 'defaultRoute'> =
+      name === DEFAULT_ROUTE_NAME
+        ? { sink }
+        : {
+            routes: {
+              [name]: { sink, retry: configured.retry, ...(route.when ? { when: route.when } : {}) },
+            },
+            ...(configured.defaultRoute !== undefined ? { defaultRoute: configured.defaultRoute } : {}),
+          };
+    return {
+      queue: configured.queue,
+      workers: {
+        ...configured.workers,
+        min: settings.workers,
+        max: settings.workers,
+        maxYoungGenerationSizeMb: youngGenerationMb,
+      },
+      batch:
+        settings.batchMaxRecords === undefined
+          ? configured.batch
+          : { maxRecords: settings.batchMaxRecords, maxBytes: configured.batch.maxBytes },
+      transform: scenario.transform,
+      ...destination,
+      deadLetter,
+      retry: configured.retry,
+      ordering: configured.ordering,
+      maxNestingDepth: configured.maxNestingDepth,
+      log,
+      metrics,
+    };
+  }
+  return {
     // 4 MiB holds about as many of these events as seed-port's queue (16 384): both bound the same backlog.
     queue: { capacityBytes: 4 * 1024 * 1024 },
     workers: {
@@ -36,30 +87,55 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
       maxYoungGenerationSizeMb: youngGenerationMb,
     },
     transform: scenario.transform,
-    sink: benchSinkSpec(settings, instruments, `engine_${process.pid}_${Date.now()}`),
-    deadLetter: benchDeadLetterSpec(instruments),
-    // Retries are the flaky-sink scenario's point: a warning for each would drown the progress line.
-    log: { level: 'error', pretty: process.stderr.isTTY === true },
-    metrics: { enabled: settings.metrics ?? true },
+    sink,
+    deadLetter,
+    log,
+    metrics,
+    ...(settings.batchMaxRecords !== undefined ? { batch: { maxRecords: settings.batchMaxRecords } } : {}),
     ...(scenario.retry ? { retry: scenario.retry } : {}),
-  });
+  };
+}
+
+/** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
+export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+  const youngGenerationMb =
+    settings.youngGenerationMb ??
+    settings.scenario.pipeline?.workers.maxYoungGenerationSizeMb ??
+    DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb;
+  const pipeline = await createPipeline(engineOptions(settings, instruments, youngGenerationMb));
   const server = settings.serve ? await serve(pipeline, settings.serve) : undefined;
   const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
   const started = performance.now();
   const plans = loadPlans(settings, instruments, settings.producers);
   instruments.beginLoad(settings.durationMs);
+  const producers: number[] = [];
   const outcomes = await Promise.all(
-    plans.map((plan) => producerThread(pipeline.producerHandle, plan, youngGenerationMb)),
+    plans.map((plan) =>
+      producerThread(pipeline.producerHandle, plan, youngGenerationMb, (id) => producers.push(id)),
+    ),
   );
   await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;
   const stats = pipeline.stats();
+  const live = pipeline.liveStats();
+  const stages = engineStages({
+    busySeconds: live.busySeconds,
+    sinkWriteSeconds: live.sinkWriteSeconds,
+    batches: stats.batches,
+    meanBatchRecords: stats.meanBatchRecords,
+    meanLatencyMs: stats.meanLatencyMs,
+  });
   sampler.stop();
   await pipeline.close();
   await server?.close();
   return systemResult('engine', settings, instruments, blocksOf(plans, outcomes), seconds, sampler, {
     producerBlockedMs: stats.queue.producerBlockedMs,
     maxQueueDepth: Math.max(sampler.maxDepth, 0),
+    ...(stages ? { stages } : {}),
+    threads: [
+      ...instruments.workerThreadIds().map((threadId, k) => ({ role: `worker-${k + 1}`, threadId })),
+      ...producers.map((threadId, k) => ({ role: `producer-${k + 1}`, threadId })),
+    ],
   });
 }
 

@@ -1,6 +1,7 @@
 import type { SluiceEvent } from '../codec/event.js';
 import { wallClockMs } from '../queue/record-codec.js';
 import { benchEvent, benchLine } from './bench-event.js';
+import type { EventFeedSpec, EventMaker } from './event-feed.js';
 
 /** One producer's share of a run. */
 export interface LoadPlan {
@@ -12,6 +13,8 @@ export interface LoadPlan {
   durationMs: number;
   raw: boolean;
   prefix: string;
+  /** Where the events come from; omitted: the built-in scenarios' events (see event-feed.ts). */
+  feed?: EventFeedSpec;
 }
 
 export interface LoadOutcome {
@@ -33,9 +36,15 @@ const CHUNK = 256;
  */
 export const PACE_MS = 1;
 
+/** The built-in scenarios' events: objects, or NDJSON lines for a raw plan. */
+export function benchMaker(plan: Pick<LoadPlan, 'raw'>): EventMaker {
+  return plan.raw ? (seq, id, at) => benchLine(id, seq, at) : (seq, id, at) => benchEvent(id, seq, at);
+}
+
 /** The events of [from, to) with their intended send times. */
 function build(
   plan: LoadPlan,
+  make: EventMaker,
   from: number,
   to: number,
   intendedAt: (i: number) => number,
@@ -43,8 +52,7 @@ function build(
   const out = new Array<SluiceEvent | string>(to - from);
   for (let i = from; i < to; i++) {
     const seq = plan.seqStart + i;
-    const id = `${plan.prefix}${seq}`;
-    out[i - from] = plan.raw ? benchLine(id, seq, intendedAt(i)) : benchEvent(id, seq, intendedAt(i));
+    out[i - from] = make(seq, `${plan.prefix}${seq}`, intendedAt(i));
   }
   return out;
 }
@@ -57,6 +65,7 @@ function build(
  */
 export function* loadSchedule(
   plan: LoadPlan,
+  make: EventMaker = benchMaker(plan),
 ): Generator<{ events: (SluiceEvent | string)[] } | { sleepMs: number }, void, void> {
   const start = wallClockMs();
   let sent = 0;
@@ -64,7 +73,7 @@ export function* loadSchedule(
     while (sent < plan.seqLimit && wallClockMs() - start < plan.durationMs) {
       const to = Math.min(plan.seqLimit, sent + CHUNK);
       const now = wallClockMs();
-      yield { events: build(plan, sent, to, () => now) };
+      yield { events: build(plan, make, sent, to, () => now) };
       sent = to;
     }
     return;
@@ -76,7 +85,7 @@ export function* loadSchedule(
     const due = Math.min(plan.seqLimit, Math.floor((woke - start) / interval) + 1);
     while (sent < due) {
       const to = Math.min(due, sent + CHUNK * 4);
-      yield { events: build(plan, sent, to, (i) => start + i * interval) };
+      yield { events: build(plan, make, sent, to, (i) => start + i * interval) };
       sent = to;
       // A push held up by backpressure may outlast the run: stop at its end, not at `due`.
       if (wallClockMs() - start >= plan.durationMs) return;
@@ -90,10 +99,14 @@ export function* loadSchedule(
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Drives a schedule from a producer thread; `push` may block (Atomics.wait on a full ring). */
-export function runLoadSync(plan: LoadPlan, push: (events: (SluiceEvent | string)[]) => number): LoadOutcome {
+export function runLoadSync(
+  plan: LoadPlan,
+  push: (events: (SluiceEvent | string)[]) => number,
+  make: EventMaker = benchMaker(plan),
+): LoadOutcome {
   let sent = 0;
   let accepted = 0;
-  for (const step of loadSchedule(plan)) {
+  for (const step of loadSchedule(plan, make)) {
     if ('sleepMs' in step) {
       if (step.sleepMs > 0) Atomics.wait(sleeper, 0, 0, Math.min(step.sleepMs, 5));
       continue;
@@ -108,10 +121,11 @@ export function runLoadSync(plan: LoadPlan, push: (events: (SluiceEvent | string
 export async function runLoadAsync(
   plan: LoadPlan,
   push: (events: (SluiceEvent | string)[]) => Promise<number> | number,
+  make: EventMaker = benchMaker(plan),
 ): Promise<LoadOutcome> {
   let sent = 0;
   let accepted = 0;
-  for (const step of loadSchedule(plan)) {
+  for (const step of loadSchedule(plan, make)) {
     if ('sleepMs' in step) {
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(step.sleepMs, 5))));
       continue;

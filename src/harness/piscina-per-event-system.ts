@@ -66,5 +66,6 @@ export async function runPiscinaPerEvent(
     blocksOf([plan], [outcome]),
     seconds,
     sampler,
+    { threads: instruments.workerThreadIds().map((threadId, k) => ({ role: `worker-${k + 1}`, threadId })) },
   );
 }

@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
 import type { BenchEnvironment, BenchReport, SweepPoint, SystemResult } from './bench-report.js';
 import { runEngine } from './engine-system.js';
+import { classifyBound } from './pipeline-bound.js';
 import { runPiscinaPerEvent } from './piscina-per-event-system.js';
-import { RunInstruments, type RunSettings, warmupMs } from './run-settings.js';
+import { type BenchSinkKind, RunInstruments, type RunSettings, warmupMs } from './run-settings.js';
 import type { Scenario } from './scenario.js';
 import { runSeedPort } from './seed-port-system.js';
+import { runSinkAlone } from './sink-alone-system.js';
 import type { BenchSystem } from './systems.js';
+import { recommend, type TuneResult, type TuneTrial, tuneBatchSizes, tuneWorkerCounts } from './tune.js';
 
 export const SYSTEMS: Record<string, BenchSystem> = {
   engine: runEngine,
@@ -18,18 +21,34 @@ export const SYSTEMS: Record<string, BenchSystem> = {
   'piscina-per-event': runPiscinaPerEvent,
 };
 
+/**
+ * The systems of `sluice bench --config`: the engine as configured, the same transform and sink in
+ * one thread (seed-port's design run on the user's pipeline), and the sink alone.
+ */
+export const CONFIG_SYSTEMS: Record<string, BenchSystem> = {
+  engine: runEngine,
+  'single-thread': (settings, instruments) => runSeedPort(settings, instruments, 'single-thread'),
+  'sink-alone': runSinkAlone,
+};
+
+/** Systems that offer no load of their own and are left out of a rate sweep. */
+const CLOSED_LOOP_ONLY = new Set(['sink-alone']);
+
 export interface BenchOptions {
   scenario: Scenario;
   durationMs: number;
   rate: number | 'max';
   workers: number;
   producers: number;
-  sink: 'null' | 'sqlite' | 'postgres';
+  sink: BenchSinkKind;
   systems: string[];
   sweep: boolean;
+  /** `--tune`: try worker counts 1…CPUs and a few batch sizes; recommend under this p99, ms. */
+  tune?: { p99TargetMs: number };
   env: BenchEnvironment;
   onProgress?: RunSettings['onProgress'];
   onResult?: (result: SystemResult) => void;
+  onTrial?: (trial: TuneTrial) => void;
   /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
   brokenSink?: 'drop-one' | 'duplicate-one';
   /** The engine's metrics recording; off measures its cost. @default true */
@@ -47,7 +66,7 @@ function ledgerCapacity(rate: number | 'max', durationMs: number): number {
 }
 
 async function runSystem(name: string, settings: RunSettings): Promise<SystemResult> {
-  const system = SYSTEMS[name];
+  const system = (settings.scenario.pipeline ? CONFIG_SYSTEMS : SYSTEMS)[name];
   if (!system) throw new Error(`unknown system ${name}`);
   const instruments = new RunInstruments(settings.maxEvents, `${name}-${Date.now().toString(36)}-`);
   return system(settings, instruments);
@@ -126,6 +145,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     sink: options.sink,
     systems: options.systems,
     description: scenario.description,
+    transform: scenario.pipeline ? scenario.pipeline.transform : scenario.transform.href,
+    ...(scenario.pipeline && 'module' in scenario.pipeline.sink
+      ? { sinkModule: scenario.pipeline.sink.module }
+      : {}),
     /** Latency percentiles leave out events acknowledged in the first this-many seconds of a run. */
     latencyWarmupSeconds: warmupMs(options.durationMs) / 1000,
   };
@@ -159,7 +182,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       report.results.push(result);
       options.onResult?.(result);
     }
+    if (scenario.pipeline) {
+      const bound = boundOf(report.results, options.workers, options.env.cpus, rate);
+      if (bound) report.bound = bound;
+    }
     if (options.sweep) report.sweep = await sweep(options, report.results, settings);
+    if (options.tune) report.tune = await tune(options, options.tune.p99TargetMs, settings);
     return report;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
@@ -203,6 +231,7 @@ async function sweep(
   const durationMs = Math.max(2000, Math.round(options.durationMs / 3));
   const points: SweepPoint[] = [];
   for (const name of options.systems) {
+    if (CLOSED_LOOP_ONLY.has(name)) continue;
     for (const fraction of SWEEP_FRACTIONS) {
       const targetRate = Math.max(100, Math.round(maximum * fraction));
       const result = await runSystem(name, settings({ rate: targetRate, durationMs }));
@@ -216,4 +245,58 @@ async function sweep(
     }
   }
   return points;
+}
+
+/** What bounds a configured pipeline, when the engine and the single-thread run were both measured. */
+function boundOf(
+  results: readonly SystemResult[],
+  workers: number,
+  cpus: number,
+  rate: number | 'max',
+): BenchReport['bound'] {
+  const engine = results.find((r) => r.system === 'engine');
+  const single = results.find((r) => r.system === 'single-thread');
+  if (!engine || !single) return undefined;
+  return classifyBound({
+    engine: engine.eventsPerSec,
+    singleThread: single.eventsPerSec,
+    sinkAlone: results.find((r) => r.system === 'sink-alone')?.eventsPerSec,
+    workers,
+    cpus,
+    ...(rate === 'max' ? {} : { offeredRate: rate }),
+    ...(engine.cpuUsPerEvent !== undefined && single.cpuUsPerEvent !== undefined
+      ? { engineCpuUsPerEvent: engine.cpuUsPerEvent, singleThreadCpuUsPerEvent: single.cpuUsPerEvent }
+      : {}),
+    loadAverage: loadavg()[0]!,
+  });
+}
+
+/**
+ * `--tune`: the engine alone at every worker count from 1 to the CPUs and at a few batch sizes
+ * around the configured one, each for a third of the run's duration (at least 1 s), at the run's
+ * offered rate; the recommendation is the best throughput whose p99 stays under the target.
+ */
+async function tune(
+  options: BenchOptions,
+  p99TargetMs: number,
+  settings: (overrides: Partial<RunSettings>) => RunSettings,
+): Promise<TuneResult> {
+  const configured = options.scenario.pipeline?.batch.maxRecords ?? 5000;
+  const durationMs = Math.max(1000, Math.round(options.durationMs / 3));
+  const trials: TuneTrial[] = [];
+  for (const workers of tuneWorkerCounts(options.env.cpus)) {
+    for (const batchMaxRecords of tuneBatchSizes(configured)) {
+      const result = await runSystem('engine', settings({ workers, batchMaxRecords, durationMs }));
+      const trial = {
+        workers,
+        batchMaxRecords,
+        eventsPerSec: result.eventsPerSec,
+        latencyMs: result.latencyMs,
+        lost: result.lost,
+      };
+      trials.push(trial);
+      options.onTrial?.(trial);
+    }
+  }
+  return recommend(trials, p99TargetMs);
 }

@@ -6,6 +6,12 @@ import type { LedgerSinkOptions } from './ledger-sink.js';
 import type { Scenario } from './scenario.js';
 import { SharedHistogram } from './shared-histogram.js';
 
+/**
+ * The real sink a run writes through: a built-in one in the run's work directory (postgres:
+ * DATABASE_URL), or `config`: the sink and dead-letter sink of the user's pipeline, as configured.
+ */
+export type BenchSinkKind = 'null' | 'sqlite' | 'postgres' | 'ndjson' | 'config';
+
 /** How one system is run. */
 export interface RunSettings {
   scenario: Scenario;
@@ -13,7 +19,9 @@ export interface RunSettings {
   /** Offered events/s (open loop), or 'max' (closed loop). */
   rate: number | 'max';
   workers: number;
-  sink: 'null' | 'sqlite' | 'postgres';
+  sink: BenchSinkKind;
+  /** Records per batch, overriding the pipeline's batch.maxRecords (`--tune`). */
+  batchMaxRecords?: number;
   /** Where a SQLite sink keeps its file. */
   workDir: string;
   /** Producer threads (engine). */
@@ -46,15 +54,36 @@ export interface Progress {
 export class RunInstruments {
   readonly ledger: IdLedger;
   readonly deadLetters: IdLedger;
+  /** Ids of events the transform filtered out (ledger-transform.ts marks them). */
+  readonly filtered: IdLedger;
   readonly histogram = new SharedHistogram();
 
   constructor(capacity: number, prefix: string) {
     this.ledger = new IdLedger(capacity, prefix);
     this.deadLetters = new IdLedger(capacity, prefix);
+    this.filtered = new IdLedger(capacity, prefix);
   }
 
   /** Records the sink acknowledged so far, counted per batch by the sink side. */
   readonly progress = new SharedArrayBuffer(4);
+
+  /**
+   * Thread ids of the worker threads whose sink wrote for the run (LedgerSinkOptions.threads):
+   * Int32 slot 0 counts them, then one id per slot.
+   */
+  readonly threads = new SharedArrayBuffer(4 * (1 + MAX_THREADS));
+
+  /** The distinct worker thread ids recorded in `threads`, in the order they first wrote. */
+  workerThreadIds(): number[] {
+    const view = new Int32Array(this.threads);
+    const n = Math.min(Atomics.load(view, 0), MAX_THREADS);
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = Atomics.load(view, 1 + i);
+      if (id !== 0 && !ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  }
 
   /** Wall-clock ms from which latencies count (see LedgerSinkOptions.latencyFrom). */
   readonly latencyFrom = new SharedArrayBuffer(8);
@@ -68,6 +97,9 @@ export class RunInstruments {
     return Atomics.load(new Int32Array(this.progress), 0);
   }
 }
+
+/** Worker threads whose ids a run records at most. */
+const MAX_THREADS = 256;
 
 const LEDGER_SINK = new URL('./ledger-sink.js', import.meta.url).href;
 
@@ -84,7 +116,9 @@ export function benchSinkSpec(
     histogram: instruments.histogram.buffer,
     latencyFrom: instruments.latencyFrom,
     progress: instruments.progress,
+    threads: instruments.threads,
   };
+  if (scenario.pipeline) options.filtered = instruments.filtered.buffer;
   if (scenario.flaky) options.flaky = scenario.flaky;
   if (scenario.msPerBatch) options.msPerBatch = scenario.msPerBatch;
   if (settings.brokenSink) options.broken = settings.brokenSink;
@@ -94,15 +128,31 @@ export function benchSinkSpec(
     options.inner = resolveSinkSpec({ type: 'postgres', table });
     settings.tables?.push(table);
   }
+  if (settings.sink === 'ndjson')
+    options.inner = resolveSinkSpec({
+      type: 'ndjson',
+      path: `${settings.workDir}/${table}.ndjson`,
+      fsync: 'never',
+    });
+  if (settings.sink === 'config') options.inner = configured(scenario, 'sink');
   return resolveSinkSpec({ module: LEDGER_SINK, options });
 }
 
-/** Dead letters are counted by id too, so the report tells dead-lettered from lost. */
-export function benchDeadLetterSpec(instruments: RunInstruments): ResolvedSinkSpec {
+function configured(scenario: Scenario, role: 'sink' | 'deadLetter'): ResolvedSinkSpec {
+  if (!scenario.pipeline) throw new Error(`the ${scenario.name} scenario has no configured ${role}`);
+  return scenario.pipeline[role];
+}
+
+/**
+ * Dead letters are counted by id too, so the report tells dead-lettered from lost; with the
+ * configured sink they are written through the configured dead-letter sink.
+ */
+export function benchDeadLetterSpec(instruments: RunInstruments, settings?: RunSettings): ResolvedSinkSpec {
   const options: LedgerSinkOptions = {
     ledger: instruments.deadLetters.buffer,
     prefix: instruments.deadLetters.prefix,
   };
+  if (settings?.sink === 'config') options.inner = configured(settings.scenario, 'deadLetter');
   return resolveSinkSpec({ module: LEDGER_SINK, options });
 }
 

@@ -1,4 +1,6 @@
+import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import type { RetryOptions } from '../delivery/retry-options.js';
+import type { EventFeedSpec } from './event-feed.js';
 
 /** What a benchmark scenario fixes: the workload and the sink's behaviour. */
 export interface Scenario {
@@ -18,4 +20,12 @@ export interface Scenario {
   retry?: RetryOptions;
   /** Not an engine-vs-baselines run: the ring transport figure. */
   transport?: boolean;
+  /** Where events come from; omitted: the built-in events (bench-event.ts). */
+  feed?: EventFeedSpec;
+  /**
+   * A user's pipeline (`sluice bench --config`), as `sluice run` resolves it: its queue, batch,
+   * retry, ordering, sink and dead-letter sink are what the systems run; `transform` above wraps
+   * its transform (ledger-transform.ts).
+   */
+  pipeline?: ResolvedPipelineOptions;
 }

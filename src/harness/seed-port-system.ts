@@ -12,7 +12,8 @@ import { writesTextOnly } from '../engine/worker-sinks.js';
 import { createSink } from '../sinks/create-sink.js';
 import { loadTransform } from '../transforms/transform.js';
 import type { SystemResult } from './bench-report.js';
-import { type LoadPlan, runLoadAsync } from './load-generator.js';
+import { openFeed } from './event-feed.js';
+import { benchMaker, type LoadPlan, runLoadAsync } from './load-generator.js';
 import { RunSampler } from './run-sampler.js';
 import { benchDeadLetterSpec, benchSinkSpec, type RunInstruments, type RunSettings } from './run-settings.js';
 import { blocksOf, loadPlans, systemResult } from './systems.js';
@@ -85,9 +86,15 @@ const BATCH = 1000;
  * the same sink with the same retry, the same dead-letter writing). Events stay JavaScript objects:
  * nothing is serialised between producer and consumer, which is this design's advantage.
  */
-export async function runSeedPort(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+export async function runSeedPort(
+  settings: RunSettings,
+  instruments: RunInstruments,
+  name = 'seed-port',
+): Promise<SystemResult> {
   const { scenario } = settings;
-  const retry = resolveRetryOptions(scenario.retry);
+  // A configured pipeline's retry and batch size, so the one thread does the engine's work.
+  const retry = scenario.pipeline?.retry ?? resolveRetryOptions(scenario.retry);
+  const batchSize = settings.batchMaxRecords ?? scenario.pipeline?.batch.maxRecords ?? BATCH;
   const lettersRetry = deadLetterRetry(retry);
   const silent = pino({ enabled: false });
   const sinkSpec = benchSinkSpec(settings, instruments, `seed_${process.pid}_${Date.now()}`);
@@ -100,7 +107,7 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
     role: 'sink',
     ordering: 'none',
   });
-  const deadLetters = await createSink(benchDeadLetterSpec(instruments), {
+  const deadLetters = await createSink(benchDeadLetterSpec(instruments, settings), {
     threadId,
     role: 'deadLetter',
     ordering: 'none',
@@ -109,12 +116,12 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
   await deadLetters.open();
   const path: OneThreadPath = { stage, sink, deadLetter: deadLetters, retry, lettersRetry, log: silent };
   const queue = new BoundedQueue<SluiceEvent | string>(QUEUE_CAPACITY);
-  const sampler = new RunSampler('seed-port', settings, instruments, () => queue.length);
+  const sampler = new RunSampler(name, settings, instruments, () => queue.length);
   let blockedMs = 0;
 
   const consumer = async () => {
     for (;;) {
-      const batch = await queue.take(BATCH);
+      const batch = await queue.take(batchSize);
       if (batch.length === 0) return;
       await runEventPath(batch, path);
     }
@@ -123,24 +130,29 @@ export async function runSeedPort(settings: RunSettings, instruments: RunInstrum
   const started = performance.now();
   const consumers = Array.from({ length: CONSUMERS }, consumer);
   const [plan] = loadPlans(settings, instruments, 1) as [LoadPlan];
+  const make = plan.feed ? await openFeed(plan.feed) : benchMaker(plan);
   instruments.beginLoad(settings.durationMs);
-  const outcome = await runLoadAsync(plan, async (events) => {
-    for (const event of events) {
-      while (!queue.offer(event)) {
-        const t = performance.now();
-        await queue.space();
-        blockedMs += performance.now() - t;
+  const outcome = await runLoadAsync(
+    plan,
+    async (events) => {
+      for (const event of events) {
+        while (!queue.offer(event)) {
+          const t = performance.now();
+          await queue.space();
+          blockedMs += performance.now() - t;
+        }
       }
-    }
-    return events.length;
-  });
+      return events.length;
+    },
+    make,
+  );
   queue.close();
   await Promise.all(consumers);
   const seconds = (performance.now() - started) / 1000;
   sampler.stop();
   await sink.close();
   await deadLetters.close();
-  return systemResult('seed-port', settings, instruments, blocksOf([plan], [outcome]), seconds, sampler, {
+  return systemResult(name, settings, instruments, blocksOf([plan], [outcome]), seconds, sampler, {
     producerBlockedMs: blockedMs,
     workers: CONSUMERS,
   });

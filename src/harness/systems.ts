@@ -17,11 +17,15 @@ export function systemResult(
   extra: Partial<SystemResult> = {},
 ): SystemResult {
   const account = instruments.ledger.account(blocks, instruments.deadLetters);
+  // Of the events neither written nor dead-lettered, those the transform filtered out are not lost.
+  const filtered = countFiltered(instruments, blocks);
+  account.lost -= filtered;
+  const handled = account.acknowledged + filtered;
   const result: SystemResult = {
     system,
     events: account.acknowledged,
     seconds,
-    eventsPerSec: account.acknowledged / seconds,
+    eventsPerSec: handled / seconds,
     latencyMs: instruments.histogram.summary(),
     peakRssMiB: sampler.peakRss / (1024 * 1024),
     maxQueueDepth: sampler.maxDepth,
@@ -29,14 +33,40 @@ export function systemResult(
     duplicates: account.duplicates,
     deadLettered: account.deadLettered,
     workers: settings.workers,
+    ...(filtered > 0 ? { filtered } : {}),
     ...extra,
   };
+  const delay = sampler.eventLoopDelay;
+  if (delay.count > 0) {
+    result.mainThread = { eventLoopDelayP99Ms: delay.percentile(99) / 1e6 };
+    if (sampler.mainCpuUs !== undefined && handled > 0)
+      result.mainThread.cpuUsPerEvent = sampler.mainCpuUs / handled;
+  }
   const rss = rssTrend(sampler.rssSamples);
   if (rss) result.rss = rss;
   const cpu = process.cpuUsage(sampler.cpuStart);
-  if (account.acknowledged > 0) result.cpuUsPerEvent = (cpu.user + cpu.system) / account.acknowledged;
+  if (handled > 0) result.cpuUsPerEvent = (cpu.user + cpu.system) / handled;
   if (settings.rate !== 'max') result.targetRate = settings.rate;
   return result;
+}
+
+/** Events of the blocks that no sink acknowledged, no dead letter holds, and the transform filtered. */
+function countFiltered(instruments: RunInstruments, blocks: readonly (readonly [number, number])[]): number {
+  const filtered = new Uint8Array(instruments.filtered.buffer);
+  const acks = new Uint8Array(instruments.ledger.buffer);
+  const letters = new Uint8Array(instruments.deadLetters.buffer);
+  let n = 0;
+  for (const [start, count] of blocks) {
+    for (let seq = start; seq < start + count; seq++) {
+      if (
+        Atomics.load(filtered, seq) > 0 &&
+        Atomics.load(acks, seq) === 0 &&
+        Atomics.load(letters, seq) === 0
+      )
+        n++;
+    }
+  }
+  return n;
 }
 
 /**
@@ -52,6 +82,7 @@ export function loadPlans(settings: RunSettings, instruments: RunInstruments, pr
     durationMs: settings.durationMs,
     raw: settings.scenario.raw,
     prefix: instruments.ledger.prefix,
+    ...(settings.scenario.feed ? { feed: settings.scenario.feed } : {}),
   }));
 }
 

@@ -121,6 +121,13 @@ describe('parseBenchArgs', () => {
   it('defaults to the sqlite scenario, 10 s per system, closed loop, one worker per CPU, two producer threads, every system', () => {
     expect(parseBenchArgs([])).toEqual({
       scenario: 'sqlite',
+      config: undefined,
+      events: undefined,
+      eventsModule: undefined,
+      tune: false,
+      p99TargetMs: 100,
+      workersGiven: false,
+      youngGenerationGiven: false,
       durationMs: 10_000,
       rate: 'max',
       workers: availableParallelism(),
@@ -246,8 +253,6 @@ describe('sluice bench --out DIR', () => {
 describe('sluice bench --profile --out DIR', () => {
   let out: string;
   let exit: Exit;
-  /** `CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile`, as Node names them. */
-  const PROFILE_NAME = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/;
   const profiles = () => readdirSync(join(out, 'profiles')).filter((f) => f.endsWith('.cpuprofile'));
 
   beforeAll(async () => {
@@ -255,17 +260,17 @@ describe('sluice bench --profile --out DIR', () => {
     exit = await sluice('bench', ...SHORT_RUN, '--systems', 'engine', '--profile', '--out', out);
   });
 
-  it('writes parseable CPU profiles of the main thread, a worker and the producer thread', () => {
+  it('writes parseable CPU profiles of the main thread, the worker and each producer thread, named by role', () => {
     expect(exit.code, exit.stderr).toBe(0);
-    const files = profiles();
-    expect(files.length).toBeGreaterThanOrEqual(3);
-    const threads = new Set<string>();
-    const pids = new Set<string>();
+    const files = profiles().sort();
+    // One worker (SHORT_RUN) and the default two producer threads.
+    expect(files).toEqual([
+      'engine.producer-1.cpuprofile',
+      'engine.producer-2.cpuprofile',
+      'engine.worker-1.cpuprofile',
+      'main.cpuprofile',
+    ]);
     for (const file of files) {
-      const [, pid, thread] = PROFILE_NAME.exec(file) ?? [];
-      expect(thread, file).toBeDefined();
-      threads.add(thread!);
-      pids.add(pid!);
       const profile = JSON.parse(readFileSync(join(out, 'profiles', file), 'utf8')) as {
         nodes?: unknown[];
         samples?: unknown[];
@@ -273,10 +278,28 @@ describe('sluice bench --profile --out DIR', () => {
       expect(Array.isArray(profile.nodes) && profile.nodes.length > 0, `${file} has nodes`).toBe(true);
       expect(Array.isArray(profile.samples), `${file} has samples`).toBe(true);
     }
-    // One process: its main thread (id 0), the engine's worker and the producer thread.
-    expect(pids.size).toBe(1);
-    expect(threads.has('0')).toBe(true);
-    expect(threads.size).toBeGreaterThanOrEqual(3);
+  });
+
+  it('summarises each thread’s profile: time by kind of code summing to the whole, and its top functions', () => {
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as BenchReport;
+    const summaries = report.profileSummaries ?? [];
+    expect(summaries.map((s) => s.thread).sort()).toEqual([
+      'engine.producer-1',
+      'engine.producer-2',
+      'engine.worker-1',
+      'main',
+    ]);
+    for (const summary of summaries) {
+      const total = Object.values(summary.shares).reduce((n, x) => n + x, 0);
+      expect(total, summary.thread).toBeCloseTo(1, 6);
+      expect(summary.top.length, summary.thread).toBeGreaterThan(0);
+      expect(existsSync(resolve(out, summary.flameGraph!)), `${summary.thread}'s flame graph`).toBe(true);
+    }
+    // The worker ran the scenario's transform and Sluice's event path; the producers pushed.
+    const worker = summaries.find((s) => s.thread === 'engine.worker-1')!;
+    expect(worker.shares.sluice).toBeGreaterThan(0);
+    expect(exit.stdout).toContain('engine.worker-1 — ');
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('Top functions by self time');
   });
 
   it('links each profile from report.md and report.json by a path that resolves from --out', () => {

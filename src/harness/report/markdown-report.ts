@@ -1,4 +1,6 @@
 import type { BenchReport, SystemResult } from '../bench-report.js';
+import { stagesBar } from '../engine-stages.js';
+import { isRecommended } from '../tune.js';
 import { environmentParts } from './environment.js';
 import {
   formatCompact,
@@ -9,6 +11,7 @@ import {
   MISSING,
 } from './format.js';
 import { type Column, escapeMarkdown, markdownTable } from './markdown-table.js';
+import { TIME_KINDS } from './profile-summary.js';
 import { KNEE_MIN_RISE, kneeIndex, sweepBySystem } from './sweep-knee.js';
 
 /** Where each chart was written, relative to the Markdown file; a chart left out is not linked. */
@@ -68,6 +71,7 @@ function mustBeZero(n: number): string {
 
 function resultsSection(results: readonly SystemResult[]): string[] {
   const withWorkers = results.some((r) => r.workers !== undefined);
+  const withFiltered = results.some((r) => r.filtered !== undefined);
   const withTarget = results.some((r) => r.targetRate !== undefined);
   const columns = [
     left('system'),
@@ -86,6 +90,7 @@ function resultsSection(results: readonly SystemResult[]): string[] {
     right('lost'),
     right('duplicates'),
     right('dead-lettered'),
+    ...(withFiltered ? [right('filtered')] : []),
     right('producer blocked ms'),
   ];
   const rows = results.map((r) => [
@@ -105,6 +110,7 @@ function resultsSection(results: readonly SystemResult[]): string[] {
     mustBeZero(r.lost),
     mustBeZero(r.duplicates),
     formatCount(r.deadLettered),
+    ...(withFiltered ? [formatCount(r.filtered ?? 0)] : []),
     formatSignificant(r.producerBlockedMs),
   ]);
   return [
@@ -113,6 +119,98 @@ function resultsSection(results: readonly SystemResult[]): string[] {
     'Latency is from `push()` to the sink acknowledgement. Lost and duplicates are counted by event id.',
     '',
     rows.length === 0 ? 'No results.' : markdownTable(columns, rows),
+  ];
+}
+
+function boundSection(report: BenchReport): string[] {
+  if (report.bound === undefined) return [];
+  return [
+    '## What bounds this pipeline',
+    '',
+    escapeMarkdown(report.bound.sentence),
+    '',
+    'Decided from the figures above: the engine near the sink alone is sink-bound; near min(workers, CPUs) × ' +
+      'the single thread, transform-bound; below both, what is left is the engine’s own overhead.',
+  ];
+}
+
+function stagesSection(results: readonly SystemResult[]): string[] {
+  const stages = results.find((r) => r.system === ENGINE_SYSTEM)?.stages;
+  if (stages === undefined) return [];
+  const rows = [
+    ['queue wait', stages.queueWaitMs, undefined],
+    ['decode + transform', stages.decodeTransformMs, stages.workerUsPerEvent.decodeTransform],
+    ['sink write', stages.sinkWriteMs, stages.workerUsPerEvent.sinkWrite],
+  ].map(([name, ms, us]) => [
+    String(name),
+    formatSignificant(ms as number),
+    formatSignificant(us as number | undefined),
+  ]);
+  return [
+    '## Where the engine’s time goes',
+    '',
+    `From the engine’s own counters: mean per batch (${formatSignificant(stages.meanBatchRecords)} records on ` +
+      `average, ${formatCount(stages.batches)} batches); every event of a batch waits for all of it. The queue ` +
+      `wait is the engine’s mean push → ack latency (${formatSignificant(stages.meanLatencyMs)} ms) less the ` +
+      'worker’s time. The wait for in-order release after the ack has no engine counter yet and is not shown.',
+    '',
+    markdownTable([left('stage'), right('ms per batch'), right('worker µs per event')], rows),
+    '',
+    '```',
+    stagesBar(stages),
+    '```',
+  ];
+}
+
+function mainThreadSection(results: readonly SystemResult[]): string[] {
+  const measured = results.filter((r) => r.mainThread !== undefined);
+  if (measured.length === 0) return [];
+  const rows = measured.map((r) => [
+    escapeMarkdown(r.system),
+    formatSignificant(r.mainThread!.eventLoopDelayP99Ms),
+    formatSignificant(r.mainThread!.cpuUsPerEvent),
+  ]);
+  return [
+    '## The host’s main thread',
+    '',
+    'What a service embedding the system would feel: the main thread’s event-loop delay (p99, ' +
+      '`perf_hooks.monitorEventLoopDelay`) and its own CPU time per event, while each system ran.',
+    '',
+    markdownTable(
+      [left('system'), right('event-loop delay p99 ms'), right('main-thread CPU µs per event')],
+      rows,
+    ),
+  ];
+}
+
+function tuneSection(report: BenchReport): string[] {
+  const tune = report.tune;
+  if (tune === undefined) return [];
+  const rows = tune.trials.map((t) => [
+    formatCount(t.workers),
+    formatCount(t.batchMaxRecords),
+    formatCount(t.eventsPerSec),
+    formatSignificant(t.latencyMs.p99),
+    mustBeZero(t.lost),
+    isRecommended(t, tune.recommended) ? 'recommended' : '',
+  ]);
+  return [
+    '## Tuning',
+    '',
+    escapeMarkdown(tune.summary),
+    '',
+    markdownTable(
+      [
+        right('workers'),
+        right('batch.maxRecords'),
+        right('events/s'),
+        right('p99 ms'),
+        right('lost'),
+        left(''),
+      ],
+      rows,
+    ),
+    ...(tune.configLines ? ['', '```yaml', tune.configLines.trimEnd(), '```'] : []),
   ];
 }
 
@@ -199,9 +297,54 @@ function sweepSection(report: BenchReport): string[] {
   ];
 }
 
-function profilesSection(profiles: readonly string[] | undefined): string[] {
+function profilesSection(report: BenchReport): string[] {
+  const { profiles, profileSummaries } = report;
   if (profiles === undefined || profiles.length === 0) return [];
-  return ['## Profiles', '', ...profiles.map((p) => `- [${escapeMarkdown(p)}](${linkTarget(p)})`)];
+  const flames = new Map((profileSummaries ?? []).map((s) => [s.file, s.flameGraph]));
+  const lines = [
+    '## Profiles',
+    '',
+    ...profiles.map((p) => {
+      const flame = flames.get(p);
+      const graph = flame === undefined ? '' : ` · [flame graph](${linkTarget(flame)})`;
+      return `- [${escapeMarkdown(p)}](${linkTarget(p)})${graph}`;
+    }),
+  ];
+  if (profileSummaries === undefined || profileSummaries.length === 0) return lines;
+  const percent = (x: number) => `${formatPlain(Math.round(x * 100))} %`;
+  const shares = profileSummaries.map((s) => [
+    escapeMarkdown(s.thread),
+    formatCount(s.sampledMs),
+    ...TIME_KINDS.map((k) => percent(s.shares[k])),
+  ]);
+  const top = profileSummaries.flatMap((s) =>
+    s.top
+      .slice(0, 5)
+      .map((f) => [
+        escapeMarkdown(s.thread),
+        escapeMarkdown(f.name),
+        escapeMarkdown(f.where),
+        f.kind,
+        formatSignificant(f.selfMs),
+        percent(f.share),
+      ]),
+  );
+  return [
+    ...lines,
+    '',
+    'Sampled time of each thread by kind of code: the transform module, the sink (its module, its ' +
+      'driver, Sluice’s sinks), Sluice’s own code, the bench’s load generation and accounting, garbage ' +
+      'collection, idle, V8 itself (program), and the rest (Node’s internals, other modules).',
+    '',
+    markdownTable([left('thread'), right('sampled ms'), ...TIME_KINDS.map((k) => right(k))], shares),
+    '',
+    'Top functions by self time, per thread (idle left out):',
+    '',
+    markdownTable(
+      [left('thread'), left('function'), left('where'), left('kind'), right('self ms'), right('share')],
+      top,
+    ),
+  ];
 }
 
 /** The human-readable report of one `sluice bench` run, linking the charts in `chartFiles`. */
@@ -214,10 +357,14 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     ],
     configSection(report.config),
     resultsSection(report.results),
+    boundSection(report),
+    stagesSection(report.results),
+    mainThreadSection(report.results),
     ratiosSection(report.results),
+    tuneSection(report),
     chartsSection(chartFiles),
     sweepSection(report),
-    profilesSection(report.profiles),
+    profilesSection(report),
   ].filter((s) => s.length > 0);
   return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
 }
