@@ -468,7 +468,7 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
   const stages = report.results.find((r) => r.system === 'engine')?.stages;
   if (stages && configured) {
     console.log(
-      `\nengine, mean per batch of ${stages.meanBatchRecords.toFixed(0)} (push → ack ${stages.meanLatencyMs.toFixed(2)} ms):\n  ${stagesBar(stages)}`,
+      `\nengine, mean per ${stages.measured ? 'event' : 'batch'}, batches of ${stages.meanBatchRecords.toFixed(0)} on average (push → ack ${stages.meanLatencyMs.toFixed(2)} ms):\n  ${stagesBar(stages)}`,
     );
   }
   if (report.bound) console.log(`\n${report.bound.sentence}`);

@@ -82,6 +82,12 @@ export function renderFrame(
         `${label('SOURCE')} ${col(`${h.source}  lag  ${known(h.waiting)}`)}unacked  ${known(h.unacked)}   held here  ${count(h.held)}${h.error ? `   (broker: ${h.error})` : ''}`,
       );
     }
+    if (r.stagesMs) {
+      const s = r.stagesMs;
+      lines.push(
+        `${label('PER EVENT')} ${col(`in ring  ${ms(s.queueWait)} ms`)}decode + transform  ${ms(s.decodeTransform)} ms   sink write  ${ms(s.sinkWrite)} ms   release wait  ${ms(s.releaseWait)} ms`,
+      );
+    }
     for (const route of cur.routes ?? []) {
       const failing = route.failingSeconds > 0 ? `   FAILING for ${Math.round(route.failingSeconds)} s` : '';
       lines.push(

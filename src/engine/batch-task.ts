@@ -102,6 +102,10 @@ export interface BatchResult {
   retryableErrors: number;
   permanentErrors: number;
   writeMs: number;
+  /** Over the batch's records: worker start − enqueue time, summed, ms. */
+  queueWaitMsSum: number;
+  /** The batch's time before its sink writes: decode, transform, routing, ms. */
+  decodeTransformMs: number;
   /** Push → sink acknowledgement of the records delivered, ms. */
   latencySumMs: number;
   latencyMaxMs: number;

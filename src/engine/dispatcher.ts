@@ -4,6 +4,7 @@ import type { ResolvedPipelineOptions } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
 import { backoffDelay } from '../delivery/retry-policy.js';
 import { reviveError } from '../errors.js';
+import { M_RELEASE_WAIT_US, type MetricsBlock } from '../metrics/metrics-block.js';
 import { endSpan, startDispatchSpan } from '../metrics/tracing.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { RESERVE_CURSOR } from '../queue/layout.js';
@@ -51,6 +52,8 @@ export class Dispatcher {
   #next = 0;
   #scheduled = false;
   #stopped = false;
+  /** Where the release wait is counted (M_RELEASE_WAIT_US); undefined with metrics off. */
+  readonly #metrics: MetricsBlock | undefined;
   readonly #releaseWaiters: ReleaseWaiters;
   /**
    * Ranges whose worker died. A worker runs several batches at once, so a crash cannot say which
@@ -70,7 +73,9 @@ export class Dispatcher {
     options: DispatcherOptions,
     counters: PipelineCounters,
     clock: TaskClock,
+    metrics?: MetricsBlock,
   ) {
+    this.#metrics = metrics;
     this.#queue = queue;
     this.#deadlines = new TaskDeadlines(clock, options.workers);
     this.#pool = pool;
@@ -330,6 +335,7 @@ export class Dispatcher {
   #advance(part: Partition, batch: Batch): void {
     if (batch.items.length === 0) {
       batch.done = true;
+      batch.doneAt = performance.now();
       this.#release(part);
       return;
     }
@@ -423,12 +429,17 @@ export class Dispatcher {
   #release(part: Partition): void {
     let records = 0;
     let upTo = -1;
+    let waitedUs = 0;
+    const now = performance.now();
     while (part.inflight.length > 0 && part.inflight[0]!.done) {
       const batch = part.inflight.shift()!;
       upTo = batch.range.end;
       records += batch.range.records;
+      // Each of its events waited this long, acknowledged, for earlier batches (in-order release).
+      if (batch.doneAt !== undefined) waitedUs += (now - batch.doneAt) * 1000 * batch.range.records;
     }
     if (upTo === -1) return;
+    if (waitedUs > 0) this.#metrics?.add(M_RELEASE_WAIT_US, waitedUs);
     part.consumer.release(upTo, records);
     this.#releaseWaiters.released();
   }

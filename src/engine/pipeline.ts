@@ -148,7 +148,14 @@ export class Pipeline implements SourceTarget {
     // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher
     // (counted there); an error raised outside any task lands here and must not take the process down.
     this.#pool.on('error', () => {});
-    this.#dispatcher = new Dispatcher(this.#queue, this.#pool, options, this.#counters, this.#clock);
+    this.#dispatcher = new Dispatcher(
+      this.#queue,
+      this.#pool,
+      options,
+      this.#counters,
+      this.#clock,
+      options.metrics.enabled === false ? undefined : this.#block,
+    );
   }
 
   /** Structured logs of this pipeline's main thread (workers log to the same destination). */

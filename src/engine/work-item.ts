@@ -26,6 +26,8 @@ export interface WorkItem {
 export interface Batch {
   range: RingRange;
   done: boolean;
+  /** When it was done (performance.now()): from then it waits for earlier batches to be released. */
+  doneAt?: number;
   /**
    * Work left, in ring order. Items run one after the other — a crash splits an item in two
    * halves that run alone — except the halves of a range split around records the dead-letter sink

@@ -238,8 +238,11 @@ export class WorkerRuntime {
     const offsets = recordOffsets(ring, task.start, task.end);
     const transformSpan = startChildSpan('sluice.transform', trace);
     const bytes = ring.bytes;
+    const takenAt = wallClockMs();
+    const transformStarted = performance.now();
     for (const at of offsets) {
       const view = readRecord(ring, at);
+      result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
       const start = view.payloadOffset;
       const end = start + view.payloadLength;
       let fields: EventFields;
@@ -271,6 +274,7 @@ export class WorkerRuntime {
     transformSpan.end();
     const lettersBeforeRouting = letters.length;
     const shares = this.#share(out, enqueuedAt, letters);
+    result.decodeTransformMs = performance.now() - transformStarted;
     // Records some route took (the rest became unknown-route letters).
     const routed = out.length - (letters.length - lettersBeforeRouting);
     const carried = task.retry;
@@ -566,6 +570,8 @@ function emptyResult(records: number): BatchResult {
     writeMs: 0,
     latencySumMs: 0,
     latencyMaxMs: 0,
+    queueWaitMsSum: 0,
+    decodeTransformMs: 0,
     writtenByRoute: [],
     threadId,
   };

@@ -124,6 +124,7 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
     batches: stats.batches,
     meanBatchRecords: stats.meanBatchRecords,
     meanLatencyMs: stats.meanLatencyMs,
+    ...(live.stages ? { stages: live.stages } : {}),
   });
   sampler.stop();
   await pipeline.close();

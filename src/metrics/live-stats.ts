@@ -5,7 +5,12 @@ import {
   H_WRITE_DURATION,
   M_BUSY_NS,
   M_DEAD_LETTERED,
+  M_DECODE_TRANSFORM_US,
+  M_QUEUE_WAIT_US,
+  M_RELEASE_WAIT_US,
   M_RETRIES,
+  M_SINK_WRITE_EVENT_US,
+  M_STAGE_EVENTS,
   M_WRITTEN,
   type MetricsBlock,
   R_WRITTEN,
@@ -47,6 +52,19 @@ export interface LiveStats {
   notReadyReasons: string[];
   /** Where a watched broker source stands with its broker (Pipeline.watchSource), when there is one. */
   source?: SourceHealth;
+  /**
+   * Where an event's time goes, summed over the events of acknowledged batches (counters, s): in the
+   * ring before a worker took its batch, decode + transform, sink writes, and waiting acknowledged
+   * for earlier batches to be released. Divide by `events` (or the deltas of two snapshots) for
+   * the mean per event.
+   */
+  stages?: {
+    events: number;
+    queueWaitSeconds: number;
+    decodeTransformSeconds: number;
+    sinkWriteSeconds: number;
+    releaseWaitSeconds: number;
+  };
   /** Each route, in order, when the pipeline has several: what its sink acknowledged, and how long it has failed every write. */
   routes?: RouteStats[];
 }
@@ -92,6 +110,13 @@ export function liveStats(
     sinkFailingSeconds: health.sinkFailingMs / 1000,
     ready: health.ready,
     notReadyReasons: health.reasons,
+    stages: {
+      events: block.read(M_STAGE_EVENTS),
+      queueWaitSeconds: block.read(M_QUEUE_WAIT_US) / 1e6,
+      decodeTransformSeconds: block.read(M_DECODE_TRANSFORM_US) / 1e6,
+      sinkWriteSeconds: block.read(M_SINK_WRITE_EVENT_US) / 1e6,
+      releaseWaitSeconds: block.read(M_RELEASE_WAIT_US) / 1e6,
+    },
     ...(source ? { source } : {}),
     ...(routes && routes.length > 1
       ? {

@@ -83,7 +83,21 @@ export const MAX_ROUTE_SLOTS = 16;
 export function routeSlot(index: number, which: number): number {
   return ROUTE_BASE + index * ROUTE_SLOTS + which;
 }
-export const METRIC_SLOTS = ROUTE_BASE + MAX_ROUTE_SLOTS * ROUTE_SLOTS;
+
+/**
+ * Where an event's time goes, summed over the events of acknowledged batches, µs: in the ring
+ * before a worker took its batch (the worker's start less each record's enqueue time); decode +
+ * transform and sink writes (the batch's times, once for each of its events: an event waits for
+ * its whole batch); and, after the acknowledgement, waiting for earlier batches before the ring
+ * space is released in order (added by the main thread). M_STAGE_EVENTS counts the events.
+ */
+const STAGE_BASE = ROUTE_BASE + MAX_ROUTE_SLOTS * ROUTE_SLOTS;
+export const M_STAGE_EVENTS = STAGE_BASE;
+export const M_QUEUE_WAIT_US = STAGE_BASE + 1;
+export const M_DECODE_TRANSFORM_US = STAGE_BASE + 2;
+export const M_SINK_WRITE_EVENT_US = STAGE_BASE + 3;
+export const M_RELEASE_WAIT_US = STAGE_BASE + 4;
+export const METRIC_SLOTS = STAGE_BASE + 5;
 
 /** Which bucket a value falls in (the last index is +Inf). */
 export function bucketIndex(bounds: readonly number[], value: number): number {

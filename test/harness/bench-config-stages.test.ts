@@ -52,4 +52,47 @@ describe('engineStages', () => {
     const bar = stagesBar(stages, 10).split('  ')[0]!;
     expect(bar).toBe('░░░░▒▒▒▒██');
   });
+
+  it('takes the engine’s own per-event stage counters when it has them, release wait included', () => {
+    const stages = engineStages({
+      busySeconds: 3,
+      sinkWriteSeconds: 1,
+      batches: 100,
+      meanBatchRecords: 500,
+      meanLatencyMs: 50,
+      // 50 000 events: 1000 s in the ring in all, 500 s decoding and transforming, 250 s in writes, 100 s released late.
+      stages: {
+        events: 50_000,
+        queueWaitSeconds: 1000,
+        decodeTransformSeconds: 500,
+        sinkWriteSeconds: 250,
+        releaseWaitSeconds: 100,
+      },
+    })!;
+    expect(stages.measured).toBe(true);
+    expect(stages.queueWaitMs).toBeCloseTo(20, 9);
+    expect(stages.decodeTransformMs).toBeCloseTo(10, 9);
+    expect(stages.sinkWriteMs).toBeCloseTo(5, 9);
+    expect(stages.releaseWaitMs).toBeCloseTo(2, 9);
+    expect(stagesBar(stages, 37).split('  ')[0]).toBe(
+      `${'░'.repeat(20)}${'▒'.repeat(10)}${'█'.repeat(5)}${'▓'.repeat(2)}`,
+    );
+    // Without events counted (an engine without the counters) the stages are derived again.
+    const derived = engineStages({
+      busySeconds: 3,
+      sinkWriteSeconds: 1,
+      batches: 100,
+      meanBatchRecords: 500,
+      meanLatencyMs: 50,
+      stages: {
+        events: 0,
+        queueWaitSeconds: 0,
+        decodeTransformSeconds: 0,
+        sinkWriteSeconds: 0,
+        releaseWaitSeconds: 0,
+      },
+    })!;
+    expect(derived.measured).toBe(false);
+    expect(derived.releaseWaitMs).toBeUndefined();
+  });
 });

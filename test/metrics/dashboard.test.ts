@@ -121,6 +121,17 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     expect(await page.locator('[data-stat="ready"]').textContent()).toBe('ready');
   });
 
+  it('shows where an event’s time goes: in the ring, decode + transform, sink write, release wait', async () => {
+    await figureAbove('stage-sinkWrite', 0);
+    for (const stage of ['queueWait', 'decodeTransform', 'sinkWrite', 'releaseWait'])
+      expect(Number.isFinite(await figure(`stage-${stage}`))).toBe(true);
+    const widths = await page
+      .locator('[data-stat="stagesBar"] > span')
+      .evaluateAll((spans) => spans.map((s) => Number.parseFloat((s as unknown as { style: { width: string } }).style.width)));
+    expect(widths).toHaveLength(4);
+    expect(widths.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
+  });
+
   it('lists each route with its writes per second', async () => {
     await page.waitForFunction(
       `['main', 'copy'].every((name) => Number(document.querySelector('[data-route="' + name + '"]')?.dataset.value) > 0)`,

@@ -137,11 +137,13 @@ function boundSection(report: BenchReport): string[] {
 function stagesSection(results: readonly SystemResult[]): string[] {
   const stages = results.find((r) => r.system === ENGINE_SYSTEM)?.stages;
   if (stages === undefined) return [];
-  const rows = [
+  const stageRows: [string, number, number | undefined][] = [
     ['queue wait', stages.queueWaitMs, undefined],
     ['decode + transform', stages.decodeTransformMs, stages.workerUsPerEvent.decodeTransform],
     ['sink write', stages.sinkWriteMs, stages.workerUsPerEvent.sinkWrite],
-  ].map(([name, ms, us]) => [
+  ];
+  if (stages.releaseWaitMs !== undefined) stageRows.push(['release wait', stages.releaseWaitMs, undefined]);
+  const rows = stageRows.map(([name, ms, us]) => [
     String(name),
     formatSignificant(ms as number),
     formatSignificant(us as number | undefined),
@@ -149,12 +151,20 @@ function stagesSection(results: readonly SystemResult[]): string[] {
   return [
     '## Where the engine’s time goes',
     '',
-    `From the engine’s own counters: mean per batch (${formatSignificant(stages.meanBatchRecords)} records on ` +
-      `average, ${formatCount(stages.batches)} batches); every event of a batch waits for all of it. The queue ` +
-      `wait is the engine’s mean push → ack latency (${formatSignificant(stages.meanLatencyMs)} ms) less the ` +
-      'worker’s time. The wait for in-order release after the ack has no engine counter yet and is not shown.',
+    stages.measured
+      ? `From the engine’s per-event stage counters: mean per event (${formatSignificant(stages.meanBatchRecords)} ` +
+        `records per batch on average, ${formatCount(stages.batches)} batches); every event of a batch waits for all ` +
+        'of it. Queue wait: in the ring until a worker took its batch; release wait: acknowledged, until earlier ' +
+        'batches were too and its ring space was released in order.'
+      : `From the engine’s own counters: mean per batch (${formatSignificant(stages.meanBatchRecords)} records on ` +
+        `average, ${formatCount(stages.batches)} batches); every event of a batch waits for all of it. The queue ` +
+        `wait is the engine’s mean push → ack latency (${formatSignificant(stages.meanLatencyMs)} ms) less the ` +
+        'worker’s time.',
     '',
-    markdownTable([left('stage'), right('ms per batch'), right('worker µs per event')], rows),
+    markdownTable(
+      [left('stage'), right(stages.measured ? 'ms per event' : 'ms per batch'), right('worker µs per event')],
+      rows,
+    ),
     '',
     '```',
     stagesBar(stages),

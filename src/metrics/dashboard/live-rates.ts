@@ -15,6 +15,13 @@ export interface Rates {
   blockedShare: number | undefined;
   /** Each route's writes per second, by name (pipelines with several routes). */
   routesPerSec: Record<string, number | undefined>;
+  /**
+   * Where the events acknowledged between the two snapshots spent their time, mean ms per event:
+   * in the ring, decode + transform, sink writes, waiting for earlier batches to be released.
+   */
+  stagesMs:
+    | { queueWait: number; decodeTransform: number; sinkWrite: number; releaseWait: number }
+    | undefined;
 }
 
 /** Counters' change per second from `prev` to `cur`; none without `prev`, and none across a counter reset. */
@@ -26,7 +33,22 @@ export function ratesBetween(prev: LiveStats | null | undefined, cur: LiveStats)
     return Number.isFinite(delta) && delta >= 0 ? delta / dtS : undefined;
   };
   const blocked = rate('producerBlockedSeconds');
+  const a = prev?.stages;
+  const b = cur.stages;
+  const events = a && b ? b.events - a.events : 0;
+  const per = (
+    key: 'queueWaitSeconds' | 'decodeTransformSeconds' | 'sinkWriteSeconds' | 'releaseWaitSeconds',
+  ) => Math.max(0, ((b![key] - a![key]) * 1000) / events);
   return {
+    stagesMs:
+      events > 0
+        ? {
+            queueWait: per('queueWaitSeconds'),
+            decodeTransform: per('decodeTransformSeconds'),
+            sinkWrite: per('sinkWriteSeconds'),
+            releaseWait: per('releaseWaitSeconds'),
+          }
+        : undefined,
     inPerSec: rate('pushed'),
     outPerSec: rate('written'),
     retriesPerSec: rate('retries'),

@@ -97,6 +97,7 @@ export function renderTiles(s, r) {
   statElement('ready')?.setAttribute('title', (s.notReadyReasons ?? []).join('\n'));
   renderSource(s.source);
   renderRoutes(s.routes, r.routesPerSec);
+  renderStages(r.stagesMs);
   document.title = isNum(r.outPerSec) ? `Sluice — ${fmtRate(r.outPerSec)} events/s` : 'Sluice — live';
 }
 
@@ -140,4 +141,25 @@ function renderRoutes(routes, perSec) {
       return row;
     }),
   );
+}
+
+/**
+ * Where the last interval's events spent their time, mean ms each, as a stacked bar and figures.
+ * @param {{ queueWait: number, decodeTransform: number, sinkWrite: number, releaseWait: number } | undefined} st
+ */
+function renderStages(st) {
+  const bar = statElement('stagesBar');
+  if (!bar || !st) return;
+  const parts = /** @type {const} */ ([
+    ['queueWait', st.queueWait],
+    ['decodeTransform', st.decodeTransform],
+    ['sinkWrite', st.sinkWrite],
+    ['releaseWait', st.releaseWait],
+  ]);
+  const total = parts.reduce((n, [, ms]) => n + ms, 0);
+  for (const [name, ms] of parts) {
+    show(`stage-${name}`, fmtMs(ms), ms);
+    const segment = /** @type {HTMLElement | null} */ (bar.querySelector(`[data-part="${name}"]`));
+    if (segment) segment.style.width = `${total > 0 ? (100 * ms) / total : 0}%`;
+  }
 }
