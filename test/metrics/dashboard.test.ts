@@ -127,7 +127,9 @@ describe.runIf(hasChromium)('the live dashboard', () => {
       expect(Number.isFinite(await figure(`stage-${stage}`))).toBe(true);
     const widths = await page
       .locator('[data-stat="stagesBar"] > span')
-      .evaluateAll((spans) => spans.map((s) => Number.parseFloat((s as unknown as { style: { width: string } }).style.width)));
+      .evaluateAll((spans) =>
+        spans.map((s) => Number.parseFloat((s as unknown as { style: { width: string } }).style.width)),
+      );
     expect(widths).toHaveLength(4);
     expect(widths.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
   });
