@@ -19,7 +19,7 @@ import {
   exitCodeFor,
 } from './exit-codes.js';
 import { parseFlags } from './parse-flags.js';
-import { type ProfileFlags, runProfiled } from './run-profile.js';
+import { type ProfileFlags, runProfiled, summarizeProfiles } from './run-profile.js';
 
 /**
  * How long past shutdownTimeoutMs a shutdown may take, ms: the close's own grace for the sinks
@@ -355,10 +355,25 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   if (typeof config === 'number') return config;
   if (flags.profile) {
     const { code, profiles } = await runProfiled(['--config', flags.config], flags.profile);
+    if (profiles.length === 0) {
+      process.stderr.write(
+        `sluice run: no CPU profile was written to ${flags.profile.dir} (the run must end by itself or by SIGINT/SIGTERM)\n`,
+      );
+      return code;
+    }
+    // A user's sink module, if a route has one, is told apart from Sluice's code in the summary.
+    const sinkModule = Object.values(config.pipeline.routes)
+      .map((route) => route.sink)
+      .find((sink) => 'module' in sink);
+    const summary = summarizeProfiles(flags.profile.dir, profiles, {
+      sluiceRoot: new URL('../../', import.meta.url).href,
+      ...(config.pipeline.transform ? { transform: config.pipeline.transform } : {}),
+      ...(sinkModule && 'module' in sinkModule ? { sinkModule: sinkModule.module } : {}),
+    });
     process.stderr.write(
-      profiles.length === 0
-        ? `sluice run: no CPU profile was written to ${flags.profile.dir} (the run must end by itself or by SIGINT/SIGTERM)\n`
-        : `sluice run: CPU profiles of ${profiles.map((p) => p.thread).join(', ')} in ${flags.profile.dir} (open in Chrome DevTools or speedscope)\n`,
+      `\nWhere each thread spent its time (self time):\n${summary}\n` +
+        `sluice run: CPU profiles of ${profiles.map((p) => p.thread).join(', ')} in ${flags.profile.dir}, each with a ` +
+        'flame graph (.flame.svg, opens offline in a browser); open a profile in Chrome DevTools or speedscope\n',
     );
     return code;
   }

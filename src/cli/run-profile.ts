@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flameGraphSvg } from '../harness/report/flame-graph.js';
+import {
+  type CodeKinds,
+  type CpuProfile,
+  profileSummaryText,
+  summarizeProfile,
+} from '../harness/report/profile-summary.js';
 
 /** What `sluice run --profile DIR [--profile-seconds S]` asked for. */
 export interface ProfileFlags {
@@ -73,4 +80,19 @@ function nameByThread(raw: string, dir: string): ThreadProfile[] {
 
 function order(thread: string): number {
   return thread === 'main' ? -1 : Number(thread.slice('worker-'.length)) || 0;
+}
+
+/**
+ * Writes a flame graph (`<thread>.flame.svg`, self-contained) beside each profile in `dir`, and
+ * returns each thread's top functions by self time and its time by kind (transform, sink, Sluice,
+ * GC, idle…) as text.
+ */
+export function summarizeProfiles(dir: string, profiles: readonly ThreadProfile[], kinds: CodeKinds): string {
+  const summaries = profiles.map(({ thread, file }) => {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const flame = file.replace(/\.cpuprofile$/, '.flame.svg');
+    writeFileSync(join(dir, flame), flameGraphSvg(profile, `${thread} — sluice run`, kinds));
+    return { ...summarizeProfile(profile, file, thread, kinds), flameGraph: flame };
+  });
+  return profileSummaryText(summaries);
 }

@@ -61,11 +61,21 @@ describe('sluice run --profile', () => {
     );
     expect(run.code, run.stderr).toBe(EXIT_OK);
     expect(run.stdout).toMatch(/^sluice run: 20000 written, 0 dead-lettered/);
-    const files = readdirSync(out).sort();
+    const all = readdirSync(out).sort();
+    const files = all.filter((f) => f.endsWith('.cpuprofile'));
     expect(files).toContain('main.cpuprofile');
     const workers = files.filter((f) => /^worker-\d+\.cpuprofile$/.test(f));
     expect(workers.length).toBeGreaterThanOrEqual(1);
     expect(workers.length).toBeLessThanOrEqual(2);
+    // Each profile has its flame graph beside it, and a summary names each thread.
+    expect(all.filter((f) => f.endsWith('.flame.svg'))).toEqual(
+      files.map((f) => f.replace('.cpuprofile', '.flame.svg')),
+    );
+    expect(readFileSync(join(out, 'main.flame.svg'), 'utf8')).toMatch(
+      /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+    );
+    expect(run.stderr).toMatch(/^main — \d+ ms sampled: /m);
+    expect(run.stderr).toMatch(/^worker-\d+ — \d+ ms sampled: /m);
     for (const file of files) {
       const profile = readProfile(join(out, file));
       expect(profile.nodes.length).toBeGreaterThan(0);
