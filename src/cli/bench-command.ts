@@ -3,8 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
-import { loadRunConfig, type RunConfig } from '../config/run-config.js';
-import { InvalidOptionError, RunConfigError } from '../errors.js';
+import { InvalidOptionError } from '../errors.js';
 import type { BenchEnvironment, BenchReport, SystemResult } from '../harness/bench-report.js';
 import { configScenario } from '../harness/config-scenario.js';
 import { stagesBar } from '../harness/engine-stages.js';
@@ -20,9 +19,10 @@ import type { Progress } from '../harness/run-settings.js';
 import type { Scenario } from '../harness/scenario.js';
 import { SCENARIOS } from '../harness/scenarios/scenarios.js';
 import { isRecommended } from '../harness/tune.js';
-import { EXIT_EVENTS_LOST, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_EVENTS_LOST, EXIT_OK } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
+import { loadConfigOrExit } from './run-command.js';
 
 export const BENCH_HELP = `Usage: sluice bench [options]
        sluice bench --config pipeline.yaml [--events FILE.ndjson | --events-module M] [options]
@@ -375,22 +375,8 @@ async function reRunWithProfiler(argv: string[], options: BenchCommandOptions): 
 /** The scenario of a `--config` run, or the exit code after printing why the config cannot be used. */
 async function configuredScenario(options: BenchCommandOptions): Promise<Scenario | number> {
   const file = options.config!;
-  try {
-    readFileSync(file);
-  } catch (error) {
-    const reason = (error as Error).message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '');
-    console.error(`sluice: cannot read ${file}: ${reason}`);
-    return EXIT_NO_INPUT;
-  }
-  let config: RunConfig;
-  try {
-    config = loadRunConfig(file);
-  } catch (error) {
-    if (!(error instanceof RunConfigError)) throw error;
-    console.error(`sluice: ${file} is not a valid config:`);
-    for (const problem of error.errors) console.error(`  ${problem}`);
-    return EXIT_USAGE;
-  }
+  const config = loadConfigOrExit(file);
+  if (typeof config === 'number') return config;
   return configScenario(file, config, {
     ...(options.events !== undefined ? { events: options.events } : {}),
     ...(options.eventsModule !== undefined ? { eventsModule: options.eventsModule } : {}),

@@ -135,8 +135,8 @@ function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help
   return { config: values.config, connect: values.connect === true, profile };
 }
 
-/** Loads the config, or prints what is wrong with it and returns the exit code. */
-function load(file: string, env: NodeJS.ProcessEnv): RunConfig | number {
+/** Loads the config, or prints what is wrong with it and returns the exit code (`run`, `validate`, `bench --config`). */
+export function loadConfigOrExit(file: string, env: NodeJS.ProcessEnv = process.env): RunConfig | number {
   // Read here first so a missing or unreadable file is said to be that, not an invalid config.
   try {
     readFileSync(file);
@@ -165,7 +165,7 @@ export async function validateCommand(argv: string[], env: NodeJS.ProcessEnv = p
     process.stdout.write(RUN_HELP);
     return 0;
   }
-  const config = load(flags.config, env);
+  const config = loadConfigOrExit(flags.config, env);
   if (typeof config === 'number') return config;
   if (!flags.connect) {
     process.stdout.write('config OK\n');
@@ -351,7 +351,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     process.stdout.write(RUN_HELP);
     return 0;
   }
-  const config = load(flags.config, env);
+  const config = loadConfigOrExit(flags.config, env);
   if (typeof config === 'number') return config;
   if (flags.profile) {
     const { code, profiles } = await runProfiled(['--config', flags.config], flags.profile);

@@ -1,3 +1,5 @@
+import type { LiveStats } from '../metrics/live-stats.js';
+
 /**
  * Where an event's time goes in the engine, read once at the end of a run. The engine counts each
  * stage per event (LiveStats.stages: in the ring, decode + transform, sink write, release wait);
@@ -40,14 +42,8 @@ export interface EngineCounters {
   batches: number;
   meanBatchRecords: number;
   meanLatencyMs: number;
-  /** The engine's per-event stage counters (LiveStats.stages), when it has them. */
-  stages?: {
-    events: number;
-    queueWaitSeconds: number;
-    decodeTransformSeconds: number;
-    sinkWriteSeconds: number;
-    releaseWaitSeconds: number;
-  };
+  /** The engine's per-event stage counters, when it has them. */
+  stages?: LiveStats['stages'];
 }
 
 /** The stages, or undefined when the engine recorded no batch (or its metrics were off). */

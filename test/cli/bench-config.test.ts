@@ -4,37 +4,17 @@
  * thread and the sink alone, every event accounted for by id — written, dead-lettered by the
  * transform's validation, or filtered out by it — and read back from the database.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchReport, SystemResult } from '../../src/harness/bench-report.js';
 import { benchReportProblems } from '../harness/bench-report-schema.js';
-
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runCli } from '../helpers/cli.js';
 
 /** Runs the built CLI to completion (killed after a generous watchdog, so a hang fails, not stalls). */
-function sluice(...args: string[]): Promise<Exit> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 90_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const sluice = (...args: string[]) => runCli(args, { timeoutMs: 90_000 });
 
 const dirs: string[] = [];
 afterAll(() => {

@@ -3,32 +3,17 @@
  * list the commands and run nothing, each command has its own help, --version prints the
  * package's version, and a mistake on the command line is one plain line with exit code 64.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_NO_INPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../../src/cli/exit-codes.js';
-import { CLI, ROOT } from '../harness/built.js';
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { ROOT } from '../harness/built.js';
+import { runCli } from '../helpers/cli.js';
 
 /** Runs the built CLI to completion (killed by a watchdog, so a command that starts a run fails fast). */
-function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Exit> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, timeout: 20_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  runCli(args, { env, timeoutMs: 20_000 });
 
 const sluice = (...args: string[]) => run(args);
 

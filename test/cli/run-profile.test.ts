@@ -3,25 +3,14 @@
  * one profile per thread, named by its role, written as the run ends — by itself, or after
  * `--profile-seconds`, as SIGTERM would end it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT_OK, EXIT_USAGE } from '../../src/cli/exit-codes.js';
-import { CLI } from '../harness/built.js';
+import { runCli } from '../helpers/cli.js';
 
-function sluice(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const sluice = (...args: string[]) => runCli(args, { timeoutMs: 60_000 });
 
 let dir: string;
 beforeEach(() => {

@@ -4,7 +4,6 @@
  * start-up — a missing table, column or unique index, a server that cannot be reached — is said
  * without running.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,25 +11,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE } from '../../src/cli/exit-codes.js';
-import { CLI } from '../harness/built.js';
+import { runCli } from '../helpers/cli.js';
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sluice(...args: string[]): Promise<Exit> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { timeout: 20_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const sluice = (...args: string[]) => runCli(args, { timeoutMs: 20_000 });
 
 let dir: string;
 beforeEach(() => {

@@ -3,34 +3,17 @@
  * validated (errors name the flag and quote the value, exit code 64); --json, --out and --profile
  * write what they promise.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBenchArgs, summaryTable } from '../../src/cli/bench-command.js';
 import type { BenchReport, SystemResult } from '../../src/harness/bench-report.js';
+import { type Exit, runCli } from '../helpers/cli.js';
 import { benchReportProblems } from './bench-report-schema.js';
-import { CLI, ROOT } from './built.js';
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the built CLI to completion (killed after a generous watchdog, so a hang fails, not stalls). */
-function sluice(...args: string[]): Promise<Exit> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 45_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', fail);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const sluice = (...args: string[]) => runCli(args, { timeoutMs: 45_000 });
 
 const SHORT_RUN = ['--scenario', 'trivial', '--duration', '0.5', '--workers', '1'];
 const SYSTEM_NAMES = ['engine', 'seed-port', 'piscina-per-event'];
