@@ -19,7 +19,7 @@ import type { Progress } from '../harness/run-settings.js';
 import type { Scenario } from '../harness/scenario.js';
 import { SCENARIOS } from '../harness/scenarios/scenarios.js';
 import { isRecommended } from '../harness/tune.js';
-import { EXIT_EVENTS_LOST, EXIT_OK } from './exit-codes.js';
+import { EXIT_EVENTS_LOST, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
 import { loadConfigOrExit } from './run-command.js';
@@ -44,8 +44,8 @@ transform filters out as filtered, a flatMap's first output for its event. sink-
 as fast as the sink accepts (closed loop), whatever --rate says.
 
 Options:
-  --config FILE       benchmark the pipeline of this \`sluice run\` config (JSON or YAML; one sink
-                      or one route)
+  --config FILE       benchmark the pipeline of this \`sluice run\` config (JSON or YAML; with
+                      several routes, the engine alone, reported route by route)
   --events FILE       --config: NDJSON events, one per line, replayed in a loop (default: the
                       config's source, when it is synthetic or an ndjson file)
   --events-module M   --config: a module whose default export is a generator function yielding events
@@ -89,6 +89,8 @@ export interface BenchCommandOptions {
   p99TargetMs: number;
   /** `--workers` as given (with --config, the config's workers.max otherwise). */
   workersGiven: boolean;
+  /** --systems was given (not the default list). */
+  systemsGiven: boolean;
   /** `--young-generation-mb` as given (with --config, the config's otherwise). */
   youngGenerationGiven: boolean;
   durationMs: number;
@@ -220,6 +222,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     tune: Boolean(values.tune),
     p99TargetMs,
     workersGiven: values.workers !== undefined,
+    systemsGiven: values.systems !== undefined,
     youngGenerationGiven: values['young-generation-mb'] !== undefined,
     durationMs: positive('--duration', (values.duration as string | undefined) ?? '10', false) * 1000,
     rate,
@@ -410,6 +413,20 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
   const configured = options.config === undefined ? undefined : await configuredScenario(options);
   if (typeof configured === 'number') return configured;
   const scenario = configured ?? SCENARIOS[options.scenario]!;
+  // Several routes: the engine alone. The one-thread baselines write one sink; an event fanned out
+  // to several has no single-thread equivalent to compare with.
+  let systems = options.systems;
+  const routes = configured?.pipeline ? Object.keys(configured.pipeline.routes) : [];
+  if (routes.length > 1) {
+    const others = systems.filter((s) => s !== 'engine');
+    if (options.systemsGiven && others.length > 0) {
+      console.error(
+        `sluice: --systems must be engine for a config with several routes (${routes.join(', ')}), got ${JSON.stringify(options.systems.join(','))}`,
+      );
+      return EXIT_USAGE;
+    }
+    systems = ['engine'];
+  }
   // With --config, the config's own settings unless a flag overrides them.
   const workers =
     configured?.pipeline && !options.workersGiven ? configured.pipeline.workers.max : options.workers;
@@ -429,7 +446,7 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     workers,
     producers: options.producers,
     sink,
-    systems: options.systems,
+    systems,
     sweep: options.sweep,
     env,
     metrics: options.metrics,
@@ -451,6 +468,19 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     },
   });
   console.log(`\n${summaryTable(report)}`);
+  for (const result of report.results.filter((r) => r.routes !== undefined)) {
+    console.log(`\n${result.system}, by route (an event sent to several routes counts in each):`);
+    console.log(
+      formatTable(
+        result.routes!.map((r) => ({
+          route: r.route,
+          written: r.written.toLocaleString('en-US'),
+          'events/s': Math.round(r.eventsPerSec).toLocaleString('en-US'),
+          dup: String(r.duplicates),
+        })),
+      ),
+    );
+  }
   const stages = report.results.find((r) => r.system === 'engine')?.stages;
   if (stages && configured) {
     console.log(

@@ -44,6 +44,11 @@ export interface SystemResult {
   /** The worker and producer threads the system ran, by role (`worker-1`, `producer-1`, …), for naming profiles. */
   threads?: { role: string; threadId: number }[];
   /** The engine only: where an event's time goes, from the engine's own counters (engine-stages.ts). */
+  /**
+   * With several routes: each route's sink's acknowledged events (an event fanned out counts in
+   * each), their rate, and ids a route acknowledged more than once.
+   */
+  routes?: { route: string; written: number; eventsPerSec: number; duplicates: number }[];
   stages?: import('./engine-stages.js').EngineStages;
   /** Producer time spent blocked on a full queue, ms. */
   producerBlockedMs?: number;

@@ -73,14 +73,24 @@ export async function configScenario(
   flags: ConfigEvents,
 ): Promise<Scenario> {
   const routes = Object.entries(config.pipeline.routes);
-  if (routes.length !== 1) {
-    throw new InvalidOptionError(
-      '--config',
-      'a config with one sink or one route (sluice bench does not measure several routes yet)',
-      `${file} (routes: ${routes.map(([name]) => name).join(', ')})`,
-    );
-  }
   const { feed, from } = await feedOf(config, flags);
+  if (routes.length > 1) {
+    // Each route through a ledger of its own (engine-system.ts); filtered events' markers go to
+    // the first route's, whatever its rule.
+    const transform =
+      config.pipeline.transform === undefined
+        ? 'no transform'
+        : `transform ${basename(config.pipeline.transform)}`;
+    return {
+      name: `config ${basename(file)}`,
+      description: `${transform} → routes ${routes.map(([name, r]) => `${name} (${sinkName(r.sink)})`).join(', ')}; events from ${from}`,
+      transform: ledgerTransformUrl(config.pipeline.transform, routes[0]![0]),
+      raw: feed.kind === 'lines' || (feed.kind === 'module' && feed.raw),
+      sink: 'null',
+      feed,
+      pipeline: config.pipeline,
+    };
+  }
   // The one route's own dead-letter sink and retries, where it has them, are the pipeline's here.
   const [routeName, route] = routes[0]!;
   const pipeline: ResolvedPipelineOptions = {

@@ -45,17 +45,44 @@ function engineOptions(
   const metrics = { enabled: settings.metrics ?? true };
   const configured = scenario.pipeline;
   if (configured) {
-    // The config's one route keeps its name and rule, so a transform that names it still reaches it.
-    const [name, route] = Object.entries(configured.routes)[0]!;
+    const entries = Object.entries(configured.routes);
+    // The config's one route keeps its name and rule, so a transform that names it still reaches it;
+    // several keep theirs too, each through a ledger of its own (accounted across them by id).
+    const [name, route] = entries[0]!;
     const destination: Pick<PipelineOptions, 'sink' | 'routes' | 'defaultRoute'> =
-      name === DEFAULT_ROUTE_NAME
-        ? { sink }
-        : {
-            routes: {
-              [name]: { sink, retry: configured.retry, ...(route.when ? { when: route.when } : {}) },
-            },
+      entries.length > 1
+        ? {
+            routes: Object.fromEntries(
+              entries.map(([routeName, r]) => [
+                routeName,
+                {
+                  sink: benchSinkSpec(
+                    settings,
+                    instruments,
+                    `engine_${routeName}_${process.pid}_${Date.now()}`,
+                    {
+                      name: routeName,
+                      sink: r.sink,
+                    },
+                  ),
+                  ...(r.deadLetter
+                    ? { deadLetter: benchDeadLetterSpec(instruments, settings, r.deadLetter) }
+                    : {}),
+                  retry: r.retry,
+                  ...(r.when ? { when: r.when } : {}),
+                },
+              ]),
+            ),
             ...(configured.defaultRoute !== undefined ? { defaultRoute: configured.defaultRoute } : {}),
-          };
+          }
+        : name === DEFAULT_ROUTE_NAME
+          ? { sink }
+          : {
+              routes: {
+                [name]: { sink, retry: configured.retry, ...(route.when ? { when: route.when } : {}) },
+              },
+              ...(configured.defaultRoute !== undefined ? { defaultRoute: configured.defaultRoute } : {}),
+            };
     return {
       queue: configured.queue,
       workers: {

@@ -57,11 +57,28 @@ export class RunInstruments {
   /** Ids of events the transform filtered out (ledger-transform.ts marks them). */
   readonly filtered: IdLedger;
   readonly histogram = new SharedHistogram();
+  /**
+   * With several routes, one ledger per route (by name): the ids each route's sink acknowledged.
+   * An event fanned out is in several; `ledger` stays empty (see systemResult).
+   */
+  readonly routeLedgers = new Map<string, IdLedger>();
+  readonly #capacity: number;
 
   constructor(capacity: number, prefix: string) {
+    this.#capacity = capacity;
     this.ledger = new IdLedger(capacity, prefix);
     this.deadLetters = new IdLedger(capacity, prefix);
     this.filtered = new IdLedger(capacity, prefix);
+  }
+
+  /** The ledger of route `name`, made on first use. */
+  routeLedger(name: string): IdLedger {
+    let ledger = this.routeLedgers.get(name);
+    if (!ledger) {
+      ledger = new IdLedger(this.#capacity, this.ledger.prefix);
+      this.routeLedgers.set(name, ledger);
+    }
+    return ledger;
   }
 
   /** Records the sink acknowledged so far, counted per batch by the sink side. */
@@ -108,11 +125,14 @@ export function benchSinkSpec(
   settings: RunSettings,
   instruments: RunInstruments,
   table: string,
+  /** One of several routes: its own ledger, through its own configured sink. */
+  route?: { name: string; sink: ResolvedSinkSpec },
 ): ResolvedSinkSpec {
   const { scenario } = settings;
+  const ledger = route ? instruments.routeLedger(route.name) : instruments.ledger;
   const options: LedgerSinkOptions = {
-    ledger: instruments.ledger.buffer,
-    prefix: instruments.ledger.prefix,
+    ledger: ledger.buffer,
+    prefix: ledger.prefix,
     histogram: instruments.histogram.buffer,
     latencyFrom: instruments.latencyFrom,
     progress: instruments.progress,
@@ -134,7 +154,7 @@ export function benchSinkSpec(
       path: `${settings.workDir}/${table}.ndjson`,
       fsync: 'never',
     });
-  if (settings.sink === 'config') options.inner = configured(scenario, 'sink');
+  if (settings.sink === 'config') options.inner = route ? route.sink : configured(scenario, 'sink');
   return resolveSinkSpec({ module: LEDGER_SINK, options });
 }
 
@@ -147,12 +167,17 @@ function configured(scenario: Scenario, role: 'sink' | 'deadLetter'): ResolvedSi
  * Dead letters are counted by id too, so the report tells dead-lettered from lost; with the
  * configured sink they are written through the configured dead-letter sink.
  */
-export function benchDeadLetterSpec(instruments: RunInstruments, settings?: RunSettings): ResolvedSinkSpec {
+export function benchDeadLetterSpec(
+  instruments: RunInstruments,
+  settings?: RunSettings,
+  /** A route's own dead-letter sink, in place of the pipeline's. */
+  own?: ResolvedSinkSpec,
+): ResolvedSinkSpec {
   const options: LedgerSinkOptions = {
     ledger: instruments.deadLetters.buffer,
     prefix: instruments.deadLetters.prefix,
   };
-  if (settings?.sink === 'config') options.inner = configured(settings.scenario, 'deadLetter');
+  if (settings?.sink === 'config') options.inner = own ?? configured(settings.scenario, 'deadLetter');
   return resolveSinkSpec({ module: LEDGER_SINK, options });
 }
 

@@ -1,4 +1,5 @@
 import type { SystemResult } from './bench-report.js';
+import { IdLedger } from './id-ledger.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
 import { type RunSampler, rssTrend } from './run-sampler.js';
 import type { RunInstruments, RunSettings } from './run-settings.js';
@@ -16,9 +17,12 @@ export function systemResult(
   sampler: RunSampler,
   extra: Partial<SystemResult> = {},
 ): SystemResult {
-  const account = instruments.ledger.account(blocks, instruments.deadLetters);
+  const routed = instruments.routeLedgers.size > 0 ? acrossRoutes(instruments, blocks, seconds) : undefined;
+  const acks = routed?.union ?? instruments.ledger;
+  const account = acks.account(blocks, instruments.deadLetters);
+  if (routed) account.duplicates += routed.duplicates;
   // Of the events neither written nor dead-lettered, those the transform filtered out are not lost.
-  const filtered = countFiltered(instruments, blocks);
+  const filtered = countFiltered(instruments, blocks, acks);
   account.lost -= filtered;
   const handled = account.acknowledged + filtered;
   const result: SystemResult = {
@@ -34,6 +38,7 @@ export function systemResult(
     deadLettered: account.deadLettered,
     workers: settings.workers,
     ...(filtered > 0 ? { filtered } : {}),
+    ...(routed ? { routes: routed.routes } : {}),
     ...extra,
   };
   const delay = sampler.eventLoopDelay;
@@ -51,9 +56,13 @@ export function systemResult(
 }
 
 /** Events of the blocks that no sink acknowledged, no dead letter holds, and the transform filtered. */
-function countFiltered(instruments: RunInstruments, blocks: readonly (readonly [number, number])[]): number {
+function countFiltered(
+  instruments: RunInstruments,
+  blocks: readonly (readonly [number, number])[],
+  acknowledged: IdLedger,
+): number {
   const filtered = new Uint8Array(instruments.filtered.buffer);
-  const acks = new Uint8Array(instruments.ledger.buffer);
+  const acks = new Uint8Array(acknowledged.buffer);
   const letters = new Uint8Array(instruments.deadLetters.buffer);
   let n = 0;
   for (const [start, count] of blocks) {
@@ -67,6 +76,44 @@ function countFiltered(instruments: RunInstruments, blocks: readonly (readonly [
     }
   }
   return n;
+}
+
+/**
+ * With several routes, each route's ledger holds the ids its sink acknowledged; an event fanned out
+ * is in several. An event counts as written once if any route wrote it (the union); a duplicate is
+ * an id a route acknowledged more than once. Each route's writes and duplicates are reported too.
+ */
+function acrossRoutes(
+  instruments: RunInstruments,
+  blocks: readonly (readonly [number, number])[],
+  seconds: number,
+): { union: IdLedger; duplicates: number; routes: NonNullable<SystemResult['routes']> } {
+  const union = new IdLedger(instruments.ledger.capacity, instruments.ledger.prefix);
+  const marks = new Uint8Array(union.buffer);
+  let duplicates = 0;
+  const routes: NonNullable<SystemResult['routes']> = [];
+  const inBlock = new Uint8Array(marks.length);
+  for (const [start, count] of blocks) inBlock.fill(1, start, start + count);
+  for (const [route, ledger] of instruments.routeLedgers) {
+    const counts = new Uint8Array(ledger.buffer);
+    let written = 0;
+    let repeated = 0;
+    for (let seq = 0; seq < counts.length; seq++) {
+      const n = Atomics.load(counts, seq);
+      if (n === 0) continue;
+      // An acknowledgement of something never accepted is a phantom event: a duplicate.
+      if (inBlock[seq] === 0) {
+        repeated += n;
+        continue;
+      }
+      written++;
+      repeated += n - 1;
+      marks[seq] = 1;
+    }
+    duplicates += repeated;
+    routes.push({ route, written, eventsPerSec: written / seconds, duplicates: repeated });
+  }
+  return { union, duplicates, routes };
 }
 
 /**

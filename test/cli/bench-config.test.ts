@@ -352,15 +352,74 @@ describe('sluice bench --config refuses what it cannot run, naming the flag or f
     expect(stderr).toContain('batch.maxRecords');
   });
 
-  it('refuses a config with several routes, naming --config and the routes', async () => {
-    const { config } = pipelineDir(
-      () =>
-        'source: { type: ndjson, path: orders.ndjson }\nroutes:\n  a: { sink: { type: "null" } }\n  b: { sink: { type: "null" } }\n',
+  it('benchmarks a config with several routes — fan-out, rules, a default — on the engine, accounting by id across routes and reporting each', async () => {
+    // The last digit of the order number picks the routes: 2 → a and c (fan-out), 5 → a, 4/6/8 → c,
+    // the rest → b, the default. Digit 0 is a test order (filtered); i % 25 === 7 has no items.
+    const { dir, config } = pipelineDir(
+      () => `
+source: { type: ndjson, path: orders.ndjson }
+transform: ./transform.mjs
+routes:
+  a: { sink: { type: sqlite, path: a.db }, when: { path: payload.order, matches: "[25]$" } }
+  b: { sink: { type: ndjson, path: b.ndjson } }
+  c: { sink: { type: ndjson, path: c.ndjson }, when: { path: payload.order, matches: "[2468]$" } }
+defaultRoute: b
+deadLetter: { type: ndjson, path: dead.ndjson }
+workers: { min: 1, max: 1 }
+batch: { maxRecords: 100 }
+`,
     );
-    const { code, stderr } = await sluice('bench', '--config', config);
-    expect(code).toBe(64);
-    expect(stderr).toContain('--config');
-    expect(stderr).toContain('routes: a, b');
+    const json = join(dir, 'report.json');
+    const run = await sluice(
+      'bench',
+      '--config',
+      config,
+      '--duration',
+      '0.5',
+      '--producers',
+      '1',
+      '--json',
+      json,
+    );
+    expect(run.stderr).not.toContain('internal error');
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
+    // The engine alone: the one-thread baselines write one sink.
+    expect(report.results.map((r) => r.system)).toEqual(['engine']);
+    const engine = report.results[0]!;
+    expect([engine.lost, engine.duplicates]).toEqual([0, 0]);
+    const n = engine.events + (engine.filtered ?? 0) + engine.deadLettered;
+    const ok = (i: number) => !isTest(i) && !isInvalid(i);
+    const digit = (i: number) => i % 10;
+    const expected = {
+      a: countOf(n, (i) => ok(i) && [2, 5].includes(digit(i))),
+      b: countOf(n, (i) => ok(i) && [1, 3, 7, 9].includes(digit(i))),
+      c: countOf(n, (i) => ok(i) && [2, 4, 6, 8].includes(digit(i))),
+    };
+    expect(engine.events).toBe(countOf(n, ok));
+    expect(engine.deadLettered).toBe(countOf(n, isInvalid));
+    expect(Object.fromEntries(engine.routes!.map((r) => [r.route, [r.written, r.duplicates]]))).toEqual({
+      a: [expected.a, 0],
+      b: [expected.b, 0],
+      c: [expected.c, 0],
+    });
+    // Read back: each route's sink holds what the report says it wrote.
+    const db = new Database(join(dir, 'a.db'), { readonly: true });
+    expect((db.prepare('SELECT count(DISTINCT id) AS n FROM events').get() as { n: number }).n).toBe(
+      expected.a,
+    );
+    db.close();
+    for (const route of ['b', 'c'] as const)
+      expect(
+        readFileSync(join(dir, `${route}.ndjson`), 'utf8')
+          .trim()
+          .split('\n'),
+      ).toHaveLength(expected[route]);
+    expect(run.stdout).toMatch(/engine, by route/);
+
+    const refused = await sluice('bench', '--config', config, '--systems', 'engine,single-thread');
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toContain('--systems must be engine for a config with several routes (a, b, c)');
   });
 
   it('says a missing config file cannot be read (exit 66)', async () => {

@@ -110,6 +110,7 @@ describe('parseBenchArgs', () => {
       tune: false,
       p99TargetMs: 100,
       workersGiven: false,
+      systemsGiven: false,
       youngGenerationGiven: false,
       durationMs: 10_000,
       rate: 'max',

@@ -134,6 +134,30 @@ function boundSection(report: BenchReport): string[] {
   ];
 }
 
+function routesSection(results: readonly SystemResult[]): string[] {
+  const routed = results.filter((r) => r.routes !== undefined);
+  if (routed.length === 0) return [];
+  const rows = routed.flatMap((r) =>
+    r.routes!.map((route) => [
+      escapeMarkdown(r.system),
+      escapeMarkdown(route.route),
+      formatCount(route.written),
+      formatCount(Math.round(route.eventsPerSec)),
+      formatCount(route.duplicates),
+    ]),
+  );
+  return [
+    '## By route',
+    '',
+    'Each route’s sink, counted by id through a ledger of its own: an event sent to several routes counts in each.',
+    '',
+    markdownTable(
+      [left('system'), left('route'), right('written'), right('events/s'), right('duplicates')],
+      rows,
+    ),
+  ];
+}
+
 function stagesSection(results: readonly SystemResult[]): string[] {
   const stages = results.find((r) => r.system === ENGINE_SYSTEM)?.stages;
   if (stages === undefined) return [];
@@ -368,6 +392,7 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     configSection(report.config),
     resultsSection(report.results),
     boundSection(report),
+    routesSection(report.results),
     stagesSection(report.results),
     mainThreadSection(report.results),
     ratiosSection(report.results),
