@@ -45,7 +45,7 @@ as fast as the sink accepts (closed loop), whatever --rate says.
 
 Options:
   --config FILE       benchmark the pipeline of this \`sluice run\` config (JSON or YAML; with
-                      several routes, the engine alone, reported route by route)
+                      several routes: engine and single-thread, reported route by route)
   --events FILE       --config: NDJSON events, one per line, replayed in a loop (default: the
                       config's source, when it is synthetic or an ndjson file)
   --events-module M   --config: a module whose default export is a generator function yielding events
@@ -413,19 +413,18 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
   const configured = options.config === undefined ? undefined : await configuredScenario(options);
   if (typeof configured === 'number') return configured;
   const scenario = configured ?? SCENARIOS[options.scenario]!;
-  // Several routes: the engine alone. The one-thread baselines write one sink; an event fanned out
-  // to several has no single-thread equivalent to compare with.
+  // Several routes: the engine and the single thread, both routing. The sink alone measures one
+  // sink's ceiling; with several there is no one ceiling to compare with.
   let systems = options.systems;
   const routes = configured?.pipeline ? Object.keys(configured.pipeline.routes) : [];
   if (routes.length > 1) {
-    const others = systems.filter((s) => s !== 'engine');
-    if (options.systemsGiven && others.length > 0) {
+    if (options.systemsGiven && systems.includes('sink-alone')) {
       console.error(
-        `sluice: --systems must be engine for a config with several routes (${routes.join(', ')}), got ${JSON.stringify(options.systems.join(','))}`,
+        `sluice: --systems must be engine and/or single-thread for a config with several routes (${routes.join(', ')}), got ${JSON.stringify(options.systems.join(','))}`,
       );
       return EXIT_USAGE;
     }
-    systems = ['engine'];
+    systems = systems.filter((s) => s !== 'sink-alone');
   }
   // With --config, the config's own settings unless a flag overrides them.
   const workers =

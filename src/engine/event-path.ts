@@ -15,6 +15,7 @@ import { SinkError } from '../errors.js';
 import type { Sink } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import type { LoadedTransform } from '../transforms/transform.js';
+import type { RouteTable } from './route-table.js';
 
 /**
  * The steps of the event path that do not depend on where events come from: the engine's worker
@@ -195,6 +196,19 @@ export interface OneThreadPath {
   /** deadLetterRetry(retry). */
   lettersRetry: ResolvedRetryOptions;
   log: Pick<Logger, 'warn'>;
+  /**
+   * Several routes: each record goes to the routes `table` chooses (in its order, `routes[i]`), in
+   * place of `sink`; a record no route takes is an `unknown-route` dead letter.
+   */
+  routes?: { table: RouteTable; routes: OneThreadRoute[] };
+}
+
+/** One route as runEventPath writes it: its sink, its dead-letter sink, their retries. */
+export interface OneThreadRoute {
+  sink: Sink;
+  deadLetter: Sink;
+  retry: ResolvedRetryOptions;
+  lettersRetry: ResolvedRetryOptions;
 }
 
 /**
@@ -226,10 +240,45 @@ export async function runEventPath(
     const pending = transformEvent(path.stage, event, text, out, letters);
     if (pending) await pending;
   }
-  if (out.length > 0) letters.push(...(await deliverBatch(path.sink, out, path.retry)).deadLetters);
+  if (path.routes) await deliverRoutes(out, path.routes, letters, path.log);
+  else if (out.length > 0) letters.push(...(await deliverBatch(path.sink, out, path.retry)).deadLetters);
   if (letters.length > 0) {
     const written = await writeDeadLetters(path.deadLetter, letters, path.lettersRetry, path.log);
     if (!written.ok) throw new SinkError(`dead-letter sink failed: ${written.error}`, { retryable: false });
   }
   return out.length;
+}
+
+/** runEventPath's delivery with several routes: each route's share, then its refusals to its dead-letter sink. */
+async function deliverRoutes(
+  out: readonly SinkRecord[],
+  routed: { table: RouteTable; routes: OneThreadRoute[] },
+  letters: DeadLetter[],
+  log: Pick<Logger, 'warn'>,
+): Promise<void> {
+  const shares: SinkRecord[][] = routed.routes.map(() => []);
+  for (const record of out) {
+    const choice = routed.table.choose(record);
+    if (typeof choice === 'number') shares[choice]!.push(record);
+    else if ('unknown' in choice)
+      letters.push(
+        deadLetter(
+          { id: record.id, key: record.key, source: record.source, ts: record.ts, payload: record.payload },
+          'unknown-route',
+          choice.unknown,
+        ),
+      );
+    else for (const i of choice) shares[i]!.push(record);
+  }
+  await Promise.all(
+    shares.map(async (records, i) => {
+      if (records.length === 0) return;
+      const route = routed.routes[i]!;
+      const refused = (await deliverBatch(route.sink, records, route.retry)).deadLetters;
+      if (refused.length === 0) return;
+      for (const letter of refused) letter.route = routed.table.names[i]!;
+      const written = await writeDeadLetters(route.deadLetter, refused, route.lettersRetry, log);
+      if (!written.ok) throw new SinkError(`dead-letter sink failed: ${written.error}`, { retryable: false });
+    }),
+  );
 }

@@ -5,11 +5,15 @@ import { resolveRetryOptions } from '../config/retry-options-schema.js';
 import {
   deadLetterRetry,
   type OneThreadPath,
+  type OneThreadRoute,
   runEventPath,
   type TransformStage,
 } from '../engine/event-path.js';
+import { RouteTable } from '../engine/route-table.js';
 import { writesTextOnly } from '../engine/worker-sinks.js';
 import { createSink } from '../sinks/create-sink.js';
+import type { Sink } from '../sinks/sink.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { loadTransform } from '../transforms/transform.js';
 import type { SystemResult } from './bench-report.js';
 import { openFeed } from './event-feed.js';
@@ -115,6 +119,40 @@ export async function runSeedPort(
   await sink.open();
   await deadLetters.open();
   const path: OneThreadPath = { stage, sink, deadLetter: deadLetters, retry, lettersRetry, log: silent };
+  // Several routes: each route's sink (and own dead-letter sink) behind its own ledger, as the engine.
+  const configuredRoutes = Object.entries(scenario.pipeline?.routes ?? {});
+  const opened: Sink[] = [];
+  if (configuredRoutes.length > 1) {
+    const open = async (spec: ResolvedSinkSpec, role: 'sink' | 'deadLetter') => {
+      const built = await createSink(spec, { threadId, role, ordering: 'none' });
+      await built.open();
+      opened.push(built);
+      return built;
+    };
+    const routes: OneThreadRoute[] = [];
+    for (const [name, route] of configuredRoutes) {
+      const routeSink = await open(
+        benchSinkSpec(settings, instruments, `seed_${name}_${process.pid}_${Date.now()}`, {
+          name,
+          sink: route.sink,
+        }),
+        'sink',
+      );
+      const routeLetters = route.deadLetter
+        ? await open(benchDeadLetterSpec(instruments, settings, route.deadLetter), 'deadLetter')
+        : deadLetters;
+      routes.push({
+        sink: routeSink,
+        deadLetter: routeLetters,
+        retry: route.retry,
+        lettersRetry: deadLetterRetry(route.retry),
+      });
+    }
+    path.routes = {
+      table: new RouteTable(scenario.pipeline!.routes, scenario.pipeline!.defaultRoute),
+      routes,
+    };
+  }
   const queue = new BoundedQueue<SluiceEvent | string>(QUEUE_CAPACITY);
   const sampler = new RunSampler(name, settings, instruments, () => queue.length);
   let blockedMs = 0;
@@ -152,6 +190,7 @@ export async function runSeedPort(
   sampler.stop();
   await sink.close();
   await deadLetters.close();
+  await Promise.all(opened.map((s) => s.close()));
   return systemResult(name, settings, instruments, blocksOf([plan], [outcome]), seconds, sampler, {
     producerBlockedMs: blockedMs,
     workers: CONSUMERS,

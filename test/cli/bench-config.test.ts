@@ -352,7 +352,7 @@ describe('sluice bench --config refuses what it cannot run, naming the flag or f
     expect(stderr).toContain('batch.maxRecords');
   });
 
-  it('benchmarks a config with several routes — fan-out, rules, a default — on the engine, accounting by id across routes and reporting each', async () => {
+  it('benchmarks a config with several routes — fan-out, rules, a default — on the engine and the single thread, accounting by id across routes and reporting each', async () => {
     // The last digit of the order number picks the routes: 2 → a and c (fan-out), 5 → a, 4/6/8 → c,
     // the rest → b, the default. Digit 0 is a test order (filtered); i % 25 === 7 has no items.
     const { dir, config } = pipelineDir(
@@ -384,42 +384,46 @@ batch: { maxRecords: 100 }
     expect(run.stderr).not.toContain('internal error');
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
-    // The engine alone: the one-thread baselines write one sink.
-    expect(report.results.map((r) => r.system)).toEqual(['engine']);
-    const engine = report.results[0]!;
-    expect([engine.lost, engine.duplicates]).toEqual([0, 0]);
-    const n = engine.events + (engine.filtered ?? 0) + engine.deadLettered;
+    // The engine and the single thread, both routing; no sink alone (there is no one sink).
+    expect(report.results.map((r) => r.system)).toEqual(['engine', 'single-thread']);
     const ok = (i: number) => !isTest(i) && !isInvalid(i);
     const digit = (i: number) => i % 10;
-    const expected = {
-      a: countOf(n, (i) => ok(i) && [2, 5].includes(digit(i))),
-      b: countOf(n, (i) => ok(i) && [1, 3, 7, 9].includes(digit(i))),
-      c: countOf(n, (i) => ok(i) && [2, 4, 6, 8].includes(digit(i))),
-    };
-    expect(engine.events).toBe(countOf(n, ok));
-    expect(engine.deadLettered).toBe(countOf(n, isInvalid));
-    expect(Object.fromEntries(engine.routes!.map((r) => [r.route, [r.written, r.duplicates]]))).toEqual({
-      a: [expected.a, 0],
-      b: [expected.b, 0],
-      c: [expected.c, 0],
-    });
-    // Read back: each route's sink holds what the report says it wrote.
+    const total = { a: 0, b: 0, c: 0 };
+    for (const r of report.results) {
+      expect([r.system, r.lost, r.duplicates]).toEqual([r.system, 0, 0]);
+      const n = r.events + (r.filtered ?? 0) + r.deadLettered;
+      const expected = {
+        a: countOf(n, (i) => ok(i) && [2, 5].includes(digit(i))),
+        b: countOf(n, (i) => ok(i) && [1, 3, 7, 9].includes(digit(i))),
+        c: countOf(n, (i) => ok(i) && [2, 4, 6, 8].includes(digit(i))),
+      };
+      expect(r.events).toBe(countOf(n, ok));
+      expect(r.deadLettered).toBe(countOf(n, isInvalid));
+      expect(Object.fromEntries(r.routes!.map((x) => [x.route, [x.written, x.duplicates]]))).toEqual({
+        a: [expected.a, 0],
+        b: [expected.b, 0],
+        c: [expected.c, 0],
+      });
+      for (const route of ['a', 'b', 'c'] as const) total[route] += expected[route];
+    }
+    // Read back: each route's sink holds what the two systems say they wrote (ids unique per run).
     const db = new Database(join(dir, 'a.db'), { readonly: true });
-    expect((db.prepare('SELECT count(DISTINCT id) AS n FROM events').get() as { n: number }).n).toBe(
-      expected.a,
-    );
+    expect((db.prepare('SELECT count(DISTINCT id) AS n FROM events').get() as { n: number }).n).toBe(total.a);
     db.close();
     for (const route of ['b', 'c'] as const)
       expect(
         readFileSync(join(dir, `${route}.ndjson`), 'utf8')
           .trim()
           .split('\n'),
-      ).toHaveLength(expected[route]);
+      ).toHaveLength(total[route]);
     expect(run.stdout).toMatch(/engine, by route/);
+    expect(run.stdout).toMatch(/single-thread, by route/);
 
-    const refused = await sluice('bench', '--config', config, '--systems', 'engine,single-thread');
+    const refused = await sluice('bench', '--config', config, '--systems', 'engine,sink-alone');
     expect(refused.code).toBe(64);
-    expect(refused.stderr).toContain('--systems must be engine for a config with several routes (a, b, c)');
+    expect(refused.stderr).toContain(
+      '--systems must be engine and/or single-thread for a config with several routes (a, b, c)',
+    );
   });
 
   it('says a missing config file cannot be read (exit 66)', async () => {
