@@ -15,7 +15,7 @@ import { SinkError } from '../errors.js';
 import type { Sink } from '../sinks/sink.js';
 import { applyTransform } from '../transforms/apply-transform.js';
 import type { LoadedTransform } from '../transforms/transform.js';
-import type { RouteTable } from './route-table.js';
+import type { RouteChoice, RouteTable } from './route-table.js';
 
 /**
  * The steps of the event path that do not depend on where events come from: the engine's worker
@@ -257,19 +257,7 @@ async function deliverRoutes(
   log: Pick<Logger, 'warn'>,
 ): Promise<void> {
   const shares: SinkRecord[][] = routed.routes.map(() => []);
-  for (const record of out) {
-    const choice = routed.table.choose(record);
-    if (typeof choice === 'number') shares[choice]!.push(record);
-    else if ('unknown' in choice)
-      letters.push(
-        deadLetter(
-          { id: record.id, key: record.key, source: record.source, ts: record.ts, payload: record.payload },
-          'unknown-route',
-          choice.unknown,
-        ),
-      );
-    else for (const i of choice) shares[i]!.push(record);
-  }
+  routeEach(routed.table, out, letters, (k, route) => shares[route]!.push(out[k]!));
   await Promise.all(
     shares.map(async (records, i) => {
       if (records.length === 0) return;
@@ -281,4 +269,30 @@ async function deliverRoutes(
       if (!written.ok) throw new SinkError(`dead-letter sink failed: ${written.error}`, { retryable: false });
     }),
   );
+}
+
+/**
+ * Hands each record to the routes `table` chooses for it (`take(index of the record, route)`, once
+ * per route); a record no route takes becomes an `unknown-route` dead letter in `letters`.
+ */
+export function routeEach(
+  table: RouteTable,
+  records: readonly SinkRecord[],
+  letters: DeadLetter[],
+  take: (k: number, route: number) => void,
+): void {
+  for (let k = 0; k < records.length; k++) {
+    const record = records[k]!;
+    let choice: RouteChoice;
+    try {
+      choice = table.choose(record);
+    } catch (error) {
+      choice = { unknown: `its route could not be chosen: ${describeError(error)}` };
+    }
+    if (typeof choice === 'number') take(k, choice);
+    else if ('unknown' in choice) {
+      const { id, key, source, ts, payload } = record;
+      letters.push(deadLetter({ id, key, source, ts, payload }, 'unknown-route', choice.unknown));
+    } else for (const route of choice) take(k, route);
+  }
 }

@@ -38,12 +38,13 @@ import type {
 } from './batch-task.js';
 import {
   deadLetterRetry,
+  routeEach,
   type TransformStage,
   transformEvent,
   undecodable,
   writeDeadLetters,
 } from './event-path.js';
-import { type RouteChoice, RouteTable } from './route-table.js';
+import { RouteTable } from './route-table.js';
 import { markTaskStarted } from './task-clock.js';
 import { type OpenedSinks, WorkerSinks, writesTextOnly } from './worker-sinks.js';
 
@@ -358,25 +359,10 @@ export class WorkerRuntime {
   #share(out: SinkRecord[], enqueuedAt: number[], letters: DeadLetter[]): RouteShare[] {
     if (this.#routes.single) return [{ records: out, enqueuedAt }];
     const shares: RouteShare[] = this.#routes.names.map(() => ({ records: [], enqueuedAt: [] }));
-    for (let k = 0; k < out.length; k++) {
-      const record = out[k]!;
-      let choice: RouteChoice;
-      try {
-        choice = this.#routes.choose(record);
-      } catch (error) {
-        choice = { unknown: `its route could not be chosen: ${describeError(error)}` };
-      }
-      if (typeof choice === 'number') {
-        shares[choice]!.records.push(record);
-        shares[choice]!.enqueuedAt.push(enqueuedAt[k]!);
-      } else if ('unknown' in choice) {
-        letters.push(deadLetter(letterEvent(record), 'unknown-route', choice.unknown));
-      } else
-        for (const i of choice) {
-          shares[i]!.records.push(record);
-          shares[i]!.enqueuedAt.push(enqueuedAt[k]!);
-        }
-    }
+    routeEach(this.#routes, out, letters, (k, route) => {
+      shares[route]!.records.push(out[k]!);
+      shares[route]!.enqueuedAt.push(enqueuedAt[k]!);
+    });
     return shares;
   }
 
@@ -550,11 +536,6 @@ interface RouteFailure {
 /** A route that could not finish its share: its sink still failing (with its retries), or its dead-letter sink. */
 interface RouteFailureOutcome extends RouteFailure {
   retry?: RetryState;
-}
-
-/** What a dead letter keeps of a record no route took: its fields and payload. */
-function letterEvent(record: SinkRecord): DeadLetter['event'] {
-  return { id: record.id, key: record.key, source: record.source, ts: record.ts, payload: record.payload };
 }
 
 function emptyResult(records: number): BatchResult {
