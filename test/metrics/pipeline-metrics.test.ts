@@ -77,6 +77,12 @@ describe('pipeline.metrics', () => {
     expect(value(m, 'sluice_events_dead_lettered_total', { reason: 'transform-error' })).toBe(throws);
     expect(value(m, 'sluice_events_dead_lettered_total', { reason: 'validation-failed' })).toBe(invalid);
     expect(value(m, 'sluice_events_dead_lettered_total', { reason: 'worker-crash' })).toBe(0);
+    // Every event of an acknowledged batch is counted once in the stage counters, each stage ≥ 0,
+    // and decode + transform took some time.
+    expect(value(m, 'sluice_event_stage_events_total')).toBe(N);
+    for (const stage of ['queue_wait', 'decode_transform', 'sink_write', 'release_wait'])
+      expect(value(m, 'sluice_event_stage_seconds_total', { stage })).toBeGreaterThanOrEqual(0);
+    expect(value(m, 'sluice_event_stage_seconds_total', { stage: 'decode_transform' })).toBeGreaterThan(0);
     // Every event written was observed once by the latency histogram.
     expect(Number(m.get('sluice_end_to_end_latency_seconds')!.metrics[0]!.count)).toBe(N - K);
     const capacity = value(m, 'sluice_queue_capacity_bytes');
