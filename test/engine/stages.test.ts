@@ -42,7 +42,8 @@ describe('stage counters', () => {
       transform: fixtureUrl('sleep-transform'),
       sink: { type: 'null' },
       deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-      workers: { min: 2, max: 2 },
+      // One worker running two batches at once: the slow one sleeps, the fast one finishes meanwhile.
+      workers: { min: 1, max: 1, concurrentBatchesPerWorker: 2 },
       batch: { maxRecords: 1 },
     });
     // The first event's batch takes 300 ms; the second's is done long before and must wait for it.
