@@ -72,7 +72,10 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
              (beside or instead of sink, which is then the route "default"; the transform picks
               routes with "route": "orders" | ["orders", "archive"] on its output)
     "defaultRoute": "archive",
-    "deadLetter": { ... as sink },  "queue": { ... },  "workers": { ... },  "batch": { ... },
+    "deadLetter": { ... as sink },  "workers": { ... },  "batch": { ... },
+    "queue": { "capacityBytes": 16777216, "durability": "memory" | "disk", "path": "./sluice-queue",
+               "fsync": "group" | "interval" | "never" },
+               (disk: an accepted event survives a crash; a run on the same path replays it)
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
     "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true, "sinkDownAfterMs": 10000 },
                (serves /metrics, /healthz, /readyz, /; defaultMetrics adds process_* and nodejs_*)

@@ -75,6 +75,8 @@ export function resolvePipelinePaths(
     out.transform = fromConfig(baseDir, out.transform);
   if (out.sink !== undefined) out.sink = resolveSinkPaths(out.sink, baseDir);
   if (out.deadLetter !== undefined) out.deadLetter = resolveSinkPaths(out.deadLetter, baseDir);
+  if (isObject(out.queue) && typeof out.queue.path === 'string' && out.queue.path !== '')
+    out.queue = { ...out.queue, path: fromConfig(baseDir, out.queue.path) };
   if (out.routes !== null && typeof out.routes === 'object' && !Array.isArray(out.routes)) {
     const routes: Record<string, unknown> = {};
     for (const [name, route] of Object.entries(out.routes as Record<string, unknown>)) {

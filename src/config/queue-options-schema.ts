@@ -25,10 +25,22 @@ const fields = strictObject({
   ),
   // Checked with capacityBytes below, which bounds it.
   maxRecordBytes: z.unknown().optional(),
+  durability: oneOf(['memory', 'disk'], "'memory' or 'disk'").default(d.durability),
+  path: z.string(must('a directory path')).min(1, must('a directory path')).optional(),
+  fsync: oneOf(['group', 'interval', 'never'], "'group', 'interval' or 'never'").default(d.fsync),
+  fsyncIntervalMs: integer(1, 3_600_000, 'an integer of milliseconds from 1 to 3600000').default(
+    d.fsyncIntervalMs,
+  ),
 });
 
 /** Queue options, validated and with every default filled in. */
 export const queueOptionsSchema = acrossFields(fields, (given, report) => {
+  if (given.durability === 'disk') {
+    // The log's order is the ring's: one ring, and nothing dropped from it.
+    if (given.path === undefined) report('path', 'given with durability: disk');
+    if ((given.partitions ?? d.partitions) !== 1) report('partitions', '1 with durability: disk');
+    if ((given.policy ?? d.policy) !== 'block') report('policy', "'block' with durability: disk");
+  }
   const max = given.maxRecordBytes;
   if (max === undefined) return;
   const capacity = given.capacityBytes ?? d.capacityBytes;
@@ -44,12 +56,26 @@ export const queueOptionsSchema = acrossFields(fields, (given, report) => {
     report('maxRecordBytes', `a multiple of ${RECORD_ALIGN} from 64 to capacityBytes / 4${bound}`);
   }
 }).transform(
-  ({ capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes }): ResolvedQueueOptions =>
+  ({
+    capacityBytes,
+    partitions,
+    policy,
+    rejectTimeoutMs,
+    maxRecordBytes,
+    durability,
+    path,
+    fsync,
+    fsyncIntervalMs,
+  }): ResolvedQueueOptions =>
     markResolved('queue', {
       capacityBytes,
       partitions,
       policy,
       rejectTimeoutMs,
+      durability,
+      path,
+      fsync,
+      fsyncIntervalMs,
       maxRecordBytes:
         (maxRecordBytes as number | undefined) ?? Math.min(DEFAULT_MAX_RECORD_BYTES, capacityBytes / 4),
     }),

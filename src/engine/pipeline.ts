@@ -9,7 +9,13 @@ import {
   type ResolvedPipelineOptions,
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
-import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
+import {
+  ClosedError,
+  InvalidOptionError,
+  reviveError,
+  ShutdownTimeoutError,
+  StartupTimeoutError,
+} from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
 import {
@@ -35,6 +41,7 @@ import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
+import { DurableIntake } from './durable-intake.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
 import { TaskClock, taskSlots } from './task-clock.js';
 import { asWorkerMessage, type WorkerMessage } from './worker-messages.js';
@@ -87,6 +94,8 @@ export class Pipeline implements SourceTarget {
   readonly options: ResolvedPipelineOptions;
   readonly #queue: EventQueue;
   readonly #producer: AsyncQueueProducer;
+  /** With queue.durability 'disk': every push goes through the disk log too. */
+  readonly #intake: DurableIntake | undefined;
   readonly #pool: Piscina<BatchTask, BatchResult>;
   readonly #dispatcher: Dispatcher;
   readonly #counters = new PipelineCounters();
@@ -106,6 +115,9 @@ export class Pipeline implements SourceTarget {
     this.options = options;
     this.#queue = EventQueue.create(options.queue);
     this.#producer = new AsyncQueueProducer(this.#queue);
+    // Opened before the workers: a log another process holds fails createPipeline() at once.
+    if (options.queue.durability === 'disk')
+      this.#intake = new DurableIntake(options.queue, this.#producer, this.#queue);
     this.#clock = new TaskClock(taskSlots(options.workers));
     this.#closeChannel = `sluice-close-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const setup: WorkerSetup = {
@@ -176,7 +188,18 @@ export class Pipeline implements SourceTarget {
       await this.#startWorker();
     } catch (error) {
       await this.#pool.destroy();
+      this.#intake?.close();
       throw error;
+    }
+    const intake = this.#intake;
+    if (intake) {
+      const { tornBytes, setAside, staleLockPid } = intake.recovery;
+      if (setAside.length > 0)
+        logger.error({ setAside }, 'disk queue: corrupt segments set aside, their events not replayed');
+      logger.info(
+        { replayed: intake.replayed, tornBytes, staleLockPid, path: this.options.queue.path },
+        'disk queue opened',
+      );
     }
     this.#dispatcher.start();
     const o = this.options;
@@ -228,37 +251,43 @@ export class Pipeline implements SourceTarget {
 
   /** What a producer thread needs: pass it in workerData and call `connectProducer` there. */
   get producerHandle(): QueueHandle {
+    if (this.#intake)
+      throw new InvalidOptionError(
+        'queue.durability',
+        "'memory' for producer threads (with 'disk', push on the main thread: its log keeps the ring's order)",
+        'disk',
+      );
     return this.#queue.handle;
   }
 
   /** Resolves once the event is in the ring (false: a drop policy discarded it); waits while full. */
   push(event: SluiceEvent): Promise<boolean> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
-    return this.#producer.push(event);
+    return (this.#intake ?? this.#producer).push(event);
   }
 
   /** Pushes events as few publish groups; resolves with how many were accepted. */
   pushMany(events: readonly SluiceEvent[]): Promise<number> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
-    return this.#producer.pushMany(events);
+    return (this.#intake ?? this.#producer).pushMany(events);
   }
 
   /** Pushes one serialised event (an NDJSON line); parsed in a worker, never on this thread. */
   pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
-    return this.#producer.pushRaw(bytes, key);
+    return (this.#intake ?? this.#producer).pushRaw(bytes, key);
   }
 
   /** Pushes serialised events (NDJSON lines) as few publish groups, parsing none of them here. */
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
-    return this.#producer.pushRawMany(lines, key);
+    return (this.#intake ?? this.#producer).pushRawMany(lines, key);
   }
 
   /** Pushes serialised events, each with its own id and key; parsed in a worker, never on this thread. */
   pushRawRecords(records: readonly RawRecord[]): Promise<number> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
-    return this.#producer.pushRawRecords(records);
+    return (this.#intake ?? this.#producer).pushRawRecords(records);
   }
 
   /**
@@ -268,7 +297,7 @@ export class Pipeline implements SourceTarget {
    */
   pushLines(batch: LineBatch): Promise<number> {
     if (this.#closing) return Promise.reject(new ClosedError('pipeline'));
-    return this.#producer.pushLines(batch);
+    return (this.#intake ?? this.#producer).pushLines(batch);
   }
 
   /**
@@ -306,6 +335,9 @@ export class Pipeline implements SourceTarget {
         recent: () => this.#recentFigures(),
         sinkFailing: () => this.sinkFailing(),
         source: () => this.#sourceHealth?.latest,
+        ...(this.#intake
+          ? { disk: () => ({ ...this.#intake!.stats(), replayed: this.#intake!.replayed }) }
+          : {}),
       },
       this.options.metrics,
     );
@@ -457,6 +489,8 @@ export class Pipeline implements SourceTarget {
     this.#dispatcher.stop();
     const pending = this.#dispatcher.pendingRecords();
     await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
+    // What the ring released is acknowledged in the log; what it still held is replayed next time.
+    this.#intake?.close();
     this.#metrics?.close();
     this.#recent?.stop();
     this.#sourceHealth?.stop();

@@ -44,6 +44,8 @@ export interface MetricsSource {
   source: () => SourceHealth | undefined;
   /** Since when each sink has been failing its writes; undefined while its last write worked. */
   sinkFailing: () => SinkFailing;
+  /** The disk queue's figures, with queue.durability 'disk'. */
+  disk?: () => { bytes: number; records: number; fsyncs: number; replayed: number };
 }
 
 /** Since when a sink has failed every write, and for how long, ms. */
@@ -279,6 +281,31 @@ export function createPipelineMetrics(
       'histogram',
       () => histogramValues('sluice_sink_write_duration_seconds', block, H_WRITE_DURATION),
     ),
+    ...(source.disk
+      ? [
+          new ReadOnScrape(
+            'sluice_disk_queue_bytes',
+            "Bytes in the disk queue's segment files.",
+            'gauge',
+            () => [{ value: source.disk!().bytes }],
+          ),
+          new ReadOnScrape(
+            'sluice_disk_queue_events',
+            'Events in the disk queue not yet acknowledged by their sinks.',
+            'gauge',
+            () => [{ value: source.disk!().records }],
+          ),
+          new ReadOnScrape('sluice_disk_fsyncs_total', "fsyncs of the disk queue's log.", 'counter', () => [
+            { value: source.disk!().fsyncs },
+          ]),
+          new ReadOnScrape(
+            'sluice_disk_replayed_events_total',
+            'Events accepted by an earlier run and never acknowledged, replayed at start.',
+            'counter',
+            () => [{ value: source.disk!().replayed }],
+          ),
+        ]
+      : []),
     new ReadOnScrape(
       'sluice_event_stage_seconds_total',
       "Where events' time went, summed over the events of acknowledged batches: in the ring before a worker took the batch (queue_wait), decode + transform, sink writes (each event waits for its batch), and waiting acknowledged for earlier batches before release (release_wait). Divide its rate by sluice_event_stage_events_total's for the mean per event.",

@@ -101,6 +101,7 @@ export class DiskLog {
   #lastSeq: number;
   #ackedSeq: number;
   #persistedAck: number;
+  #persistedAt = performance.now();
   #fsyncs = 0;
   #closed = false;
   /** Appended and written, waiting for the group's fsync. */
@@ -252,14 +253,15 @@ export class DiskLog {
       const first = this.#segments[0]!;
       if (first.firstSeq + first.count - 1 > this.#ackedSeq) break;
       this.#segments.shift();
-      // The position moves on disk with each deleted segment; in between it is written every 1024
-      // acknowledgements and at close. After a crash, what was acknowledged since is replayed
-      // again (at least once: sinks deduplicate by id).
+      // The position moves on disk with each deleted segment; in between at most once a second,
+      // and at close. After a crash, what was acknowledged since is replayed again (at least
+      // once: sinks deduplicate by id).
       this.#persistAck();
       unlinkSync(join(this.dir, first.file));
       removed = true;
     }
-    if (!removed && this.#ackedSeq - this.#persistedAck >= 1024) this.#persistAck();
+    // Between deletions, at most once a second: each write of the position costs an fsync.
+    if (!removed && performance.now() - this.#persistedAt >= 1000) this.#persistAck();
   }
 
   /** The records not acknowledged, oldest first, as their bytes (a copy each). */
@@ -355,6 +357,7 @@ export class DiskLog {
     }
     renameSync(tmp, join(this.dir, 'acked'));
     this.#persistedAck = this.#ackedSeq;
+    this.#persistedAt = performance.now();
   }
 }
 

@@ -42,15 +42,40 @@ export interface QueueOptions {
    * @default the smaller of 1 MiB and capacityBytes / 4
    */
   maxRecordBytes?: number;
+  /**
+   * `memory`: an accepted event lives in the ring until a sink acknowledges it (a crash loses what
+   * the ring held). `disk`: every event is written to a log in `path` before it enters the ring,
+   * and a push resolves only once it is durable as `fsync` says; a pipeline started again on the
+   * same `path` replays, before anything new, what was accepted and never acknowledged. Pushes on
+   * the main thread (push, pushMany, pushRaw…, and so every source); one partition, policy `block`.
+   * @default 'memory'
+   */
+  durability?: 'memory' | 'disk';
+  /** The log's directory, with `durability: 'disk'` (one process at a time: a lock file). */
+  path?: string;
+  /**
+   * With `durability: 'disk'`: `group` — a push resolves once fsynced, pushes waiting meanwhile
+   * sharing one fsync (survives power loss); `interval` — once written, fsynced every
+   * `fsyncIntervalMs` (survives a process crash; a power loss may take the last interval);
+   * `never` — once written, the OS flushes (survives a process crash).
+   * @default 'group'
+   */
+  fsync?: 'group' | 'interval' | 'never';
+  /** @default 1000 */
+  fsyncIntervalMs?: number;
 }
 
-export type ResolvedQueueOptions = Required<QueueOptions>;
+export type ResolvedQueueOptions = Required<Omit<QueueOptions, 'path'>> & { path: string | undefined };
 
 export const DEFAULT_QUEUE_OPTIONS: Readonly<Omit<ResolvedQueueOptions, 'maxRecordBytes'>> = Object.freeze({
   capacityBytes: 16 * 1024 * 1024,
   partitions: 1,
   policy: 'block',
   rejectTimeoutMs: 0,
+  durability: 'memory',
+  path: undefined,
+  fsync: 'group',
+  fsyncIntervalMs: 1000,
 });
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;

@@ -23,6 +23,10 @@ describe('resolveQueueOptions defaults', () => {
       policy: 'block',
       rejectTimeoutMs: 0,
       maxRecordBytes: 1024 * 1024,
+      durability: 'memory',
+      path: undefined,
+      fsync: 'group',
+      fsyncIntervalMs: 1000,
     });
     expect(resolveQueueOptions({})).toEqual(resolveQueueOptions());
     expect(DEFAULT_MAX_RECORD_BYTES).toBe(1024 * 1024);
@@ -54,7 +58,13 @@ describe('resolveQueueOptions defaults', () => {
       rejectTimeoutMs: 2.5,
       maxRecordBytes: 64,
     } as const;
-    expect(resolveQueueOptions(options)).toEqual(options);
+    expect(resolveQueueOptions(options)).toEqual({
+      ...options,
+      durability: 'memory',
+      path: undefined,
+      fsync: 'group',
+      fsyncIntervalMs: 1000,
+    });
     for (const policy of ['block', 'reject', 'drop-newest', 'drop-oldest'] as const) {
       expect(resolveQueueOptions({ policy }).policy).toBe(policy);
     }
@@ -160,7 +170,7 @@ describe('resolveQueueOptions rejects each invalid field, naming it and quoting 
 
   it('an unknown field is a problem naming it and the known ones, not an option silently ignored', () => {
     expect(rejectionOf({ bogus: 1 } as QueueOptions).message).toBe(
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
     );
   });
 
