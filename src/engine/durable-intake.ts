@@ -52,6 +52,7 @@ export class DurableIntake {
     const records = [...this.#log.replay()];
     this.replayed = records.length;
     this.#logged = records.length;
+    this.#ringOrdinal = records.length;
     // Every replayed record is handed to the producer now, before any new push can be: the
     // producer keeps call order, so they take the ring's first places, in the log's order.
     this.replay = Promise.all(records.map((r) => this.#replayOne(r.bytes))).then(() => undefined);
@@ -81,8 +82,11 @@ export class DurableIntake {
 
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
     const withIds = events.map((e) => (e.id === undefined ? { ...e, id: uuidv7() } : e));
+    // Serialised now, as the ring serialises them: an object changed after the call is logged as
+    // it was pushed.
+    const logged = withIds.map(encodeEvent);
     const accepted = await this.#producer.pushMany(withIds);
-    await this.#append(withIds.map(encodeEvent));
+    await this.#append(logged);
     return accepted;
   }
 
@@ -96,8 +100,10 @@ export class DurableIntake {
 
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
     const withIds = records.map((r) => (r.id === undefined ? { ...r, id: uuidv7() } : r));
+    // Copied now: a source may reuse the buffer its lines are in once the push resolved.
+    const logged = withIds.map(encodeRaw);
     const accepted = await this.#producer.pushRawRecords(withIds);
-    await this.#append(withIds.map(encodeRaw));
+    await this.#append(logged);
     return accepted;
   }
 
@@ -113,16 +119,35 @@ export class DurableIntake {
     return this.pushRawRecords(records);
   }
 
-  /** Appends, synchronously in call order (the order pushes were accepted in); resolves once durable. */
+  /**
+   * Appends, synchronously in call order (the order pushes were accepted in); resolves once
+   * durable. An append that fails (a full disk) leaves its records in the ring — they are still
+   * written — but not in the log: a gap the acknowledgement steps over, so later records keep
+   * their places. The push rejects with the error: its events are not durable.
+   */
   #append(records: Uint8Array[]): Promise<unknown> {
+    const at = this.#ringOrdinal;
+    this.#ringOrdinal += records.length;
+    const appended = this.#log.append(records);
+    // DiskLog.append writes synchronously: a failed write has rejected by now or never will.
+    appended.catch(() => {
+      this.#gaps.push({ at, count: records.length });
+    });
     this.#logged += records.length;
-    return this.#log.append(records);
+    return appended;
   }
+
+  /** Ring records this process accepted (replayed ones included), in ring order. */
+  #ringOrdinal = 0;
+  /** Runs of ring records whose append failed: in the ring, not in the log. */
+  readonly #gaps: { at: number; count: number }[] = [];
 
   /** The ring's releases, as acknowledgements of the log (see the class comment). */
   #ack(): void {
-    const released = this.#queue.stats().recordsReleased - this.#releasedAtStart;
-    this.#log.ack(this.#base + Math.min(released, this.#logged));
+    const released = Math.min(this.#queue.stats().recordsReleased - this.#releasedAtStart, this.#logged);
+    let unlogged = 0;
+    for (const gap of this.#gaps) unlogged += Math.max(0, Math.min(gap.count, released - gap.at));
+    this.#log.ack(this.#base + released - unlogged);
   }
 
   /** Acknowledges what the ring released and closes the log (after the pipeline drained). */

@@ -6,7 +6,7 @@
  * exactly once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipeline } from '../../src/engine/pipeline.js';
 import { InvalidOptionError, QueueLockedError } from '../../src/errors.js';
+import { createControl, FAILING } from '../fixtures/engine/control.js';
+import { createRecordingTable } from '../fixtures/engine/recording-table.js';
 import { fixtureUrl } from '../helpers/engine.js';
 
 const CHILD = fileURLToPath(fixtureUrl('disk-queue-child'));
@@ -30,10 +32,10 @@ function tempDir(): string {
   return dir;
 }
 
-function stored(db: string): string[] {
+function stored(db: string, table = 'events'): string[] {
   const conn = new Database(db, { readonly: true });
   try {
-    return (conn.prepare('SELECT id FROM events').all() as { id: string }[]).map((r) => r.id);
+    return (conn.prepare(`SELECT id FROM "${table}"`).all() as { id: string }[]).map((r) => r.id);
   } finally {
     conn.close();
   }
@@ -91,6 +93,82 @@ describe("queue.durability: 'disk'", () => {
     const missing = accepted.filter((id) => !after.includes(id));
     expect(missing).toEqual([]);
   }, 120_000);
+
+  it('hostile events through the log and back: replayed exactly as pushed, a refused push taking no place, counted by id', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'sink.db');
+    const table = 'rows';
+    const setup = new Database(db);
+    createRecordingTable(setup, table, false);
+    setup.close();
+    const control = createControl();
+    // The sink is down for the whole first run: everything accepted stays in the ring and the log.
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const options = (sinkControl: SharedArrayBuffer) => ({
+      queue: { durability: 'disk' as const, path: join(dir, 'q'), capacityBytes: 1 << 20 },
+      workers: { min: 1, max: 1 },
+      sink: {
+        module: fixtureUrl('test-sink'),
+        options: { path: db, table, unique: false, control: sinkControl },
+      },
+      deadLetter: { type: 'ndjson' as const, path: join(dir, 'dead.ndjson') },
+      retry: { initialDelayMs: 5, maxDelayMs: 20 },
+      log: { level: 'silent' as const },
+    });
+    const first = await createPipeline(options(control));
+    const mutable = { v: 'as pushed' };
+    const objects = [
+      { id: 'o-nul', payload: { s: 'a\u0000b' } },
+      { id: 'o-surrogate', payload: { s: 'x\uD800y' } },
+      { id: 'o-mutated', payload: mutable },
+    ];
+    const pushed = first.pushMany(objects);
+    mutable.v = 'changed after the call';
+    expect(await pushed).toBe(3);
+    // Refused at the call (a lone surrogate in an id): nothing of it in the ring or the log.
+    await expect(first.push({ id: 'bad-\uD800', payload: {} })).rejects.toMatchObject({
+      code: 'SLUICE_INVALID_EVENT',
+    });
+    const deep = `{"id":"r-deep","a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const lines = [
+      '{"id":"r-big","n":12345678901234567890123,"d":19.990000000000000001,"t":1e-400}',
+      '{"id":"r-nul","s":"a\\u0000b"}',
+      deep,
+      ...Array.from({ length: 500 }, (_, i) => `{"id":"fill-${i}","i":${i}}`),
+    ];
+    expect(await first.pushRawMany(lines)).toBe(lines.length);
+    await expect(first.close({ timeoutMs: 500 })).rejects.toMatchObject({ code: 'SLUICE_SHUTDOWN_TIMEOUT' });
+    expect(stored(db, table)).toEqual([]);
+
+    const second = await createPipeline(options(createControl()));
+    await second.drained();
+    await second.close();
+    const rows = new Database(db, { readonly: true }).prepare(`SELECT id, payload FROM "${table}"`).all() as {
+      id: string;
+      payload: string;
+    }[];
+    const ids = rows.map((r) => r.id);
+    const expected = [
+      ...objects.map((o) => o.id),
+      'r-big',
+      'r-nul',
+      ...lines.slice(3).map((l) => JSON.parse(l).id),
+    ];
+    // Each once (no unique index: a second write would be a second row), the deep one dead-lettered.
+    expect(ids.sort()).toEqual(expected.sort());
+    const byId = new Map(rows.map((r) => [r.id, r.payload]));
+    expect(JSON.parse(byId.get('o-mutated')!)).toEqual({ v: 'as pushed' });
+    expect(JSON.parse(byId.get('o-nul')!)).toEqual({ s: 'a\u0000b' });
+    expect(JSON.parse(byId.get('o-surrogate')!)).toEqual({ s: 'x\uD800y' });
+    expect(byId.get('r-big')).toBe(lines[0]);
+    const letters = readFileSync(join(dir, 'dead.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    // Too deep to read its own id: dead-lettered under the id it got at the push, kept in the log.
+    expect(letters.map((l) => l.payload.reason)).toEqual(['too-deep']);
+    expect(letters[0].payload.event.raw).toBe(deep);
+  });
 
   it('one process at a time: a second pipeline on the same directory is refused, naming the holder', async () => {
     const dir = tempDir();
