@@ -204,3 +204,34 @@ describe('SQLite batch insert, in a pipeline', () => {
     expect(letters.every((l) => l.letter.reason === 'sink-rejected')).toBe(true);
   });
 });
+
+describe('the batch insert with hostile values', () => {
+  it('stores each record once, its payload text byte for byte, whatever it holds, across statement sizes (many seeds)', async () => {
+    const sink = await openSink();
+    let deep = '0';
+    for (let i = 0; i < 20_000; i++) deep = `[${deep}]`;
+    const shapes = [
+      (i: number) => `{"s":"a\\u0000b${i}"}`,
+      (i: number) => `{"s":"x\\ud800y${i}"}`,
+      (i: number) => `{"n":12345678901234567890123${i},"d":19.990000000000000001,"t":1e-400}`,
+      () => deep,
+      (i: number) => `{"key":"\\u0000","i":${i}}`,
+    ];
+    const expected = new Map<string, string>();
+    for (let seed = 1; seed <= 8; seed++) {
+      // A batch length straddling every statement size, shapes in a seed-dependent order.
+      const length = ROWS_PER_STATEMENT * 2 + 8 + seed;
+      const batch: SinkRecord[] = Array.from({ length }, (_, i) => {
+        const id = `h-${seed}-${i}`;
+        const json = shapes[(i * seed) % shapes.length]!(i);
+        expected.set(id, json);
+        return { id, key: `k\u0000${i % 3}`, payload: undefined, payloadJson: json };
+      });
+      await sink.write(batch);
+    }
+    const rows = query<{ id: string; payload: string; key: string }>('SELECT id, key, payload FROM events');
+    expect(rows.length).toBe(expected.size);
+    expect(new Map(rows.map((r) => [r.id, r.payload]))).toEqual(expected);
+    expect(rows.every((r) => r.key.startsWith('k\u0000'))).toBe(true);
+  });
+});
