@@ -1,12 +1,9 @@
+import { CumulativeHistogram, type HistogramSnapshot } from '../cumulative-histogram.js';
+
 /** Upper bounds, seconds, of the event-loop delay histogram. */
 export const EVENT_LOOP_DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-export interface EventLoopDelaySnapshot {
-  /** Cumulative counts per bound of EVENT_LOOP_DELAY_BUCKETS, then +Inf. */
-  cumulative: number[];
-  sum: number;
-  count: number;
-}
+export type { HistogramSnapshot as EventLoopDelaySnapshot } from '../cumulative-histogram.js';
 
 /**
  * The main thread's event-loop delay as a Prometheus histogram: a timer every `resolutionMs`
@@ -16,10 +13,8 @@ export interface EventLoopDelaySnapshot {
  * microseconds of every 10 ms.
  */
 export class EventLoopDelayHistogram {
-  readonly #counts = new Float64Array(EVENT_LOOP_DELAY_BUCKETS.length + 1);
+  readonly #histogram = new CumulativeHistogram(EVENT_LOOP_DELAY_BUCKETS);
   readonly #resolutionMs: number;
-  #sum = 0;
-  #count = 0;
   #expected = 0;
   #timer: NodeJS.Timeout | undefined;
 
@@ -45,20 +40,10 @@ export class EventLoopDelayHistogram {
 
   /** Records one delay, seconds. */
   observe(seconds: number): void {
-    let i = 0;
-    while (i < EVENT_LOOP_DELAY_BUCKETS.length && seconds > EVENT_LOOP_DELAY_BUCKETS[i]!) i++;
-    this.#counts[i]!++;
-    this.#sum += seconds;
-    this.#count++;
+    this.#histogram.observe(seconds);
   }
 
-  snapshot(): EventLoopDelaySnapshot {
-    const cumulative: number[] = [];
-    let running = 0;
-    for (const n of this.#counts) {
-      running += n;
-      cumulative.push(running);
-    }
-    return { cumulative, sum: this.#sum, count: this.#count };
+  snapshot(): HistogramSnapshot {
+    return this.#histogram.snapshot();
   }
 }

@@ -6,6 +6,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -14,7 +15,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { CumulativeHistogram } from '../cumulative-histogram.js';
 import { ClosedError, QueueLockedError } from '../errors.js';
+
+/** Upper bounds, seconds, of the fsync duration histogram. */
+export const FSYNC_SECONDS_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
 
 /**
  * An append-only log of records in segment files, for a disk-backed queue: what it accepted
@@ -53,6 +60,8 @@ export interface DiskLogOptions {
 export interface Recovery {
   /** Records present and not acknowledged: replayed first. */
   records: number;
+  /** Their bytes, framed. */
+  bytes: number;
   /** Bytes cut off the last segment's tail (a write a crash interrupted). */
   tornBytes: number;
   /** Segments renamed `.corrupt`, and the records of theirs that were readable before the damage. */
@@ -109,6 +118,12 @@ export class DiskLog {
   #flushScheduled = false;
   #interval: NodeJS.Timeout | undefined;
   #unsynced = false;
+  /** Bytes in segment files. */
+  #bytes = 0;
+  /** Where the last read ended: the next record's sequence number, its segment, its offset there. */
+  #reader: { seq: number; segment: Segment; offset: number; fd: number } | undefined;
+  /** How long each fsync took, seconds. */
+  readonly fsyncSeconds = new CumulativeHistogram(FSYNC_SECONDS_BUCKETS);
 
   private constructor(
     dir: string,
@@ -126,6 +141,7 @@ export class DiskLog {
     this.#lastSeq = last ? last.firstSeq + last.count - 1 : acked;
     this.#ackedSeq = acked;
     this.#persistedAck = acked;
+    for (const s of segments) this.#bytes += s.bytes;
     if (last) this.#fd = openSync(join(dir, last.file), 'a');
     if (this.#fsync === 'interval') {
       this.#interval = setInterval(() => this.#syncNow(), options.fsyncIntervalMs ?? 1000);
@@ -142,7 +158,7 @@ export class DiskLog {
     const staleLockPid = lock(dir);
     try {
       const acked = readAcked(dir);
-      const recovery: Recovery = { records: 0, tornBytes: 0, setAside: [], staleLockPid };
+      const recovery: Recovery = { records: 0, bytes: 0, tornBytes: 0, setAside: [], staleLockPid };
       const segments: Segment[] = [];
       const names = readdirSync(dir)
         .filter((f) => /^\d{20}\.seg$/.test(f))
@@ -150,7 +166,7 @@ export class DiskLog {
       names.forEach((file, i) => {
         const path = join(dir, file);
         const firstSeq = Number(file.slice(0, SEGMENT_DIGITS));
-        const scan = scanSegment(readFileSync(path));
+        const scan = scanSegment(readFileSync(path), acked - firstSeq + 1);
         if (scan.error !== undefined) {
           if (i === names.length - 1) {
             // The tail a crash cut off: its append never resolved.
@@ -179,6 +195,7 @@ export class DiskLog {
           return;
         }
         segments.push(segment);
+        recovery.bytes += scan.validBytes - scan.ackedBytes;
       });
       for (const s of segments)
         recovery.records += Math.max(0, s.firstSeq + s.count - 1 - Math.max(acked, s.firstSeq - 1));
@@ -230,6 +247,7 @@ export class DiskLog {
     }
     segment.count += records.length;
     segment.bytes += size;
+    this.#bytes += size;
     this.#lastSeq += records.length;
     this.#unsynced = true;
     const range = { firstSeq, lastSeq: this.#lastSeq };
@@ -253,6 +271,7 @@ export class DiskLog {
       const first = this.#segments[0]!;
       if (first.firstSeq + first.count - 1 > this.#ackedSeq) break;
       this.#segments.shift();
+      this.#bytes -= first.bytes;
       // The position moves on disk with each deleted segment; in between at most once a second,
       // and at close. After a crash, what was acknowledged since is replayed again (at least
       // once: sinks deduplicate by id).
@@ -279,11 +298,65 @@ export class DiskLog {
     }
   }
 
+  /**
+   * Reads records from sequence number `seq` on (appended, not acknowledged): at least one, more
+   * while they fit in `maxBytes`, all from one segment — views of one buffer read from the file.
+   * A read that goes on from where the last one ended costs one read(); any other position is
+   * found by reading its segment's frames before it. Checksums were checked at open for what an
+   * earlier process wrote; what this one wrote is read as written.
+   */
+  read(seq: number, maxBytes: number): Buffer[] {
+    if (!(seq > this.#ackedSeq && seq <= this.#lastSeq))
+      throw new RangeError(`record ${seq} is not in the log (${this.#ackedSeq + 1}..${this.#lastSeq})`);
+    let r = this.#reader;
+    const ends = (s: Segment) => s.firstSeq + s.count;
+    if (r === undefined || seq < r.seq || seq >= ends(r.segment) || !this.#segments.includes(r.segment)) {
+      const segment = this.#segments.find((s) => seq >= s.firstSeq && seq < ends(s))!;
+      if (r !== undefined) closeSync(r.fd);
+      r = { seq: segment.firstSeq, segment, offset: 0, fd: openSync(join(this.dir, segment.file), 'r') };
+      this.#reader = r;
+    }
+    const out: Buffer[] = [];
+    let budget = Math.max(maxBytes, FRAME_HEADER);
+    while (out.length === 0) {
+      const chunk = Buffer.allocUnsafe(Math.min(budget, r.segment.bytes - r.offset));
+      let got = 0;
+      while (got < chunk.length) {
+        const n = readSync(r.fd, chunk, got, chunk.length - got, r.offset + got);
+        if (n === 0) throw new Error(`${r.segment.file} ends at byte ${r.offset + got}, before its records`);
+        got += n;
+      }
+      let at = 0;
+      while (at + FRAME_HEADER <= chunk.length) {
+        const length = chunk.readUInt32LE(at);
+        const end = at + FRAME_HEADER + length;
+        if (end > chunk.length) {
+          // A record larger than what is left of the budget: the next round reads it whole.
+          if (at === 0) budget = end;
+          break;
+        }
+        if (r.seq >= seq) out.push(chunk.subarray(at + FRAME_HEADER, end));
+        at = end;
+        r.seq++;
+      }
+      r.offset += at;
+    }
+    return out;
+  }
+
+  /** Bytes in segment files: what the log takes on disk. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The last record appended (0: none yet). */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
   stats(): DiskLogStats {
-    let bytes = 0;
-    for (const s of this.#segments) bytes += s.bytes;
     return {
-      bytes,
+      bytes: this.#bytes,
       records: this.#lastSeq - this.#ackedSeq,
       fsyncs: this.#fsyncs,
       lastSeq: this.#lastSeq,
@@ -298,6 +371,8 @@ export class DiskLog {
     clearInterval(this.#interval);
     this.#groupSync();
     this.#persistAck();
+    if (this.#reader !== undefined) closeSync(this.#reader.fd);
+    this.#reader = undefined;
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
     unlock(this.dir);
@@ -340,9 +415,11 @@ export class DiskLog {
 
   #syncNow(): void {
     if (!this.#unsynced || this.#fd === undefined) return;
+    const started = performance.now();
     fdatasyncSync(this.#fd);
     this.#unsynced = false;
     this.#fsyncs++;
+    this.fsyncSeconds.observe((performance.now() - started) / 1000);
   }
 
   #persistAck(): void {
@@ -361,33 +438,56 @@ export class DiskLog {
   }
 }
 
-/** Reads frames from the start: how many are whole and pass their checksum, and where that ends. */
-function scanSegment(data: Buffer): {
+/**
+ * Reads frames from the start: how many are whole and pass their checksum, where that ends, and
+ * how many bytes the first `acked` records take.
+ */
+function scanSegment(
+  data: Buffer,
+  acked: number,
+): {
   count: number;
   validBytes: number;
   totalBytes: number;
+  ackedBytes: number;
   error?: string;
 } {
   let at = 0;
   let count = 0;
+  let ackedBytes = 0;
   while (at < data.length) {
+    if (count === acked) ackedBytes = at;
     if (data.length - at < FRAME_HEADER)
       return {
         count,
         validBytes: at,
         totalBytes: data.length,
+        ackedBytes: Math.min(ackedBytes, at),
         error: `a frame header cut off at byte ${at}`,
       };
     const length = data.readUInt32LE(at);
     const end = at + FRAME_HEADER + length;
     if (length > MAX_RECORD || end > data.length)
-      return { count, validBytes: at, totalBytes: data.length, error: `a record cut off at byte ${at}` };
+      return {
+        count,
+        validBytes: at,
+        totalBytes: data.length,
+        ackedBytes: Math.min(ackedBytes, at),
+        error: `a record cut off at byte ${at}`,
+      };
     if (crc32(data.subarray(at + FRAME_HEADER, end)) !== data.readUInt32LE(at + 4))
-      return { count, validBytes: at, totalBytes: data.length, error: `a checksum mismatch at byte ${at}` };
+      return {
+        count,
+        validBytes: at,
+        totalBytes: data.length,
+        ackedBytes: Math.min(ackedBytes, at),
+        error: `a checksum mismatch at byte ${at}`,
+      };
     at = end;
     count++;
   }
-  return { count, validBytes: at, totalBytes: data.length };
+  if (count <= acked) ackedBytes = at;
+  return { count, validBytes: at, totalBytes: data.length, ackedBytes };
 }
 
 function readAcked(dir: string): number {

@@ -3,7 +3,7 @@ import { InvalidEventError, quote } from '../errors.js';
 import type { EventQueue } from './event-queue.js';
 import { RELEASE_CURSOR, RESERVE_CURSOR } from './layout.js';
 import { type PreparedRecord, prepareEvent, prepareRaw, wallClockMs } from './record-codec.js';
-import { type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
+import { ImageRun, type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
 import {
   RESERVE_DROPPED,
   type ReservePolicy,
@@ -60,9 +60,9 @@ class ProducerCore {
   readonly ends = new Map<Ring, number>();
   #next = 0;
 
-  constructor(queue: EventQueue) {
+  constructor(queue: EventQueue, policy: ReservePolicy = queue.options) {
     this.queue = queue;
-    this.policy = queue.options;
+    this.policy = policy;
     this.maxRecordBytes = queue.options.maxRecordBytes;
   }
 
@@ -206,6 +206,11 @@ class ProducerCore {
     return this.writeRuns(this.byRing(prepared));
   }
 
+  /** Record images, checked when they were encoded; key-less (one partition, see DurableIntake). */
+  pushImages(images: readonly Uint8Array[]): WriteSteps {
+    return this.writeRun(this.ringFor(undefined), new ImageRun(images));
+  }
+
   pushLines(batch: LineBatch): WriteSteps {
     if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array)) {
       throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${shown(batch)}`, {
@@ -278,8 +283,9 @@ export class AsyncQueueProducer {
   #tail: Promise<unknown> | undefined;
   #waiting = 0;
 
-  constructor(queue: EventQueue) {
-    this.#core = new ProducerCore(queue);
+  /** `policy` in place of the queue's own: the disk queue's feeder always waits for room. */
+  constructor(queue: EventQueue, policy?: ReservePolicy) {
+    this.#core = new ProducerCore(queue, policy);
   }
 
   // async: a validation error rejects the promise instead of throwing at the call.
@@ -307,6 +313,11 @@ export class AsyncQueueProducer {
   /** Pushes serialised events, each with its own id and key, parsing none of them on this thread. */
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
     return this.#write(() => this.#core.pushRawRecords(records));
+  }
+
+  /** Pushes record images (encodeImages) as they are: the disk queue's feeder. */
+  async pushImages(images: readonly Uint8Array[]): Promise<number> {
+    return this.#write(() => this.#core.pushImages(images));
   }
 
   /** Pushes lines lying in one buffer (see LineBatch), without an object per line. */

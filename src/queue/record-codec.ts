@@ -210,8 +210,19 @@ export function prepareRaw(
   );
 }
 
+/**
+ * Where a record can be written: a ring's data area, or a plain buffer holding record images (see
+ * encodeImages). Offsets are 8-byte aligned in both.
+ */
+export type RecordTarget = Pick<Ring, 'bytes' | 'words' | 'floats'>;
+
 /** Copies a prepared record into the ring at data offset `at` (space already reserved). */
-export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqueuedAt: number): void {
+export function writeRecord(
+  ring: RecordTarget,
+  at: number,
+  record: PreparedRecord,
+  enqueuedAt: number,
+): void {
   const bytes = ring.bytes;
   let p = writeHeader(
     ring,
@@ -238,7 +249,7 @@ export function writeRecord(ring: Ring, at: number, record: PreparedRecord, enqu
  * writes id, key, source and payload there, in that order, of the byte lengths given here.
  */
 export function writeHeader(
-  ring: Ring,
+  ring: RecordTarget,
   at: number,
   size: number,
   flags: number,
@@ -259,6 +270,58 @@ export function writeHeader(
   floats[f + F_ENQUEUED_AT] = enqueuedAt;
   floats[f + F_TS] = ts;
   return at + BODY_HEADER_END;
+}
+
+/**
+ * The first 4 bytes of a record image, in place of the ring's commit word (never copied into a
+ * ring): what tells an image from anything else a log may hold.
+ */
+const IMAGE_MAGIC = 0x3152_4c53; // "SLR1" read as a little-endian u32
+
+/**
+ * Prepared records as they would lie in a ring — their images, one per record, views of one new
+ * buffer — so that they can be kept elsewhere (the disk queue's log) and later copied into a ring
+ * as they are (writeImage), without serialising them again. The first 8 bytes of an image (the
+ * ring's commit and group words) are a marker and zero, and are never copied into a ring.
+ */
+export function encodeImages(records: readonly PreparedRecord[]): Buffer[] {
+  let total = 0;
+  for (const r of records) total += r.size;
+  const buffer = new ArrayBuffer(total);
+  const target: RecordTarget = {
+    bytes: Buffer.from(buffer),
+    words: new Int32Array(buffer),
+    floats: new Float64Array(buffer),
+  };
+  const images: Buffer[] = [];
+  let at = 0;
+  for (const r of records) {
+    writeRecord(target, at, r, 0);
+    target.bytes.writeUInt32LE(IMAGE_MAGIC, at);
+    images.push(target.bytes.subarray(at, at + r.size));
+    at += r.size;
+  }
+  return images;
+}
+
+/** Whether `bytes` is a record image (encodeImages) of a whole record. */
+export function isImage(bytes: Uint8Array): boolean {
+  if (bytes.length < BODY_HEADER_END || bytes.length % 8 !== 0) return false;
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = LITTLE_ENDIAN ? view.readInt32LE(REC_SIZE) : view.readInt32BE(REC_SIZE);
+  return view.readUInt32LE(0) === IMAGE_MAGIC && size === bytes.length;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Copies a record image (encodeImages) into the ring at data offset `at` (space already reserved),
+ * stamping `enqueuedAt`. The commit and group words are left to the publication, as writeRecord
+ * leaves them: a consumer may be reading the commit word of a group's first record meanwhile.
+ */
+export function writeImage(ring: RecordTarget, at: number, image: Uint8Array, enqueuedAt: number): void {
+  ring.bytes.set(image.subarray(REC_SIZE), at + REC_SIZE);
+  ring.floats[(at >> 3) + F_ENQUEUED_AT] = enqueuedAt;
 }
 
 /** A record's size in the ring, header included, aligned, from its parts' UTF-8 byte lengths. */

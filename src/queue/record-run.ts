@@ -8,6 +8,7 @@ import {
   type PreparedRecord,
   recordSize,
   writeHeader,
+  writeImage,
   writeRecord,
 } from './record-codec.js';
 import type { Ring } from './ring-buffer.js';
@@ -43,6 +44,27 @@ export class PreparedRun implements RecordRun {
 
   write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
     writeRecord(ring, at, this.records[i]!, enqueuedAt);
+  }
+}
+
+/** Record images (encodeImages), e.g. read back from the disk queue's log: copied as they are. */
+export class ImageRun implements RecordRun {
+  readonly images: readonly Uint8Array[];
+
+  constructor(images: readonly Uint8Array[]) {
+    this.images = images;
+  }
+
+  get length(): number {
+    return this.images.length;
+  }
+
+  size(i: number): number {
+    return this.images[i]!.length;
+  }
+
+  write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
+    writeImage(ring, at, this.images[i]!, enqueuedAt);
   }
 }
 

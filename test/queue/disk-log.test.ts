@@ -84,6 +84,46 @@ describe('DiskLog', () => {
     expect(segments().length).toBeLessThanOrEqual(5);
   });
 
+  it('read: from any position, across segments, while appends go on; what it returns is each record, in order (many seeds)', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const rand = prng(seed);
+      const log = DiskLog.open(join(dir, `s${seed}`), {
+        segmentBytes: 512 + Math.floor(rand() * 2048),
+        fsync: 'never',
+      });
+      try {
+        const all: Buffer[] = [];
+        let next = 1;
+        let acked = 0;
+        for (let round = 0; round < 60; round++) {
+          const n = 1 + Math.floor(rand() * 9);
+          // Now and then a record larger than the read's budget, or larger than a segment.
+          const group = Array.from({ length: n }, (_, k) =>
+            record(all.length + k, rand() < 0.05 ? 3000 : 8 + Math.floor(rand() * 200)),
+          );
+          await log.append(group);
+          all.push(...group);
+          // A reader catching up in reads of random sizes; now and then it jumps elsewhere.
+          while (next <= all.length && rand() < 0.7) {
+            if (rand() < 0.1) next = acked + 1 + Math.floor(rand() * (all.length - acked));
+            const got = log.read(next, 1 + Math.floor(rand() * 1500));
+            expect(got.length).toBeGreaterThan(0);
+            expect(got.map(String)).toEqual(all.slice(next - 1, next - 1 + got.length).map(String));
+            next += got.length;
+            if (rand() < 0.3) {
+              acked = Math.max(acked, next - 1 - Math.floor(rand() * 5));
+              log.ack(acked);
+            }
+          }
+        }
+        expect(() => log.read(acked, 100)).toThrow(RangeError);
+        expect(() => log.read(all.length + 1, 100)).toThrow(RangeError);
+      } finally {
+        log.close();
+      }
+    }
+  });
+
   it('group commit: appends made together share one fsync, and each resolves only after it', async () => {
     const log = openLog();
     const before = log.stats().fsyncs;
