@@ -10,6 +10,7 @@ export type SluiceErrorCode =
   | 'SLUICE_RECORD_TOO_LARGE'
   | 'SLUICE_QUEUE_FULL'
   | 'SLUICE_QUEUE_LOCKED'
+  | 'SLUICE_DISK_QUEUE_FAILED'
   | 'SLUICE_CLOSED'
   | 'SLUICE_SINK_ERROR'
   | 'SLUICE_SOURCE_ERROR'
@@ -89,8 +90,18 @@ export class RecordTooLargeError extends SluiceError {
 
 /** The queue stayed full for longer than the `reject` policy allows. */
 export class QueueFullError extends SluiceError {
+  readonly waitedMs: number;
+
   constructor(waitedMs: number) {
     super('SLUICE_QUEUE_FULL', `queue is full (waited ${waitedMs} ms)`);
+    this.waitedMs = waitedMs;
+  }
+}
+
+/** The main thread's disk queue failed a producer thread's push (the main thread's log says why). */
+export class DiskQueueFailedError extends SluiceError {
+  constructor() {
+    super('SLUICE_DISK_QUEUE_FAILED', "the disk queue refused the push: see the main thread's log");
   }
 }
 
@@ -369,6 +380,7 @@ const CLASSES: Record<SluiceErrorCode, abstract new (...args: never[]) => Sluice
   SLUICE_RECORD_TOO_LARGE: RecordTooLargeError,
   SLUICE_QUEUE_FULL: QueueFullError,
   SLUICE_QUEUE_LOCKED: QueueLockedError,
+  SLUICE_DISK_QUEUE_FAILED: DiskQueueFailedError,
   SLUICE_CLOSED: ClosedError,
   SLUICE_SINK_ERROR: SinkError,
   SLUICE_SOURCE_ERROR: SourceError,

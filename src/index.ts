@@ -24,12 +24,15 @@ export {
   type Pipeline,
   type PipelineStats,
   type PipelineSummary,
+  type ThreadProducer,
 } from './engine/pipeline.js';
 export {
   ClosedError,
+  DiskQueueFailedError,
   InvalidEventError,
   InvalidOptionError,
   QueueFullError,
+  QueueLockedError,
   RecordTooLargeError,
   ShutdownTimeoutError,
   SinkError,

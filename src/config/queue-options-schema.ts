@@ -31,15 +31,22 @@ const fields = strictObject({
   fsyncIntervalMs: integer(1, 3_600_000, 'an integer of milliseconds from 1 to 3600000').default(
     d.fsyncIntervalMs,
   ),
+  maxDiskBytes: integer(64 * 1024, Number.MAX_SAFE_INTEGER, 'an integer number of bytes ≥ 65536').default(
+    d.maxDiskBytes,
+  ),
 });
 
 /** Queue options, validated and with every default filled in. */
 export const queueOptionsSchema = acrossFields(fields, (given, report) => {
   if (given.durability === 'disk') {
-    // The log's order is the ring's: one ring, and nothing dropped from it.
+    // The log's order is the ring's: one ring. What the log accepted is never dropped.
     if (given.path === undefined) report('path', 'given with durability: disk');
     if ((given.partitions ?? d.partitions) !== 1) report('partitions', '1 with durability: disk');
-    if ((given.policy ?? d.policy) !== 'block') report('policy', "'block' with durability: disk");
+    if (given.policy === 'drop-oldest')
+      report(
+        'policy',
+        "'block', 'reject' or 'drop-newest' with durability: disk (what the log accepted is never dropped)",
+      );
   }
   const max = given.maxRecordBytes;
   if (max === undefined) return;
@@ -66,6 +73,7 @@ export const queueOptionsSchema = acrossFields(fields, (given, report) => {
     path,
     fsync,
     fsyncIntervalMs,
+    maxDiskBytes,
   }): ResolvedQueueOptions =>
     markResolved('queue', {
       capacityBytes,
@@ -76,6 +84,7 @@ export const queueOptionsSchema = acrossFields(fields, (given, report) => {
       path,
       fsync,
       fsyncIntervalMs,
+      maxDiskBytes,
       maxRecordBytes:
         (maxRecordBytes as number | undefined) ?? Math.min(DEFAULT_MAX_RECORD_BYTES, capacityBytes / 4),
     }),

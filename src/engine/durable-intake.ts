@@ -1,179 +1,404 @@
 import type { SluiceEvent } from '../codec/event.js';
-import { uuidv7 } from '../codec/uuid-v7.js';
+import type { HistogramSnapshot } from '../cumulative-histogram.js';
+import { ClosedError, InvalidEventError, QueueFullError, quote } from '../errors.js';
 import { DiskLog, type DiskLogStats } from '../queue/disk-log.js';
+import { DiskProducerPort, linesOf, requireArray } from '../queue/disk-producer.js';
 import type { EventQueue } from '../queue/event-queue.js';
-import type { AsyncQueueProducer, RawRecord } from '../queue/producer.js';
+import { STAT_DROPPED_NEWEST, STAT_REJECTED } from '../queue/layout.js';
+import { AsyncQueueProducer, type RawRecord } from '../queue/producer.js';
 import type { ResolvedQueueOptions } from '../queue/queue-options.js';
+import {
+  encodeImages,
+  isImage,
+  type PreparedRecord,
+  prepareEvent,
+  prepareRaw,
+} from '../queue/record-codec.js';
 import type { LineBatch } from '../queue/record-run.js';
 
-/** A log record's first byte: an event object, or a raw record (a header line, then its bytes). */
-const EVENT = 0x65; // e
-const RAW = 0x72; // r
-const encoder = new TextEncoder();
+/** The frame header the log puts before each record (length, checksum). */
+const FRAME_BYTES = 8;
+/** What the feeder moves into the ring at a time, at most. */
+const FEED_BYTES = 1024 * 1024;
+/** The records of a log written before records were kept as ring images. */
+const LEGACY_EVENT = 0x65; // e
+const LEGACY_RAW = 0x72; // r
+
+/** A push waiting for room on disk, in call order. */
+interface RoomWaiter {
+  images: Buffer[];
+  bytes: number;
+  resolve: (accepted: Promise<number>) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+  since: number;
+}
+
+/** Recently appended images still in memory, so that the feeder need not read them back. */
+interface HotChunk {
+  firstSeq: number;
+  images: Buffer[];
+  bytes: number;
+}
+
+export interface DurableIntakeStats extends DiskLogStats {
+  /** Records replayed at open: accepted before, never acknowledged. */
+  replayed: number;
+  /** Records on disk not yet moved into the ring: the backlog beyond the ring. */
+  backlogRecords: number;
+  /** Their bytes, framed: what `maxDiskBytes` bounds. */
+  backlogBytes: number;
+  /** Bytes this process appended to the log, framed. */
+  bytesAppended: number;
+}
 
 /**
- * The pipeline's intake with `queue.durability: 'disk'`: every push goes into the ring and into
- * the disk log (src/queue/disk-log.ts), and resolves once the log holds it durably. Each event gets
- * its id before either (a fresh UUIDv7 when it has none), so that what is replayed after a crash is
- * written with the same id and a deduplicating sink stores it once.
+ * The pipeline's intake with `queue.durability: 'disk'`. A push is validated and serialised at
+ * the call — into the ring's own record format (encodeImages), each event with its id — appended
+ * to the disk log (src/queue/disk-log.ts), and resolves once the log holds it durably as `fsync`
+ * says. It does not wait for the ring: a feeder moves records from the log into the ring in log
+ * order as the ring has room, copying their images as they are (no second serialisation). So the
+ * ring stays the in-memory window the workers read from, and the disk holds the backlog behind it
+ * — up to `maxDiskBytes`, past which the queue's full policy applies to pushes, as the ring's
+ * does without a disk. Memory stays flat however long the backlog: the newest appends are kept in
+ * memory up to a ring's worth (the feeder usually takes them from there), older ones are read
+ * back from the log.
  *
- * The log's order is the ring's: records enter the ring in call order (the producer's FIFO) and
- * are appended to the log as each push is accepted, in the same order; one ring, nothing dropped
- * (the options insist). So the k-th record this process put in the ring is the log's record
- * `base + k`, where `base` is what was acknowledged when the log was opened — replayed records
- * first. The ring's release count is therefore the log's acknowledgement, read every few ms; a
- * record released before its append (a fast sink) is acknowledged once appended.
+ * Acknowledgement: the ring holds only what the feeder put there, in log order, so the k-th record
+ * this process put in the ring is the log's record `base + k` (`base`: acknowledged when the log
+ * was opened). The ring's release count is therefore the log's acknowledgement, read every 10 ms.
+ * On open the feeder starts at `base + 1`: what was accepted and never acknowledged is replayed
+ * first, before anything pushed since.
  */
 export class DurableIntake {
   readonly #log: DiskLog;
-  readonly #producer: AsyncQueueProducer;
   readonly #queue: EventQueue;
+  readonly #ring: AsyncQueueProducer;
+  readonly #options: ResolvedQueueOptions;
+  readonly #maxDiskBytes: number;
   /** The log's acknowledged sequence number when it was opened. */
   readonly #base: number;
-  /** Records in the log from `base` on: replayed ones, then those appended since. */
-  #logged = 0;
-  /** The ring's records released before this process's first push (none: a new ring). */
+  /** The ring's records released, and written, before this process's first push (none: a new ring). */
   readonly #releasedAtStart: number;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #writtenAtStart: number;
+  /** The last record handed to the ring. */
+  #fed: number;
+  /** Framed bytes appended (replayed ones included) and fed: their difference is the backlog. */
+  #appendedBytes: number;
+  #fedBytes = 0;
+  readonly #hot: HotChunk[] = [];
+  #hotHead = 0;
+  #hotBytes = 0;
+  readonly #hotMax: number;
+  #wakeFeeder: (() => void) | undefined;
+  readonly #fedWaiters: { seq: number; resolve: () => void }[] = [];
+  readonly #roomWaiters: RoomWaiter[] = [];
+  #accepting = true;
+  #failure: unknown;
+  #ackTimer: NodeJS.Timeout | undefined;
+  readonly #feeding: Promise<void>;
   readonly replayed: number;
   /** Resolves once every replayed record is in the ring. */
   readonly replay: Promise<void>;
 
-  constructor(options: ResolvedQueueOptions, producer: AsyncQueueProducer, queue: EventQueue) {
+  constructor(options: ResolvedQueueOptions, queue: EventQueue, onFeedError: (error: unknown) => void) {
     this.#log = DiskLog.open(options.path!, {
       fsync: options.fsync,
       fsyncIntervalMs: options.fsyncIntervalMs,
+      // A segment is deleted only once all of it is acknowledged: small ones keep disk use close
+      // to what is in flight when `maxDiskBytes` is small.
+      segmentBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxDiskBytes / 8))),
     });
-    this.#producer = producer;
+    this.#options = options;
     this.#queue = queue;
-    this.#base = this.#log.stats().ackedSeq;
+    this.#maxDiskBytes = options.maxDiskBytes;
+    // The feeder always waits for room: the full policy is applied to pushes, at the disk.
+    this.#ring = new AsyncQueueProducer(queue, { policy: 'block', rejectTimeoutMs: 0 });
+    const { ackedSeq, lastSeq } = this.#log.stats();
+    this.#base = ackedSeq;
+    this.#fed = ackedSeq;
+    this.#appendedBytes = this.#log.recovery.bytes;
+    this.#hotMax = Math.min(options.capacityBytes, 64 * 1024 * 1024);
     this.#releasedAtStart = queue.stats().recordsReleased;
-    // Replayed first, before any new push can take a place in the ring ahead of them.
-    const records = [...this.#log.replay()];
-    this.replayed = records.length;
-    this.#logged = records.length;
-    this.#ringOrdinal = records.length;
-    // Every replayed record is handed to the producer now, before any new push can be: the
-    // producer keeps call order, so they take the ring's first places, in the log's order.
-    this.replay = Promise.all(records.map((r) => this.#replayOne(r.bytes))).then(() => undefined);
-    this.#timer = setInterval(() => this.#ack(), 10);
-    this.#timer.unref();
+    this.#writtenAtStart = queue.stats().recordsWritten;
+    this.replayed = lastSeq - ackedSeq;
+    this.replay = this.#fedThrough(lastSeq);
+    this.#feeding = this.#feed().catch((error: unknown) => {
+      if (error instanceof ClosedError) return;
+      this.#failure = error;
+      for (const w of this.#roomWaiters.splice(0)) this.#settleWaiter(w, error);
+      onFeedError(error);
+    });
+    this.#ackTimer = setInterval(() => this.#ack(), 10);
+    this.#ackTimer.unref();
   }
 
   get recovery() {
     return this.#log.recovery;
   }
 
-  stats(): DiskLogStats {
-    return this.#log.stats();
+  stats(): DurableIntakeStats {
+    return {
+      ...this.#log.stats(),
+      replayed: this.replayed,
+      // The ring's own count: a feed in progress has put part of its records there already.
+      backlogRecords:
+        this.#log.lastSeq - this.#base - (this.#queue.stats().recordsWritten - this.#writtenAtStart),
+      backlogBytes: this.#appendedBytes - this.#fedBytes,
+      bytesAppended: this.#appendedBytes - this.#log.recovery.bytes,
+    };
   }
 
-  #replayOne(bytes: Buffer): Promise<unknown> {
-    if (bytes[0] === EVENT)
-      return this.#producer.push(JSON.parse(bytes.subarray(1).toString('utf8')) as SluiceEvent);
-    const end = bytes.indexOf(0x0a, 1);
-    const header = JSON.parse(bytes.subarray(1, end).toString('utf8')) as Omit<RawRecord, 'data'>;
-    return this.#producer.pushRawRecords([{ ...header, data: bytes.subarray(end + 1) }]);
+  /** How long each fsync took, seconds. */
+  fsyncSeconds(): HistogramSnapshot {
+    return this.#log.fsyncSeconds.snapshot();
   }
+
+  // Every push validates and serialises everything first (a refused event rejects the push and
+  // nothing of it is logged), then appends in call order.
 
   async push(event: SluiceEvent): Promise<boolean> {
-    return (await this.pushMany([event])) === 1;
+    return (await this.#accept([prepareEvent(event, this.#options.maxRecordBytes)])) === 1;
   }
 
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
-    const withIds = events.map((e) => (e.id === undefined ? { ...e, id: uuidv7() } : e));
-    // Serialised now, as the ring serialises them: an object changed after the call is logged as
-    // it was pushed.
-    const logged = withIds.map(encodeEvent);
-    const accepted = await this.#producer.pushMany(withIds);
-    await this.#append(logged);
-    return accepted;
+    requireArray('pushMany', 'events', events);
+    return this.#accept(events.map((e) => prepareEvent(e, this.#options.maxRecordBytes)));
   }
 
-  pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
-    return this.pushRawRecords([{ data: bytes, ...(key === undefined ? {} : { key }) }]).then((n) => n === 1);
+  async pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
+    return (await this.#accept([prepareRaw(bytes, key, this.#options.maxRecordBytes)])) === 1;
   }
 
-  pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
-    return this.pushRawRecords(lines.map((data) => ({ data, ...(key === undefined ? {} : { key }) })));
+  async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
+    requireArray('pushRawMany', 'lines', lines);
+    return this.#accept(lines.map((line) => prepareRaw(line, key, this.#options.maxRecordBytes)));
   }
 
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
-    const withIds = records.map((r) => (r.id === undefined ? { ...r, id: uuidv7() } : r));
-    // Copied now: a source may reuse the buffer its lines are in once the push resolved.
-    const logged = withIds.map(encodeRaw);
-    const accepted = await this.#producer.pushRawRecords(withIds);
-    await this.#append(logged);
-    return accepted;
+    requireArray('pushRawRecords', 'records', records);
+    return this.#accept(
+      records.map((r, i) => {
+        if (r === null || typeof r !== 'object')
+          throw new InvalidEventError(`records[${i}]`, `must be an object with data, got ${quote(r)}`, {
+            argumentOf: 'pushRawRecords',
+          });
+        return prepareRaw(r.data, r.key, this.#options.maxRecordBytes, r.id, r.source);
+      }),
+    );
   }
 
-  pushLines(batch: LineBatch): Promise<number> {
-    const records: RawRecord[] = batch.starts.map((start, i) => ({
-      data: batch.bytes.subarray(start, batch.ends[i]),
-      ...(batch.idPrefix !== undefined ? { id: `${batch.idPrefix}${batch.idNumbers![i]}` } : {}),
-      ...(batch.sourcePrefix !== undefined
-        ? { source: `${batch.sourcePrefix}${batch.sourceNumbers![i]}` }
-        : {}),
-      ...(batch.key !== undefined ? { key: batch.key } : {}),
-    }));
-    return this.pushRawRecords(records);
+  async pushLines(batch: LineBatch): Promise<number> {
+    return this.#accept(linesOf(batch, this.#options.maxRecordBytes));
+  }
+
+  /** Where producer threads' pushes arrive (see DiskProducerPort); part of the producer handle. */
+  readonly producers = new DiskProducerPort((images) => this.#admit(images));
+
+  /**
+   * Stops intake: later pushes reject with ClosedError, as do pushes still waiting for room. The
+   * feeder goes on; resolves once everything appended is in the ring (or the ring was closed).
+   */
+  async stopIntake(): Promise<void> {
+    this.#accepting = false;
+    for (const w of this.#roomWaiters.splice(0)) this.#settleWaiter(w, new ClosedError('queue'));
+    this.#wake();
+    await this.#feeding;
   }
 
   /**
-   * Appends, synchronously in call order (the order pushes were accepted in); resolves once
-   * durable. An append that fails (a full disk) leaves its records in the ring — they are still
-   * written — but not in the log: a gap the acknowledgement steps over, so later records keep
-   * their places. The push rejects with the error: its events are not durable.
+   * Resolves once everything pushed before the call is written, dead-lettered or dropped:
+   * once the feeder has put it in the ring, and the ring released past it.
    */
-  #append(records: Uint8Array[]): Promise<unknown> {
-    const at = this.#ringOrdinal;
-    this.#ringOrdinal += records.length;
-    const appended = this.#log.append(records);
-    // DiskLog.append writes synchronously: a failed write has rejected by now or never will.
-    appended.catch(() => {
-      this.#gaps.push({ at, count: records.length });
-    });
-    this.#logged += records.length;
-    return appended;
+  async settled(releasedPast: (ends: Map<number, number>) => Promise<void>): Promise<void> {
+    await this.#fedThrough(this.#log.lastSeq);
+    return releasedPast(this.#ring.publishedEnds());
   }
 
-  /** Ring records this process accepted (replayed ones included), in ring order. */
-  #ringOrdinal = 0;
-  /** Runs of ring records whose append failed: in the ring, not in the log. */
-  readonly #gaps: { at: number; count: number }[] = [];
-
-  /** The ring's releases, as acknowledgements of the log (see the class comment). */
-  #ack(): void {
-    const released = Math.min(this.#queue.stats().recordsReleased - this.#releasedAtStart, this.#logged);
-    let unlogged = 0;
-    for (const gap of this.#gaps) unlogged += Math.max(0, Math.min(gap.count, released - gap.at));
-    this.#log.ack(this.#base + released - unlogged);
+  /** Resolves once everything appended before the call is in the ring. */
+  fedUpToNow(): Promise<void> {
+    return this.#fedThrough(this.#log.lastSeq);
   }
 
   /** Acknowledges what the ring released and closes the log (after the pipeline drained). */
   close(): void {
-    clearInterval(this.#timer);
+    this.#accepting = false;
+    clearInterval(this.#ackTimer);
+    this.#wake();
     this.#ack();
     this.#log.close();
+    this.producers.close();
+  }
+
+  #accept(records: PreparedRecord[]): Promise<number> {
+    if (records.length === 0) return Promise.resolve(0);
+    return this.#admit(encodeImages(records));
+  }
+
+  /** Appends now when the backlog has room and nobody waits before; else applies the full policy. */
+  #admit(images: Buffer[]): Promise<number> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (!this.#accepting) return Promise.reject(new ClosedError('queue'));
+    let bytes = 0;
+    for (const image of images) bytes += FRAME_BYTES + image.length;
+    if (this.#roomWaiters.length === 0 && this.#hasRoom(bytes)) return this.#append(images);
+    const { policy, rejectTimeoutMs } = this.#options;
+    const stats = this.#queue.rings[0]!.stats;
+    if (policy === 'drop-newest') {
+      Atomics.add(stats, STAT_DROPPED_NEWEST, BigInt(images.length));
+      return Promise.resolve(0);
+    }
+    if (policy === 'reject' && rejectTimeoutMs === 0) {
+      Atomics.add(stats, STAT_REJECTED, BigInt(images.length));
+      return Promise.reject(new QueueFullError(0));
+    }
+    return new Promise<Promise<number>>((resolve, reject) => {
+      const waiter: RoomWaiter = {
+        images,
+        bytes,
+        resolve,
+        reject,
+        timer: undefined,
+        since: performance.now(),
+      };
+      if (policy === 'reject' && Number.isFinite(rejectTimeoutMs))
+        waiter.timer = setTimeout(() => {
+          const at = this.#roomWaiters.indexOf(waiter);
+          if (at < 0) return;
+          this.#roomWaiters.splice(at, 1);
+          Atomics.add(stats, STAT_REJECTED, BigInt(images.length));
+          reject(new QueueFullError(Math.round(performance.now() - waiter.since)));
+          // The next one in line may fit where this one did not.
+          this.#admitWaiting();
+        }, rejectTimeoutMs);
+      this.#roomWaiters.push(waiter);
+    }).then((appended) => appended);
+  }
+
+  /**
+   * Room for `bytes` more in the backlog — what is on disk and not yet in the ring. An empty
+   * backlog always has room, whatever the size: a push larger than `maxDiskBytes` goes through
+   * alone rather than waiting for ever.
+   */
+  #hasRoom(bytes: number): boolean {
+    const backlog = this.#appendedBytes - this.#fedBytes;
+    return backlog === 0 || backlog + bytes <= this.#maxDiskBytes;
+  }
+
+  #admitWaiting(): void {
+    while (this.#roomWaiters.length > 0 && this.#hasRoom(this.#roomWaiters[0]!.bytes)) {
+      const w = this.#roomWaiters.shift()!;
+      clearTimeout(w.timer);
+      // Appended here, synchronously, in line order: a push arriving meanwhile cannot pass it.
+      w.resolve(this.#append(w.images));
+    }
+  }
+
+  #settleWaiter(w: RoomWaiter, error: unknown): void {
+    clearTimeout(w.timer);
+    w.reject(error);
+  }
+
+  /** Appends (one write, synchronously), keeps the images for the feeder; resolves once durable. */
+  #append(images: Buffer[]): Promise<number> {
+    const firstSeq = this.#log.lastSeq + 1;
+    const appended = this.#log.append(images);
+    // DiskLog.append writes synchronously: when lastSeq moved, the records are in the log.
+    if (this.#log.lastSeq >= firstSeq) {
+      let bytes = 0;
+      for (const image of images) bytes += FRAME_BYTES + image.length;
+      this.#appendedBytes += bytes;
+      this.#hot.push({ firstSeq, images, bytes });
+      this.#hotBytes += bytes;
+      // Beyond a ring's worth in memory, the oldest are read back from the log when their turn comes.
+      while (this.#hotBytes > this.#hotMax && this.#hotHead < this.#hot.length - 1) this.#dropHot();
+      this.#wake();
+    }
+    return appended.then(() => images.length);
+  }
+
+  #dropHot(): void {
+    this.#hotBytes -= this.#hot[this.#hotHead]!.bytes;
+    this.#hot[this.#hotHead++] = undefined as unknown as HotChunk;
+    if (this.#hotHead > 1024 && this.#hotHead * 2 > this.#hot.length) {
+      this.#hot.splice(0, this.#hotHead);
+      this.#hotHead = 0;
+    }
+  }
+
+  #wake(): void {
+    const wake = this.#wakeFeeder;
+    this.#wakeFeeder = undefined;
+    wake?.();
+  }
+
+  /** Moves records from the log into the ring, in log order, as the ring has room. */
+  async #feed(): Promise<void> {
+    for (;;) {
+      while (this.#fed >= this.#log.lastSeq) {
+        if (!this.#accepting) return;
+        await new Promise<void>((resolve) => {
+          this.#wakeFeeder = resolve;
+        });
+      }
+      const images = this.#next();
+      await this.#ring.pushImages(images);
+      this.#fed += images.length;
+      let bytes = 0;
+      for (const image of images) bytes += FRAME_BYTES + image.length;
+      this.#fedBytes += bytes;
+      while (this.#fedWaiters.length > 0 && this.#fedWaiters[0]!.seq <= this.#fed)
+        this.#fedWaiters.shift()!.resolve();
+      this.#admitWaiting();
+    }
+  }
+
+  /** The next records to feed: from memory when they are still there, else read back from the log. */
+  #next(): Uint8Array[] {
+    const seq = this.#fed + 1;
+    while (this.#hotHead < this.#hot.length) {
+      const chunk = this.#hot[this.#hotHead]!;
+      if (chunk.firstSeq + chunk.images.length <= seq) {
+        this.#dropHot();
+        continue;
+      }
+      if (chunk.firstSeq > seq) break;
+      this.#dropHot();
+      return chunk.firstSeq === seq ? chunk.images : chunk.images.slice(seq - chunk.firstSeq);
+    }
+    return this.#log.read(seq, FEED_BYTES).map(asImage);
+  }
+
+  #fedThrough(seq: number): Promise<void> {
+    if (this.#fed >= seq) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Waiters are added with a growing lastSeq, so the list stays sorted.
+      this.#fedWaiters.push({ seq, resolve });
+    });
+  }
+
+  /** The ring's releases, as acknowledgements of the log (see the class comment). */
+  #ack(): void {
+    const released = this.#queue.stats().recordsReleased - this.#releasedAtStart;
+    this.#log.ack(this.#base + Math.min(released, this.#fed - this.#base));
   }
 }
 
-function encodeEvent(event: SluiceEvent): Uint8Array {
-  const json = encoder.encode(JSON.stringify(event));
-  const out = new Uint8Array(json.length + 1);
-  out[0] = EVENT;
-  out.set(json, 1);
-  return out;
-}
-
-function encodeRaw(record: RawRecord): Uint8Array {
-  const { data, ...header } = record;
-  const head = encoder.encode(JSON.stringify(header));
-  const body = typeof data === 'string' ? encoder.encode(data) : data;
-  const out = new Uint8Array(1 + head.length + 1 + body.length);
-  out[0] = RAW;
-  out.set(head, 1);
-  out[1 + head.length] = 0x0a;
-  out.set(body, 2 + head.length);
-  return out;
+/** A record read back from the log as an image; one a log written before images holds is converted. */
+function asImage(bytes: Buffer): Uint8Array {
+  if (isImage(bytes)) return bytes;
+  // Sizes are not checked against this ring's maxRecordBytes: the record was accepted already.
+  const max = Number.MAX_SAFE_INTEGER;
+  if (bytes[0] === LEGACY_EVENT)
+    return encodeImages([
+      prepareEvent(JSON.parse(bytes.subarray(1).toString('utf8')) as SluiceEvent, max),
+    ])[0]!;
+  if (bytes[0] === LEGACY_RAW) {
+    const end = bytes.indexOf(0x0a, 1);
+    const header = JSON.parse(bytes.subarray(1, end).toString('utf8')) as Omit<RawRecord, 'data'>;
+    return encodeImages([prepareRaw(bytes.subarray(end + 1), header.key, max, header.id, header.source)])[0]!;
+  }
+  throw new Error(
+    `a record in the disk queue is neither a record image nor a known older form (${bytes.length} bytes)`,
+  );
 }

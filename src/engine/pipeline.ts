@@ -9,13 +9,7 @@ import {
   type ResolvedPipelineOptions,
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
-import {
-  ClosedError,
-  InvalidOptionError,
-  reviveError,
-  ShutdownTimeoutError,
-  StartupTimeoutError,
-} from '../errors.js';
+import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
 import {
@@ -32,6 +26,7 @@ import {
   type SinkFailing,
 } from '../metrics/pipeline-metrics.js';
 import { RecentWindow } from '../metrics/recent-window.js';
+import { DiskQueueProducer } from '../queue/disk-producer.js';
 import { EventQueue, type QueueHandle, type QueueStats } from '../queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/producer.js';
 import type { LineBatch } from '../queue/record-run.js';
@@ -41,7 +36,7 @@ import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
-import { DurableIntake } from './durable-intake.js';
+import { DurableIntake, type DurableIntakeStats } from './durable-intake.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
 import { TaskClock, taskSlots } from './task-clock.js';
 import { asWorkerMessage, type WorkerMessage } from './worker-messages.js';
@@ -58,6 +53,8 @@ export interface PipelineStats extends PipelineCountersSnapshot {
   partitions: QueueStats[];
   workers: number;
   runningBatches: number;
+  /** With `queue.durability: 'disk'`: the log's figures, and the backlog beyond the ring. */
+  disk?: DurableIntakeStats;
 }
 
 export interface PipelineSummary extends PipelineStats {
@@ -117,7 +114,9 @@ export class Pipeline implements SourceTarget {
     this.#producer = new AsyncQueueProducer(this.#queue);
     // Opened before the workers: a log another process holds fails createPipeline() at once.
     if (options.queue.durability === 'disk')
-      this.#intake = new DurableIntake(options.queue, this.#producer, this.#queue);
+      this.#intake = new DurableIntake(options.queue, this.#queue, (error) =>
+        this.#logger.error({ err: error }, 'disk queue: reading the log back failed; pushes now fail'),
+      );
     this.#clock = new TaskClock(taskSlots(options.workers));
     this.#closeChannel = `sluice-close-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const setup: WorkerSetup = {
@@ -251,12 +250,8 @@ export class Pipeline implements SourceTarget {
 
   /** What a producer thread needs: pass it in workerData and call `connectProducer` there. */
   get producerHandle(): QueueHandle {
-    if (this.#intake)
-      throw new InvalidOptionError(
-        'queue.durability',
-        "'memory' for producer threads (with 'disk', push on the main thread: its log keeps the ring's order)",
-        'disk',
-      );
+    // With a disk queue, producer threads send their events to this thread's log (disk-producer.ts).
+    if (this.#intake) return { ...this.#queue.handle, disk: this.#intake.producers.handle };
     return this.#queue.handle;
   }
 
@@ -307,11 +302,14 @@ export class Pipeline implements SourceTarget {
    * Never resolves for events left in the ring by a close that timed out.
    */
   settled(): Promise<void> {
+    if (this.#intake) return this.#intake.settled((ends) => this.#dispatcher.releasedPast(ends));
     return this.#dispatcher.releasedPast(this.#producer.publishedEnds());
   }
 
   /** Resolves once every event accepted before the call is written, dead-lettered or dropped. */
-  drained(): Promise<void> {
+  async drained(): Promise<void> {
+    // With a disk queue, what was accepted may still be on disk: first into the ring, then out.
+    if (this.#intake) await this.#intake.fedUpToNow();
     return this.#dispatcher.releasedUpToNow();
   }
 
@@ -336,7 +334,7 @@ export class Pipeline implements SourceTarget {
         sinkFailing: () => this.sinkFailing(),
         source: () => this.#sourceHealth?.latest,
         ...(this.#intake
-          ? { disk: () => ({ ...this.#intake!.stats(), replayed: this.#intake!.replayed }) }
+          ? { disk: () => this.#intake!.stats(), fsyncSeconds: () => this.#intake!.fsyncSeconds() }
           : {}),
       },
       this.options.metrics,
@@ -448,6 +446,7 @@ export class Pipeline implements SourceTarget {
       partitions: this.#queue.partitionStats(),
       workers: this.#pool.threads.length,
       runningBatches: this.#dispatcher.running,
+      ...(this.#intake ? { disk: this.#intake.stats() } : {}),
     };
   }
 
@@ -463,7 +462,9 @@ export class Pipeline implements SourceTarget {
   }
 
   async #close(timeoutMs: number | undefined): Promise<PipelineSummary> {
-    this.#queue.close();
+    // With a disk queue, the ring stays open until the feeder has moved the whole backlog in.
+    const intake = this.#intake;
+    if (!intake) this.#queue.close();
     const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut =
@@ -473,6 +474,10 @@ export class Pipeline implements SourceTarget {
             timer = setTimeout(() => resolve('timeout'), timeoutMs);
           });
     const drained = (async () => {
+      if (intake) {
+        await intake.stopIntake();
+        this.#queue.close();
+      }
       for (;;) {
         await this.#dispatcher.releasedUpToNow();
         if (this.#dispatcher.idle()) return 'drained' as const;
@@ -486,8 +491,10 @@ export class Pipeline implements SourceTarget {
     })();
     const outcome = timedOut ? await Promise.race([drained, timedOut]) : await drained;
     clearTimeout(timer);
+    // A feeder still waiting for room ends here (its push fails as closed).
+    this.#queue.close();
     this.#dispatcher.stop();
-    const pending = this.#dispatcher.pendingRecords();
+    const pending = this.#dispatcher.pendingRecords() + (intake?.stats().backlogRecords ?? 0);
     await this.#closeWorkers(this.#sinkCloseMs(outcome, deadline));
     // What the ring released is acknowledged in the log; what it still held is replayed next time.
     this.#intake?.close();
@@ -578,7 +585,17 @@ export async function openPipeline(
   return { pipeline, started };
 }
 
-/** In a producer thread: a blocking producer for a pipeline's queue (`Atomics.wait` when full). */
-export function connectProducer(handle: QueueHandle): QueueProducer {
+/** In a producer thread: a blocking producer for a pipeline's queue (`Atomics.wait` when full; with a disk queue, until durable). */
+export function connectProducer(handle: QueueHandle): ThreadProducer {
+  if (handle.disk) return new DiskQueueProducer(handle.disk, handle.options);
   return new QueueProducer(EventQueue.attach(handle));
 }
+
+/**
+ * What connectProducer returns: each call blocks this thread until its events are accepted — in
+ * the ring, or with a disk queue, durable in its log.
+ */
+export type ThreadProducer = Pick<
+  QueueProducer,
+  'push' | 'pushMany' | 'pushRaw' | 'pushRawMany' | 'pushRawRecords' | 'pushLines'
+>;

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
+import type { HistogramSnapshot } from '../cumulative-histogram.js';
+import { FSYNC_SECONDS_BUCKETS } from '../queue/disk-log.js';
 import type { QueueStats } from '../queue/event-queue.js';
 import type { SourceHealth } from '../sources/source.js';
 import { EVENT_LOOP_DELAY_BUCKETS, EventLoopDelayHistogram } from './event-loop-delay.js';
@@ -45,7 +47,16 @@ export interface MetricsSource {
   /** Since when each sink has been failing its writes; undefined while its last write worked. */
   sinkFailing: () => SinkFailing;
   /** The disk queue's figures, with queue.durability 'disk'. */
-  disk?: () => { bytes: number; records: number; fsyncs: number; replayed: number };
+  disk?: () => {
+    bytes: number;
+    records: number;
+    fsyncs: number;
+    replayed: number;
+    backlogRecords: number;
+    backlogBytes: number;
+  };
+  /** How long the disk queue's fsyncs took, seconds. */
+  fsyncSeconds?: () => HistogramSnapshot;
 }
 
 /** Since when a sink has failed every write, and for how long, ms. */
@@ -115,6 +126,19 @@ function histogramValues(name: string, block: MetricsBlock, slots: HistogramSlot
   const h = block.histogram(slots);
   return [
     ...h.buckets.map((b) => ({ metricName: `${name}_bucket`, labels: { le: b.le }, value: b.value })),
+    { metricName: `${name}_sum`, value: h.sum },
+    { metricName: `${name}_count`, value: h.count },
+  ];
+}
+
+/** A histogram kept in this thread (CumulativeHistogram) as Prometheus samples. */
+function snapshotValues(name: string, bounds: readonly number[], h: HistogramSnapshot): MetricValue[] {
+  return [
+    ...h.cumulative.map((value, i) => ({
+      metricName: `${name}_bucket`,
+      labels: { le: i < bounds.length ? String(bounds[i]) : '+Inf' },
+      value,
+    })),
     { metricName: `${name}_sum`, value: h.sum },
     { metricName: `${name}_count`, value: h.count },
   ];
@@ -295,9 +319,32 @@ export function createPipelineMetrics(
             'gauge',
             () => [{ value: source.disk!().records }],
           ),
+          new ReadOnScrape(
+            'sluice_disk_queue_backlog_events',
+            'Events in the disk queue not yet taken into the ring: the backlog beyond it.',
+            'gauge',
+            () => [{ value: source.disk!().backlogRecords }],
+          ),
+          new ReadOnScrape(
+            'sluice_disk_queue_backlog_bytes',
+            'Bytes of that backlog, framed: what queue.maxDiskBytes bounds.',
+            'gauge',
+            () => [{ value: source.disk!().backlogBytes }],
+          ),
           new ReadOnScrape('sluice_disk_fsyncs_total', "fsyncs of the disk queue's log.", 'counter', () => [
             { value: source.disk!().fsyncs },
           ]),
+          new ReadOnScrape(
+            'sluice_disk_fsync_duration_seconds',
+            "How long each fsync of the disk queue's log took.",
+            'histogram',
+            () =>
+              snapshotValues(
+                'sluice_disk_fsync_duration_seconds',
+                FSYNC_SECONDS_BUCKETS,
+                source.fsyncSeconds!(),
+              ),
+          ),
           new ReadOnScrape(
             'sluice_disk_replayed_events_total',
             'Events accepted by an earlier run and never acknowledged, replayed at start.',
@@ -348,20 +395,7 @@ export function createPipelineMetrics(
       'sluice_event_loop_delay_seconds',
       "How late the main thread's event loop ran a 10 ms timer.",
       'histogram',
-      () => {
-        const { cumulative, sum, count } = loopDelay.snapshot();
-        return [
-          ...cumulative.map((value, i) => ({
-            metricName: 'sluice_event_loop_delay_seconds_bucket',
-            labels: {
-              le: i < EVENT_LOOP_DELAY_BUCKETS.length ? String(EVENT_LOOP_DELAY_BUCKETS[i]) : '+Inf',
-            },
-            value,
-          })),
-          { metricName: 'sluice_event_loop_delay_seconds_sum', value: sum },
-          { metricName: 'sluice_event_loop_delay_seconds_count', value: count },
-        ];
-      },
+      () => snapshotValues('sluice_event_loop_delay_seconds', EVENT_LOOP_DELAY_BUCKETS, loopDelay.snapshot()),
     ),
   ];
   for (const metric of metrics)

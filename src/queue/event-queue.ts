@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
 import { isResolved } from '../resolved-marker.js';
+import type { DiskProducerHandle } from './disk-producer.js';
 import { keyHash } from './key-hash.js';
 import {
   STAT_BYTES_WRITTEN,
@@ -19,6 +20,8 @@ import { Ring, type RingHandle } from './ring-buffer.js';
 export interface QueueHandle {
   readonly rings: readonly RingHandle[];
   readonly options: ResolvedQueueOptions;
+  /** With a disk queue: producer threads push through the main thread's log (see disk-producer.ts). */
+  readonly disk?: DiskProducerHandle;
 }
 
 /** Lock-free snapshot of one ring's or the whole queue's counters. */

@@ -46,8 +46,11 @@ export interface QueueOptions {
    * `memory`: an accepted event lives in the ring until a sink acknowledges it (a crash loses what
    * the ring held). `disk`: every event is written to a log in `path` before it enters the ring,
    * and a push resolves only once it is durable as `fsync` says; a pipeline started again on the
-   * same `path` replays, before anything new, what was accepted and never acknowledged. Pushes on
-   * the main thread (push, pushMany, pushRaw…, and so every source); one partition, policy `block`.
+   * same `path` replays, before anything new, what was accepted and never acknowledged. The log
+   * may hold far more than the ring (`maxDiskBytes`): the ring is the window workers read from,
+   * fed from the log as it has room; past `maxDiskBytes` the full `policy` applies to pushes
+   * (`block`, `reject` or `drop-newest`). One partition; pushes from the main thread and from
+   * producer threads alike.
    * @default 'memory'
    */
   durability?: 'memory' | 'disk';
@@ -63,6 +66,14 @@ export interface QueueOptions {
   fsync?: 'group' | 'interval' | 'never';
   /** @default 1000 */
   fsyncIntervalMs?: number;
+  /**
+   * With `durability: 'disk'`: bytes of backlog the log may hold beyond what is in the ring — events
+   * accepted and not yet taken into the ring (a sink down for an hour). Past it, the full `policy`
+   * applies to pushes. Disk use is at most this, plus what is in the ring, plus a segment or two
+   * of acknowledged records waiting for deletion.
+   * @default 1 GiB
+   */
+  maxDiskBytes?: number;
 }
 
 export type ResolvedQueueOptions = Required<Omit<QueueOptions, 'path'>> & { path: string | undefined };
@@ -76,6 +87,7 @@ export const DEFAULT_QUEUE_OPTIONS: Readonly<Omit<ResolvedQueueOptions, 'maxReco
   path: undefined,
   fsync: 'group',
   fsyncIntervalMs: 1000,
+  maxDiskBytes: 1024 * 1024 * 1024,
 });
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;

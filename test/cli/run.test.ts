@@ -253,7 +253,7 @@ describe('sluice validate', () => {
     [
       'an unknown queue option',
       { queue: { bogus: 1 } },
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1',
     ],
   ])('refuses %s, naming the field and the value (exit 64)', async (_case, fields, problem) => {
     const config = writeConfig({ source: { type: 'synthetic' }, sink: SQLITE, ...fields });
@@ -276,7 +276,7 @@ describe('sluice validate', () => {
     const run = await sluice('validate', '--config', config);
     expect(run.code).toBe(64);
     expect(problemLines(run.stderr)).toEqual([
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1',
       'source.events must be a positive integer, got 0',
       `sink.table must be ${SQL_IDENTIFIER}, got "bad name; drop"`,
       'sink.busyTimeoutMs must be an integer of milliseconds from 0 to 2147483647, got -5',

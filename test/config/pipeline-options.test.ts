@@ -50,6 +50,7 @@ describe('resolvePipelineOptions defaults', () => {
         path: undefined,
         fsync: 'group',
         fsyncIntervalMs: 1000,
+        maxDiskBytes: 1024 * 1024 * 1024,
       },
       workers: {
         min: 1,
@@ -151,7 +152,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'queue',
       { queue: { bogus: 1 } },
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1',
     ],
     [
       'workers',
@@ -363,7 +364,7 @@ describe('resolvePipelineOptions reports every problem at once', () => {
       log: { level: 'loud', pretty: 1 },
     });
     expect(problems).toEqual([
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1',
       'queue.capacityBytes must be a power of two from 4096 to 1073741824, got 1000',
       'workers.max must be an integer from 1 to 256, got 0',
       'workers.startupTimeoutMs must be an integer of milliseconds from 1 to 2147483647, got 0',

@@ -27,6 +27,7 @@ describe('resolveQueueOptions defaults', () => {
       path: undefined,
       fsync: 'group',
       fsyncIntervalMs: 1000,
+      maxDiskBytes: 1024 * 1024 * 1024,
     });
     expect(resolveQueueOptions({})).toEqual(resolveQueueOptions());
     expect(DEFAULT_MAX_RECORD_BYTES).toBe(1024 * 1024);
@@ -64,6 +65,7 @@ describe('resolveQueueOptions defaults', () => {
       path: undefined,
       fsync: 'group',
       fsyncIntervalMs: 1000,
+      maxDiskBytes: 1024 * 1024 * 1024,
     });
     for (const policy of ['block', 'reject', 'drop-newest', 'drop-oldest'] as const) {
       expect(resolveQueueOptions({ policy }).policy).toBe(policy);
@@ -170,7 +172,7 @@ describe('resolveQueueOptions rejects each invalid field, naming it and quoting 
 
   it('an unknown field is a problem naming it and the known ones, not an option silently ignored', () => {
     expect(rejectionOf({ bogus: 1 } as QueueOptions).message).toBe(
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1',
     );
   });
 

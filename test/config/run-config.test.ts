@@ -397,7 +397,7 @@ describe('pipeline options in a run config', () => {
         metrics: { port: 70000, defaultMetrics: 'yes' },
       }),
     ).toEqual([
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1',
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1',
       'source.rate must be a positive number or "max", got 0',
       'sink.table must be an SQL identifier (letters, digits and _, not starting with a digit, at most 63), got "bad name; drop"',
       'sink.synchronous must be "normal" or "full", got "sometimes"',

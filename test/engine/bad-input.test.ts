@@ -224,7 +224,7 @@ describe('invalid options', () => {
 
   it('createPipeline rejects an unknown queue option, naming it and the known ones, instead of ignoring it', async () => {
     const problem =
-      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs), got 1';
+      'queue.bogus is not a known field (expected one of capacityBytes, partitions, policy, rejectTimeoutMs, maxRecordBytes, durability, path, fsync, fsyncIntervalMs, maxDiskBytes), got 1';
     await expect(
       createPipeline({ sink, deadLetter: sink, queue: { bogus: 1 } as PipelineOptions['queue'] }),
     ).rejects.toMatchObject({ code: 'SLUICE_INVALID_OPTION', message: problem, problems: [problem] });

@@ -42,57 +42,66 @@ function stored(db: string, table = 'events'): string[] {
 }
 
 describe("queue.durability: 'disk'", () => {
-  it('SIGKILL with accepted events in the ring: started again, every event whose push resolved is written once', async () => {
-    const dir = tempDir();
-    const queue = join(dir, 'queue');
-    const db = join(dir, 'out.db');
-    const child = spawn(process.execPath, [CHILD, 'push', queue, db, '100000'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const accepted: string[] = [];
-    let partial = '';
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        const lines = (partial + chunk.toString()).split('\n');
-        partial = lines.pop()!;
-        accepted.push(...lines);
-        if (accepted.length >= 2000 && child.exitCode === null) {
-          child.kill('SIGKILL');
-          resolve();
-        }
+  it.each([
+    ['the main thread', 'push'],
+    ['two producer threads', 'threads'],
+  ])(
+    'SIGKILL while pushing from %s: started again, every event whose push resolved is written once',
+    async (_, mode) => {
+      const dir = tempDir();
+      const queue = join(dir, 'queue');
+      const db = join(dir, 'out.db');
+      const child = spawn(process.execPath, [CHILD, mode!, queue, db, '100000'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      child.once('exit', (code) =>
-        code === null ? resolve() : reject(new Error(`child exited ${code}: ${stderr}`)),
+      children.push(child);
+      const accepted: string[] = [];
+      let partial = '';
+      let stderr = '';
+      child.stderr!.on('data', (chunk) => (stderr += chunk));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          const lines = (partial + chunk.toString()).split('\n');
+          partial = lines.pop()!;
+          accepted.push(...lines);
+          if (accepted.length >= 2000 && child.exitCode === null) {
+            child.kill('SIGKILL');
+            resolve();
+          }
+        });
+        child.once('exit', (code) =>
+          code === null ? resolve() : reject(new Error(`child exited ${code}: ${stderr}`)),
+        );
+      });
+      await new Promise((resolve) =>
+        child.exitCode === null && child.signalCode === null
+          ? child.once('exit', resolve)
+          : resolve(undefined),
       );
-    });
-    await new Promise((resolve) =>
-      child.exitCode === null && child.signalCode === null ? child.once('exit', resolve) : resolve(undefined),
-    );
-    const before = new Set(stored(db));
-    // The kill came while accepted events were still waiting for the slow sink.
-    expect(accepted.filter((id) => !before.has(id)).length).toBeGreaterThan(0);
+      const before = new Set(stored(db));
+      // The kill came while accepted events were still waiting for the slow sink.
+      expect(accepted.filter((id) => !before.has(id)).length).toBeGreaterThan(0);
 
-    const again = spawn(process.execPath, [CHILD, 'recover', queue, db], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(again);
-    let out = '';
-    let err = '';
-    again.stdout!.on('data', (chunk) => (out += chunk));
-    again.stderr!.on('data', (chunk) => (err += chunk));
-    const code = await new Promise((resolve) => again.once('exit', resolve));
-    expect(code, err).toBe(0);
-    const replayed = Number(/^replayed (\d+)$/m.exec(out)?.[1]);
-    expect(replayed).toBeGreaterThan(0);
-    const after = stored(db);
-    // Every id whose push resolved is there, once; nothing else was pushed than e-0 … in order.
-    expect(new Set(after).size).toBe(after.length);
-    const missing = accepted.filter((id) => !after.includes(id));
-    expect(missing).toEqual([]);
-  }, 120_000);
+      const again = spawn(process.execPath, [CHILD, 'recover', queue, db], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(again);
+      let out = '';
+      let err = '';
+      again.stdout!.on('data', (chunk) => (out += chunk));
+      again.stderr!.on('data', (chunk) => (err += chunk));
+      const code = await new Promise((resolve) => again.once('exit', resolve));
+      expect(code, err).toBe(0);
+      const replayed = Number(/^replayed (\d+)$/m.exec(out)?.[1]);
+      expect(replayed).toBeGreaterThan(0);
+      const after = stored(db);
+      // Every id whose push resolved is there, once; nothing else was pushed than e-0 … in order.
+      expect(new Set(after).size).toBe(after.length);
+      const missing = accepted.filter((id) => !after.includes(id));
+      expect(missing).toEqual([]);
+    },
+    120_000,
+  );
 
   it('hostile events through the log and back: replayed exactly as pushed, a refused push taking no place, counted by id', async () => {
     const dir = tempDir();
@@ -182,8 +191,6 @@ describe("queue.durability: 'disk'", () => {
       const error = await createPipeline(options).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(QueueLockedError);
       expect((error as QueueLockedError).message).toContain(`held by process ${process.pid}`);
-      // Producer threads cannot take part: the log keeps the ring's order.
-      expect(() => first.producerHandle).toThrow(InvalidOptionError);
     } finally {
       await first.close();
     }
@@ -192,14 +199,18 @@ describe("queue.durability: 'disk'", () => {
     await second.close();
   });
 
-  it('refuses options the log cannot keep in order, naming each', async () => {
-    await expect(
-      createPipeline({
-        queue: { durability: 'disk', partitions: 2, policy: 'drop-newest' },
-        sink: { type: 'null' },
-      }),
-    ).rejects.toThrow(
-      /queue\.path must be given with durability: disk[\s\S]*queue\.partitions must be 1 with durability: disk[\s\S]*queue\.policy must be 'block' with durability: disk/,
+  it('refuses options the log cannot keep, naming each and its value', async () => {
+    const error = await createPipeline({
+      queue: { durability: 'disk', partitions: 2, policy: 'drop-oldest', maxDiskBytes: 1000 },
+      sink: { type: 'null' },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    const message = (error as Error).message;
+    expect(message).toContain('queue.path must be given with durability: disk');
+    expect(message).toContain('queue.partitions must be 1 with durability: disk, got 2');
+    expect(message).toMatch(
+      /queue\.policy must be 'block', 'reject' or 'drop-newest' with durability: disk .*got "drop-oldest"/,
     );
+    expect(message).toMatch(/queue\.maxDiskBytes must be an integer number of bytes ≥ 65536, got 1000/);
   });
 });

@@ -1,0 +1,226 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import type { SluiceEvent } from '../codec/event.js';
+import { ClosedError, DiskQueueFailedError, InvalidEventError, QueueFullError, quote } from '../errors.js';
+import type { RawRecord } from './producer.js';
+import type { ResolvedQueueOptions } from './queue-options.js';
+import { encodeImages, type PreparedRecord, prepareEvent, prepareRaw } from './record-codec.js';
+import type { LineBatch } from './record-run.js';
+
+/**
+ * Producer threads on a disk queue. The log belongs to the main thread (one writer keeps its
+ * order), so a producer thread validates and serialises its events itself — into record images,
+ * the ring's own format — sends them to the main thread over a BroadcastChannel, and blocks in
+ * Atomics.wait until the main thread says they are durable (or refused): the same guarantee a
+ * push on the main thread has. One request at a time per thread; each thread has its own slot in
+ * a shared array for the answers.
+ *
+ * Slot layout (Int32 words per slot): [answered request number, result]. Result ≥ 0: records
+ * accepted; RESULT_CLOSED / RESULT_FULL / RESULT_FAILED otherwise (RESULT_FULL carries the wait in
+ * ms in the third word).
+ */
+const SLOT_WORDS = 4;
+const W_DONE = 0;
+const W_RESULT = 1;
+const W_WAITED_MS = 2;
+/** Control words before the slots: the next free slot, the intake's state. */
+const C_NEXT_SLOT = 0;
+const C_STATE = 1;
+const CONTROL_WORDS = 4;
+const STATE_CLOSED = 1;
+export const MAX_DISK_PRODUCERS = 256;
+
+const RESULT_CLOSED = -1;
+const RESULT_FULL = -2;
+const RESULT_FAILED = -3;
+
+/** What a producer thread needs to push into a disk queue: part of the pipeline's producerHandle. */
+export interface DiskProducerHandle {
+  /** The BroadcastChannel's name. */
+  readonly channel: string;
+  readonly shared: SharedArrayBuffer;
+}
+
+interface Request {
+  slot: number;
+  request: number;
+  buffer: ArrayBuffer;
+  sizes: number[];
+}
+
+/**
+ * The main thread's side: takes producer threads' requests, hands their images to `accept` (the
+ * disk queue's intake), and answers each once it settled.
+ */
+export class DiskProducerPort {
+  readonly handle: DiskProducerHandle;
+  readonly #channel: BroadcastChannel;
+  readonly #words: Int32Array;
+
+  constructor(accept: (images: Buffer[]) => Promise<number>) {
+    const name = `sluice-disk-producers-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const shared = new SharedArrayBuffer((CONTROL_WORDS + MAX_DISK_PRODUCERS * SLOT_WORDS) * 4);
+    this.handle = { channel: name, shared };
+    this.#words = new Int32Array(shared);
+    this.#channel = new BroadcastChannel(name);
+    this.#channel.unref();
+    this.#channel.onmessage = (message) => {
+      const { slot, request, buffer, sizes } = (message as { data: Request }).data;
+      const images: Buffer[] = [];
+      let at = 0;
+      for (const size of sizes) {
+        images.push(Buffer.from(buffer, at, size));
+        at += size;
+      }
+      let settled: Promise<number>;
+      try {
+        settled = accept(images);
+      } catch (error) {
+        settled = Promise.reject(error);
+      }
+      settled.then(
+        (accepted) => this.#answer(slot, request, accepted, 0),
+        (error: unknown) =>
+          error instanceof QueueFullError
+            ? this.#answer(slot, request, RESULT_FULL, error.waitedMs)
+            : this.#answer(slot, request, error instanceof ClosedError ? RESULT_CLOSED : RESULT_FAILED, 0),
+      );
+    };
+  }
+
+  /** Refuses every later request, and wakes every thread waiting for an answer (they fail as closed). */
+  close(): void {
+    // The state is stored before the wake-ups: a producer that wakes, or checks before posting,
+    // reads it closed (seq-cst store, then notify; the producer loads it after waking).
+    Atomics.store(this.#words, C_STATE, STATE_CLOSED);
+    for (let slot = 0; slot < MAX_DISK_PRODUCERS; slot++)
+      Atomics.notify(this.#words, CONTROL_WORDS + slot * SLOT_WORDS + W_DONE);
+    this.#channel.close();
+  }
+
+  #answer(slot: number, request: number, result: number, waitedMs: number): void {
+    const base = CONTROL_WORDS + slot * SLOT_WORDS;
+    // Result first, then the request number the producer waits on: a producer that sees its
+    // number in W_DONE (seq-cst load) also sees the result stored before it.
+    Atomics.store(this.#words, base + W_RESULT, result);
+    Atomics.store(this.#words, base + W_WAITED_MS, waitedMs);
+    Atomics.store(this.#words, base + W_DONE, request);
+    Atomics.notify(this.#words, base + W_DONE);
+  }
+}
+
+/**
+ * A producer thread's producer for a disk queue (see connectProducer): the methods of
+ * QueueProducer, each blocking until its events are durable — or throwing QueueFullError under
+ * the `reject` policy, ClosedError once the pipeline is closing. `drop-newest` returns 0 for what
+ * the full disk queue discarded.
+ */
+export class DiskQueueProducer {
+  readonly #words: Int32Array;
+  readonly #channel: BroadcastChannel;
+  readonly #slot: number;
+  readonly #maxRecordBytes: number;
+  #request = 0;
+
+  constructor(handle: DiskProducerHandle, options: ResolvedQueueOptions) {
+    this.#words = new Int32Array(handle.shared);
+    // Each thread takes the next slot once (seq-cst add: two threads never get the same one).
+    this.#slot = Atomics.add(this.#words, C_NEXT_SLOT, 1);
+    if (this.#slot >= MAX_DISK_PRODUCERS)
+      throw new RangeError(`a disk queue takes at most ${MAX_DISK_PRODUCERS} producer threads`);
+    this.#channel = new BroadcastChannel(handle.channel);
+    this.#channel.unref();
+    this.#maxRecordBytes = options.maxRecordBytes;
+  }
+
+  push(event: SluiceEvent): boolean {
+    return this.#send([prepareEvent(event, this.#maxRecordBytes)]) === 1;
+  }
+
+  pushMany(events: readonly SluiceEvent[]): number {
+    requireArray('pushMany', 'events', events);
+    return this.#send(events.map((e) => prepareEvent(e, this.#maxRecordBytes)));
+  }
+
+  pushRaw(bytes: Uint8Array | string, key?: string): boolean {
+    return this.#send([prepareRaw(bytes, key, this.#maxRecordBytes)]) === 1;
+  }
+
+  pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
+    requireArray('pushRawMany', 'lines', lines);
+    return this.#send(lines.map((line) => prepareRaw(line, key, this.#maxRecordBytes)));
+  }
+
+  pushRawRecords(records: readonly RawRecord[]): number {
+    requireArray('pushRawRecords', 'records', records);
+    return this.#send(
+      records.map((r, i) => {
+        if (r === null || typeof r !== 'object')
+          throw new InvalidEventError(`records[${i}]`, `must be an object with data, got ${quote(r)}`, {
+            argumentOf: 'pushRawRecords',
+          });
+        return prepareRaw(r.data, r.key, this.#maxRecordBytes, r.id, r.source);
+      }),
+    );
+  }
+
+  pushLines(batch: LineBatch): number {
+    return this.#send(linesOf(batch, this.#maxRecordBytes));
+  }
+
+  /** Sends records to the main thread and blocks until they are durable or refused. */
+  #send(records: PreparedRecord[]): number {
+    if (records.length === 0) return 0;
+    const words = this.#words;
+    if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
+    const images = encodeImages(records);
+    const request = ++this.#request;
+    const buffer = images[0]!.buffer as ArrayBuffer;
+    this.#channel.postMessage({
+      slot: this.#slot,
+      request,
+      buffer,
+      sizes: images.map((i) => i.length),
+    } satisfies Request);
+    const done = CONTROL_WORDS + this.#slot * SLOT_WORDS + W_DONE;
+    for (;;) {
+      const answered = Atomics.load(words, done);
+      if (answered === request) break;
+      // Closed and not answered: the main thread refuses or never reads this request.
+      if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
+      // Bounded waits: a wake-up lost to the close race is noticed within 100 ms.
+      Atomics.wait(words, done, answered, 100);
+    }
+    const base = done - W_DONE;
+    const result = Atomics.load(words, base + W_RESULT);
+    if (result >= 0) return result;
+    if (result === RESULT_FULL) throw new QueueFullError(Atomics.load(words, base + W_WAITED_MS));
+    if (result === RESULT_CLOSED) throw new ClosedError('queue');
+    throw new DiskQueueFailedError();
+  }
+}
+
+/** A LineBatch's lines as prepared raw records, each with the id and source the batch gives it. */
+export function linesOf(batch: LineBatch, maxRecordBytes: number): PreparedRecord[] {
+  if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array))
+    throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${quote(batch)}`, {
+      argumentOf: 'pushLines',
+    });
+  return batch.starts.map((start, i) =>
+    prepareRaw(
+      batch.bytes.subarray(start, batch.ends[i]),
+      batch.key,
+      maxRecordBytes,
+      batch.idPrefix !== undefined ? `${batch.idPrefix}${batch.idNumbers![i]}` : undefined,
+      batch.sourcePrefix !== undefined ? `${batch.sourcePrefix}${batch.sourceNumbers![i]}` : undefined,
+    ),
+  );
+}
+
+export function requireArray(
+  method: string,
+  argument: string,
+  value: unknown,
+): asserts value is readonly unknown[] {
+  if (!Array.isArray(value))
+    throw new InvalidEventError(argument, `must be an array, got ${quote(value)}`, { argumentOf: method });
+}

@@ -1,0 +1,238 @@
+/**
+ * The disk queue holds more than the ring: with the sink down, pushes keep being accepted (durable
+ * in the log) while the ring stays full, up to `maxDiskBytes`; past it the full policy applies.
+ * When the sink returns — or in the next process — everything accepted is written once.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SluiceEvent } from '../../src/codec/event.js';
+import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import type { FullPolicy } from '../../src/queue/queue-options.js';
+import { createControl, FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
+import { createRecordingTable } from '../fixtures/engine/recording-table.js';
+import { fixtureUrl } from '../helpers/engine.js';
+
+const dirs: string[] = [];
+const pipelines: Pipeline[] = [];
+afterEach(async () => {
+  for (const p of pipelines.splice(0)) await p.close({ timeoutMs: 200 }).catch(() => undefined);
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const RING = 64 * 1024;
+
+function setup(policy: FullPolicy = 'block', maxDiskBytes?: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-disk-backlog-'));
+  dirs.push(dir);
+  const db = join(dir, 'sink.db');
+  const table = 'rows';
+  const conn = new Database(db);
+  // No unique index: a second write of an id would be a second row.
+  createRecordingTable(conn, table, false);
+  conn.close();
+  const options = (control: SharedArrayBuffer) => ({
+    queue: {
+      durability: 'disk' as const,
+      path: join(dir, 'q'),
+      capacityBytes: RING,
+      policy,
+      ...(maxDiskBytes === undefined ? {} : { maxDiskBytes }),
+    },
+    workers: { min: 1, max: 1 },
+    sink: { module: fixtureUrl('test-sink'), options: { path: db, table, unique: false, control } },
+    deadLetter: { type: 'ndjson' as const, path: join(dir, 'dead.ndjson') },
+    retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 1_000_000 },
+    log: { level: 'silent' as const },
+  });
+  const ids = (): string[] =>
+    (new Database(db, { readonly: true }).prepare(`SELECT id FROM "${table}"`).all() as { id: string }[]).map(
+      (r) => r.id,
+    );
+  return { dir, options, ids };
+}
+
+async function start(options: Parameters<typeof createPipeline>[0]): Promise<Pipeline> {
+  const p = await createPipeline(options);
+  pipelines.push(p);
+  return p;
+}
+
+const group = (from: number, n: number): SluiceEvent[] =>
+  Array.from({ length: n }, (_, k) => ({
+    id: `e-${from + k}`,
+    payload: { i: from + k, pad: 'x'.repeat(80) },
+  }));
+
+/** Waits until the sink has failed `n` more writes: the pipeline kept running meanwhile. */
+async function sinkFailures(control: SharedArrayBuffer, n: number): Promise<void> {
+  const words = new Int32Array(control);
+  const target = Atomics.load(words, WRITES_FAILED) + n;
+  while (Atomics.load(words, WRITES_FAILED) < target) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe('disk queue: a backlog beyond the ring', () => {
+  it('sink down: pushes keep resolving while the ring is full, the backlog is on disk, and everything is written once when the sink returns', async () => {
+    const { options, ids } = setup();
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const p = await start(options(control));
+    const n = 20_000;
+    for (let i = 0; i < n; i += 100) expect(await p.pushMany(group(i, 100))).toBe(100);
+    const stats = p.stats();
+    // ~2.6 MB accepted against a 64 KiB ring: the ring is full, the rest waits on disk.
+    expect(stats.queue.depthBytes).toBeLessThanOrEqual(RING);
+    expect(stats.disk!.backlogRecords).toBeGreaterThan(n - RING / 64);
+    expect(stats.disk!.backlogBytes).toBeGreaterThan(20 * RING);
+    expect(stats.disk!.records).toBe(n);
+    expect(ids()).toEqual([]);
+    Atomics.store(new Int32Array(control), FAILING, 0);
+    await p.drained();
+    const stored = ids();
+    expect(stored.length).toBe(n);
+    expect(new Set(stored)).toEqual(new Set(group(0, n).map((e) => e.id)));
+    expect(p.stats().disk!.backlogRecords).toBe(0);
+    await p.close();
+  }, 60_000);
+
+  it('a backlog larger than the ring survives a restart: replayed from several segments, in order, each event once', async () => {
+    const { options, ids } = setup('block', 1024 * 1024);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const first = await start(options(control));
+    const n = 6_000;
+    for (let i = 0; i < n; i += 50) await first.pushMany(group(i, 50));
+    // The close gives up on the sink; the ring's share and the backlog stay in the log.
+    const error = await first.close({ timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SLUICE_SHUTDOWN_TIMEOUT', pendingEvents: n });
+    pipelines.splice(pipelines.indexOf(first), 1);
+    expect(ids()).toEqual([]);
+
+    const second = await start(options(createControl()));
+    expect(second.stats().disk!.replayed).toBe(n);
+    await second.drained();
+    const stored = ids();
+    expect(stored).toEqual(group(0, n).map((e) => e.id));
+    await second.close();
+  }, 60_000);
+
+  it("maxDiskBytes with policy 'reject': past it pushes fail with SLUICE_QUEUE_FULL; what was accepted is all written, nothing refused is", async () => {
+    const max = 256 * 1024;
+    const { options, ids } = setup('reject', max);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const p = await start(options(control));
+    const accepted: string[] = [];
+    const refused: string[] = [];
+    for (let i = 0; i < 10_000; i += 100) {
+      const events = group(i, 100);
+      try {
+        expect(await p.pushMany(events)).toBe(100);
+        accepted.push(...events.map((e) => e.id!));
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'SLUICE_QUEUE_FULL' });
+        refused.push(...events.map((e) => e.id!));
+      }
+    }
+    expect(refused.length).toBeGreaterThan(0);
+    expect(p.stats().disk!.backlogBytes).toBeLessThanOrEqual(max);
+    expect(p.stats().queue.rejected).toBe(refused.length);
+    Atomics.store(new Int32Array(control), FAILING, 0);
+    await p.drained();
+    expect(ids().sort()).toEqual(accepted.sort());
+    await p.close();
+  }, 60_000);
+
+  it("maxDiskBytes with policy 'block': a push past it waits while the sink is down, and resolves once the backlog drains", async () => {
+    const max = 128 * 1024;
+    const { options, ids } = setup('block', max);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const p = await start(options(control));
+    let i = 0;
+    // Fill the backlog up to its bound.
+    while (p.stats().disk!.backlogBytes + 100 * 200 <= max) {
+      await p.pushMany(group(i, 100));
+      i += 100;
+    }
+    let resolved = false;
+    const waiting = p.pushMany(group(i, 2_000)).then((n) => {
+      resolved = true;
+      return n;
+    });
+    // A later push queues behind it: call order is kept.
+    const later = p.push({ id: 'last', payload: {} });
+    // The sink fails 20 more writes meanwhile: the push is still waiting for room.
+    await sinkFailures(control, 20);
+    expect(resolved).toBe(false);
+    Atomics.store(new Int32Array(control), FAILING, 0);
+    expect(await waiting).toBe(2_000);
+    expect(await later).toBe(true);
+    await p.drained();
+    const stored = ids();
+    expect(stored.length).toBe(i + 2_001);
+    expect(stored.at(-1)).toBe('last');
+    await p.close();
+  }, 60_000);
+
+  it("maxDiskBytes with policy 'drop-newest': past it pushes return 0, counted as dropped", async () => {
+    const max = 128 * 1024;
+    const { options, ids } = setup('drop-newest', max);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const p = await start(options(control));
+    let accepted = 0;
+    let dropped = 0;
+    for (let i = 0; i < 5_000; i += 100) {
+      const n = await p.pushMany(group(i, 100));
+      if (n === 100) accepted += n;
+      else {
+        expect(n).toBe(0);
+        dropped += 100;
+      }
+    }
+    expect(dropped).toBeGreaterThan(0);
+    expect(p.stats().queue.droppedNewest).toBe(dropped);
+    Atomics.store(new Int32Array(control), FAILING, 0);
+    await p.drained();
+    expect(ids().length).toBe(accepted);
+    await p.close();
+  }, 60_000);
+
+  it('producer threads push through the main thread’s log: every accepted event written once, past the ring, and pushes after close fail as closed', async () => {
+    const { options, ids } = setup();
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const p = await start(options(control));
+    const run = (prefix: string, mode: 'single' | 'many') =>
+      new Promise<number>((resolve, reject) => {
+        const worker = new Worker(fixtureUrl('producer-thread'), {
+          workerData: { handle: p.producerHandle, prefix, count: 3_000, mode, chunk: 64 },
+        });
+        worker.once('message', (m: { accepted: number }) => resolve(m.accepted));
+        worker.once('error', reject);
+      });
+    // The sink is down all along: 6 000 events of ~70 bytes do not fit in the ring.
+    expect(await Promise.all([run('a', 'single'), run('b', 'many')])).toEqual([3_000, 3_000]);
+    expect(p.stats().disk!.backlogRecords).toBeGreaterThan(0);
+    Atomics.store(new Int32Array(control), FAILING, 0);
+    await p.drained();
+    const stored = ids();
+    expect(stored.length).toBe(6_000);
+    expect(new Set(stored).size).toBe(6_000);
+    const handle = p.producerHandle;
+    await p.close();
+    pipelines.splice(pipelines.indexOf(p), 1);
+    const late = await new Promise<{ accepted?: number; error?: string }>((resolve) => {
+      const worker = new Worker(fixtureUrl('producer-thread'), {
+        workerData: { handle, prefix: 'late', count: 1, mode: 'single', chunk: 1 },
+      });
+      worker.once('message', (m: { accepted: number }) => resolve(m));
+      worker.once('error', (e: Error & { code?: string }) => resolve({ error: e.code }));
+    });
+    expect(late).toEqual({ error: 'SLUICE_CLOSED' });
+  }, 60_000);
+});
