@@ -14,11 +14,12 @@ import {
   profileSummaryText,
   summarizeProfile,
 } from '../harness/report/profile-summary.js';
-import { CONFIG_SYSTEMS, runBench, SYSTEMS } from '../harness/run-bench.js';
+import { CONFIG_SYSTEMS, OPT_IN_SYSTEMS, runBench, SYSTEMS } from '../harness/run-bench.js';
 import type { Progress } from '../harness/run-settings.js';
 import type { Scenario } from '../harness/scenario.js';
 import { SCENARIOS } from '../harness/scenarios/scenarios.js';
 import { isRecommended } from '../harness/tune.js';
+import type { FsyncPolicy } from '../queue/disk-log.js';
 import { EXIT_EVENTS_LOST, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 import { parseFlags } from './parse-flags.js';
@@ -63,7 +64,12 @@ Options:
                       configured sink and dead-letter sink; a swapped sink writes to a temporary
                       file, postgres to a temporary table in DATABASE_URL, dead letters to none)
   --systems LIST      comma-separated: ${Object.keys(SYSTEMS).join(', ')}
-                      (with --config: ${Object.keys(CONFIG_SYSTEMS).join(', ')}) (default: all)
+                      (with --config: ${Object.keys(CONFIG_SYSTEMS).join(', ')})
+                      (default: all but ${[...OPT_IN_SYSTEMS].join(', ')})
+  --durability KIND   memory or disk: disk also runs engine-disk, the engine on a disk queue
+                      (queue.durability: disk, its backlog bounded at 4 rings), beside the engine
+                      (default: memory)
+  --fsync POLICY      engine-disk's fsync: group, interval or never (default: group)
   --json FILE         write the report as JSON
   --out DIR           write a Markdown report with SVG charts (and profiles) into DIR
   --sweep             also measure throughput and latency at 10 %…120 % of the engine's maximum rate
@@ -106,6 +112,8 @@ export interface BenchCommandOptions {
   serve: string | undefined;
   metrics: boolean;
   youngGenerationMb: number;
+  /** engine-disk's fsync policy. */
+  diskFsync: FsyncPolicy;
 }
 
 function positive(flag: string, value: string, integer: boolean): number {
@@ -133,6 +141,8 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
       producers: { type: 'string' },
       sink: { type: 'string' },
       systems: { type: 'string' },
+      durability: { type: 'string' },
+      fsync: { type: 'string' },
       json: { type: 'string' },
       out: { type: 'string' },
       sweep: { type: 'boolean' },
@@ -182,7 +192,21 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     throw new InvalidOptionError('--sink', 'null, sqlite, ndjson or postgres', sink);
   }
   const known = Object.keys(config === undefined ? SYSTEMS : CONFIG_SYSTEMS);
-  const systems = ((values.systems as string | undefined) ?? known.join(',')).split(',').filter(Boolean);
+  const durability = (values.durability as string | undefined) ?? 'memory';
+  if (durability !== 'memory' && durability !== 'disk')
+    throw new InvalidOptionError('--durability', "'memory' or 'disk'", durability);
+  if (durability === 'disk' && config !== undefined)
+    throw new InvalidOptionError(
+      '--durability',
+      "'memory' with --config (set queue.durability in the config)",
+      durability,
+    );
+  const diskFsync = (values.fsync as string | undefined) ?? 'group';
+  if (!['group', 'interval', 'never'].includes(diskFsync))
+    throw new InvalidOptionError('--fsync', "'group', 'interval' or 'never'", diskFsync);
+  const byDefault =
+    durability === 'disk' ? ['engine', 'engine-disk'] : known.filter((s) => !OPT_IN_SYSTEMS.has(s));
+  const systems = ((values.systems as string | undefined) ?? byDefault.join(',')).split(',').filter(Boolean);
   for (const system of systems) {
     if (!known.includes(system))
       throw new InvalidOptionError('--systems', `a list of ${known.join(', ')}`, system);
@@ -241,6 +265,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     serve,
     metrics: metrics === 'on',
     youngGenerationMb,
+    diskFsync: diskFsync as FsyncPolicy,
   };
 }
 
@@ -449,14 +474,18 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     sweep: options.sweep,
     env,
     metrics: options.metrics,
+    diskFsync: options.diskFsync,
     ...(youngGenerationMb !== undefined ? { youngGenerationMb } : {}),
     ...(options.tune ? { tune: { p99TargetMs: options.p99TargetMs } } : {}),
     ...(options.serve ? { serve: options.serve } : {}),
     ...(tty ? { onProgress: (p: Progress) => process.stdout.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
     onResult: (r) => {
       if (tty) process.stdout.write('\r\x1b[2K');
+      const disk = r.disk
+        ? ` (fsync ${r.disk.fsync}: ${Math.round(r.disk.fsyncsPerSecond)} fsyncs/s, ${Math.round(r.disk.bytesWrittenPerEvent)} bytes/event to the log)`
+        : '';
       console.log(
-        `${r.system}: ${Math.round(r.eventsPerSec).toLocaleString('en-US')} events/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, lost ${r.lost}, duplicates ${r.duplicates}`,
+        `${r.system}: ${Math.round(r.eventsPerSec).toLocaleString('en-US')} events/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, lost ${r.lost}, duplicates ${r.duplicates}${disk}`,
       );
     },
     onTrial: (t) => {

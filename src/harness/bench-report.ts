@@ -9,8 +9,10 @@ export interface LatencySummary {
 
 /** One system's figures in one run. */
 export interface SystemResult {
-  /** `engine`, `seed-port`, `piscina-per-event`. */
+  /** `engine`, `seed-port`, `piscina-per-event`, `engine-disk`. */
   system: string;
+  /** The engine on a disk queue (engine-disk): its fsync policy, fsyncs per second, log bytes per event. */
+  disk?: { fsync: string; fsyncsPerSecond: number; bytesWrittenPerEvent: number };
   /** Events acknowledged by the sink (distinct ids). */
   events: number;
   seconds: number;

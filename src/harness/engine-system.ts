@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_WORKER_OPTIONS, type PipelineOptions } from '../config/pipeline-options.js';
 import { DEFAULT_ROUTE_NAME } from '../config/route-options.js';
 import { createPipeline, type Pipeline } from '../engine/pipeline.js';
 import { createMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { DEFAULT_QUEUE_OPTIONS } from '../queue/queue-options.js';
 import type { SystemResult } from './bench-report.js';
 import { engineStages } from './engine-stages.js';
 import type { LoadOutcome, LoadPlan } from './load-generator.js';
@@ -123,15 +126,44 @@ function engineOptions(
   };
 }
 
+/**
+ * With `diskFsync` (the engine-disk system): the same queue on disk, in a fresh directory. The
+ * backlog beyond the ring is bounded at four rings' worth, so that a closed loop measures the
+ * steady state — producers paced by the sink — rather than how fast the disk fills.
+ */
+function onDisk(options: PipelineOptions, settings: RunSettings): { options: PipelineOptions; dir?: string } {
+  if (settings.diskFsync === undefined) return { options };
+  const dir = mkdtempSync(join(settings.workDir, 'disk-queue-'));
+  const capacityBytes = options.queue?.capacityBytes ?? DEFAULT_QUEUE_OPTIONS.capacityBytes;
+  return {
+    dir,
+    options: {
+      ...options,
+      queue: {
+        ...options.queue,
+        durability: 'disk',
+        path: join(dir, 'q'),
+        fsync: settings.diskFsync,
+        maxDiskBytes: Math.max(64 * 1024, 4 * capacityBytes),
+      },
+    },
+  };
+}
+
 /** Sluice itself: producer threads push into the rings, piscina workers transform and write. */
-export async function runEngine(settings: RunSettings, instruments: RunInstruments): Promise<SystemResult> {
+export async function runEngine(
+  settings: RunSettings,
+  instruments: RunInstruments,
+  name = 'engine',
+): Promise<SystemResult> {
   const youngGenerationMb =
     settings.youngGenerationMb ??
     settings.scenario.pipeline?.workers.maxYoungGenerationSizeMb ??
     DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb;
-  const pipeline = await createPipeline(engineOptions(settings, instruments, youngGenerationMb));
+  const disk = onDisk(engineOptions(settings, instruments, youngGenerationMb), settings);
+  const pipeline = await createPipeline(disk.options);
   const server = settings.serve ? await serve(pipeline, settings.serve) : undefined;
-  const sampler = new RunSampler('engine', settings, instruments, () => pipeline.stats().queue.depthRecords);
+  const sampler = new RunSampler(name, settings, instruments, () => pipeline.stats().queue.depthRecords);
   const started = performance.now();
   const plans = loadPlans(settings, instruments, settings.producers);
   instruments.beginLoad(settings.durationMs);
@@ -156,7 +188,18 @@ export async function runEngine(settings: RunSettings, instruments: RunInstrumen
   sampler.stop();
   await pipeline.close();
   await server?.close();
-  return systemResult('engine', settings, instruments, blocksOf(plans, outcomes), seconds, sampler, {
+  if (disk.dir !== undefined) rmSync(disk.dir, { recursive: true, force: true });
+  const written = stats.written + stats.deadLettered;
+  return systemResult(name, settings, instruments, blocksOf(plans, outcomes), seconds, sampler, {
+    ...(stats.disk && written > 0
+      ? {
+          disk: {
+            fsync: settings.diskFsync!,
+            fsyncsPerSecond: stats.disk.fsyncs / seconds,
+            bytesWrittenPerEvent: stats.disk.bytesAppended / written,
+          },
+        }
+      : {}),
     producerBlockedMs: stats.queue.producerBlockedMs,
     maxQueueDepth: Math.max(sampler.maxDepth, 0),
     ...(stages ? { stages } : {}),

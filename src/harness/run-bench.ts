@@ -4,6 +4,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_WORKER_OPTIONS } from '../config/pipeline-options.js';
+import type { FsyncPolicy } from '../queue/disk-log.js';
 import type { BenchEnvironment, BenchReport, SweepPoint, SystemResult } from './bench-report.js';
 import { runEngine } from './engine-system.js';
 import { classifyBound } from './pipeline-bound.js';
@@ -19,7 +20,12 @@ export const SYSTEMS: Record<string, BenchSystem> = {
   engine: runEngine,
   'seed-port': runSeedPort,
   'piscina-per-event': runPiscinaPerEvent,
+  'engine-disk': (settings, instruments) =>
+    runEngine({ ...settings, diskFsync: settings.diskFsync ?? 'group' }, instruments, 'engine-disk'),
 };
+
+/** Systems run only when asked for (`--systems`, or `--durability disk` for engine-disk). */
+export const OPT_IN_SYSTEMS = new Set(['engine-disk']);
 
 /**
  * The systems of `sluice bench --config`: the engine as configured, the same transform and sink in
@@ -57,6 +63,8 @@ export interface BenchOptions {
   serve?: string;
   /** V8 young generation of each engine worker and producer thread, MiB; 0 = V8's default. @default 24 */
   youngGenerationMb?: number;
+  /** engine-disk's fsync policy. @default 'group' */
+  diskFsync?: FsyncPolicy;
 }
 
 /** Events a run can push at most: sized for this machine's best case, with room to spare. */
@@ -144,6 +152,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     youngGenerationMb: options.youngGenerationMb ?? DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb,
     sink: options.sink,
     systems: options.systems,
+    ...(options.systems.includes('engine-disk') ? { diskFsync: options.diskFsync ?? 'group' } : {}),
     description: scenario.description,
     transform: scenario.pipeline ? scenario.pipeline.transform : scenario.transform.href,
     ...(scenario.pipeline && 'module' in scenario.pipeline.sink
@@ -175,6 +184,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       ...(options.metrics === false ? { metrics: false } : {}),
       ...(options.serve ? { serve: options.serve } : {}),
       ...(options.youngGenerationMb !== undefined ? { youngGenerationMb: options.youngGenerationMb } : {}),
+      ...(options.diskFsync !== undefined ? { diskFsync: options.diskFsync } : {}),
       ...overrides,
     });
     for (const name of options.systems) {

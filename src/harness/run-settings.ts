@@ -1,4 +1,5 @@
 import { resolveSinkSpec } from '../config/sink-spec-schema.js';
+import type { FsyncPolicy } from '../queue/disk-log.js';
 import { wallClockMs } from '../queue/record-codec.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { IdLedger } from './id-ledger.js';
@@ -36,6 +37,11 @@ export interface RunSettings {
   serve?: string;
   /** V8 young generation of each engine worker and producer thread, MiB; 0 = V8's default. @default the pipeline's */
   youngGenerationMb?: number;
+  /**
+   * The engine's queue on disk (`queue.durability: 'disk'`, this fsync policy): the engine-disk
+   * system, run beside the engine on the ring alone.
+   */
+  diskFsync?: FsyncPolicy;
   /** Tables the run's sinks create, dropped afterwards (PostgreSQL). */
   tables?: string[];
   onProgress?: (progress: Progress) => void;

@@ -125,7 +125,23 @@ describe('parseBenchArgs', () => {
       serve: undefined,
       metrics: true,
       youngGenerationMb: 24,
+      diskFsync: 'group',
     });
+  });
+
+  it('--durability disk runs the engine on a disk queue beside the engine on the ring; --fsync picks its policy; bad values are named', () => {
+    expect(parseBenchArgs(['--scenario', 'bytes', '--durability', 'disk', '--fsync', 'never'])).toMatchObject(
+      {
+        systems: ['engine', 'engine-disk'],
+        diskFsync: 'never',
+      },
+    );
+    expect(() => parseBenchArgs(['--durability', 'tape'])).toThrow(
+      /--durability must be 'memory' or 'disk', got "tape"/,
+    );
+    expect(() => parseBenchArgs(['--fsync', 'always'])).toThrow(
+      /--fsync must be 'group', 'interval' or 'never', got "always"/,
+    );
   });
 
   it('reads seconds as milliseconds, a numeric rate as open loop, and a list of systems', () => {

@@ -196,6 +196,41 @@ function stagesSection(results: readonly SystemResult[]): string[] {
   ];
 }
 
+function diskSection(results: readonly SystemResult[]): string[] {
+  const onDisk = results.filter((r) => r.disk !== undefined);
+  if (onDisk.length === 0) return [];
+  const memory = results.find((r) => r.system === 'engine');
+  const rows = onDisk.map((r) => [
+    escapeMarkdown(r.system),
+    escapeMarkdown(r.disk!.fsync),
+    formatSignificant(r.eventsPerSec),
+    memory ? `${formatSignificant(r.eventsPerSec / memory.eventsPerSec)}×` : '—',
+    formatSignificant(r.latencyMs.p99),
+    formatSignificant(r.disk!.fsyncsPerSecond),
+    formatSignificant(r.disk!.bytesWrittenPerEvent),
+  ]);
+  return [
+    '## The disk queue',
+    '',
+    'The engine on `queue.durability: disk` (every event in the log before its push returns, ' +
+      'durable as the fsync policy says) beside the engine on the ring alone, same run.',
+    '',
+    markdownTable(
+      [
+        left('system'),
+        left('fsync'),
+        right('events/s'),
+        right('÷ engine'),
+        right('p99 ms'),
+        right('fsyncs/s'),
+        right('log bytes per event'),
+      ],
+      rows,
+    ),
+    '',
+  ];
+}
+
 function mainThreadSection(results: readonly SystemResult[]): string[] {
   const measured = results.filter((r) => r.mainThread !== undefined);
   if (measured.length === 0) return [];
@@ -395,6 +430,7 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     routesSection(report.results),
     stagesSection(report.results),
     mainThreadSection(report.results),
+    diskSection(report.results),
     ratiosSection(report.results),
     tuneSection(report),
     chartsSection(chartFiles),
