@@ -132,7 +132,7 @@ function engineOptions(
  * steady state — producers paced by the sink — rather than how fast the disk fills.
  */
 function onDisk(options: PipelineOptions, settings: RunSettings): { options: PipelineOptions; dir?: string } {
-  if (settings.diskFsync === undefined) return { options };
+  if (!settings.onDisk) return { options };
   const dir = mkdtempSync(join(settings.workDir, 'disk-queue-'));
   const capacityBytes = options.queue?.capacityBytes ?? DEFAULT_QUEUE_OPTIONS.capacityBytes;
   return {
@@ -143,7 +143,7 @@ function onDisk(options: PipelineOptions, settings: RunSettings): { options: Pip
         ...options.queue,
         durability: 'disk',
         path: join(dir, 'q'),
-        fsync: settings.diskFsync,
+        fsync: settings.diskFsync ?? 'group',
         maxDiskBytes: Math.max(64 * 1024, 4 * capacityBytes),
       },
     },
@@ -194,7 +194,7 @@ export async function runEngine(
     ...(stats.disk && written > 0
       ? {
           disk: {
-            fsync: settings.diskFsync!,
+            fsync: settings.diskFsync ?? 'group',
             fsyncsPerSecond: stats.disk.fsyncs / seconds,
             bytesWrittenPerEvent: stats.disk.bytesAppended / written,
           },

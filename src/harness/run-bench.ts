@@ -21,7 +21,7 @@ export const SYSTEMS: Record<string, BenchSystem> = {
   'seed-port': runSeedPort,
   'piscina-per-event': runPiscinaPerEvent,
   'engine-disk': (settings, instruments) =>
-    runEngine({ ...settings, diskFsync: settings.diskFsync ?? 'group' }, instruments, 'engine-disk'),
+    runEngine({ ...settings, onDisk: true }, instruments, 'engine-disk'),
 };
 
 /** Systems run only when asked for (`--systems`, or `--durability disk` for engine-disk). */

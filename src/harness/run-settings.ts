@@ -37,10 +37,9 @@ export interface RunSettings {
   serve?: string;
   /** V8 young generation of each engine worker and producer thread, MiB; 0 = V8's default. @default the pipeline's */
   youngGenerationMb?: number;
-  /**
-   * The engine's queue on disk (`queue.durability: 'disk'`, this fsync policy): the engine-disk
-   * system, run beside the engine on the ring alone.
-   */
+  /** The engine's queue on disk (`queue.durability: 'disk'`): the engine-disk system. */
+  onDisk?: boolean;
+  /** engine-disk's fsync policy. @default 'group' */
   diskFsync?: FsyncPolicy;
   /** Tables the run's sinks create, dropped afterwards (PostgreSQL). */
   tables?: string[];
