@@ -38,7 +38,12 @@ async function run(mode: (typeof MODES)[number]): Promise<Record<string, number 
   let pushed = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) pushed += await pipeline.pushMany(events);
+      // Read after the await: `pushed += await …` would read `pushed` before it, and lose the
+      // other loops' additions made meanwhile.
+      while (performance.now() < until) {
+        const accepted = await pipeline.pushMany(events);
+        pushed += accepted;
+      }
     }),
   );
   await pipeline.drained();

@@ -8,7 +8,10 @@ import { STAT_DROPPED_NEWEST, STAT_REJECTED } from '../queue/layout.js';
 import { AsyncQueueProducer, type RawRecord } from '../queue/producer.js';
 import type { ResolvedQueueOptions } from '../queue/queue-options.js';
 import {
-  encodeImages,
+  encodeFrames,
+  FRAME_HEADER_BYTES,
+  type FramedImages,
+  framesOf,
   isImage,
   type PreparedRecord,
   prepareEvent,
@@ -16,8 +19,6 @@ import {
 } from '../queue/record-codec.js';
 import type { LineBatch } from '../queue/record-run.js';
 
-/** The frame header the log puts before each record (length, checksum). */
-const FRAME_BYTES = 8;
 /** What the feeder moves into the ring at a time, at most. */
 const FEED_BYTES = 1024 * 1024;
 /** The records of a log written before records were kept as ring images. */
@@ -26,7 +27,7 @@ const LEGACY_RAW = 0x72; // r
 
 /** A push waiting for room on disk, in call order. */
 interface RoomWaiter {
-  images: Buffer[];
+  frames: FramedImages;
   bytes: number;
   resolve: (accepted: Promise<number>) => void;
   reject: (error: unknown) => void;
@@ -37,8 +38,7 @@ interface RoomWaiter {
 /** Recently appended images still in memory, so that the feeder need not read them back. */
 interface HotChunk {
   firstSeq: number;
-  images: Buffer[];
-  bytes: number;
+  frames: FramedImages;
 }
 
 export interface DurableIntakeStats extends DiskLogStats {
@@ -193,7 +193,7 @@ export class DurableIntake {
   }
 
   /** Where producer threads' pushes arrive (see DiskProducerPort); part of the producer handle. */
-  readonly producers = new DiskProducerPort((images) => this.#admit(images));
+  readonly producers = new DiskProducerPort((frames) => this.#admit(frames));
 
   /**
    * Stops intake: later pushes reject with ClosedError, as do pushes still waiting for room. The
@@ -232,29 +232,29 @@ export class DurableIntake {
 
   #accept(records: PreparedRecord[]): Promise<number> {
     if (records.length === 0) return Promise.resolve(0);
-    return this.#admit(encodeImages(records));
+    return this.#admit(encodeFrames(records));
   }
 
   /** Appends now when the backlog has room and nobody waits before; else applies the full policy. */
-  #admit(images: Buffer[]): Promise<number> {
+  #admit(frames: FramedImages): Promise<number> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (!this.#accepting) return Promise.reject(new ClosedError('queue'));
-    let bytes = 0;
-    for (const image of images) bytes += FRAME_BYTES + image.length;
-    if (this.#roomWaiters.length === 0 && this.#hasRoom(bytes)) return this.#append(images);
+    const bytes = frames.bytes.length;
+    const count = frames.starts.length;
+    if (this.#roomWaiters.length === 0 && this.#hasRoom(bytes)) return this.#append(frames);
     const { policy, rejectTimeoutMs } = this.#options;
     const stats = this.#queue.rings[0]!.stats;
     if (policy === 'drop-newest') {
-      Atomics.add(stats, STAT_DROPPED_NEWEST, BigInt(images.length));
+      Atomics.add(stats, STAT_DROPPED_NEWEST, BigInt(count));
       return Promise.resolve(0);
     }
     if (policy === 'reject' && rejectTimeoutMs === 0) {
-      Atomics.add(stats, STAT_REJECTED, BigInt(images.length));
+      Atomics.add(stats, STAT_REJECTED, BigInt(count));
       return Promise.reject(new QueueFullError(0));
     }
     return new Promise<Promise<number>>((resolve, reject) => {
       const waiter: RoomWaiter = {
-        images,
+        frames,
         bytes,
         resolve,
         reject,
@@ -266,7 +266,7 @@ export class DurableIntake {
           const at = this.#roomWaiters.indexOf(waiter);
           if (at < 0) return;
           this.#roomWaiters.splice(at, 1);
-          Atomics.add(stats, STAT_REJECTED, BigInt(images.length));
+          Atomics.add(stats, STAT_REJECTED, BigInt(count));
           reject(new QueueFullError(Math.round(performance.now() - waiter.since)));
           // The next one in line may fit where this one did not.
           this.#admitWaiting();
@@ -290,7 +290,7 @@ export class DurableIntake {
       const w = this.#roomWaiters.shift()!;
       clearTimeout(w.timer);
       // Appended here, synchronously, in line order: a push arriving meanwhile cannot pass it.
-      w.resolve(this.#append(w.images));
+      w.resolve(this.#append(w.frames));
     }
   }
 
@@ -300,25 +300,25 @@ export class DurableIntake {
   }
 
   /** Appends (one write, synchronously), keeps the images for the feeder; resolves once durable. */
-  #append(images: Buffer[]): Promise<number> {
+  #append(frames: FramedImages): Promise<number> {
     const firstSeq = this.#log.lastSeq + 1;
-    const appended = this.#log.append(images);
-    // DiskLog.append writes synchronously: when lastSeq moved, the records are in the log.
+    const count = frames.starts.length;
+    const appended = this.#log.appendFrames(frames.bytes, count);
+    // DiskLog.appendFrames writes synchronously: when lastSeq moved, the records are in the log.
     if (this.#log.lastSeq >= firstSeq) {
-      let bytes = 0;
-      for (const image of images) bytes += FRAME_BYTES + image.length;
+      const bytes = frames.bytes.length;
       this.#appendedBytes += bytes;
-      this.#hot.push({ firstSeq, images, bytes });
+      this.#hot.push({ firstSeq, frames });
       this.#hotBytes += bytes;
       // Beyond a ring's worth in memory, the oldest are read back from the log when their turn comes.
       while (this.#hotBytes > this.#hotMax && this.#hotHead < this.#hot.length - 1) this.#dropHot();
       this.#wake();
     }
-    return appended.then(() => images.length);
+    return appended.then(() => count);
   }
 
   #dropHot(): void {
-    this.#hotBytes -= this.#hot[this.#hotHead]!.bytes;
+    this.#hotBytes -= this.#hot[this.#hotHead]!.frames.bytes.length;
     this.#hot[this.#hotHead++] = undefined as unknown as HotChunk;
     if (this.#hotHead > 1024 && this.#hotHead * 2 > this.#hot.length) {
       this.#hot.splice(0, this.#hotHead);
@@ -341,11 +341,11 @@ export class DurableIntake {
           this.#wakeFeeder = resolve;
         });
       }
-      const images = this.#next();
-      await this.#ring.pushImages(images);
-      this.#fed += images.length;
+      const { frames, from, to } = this.#next();
+      await this.#ring.pushImages(frames, from, to);
+      this.#fed += to - from;
       let bytes = 0;
-      for (const image of images) bytes += FRAME_BYTES + image.length;
+      for (let i = from; i < to; i++) bytes += FRAME_HEADER_BYTES + frames.sizes[i]!;
       this.#fedBytes += bytes;
       while (this.#fedWaiters.length > 0 && this.#fedWaiters[0]!.seq <= this.#fed)
         this.#fedWaiters.shift()!.resolve();
@@ -354,19 +354,21 @@ export class DurableIntake {
   }
 
   /** The next records to feed: from memory when they are still there, else read back from the log. */
-  #next(): Uint8Array[] {
+  #next(): { frames: FramedImages; from: number; to: number } {
     const seq = this.#fed + 1;
     while (this.#hotHead < this.#hot.length) {
       const chunk = this.#hot[this.#hotHead]!;
-      if (chunk.firstSeq + chunk.images.length <= seq) {
+      const count = chunk.frames.starts.length;
+      if (chunk.firstSeq + count <= seq) {
         this.#dropHot();
         continue;
       }
       if (chunk.firstSeq > seq) break;
       this.#dropHot();
-      return chunk.firstSeq === seq ? chunk.images : chunk.images.slice(seq - chunk.firstSeq);
+      return { frames: chunk.frames, from: seq - chunk.firstSeq, to: count };
     }
-    return this.#log.read(seq, FEED_BYTES).map(asImage);
+    const read = asImages(this.#log.read(seq, FEED_BYTES));
+    return { frames: read, from: 0, to: read.starts.length };
   }
 
   #fedThrough(seq: number): Promise<void> {
@@ -384,21 +386,34 @@ export class DurableIntake {
   }
 }
 
-/** A record read back from the log as an image; one a log written before images holds is converted. */
-function asImage(bytes: Buffer): Uint8Array {
-  if (isImage(bytes)) return bytes;
-  // Sizes are not checked against this ring's maxRecordBytes: the record was accepted already.
+/**
+ * Records read back from the log, as framed images. A log written before records were kept as
+ * images holds JSON forms instead: those are converted (every record of the read, framed anew).
+ */
+function asImages(read: FramedImages): FramedImages {
+  const { bytes, starts, sizes } = read;
+  let images = true;
+  for (let i = 0; i < starts.length && images; i++) images = isImage(bytes, starts[i]!, sizes[i]!);
+  if (images) return read;
+  // Sizes are not checked against this ring's maxRecordBytes: the records were accepted already.
   const max = Number.MAX_SAFE_INTEGER;
-  if (bytes[0] === LEGACY_EVENT)
-    return encodeImages([
-      prepareEvent(JSON.parse(bytes.subarray(1).toString('utf8')) as SluiceEvent, max),
-    ])[0]!;
-  if (bytes[0] === LEGACY_RAW) {
-    const end = bytes.indexOf(0x0a, 1);
-    const header = JSON.parse(bytes.subarray(1, end).toString('utf8')) as Omit<RawRecord, 'data'>;
-    return encodeImages([prepareRaw(bytes.subarray(end + 1), header.key, max, header.id, header.source)])[0]!;
-  }
-  throw new Error(
-    `a record in the disk queue is neither a record image nor a known older form (${bytes.length} bytes)`,
-  );
+  const frames = starts.map((start, i) => {
+    const size = sizes[i]!;
+    // An image keeps its frame (header and checksum as read).
+    if (isImage(bytes, start, size)) return bytes.subarray(start - FRAME_HEADER_BYTES, start + size);
+    const record = bytes.subarray(start, start + size);
+    let prepared: PreparedRecord;
+    if (record[0] === LEGACY_EVENT)
+      prepared = prepareEvent(JSON.parse(record.subarray(1).toString('utf8')) as SluiceEvent, max);
+    else if (record[0] === LEGACY_RAW) {
+      const end = record.indexOf(0x0a, 1);
+      const header = JSON.parse(record.subarray(1, end).toString('utf8')) as Omit<RawRecord, 'data'>;
+      prepared = prepareRaw(record.subarray(end + 1), header.key, max, header.id, header.source);
+    } else
+      throw new Error(
+        `a record in the disk queue is neither a record image nor a known older form (${record.length} bytes)`,
+      );
+    return encodeFrames([prepared]).bytes;
+  });
+  return framesOf(Buffer.concat(frames))!;
 }

@@ -3,7 +3,14 @@ import type { SluiceEvent } from '../codec/event.js';
 import { ClosedError, DiskQueueFailedError, InvalidEventError, QueueFullError, quote } from '../errors.js';
 import type { RawRecord } from './producer.js';
 import type { ResolvedQueueOptions } from './queue-options.js';
-import { encodeImages, type PreparedRecord, prepareEvent, prepareRaw } from './record-codec.js';
+import {
+  encodeFrames,
+  type FramedImages,
+  framesOf,
+  type PreparedRecord,
+  prepareEvent,
+  prepareRaw,
+} from './record-codec.js';
 import type { LineBatch } from './record-run.js';
 
 /**
@@ -43,8 +50,8 @@ export interface DiskProducerHandle {
 interface Request {
   slot: number;
   request: number;
-  buffer: ArrayBuffer;
-  sizes: number[];
+  /** The records, framed (encodeFrames). */
+  frames: ArrayBuffer;
 }
 
 /**
@@ -56,7 +63,7 @@ export class DiskProducerPort {
   readonly #channel: BroadcastChannel;
   readonly #words: Int32Array;
 
-  constructor(accept: (images: Buffer[]) => Promise<number>) {
+  constructor(accept: (frames: FramedImages) => Promise<number>) {
     const name = `sluice-disk-producers-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const shared = new SharedArrayBuffer((CONTROL_WORDS + MAX_DISK_PRODUCERS * SLOT_WORDS) * 4);
     this.handle = { channel: name, shared };
@@ -64,16 +71,14 @@ export class DiskProducerPort {
     this.#channel = new BroadcastChannel(name);
     this.#channel.unref();
     this.#channel.onmessage = (message) => {
-      const { slot, request, buffer, sizes } = (message as { data: Request }).data;
-      const images: Buffer[] = [];
-      let at = 0;
-      for (const size of sizes) {
-        images.push(Buffer.from(buffer, at, size));
-        at += size;
-      }
+      const { slot, request, frames } = (message as { data: Request }).data;
+      // Framed and checksummed in the producer thread: only their lengths are walked here.
+      const framed = framesOf(Buffer.from(frames));
       let settled: Promise<number>;
       try {
-        settled = accept(images);
+        settled = framed
+          ? accept(framed)
+          : Promise.reject(new Error('frames from a producer thread do not add up'));
       } catch (error) {
         settled = Promise.reject(error);
       }
@@ -172,15 +177,10 @@ export class DiskQueueProducer {
     if (records.length === 0) return 0;
     const words = this.#words;
     if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
-    const images = encodeImages(records);
+    // Serialised, framed and checksummed here, off the main thread; copied once into the message.
+    const frames = encodeFrames(records).bytes.buffer as ArrayBuffer;
     const request = ++this.#request;
-    const buffer = images[0]!.buffer as ArrayBuffer;
-    this.#channel.postMessage({
-      slot: this.#slot,
-      request,
-      buffer,
-      sizes: images.map((i) => i.length),
-    } satisfies Request);
+    this.#channel.postMessage({ slot: this.#slot, request, frames } satisfies Request);
     const done = CONTROL_WORDS + this.#slot * SLOT_WORDS + W_DONE;
     for (;;) {
       const answered = Atomics.load(words, done);

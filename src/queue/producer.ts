@@ -2,7 +2,13 @@ import type { SluiceEvent } from '../codec/event.js';
 import { InvalidEventError, quote } from '../errors.js';
 import type { EventQueue } from './event-queue.js';
 import { RELEASE_CURSOR, RESERVE_CURSOR } from './layout.js';
-import { type PreparedRecord, prepareEvent, prepareRaw, wallClockMs } from './record-codec.js';
+import {
+  type FramedImages,
+  type PreparedRecord,
+  prepareEvent,
+  prepareRaw,
+  wallClockMs,
+} from './record-codec.js';
 import { ImageRun, type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
 import {
   RESERVE_DROPPED,
@@ -206,9 +212,9 @@ class ProducerCore {
     return this.writeRuns(this.byRing(prepared));
   }
 
-  /** Record images, checked when they were encoded; key-less (one partition, see DurableIntake). */
-  pushImages(images: readonly Uint8Array[]): WriteSteps {
-    return this.writeRun(this.ringFor(undefined), new ImageRun(images));
+  /** Framed images `from`…`to`, checked when they were encoded; key-less (one partition, see DurableIntake). */
+  pushImages(frames: FramedImages, from: number, to: number): WriteSteps {
+    return this.writeRun(this.ringFor(undefined), new ImageRun(frames, from, to));
   }
 
   pushLines(batch: LineBatch): WriteSteps {
@@ -315,9 +321,9 @@ export class AsyncQueueProducer {
     return this.#write(() => this.#core.pushRawRecords(records));
   }
 
-  /** Pushes record images (encodeImages) as they are: the disk queue's feeder. */
-  async pushImages(images: readonly Uint8Array[]): Promise<number> {
-    return this.#write(() => this.#core.pushImages(images));
+  /** Pushes framed record images `from`…`to` (encodeFrames) as they are: the disk queue's feeder. */
+  async pushImages(frames: FramedImages, from: number, to: number): Promise<number> {
+    return this.#write(() => this.#core.pushImages(frames, from, to));
   }
 
   /** Pushes lines lying in one buffer (see LineBatch), without an object per line. */

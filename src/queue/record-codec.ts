@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import {
   checkWellFormed,
   MAX_ID_BYTES,
@@ -278,49 +279,91 @@ export function writeHeader(
  */
 const IMAGE_MAGIC = 0x3152_4c53; // "SLR1" read as a little-endian u32
 
+/** A frame's header before each image: its length (u32 LE) and CRC-32 (u32 LE). */
+export const FRAME_HEADER_BYTES = 8;
+
 /**
- * Prepared records as they would lie in a ring — their images, one per record, views of one new
- * buffer — so that they can be kept elsewhere (the disk queue's log) and later copied into a ring
- * as they are (writeImage), without serialising them again. The first 8 bytes of an image (the
- * ring's commit and group words) are a marker and zero, and are never copied into a ring.
+ * Record images — records as they lie in a ring — framed for the disk log and lying back to back
+ * in one buffer: [length u32 LE][crc32 u32 LE][image] each. Image i is `bytes[starts[i],
+ * starts[i] + sizes[i])`. They are kept (the disk queue's log, its memory of recent appends) and
+ * later copied into a ring as they are (writeImage), never serialised again; the first 8 bytes of
+ * an image (the ring's commit and group words) hold a marker and zero and are never copied.
  */
-export function encodeImages(records: readonly PreparedRecord[]): Buffer[] {
+export interface FramedImages {
+  readonly bytes: Buffer;
+  readonly starts: readonly number[];
+  readonly sizes: readonly number[];
+}
+
+/** Prepared records as framed images, in one new buffer: checksums and all, ready to append. */
+export function encodeFrames(records: readonly PreparedRecord[]): FramedImages {
   let total = 0;
-  for (const r of records) total += r.size;
+  for (const r of records) total += FRAME_HEADER_BYTES + r.size;
   const buffer = new ArrayBuffer(total);
   const target: RecordTarget = {
     bytes: Buffer.from(buffer),
     words: new Int32Array(buffer),
     floats: new Float64Array(buffer),
   };
-  const images: Buffer[] = [];
+  const bytes = target.bytes;
+  const starts: number[] = [];
+  const sizes: number[] = [];
   let at = 0;
   for (const r of records) {
-    writeRecord(target, at, r, 0);
-    target.bytes.writeUInt32LE(IMAGE_MAGIC, at);
-    images.push(target.bytes.subarray(at, at + r.size));
-    at += r.size;
+    // Frame headers are 8 bytes and sizes multiples of 8: every image starts 8-byte aligned.
+    const image = at + FRAME_HEADER_BYTES;
+    writeRecord(target, image, r, 0);
+    bytes.writeUInt32LE(IMAGE_MAGIC, image);
+    bytes.writeUInt32LE(r.size, at);
+    bytes.writeUInt32LE(crc32(bytes.subarray(image, image + r.size)), at + 4);
+    starts.push(image);
+    sizes.push(r.size);
+    at = image + r.size;
   }
-  return images;
+  return { bytes, starts, sizes };
 }
 
-/** Whether `bytes` is a record image (encodeImages) of a whole record. */
-export function isImage(bytes: Uint8Array): boolean {
-  if (bytes.length < BODY_HEADER_END || bytes.length % 8 !== 0) return false;
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const size = LITTLE_ENDIAN ? view.readInt32LE(REC_SIZE) : view.readInt32BE(REC_SIZE);
-  return view.readUInt32LE(0) === IMAGE_MAGIC && size === bytes.length;
+/**
+ * Frames as FramedImages: walks their headers (checksums are not checked: the caller trusts
+ * where they come from). Undefined when the headers do not add up to the buffer's length.
+ */
+export function framesOf(bytes: Buffer): FramedImages | undefined {
+  const starts: number[] = [];
+  const sizes: number[] = [];
+  let at = 0;
+  while (at + FRAME_HEADER_BYTES <= bytes.length) {
+    const size = bytes.readUInt32LE(at);
+    starts.push(at + FRAME_HEADER_BYTES);
+    sizes.push(size);
+    at += FRAME_HEADER_BYTES + size;
+  }
+  return at === bytes.length ? { bytes, starts, sizes } : undefined;
+}
+
+/** Whether the `size` bytes at `start` are a record image (encodeFrames) of a whole record. */
+export function isImage(bytes: Buffer, start: number, size: number): boolean {
+  if (size < BODY_HEADER_END || size % 8 !== 0) return false;
+  const recorded = LITTLE_ENDIAN ? bytes.readInt32LE(start + REC_SIZE) : bytes.readInt32BE(start + REC_SIZE);
+  return bytes.readUInt32LE(start) === IMAGE_MAGIC && recorded === size;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * Copies a record image (encodeImages) into the ring at data offset `at` (space already reserved),
- * stamping `enqueuedAt`. The commit and group words are left to the publication, as writeRecord
- * leaves them: a consumer may be reading the commit word of a group's first record meanwhile.
+ * Copies the record image at `bytes[start, start + size)` (encodeFrames) into the ring at data
+ * offset `at` (space already reserved), stamping `enqueuedAt`. The commit and group words are left
+ * to the publication, as writeRecord leaves them: a consumer may be reading the commit word of a
+ * group's first record meanwhile.
  */
-export function writeImage(ring: RecordTarget, at: number, image: Uint8Array, enqueuedAt: number): void {
-  ring.bytes.set(image.subarray(REC_SIZE), at + REC_SIZE);
+export function writeImage(
+  ring: RecordTarget,
+  at: number,
+  bytes: Buffer,
+  start: number,
+  size: number,
+  enqueuedAt: number,
+): void {
+  bytes.copy(ring.bytes, at + REC_SIZE, start + REC_SIZE, start + size);
   ring.floats[(at >> 3) + F_ENQUEUED_AT] = enqueuedAt;
 }
 

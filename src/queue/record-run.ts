@@ -5,6 +5,7 @@ import {
   FLAG_HAS_KEY,
   FLAG_HAS_SOURCE,
   FLAG_RAW,
+  type FramedImages,
   type PreparedRecord,
   recordSize,
   writeHeader,
@@ -47,24 +48,27 @@ export class PreparedRun implements RecordRun {
   }
 }
 
-/** Record images (encodeImages), e.g. read back from the disk queue's log: copied as they are. */
+/** Framed record images (encodeFrames), e.g. read back from the disk queue's log: copied as they are. */
 export class ImageRun implements RecordRun {
-  readonly images: readonly Uint8Array[];
+  readonly #frames: FramedImages;
+  readonly #from: number;
+  readonly length: number;
 
-  constructor(images: readonly Uint8Array[]) {
-    this.images = images;
-  }
-
-  get length(): number {
-    return this.images.length;
+  /** Images `from` to `to` (exclusive) of `frames`. */
+  constructor(frames: FramedImages, from: number, to: number) {
+    this.#frames = frames;
+    this.#from = from;
+    this.length = to - from;
   }
 
   size(i: number): number {
-    return this.images[i]!.length;
+    return this.#frames.sizes[this.#from + i]!;
   }
 
   write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
-    writeImage(ring, at, this.images[i]!, enqueuedAt);
+    const f = this.#frames;
+    const k = this.#from + i;
+    writeImage(ring, at, f.bytes, f.starts[k]!, f.sizes[k]!, enqueuedAt);
   }
 }
 

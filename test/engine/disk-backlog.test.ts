@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SluiceEvent } from '../../src/codec/event.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import { DiskLog } from '../../src/queue/disk-log.js';
 import type { FullPolicy } from '../../src/queue/queue-options.js';
 import { createControl, FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
 import { createRecordingTable } from '../fixtures/engine/recording-table.js';
@@ -117,6 +118,22 @@ describe('disk queue: a backlog beyond the ring', () => {
     const stored = ids();
     expect(stored).toEqual(group(0, n).map((e) => e.id));
     await second.close();
+  }, 60_000);
+
+  it('a log holding records in the older JSON form, then images, is replayed in order, each once', async () => {
+    const { dir, options, ids } = setup();
+    const log = DiskLog.open(join(dir, 'q'));
+    const legacyEvent = Buffer.from(`e${JSON.stringify({ id: 'old-event', payload: { n: 42 } })}`);
+    const legacyRaw = Buffer.from(`r${JSON.stringify({ id: 'old-raw' })}\n{"n":1}`);
+    await log.append([legacyEvent, legacyRaw]);
+    log.close();
+    const first = await start(options(createControl()));
+    await first.drained();
+    await first.push({ id: 'new-event', payload: {} });
+    await first.drained();
+    expect(first.stats().disk!.replayed).toBe(2);
+    expect(ids()).toEqual(['old-event', 'old-raw', 'new-event']);
+    await first.close();
   }, 60_000);
 
   it("maxDiskBytes with policy 'reject': past it pushes fail with SLUICE_QUEUE_FULL; what was accepted is all written, nothing refused is", async () => {
