@@ -4,8 +4,8 @@
  * command draws these lines, the tests read them.
  */
 import { boundBy } from '../metrics/dashboard/bound-by.js';
-import { ratesBetween } from '../metrics/dashboard/live-rates.js';
-import type { LiveStats } from '../metrics/live-stats.js';
+import { type DiskRates, ratesBetween } from '../metrics/dashboard/live-rates.js';
+import type { DiskQueueLiveStats, LiveStats } from '../metrics/live-stats.js';
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -70,6 +70,9 @@ export function renderFrame(
       `${label('LATENCY')} ${col(`p50  ${ms(cur.latencyP50Ms)} ms`)}p99  ${ms(cur.latencyP99Ms)} ms   (push → ack, recent)`,
       `${label('RING')} ${textBar(fill, barWidth)} ${(fill * 100).toFixed(1)} % full   ${bytes(cur.queueDepthBytes)} of ${bytes(cur.queueCapacityBytes)}`,
       `${label('')} ${col(`depth  ${count(cur.queueDepthEvents)} events`)}backpressure waits  ${count(cur.backpressureEvents)}`,
+    );
+    if (cur.disk) lines.push(...diskLines(cur.disk, r.disk, barWidth));
+    lines.push(
       `${label('PRODUCERS')} ${col(`blocked  ${cur.producerBlockedSeconds.toFixed(2)} s`)}now blocked  ${percent(r.blockedShare)} of the time`,
       `${label('WORKERS')} ${col(`${count(cur.workers)} worker thread${cur.workers === 1 ? '' : 's'}`)}utilization  ${percent(cur.workerUtilization)}`,
       `${label('DELIVERY')} ${col(`retries  ${count(cur.retries)} (${perSec(r.retriesPerSec)}/s)`)}dead letters  ${count(cur.deadLettered)} (${perSec(r.deadLetteredPerSec)}/s)`,
@@ -106,6 +109,23 @@ export function renderFrame(
   );
   // Never wider than the terminal: a wrapped line would scroll the frame.
   return lines.map((line) => line.slice(0, Math.max(20, ctx.columns)));
+}
+
+/**
+ * The disk queue's log: its backlog beyond the ring against maxDiskBytes as a bar, then the log's
+ * size, its fsyncs and how long one took, and what was replayed at start.
+ */
+function diskLines(d: DiskQueueLiveStats, r: DiskRates | undefined, barWidth: number): string[] {
+  const share = d.maxDiskBytes > 0 ? d.backlogBytes / d.maxDiskBytes : 0;
+  const fsyncMs =
+    r?.fsyncMs === undefined
+      ? '– ms each'
+      : `${ms(r.fsyncMs)} ms each${r.fsyncMsRecent ? '' : ' (since start)'}`;
+  const log = `log  ${bytes(d.bytes)}, ${count(d.events)} events`;
+  return [
+    `${'DISK'.padEnd(11)} ${textBar(share, barWidth)} ${(share * 100).toFixed(1)} % of max   backlog  ${count(d.backlogEvents)} events, ${bytes(d.backlogBytes)} of ${bytes(d.maxDiskBytes)}`,
+    `${''.padEnd(11)} ${log.padEnd(Math.max(28, log.length + 2))}fsync ${d.fsync}  ${perSec(r?.fsyncsPerSec)}/s, ${fsyncMs}   replayed at start  ${count(d.replayed)}`,
+  ];
 }
 
 /** `text` in lines of at most `columns`, the first after `head`, the rest indented as far. */

@@ -392,6 +392,8 @@ export class Pipeline implements SourceTarget {
   /** A snapshot for the live dashboard and `sluice top`, read from shared memory. */
   liveStats(): LiveStats {
     const failing = this.sinkFailing();
+    const intake = this.#intake;
+    const disk = intake?.stats();
     return liveStats(
       this.#queue.stats(),
       this.#block,
@@ -403,6 +405,19 @@ export class Pipeline implements SourceTarget {
         name,
         failingMs: failing.routes[i]?.sink?.forMs ?? 0,
       })),
+      intake && disk
+        ? {
+            bytes: disk.bytes,
+            events: disk.records,
+            backlogEvents: disk.backlogRecords,
+            backlogBytes: disk.backlogBytes,
+            maxDiskBytes: this.options.queue.maxDiskBytes,
+            fsync: this.options.queue.fsync,
+            fsyncs: disk.fsyncs,
+            fsyncSeconds: intake.fsyncSeconds().sum,
+            replayed: disk.replayed,
+          }
+        : undefined,
     );
   }
 

@@ -67,6 +67,30 @@ export interface LiveStats {
   };
   /** Each route, in order, when the pipeline has several: what its sink acknowledged, and how long it has failed every write. */
   routes?: RouteStats[];
+  /** The disk queue's log, with `queue.durability: 'disk'`; absent for a queue in memory alone. */
+  disk?: DiskQueueLiveStats;
+}
+
+/** Where a disk queue's log stands: gauges, and counters whose rates the reader derives. */
+export interface DiskQueueLiveStats {
+  /** Bytes in the log's segment files. */
+  bytes: number;
+  /** Events in the log not yet acknowledged by their sinks. */
+  events: number;
+  /** Events in the log not yet taken into the ring: the backlog beyond it. */
+  backlogEvents: number;
+  /** Bytes of that backlog, framed: what `maxDiskBytes` bounds. */
+  backlogBytes: number;
+  /** The bound on `backlogBytes` (queue.maxDiskBytes), past which the full policy applies. */
+  maxDiskBytes: number;
+  /** When a push counts as durable (queue.fsync). */
+  fsync: 'group' | 'interval' | 'never';
+  /** fsyncs of the log since start (a counter). */
+  fsyncs: number;
+  /** Time those fsyncs took, all together, s (a counter: the fsync histogram's sum). */
+  fsyncSeconds: number;
+  /** Events replayed from the log when the pipeline started. */
+  replayed: number;
 }
 
 export interface RouteStats {
@@ -86,6 +110,7 @@ export function liveStats(
   health: { ready: boolean; reasons: string[]; sinkFailingMs: number },
   source?: SourceHealth,
   routes?: { name: string; failingMs: number }[],
+  disk?: DiskQueueLiveStats,
 ): LiveStats {
   let deadLettered = 0;
   for (let i = 0; i < DEAD_LETTER_REASONS.length; i++) deadLettered += block.read(M_DEAD_LETTERED + i);
@@ -127,6 +152,7 @@ export function liveStats(
           })),
         }
       : {}),
+    ...(disk ? { disk } : {}),
   };
 }
 

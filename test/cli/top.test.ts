@@ -92,8 +92,47 @@ describe('sluice top', () => {
       expect(run.stdout).toContain('1 worker thread');
       expect(run.stdout).toMatch(/dead letters {2}0 /);
       expect(run.stdout).toContain('live · ready');
+      // The queue is in memory alone: no disk figures.
+      expect(run.stdout).not.toMatch(/^DISK/m);
       // One frame, no cursor movement: safe to pipe.
       expect(run.stdout).not.toContain('\x1b[');
+    } finally {
+      pushing = false;
+      await traffic;
+    }
+  });
+
+  it('prints the DISK lines with --once for a pipeline on a disk queue', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-top-'));
+    const p = await createPipeline({
+      queue: { durability: 'disk', path: join(dir, 'q'), maxDiskBytes: 8 * 1024 * 1024 },
+      workers: { min: 1, max: 1 },
+      sink: { type: 'sqlite', path: join(dir, 'out.db') },
+      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+    });
+    pipeline = p;
+    server = await createMetricsServer(p, { port: 0 });
+    let pushing = true;
+    const traffic = (async () => {
+      let n = 0;
+      while (pushing) {
+        await p.pushMany(Array.from({ length: 200 }, () => ({ id: `t-${n++}`, payload: { n } })));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    try {
+      const run = await sluice('top', '--url', server.url, '--once', '--interval', '300');
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(
+        /^DISK {8}\[[#-]+\] [\d.]+ % of max {3}backlog {2}[\d,]+ events, [\d.]+ \w*B of 8\.0 MiB$/m,
+      );
+      const fsyncs =
+        /^ {12}log {2}[\d.]+ \w*B, [\d,]+ events +fsync group {2}([\d.,]+)\/s, [\d.]+ ms each.* {3}replayed at start {2}0$/m.exec(
+          run.stdout,
+        );
+      // Every push waits for its fsync (group): events flowing mean fsyncs in the interval.
+      expect(Number(fsyncs?.[1]?.replaceAll(',', ''))).toBeGreaterThan(0);
     } finally {
       pushing = false;
       await traffic;
@@ -215,6 +254,74 @@ describe('sluice top', () => {
     }).join('\n');
     expect(text).toMatch(/^ROUTES +orders +300 events\/s +written {2}400$/m);
     expect(text).toMatch(/^ +archive +0\.0 events\/s +written {2}50 {3}FAILING for 7 s$/m);
+  });
+
+  it("shows a disk queue's backlog against maxDiskBytes, its log, fsyncs per second and time each, and what was replayed", () => {
+    const memory: LiveStats = {
+      takenAt: 3_000_000,
+      pushed: 5000,
+      written: 1000,
+      deadLettered: 0,
+      dropped: 0,
+      retries: 0,
+      queueDepthEvents: 100,
+      queueDepthBytes: 8192,
+      queueCapacityBytes: 16384,
+      producerBlockedSeconds: 0,
+      backpressureEvents: 0,
+      latencyP50Ms: 1,
+      latencyP99Ms: 2,
+      workers: 1,
+      workerUtilization: 0.5,
+      busySeconds: 1,
+      sinkWriteSeconds: 0.5,
+      sinkFailingSeconds: 0,
+      ready: true,
+      notReadyReasons: [],
+    };
+    const disk = {
+      bytes: 3 * 1024 * 1024,
+      events: 4000,
+      backlogEvents: 3900,
+      backlogBytes: 256 * 1024,
+      maxDiskBytes: 1024 * 1024,
+      fsync: 'group' as const,
+      fsyncs: 100,
+      fsyncSeconds: 0.2,
+      replayed: 1234,
+    };
+    const base: LiveStats = { ...memory, disk };
+    // 50 fsyncs in 500 ms, 0.1 s of them: 100 fsyncs/s, 2 ms each.
+    const later: LiveStats = {
+      ...memory,
+      takenAt: memory.takenAt + 500,
+      disk: { ...disk, fsyncs: 150, fsyncSeconds: 0.3 },
+    };
+    const ctx = { url: 'http://x:1', intervalMs: 500, columns: 160, interactive: false };
+    const frame = renderFrame(later, base, ctx);
+    const at = frame.findIndex((line) => line.startsWith('DISK'));
+    // Below the ring's lines: the log is the queue's other half.
+    expect(frame[at - 1]).toMatch(/^ +depth {2}100 events/);
+    expect(frame[at]).toBe(
+      `DISK        [${'#'.repeat(10)}${'-'.repeat(30)}] 25.0 % of max   backlog  3,900 events, 256.0 KiB of 1.0 MiB`,
+    );
+    expect(frame[at + 1]).toMatch(
+      /^ {12}log {2}3\.0 MiB, 4,000 events +fsync group {2}100\/s, 2\.00 ms each {3}replayed at start {2}1,234$/,
+    );
+    expect(frame.every((line) => line.length <= 160)).toBe(true);
+
+    // No fsync since the previous snapshot: the rate is 0 and the time each is the mean since start.
+    const idle = renderFrame({ ...later, takenAt: later.takenAt + 500 }, later, ctx).join('\n');
+    expect(idle).toContain('fsync group  0.0/s, 2.00 ms each (since start)');
+    // The first snapshot has no rate yet.
+    expect(renderFrame(base, undefined, ctx).join('\n')).toContain(
+      'fsync group  –/s, 2.00 ms each (since start)',
+    );
+
+    // A queue in memory alone has no DISK lines.
+    const plain = renderFrame({ ...memory, takenAt: memory.takenAt + 500 }, memory, ctx);
+    expect(plain.some((line) => line.startsWith('DISK'))).toBe(false);
+    expect(plain.join('\n')).not.toContain('fsync');
   });
 
   it('rejects a bad flag with exit 64, naming the flag and the value', async () => {

@@ -136,6 +136,55 @@ describe('disk queue: a backlog beyond the ring', () => {
     await first.close();
   }, 60_000);
 
+  it("liveStats() carries the log's figures: its backlog against maxDiskBytes, fsyncs, and what was replayed at start", async () => {
+    const max = 4 * 1024 * 1024;
+    const { options } = setup('block', max);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const first = await start(options(control));
+    const n = 3_000;
+    for (let i = 0; i < n; i += 100) await first.pushMany(group(i, 100));
+    await sinkFailures(control, 1);
+    // The sink fails every write: nothing is acknowledged, and the backlog stays where it is.
+    const live = first.liveStats().disk!;
+    const disk = first.stats().disk!;
+    expect(live).toEqual({
+      bytes: disk.bytes,
+      events: n,
+      backlogEvents: disk.backlogRecords,
+      backlogBytes: disk.backlogBytes,
+      maxDiskBytes: max,
+      fsync: 'group',
+      fsyncs: disk.fsyncs,
+      fsyncSeconds: expect.any(Number),
+      replayed: 0,
+    });
+    expect(live.backlogEvents).toBeGreaterThan(n - RING / 64);
+    expect(live.backlogBytes).toBeGreaterThan(0);
+    expect(live.fsyncs).toBeGreaterThan(0);
+    expect(live.fsyncSeconds).toBeGreaterThan(0);
+    await first.close({ timeoutMs: 300 }).catch(() => undefined);
+    pipelines.splice(pipelines.indexOf(first), 1);
+
+    const second = await start(options(createControl()));
+    expect(second.liveStats().disk!.replayed).toBe(n);
+    await second.drained();
+    expect(second.liveStats().disk).toMatchObject({
+      backlogEvents: 0,
+      backlogBytes: 0,
+      replayed: n,
+    });
+    await second.close();
+  }, 60_000);
+
+  it('liveStats() has no disk figures for a queue in memory', async () => {
+    const p = await start({ sink: { type: 'null' }, workers: { min: 1, max: 1 }, log: { level: 'silent' } });
+    await p.pushMany(group(0, 10));
+    await p.drained();
+    expect(p.liveStats().written).toBe(10);
+    expect(p.liveStats()).not.toHaveProperty('disk');
+  });
+
   it("maxDiskBytes with policy 'reject': past it pushes fail with SLUICE_QUEUE_FULL; what was accepted is all written, nothing refused is", async () => {
     const max = 256 * 1024;
     const { options, ids } = setup('reject', max);

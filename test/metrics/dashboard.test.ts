@@ -7,11 +7,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type * as MetricsServerModule from '../../src/metrics/metrics-server.js';
 import type { MetricsServer } from '../../src/metrics/metrics-server.js';
+import { createControl, FAILING } from '../fixtures/engine/control.js';
+import { createRecordingTable } from '../fixtures/engine/recording-table.js';
+import { fixtureUrl } from '../helpers/engine.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -144,6 +149,12 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     for (const row of rows) expect(row).toMatch(/^\w+ {2}[\d,.]+[kM]? \/s$/);
   });
 
+  it('shows no disk-queue tile for a queue in memory', async () => {
+    await figureAbove('written', 0);
+    expect(await page.locator('[data-stat="diskTile"]').isHidden()).toBe(true);
+    expect(await page.locator('[data-stat="diskTile"]').getAttribute('hidden')).not.toBeNull();
+  });
+
   it('draws four uPlot charts with axis labels and legends, and screenshots them', async () => {
     for (const chart of ['throughputChart', 'latencyChart', 'queueChart', 'workChart'])
       await expect(page.locator(`[data-stat="${chart}"] .uplot canvas`).count()).resolves.toBe(1);
@@ -248,5 +259,130 @@ describe.runIf(hasChromium)('the live dashboard', () => {
     server = await createMetricsServer(pipeline, { port });
     await showsText('connection', 'live');
     await figureAbove('written', await figure('written'));
+  });
+});
+
+describe.runIf(hasChromium)('the live dashboard of a pipeline on a disk queue', () => {
+  const MAX_DISK_BYTES = 32 * 1024 * 1024;
+  const REPLAYED = 2_000;
+  let dir: string;
+  let pipeline: Pipeline | undefined;
+  let server: MetricsServer | undefined;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  const figure = async (name: string): Promise<number> =>
+    Number(await page.locator(`[data-stat="${name}"]`).getAttribute('data-value'));
+  const events = (from: number, n: number) =>
+    Array.from({ length: n }, (_, k) => ({
+      id: `k-${from + k}`,
+      payload: { i: from + k, pad: 'x'.repeat(80) },
+    }));
+
+  beforeAll(async () => {
+    const { createMetricsServer } = await builtServer();
+    dir = mkdtempSync(join(tmpdir(), 'sluice-dashboard-disk-'));
+    const db = new Database(join(dir, 'sink.db'));
+    createRecordingTable(db, 'rows', false);
+    db.close();
+    // The sink fails every write: what is pushed stays in the log, a backlog beyond a small ring.
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const options: PipelineOptions = {
+      queue: {
+        durability: 'disk',
+        path: join(dir, 'q'),
+        capacityBytes: 64 * 1024,
+        maxDiskBytes: MAX_DISK_BYTES,
+      },
+      workers: { min: 1, max: 1 },
+      sink: {
+        module: fixtureUrl('test-sink'),
+        options: { path: join(dir, 'sink.db'), table: 'rows', unique: false, control },
+      },
+      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+      retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 1_000_000 },
+      log: { level: 'silent' },
+    };
+    // A first run leaves its events in the log: the second replays them at start.
+    const first = await createPipeline(options);
+    await first.pushMany(events(0, REPLAYED));
+    await first.close({ timeoutMs: 200 }).catch(() => undefined);
+    pipeline = await createPipeline(options);
+    server = await createMetricsServer(pipeline, { port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    await page.goto(server.url);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await pipeline?.close({ timeoutMs: 200 }).catch(() => undefined);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the disk queue tile: fsyncs per second while pushes flow, then the backlog against maxDiskBytes, the log, the time an fsync takes and what was replayed', async () => {
+    const p = pipeline!;
+    await page.locator('[data-stat="diskTile"]').waitFor({ state: 'visible' });
+    // Every push waits for its fsync (fsync: group): while pushes flow, the page counts fsyncs.
+    let pushed = 0;
+    let pushing = true;
+    const traffic = (async () => {
+      while (pushing) {
+        await p.pushMany(events(REPLAYED + pushed, 20));
+        pushed += 20;
+      }
+    })();
+    try {
+      await page.waitForFunction(
+        `Number(document.querySelector('[data-stat="diskFsyncsPerSec"]')?.dataset.value) > 0`,
+      );
+    } finally {
+      pushing = false;
+      await traffic;
+    }
+    // Pushes stopped and the sink still fails: nothing changes any more, so the page's figures and
+    // the pipeline's own must agree exactly, once the page has seen an interval without an fsync.
+    const total = REPLAYED + pushed;
+    await page.waitForFunction(
+      `document.querySelector('[data-stat="diskFsyncsPerSec"]')?.dataset.value === '0' && ` +
+        `Number(document.querySelector('[data-stat="diskEvents"]')?.dataset.value) === ${total}`,
+    );
+    const disk = p.liveStats().disk!;
+    expect(disk.events).toBe(total);
+    expect(disk.backlogEvents).toBeGreaterThan(0);
+    expect(await figure('diskEvents')).toBe(total);
+    expect(await figure('diskReplayed')).toBe(REPLAYED);
+    expect(await figure('diskBacklogEvents')).toBe(disk.backlogEvents);
+    expect(await figure('diskBacklogBytes')).toBe(disk.backlogBytes);
+    expect(await figure('diskMaxBytes')).toBe(MAX_DISK_BYTES);
+    expect(await figure('diskBytes')).toBe(disk.bytes);
+    expect(await figure('diskBacklogPercent')).toBeCloseTo((100 * disk.backlogBytes) / MAX_DISK_BYTES, 9);
+    expect(await figure('diskBacklogBar')).toBeCloseTo((100 * disk.backlogBytes) / MAX_DISK_BYTES, 9);
+    const barWidth = await page
+      .locator('[data-stat="diskBacklogBar"] > div')
+      .evaluate((el) => Number.parseFloat((el as unknown as { style: { width: string } }).style.width));
+    expect(barWidth).toBeCloseTo((100 * disk.backlogBytes) / MAX_DISK_BYTES, 3);
+    // No fsync in the last interval: the time one takes is the mean since start.
+    expect(disk.fsyncs).toBeGreaterThan(0);
+    expect(await figure('diskFsyncMs')).toBeCloseTo((disk.fsyncSeconds * 1000) / disk.fsyncs, 9);
+    expect(await page.locator('[data-stat="diskFsyncMs"]').getAttribute('title')).toBe(
+      'mean of every fsync since start',
+    );
+    expect(await page.locator('[data-stat="diskFsync"]').textContent()).toBe('group');
+    expect(await page.locator('[data-stat="diskMaxBytes"]').textContent()).toBe('32.0 MiB');
+    expect(await page.locator('[data-stat="diskReplayed"]').textContent()).toBe('2,000');
+    expect(consoleErrors).toEqual([]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-disk.png'), fullPage: true });
   });
 });

@@ -22,6 +22,39 @@ export interface Rates {
   stagesMs:
     | { queueWait: number; decodeTransform: number; sinkWrite: number; releaseWait: number }
     | undefined;
+  /** The disk queue's log, with a disk queue: its fsyncs per second, and how long one took. */
+  disk: DiskRates | undefined;
+}
+
+export interface DiskRates {
+  fsyncsPerSec: number | undefined;
+  /**
+   * Mean ms per fsync over the fsyncs between the two snapshots; since start when none fell
+   * between them (an fsync every `fsyncIntervalMs` may be rarer than the snapshots); none before
+   * the first fsync.
+   */
+  fsyncMs: number | undefined;
+  /** Whether fsyncMs covers only the fsyncs between the two snapshots. */
+  fsyncMsRecent: boolean;
+}
+
+/** A disk queue's rates between two snapshots (none across a counter reset). */
+function diskRates(prev: LiveStats | null | undefined, cur: LiveStats, dtS: number): DiskRates | undefined {
+  const b = cur.disk;
+  if (!b) return undefined;
+  const a = prev?.disk;
+  const fsyncs = a ? b.fsyncs - a.fsyncs : Number.NaN;
+  const seconds = a ? b.fsyncSeconds - a.fsyncSeconds : Number.NaN;
+  const recent = fsyncs > 0 && seconds >= 0;
+  return {
+    fsyncsPerSec: dtS > 0 && fsyncs >= 0 ? fsyncs / dtS : undefined,
+    fsyncMs: recent
+      ? (seconds * 1000) / fsyncs
+      : b.fsyncs > 0
+        ? (b.fsyncSeconds * 1000) / b.fsyncs
+        : undefined,
+    fsyncMsRecent: recent,
+  };
 }
 
 /** Counters' change per second from `prev` to `cur`; none without `prev`, and none across a counter reset. */
@@ -49,6 +82,7 @@ export function ratesBetween(prev: LiveStats | null | undefined, cur: LiveStats)
             releaseWait: per('releaseWaitSeconds'),
           }
         : undefined,
+    disk: diskRates(prev, cur, dtS),
     inPerSec: rate('pushed'),
     outPerSec: rate('written'),
     retriesPerSec: rate('retries'),

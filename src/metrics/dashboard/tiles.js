@@ -46,6 +46,21 @@ export function fillPercent(s) {
   return s.queueCapacityBytes > 0 ? (100 * s.queueDepthBytes) / s.queueCapacityBytes : null;
 }
 
+/**
+ * Fills the bar named `name` to `percent` (0–100), amber from 75 % and red from 95 %.
+ * @param {string} name
+ * @param {number | null} percent
+ */
+function showBar(name, percent) {
+  const bar = statElements.get(name);
+  if (!bar) return;
+  const filled = /** @type {HTMLElement | null} */ (bar.firstElementChild);
+  if (filled) filled.style.width = `${Math.min(100, percent ?? 0)}%`;
+  bar.dataset.value = isNum(percent) ? String(percent) : '';
+  bar.classList.toggle('warn', isNum(percent) && percent >= 75 && percent < 95);
+  bar.classList.toggle('bad', isNum(percent) && percent >= 95);
+}
+
 /** Every tile, from a snapshot and the rates since the one before. @param {LiveStats} s @param {Rates} r */
 export function renderTiles(s, r) {
   show('eventsInPerSec', fmtRate(r.inPerSec), r.inPerSec);
@@ -59,14 +74,7 @@ export function renderTiles(s, r) {
   show('queueFillPercent', fmtPercent(fill), fill);
   show('queueDepthBytes', fmtBytes(s.queueDepthBytes), s.queueDepthBytes);
   show('queueCapacityBytes', fmtBytes(s.queueCapacityBytes), s.queueCapacityBytes);
-  const bar = statElements.get('queueFillBar');
-  if (bar) {
-    const filled = /** @type {HTMLElement | null} */ (bar.firstElementChild);
-    if (filled) filled.style.width = `${Math.min(100, fill ?? 0)}%`;
-    bar.dataset.value = isNum(fill) ? String(fill) : '';
-    bar.classList.toggle('warn', isNum(fill) && fill >= 75 && fill < 95);
-    bar.classList.toggle('bad', isNum(fill) && fill >= 95);
-  }
+  showBar('queueFillBar', fill);
   show('queueDepthEvents', fmtBig(s.queueDepthEvents), s.queueDepthEvents);
   show('backpressureEvents', fmtInt(s.backpressureEvents), s.backpressureEvents);
 
@@ -98,6 +106,7 @@ export function renderTiles(s, r) {
   renderSource(s.source);
   renderRoutes(s.routes, r.routesPerSec);
   renderStages(r.stagesMs);
+  renderDisk(s.disk, r.disk);
   document.title = isNum(r.outPerSec) ? `Sluice — ${fmtRate(r.outPerSec)} events/s` : 'Sluice — live';
 }
 
@@ -162,4 +171,33 @@ function renderStages(st) {
     const segment = /** @type {HTMLElement | null} */ (bar.querySelector(`[data-part="${name}"]`));
     if (segment) segment.style.width = `${total > 0 ? (100 * ms) / total : 0}%`;
   }
+}
+
+/**
+ * The disk queue's log: its backlog beyond the ring against maxDiskBytes, the log's size, its
+ * fsyncs and how long one took, and what was replayed at start. Shown only with a disk queue.
+ * @param {import('../live-stats.js').DiskQueueLiveStats | undefined} d
+ * @param {import('./live-rates.js').DiskRates | undefined} r
+ */
+function renderDisk(d, r) {
+  const tile = statElement('diskTile');
+  if (!tile) return;
+  tile.hidden = !d;
+  if (!d) return;
+  const backlog = d.maxDiskBytes > 0 ? (100 * d.backlogBytes) / d.maxDiskBytes : null;
+  show('diskBacklogEvents', fmtBig(d.backlogEvents), d.backlogEvents);
+  showBar('diskBacklogBar', backlog);
+  show('diskBacklogPercent', fmtPercent(backlog), backlog);
+  show('diskBacklogBytes', fmtBytes(d.backlogBytes), d.backlogBytes);
+  show('diskMaxBytes', fmtBytes(d.maxDiskBytes), d.maxDiskBytes);
+  show('diskBytes', fmtBytes(d.bytes), d.bytes);
+  show('diskEvents', fmtBig(d.events), d.events);
+  show('diskFsync', d.fsync, null);
+  show('diskFsyncsPerSec', fmtRate(r?.fsyncsPerSec), r?.fsyncsPerSec);
+  show('diskFsyncMs', fmtMs(r?.fsyncMs), r?.fsyncMs);
+  statElement('diskFsyncMs')?.setAttribute(
+    'title',
+    r?.fsyncMsRecent ? 'mean of the fsyncs in the last interval' : 'mean of every fsync since start',
+  );
+  show('diskReplayed', fmtInt(d.replayed), d.replayed);
 }
