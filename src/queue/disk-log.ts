@@ -54,6 +54,8 @@ export interface DiskLogOptions {
   fsyncIntervalMs?: number;
   /** A segment is closed and a new one started past this size. @default 4 MiB */
   segmentBytes?: number;
+  /** @internal The write call, replaced in tests to fail as a full disk does. */
+  writeSync?: typeof writeSync;
 }
 
 /** What open found on disk. */
@@ -106,6 +108,7 @@ export class DiskLog {
   readonly #fsync: FsyncPolicy;
   readonly #segmentBytes: number;
   readonly #segments: Segment[];
+  readonly #write: typeof writeSync;
   #fd: number | undefined;
   #lastSeq: number;
   #ackedSeq: number;
@@ -136,6 +139,7 @@ export class DiskLog {
     this.recovery = recovery;
     this.#fsync = options.fsync ?? 'group';
     this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
+    this.#write = options.writeSync ?? writeSync;
     this.#segments = segments;
     const last = segments.at(-1);
     this.#lastSeq = last ? last.firstSeq + last.count - 1 : acked;
@@ -244,7 +248,7 @@ export class DiskLog {
     try {
       segment = this.#segmentFor(firstSeq, size);
       let written = 0;
-      while (written < size) written += writeSync(this.#fd!, frames, written);
+      while (written < size) written += this.#write(this.#fd!, frames, written);
     } catch (error) {
       // A write cut short (a full disk) leaves part of a frame: cut it off, so that the next
       // append does not land after it (which would read as corruption in the middle).

@@ -14,6 +14,7 @@ import {
   statSync,
   truncateSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,6 +218,30 @@ describe('DiskLog', () => {
     writeFileSync(join(dir, 'lock'), dead.stdout.trim());
     const taken = openLog();
     expect(taken.recovery.staleLockPid).toBe(Number(dead.stdout.trim()));
+  });
+
+  it('a full disk: the append that fails part-way rejects, leaves nothing of itself, and the log goes on once there is room', async () => {
+    let room = Number.POSITIVE_INFINITY;
+    // Writes what fits in `room`, then fails as write(2) does on a full disk.
+    const full = ((fd: number, buffer: Buffer, offset: number) => {
+      const n = Math.min(buffer.length - offset, room);
+      if (n === 0)
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      room -= n;
+      return writeSync(fd, buffer, offset, n);
+    }) as typeof writeSync;
+    const log = openLog({ writeSync: full });
+    await log.append([record(1), record(2)]);
+    room = 30;
+    await expect(log.append([record(3), record(4)])).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(log.stats()).toMatchObject({ lastSeq: 2, records: 2 });
+    room = Number.POSITIVE_INFINITY;
+    expect(await log.append([record(5)])).toEqual({ firstSeq: 3, lastSeq: 3 });
+    crash(log);
+    const again = openLog();
+    // Nothing of the failed append: no torn bytes, no corruption, the others in order.
+    expect(again.recovery).toMatchObject({ records: 3, tornBytes: 0, setAside: [] });
+    expect(texts(again)).toEqual([record(1), record(2), record(5)].map(String));
   });
 
   it('a write cut short leaves no partial frame for the next append to land after', async () => {
