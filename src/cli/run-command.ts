@@ -74,8 +74,9 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
     "defaultRoute": "archive",
     "deadLetter": { ... as sink },  "workers": { ... },  "batch": { ... },
     "queue": { "capacityBytes": 16777216, "durability": "memory" | "disk", "path": "./sluice-queue",
-               "fsync": "group" | "interval" | "never" },
-               (disk: an accepted event survives a crash; a run on the same path replays it)
+               "fsync": "group" | "interval" | "never", "maxDiskBytes": 1073741824 },
+               (disk: an accepted event survives a crash; a run on the same path replays it;
+                the backlog beyond the ring waits on disk, up to maxDiskBytes)
     "retry": { ... },  "ordering": "none" | "key",  "log": { "level": "info" },
     "metrics": { "host": "127.0.0.1", "port": 9464, "defaultMetrics": true, "sinkDownAfterMs": 10000 },
                (serves /metrics, /healthz, /readyz, /; defaultMetrics adds process_* and nodejs_*)
