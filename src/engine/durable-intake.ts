@@ -54,7 +54,7 @@ export interface DurableIntakeStats extends DiskLogStats {
 
 /**
  * The pipeline's intake with `queue.durability: 'disk'`. A push is validated and serialised at
- * the call — into the ring's own record format (encodeImages), each event with its id — appended
+ * the call — into the ring's own record format, framed and checksummed (encodeFrames), each event with its id — appended
  * to the disk log (src/queue/disk-log.ts), and resolves once the log holds it durably as `fsync`
  * says. It does not wait for the ring: a feeder moves records from the log into the ring in log
  * order as the ring has room, copying their images as they are (no second serialisation). So the
@@ -98,8 +98,6 @@ export class DurableIntake {
   #ackTimer: NodeJS.Timeout | undefined;
   readonly #feeding: Promise<void>;
   readonly replayed: number;
-  /** Resolves once every replayed record is in the ring. */
-  readonly replay: Promise<void>;
 
   constructor(options: ResolvedQueueOptions, queue: EventQueue, onFeedError: (error: unknown) => void) {
     this.#log = DiskLog.open(options.path!, {
@@ -122,7 +120,6 @@ export class DurableIntake {
     this.#releasedAtStart = queue.stats().recordsReleased;
     this.#writtenAtStart = queue.stats().recordsWritten;
     this.replayed = lastSeq - ackedSeq;
-    this.replay = this.#fedThrough(lastSeq);
     this.#feeding = this.#feed().catch((error: unknown) => {
       if (error instanceof ClosedError) return;
       this.#failure = error;

@@ -1,4 +1,4 @@
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { SluiceEvent } from '../codec/event.js';
 import { ClosedError, DiskQueueFailedError, InvalidEventError, QueueFullError, quote } from '../errors.js';
 import type { RawRecord } from './producer.js';
@@ -18,23 +18,25 @@ import type { LineBatch } from './record-run.js';
  * order), so a producer thread validates and serialises its events itself — into record images,
  * the ring's own format — sends them to the main thread over a BroadcastChannel, and blocks in
  * Atomics.wait until the main thread says they are durable (or refused): the same guarantee a
- * push on the main thread has. One request at a time per thread; each thread has its own slot in
- * a shared array for the answers.
+ * push on the main thread has. One request at a time per thread; a request takes a free slot of a
+ * shared array for its answer and gives it back once read, so threads may come and go without end.
  *
- * Slot layout (Int32 words per slot): [answered request number, result]. Result ≥ 0: records
- * accepted; RESULT_CLOSED / RESULT_FULL / RESULT_FAILED otherwise (RESULT_FULL carries the wait in
- * ms in the third word).
+ * Slot layout (Int32 words per slot): [answered request number, result, waited ms, busy]. Result
+ * ≥ 0: records accepted; RESULT_CLOSED / RESULT_FULL / RESULT_FAILED otherwise (RESULT_FULL carries
+ * the wait in ms).
  */
 const SLOT_WORDS = 4;
 const W_DONE = 0;
 const W_RESULT = 1;
 const W_WAITED_MS = 2;
-/** Control words before the slots: the next free slot, the intake's state. */
-const C_NEXT_SLOT = 0;
+const W_BUSY = 3;
+/** Control words before the slots: the last request number given out, the intake's state. */
+const C_LAST_REQUEST = 0;
 const C_STATE = 1;
 const CONTROL_WORDS = 4;
 const STATE_CLOSED = 1;
-export const MAX_DISK_PRODUCERS = 256;
+/** Requests in flight at once (one per producer thread): more wait for a free slot. */
+export const MAX_DISK_REQUESTS = 256;
 
 const RESULT_CLOSED = -1;
 const RESULT_FULL = -2;
@@ -65,7 +67,7 @@ export class DiskProducerPort {
 
   constructor(accept: (frames: FramedImages) => Promise<number>) {
     const name = `sluice-disk-producers-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const shared = new SharedArrayBuffer((CONTROL_WORDS + MAX_DISK_PRODUCERS * SLOT_WORDS) * 4);
+    const shared = new SharedArrayBuffer((CONTROL_WORDS + MAX_DISK_REQUESTS * SLOT_WORDS) * 4);
     this.handle = { channel: name, shared };
     this.#words = new Int32Array(shared);
     this.#channel = new BroadcastChannel(name);
@@ -97,7 +99,7 @@ export class DiskProducerPort {
     // The state is stored before the wake-ups: a producer that wakes, or checks before posting,
     // reads it closed (seq-cst store, then notify; the producer loads it after waking).
     Atomics.store(this.#words, C_STATE, STATE_CLOSED);
-    for (let slot = 0; slot < MAX_DISK_PRODUCERS; slot++)
+    for (let slot = 0; slot < MAX_DISK_REQUESTS; slot++)
       Atomics.notify(this.#words, CONTROL_WORDS + slot * SLOT_WORDS + W_DONE);
     this.#channel.close();
   }
@@ -122,16 +124,10 @@ export class DiskProducerPort {
 export class DiskQueueProducer {
   readonly #words: Int32Array;
   readonly #channel: BroadcastChannel;
-  readonly #slot: number;
   readonly #maxRecordBytes: number;
-  #request = 0;
 
   constructor(handle: DiskProducerHandle, options: ResolvedQueueOptions) {
     this.#words = new Int32Array(handle.shared);
-    // Each thread takes the next slot once (seq-cst add: two threads never get the same one).
-    this.#slot = Atomics.add(this.#words, C_NEXT_SLOT, 1);
-    if (this.#slot >= MAX_DISK_PRODUCERS)
-      throw new RangeError(`a disk queue takes at most ${MAX_DISK_PRODUCERS} producer threads`);
     this.#channel = new BroadcastChannel(handle.channel);
     this.#channel.unref();
     this.#maxRecordBytes = options.maxRecordBytes;
@@ -179,23 +175,53 @@ export class DiskQueueProducer {
     if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
     // Serialised, framed and checksummed here, off the main thread; copied once into the message.
     const frames = encodeFrames(records).bytes.buffer as ArrayBuffer;
-    const request = ++this.#request;
-    this.#channel.postMessage({ slot: this.#slot, request, frames } satisfies Request);
-    const done = CONTROL_WORDS + this.#slot * SLOT_WORDS + W_DONE;
-    for (;;) {
-      const answered = Atomics.load(words, done);
-      if (answered === request) break;
-      // Closed and not answered: the main thread refuses or never reads this request.
-      if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
-      // Bounded waits: a wake-up lost to the close race is noticed within 100 ms.
-      Atomics.wait(words, done, answered, 100);
+    const slot = this.#takeSlot();
+    const base = CONTROL_WORDS + slot * SLOT_WORDS;
+    let result: number;
+    let waitedMs: number;
+    try {
+      // A number no request had before (0 is W_DONE's initial value): the slot's last answer, to
+      // an earlier request, can never be read as this one's.
+      let request = Atomics.add(words, C_LAST_REQUEST, 1) + 1;
+      if (request === 0) request = Atomics.add(words, C_LAST_REQUEST, 1) + 1;
+      this.#channel.postMessage({ slot, request, frames } satisfies Request);
+      const done = base + W_DONE;
+      for (;;) {
+        const answered = Atomics.load(words, done);
+        if (answered === request) break;
+        // Closed and not answered: the main thread refuses or never reads this request.
+        if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
+        // Bounded waits: a wake-up lost to the close race is noticed within 100 ms.
+        Atomics.wait(words, done, answered, 100);
+      }
+      // Stored before W_DONE by the main thread (see #answer): seen once W_DONE was.
+      result = Atomics.load(words, base + W_RESULT);
+      waitedMs = Atomics.load(words, base + W_WAITED_MS);
+    } finally {
+      // Given back after its answer was read (seq-cst store after the loads): the next request
+      // in this slot cannot overwrite an answer still being read.
+      Atomics.store(words, base + W_BUSY, 0);
     }
-    const base = done - W_DONE;
-    const result = Atomics.load(words, base + W_RESULT);
     if (result >= 0) return result;
-    if (result === RESULT_FULL) throw new QueueFullError(Atomics.load(words, base + W_WAITED_MS));
+    if (result === RESULT_FULL) throw new QueueFullError(waitedMs);
     if (result === RESULT_CLOSED) throw new ClosedError('queue');
     throw new DiskQueueFailedError();
+  }
+
+  /** A free answer slot, taken; waits while every slot is in use. */
+  #takeSlot(): number {
+    const words = this.#words;
+    const first = threadId % MAX_DISK_REQUESTS;
+    for (;;) {
+      for (let k = 0; k < MAX_DISK_REQUESTS; k++) {
+        const slot = (first + k) % MAX_DISK_REQUESTS;
+        // compareExchange: of two threads racing for a free slot, one gets it.
+        if (Atomics.compareExchange(words, CONTROL_WORDS + slot * SLOT_WORDS + W_BUSY, 0, 1) === 0)
+          return slot;
+      }
+      if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
+      Atomics.wait(words, C_STATE, 0, 1);
+    }
   }
 }
 

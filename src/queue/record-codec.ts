@@ -213,7 +213,7 @@ export function prepareRaw(
 
 /**
  * Where a record can be written: a ring's data area, or a plain buffer holding record images (see
- * encodeImages). Offsets are 8-byte aligned in both.
+ * encodeFrames). Offsets are 8-byte aligned in both.
  */
 export type RecordTarget = Pick<Ring, 'bytes' | 'words' | 'floats'>;
 

@@ -268,6 +268,25 @@ describe('disk queue: a backlog beyond the ring', () => {
     await p.close();
   }, 60_000);
 
+  it('producers come and go without end: 600 connected one after the other from two threads, every event written once', async () => {
+    const { options, ids } = setup();
+    const p = await start(options(createControl()));
+    const run = (prefix: string) =>
+      new Promise<number>((resolve, reject) => {
+        const worker = new Worker(fixtureUrl('disk-many-producers'), {
+          workerData: { handle: p.producerHandle, prefix, count: 300 },
+        });
+        worker.once('message', (m: { accepted: number }) => resolve(m.accepted));
+        worker.once('error', reject);
+      });
+    expect(await Promise.all([run('x'), run('y')])).toEqual([300, 300]);
+    await p.drained();
+    const stored = ids();
+    expect(stored.length).toBe(600);
+    expect(new Set(stored).size).toBe(600);
+    await p.close();
+  }, 60_000);
+
   it('producer threads push through the main thread’s log: every accepted event written once, past the ring, and pushes after close fail as closed', async () => {
     const { options, ids } = setup();
     const control = createControl();
