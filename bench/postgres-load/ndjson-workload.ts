@@ -10,7 +10,7 @@ import { psqlCopy } from './psql-copy-system.js';
 import { pythonAsyncpg } from './python-asyncpg-system.js';
 import { runRounds } from './run-rounds.js';
 import { idleServerCpu } from './server-cpu.js';
-import { sluiceCli } from './sluice-cli-system.js';
+import { sluiceCli, sluiceCliYoung0 } from './sluice-cli-system.js';
 import { notRun, ratioOf, type SystemSummary } from './system-summary.js';
 
 /** Workload 1's systems: Sluice first, then what a user would pick instead. */
@@ -22,10 +22,16 @@ export const NDJSON_SYSTEMS: readonly LoadSystem[] = [
   nodeInsert,
 ];
 
+/** Systems run only when named in --systems. */
+export const NDJSON_OPT_IN: readonly LoadSystem[] = [sluiceCliYoung0];
+
 /** Workload 1: the NDJSON file into PostgreSQL, idempotent by id. */
 export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadResult> {
   const { flags, env } = context;
-  const systems = pickSystems(NDJSON_SYSTEMS, flags.systems);
+  const systems = pickSystems(
+    [...NDJSON_SYSTEMS, ...NDJSON_OPT_IN],
+    flags.systems ?? NDJSON_SYSTEMS.map((s) => s.name),
+  );
   const file = join(context.root, 'events.ndjson');
   const fileBytes = await writeEventFile(file, flags.events);
   const serverIdle = await idleServerCpu(POSTGRES_PROCESSES);

@@ -12,38 +12,62 @@ const SUMMARY = /sluice run: (\d+) written, (\d+) dead-lettered/;
  * default (workers: 1 up to one per CPU; dead letters to dead-letters.ndjson in the run's
  * directory). Timed from spawn to exit: start-up, the load, the drain and the shutdown.
  */
-export const sluiceCli: LoadSystem = {
-  name: 'sluice',
-  describe: '`sluice run`: ndjson source → postgres sink, every other option default',
-  commitsAsItGoes: true,
-  run(job) {
-    const config = join(job.workDir, 'sluice.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        source: { type: 'ndjson', path: job.file },
-        sink: { type: 'postgres', connectionString: job.databaseUrl, table: job.table },
-      }),
-    );
-    return runSingleChild(
-      {
-        label: 'sluice',
-        command: process.execPath,
-        args: [SLUICE_CLI, 'run', '--config', config],
-        cwd: job.workDir,
-        timeoutMs: job.timeoutMs,
-        node: true,
-      },
-      (stdout) => {
-        const summary = SUMMARY.exec(stdout);
-        if (!summary) return { failure: 'sluice printed no summary line' };
-        const written = Number(summary[1]);
-        const deadLettered = Number(summary[2]);
-        return {
-          ...(written === job.events ? {} : { failure: `sluice wrote ${written} of ${job.events}` }),
-          notes: { written, deadLettered },
-        };
-      },
-    );
-  },
-};
+export const sluiceCli: LoadSystem = sluiceCliWith(
+  'sluice',
+  '`sluice run`: ndjson source → postgres sink, every other option default',
+  undefined,
+);
+
+/**
+ * The same with the workers' young generation at V8's own default (workers.maxYoungGenerationSizeMb
+ * 0) instead of Sluice's: run beside `sluice` (`--systems sluice,sluice-young-0`) to choose that
+ * default by measurement.
+ */
+export const sluiceCliYoung0: LoadSystem = sluiceCliWith(
+  'sluice-young-0',
+  '`sluice run` as `sluice`, workers.maxYoungGenerationSizeMb 0 (V8’s default)',
+  { maxYoungGenerationSizeMb: 0 },
+);
+
+function sluiceCliWith(
+  name: string,
+  describe: string,
+  workers: Record<string, unknown> | undefined,
+): LoadSystem {
+  return {
+    name,
+    describe,
+    commitsAsItGoes: true,
+    run(job) {
+      const config = join(job.workDir, 'sluice.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          source: { type: 'ndjson', path: job.file },
+          sink: { type: 'postgres', connectionString: job.databaseUrl, table: job.table },
+          ...(workers ? { workers } : {}),
+        }),
+      );
+      return runSingleChild(
+        {
+          label: 'sluice',
+          command: process.execPath,
+          args: [SLUICE_CLI, 'run', '--config', config],
+          cwd: job.workDir,
+          timeoutMs: job.timeoutMs,
+          node: true,
+        },
+        (stdout) => {
+          const summary = SUMMARY.exec(stdout);
+          if (!summary) return { failure: 'sluice printed no summary line' };
+          const written = Number(summary[1]);
+          const deadLettered = Number(summary[2]);
+          return {
+            ...(written === job.events ? {} : { failure: `sluice wrote ${written} of ${job.events}` }),
+            notes: { written, deadLettered },
+          };
+        },
+      );
+    },
+  };
+}
