@@ -342,7 +342,7 @@ export class DurableIntake {
       await this.#ring.pushImages(frames, from, to);
       this.#fed += to - from;
       let bytes = 0;
-      for (let i = from; i < to; i++) bytes += FRAME_HEADER_BYTES + frames.sizes[i]!;
+      for (let i = from; i < to; i++) bytes += frames.sizes[i]!;
       this.#fedBytes += bytes;
       while (this.#fedWaiters.length > 0 && this.#fedWaiters[0]!.seq <= this.#fed)
         this.#fedWaiters.shift()!.resolve();
@@ -388,17 +388,21 @@ export class DurableIntake {
  * images holds JSON forms instead: those are converted (every record of the read, framed anew).
  */
 function asImages(read: FramedImages): FramedImages {
-  const { bytes, starts, sizes } = read;
+  // The log gives where each record's data lies, after its 8-byte frame header; an image starts
+  // with that header.
+  const { bytes } = read;
+  const starts = read.starts.map((start) => start - FRAME_HEADER_BYTES);
+  const sizes = read.sizes.map((size) => size + FRAME_HEADER_BYTES);
   let images = true;
   for (let i = 0; i < starts.length && images; i++) images = isImage(bytes, starts[i]!, sizes[i]!);
-  if (images) return read;
+  if (images) return { bytes, starts, sizes };
   // Sizes are not checked against this ring's maxRecordBytes: the records were accepted already.
   const max = Number.MAX_SAFE_INTEGER;
   const frames = starts.map((start, i) => {
     const size = sizes[i]!;
-    // An image keeps its frame (header and checksum as read).
-    if (isImage(bytes, start, size)) return bytes.subarray(start - FRAME_HEADER_BYTES, start + size);
-    const record = bytes.subarray(start, start + size);
+    // An image is its own frame (header and checksum as read).
+    if (isImage(bytes, start, size)) return bytes.subarray(start, start + size);
+    const record = bytes.subarray(start + FRAME_HEADER_BYTES, start + size);
     let prepared: PreparedRecord;
     if (record[0] === LEGACY_EVENT)
       prepared = prepareEvent(JSON.parse(record.subarray(1).toString('utf8')) as SluiceEvent, max);

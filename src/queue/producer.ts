@@ -145,10 +145,12 @@ class ProducerCore {
   writeGroup(ring: Ring, cursor: number, run: RecordRun, from: number, to: number, bytes: number): void {
     const enqueuedAt = wallClockMs();
     let at = ring.offsetOf(cursor);
-    for (let i = from; i < to; i++) {
-      run.write(ring, at, i, enqueuedAt);
-      at += run.size(i);
-    }
+    if (run.writeRange) run.writeRange(ring, at, from, to, enqueuedAt);
+    else
+      for (let i = from; i < to; i++) {
+        run.write(ring, at, i, enqueuedAt);
+        at += run.size(i);
+      }
     ring.publish(cursor, bytes, to - from);
     this.ends.set(ring, (cursor + bytes) >>> 0);
   }

@@ -274,20 +274,11 @@ export function writeHeader(
 }
 
 /**
- * The first 4 bytes of a record image, in place of the ring's commit word (never copied into a
- * ring): what tells an image from anything else a log may hold.
- */
-const IMAGE_MAGIC = 0x3152_4c53; // "SLR1" read as a little-endian u32
-
-/** A frame's header before each image: its length (u32 LE) and CRC-32 (u32 LE). */
-export const FRAME_HEADER_BYTES = 8;
-
-/**
- * Record images — records as they lie in a ring — framed for the disk log and lying back to back
- * in one buffer: [length u32 LE][crc32 u32 LE][image] each. Image i is `bytes[starts[i],
- * starts[i] + sizes[i])`. They are kept (the disk queue's log, its memory of recent appends) and
- * later copied into a ring as they are (writeImage), never serialised again; the first 8 bytes of
- * an image (the ring's commit and group words) hold a marker and zero and are never copied.
+ * Record images — records as they lie in a ring — framed for the disk log, back to back in one
+ * buffer exactly as they would lie in a ring. An image's first 8 bytes (the ring's commit and
+ * group words, never copied into a ring) hold its frame header: the length of the rest (u32 LE)
+ * and the CRC-32 of the rest (u32 LE). So the log's frame of a record is its image, and a run of
+ * images is copied into a ring in one piece. Image i is `bytes[starts[i], starts[i] + sizes[i])`.
  */
 export interface FramedImages {
   readonly bytes: Buffer;
@@ -295,10 +286,13 @@ export interface FramedImages {
   readonly sizes: readonly number[];
 }
 
+/** A frame's header, the first 8 bytes of an image: the length and CRC-32 of the rest. */
+export const FRAME_HEADER_BYTES = 8;
+
 /** Prepared records as framed images, in one new buffer: checksums and all, ready to append. */
 export function encodeFrames(records: readonly PreparedRecord[]): FramedImages {
   let total = 0;
-  for (const r of records) total += FRAME_HEADER_BYTES + r.size;
+  for (const r of records) total += r.size;
   const buffer = new ArrayBuffer(total);
   const target: RecordTarget = {
     bytes: Buffer.from(buffer),
@@ -310,15 +304,12 @@ export function encodeFrames(records: readonly PreparedRecord[]): FramedImages {
   const sizes: number[] = [];
   let at = 0;
   for (const r of records) {
-    // Frame headers are 8 bytes and sizes multiples of 8: every image starts 8-byte aligned.
-    const image = at + FRAME_HEADER_BYTES;
-    writeRecord(target, image, r, 0);
-    bytes.writeUInt32LE(IMAGE_MAGIC, image);
-    bytes.writeUInt32LE(r.size, at);
-    bytes.writeUInt32LE(crc32(bytes.subarray(image, image + r.size)), at + 4);
-    starts.push(image);
+    writeRecord(target, at, r, 0);
+    bytes.writeUInt32LE(r.size - FRAME_HEADER_BYTES, at);
+    bytes.writeUInt32LE(crc32(bytes.subarray(at + FRAME_HEADER_BYTES, at + r.size)), at + 4);
+    starts.push(at);
     sizes.push(r.size);
-    at = image + r.size;
+    at += r.size;
   }
   return { bytes, starts, sizes };
 }
@@ -332,39 +323,53 @@ export function framesOf(bytes: Buffer): FramedImages | undefined {
   const sizes: number[] = [];
   let at = 0;
   while (at + FRAME_HEADER_BYTES <= bytes.length) {
-    const size = bytes.readUInt32LE(at);
-    starts.push(at + FRAME_HEADER_BYTES);
+    const size = FRAME_HEADER_BYTES + bytes.readUInt32LE(at);
+    starts.push(at);
     sizes.push(size);
-    at += FRAME_HEADER_BYTES + size;
+    at += size;
   }
   return at === bytes.length ? { bytes, starts, sizes } : undefined;
 }
 
-/** Whether the `size` bytes at `start` are a record image (encodeFrames) of a whole record. */
+/**
+ * Whether the frame of `size` bytes at `start` (header included) is a record image
+ * (encodeFrames): aligned, long enough, and its own size word saying so.
+ */
 export function isImage(bytes: Buffer, start: number, size: number): boolean {
-  if (size < BODY_HEADER_END || size % 8 !== 0) return false;
+  if (size < BODY_HEADER_END || size % 8 !== 0 || start + size > bytes.length) return false;
   const recorded = LITTLE_ENDIAN ? bytes.readInt32LE(start + REC_SIZE) : bytes.readInt32BE(start + REC_SIZE);
-  return bytes.readUInt32LE(start) === IMAGE_MAGIC && recorded === size;
+  return recorded === size;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * Copies the record image at `bytes[start, start + size)` (encodeFrames) into the ring at data
- * offset `at` (space already reserved), stamping `enqueuedAt`. The commit and group words are left
- * to the publication, as writeRecord leaves them: a consumer may be reading the commit word of a
- * group's first record meanwhile.
+ * Copies record images lying back to back in `bytes[start, end)` (encodeFrames) into the ring at
+ * data offset `at` (space already reserved for all of them), in one copy, and stamps each with
+ * `enqueuedAt`. The first 8 bytes — the commit and group words of the group's first record — are
+ * left to the publication, as writeRecord leaves them: a consumer may be polling that commit word
+ * meanwhile. The later records' own commit and group words receive their frame headers: a consumer
+ * reads commit words only where a group starts, and none of them starts a group.
  */
-export function writeImage(
+export function writeImages(
   ring: RecordTarget,
   at: number,
   bytes: Buffer,
   start: number,
-  size: number,
+  end: number,
   enqueuedAt: number,
 ): void {
-  bytes.copy(ring.bytes, at + REC_SIZE, start + REC_SIZE, start + size);
-  ring.floats[(at >> 3) + F_ENQUEUED_AT] = enqueuedAt;
+  bytes.copy(ring.bytes, at + REC_SIZE, start + REC_SIZE, end);
+  const words = ring.words;
+  const floats = ring.floats;
+  const stop = at + (end - start);
+  for (let p = at; p < stop; ) {
+    floats[(p >> 3) + F_ENQUEUED_AT] = enqueuedAt;
+    const size = words[(p >> 2) + (REC_SIZE >> 2)]!;
+    // Images were checked (encodeFrames wrote them, or isImage read them back): never 0.
+    if (size <= 0) break;
+    p += size;
+  }
 }
 
 /** A record's size in the ring, header included, aligned, from its parts' UTF-8 byte lengths. */

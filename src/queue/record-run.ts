@@ -9,7 +9,7 @@ import {
   type PreparedRecord,
   recordSize,
   writeHeader,
-  writeImage,
+  writeImages,
   writeRecord,
 } from './record-codec.js';
 import type { Ring } from './ring-buffer.js';
@@ -25,6 +25,8 @@ export interface RecordRun {
   size(i: number): number;
   /** Writes record i at data offset `at`, space reserved; `enqueuedAt` stamps it. */
   write(ring: Ring, at: number, i: number, enqueuedAt: number): void;
+  /** Writes records `from`…`to` from `at` on, when the run can do that faster than one by one. */
+  writeRange?(ring: Ring, at: number, from: number, to: number, enqueuedAt: number): void;
 }
 
 /** Records validated and serialised by prepareEvent or prepareRaw. */
@@ -66,9 +68,24 @@ export class ImageRun implements RecordRun {
   }
 
   write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
-    const f = this.#frames;
-    const k = this.#from + i;
-    writeImage(ring, at, f.bytes, f.starts[k]!, f.sizes[k]!, enqueuedAt);
+    this.writeRange(ring, at, i, i + 1, enqueuedAt);
+  }
+
+  /** Records `from` to `to` at `at`: one copy when they lie back to back, as encodeFrames lays them. */
+  writeRange(ring: Ring, at: number, from: number, to: number, enqueuedAt: number): void {
+    const { bytes, starts, sizes } = this.#frames;
+    let i = this.#from + from;
+    const last = this.#from + to;
+    while (i < last) {
+      // The longest stretch of images back to back from i.
+      const start = starts[i]!;
+      let end = start + sizes[i]!;
+      let j = i + 1;
+      while (j < last && starts[j] === end) end += sizes[j++]!;
+      writeImages(ring, at, bytes, start, end, enqueuedAt);
+      at += end - start;
+      i = j;
+    }
   }
 }
 
