@@ -116,7 +116,8 @@ export class DurableIntake {
     this.#base = ackedSeq;
     this.#fed = ackedSeq;
     this.#appendedBytes = this.#log.recovery.bytes;
-    this.#hotMax = Math.min(options.capacityBytes, 64 * 1024 * 1024);
+    // A ring's worth, or the whole backlog when maxDiskBytes is larger, up to 64 MiB.
+    this.#hotMax = Math.min(Math.max(options.capacityBytes, options.maxDiskBytes), 64 * 1024 * 1024);
     this.#releasedAtStart = queue.stats().recordsReleased;
     this.#writtenAtStart = queue.stats().recordsWritten;
     this.replayed = lastSeq - ackedSeq;

@@ -282,21 +282,18 @@ export class DiskLog {
   ack(seq: number): void {
     if (seq <= this.#ackedSeq) return;
     this.#ackedSeq = Math.min(seq, this.#lastSeq);
-    let removed = false;
     while (this.#segments.length > 1) {
       const first = this.#segments[0]!;
       if (first.firstSeq + first.count - 1 > this.#ackedSeq) break;
       this.#segments.shift();
       this.#bytes -= first.bytes;
-      // The position moves on disk with each deleted segment; in between at most once a second,
-      // and at close. After a crash, what was acknowledged since is replayed again (at least
-      // once: sinks deduplicate by id).
-      this.#persistAck();
       unlinkSync(join(this.dir, first.file));
-      removed = true;
     }
-    // Between deletions, at most once a second: each write of the position costs an fsync.
-    if (!removed && performance.now() - this.#persistedAt >= 1000) this.#persistAck();
+    // The position moves on disk at most once a second, and at close: each write is a rename
+    // (and under `group` an fsync). After a crash, what was acknowledged since is replayed again —
+    // at least once, and sinks deduplicate by id. A segment deleted meanwhile needs no newer
+    // position: open() replays what the remaining segments hold past the one it reads.
+    if (performance.now() - this.#persistedAt >= 1000) this.#persistAck();
   }
 
   /** The records not acknowledged, oldest first, as their bytes (a copy each). */
