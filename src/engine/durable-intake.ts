@@ -1,8 +1,8 @@
 import type { SluiceEvent } from '../codec/event.js';
 import type { HistogramSnapshot } from '../cumulative-histogram.js';
-import { ClosedError, InvalidEventError, QueueFullError, quote } from '../errors.js';
+import { ClosedError, QueueFullError } from '../errors.js';
 import { DiskLog, type DiskLogStats } from '../queue/disk-log.js';
-import { DiskProducerPort, linesOf, requireArray } from '../queue/disk-producer.js';
+import { DiskProducerPort, linesOf, rawRecordsOf, requireArray } from '../queue/disk-producer.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { STAT_DROPPED_NEWEST, STAT_REJECTED } from '../queue/layout.js';
 import { AsyncQueueProducer, type RawRecord } from '../queue/producer.js';
@@ -174,16 +174,7 @@ export class DurableIntake {
   }
 
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
-    requireArray('pushRawRecords', 'records', records);
-    return this.#accept(
-      records.map((r, i) => {
-        if (r === null || typeof r !== 'object')
-          throw new InvalidEventError(`records[${i}]`, `must be an object with data, got ${quote(r)}`, {
-            argumentOf: 'pushRawRecords',
-          });
-        return prepareRaw(r.data, r.key, this.#options.maxRecordBytes, r.id, r.source);
-      }),
-    );
+    return this.#accept(rawRecordsOf(records, this.#options.maxRecordBytes));
   }
 
   async pushLines(batch: LineBatch): Promise<number> {

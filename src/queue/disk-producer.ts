@@ -152,16 +152,7 @@ export class DiskQueueProducer {
   }
 
   pushRawRecords(records: readonly RawRecord[]): number {
-    requireArray('pushRawRecords', 'records', records);
-    return this.#send(
-      records.map((r, i) => {
-        if (r === null || typeof r !== 'object')
-          throw new InvalidEventError(`records[${i}]`, `must be an object with data, got ${quote(r)}`, {
-            argumentOf: 'pushRawRecords',
-          });
-        return prepareRaw(r.data, r.key, this.#maxRecordBytes, r.id, r.source);
-      }),
-    );
+    return this.#send(rawRecordsOf(records, this.#maxRecordBytes));
   }
 
   pushLines(batch: LineBatch): number {
@@ -223,6 +214,18 @@ export class DiskQueueProducer {
       Atomics.wait(words, C_STATE, 0, 1);
     }
   }
+}
+
+/** Raw records (pushRawRecords) prepared, each checked to be an object first. */
+export function rawRecordsOf(records: readonly RawRecord[], maxRecordBytes: number): PreparedRecord[] {
+  requireArray('pushRawRecords', 'records', records);
+  return records.map((r, i) => {
+    if (r === null || typeof r !== 'object')
+      throw new InvalidEventError(`records[${i}]`, `must be an object with data, got ${quote(r)}`, {
+        argumentOf: 'pushRawRecords',
+      });
+    return prepareRaw(r.data, r.key, maxRecordBytes, r.id, r.source);
+  });
 }
 
 /** A LineBatch's lines as prepared raw records, each with the id and source the batch gives it. */

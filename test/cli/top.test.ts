@@ -13,6 +13,7 @@ import { renderFrame } from '../../src/cli/top-frame.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
+import type { QueueOptions } from '../../src/queue/queue-options.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -57,86 +58,77 @@ afterEach(async () => {
   dir = undefined;
 });
 
+/**
+ * `sluice top --once` against a pipeline (SQLite sink, one worker, `queue` as given) served on a
+ * free port while events flow into it.
+ */
+async function topWhileEventsFlow(queueIn?: (dir: string) => QueueOptions): Promise<Run> {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-top-'));
+  const p = await createPipeline({
+    ...(queueIn ? { queue: queueIn(dir) } : {}),
+    workers: { min: 1, max: 1 },
+    sink: { type: 'sqlite', path: join(dir, 'out.db') },
+    deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+  });
+  pipeline = p;
+  server = await createMetricsServer(p, { port: 0 });
+  let pushing = true;
+  const traffic = (async () => {
+    let n = 0;
+    while (pushing) {
+      await p.pushMany(Array.from({ length: 200 }, () => ({ id: `t-${n++}`, payload: { n } })));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  try {
+    return await sluice('top', '--url', server.url, '--once', '--interval', '300');
+  } finally {
+    pushing = false;
+    await traffic;
+  }
+}
+
 describe('sluice top', () => {
   it('prints one frame of live figures with --once while events flow', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sluice-top-'));
-    const p = await createPipeline({
-      workers: { min: 1, max: 1 },
-      sink: { type: 'sqlite', path: join(dir, 'out.db') },
-      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
-    });
-    pipeline = p;
-    server = await createMetricsServer(p, { port: 0 });
-    let pushing = true;
-    const traffic = (async () => {
-      let n = 0;
-      while (pushing) {
-        await p.pushMany(Array.from({ length: 200 }, () => ({ id: `t-${n++}`, payload: { n } })));
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
-    try {
-      const run = await sluice('top', '--url', server.url, '--once', '--interval', '300');
-      expect(run.stderr).toBe('');
-      expect(run.code).toBe(0);
-      const inRate = Number(/in {2}([\d,]+) events\/s/.exec(run.stdout)?.[1]?.replaceAll(',', ''));
-      const outRate = Number(/out {2}([\d,]+) events\/s/.exec(run.stdout)?.[1]?.replaceAll(',', ''));
-      expect(inRate).toBeGreaterThan(0);
-      expect(outRate).toBeGreaterThan(0);
-      expect(run.stdout).toMatch(/written {2}[1-9][\d,]*/);
-      expect(run.stdout).toMatch(/p50 {2}[\d.,]+ ms/);
-      expect(run.stdout).toMatch(/p99 {2}[\d.,]+ ms/);
-      expect(run.stdout).toMatch(/RING {8}\[[#-]+\] [\d.]+ % full {3}[\d.]+ \w*B of 16\.0 MiB/);
-      expect(run.stdout).toMatch(/depth {2}[\d,]+ events/);
-      expect(run.stdout).toMatch(/blocked {2}[\d.]+ s/);
-      expect(run.stdout).toContain('1 worker thread');
-      expect(run.stdout).toMatch(/dead letters {2}0 /);
-      expect(run.stdout).toContain('live · ready');
-      // The queue is in memory alone: no disk figures.
-      expect(run.stdout).not.toMatch(/^DISK/m);
-      // One frame, no cursor movement: safe to pipe.
-      expect(run.stdout).not.toContain('\x1b[');
-    } finally {
-      pushing = false;
-      await traffic;
-    }
+    const run = await topWhileEventsFlow();
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const inRate = Number(/in {2}([\d,]+) events\/s/.exec(run.stdout)?.[1]?.replaceAll(',', ''));
+    const outRate = Number(/out {2}([\d,]+) events\/s/.exec(run.stdout)?.[1]?.replaceAll(',', ''));
+    expect(inRate).toBeGreaterThan(0);
+    expect(outRate).toBeGreaterThan(0);
+    expect(run.stdout).toMatch(/written {2}[1-9][\d,]*/);
+    expect(run.stdout).toMatch(/p50 {2}[\d.,]+ ms/);
+    expect(run.stdout).toMatch(/p99 {2}[\d.,]+ ms/);
+    expect(run.stdout).toMatch(/RING {8}\[[#-]+\] [\d.]+ % full {3}[\d.]+ \w*B of 16\.0 MiB/);
+    expect(run.stdout).toMatch(/depth {2}[\d,]+ events/);
+    expect(run.stdout).toMatch(/blocked {2}[\d.]+ s/);
+    expect(run.stdout).toContain('1 worker thread');
+    expect(run.stdout).toMatch(/dead letters {2}0 /);
+    expect(run.stdout).toContain('live · ready');
+    // The queue is in memory alone: no disk figures.
+    expect(run.stdout).not.toMatch(/^DISK/m);
+    // One frame, no cursor movement: safe to pipe.
+    expect(run.stdout).not.toContain('\x1b[');
   });
 
   it('prints the DISK lines with --once for a pipeline on a disk queue', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sluice-top-'));
-    const p = await createPipeline({
-      queue: { durability: 'disk', path: join(dir, 'q'), maxDiskBytes: 8 * 1024 * 1024 },
-      workers: { min: 1, max: 1 },
-      sink: { type: 'sqlite', path: join(dir, 'out.db') },
-      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
-    });
-    pipeline = p;
-    server = await createMetricsServer(p, { port: 0 });
-    let pushing = true;
-    const traffic = (async () => {
-      let n = 0;
-      while (pushing) {
-        await p.pushMany(Array.from({ length: 200 }, () => ({ id: `t-${n++}`, payload: { n } })));
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
-    try {
-      const run = await sluice('top', '--url', server.url, '--once', '--interval', '300');
-      expect(run.stderr).toBe('');
-      expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(
-        /^DISK {8}\[[#-]+\] [\d.]+ % of max {3}backlog {2}[\d,]+ events, [\d.]+ \w*B of 8\.0 MiB$/m,
+    const run = await topWhileEventsFlow((dir) => ({
+      durability: 'disk',
+      path: join(dir, 'q'),
+      maxDiskBytes: 8 * 1024 * 1024,
+    }));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /^DISK {8}\[[#-]+\] [\d.]+ % of max {3}backlog {2}[\d,]+ events, [\d.]+ \w*B of 8\.0 MiB$/m,
+    );
+    const fsyncs =
+      /^ {12}log {2}[\d.]+ \w*B, [\d,]+ events +fsync group {2}([\d.,]+)\/s, [\d.]+ ms each.* {3}replayed at start {2}0$/m.exec(
+        run.stdout,
       );
-      const fsyncs =
-        /^ {12}log {2}[\d.]+ \w*B, [\d,]+ events +fsync group {2}([\d.,]+)\/s, [\d.]+ ms each.* {3}replayed at start {2}0$/m.exec(
-          run.stdout,
-        );
-      // Every push waits for its fsync (group): events flowing mean fsyncs in the interval.
-      expect(Number(fsyncs?.[1]?.replaceAll(',', ''))).toBeGreaterThan(0);
-    } finally {
-      pushing = false;
-      await traffic;
-    }
+    // Every push waits for its fsync (group): events flowing mean fsyncs in the interval.
+    expect(Number(fsyncs?.[1]?.replaceAll(',', ''))).toBeGreaterThan(0);
   });
 
   it('derives rates from two snapshots and draws ring fill as a text bar', () => {

@@ -26,6 +26,20 @@ const ARTIFACTS = join(tmpdir(), 'sluice-test-artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'dashboard.png');
 
 /** The built server: run from src/, it would look for the page (and uPlot) in src/. */
+/** Headless Debian Chromium and a page on it, its console errors and page errors collected. */
+async function openPage(consoleErrors: string[]): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+  return { browser, page };
+}
+
 async function builtServer(): Promise<typeof MetricsServerModule> {
   return import(new URL('../../dist/src/metrics/metrics-server.js', import.meta.url).href);
 }
@@ -88,15 +102,7 @@ describe.runIf(hasChromium)('the live dashboard', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    ({ browser, page } = await openPage(consoleErrors));
     page.on('request', (request) => {
       if (new URL(request.url()).hostname !== '127.0.0.1') foreignRequests.push(request.url());
     });
@@ -311,15 +317,7 @@ describe.runIf(hasChromium)('the live dashboard of a pipeline on a disk queue', 
     await first.close({ timeoutMs: 200 }).catch(() => undefined);
     pipeline = await createPipeline(options);
     server = await createMetricsServer(pipeline, { port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    ({ browser, page } = await openPage(consoleErrors));
     await page.goto(server.url);
   });
 
