@@ -2,10 +2,16 @@ import type { SluiceEvent } from '../codec/event.js';
 import type { HistogramSnapshot } from '../cumulative-histogram.js';
 import { ClosedError, QueueFullError } from '../errors.js';
 import { DiskLog, type DiskLogStats } from '../queue/disk-log.js';
-import { DiskProducerPort, linesOf, rawRecordsOf, requireArray } from '../queue/disk-producer.js';
+import { DiskProducerPort, linesOf } from '../queue/disk-producer.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { STAT_DROPPED_NEWEST, STAT_REJECTED } from '../queue/layout.js';
-import { AsyncQueueProducer, type RawRecord } from '../queue/producer.js';
+import {
+  AsyncQueueProducer,
+  preparedEvents,
+  preparedLines,
+  preparedRawRecords,
+  type RawRecord,
+} from '../queue/producer.js';
 import type { ResolvedQueueOptions } from '../queue/queue-options.js';
 import {
   encodeFrames,
@@ -160,8 +166,7 @@ export class DurableIntake {
   }
 
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
-    requireArray('pushMany', 'events', events);
-    return this.#accept(events.map((e) => prepareEvent(e, this.#options.maxRecordBytes)));
+    return this.#accept(preparedEvents(events, this.#options.maxRecordBytes));
   }
 
   async pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
@@ -169,12 +174,11 @@ export class DurableIntake {
   }
 
   async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
-    requireArray('pushRawMany', 'lines', lines);
-    return this.#accept(lines.map((line) => prepareRaw(line, key, this.#options.maxRecordBytes)));
+    return this.#accept(preparedLines(lines, key, this.#options.maxRecordBytes));
   }
 
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
-    return this.#accept(rawRecordsOf(records, this.#options.maxRecordBytes));
+    return this.#accept(preparedRawRecords(records, this.#options.maxRecordBytes));
   }
 
   async pushLines(batch: LineBatch): Promise<number> {
@@ -216,7 +220,8 @@ export class DurableIntake {
     this.#wake();
     this.#ack();
     this.#log.close();
-    this.producers.close();
+    // After the log's last sync has settled every append: their threads hear "accepted".
+    void this.producers.close();
   }
 
   #accept(records: PreparedRecord[]): Promise<number> {
@@ -356,7 +361,7 @@ export class DurableIntake {
       this.#dropHot();
       return { frames: chunk.frames, from: seq - chunk.firstSeq, to: count };
     }
-    const read = asImages(this.#log.read(seq, FEED_BYTES));
+    const read = asImages(this.#log.read(seq, FEED_BYTES), seq);
     return { frames: read, from: 0, to: read.starts.length };
   }
 
@@ -376,10 +381,13 @@ export class DurableIntake {
 }
 
 /**
- * Records read back from the log, as framed images. A log written before records were kept as
- * images holds JSON forms instead: those are converted (every record of the read, framed anew).
+ * Records read back from the log (the first is record `firstSeq`), as framed images. A log written
+ * before records were kept as images holds JSON forms instead: those are converted. A record that
+ * is neither — it passed its checksum, so something wrote it so — is not dropped and does not stop
+ * the feeder: it goes on as a raw line of its own bytes, with the id `disk-queue-unreadable-<seq>`,
+ * which a worker dead-letters with the reason its parse gives (or writes, if the bytes are an event).
  */
-function asImages(read: FramedImages): FramedImages {
+function asImages(read: FramedImages, firstSeq: number): FramedImages {
   // The log gives where each record's data lies, after its 8-byte frame header; an image starts
   // with that header.
   const { bytes } = read;
@@ -395,18 +403,28 @@ function asImages(read: FramedImages): FramedImages {
     // An image is its own frame (header and checksum as read).
     if (isImage(bytes, start, size)) return bytes.subarray(start, start + size);
     const record = bytes.subarray(start + FRAME_HEADER_BYTES, start + size);
-    let prepared: PreparedRecord;
-    if (record[0] === LEGACY_EVENT)
-      prepared = prepareEvent(JSON.parse(record.subarray(1).toString('utf8')) as SluiceEvent, max);
-    else if (record[0] === LEGACY_RAW) {
-      const end = record.indexOf(0x0a, 1);
-      const header = JSON.parse(record.subarray(1, end).toString('utf8')) as Omit<RawRecord, 'data'>;
-      prepared = prepareRaw(record.subarray(end + 1), header.key, max, header.id, header.source);
-    } else
-      throw new Error(
-        `a record in the disk queue is neither a record image nor a known older form (${record.length} bytes)`,
-      );
+    const seq = firstSeq + i;
+    const prepared =
+      olderForm(record, max) ??
+      prepareRaw(record, undefined, max, `disk-queue-unreadable-${seq}`, `disk-queue:${seq}`);
     return encodeFrames([prepared]).bytes;
   });
   return framesOf(Buffer.concat(frames))!;
+}
+
+/** A record as the log held it before images: `e` and an event's JSON, or `r`, a header line and the raw bytes. */
+function olderForm(record: Buffer, max: number): PreparedRecord | undefined {
+  try {
+    if (record[0] === LEGACY_EVENT)
+      return prepareEvent(JSON.parse(record.subarray(1).toString('utf8')) as SluiceEvent, max);
+    if (record[0] === LEGACY_RAW) {
+      const end = record.indexOf(0x0a, 1);
+      if (end < 0) return undefined;
+      const header = JSON.parse(record.subarray(1, end).toString('utf8')) as Omit<RawRecord, 'data'>;
+      return prepareRaw(record.subarray(end + 1), header.key, max, header.id, header.source);
+    }
+  } catch {
+    // Not the older form after all.
+  }
+  return undefined;
 }

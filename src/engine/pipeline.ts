@@ -521,6 +521,14 @@ export class Pipeline implements SourceTarget {
       this.#logger.error({ pendingEvents: pending, timeoutMs }, 'pipeline close timed out');
       throw new ShutdownTimeoutError(pending, timeoutMs!);
     }
+    // Drained, yet records left in the log: only when reading it back failed (logged then). They
+    // are not lost — the next start replays them — but this run did not write them: say so.
+    const leftOnDisk = intake?.stats().backlogRecords ?? 0;
+    if (leftOnDisk > 0)
+      this.#logger.error(
+        { events: leftOnDisk, path: this.options.queue.path },
+        'disk queue: accepted events left in the log, not written; a start on the same path replays them',
+      );
     const summary = { ...this.stats(), uptimeSeconds: (performance.now() - this.#created) / 1000 };
     this.#logger.info(
       {

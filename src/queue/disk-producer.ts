@@ -1,7 +1,13 @@
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { SluiceEvent } from '../codec/event.js';
-import { ClosedError, DiskQueueFailedError, InvalidEventError, QueueFullError, quote } from '../errors.js';
-import type { RawRecord } from './producer.js';
+import { ClosedError, DiskQueueFailedError, QueueFullError } from '../errors.js';
+import {
+  checkLineBatch,
+  preparedEvents,
+  preparedLines,
+  preparedRawRecords,
+  type RawRecord,
+} from './producer.js';
 import type { ResolvedQueueOptions } from './queue-options.js';
 import {
   encodeFrames,
@@ -64,6 +70,8 @@ export class DiskProducerPort {
   readonly handle: DiskProducerHandle;
   readonly #channel: BroadcastChannel;
   readonly #words: Int32Array;
+  /** Requests taken and not yet answered. */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(accept: (frames: FramedImages) => Promise<number>) {
     const name = `sluice-disk-producers-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -84,18 +92,25 @@ export class DiskProducerPort {
       } catch (error) {
         settled = Promise.reject(error);
       }
-      settled.then(
+      const answered = settled.then(
         (accepted) => this.#answer(slot, request, accepted, 0),
         (error: unknown) =>
           error instanceof QueueFullError
             ? this.#answer(slot, request, RESULT_FULL, error.waitedMs)
             : this.#answer(slot, request, error instanceof ClosedError ? RESULT_CLOSED : RESULT_FAILED, 0),
       );
+      this.#inFlight.add(answered);
+      void answered.finally(() => this.#inFlight.delete(answered));
     };
   }
 
-  /** Refuses every later request, and wakes every thread waiting for an answer (they fail as closed). */
-  close(): void {
+  /**
+   * Once every request taken is answered — an append that became durable as the log closed is
+   * answered as accepted, not as closed — refuses every later request and wakes every thread still
+   * waiting (they fail as closed: their requests were never taken).
+   */
+  async close(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     // The state is stored before the wake-ups: a producer that wakes, or checks before posting,
     // reads it closed (seq-cst store, then notify; the producer loads it after waking).
     Atomics.store(this.#words, C_STATE, STATE_CLOSED);
@@ -138,8 +153,7 @@ export class DiskQueueProducer {
   }
 
   pushMany(events: readonly SluiceEvent[]): number {
-    requireArray('pushMany', 'events', events);
-    return this.#send(events.map((e) => prepareEvent(e, this.#maxRecordBytes)));
+    return this.#send(preparedEvents(events, this.#maxRecordBytes));
   }
 
   pushRaw(bytes: Uint8Array | string, key?: string): boolean {
@@ -147,12 +161,11 @@ export class DiskQueueProducer {
   }
 
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
-    requireArray('pushRawMany', 'lines', lines);
-    return this.#send(lines.map((line) => prepareRaw(line, key, this.#maxRecordBytes)));
+    return this.#send(preparedLines(lines, key, this.#maxRecordBytes));
   }
 
   pushRawRecords(records: readonly RawRecord[]): number {
-    return this.#send(rawRecordsOf(records, this.#maxRecordBytes));
+    return this.#send(preparedRawRecords(records, this.#maxRecordBytes));
   }
 
   pushLines(batch: LineBatch): number {
@@ -216,24 +229,9 @@ export class DiskQueueProducer {
   }
 }
 
-/** Raw records (pushRawRecords) prepared, each checked to be an object first. */
-export function rawRecordsOf(records: readonly RawRecord[], maxRecordBytes: number): PreparedRecord[] {
-  requireArray('pushRawRecords', 'records', records);
-  return records.map((r, i) => {
-    if (r === null || typeof r !== 'object')
-      throw new InvalidEventError(`records[${i}]`, `must be an object with data, got ${quote(r)}`, {
-        argumentOf: 'pushRawRecords',
-      });
-    return prepareRaw(r.data, r.key, maxRecordBytes, r.id, r.source);
-  });
-}
-
 /** A LineBatch's lines as prepared raw records, each with the id and source the batch gives it. */
 export function linesOf(batch: LineBatch, maxRecordBytes: number): PreparedRecord[] {
-  if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array))
-    throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${quote(batch)}`, {
-      argumentOf: 'pushLines',
-    });
+  checkLineBatch(batch);
   return batch.starts.map((start, i) =>
     prepareRaw(
       batch.bytes.subarray(start, batch.ends[i]),
@@ -243,13 +241,4 @@ export function linesOf(batch: LineBatch, maxRecordBytes: number): PreparedRecor
       batch.sourcePrefix !== undefined ? `${batch.sourcePrefix}${batch.sourceNumbers![i]}` : undefined,
     ),
   );
-}
-
-export function requireArray(
-  method: string,
-  argument: string,
-  value: unknown,
-): asserts value is readonly unknown[] {
-  if (!Array.isArray(value))
-    throw new InvalidEventError(argument, `must be an array, got ${quote(value)}`, { argumentOf: method });
 }

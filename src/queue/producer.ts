@@ -46,6 +46,49 @@ function requireArray(method: string, argument: string, value: unknown): asserts
   }
 }
 
+// The checks and preparation behind each push method, shared by every producer (the disk queue's
+// too): every argument is checked before anything is written.
+
+/** pushMany's events, prepared. */
+export function preparedEvents(events: readonly SluiceEvent[], maxRecordBytes: number): PreparedRecord[] {
+  requireArray('pushMany', 'events', events);
+  return events.map((event) => prepareEvent(event, maxRecordBytes));
+}
+
+/** pushRawMany's lines, prepared. */
+export function preparedLines(
+  lines: readonly (Uint8Array | string)[],
+  key: string | undefined,
+  maxRecordBytes: number,
+): PreparedRecord[] {
+  requireArray('pushRawMany', 'lines', lines);
+  return lines.map((line) => prepareRaw(line, key, maxRecordBytes));
+}
+
+/** pushRawRecords' records, prepared, each checked to be an object first. */
+export function preparedRawRecords(records: readonly RawRecord[], maxRecordBytes: number): PreparedRecord[] {
+  requireArray('pushRawRecords', 'records', records);
+  return records.map((r, i) => {
+    if (r === null || typeof r !== 'object') {
+      throw new InvalidEventError(
+        `records[${i}]`,
+        `must be an object with data (a Uint8Array or string), got ${shown(r)}`,
+        { argumentOf: 'pushRawRecords' },
+      );
+    }
+    return prepareRaw(r.data, r.key, maxRecordBytes, r.id, r.source);
+  });
+}
+
+/** Refuses a pushLines argument that is not a LineBatch. */
+export function checkLineBatch(batch: LineBatch): void {
+  if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array)) {
+    throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${shown(batch)}`, {
+      argumentOf: 'pushLines',
+    });
+  }
+}
+
 /** A write into a ring: yields each wait a full ring needs, returns how many records were accepted. */
 type WriteSteps = Generator<WaitStep, number, WaitResult>;
 
@@ -184,8 +227,7 @@ class ProducerCore {
   }
 
   pushMany(events: readonly SluiceEvent[]): WriteSteps {
-    requireArray('pushMany', 'events', events);
-    return this.writeRuns(this.byRing(events.map((event) => prepareEvent(event, this.maxRecordBytes))));
+    return this.writeRuns(this.byRing(preparedEvents(events, this.maxRecordBytes)));
   }
 
   pushRaw(bytes: Uint8Array | string, key: string | undefined): WriteSteps {
@@ -194,24 +236,11 @@ class ProducerCore {
   }
 
   pushRawMany(lines: readonly (Uint8Array | string)[], key: string | undefined): WriteSteps {
-    requireArray('pushRawMany', 'lines', lines);
-    const records = lines.map((line) => prepareRaw(line, key, this.maxRecordBytes));
-    return this.writeRun(this.ringFor(key), new PreparedRun(records));
+    return this.writeRun(this.ringFor(key), new PreparedRun(preparedLines(lines, key, this.maxRecordBytes)));
   }
 
   pushRawRecords(records: readonly RawRecord[]): WriteSteps {
-    requireArray('pushRawRecords', 'records', records);
-    const prepared = records.map((r, i) => {
-      if (r === null || typeof r !== 'object') {
-        throw new InvalidEventError(
-          `records[${i}]`,
-          `must be an object with data (a Uint8Array or string), got ${shown(r)}`,
-          { argumentOf: 'pushRawRecords' },
-        );
-      }
-      return prepareRaw(r.data, r.key, this.maxRecordBytes, r.id, r.source);
-    });
-    return this.writeRuns(this.byRing(prepared));
+    return this.writeRuns(this.byRing(preparedRawRecords(records, this.maxRecordBytes)));
   }
 
   /** Framed images `from`…`to`, checked when they were encoded; key-less (one partition, see DurableIntake). */
@@ -220,11 +249,7 @@ class ProducerCore {
   }
 
   pushLines(batch: LineBatch): WriteSteps {
-    if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array)) {
-      throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${shown(batch)}`, {
-        argumentOf: 'pushLines',
-      });
-    }
+    checkLineBatch(batch);
     return this.writeRun(this.ringFor(batch.key), new LineRun(batch, this.maxRecordBytes));
   }
 }

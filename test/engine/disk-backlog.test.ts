@@ -3,7 +3,7 @@
  * in the log) while the ring stays full, up to `maxDiskBytes`; past it the full policy applies.
  * When the sink returns — or in the next process — everything accepted is written once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -26,7 +26,7 @@ afterEach(async () => {
 
 const RING = 64 * 1024;
 
-function setup(policy: FullPolicy = 'block', maxDiskBytes?: number) {
+function setup(policy: FullPolicy = 'block', maxDiskBytes?: number, capacityBytes = RING) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-disk-backlog-'));
   dirs.push(dir);
   const db = join(dir, 'sink.db');
@@ -39,7 +39,7 @@ function setup(policy: FullPolicy = 'block', maxDiskBytes?: number) {
     queue: {
       durability: 'disk' as const,
       path: join(dir, 'q'),
-      capacityBytes: RING,
+      capacityBytes,
       policy,
       ...(maxDiskBytes === undefined ? {} : { maxDiskBytes }),
     },
@@ -151,6 +151,31 @@ describe('disk queue: a backlog beyond the ring', () => {
     expect(first.stats().disk!.replayed).toBe(2);
     expect(ids()).toEqual(['old-event', 'old-raw', 'new-event']);
     await first.close();
+  }, 60_000);
+
+  it('a record in the log that is neither an image nor the older form is dead-lettered with its bytes; the ones around it are written, and pushes go on', async () => {
+    const { dir, options, ids } = setup();
+    const log = DiskLog.open(join(dir, 'q'));
+    const before = Buffer.from(`e${JSON.stringify({ id: 'before', payload: {} })}`);
+    // Whole and checksummed, yet nobody's record: garbage, NUL, a byte that is not UTF-8; and an
+    // older-form record whose JSON is cut.
+    const garbage = Buffer.from([0x78, 0x00, 0xff, 0x7b, 0x22]);
+    const cut = Buffer.from('e{"id":"cut","payl');
+    const after = Buffer.from(`e${JSON.stringify({ id: 'after', payload: {} })}`);
+    await log.append([before, garbage, cut, after]);
+    log.close();
+    const p = await start(options(createControl()));
+    await p.drained();
+    await p.push({ id: 'new-event', payload: {} });
+    await p.drained();
+    expect(ids()).toEqual(['before', 'after', 'new-event']);
+    const letters = readFileSync(join(dir, 'dead.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; payload: { reason: string; event: { raw?: string } } });
+    expect(letters.map((l) => l.id)).toEqual(['disk-queue-unreadable-2', 'disk-queue-unreadable-3']);
+    expect(letters[1]!.payload.event.raw).toBe('e{"id":"cut","payl');
+    await p.close();
   }, 60_000);
 
   it("liveStats() carries the log's figures: its backlog against maxDiskBytes, fsyncs, and what was replayed at start", async () => {
@@ -282,6 +307,52 @@ describe('disk queue: a backlog beyond the ring', () => {
     Atomics.store(new Int32Array(control), FAILING, 0);
     await p.drained();
     expect(ids().length).toBe(accepted);
+    await p.close();
+  }, 60_000);
+
+  it('hostile events from a producer thread go through the log and the backlog exactly: NUL, a lone surrogate, integers beyond 2^53, 1e-400, 20 000 nested arrays dead-lettered, a refused push taking no place', async () => {
+    // A 256 KiB ring: records up to 64 KiB, the deep line's 40 KB among them.
+    const { dir, options } = setup('block', undefined, 256 * 1024);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const p = await start(options(control));
+    const sent = await new Promise<{ refused?: string }>((resolve, reject) => {
+      const worker = new Worker(fixtureUrl('disk-hostile-producer'), {
+        workerData: { handle: p.producerHandle },
+      });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(sent.refused).toBe('SLUICE_INVALID_EVENT');
+    // The sink was down all along: everything waited in the log.
+    expect(p.stats().disk!.records).toBe(5);
+    Atomics.store(new Int32Array(control), FAILING, 0);
+    await p.drained();
+    const rows = new Map(
+      (
+        new Database(join(dir, 'sink.db'), { readonly: true })
+          .prepare('SELECT id, payload FROM rows')
+          .all() as {
+          id: string;
+          payload: string;
+        }[]
+      ).map((r) => [r.id, r.payload]),
+    );
+    expect([...rows.keys()].sort()).toEqual(['t-big', 't-nul', 't-nul-raw', 't-surrogate']);
+    expect(rows.get('t-big')).toBe(
+      '{"id":"t-big","n":12345678901234567890123,"d":19.990000000000000001,"t":1e-400}',
+    );
+    expect(JSON.parse(rows.get('t-nul')!)).toEqual({ s: 'a\u0000b' });
+    expect(JSON.parse(rows.get('t-surrogate')!)).toEqual({ s: 'x\uD800y' });
+    const letters = readFileSync(join(dir, 'dead.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; payload: { reason: string; event: { raw: string } } });
+    // Too deep to read its own id: dead-lettered under the id it got at the push, its line kept whole.
+    expect(letters.map((l) => l.payload.reason)).toEqual(['too-deep']);
+    expect(letters[0]!.payload.event.raw).toBe(
+      `{"id":"t-deep","a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+    );
     await p.close();
   }, 60_000);
 
