@@ -59,38 +59,35 @@ function throughRing(each: (at: number) => void): void {
   consumer.release(range.end, range.records);
 }
 
+/** As the worker decodes (WorkerRuntime): the record's view, and the fields read from its payload. */
+function fieldsAt(at: number) {
+  const view = readRecord(ring, at);
+  const start = view.payloadOffset;
+  const fields = decodeFields(
+    scanner,
+    ring.bytes,
+    start,
+    start + view.payloadLength,
+    view,
+    DEFAULT_MAX_DEPTH,
+  );
+  return { view, fields };
+}
+
 const PATHS = {
   seedPort: () => {
     for (const event of events()) written += JSON.stringify(addField(event as DecodedEvent).payload).length;
   },
-  // As the worker decodes (WorkerRuntime): the fields from the record, its payload's text, parsed.
+  // The fields from the record, its payload's text, parsed.
   engine: () =>
     throughRing((at) => {
-      const view = readRecord(ring, at);
-      const start = view.payloadOffset;
-      const fields = decodeFields(
-        scanner,
-        ring.bytes,
-        start,
-        start + view.payloadLength,
-        view,
-        DEFAULT_MAX_DEPTH,
-      );
+      const { view, fields } = fieldsAt(at);
       const event: DecodedEvent = { ...fields, payload: JSON.parse(payloadText(ring, view)) as unknown };
       written += JSON.stringify(addField(event).payload).length;
     }),
   spliced: () =>
     throughRing((at) => {
-      const view = readRecord(ring, at);
-      const start = view.payloadOffset;
-      const fields = decodeFields(
-        scanner,
-        ring.bytes,
-        start,
-        start + view.payloadLength,
-        view,
-        DEFAULT_MAX_DEPTH,
-      );
+      const { view, fields } = fieldsAt(at);
       const text = payloadText(ring, view);
       written += fields.id.length + `${text.slice(0, -1)},"ingestedBy":"sluice"}`.length;
     }),
