@@ -3,7 +3,7 @@
  * in the log) while the ring stays full, up to `maxDiskBytes`; past it the full policy applies.
  * When the sink returns — or in the next process — everything accepted is written once.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -15,7 +15,7 @@ import { DiskLog } from '../../src/queue/disk-log.js';
 import type { FullPolicy } from '../../src/queue/queue-options.js';
 import { createControl, FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
 import { createRecordingTable } from '../fixtures/engine/recording-table.js';
-import { fixtureUrl } from '../helpers/engine.js';
+import { fixtureUrl, readDeadLetters, waitForWord, watch } from '../helpers/engine.js';
 
 const dirs: string[] = [];
 const pipelines: Pipeline[] = [];
@@ -72,7 +72,7 @@ const group = (from: number, n: number): SluiceEvent[] =>
 async function sinkFailures(control: SharedArrayBuffer, n: number): Promise<void> {
   const words = new Int32Array(control);
   const target = Atomics.load(words, WRITES_FAILED) + n;
-  while (Atomics.load(words, WRITES_FAILED) < target) await new Promise((r) => setTimeout(r, 5));
+  await waitForWord(words, WRITES_FAILED, (failed) => failed >= target, `${n} more failed writes`);
 }
 
 describe('disk queue: a backlog beyond the ring', () => {
@@ -169,12 +169,9 @@ describe('disk queue: a backlog beyond the ring', () => {
     await p.push({ id: 'new-event', payload: {} });
     await p.drained();
     expect(ids()).toEqual(['before', 'after', 'new-event']);
-    const letters = readFileSync(join(dir, 'dead.ndjson'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; payload: { reason: string; event: { raw?: string } } });
+    const letters = readDeadLetters(join(dir, 'dead.ndjson'));
     expect(letters.map((l) => l.id)).toEqual(['disk-queue-unreadable-2', 'disk-queue-unreadable-3']);
-    expect(letters[1]!.payload.event.raw).toBe('e{"id":"cut","payl');
+    expect(letters[1]!.letter.event.raw).toBe('e{"id":"cut","payl');
     await p.close();
   }, 60_000);
 
@@ -266,16 +263,13 @@ describe('disk queue: a backlog beyond the ring', () => {
       await p.pushMany(group(i, 100));
       i += 100;
     }
-    let resolved = false;
-    const waiting = p.pushMany(group(i, 2_000)).then((n) => {
-      resolved = true;
-      return n;
-    });
+    const waiting = p.pushMany(group(i, 2_000));
+    const watched = watch(waiting);
     // A later push queues behind it: call order is kept.
     const later = p.push({ id: 'last', payload: {} });
     // The sink fails 20 more writes meanwhile: the push is still waiting for room.
     await sinkFailures(control, 20);
-    expect(resolved).toBe(false);
+    expect(watched.settled).toBe(false);
     Atomics.store(new Int32Array(control), FAILING, 0);
     expect(await waiting).toBe(2_000);
     expect(await later).toBe(true);
@@ -344,13 +338,10 @@ describe('disk queue: a backlog beyond the ring', () => {
     );
     expect(JSON.parse(rows.get('t-nul')!)).toEqual({ s: 'a\u0000b' });
     expect(JSON.parse(rows.get('t-surrogate')!)).toEqual({ s: 'x\uD800y' });
-    const letters = readFileSync(join(dir, 'dead.ndjson'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; payload: { reason: string; event: { raw: string } } });
+    const letters = readDeadLetters(join(dir, 'dead.ndjson'));
     // Too deep to read its own id: dead-lettered under the id it got at the push, its line kept whole.
-    expect(letters.map((l) => l.payload.reason)).toEqual(['too-deep']);
-    expect(letters[0]!.payload.event.raw).toBe(
+    expect(letters.map((l) => l.letter.reason)).toEqual(['too-deep']);
+    expect(letters[0]!.letter.event.raw).toBe(
       `{"id":"t-deep","a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
     );
     await p.close();
