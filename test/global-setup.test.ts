@@ -44,4 +44,23 @@ describe('the build check run before the suites', () => {
       'test/fixtures/engine/test-sink.ts has not been built',
     ]);
   });
+
+  it("names the `sluice` command's bundle when a source changed after it was made, or it is missing", () => {
+    root = mkdtempSync(join(tmpdir(), 'sluice-build-check-'));
+    file('src/cli/bundle-cli.ts', 60);
+    file('dist/src/cli/bundle-cli.js', 50);
+    file('src/engine/pipeline.ts', 60);
+    file('dist/src/engine/pipeline.js', 50);
+    expect(staleBuilds(root)).toEqual([
+      "dist/src/cli/sluice.js (the `sluice` command's bundle) has not been built",
+    ]);
+    file('dist/src/cli/sluice.js', 40);
+    expect(staleBuilds(root)).toEqual([]);
+    // Compiled again after a change, not bundled: the bundle still holds the old code.
+    file('src/engine/pipeline.ts', 30);
+    file('src/queue/ring.ts', 20);
+    file('dist/src/engine/pipeline.js', 10);
+    file('dist/src/queue/ring.js', 10);
+    expect(staleBuilds(root)).toEqual(['src/queue/ring.ts changed after dist/src/cli/sluice.js was built']);
+  });
 });

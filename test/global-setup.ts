@@ -12,6 +12,9 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** What tsconfig.build.json compiles into dist/, and the dashboard files the build copies there. */
 const COMPILED = ['src', 'workers', 'bench', 'test/fixtures'];
 const TYPESCRIPT = /\.(c|m)?ts$/;
+/** The build step that bundles the `sluice` command, and the bundle's entry. */
+const BUNDLER = join('src', 'cli', 'bundle-cli.ts');
+const BUNDLE = join('dist', 'src', 'cli', 'sluice.js');
 
 function* files(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -48,7 +51,27 @@ export function staleBuilds(root = ROOT): string[] {
         stale.push(`${relative(root, source)} changed after ${relative(root, built)} was built`);
     }
   }
+  const bundle = staleBundle(root);
+  if (bundle !== undefined) stale.push(bundle);
   return stale;
+}
+
+/**
+ * The `sluice` command is bundled from dist/src/ after the compile (src/cli/bundle-cli.ts): it is
+ * stale when any source under src/ changed after it was made — one line, naming the newest.
+ */
+function staleBundle(root: string): string | undefined {
+  if (!existsSync(join(root, BUNDLER))) return undefined;
+  const bundle = join(root, BUNDLE);
+  if (!existsSync(bundle)) return `${BUNDLE} (the \`sluice\` command's bundle) has not been built`;
+  const builtAt = statSync(bundle).mtimeMs;
+  let newest: { path: string; at: number } | undefined;
+  for (const source of files(join(root, 'src'))) {
+    if (!TYPESCRIPT.test(source) || source.endsWith('.d.ts')) continue;
+    const at = statSync(source).mtimeMs;
+    if (at > builtAt && (newest === undefined || at > newest.at)) newest = { path: source, at };
+  }
+  return newest && `${relative(root, newest.path)} changed after ${BUNDLE} was built`;
 }
 
 export default function checkBuild(): void {

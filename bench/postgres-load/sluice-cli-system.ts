@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { LoadSystem } from './load-system.js';
 import { runSingleChild } from './single-child.js';
 
-export const SLUICE_CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+/** The built `sluice` command, as `bin` names it (the bundle: src/cli/bundle-cli.ts). */
+export const SLUICE_CLI = new URL('../../src/cli/sluice.js', import.meta.url).pathname;
 
 const SUMMARY = /sluice run: (\d+) written, (\d+) dead-lettered/;
 
@@ -16,6 +17,20 @@ export const sluiceCli: LoadSystem = sluiceCliWith(
   'sluice',
   '`sluice run`: ndjson source → postgres sink, every other option default',
   undefined,
+);
+
+/** The command's modules as compiled, one file each, unbundled: what the bundle saves at start-up. */
+const UNBUNDLED_CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+/**
+ * The same run through the unbundled command (dist/src/cli/main.js, every module its own file):
+ * run beside `sluice` (`--systems sluice,sluice-unbundled`) to see what bundling the command saves.
+ */
+export const sluiceCliUnbundled: LoadSystem = sluiceCliWith(
+  'sluice-unbundled',
+  '`sluice run` as `sluice`, from the unbundled modules (dist/src/cli/main.js)',
+  undefined,
+  UNBUNDLED_CLI,
 );
 
 /**
@@ -33,6 +48,7 @@ function sluiceCliWith(
   name: string,
   describe: string,
   workers: Record<string, unknown> | undefined,
+  cli = SLUICE_CLI,
 ): LoadSystem {
   return {
     name,
@@ -52,7 +68,7 @@ function sluiceCliWith(
         {
           label: 'sluice',
           command: process.execPath,
-          args: [SLUICE_CLI, 'run', '--config', config],
+          args: [cli, 'run', '--config', config],
           cwd: job.workDir,
           timeoutMs: job.timeoutMs,
           node: true,

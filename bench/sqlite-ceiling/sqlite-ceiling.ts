@@ -24,7 +24,7 @@ import { type CeilingMode, type CeilingRun, MODES } from './ceiling-run.js';
 
 const CEILING_SCRIPT = new URL('./ceiling-script.js', import.meta.url).pathname;
 const PATH_SCRIPT = new URL('./path-script.js', import.meta.url).pathname;
-const SLUICE_CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const SLUICE_CLI = new URL('../../src/cli/sluice.js', import.meta.url).pathname;
 const BENCH_SYSTEMS = ['engine', 'seed-port'] as const;
 const TIMEOUT_MS = 600_000;
 

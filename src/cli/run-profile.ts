@@ -39,7 +39,8 @@ export async function runProfiled(
   const raw = join(dir, '.raw');
   rmSync(raw, { recursive: true, force: true });
   mkdirSync(raw, { recursive: true });
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  // The command as `bin` runs it: the bundle (src/cli/bundle-cli.ts), beside this module and its chunk.
+  const main = fileURLToPath(new URL('./sluice.js', import.meta.url));
   const child = spawn(
     process.execPath,
     [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${raw}`, main, 'run', ...argv],

@@ -25,7 +25,9 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-const DASHBOARD_DIR = new URL('./dashboard/', import.meta.url);
+// Up and down again rather than './dashboard/': the same directory from this module's own file
+// (dist/src/metrics/) and from the `sluice` command's bundle (dist/src/cli/, src/cli/bundle-cli.ts).
+const DASHBOARD_DIR = new URL('../metrics/dashboard/', import.meta.url);
 const STATIC: Record<string, string> = {
   '/': 'index.html',
   '/dashboard.js': 'dashboard.js',

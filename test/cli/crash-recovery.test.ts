@@ -5,6 +5,7 @@
  * is killed the other finishes it. Runs the built CLI (`npm run build` first) against the real
  * servers.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../harness/built.js';
 import { nats, redis, uniqueName } from '../helpers/brokers.js';
 import {
   announcePostgres,
@@ -24,7 +26,6 @@ import {
   withClient,
 } from '../helpers/postgres.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const TRANSFORM = fileURLToPath(new URL('../fixtures/run/pid-transform.mjs', import.meta.url));
 const N = 6000;
 

@@ -2,6 +2,7 @@
  * `sluice run` and `sluice validate`, run as the built CLI (`npm run build` first), plus the config
  * validation they share.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
@@ -13,9 +14,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveRunConfig } from '../../src/config/run-config.js';
 import { RunConfigError } from '../../src/errors.js';
+import { CLI } from '../harness/built.js';
 import { redis, uniqueName } from '../helpers/brokers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const STUCK_SINK = fileURLToPath(new URL('../fixtures/run/stuck-sink.mjs', import.meta.url));
 
 interface Run {
@@ -394,6 +395,32 @@ describe('sluice run', () => {
       expect(/^nodejs_heap_size_used_bytes /m.test(text)).toBe(served);
     },
   );
+
+  it('serves the live dashboard and its modules from the built command', async () => {
+    // The command is a bundle in dist/src/cli/ (src/cli/bundle-cli.ts); the dashboard's files are
+    // in dist/src/metrics/dashboard/, found from either place.
+    const config = writeConfig({
+      source: { type: 'synthetic' },
+      sink: SQLITE,
+      workers: { max: 1 },
+      metrics: { port: 0 },
+    });
+    const run = start('run', '--config', config);
+    await run.logged(/metrics server listening/);
+    const url = /"url":"(http:[^"]+)"/.exec(run.stderr())?.[1];
+    if (url === undefined) throw new Error(`no metrics server URL in ${run.stderr()}`);
+    const page = await fetch(`${url}/`);
+    const html = await page.text();
+    const script = await fetch(`${url}/dashboard.js`);
+    const js = await script.text();
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(page.status).toBe(200);
+    expect(html).toContain('<script type="module"');
+    expect(script.status).toBe(200);
+    expect(js).toMatch(/^import /m);
+  });
 
   it('a second signal while draining exits at once with code 130', async () => {
     const config = writeConfig({

@@ -2,20 +2,19 @@
  * `sluice top`, run as the built CLI (`npm run build` first) against a live pipeline with traffic,
  * plus its frame rendered from two known snapshots.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderFrame } from '../../src/cli/top-frame.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
 import type { QueueOptions } from '../../src/queue/queue-options.js';
-
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+import { CLI } from '../harness/built.js';
 
 interface Run {
   code: number | null;

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The built CLI entry point. */
-export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+/** The built `sluice` command, as `bin` names it: the bundle (src/cli/bundle-cli.ts). */
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/sluice.js', import.meta.url));
 
 async function built<T>(path: string): Promise<T> {
   const url = new URL(`../../dist/${path}`, import.meta.url);

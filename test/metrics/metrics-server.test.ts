@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
+import { CLI } from '../harness/built.js';
 
 let pipeline: Pipeline | undefined;
 let server: MetricsServer | undefined;
@@ -78,7 +79,7 @@ describe('sluice bench --serve', () => {
         probe.close(() => resolve(p));
       });
     });
-    const cli = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+    const cli = CLI;
     const child = spawn(
       process.execPath,
       [
