@@ -1,14 +1,15 @@
 import type { SinkRecord } from './event.js';
 
 /**
- * A sink record whose payload is JSON bytes in the ring, copied or decoded only when a sink asks:
+ * A sink record whose payload is JSON bytes — the worker's copy of its batch's range of the ring
+ * (RangeCopy) — copied or decoded only when a sink asks:
  * `copyPayload` puts the bytes straight into a sink's buffer (PostgreSQL's COPY), `payloadJson`
  * decodes them to a string, `payload` parses that. Built for events no transform touches, which
  * reach the built-in sinks as the bytes they were pushed as — numbers exact — without a parse and
  * a re-serialisation.
  *
- * The bytes are the ring's, valid until the batch's space is released: only sinks that finish with
- * a batch within write() — the built-in ones — are handed these (see WorkerRuntime).
+ * Only the built-in sinks, which write JSON text, are handed these (see WorkerRuntime); the bytes
+ * stay valid for as long as the record is referenced.
  */
 export class TextRecord implements SinkRecord {
   readonly id: string;

@@ -25,7 +25,7 @@ import {
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
-import { forEachRecord, recordOffsets } from '../queue/ring-reader.js';
+import { forEachRecord, RangeCopy, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
 import { countAttempt, recordBatch, recordBusy, trackSinkUp } from './batch-metrics.js';
 import type {
@@ -239,6 +239,9 @@ export class WorkerRuntime {
     const offsets = recordOffsets(ring, task.start, task.end);
     const transformSpan = startChildSpan('sluice.transform', trace);
     const bytes = ring.bytes;
+    // Events nothing changes reach the sink as their bytes: copied out of the ring here in one
+    // piece (RangeCopy), not one by one as the sink writes them.
+    const copy = this.#identity && this.#textSink ? new RangeCopy(ring, task.start, task.end) : undefined;
     const takenAt = wallClockMs();
     const transformStarted = performance.now();
     for (const at of offsets) {
@@ -253,10 +256,21 @@ export class WorkerRuntime {
         letters.push(undecodable(view, payloadText(ring, view), error));
         continue;
       }
-      if (this.#identity && this.#textSink) {
+      if (copy) {
         // Nothing changes the payload and the sink writes JSON: it goes as the bytes it was
-        // pushed as, read from the ring only when the sink copies them.
-        out.push(new TextRecord(fields.id, fields.key, fields.source, fields.ts, bytes, start, end));
+        // pushed as, from the range's copy.
+        const from = copy.offsetOf(start);
+        out.push(
+          new TextRecord(
+            fields.id,
+            fields.key,
+            fields.source,
+            fields.ts,
+            copy.bytes,
+            from,
+            from + end - start,
+          ),
+        );
         enqueuedAt.push(view.enqueuedAt);
         continue;
       }
