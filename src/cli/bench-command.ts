@@ -56,6 +56,9 @@ Options:
   --p99-target-ms N   --tune's latency target, ms (default: 100)
   --scenario NAME     ${Object.keys(SCENARIOS).join(', ')} (default: sqlite; not with --config)
   --duration S        seconds each system produces load (default: 10)
+  --rounds N          run every system N times, the order rotated each round; report each system's
+                      median round (lost and duplicates: every round's) and the engine's ratio to
+                      each baseline round by round (default: 1; not with --scenario ring)
   --rate N|max        offered events/s, open loop; max = closed loop, as fast as accepted (default: max)
   --workers N         worker threads for the engine and piscina-per-event (default: CPUs = ${availableParallelism()};
                       with --config: the config's workers.max)
@@ -100,6 +103,8 @@ export interface BenchCommandOptions {
   /** `--young-generation-mb` as given (with --config, the config's otherwise). */
   youngGenerationGiven: boolean;
   durationMs: number;
+  /** --rounds: every system this many times, the order rotated. */
+  rounds: number;
   rate: number | 'max';
   workers: number;
   producers: number;
@@ -136,6 +141,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
       'p99-target-ms': { type: 'string' },
       scenario: { type: 'string' },
       duration: { type: 'string' },
+      rounds: { type: 'string' },
       rate: { type: 'string' },
       workers: { type: 'string' },
       producers: { type: 'string' },
@@ -249,6 +255,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     systemsGiven: values.systems !== undefined,
     youngGenerationGiven: values['young-generation-mb'] !== undefined,
     durationMs: positive('--duration', (values.duration as string | undefined) ?? '10', false) * 1000,
+    rounds: positive('--rounds', (values.rounds as string | undefined) ?? '1', true),
     rate,
     workers: positive(
       '--workers',
@@ -303,6 +310,14 @@ export function summaryTable(report: BenchReport): string {
     'main µs/event': r.mainThread?.cpuUsPerEvent === undefined ? '—' : r.mainThread.cpuUsPerEvent.toFixed(2),
   }));
   const engine = report.results.find((r) => r.system === 'engine');
+  // Several rounds: the median of the ratios of each round's runs, and each round's.
+  if (report.engineRatios) {
+    const lines = report.engineRatios.map(
+      (r) =>
+        `engine / ${r.system}: ${r.median.toFixed(2)}× (median; by round ${r.byRound.map((x) => x.toFixed(2)).join(', ')})`,
+    );
+    return `${formatTable(rows)}\n${lines.join('\n')}`;
+  }
   const ratios = engine
     ? report.results
         .filter((r) => r !== engine && r.eventsPerSec > 0)
@@ -461,7 +476,8 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
   console.log(
     `sluice bench — scenario ${scenario.name}: ${scenario.description}\n` +
       `Node ${env.node}, ${env.cpus} CPUs, ${workers} workers, ${options.producers} producer thread(s), ` +
-      `${options.durationMs / 1000} s per system, rate ${options.rate}, commit ${env.commit}`,
+      `${options.durationMs / 1000} s per system${options.rounds > 1 ? ` × ${options.rounds} rounds (order rotated)` : ''}, ` +
+      `rate ${options.rate}, commit ${env.commit}`,
   );
   const report = await runBench({
     scenario,
@@ -471,6 +487,7 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     producers: options.producers,
     sink,
     systems,
+    rounds: options.rounds,
     sweep: options.sweep,
     env,
     metrics: options.metrics,
@@ -479,13 +496,13 @@ export async function benchCommand(argv: string[], env: BenchEnvironment): Promi
     ...(options.tune ? { tune: { p99TargetMs: options.p99TargetMs } } : {}),
     ...(options.serve ? { serve: options.serve } : {}),
     ...(tty ? { onProgress: (p: Progress) => process.stdout.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
-    onResult: (r) => {
+    onResult: (r, round) => {
       if (tty) process.stdout.write('\r\x1b[2K');
       const disk = r.disk
         ? ` (fsync ${r.disk.fsync}: ${Math.round(r.disk.fsyncsPerSecond)} fsyncs/s, ${Math.round(r.disk.bytesWrittenPerEvent)} bytes/event to the log)`
         : '';
       console.log(
-        `${r.system}: ${Math.round(r.eventsPerSec).toLocaleString('en-US')} events/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, lost ${r.lost}, duplicates ${r.duplicates}${disk}`,
+        `${round ? `round ${round.index}/${round.of} ` : ''}${r.system}: ${Math.round(r.eventsPerSec).toLocaleString('en-US')} events/s, p99 ${r.latencyMs.p99.toFixed(2)} ms, lost ${r.lost}, duplicates ${r.duplicates}${disk}`,
       );
     },
     onTrial: (t) => {

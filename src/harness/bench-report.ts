@@ -31,6 +31,12 @@ export interface SystemResult {
   cpuUsPerEvent?: number;
   /** Largest queue depth seen (events). */
   maxQueueDepth: number;
+  /**
+   * With several rounds (`--rounds`): this system's events/s and CPU µs per event in each round,
+   * in round order. The result's other figures are its median round's (by events/s), but for
+   * `lost` and `duplicates`, which add up every round's.
+   */
+  rounds?: { eventsPerSec: number[]; cpuUsPerEvent: (number | null)[] };
   /** Events pushed and accepted that never reached the sink nor the dead letters (measured by id). */
   lost: number;
   /** Sink receptions beyond the first of an id (measured by id). */
@@ -90,6 +96,11 @@ export interface BenchReport {
   env: BenchEnvironment;
   config: Record<string, unknown>;
   results: SystemResult[];
+  /**
+   * With several rounds: the engine's events/s over each other system's, round by round (the two
+   * ran minutes apart at most, the order of the systems rotated each round), and their median.
+   */
+  engineRatios?: { system: string; byRound: number[]; median: number }[];
   sweep?: SweepPoint[];
   /** `--config` runs: what bounds the pipeline, in one sentence computed from the figures. */
   bound?: import('./pipeline-bound.js').PipelineBound;

@@ -48,12 +48,18 @@ export interface BenchOptions {
   producers: number;
   sink: BenchSinkKind;
   systems: string[];
+  /**
+   * Every system this many times, the order rotated each round (on two cores the system that runs
+   * second often gains from it, so one order alone biases every ratio). @default 1
+   */
+  rounds?: number;
   sweep: boolean;
   /** `--tune`: try worker counts 1…CPUs and a few batch sizes; recommend under this p99, ms. */
   tune?: { p99TargetMs: number };
   env: BenchEnvironment;
   onProgress?: RunSettings['onProgress'];
-  onResult?: (result: SystemResult) => void;
+  /** After each system's run; `round` counts from 1 when there are several rounds. */
+  onResult?: (result: SystemResult, round?: { index: number; of: number }) => void;
   onTrial?: (trial: TuneTrial) => void;
   /** A deliberately broken sink side, to prove the accounting catches it (tests only). */
   brokenSink?: 'drop-one' | 'duplicate-one';
@@ -152,6 +158,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     youngGenerationMb: options.youngGenerationMb ?? DEFAULT_WORKER_OPTIONS.maxYoungGenerationSizeMb,
     sink: options.sink,
     systems: options.systems,
+    ...((options.rounds ?? 1) > 1 ? { rounds: options.rounds } : {}),
     ...(options.systems.includes('engine-disk') ? { diskFsync: options.diskFsync ?? 'group' } : {}),
     description: scenario.description,
     transform: scenario.pipeline ? scenario.pipeline.transform : scenario.transform.href,
@@ -187,10 +194,21 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       ...(options.diskFsync !== undefined ? { diskFsync: options.diskFsync } : {}),
       ...overrides,
     });
-    for (const name of options.systems) {
-      const result = await runSystem(name, settings({}));
-      report.results.push(result);
-      options.onResult?.(result);
+    const rounds = options.rounds ?? 1;
+    const byRound: SystemResult[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const ran = new Map<string, SystemResult>();
+      for (const name of rotated(options.systems, round)) {
+        const result = await runSystem(name, settings({}));
+        ran.set(name, result);
+        options.onResult?.(result, rounds > 1 ? { index: round + 1, of: rounds } : undefined);
+      }
+      byRound.push(options.systems.map((name) => ran.get(name)!));
+    }
+    if (rounds === 1) report.results = byRound[0]!;
+    else {
+      report.results = options.systems.map((_, i) => medianRound(byRound.map((results) => results[i]!)));
+      report.engineRatios = engineRatios(options.systems, byRound);
     }
     if (scenario.pipeline) {
       const bound = boundOf(report.results, options.workers, options.env.cpus, rate);
@@ -209,6 +227,52 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         ),
       );
   }
+}
+
+/** `names` starting at the `round`-th, wrapping: each system leads once every names.length rounds. */
+export function rotated(names: readonly string[], round: number): string[] {
+  const from = round % names.length;
+  return [...names.slice(from), ...names.slice(0, from)];
+}
+
+/**
+ * One system's rounds as one result: its median round by events/s (the lower middle of an even
+ * count), with every round's events/s and CPU per event, and the lost and duplicated events of all
+ * rounds added up — a round that lost an event is never hidden behind a median.
+ */
+export function medianRound(runs: readonly SystemResult[]): SystemResult {
+  const sorted = [...runs].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return {
+    ...median,
+    lost: runs.reduce((n, r) => n + r.lost, 0),
+    duplicates: runs.reduce((n, r) => n + r.duplicates, 0),
+    rounds: {
+      eventsPerSec: runs.map((r) => r.eventsPerSec),
+      cpuUsPerEvent: runs.map((r) => r.cpuUsPerEvent ?? null),
+    },
+  };
+}
+
+/** The engine's events/s over each other system's, round by round, and the median of those. */
+function engineRatios(
+  systems: readonly string[],
+  byRound: readonly SystemResult[][],
+): NonNullable<BenchReport['engineRatios']> {
+  const engine = systems.indexOf('engine');
+  if (engine < 0) return [];
+  return systems.flatMap((system, i) => {
+    if (i === engine) return [];
+    const byRatio = byRound
+      .filter((results) => results[i]!.eventsPerSec > 0)
+      .map((results) => results[engine]!.eventsPerSec / results[i]!.eventsPerSec);
+    if (byRatio.length === 0) return [];
+    const sorted = [...byRatio].sort((a, b) => a - b);
+    const middle = sorted.length / 2;
+    const median =
+      sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+    return [{ system, byRound: byRatio, median }];
+  });
 }
 
 /** Drops the PostgreSQL tables a run created (DATABASE_URL), so benchmarks leave nothing behind. */

@@ -20,7 +20,7 @@ import {
 import { benchReportProblems } from './bench-report-schema.js';
 import { builtRunBench, builtScenarios } from './built.js';
 
-const { runBench, overloadRate, SYSTEMS } = await builtRunBench();
+const { runBench, overloadRate, SYSTEMS, rotated, medianRound } = await builtRunBench();
 const { SCENARIOS } = await builtScenarios();
 
 const DURATION_MS = 400;
@@ -92,6 +92,88 @@ describe('runBench on every scenario', () => {
   it.each(names)('runs the %s scenario through every system with every event accounted for', async (name) => {
     const scenario = SCENARIOS[name]!;
     expectSoundReport(await run(scenario), scenario);
+  });
+});
+
+describe('runBench with several rounds', () => {
+  it('runs every system each round, the order rotated, and reports its median round and every round', async () => {
+    const scenario = SCENARIOS.trivial!;
+    const order: string[][] = [];
+    const report = await runBench({
+      scenario,
+      durationMs: DURATION_MS,
+      rate: RATE,
+      workers: 1,
+      producers: 1,
+      sink: scenario.sink,
+      systems: ['engine', 'seed-port'],
+      rounds: 3,
+      sweep: false,
+      env: ENV,
+      onResult: (result, round) => {
+        order[round!.index - 1] ??= [];
+        order[round!.index - 1]!.push(result.system);
+        expect(round!.of).toBe(3);
+      },
+    });
+    expect(order).toEqual([
+      ['engine', 'seed-port'],
+      ['seed-port', 'engine'],
+      ['engine', 'seed-port'],
+    ]);
+    expect(report.config).toMatchObject({ rounds: 3 });
+    expect(report.results.map((r) => r.system)).toEqual(['engine', 'seed-port']);
+    for (const result of report.results) {
+      const rates = result.rounds!.eventsPerSec;
+      expect(rates, result.system).toHaveLength(3);
+      expect(result.rounds!.cpuUsPerEvent, result.system).toHaveLength(3);
+      expect(result.eventsPerSec, `${result.system}: its median round`).toBe(
+        [...rates].sort((a, b) => a - b)[1],
+      );
+      expect({ lost: result.lost, duplicates: result.duplicates }, result.system).toEqual({
+        lost: 0,
+        duplicates: 0,
+      });
+    }
+    const [engine, seedPort] = report.results;
+    const byRound = engine!.rounds!.eventsPerSec.map((rate, i) => rate / seedPort!.rounds!.eventsPerSec[i]!);
+    expect(report.engineRatios).toEqual([
+      { system: 'seed-port', byRound, median: [...byRound].sort((a, b) => a - b)[1] },
+    ]);
+  });
+
+  it('rotates the order so each system leads in turn', () => {
+    expect([0, 1, 2, 3].map((round) => rotated(['a', 'b', 'c'], round))).toEqual([
+      ['a', 'b', 'c'],
+      ['b', 'c', 'a'],
+      ['c', 'a', 'b'],
+      ['a', 'b', 'c'],
+    ]);
+  });
+
+  it('keeps the median round by events/s, and adds up every round’s lost and duplicated events', () => {
+    const run = (eventsPerSec: number, lost: number, duplicates: number): SystemResult => ({
+      system: 'engine',
+      events: eventsPerSec,
+      seconds: 1,
+      eventsPerSec,
+      latencyMs: { p50: eventsPerSec, p90: 1, p99: 1, p999: 1, max: 1 },
+      peakRssMiB: 1,
+      maxQueueDepth: 1,
+      lost,
+      duplicates,
+      deadLettered: 0,
+      cpuUsPerEvent: eventsPerSec / 1000,
+    });
+    const merged = medianRound([run(300, 0, 0), run(100, 2, 0), run(200, 0, 1), run(400, 0, 0)]);
+    // The lower middle of four: 200 events/s, with that round's own figures.
+    expect(merged.eventsPerSec).toBe(200);
+    expect(merged.latencyMs.p50).toBe(200);
+    expect({ lost: merged.lost, duplicates: merged.duplicates }).toEqual({ lost: 2, duplicates: 1 });
+    expect(merged.rounds).toEqual({
+      eventsPerSec: [300, 100, 200, 400],
+      cpuUsPerEvent: [0.3, 0.1, 0.2, 0.4],
+    });
   });
 });
 

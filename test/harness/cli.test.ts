@@ -113,6 +113,7 @@ describe('parseBenchArgs', () => {
       systemsGiven: false,
       youngGenerationGiven: false,
       durationMs: 10_000,
+      rounds: 1,
       rate: 'max',
       workers: availableParallelism(),
       producers: 2,
@@ -166,6 +167,14 @@ describe('parseBenchArgs', () => {
       youngGenerationMb: 0,
     });
   });
+
+  it('--rounds takes a positive whole number and names a bad one', () => {
+    expect(parseBenchArgs(['--rounds', '3'])).toMatchObject({ rounds: 3 });
+    for (const bad of ['0', '-1', '2.5', 'three'])
+      expect(() => parseBenchArgs([`--rounds=${bad}`]), bad).toThrow(
+        new RegExp(`--rounds must be a positive integer, got "${bad}"`),
+      );
+  });
 });
 
 describe('summaryTable', () => {
@@ -198,6 +207,17 @@ describe('summaryTable', () => {
     }
     expect(table).toContain('engine / seed-port: 3.00×');
     expect(table).toContain('engine / piscina-per-event: 1.50×');
+  });
+
+  it('with several rounds, prints the median of the engine’s ratio round by round, and each round’s', () => {
+    const table = summaryTable({
+      scenario: 'trivial',
+      env: { node: 'v20', cpus: 2, commit: 'abc' },
+      config: {},
+      results: [result('engine', 30_000), result('seed-port', 10_000)],
+      engineRatios: [{ system: 'seed-port', byRound: [2.5, 3, 4], median: 3 }],
+    });
+    expect(table).toContain('engine / seed-port: 3.00× (median; by round 2.50, 3.00, 4.00)');
   });
 });
 

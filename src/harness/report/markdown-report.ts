@@ -288,12 +288,27 @@ function ratio(a: number, b: number): number | undefined {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined;
 }
 
-function ratiosSection(results: readonly SystemResult[]): string[] {
+function ratiosSection(results: readonly SystemResult[], byRound?: BenchReport['engineRatios']): string[] {
   const engine = results.find((r) => r.system === ENGINE_SYSTEM);
   const baselines = results.filter((r) => r.system !== ENGINE_SYSTEM);
   if (engine === undefined || baselines.length === 0) {
     const why = engine === undefined ? `no \`${ENGINE_SYSTEM}\` result` : 'no baseline result';
     return ['## Ratios', '', `None: ${why} in this run.`];
+  }
+  if (byRound && byRound.length > 0) {
+    const rows = byRound.map((r) => [
+      escapeMarkdown(r.system),
+      formatRatio(r.median),
+      r.byRound.map((x) => formatRatio(x)).join(', '),
+    ]);
+    return [
+      '## Ratios',
+      '',
+      `Engine ÷ each baseline, throughput, round by round (${byRound[0]!.byRound.length} rounds, the order of the systems ` +
+        'rotated each round) and their median. The tables above show each system’s median round.',
+      '',
+      markdownTable([left('engine ÷'), right('throughput, median'), left('by round')], rows),
+    ];
   }
   const rows = baselines.map((b) => [
     escapeMarkdown(b.system),
@@ -431,7 +446,7 @@ export function markdownReport(report: BenchReport, chartFiles: ChartFiles): str
     stagesSection(report.results),
     mainThreadSection(report.results),
     diskSection(report.results),
-    ratiosSection(report.results),
+    ratiosSection(report.results, report.engineRatios),
     tuneSection(report),
     chartsSection(chartFiles),
     sweepSection(report),

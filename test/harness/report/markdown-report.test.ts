@@ -72,6 +72,20 @@ describe('markdown report', () => {
     ]);
   });
 
+  it('with several rounds, gives the median of the engine’s ratios and each round’s', () => {
+    const report = sampleReport({
+      results: [result('engine', 300_000), result('seed-port', 100_000)],
+      engineRatios: [{ system: 'seed-port', byRound: [2.5, 3, 4], median: 3 }],
+    });
+    const md = markdownReport(report, charts);
+    expect(records(md, 'Ratios')).toEqual([
+      { 'engine ÷': 'seed-port', 'throughput, median': '3.00×', 'by round': '2.50×, 3.00×, 4.00×' },
+    ]);
+    expect(section(md, 'Ratios').join(' ')).toContain(
+      '3 rounds, the order of the systems rotated each round',
+    );
+  });
+
   it('says why there are no ratios when the run has no engine, or nothing to compare it with', () => {
     const noEngine = markdownReport(sampleReport({ results: [result('seed-port', 1)] }), charts);
     expect(section(noEngine, 'Ratios').join(' ')).toContain('no `engine` result');
