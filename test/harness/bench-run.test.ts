@@ -27,7 +27,10 @@ const DURATION_MS = 400;
 const RATE = 25_000;
 const ENV = { node: process.version, cpus: 2, commit: 'test' };
 
-function run(scenario: Scenario): Promise<BenchReport> {
+function run(
+  scenario: Scenario,
+  options: Partial<Parameters<typeof runBench>[0]> = {},
+): Promise<BenchReport> {
   return runBench({
     scenario,
     durationMs: DURATION_MS,
@@ -38,6 +41,7 @@ function run(scenario: Scenario): Promise<BenchReport> {
     systems: Object.keys(SYSTEMS),
     sweep: false,
     env: ENV,
+    ...options,
   });
 }
 
@@ -99,17 +103,9 @@ describe('runBench with several rounds', () => {
   it('runs every system each round, the order rotated, and reports its median round and every round', async () => {
     const scenario = SCENARIOS.trivial!;
     const order: string[][] = [];
-    const report = await runBench({
-      scenario,
-      durationMs: DURATION_MS,
-      rate: RATE,
-      workers: 1,
-      producers: 1,
-      sink: scenario.sink,
+    const report = await run(scenario, {
       systems: ['engine', 'seed-port'],
       rounds: 3,
-      sweep: false,
-      env: ENV,
       onResult: (result, round) => {
         order[round!.index - 1] ??= [];
         order[round!.index - 1]!.push(result.system);
