@@ -191,6 +191,11 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
   const scenario = (values.scenario as string | undefined) ?? 'sqlite';
   if (!(scenario in SCENARIOS))
     throw new InvalidOptionError('--scenario', `one of ${Object.keys(SCENARIOS).join(', ')}`, scenario);
+  const roundsText = (values.rounds as string | undefined) ?? '1';
+  const rounds = positive('--rounds', roundsText, true);
+  // The ring scenario is one transport run, not systems run in turn: nothing to rotate.
+  if (rounds > 1 && config === undefined && SCENARIOS[scenario]!.transport)
+    throw new InvalidOptionError('--rounds', `1 with --scenario ${scenario}`, roundsText);
   const rateText = (values.rate as string | undefined) ?? 'max';
   const rate = rateText === 'max' ? 'max' : positive('--rate', rateText, false);
   const sink = values.sink as string | undefined;
@@ -255,7 +260,7 @@ export function parseBenchArgs(argv: string[]): BenchCommandOptions | 'help' {
     systemsGiven: values.systems !== undefined,
     youngGenerationGiven: values['young-generation-mb'] !== undefined,
     durationMs: positive('--duration', (values.duration as string | undefined) ?? '10', false) * 1000,
-    rounds: positive('--rounds', (values.rounds as string | undefined) ?? '1', true),
+    rounds,
     rate,
     workers: positive(
       '--workers',

@@ -45,7 +45,7 @@ function external(id: string): boolean {
 async function bundle(): Promise<void> {
   // Chunks of an earlier build carry other hashes: they go, so none is loaded by mistake.
   for (const name of readdirSync(CLI_DIR)) {
-    const ours = name.startsWith(CHUNK_PREFIX) || name.startsWith(`${BUNDLE_ENTRY}`);
+    const ours = name.startsWith(CHUNK_PREFIX) || name === BUNDLE_ENTRY || name === `${BUNDLE_ENTRY}.map`;
     if (ours && /\.js(\.map)?$/.test(name)) rmSync(join(CLI_DIR, name));
   }
   const build = await rolldown({

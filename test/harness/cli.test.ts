@@ -174,6 +174,9 @@ describe('parseBenchArgs', () => {
       expect(() => parseBenchArgs([`--rounds=${bad}`]), bad).toThrow(
         new RegExp(`--rounds must be a positive integer, got "${bad}"`),
       );
+    expect(() => parseBenchArgs(['--scenario', 'ring', '--rounds', '2'])).toThrow(
+      /--rounds must be 1 with --scenario ring, got "2"/,
+    );
   });
 });
 
