@@ -5,7 +5,6 @@
  * is killed the other finishes it. Runs the built CLI (`npm run build` first) against the real
  * servers.
  */
-
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

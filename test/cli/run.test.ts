@@ -2,7 +2,6 @@
  * `sluice run` and `sluice validate`, run as the built CLI (`npm run build` first), plus the config
  * validation they share.
  */
-
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';

@@ -2,7 +2,6 @@
  * `sluice top`, run as the built CLI (`npm run build` first) against a live pipeline with traffic,
  * plus its frame rendered from two known snapshots.
  */
-
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
