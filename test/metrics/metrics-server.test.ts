@@ -79,11 +79,10 @@ describe('sluice bench --serve', () => {
         probe.close(() => resolve(p));
       });
     });
-    const cli = CLI;
     const child = spawn(
       process.execPath,
       [
-        cli,
+        CLI,
         'bench',
         '--scenario',
         'trivial',
