@@ -196,6 +196,65 @@ describe('payloads no transform touched reach the sink exactly', () => {
   });
 });
 
+/**
+ * Hostile but valid lines, each a payload no transform touches: escaped NUL and lone surrogates,
+ * multi-byte text (4-byte characters too), integers beyond 2^53, 1e-400, 900 nested arrays (the default limit is 1000 levels). Seeded, so a
+ * failure names its line.
+ */
+function hostileLine(seq: number): string {
+  const id = `h-${seq}`;
+  switch (seq % 6) {
+    case 0:
+      return `{"id":"${id}","nul":"a\\u0000b","lone":"\\ud800x\\udfff"}`;
+    case 1:
+      return `{"id":"${id}","big":${2n ** 64n + BigInt(seq)},"neg":-${2n ** 53n + 1n}}`;
+    case 2:
+      return `{"id":"${id}","tiny":1e-400,"dec":0.${'1'.repeat(40)}${seq}}`;
+    case 3:
+      return `{"id":"${id}","deep":${'['.repeat(900)}${seq}${']'.repeat(900)}}`;
+    case 4:
+      return `{"id":"${id}","text":"${'ñ€😀'.repeat(1 + (seq % 97))}"}`;
+    default:
+      return `{"id":"${id}", "pad" : "${'x'.repeat(seq % 3000)}" }`;
+  }
+}
+
+describe('payloads no transform touched, through a small ring', () => {
+  // A 256 KiB ring holds a few hundred of these lines (the 20 000-deep one within its quarter):
+  // batches go round its end a dozen times, and the worker copies each range out of the ring
+  // (RangeCopy) before the sink copies the payloads.
+  it.each(['sqlite', 'ndjson'] as const)(
+    'reach %s byte for byte, every id once, and the 20 000-deep line is dead-lettered whole as too-deep',
+    async (kind) => {
+      const s = scene();
+      const t = target(s, kind);
+      const pipeline = await s.pipeline({
+        workers: { min: 2, max: 2 },
+        queue: { capacityBytes: 256 * 1024 },
+        sink: t.spec,
+        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+      });
+      const lines = Array.from({ length: 3000 }, (_, seq) => hostileLine(seq));
+      const deep = `{"id":"h-deep","deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+      const all = [...lines.slice(0, 1500), deep, ...lines.slice(1500)];
+      // Pushed in slices, as a source does; each push waits while the ring is full.
+      for (let at = 0; at < all.length; at += 50) await pipeline.pushRawMany(all.slice(at, at + 50));
+      await pipeline.drained();
+      await pipeline.close();
+      const stored = await t.stored();
+      expect(stored.size).toBe(lines.length);
+      for (const line of lines) {
+        const id = (JSON.parse(line) as { id: string }).id;
+        expect([id, stored.get(id)]).toEqual([id, line]);
+      }
+      // Its id is the one assigned at push: a line refused unread has its own id unread too.
+      const letters = s.deadLetters();
+      expect(letters).toHaveLength(1);
+      expect(letters[0]!.letter).toMatchObject({ reason: 'too-deep', event: { raw: deep } });
+    },
+  );
+});
+
 nats.announce('exact payloads: nats-jetstream');
 describe.skipIf(nats.skip)('from NATS JetStream', () => {
   let nc: NatsConnection;
