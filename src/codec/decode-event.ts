@@ -106,9 +106,13 @@ export function decodeFields(
  * string (the bench's baselines); the engine's workers decode straight from the ring.
  */
 export function decodeEvent(record: RecordFields, text: string, maxDepth: number): DecodedEvent {
+  return { ...decodeTextFields(record, text, maxDepth), payload: JSON.parse(text) as unknown };
+}
+
+/** decodeFields over a record's text held as a string; the payload is left to the caller. */
+export function decodeTextFields(record: RecordFields, text: string, maxDepth: number): EventFields {
   const bytes = Buffer.from(text, 'utf8');
-  const fields = decodeFields(SCANNER, bytes, 0, bytes.length, record, maxDepth);
-  return { ...fields, payload: JSON.parse(text) as unknown };
+  return decodeFields(SCANNER, bytes, 0, bytes.length, record, maxDepth);
 }
 
 /** The thread's scanner for decodeEvent. */

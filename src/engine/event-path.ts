@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import {
   DEFAULT_MAX_DEPTH,
   DecodeFailure,
-  decodeEvent,
+  decodeTextFields,
   LINE_FIELDS,
   type RecordFields,
 } from '../codec/decode-event.js';
 import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
+import { LazyPayload } from '../codec/lazy-payload.js';
 import { JsonRecord } from '../codec/text-record.js';
 import { type DeadLetter, deadLetter, deadLetterRecord, describeError } from '../delivery/dead-letter.js';
 import { type DeliveryHooks, deliverBatch } from '../delivery/deliver-batch.js';
@@ -53,6 +54,8 @@ export function transformEvent(
   text: string | undefined,
   out: SinkRecord[],
   letters: DeadLetter[],
+  /** The view `event.payload` is, when it is one (see eventPayload). */
+  lazy?: LazyPayload,
 ): Promise<void> | undefined {
   const transform = stage.transform;
   if (transform === undefined) {
@@ -61,9 +64,24 @@ export function transformEvent(
   }
   const before = out.length;
   const pending = applyTransform(transform, event, out, letters);
-  if (pending) return pending.then(() => serialiseOutputs(out, before, text, letters, stage.textSink));
-  serialiseOutputs(out, before, text, letters, stage.textSink);
+  if (pending) return pending.then(() => serialiseOutputs(out, before, text, letters, stage.textSink, lazy));
+  serialiseOutputs(out, before, text, letters, stage.textSink, lazy);
   return undefined;
+}
+
+/**
+ * The payload a transform is given for its JSON text: a lazy view (src/codec/lazy-payload.ts) when
+ * the transform asked for one and the text is an object, the text parsed otherwise. The text must
+ * be valid JSON (checked by decodeFields, or serialised by push()).
+ */
+export function eventPayload(
+  stage: TransformStage,
+  text: string,
+): { payload: unknown; lazy: LazyPayload | undefined } {
+  const lazy = stage.transform?.lazyPayload === true ? LazyPayload.over(text) : undefined;
+  return lazy === undefined
+    ? { payload: JSON.parse(text) as unknown, lazy }
+    : { payload: LazyPayload.proxyOf(lazy), lazy };
 }
 
 /**
@@ -78,14 +96,18 @@ function serialiseOutputs(
   text: string | undefined,
   letters: DeadLetter[],
   textOnly: boolean,
+  lazy: LazyPayload | undefined,
 ): void {
   let kept = from;
+  const view = lazy === undefined ? undefined : LazyPayload.proxyOf(lazy);
   for (let i = from; i < out.length; i++) {
     const record = out[i]!;
+    const isView = view !== undefined && record.payload === view;
     let json: string | undefined;
     let failure: unknown;
     try {
-      json = JSON.stringify(record.payload);
+      // The view's own text, with what the transform added, when that still describes it.
+      json = isView ? LazyPayload.json(lazy!) : JSON.stringify(record.payload);
     } catch (error) {
       failure = error;
     }
@@ -104,6 +126,8 @@ function serialiseOutputs(
       out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json, record.route);
     else {
       record.payloadJson = json;
+      // A sink that takes objects gets a plain one, not the view (a Proxy: not cloneable).
+      if (isView) record.payload = LazyPayload.plain(lazy!);
       out[kept++] = record;
     }
   }
@@ -227,17 +251,21 @@ export async function runEventPath(
   for (const item of items) {
     let event: DecodedEvent;
     let text: string | undefined;
+    let lazy: LazyPayload | undefined;
     if (typeof item === 'string') {
       try {
-        event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
         // A line is its event's payload, as a raw record's text is in the engine.
+        const fields = decodeTextFields(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
+        const opened = eventPayload(path.stage, item);
+        event = { ...fields, payload: opened.payload };
+        lazy = opened.lazy;
         text = item;
       } catch (error) {
         letters.push(undecodable(LINE_FIELDS, item, error));
         continue;
       }
     } else event = item as DecodedEvent;
-    const pending = transformEvent(path.stage, event, text, out, letters);
+    const pending = transformEvent(path.stage, event, text, out, letters, lazy);
     if (pending) await pending;
   }
   if (path.routes) await deliverRoutes(out, path.routes, letters, path.log);

@@ -38,6 +38,7 @@ import type {
 } from './batch-task.js';
 import {
   deadLetterRetry,
+  eventPayload,
   routeEach,
   type TransformStage,
   transformEvent,
@@ -276,10 +277,11 @@ export class WorkerRuntime {
       }
       const text = payloadText(ring, view);
       // Checked by decodeFields: parses.
-      const event: DecodedEvent = { ...fields, payload: JSON.parse(text) as unknown };
+      const { payload, lazy } = eventPayload(stage, text);
+      const event: DecodedEvent = { ...fields, payload };
       const before = out.length;
       const lettersBefore = letters.length;
-      const pending = transformEvent(stage, event, text, out, letters);
+      const pending = transformEvent(stage, event, text, out, letters, lazy);
       if (pending) await pending;
       // Nothing emitted and nothing failed: the transform filtered the event out. (An output that
       // could not be serialised moved from `out` to `letters`: not filtered.)

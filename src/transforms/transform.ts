@@ -29,12 +29,22 @@ export interface TransformModule {
   default?: (event: DecodedEvent) => TransformOutput | Promise<TransformOutput>;
   setup?: (context: TransformContext) => void | Promise<void>;
   validate?: (event: DecodedEvent) => boolean | string | undefined | Promise<boolean | string | undefined>;
+  /**
+   * Optional, `true` to take each object payload as a lazy view over its JSON text
+   * (src/codec/lazy-payload.ts): parsed when first read, written as its own text — with members
+   * the transform added spliced in — while the transform reads only top-level scalars and adds
+   * members. Faster for transforms that enrich, exact for numbers JavaScript cannot hold; the
+   * payload is then a Proxy, which `structuredClone` and `postMessage` refuse.
+   */
+  lazyPayload?: boolean;
 }
 
 /** A loaded transform: the module's functions, or the identity when none was given. */
 export interface LoadedTransform {
   map: (event: DecodedEvent) => TransformOutput | Promise<TransformOutput>;
   validate: TransformModule['validate'];
+  /** The module asked for lazy payloads (TransformModule.lazyPayload). */
+  lazyPayload: boolean;
 }
 
 /**
@@ -46,7 +56,7 @@ export async function loadTransform(
   specifier: string | undefined,
   context: TransformContext,
 ): Promise<LoadedTransform> {
-  if (specifier === undefined) return { map: (event) => event, validate: undefined };
+  if (specifier === undefined) return { map: (event) => event, validate: undefined, lazyPayload: false };
   const url = /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
   let module: TransformModule;
   try {
@@ -62,12 +72,22 @@ export async function loadTransform(
       );
     }
   }
+  if (module.lazyPayload !== undefined && typeof module.lazyPayload !== 'boolean') {
+    throw new TransformError(
+      specifier,
+      `the lazyPayload export must be a boolean, got ${typeof module.lazyPayload} ${String(module.lazyPayload)}`,
+    );
+  }
   try {
     await module.setup?.(context);
   } catch (error) {
     throw new TransformError(specifier, `setup() failed: ${messageOf(error)}`, { cause: error });
   }
-  return { map: module.default ?? ((event) => event), validate: module.validate };
+  return {
+    map: module.default ?? ((event) => event),
+    validate: module.validate,
+    lazyPayload: module.lazyPayload === true,
+  };
 }
 
 function messageOf(error: unknown): string {

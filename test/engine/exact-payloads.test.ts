@@ -18,7 +18,7 @@ import { NdjsonSource } from '../../src/sources/ndjson-source.js';
 import { RedisStreamsSource } from '../../src/sources/redis-streams-source.js';
 import type { Source } from '../../src/sources/source.js';
 import { uniqueName as brokerName, nats, redis } from '../helpers/brokers.js';
-import { type Scene, uniqueName, useScenes } from '../helpers/engine.js';
+import { fixtureUrl, type Scene, uniqueName, useScenes } from '../helpers/engine.js';
 import { announcePostgres, dropTable, POSTGRES_URL, postgresSkip, withClient } from '../helpers/postgres.js';
 
 const scene = useScenes();
@@ -136,9 +136,11 @@ async function runSource(
   sink: SinkSpec,
   makeSource: () => Source,
   feed?: (source: Source) => Promise<void>,
+  transform?: URL,
 ): Promise<void> {
   const pipeline = await s.pipeline({
     workers: { min: 1, max: 1 },
+    ...(transform ? { transform } : {}),
     sink,
     deadLetter: { type: 'ndjson', path: s.deadLetterPath },
   });
@@ -196,6 +198,29 @@ describe('payloads no transform touched reach the sink exactly', () => {
   });
 });
 
+/** `line` with `"seenBy":"sluice"` added before its closing brace, as a lazy payload writes it. */
+function enriched(line: string): string {
+  const close = line.lastIndexOf('}');
+  return `${line.slice(0, close)},"seenBy":"sluice"${line.slice(close)}`;
+}
+
+describe('payloads a lazy transform only enriched or read scalars of', () => {
+  it.each(SINKS)('from an NDJSON file into %s, the added member spliced in', async (kind) => {
+    const s = scene();
+    const t = target(s, kind);
+    const file = join(s.dir, 'in.ndjson');
+    writeFileSync(file, `${LINES.join('\n')}\n`);
+    await runSource(
+      s,
+      t.spec,
+      () => new NdjsonSource({ path: file }),
+      undefined,
+      fixtureUrl('lazy-enrich-transform'),
+    );
+    await expectExact(kind, await t.stored(), LINES.map(enriched));
+  });
+});
+
 /**
  * Hostile but valid lines, each a payload no transform touches: escaped NUL and lone surrogates,
  * multi-byte text (4-byte characters too), integers beyond 2^53, 1e-400, 900 nested arrays (the default limit is 1000 levels). Seeded, so a
@@ -219,39 +244,56 @@ function hostileLine(seq: number): string {
   }
 }
 
+/**
+ * 3000 hostile lines and one 20 000 deep through a 256 KiB ring: a few hundred lines fill it (the
+ * deep one within its quarter), so batches go round its end a dozen times. Every line must be
+ * stored once as `expected(line)`; the deep one dead-lettered whole as too-deep.
+ */
+async function throughSmallRing(
+  kind: 'sqlite' | 'ndjson',
+  transform: URL | undefined,
+  expected: (line: string) => string,
+) {
+  const s = scene();
+  const t = target(s, kind);
+  const pipeline = await s.pipeline({
+    workers: { min: 2, max: 2 },
+    queue: { capacityBytes: 256 * 1024 },
+    ...(transform ? { transform } : {}),
+    sink: t.spec,
+    deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+  });
+  const lines = Array.from({ length: 3000 }, (_, seq) => hostileLine(seq));
+  const deep = `{"id":"h-deep","deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+  const all = [...lines.slice(0, 1500), deep, ...lines.slice(1500)];
+  // Pushed in slices, as a source does; each push waits while the ring is full.
+  for (let at = 0; at < all.length; at += 50) await pipeline.pushRawMany(all.slice(at, at + 50));
+  await pipeline.drained();
+  await pipeline.close();
+  const stored = await t.stored();
+  expect(stored.size).toBe(lines.length);
+  for (const line of lines) {
+    const id = (JSON.parse(line) as { id: string }).id;
+    expect([id, stored.get(id)]).toEqual([id, expected(line)]);
+  }
+  // Its id is the one assigned at push: a line refused unread has its own id unread too.
+  const letters = s.deadLetters();
+  expect(letters).toHaveLength(1);
+  expect(letters[0]!.letter).toMatchObject({ reason: 'too-deep', event: { raw: deep } });
+}
+
 describe('payloads no transform touched, through a small ring', () => {
-  // A 256 KiB ring holds a few hundred of these lines (the 20 000-deep one within its quarter):
-  // batches go round its end a dozen times, and the worker copies each range out of the ring
-  // (RangeCopy) before the sink copies the payloads.
+  // The worker copies each range out of the ring (RangeCopy) before the sink copies the payloads.
   it.each(['sqlite', 'ndjson'] as const)(
     'reach %s byte for byte, every id once, and the 20 000-deep line is dead-lettered whole as too-deep',
-    async (kind) => {
-      const s = scene();
-      const t = target(s, kind);
-      const pipeline = await s.pipeline({
-        workers: { min: 2, max: 2 },
-        queue: { capacityBytes: 256 * 1024 },
-        sink: t.spec,
-        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-      });
-      const lines = Array.from({ length: 3000 }, (_, seq) => hostileLine(seq));
-      const deep = `{"id":"h-deep","deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
-      const all = [...lines.slice(0, 1500), deep, ...lines.slice(1500)];
-      // Pushed in slices, as a source does; each push waits while the ring is full.
-      for (let at = 0; at < all.length; at += 50) await pipeline.pushRawMany(all.slice(at, at + 50));
-      await pipeline.drained();
-      await pipeline.close();
-      const stored = await t.stored();
-      expect(stored.size).toBe(lines.length);
-      for (const line of lines) {
-        const id = (JSON.parse(line) as { id: string }).id;
-        expect([id, stored.get(id)]).toEqual([id, line]);
-      }
-      // Its id is the one assigned at push: a line refused unread has its own id unread too.
-      const letters = s.deadLetters();
-      expect(letters).toHaveLength(1);
-      expect(letters[0]!.letter).toMatchObject({ reason: 'too-deep', event: { raw: deep } });
-    },
+    (kind) => throughSmallRing(kind, undefined, (line) => line),
+  );
+});
+
+describe('payloads a lazy transform enriched, through a small ring', () => {
+  it.each(['sqlite', 'ndjson'] as const)(
+    'reach %s as their text with the member spliced in, every id once',
+    (kind) => throughSmallRing(kind, fixtureUrl('lazy-enrich-transform'), enriched),
   );
 });
 

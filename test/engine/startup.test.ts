@@ -93,6 +93,11 @@ describe('start-up', () => {
   it.each([
     ['whose default export is not a function', 'export default 42;\n', 'default export'],
     [
+      'whose lazyPayload export is not a boolean',
+      'export const lazyPayload = "yes";\nexport default (e) => e;\n',
+      'the lazyPayload export must be a boolean, got string yes',
+    ],
+    [
       'whose setup() throws',
       'export function setup() { throw new Error("no licence key"); }\n',
       'no licence key',
