@@ -78,11 +78,6 @@ export class LazyPayload {
     return splice(lazy.#text, members);
   }
 
-  /** The payload as a plain object, parsed if it was not (for sinks that take objects). */
-  static plain(lazy: LazyPayload): Record<PropertyKey, unknown> {
-    return lazy.#parse();
-  }
-
   #parse(): Record<PropertyKey, unknown> {
     if (this.#object !== undefined) return this.#object;
     const object = JSON.parse(this.#text) as Record<PropertyKey, unknown>;

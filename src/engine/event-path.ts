@@ -126,12 +126,36 @@ function serialiseOutputs(
       out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json, record.route);
     else {
       record.payloadJson = json;
-      // A sink that takes objects gets a plain one, not the view (a Proxy: not cloneable).
-      if (isView) record.payload = LazyPayload.plain(lazy!);
+      // A sink that takes objects gets a plain one, not the view (a Proxy: not cloneable),
+      // parsed from the JSON only if it reads it.
+      if (isView) parsedOnRead(record);
       out[kept++] = record;
     }
   }
   out.length = kept;
+}
+
+/**
+ * Makes `record.payload` its `payloadJson` parsed when first read (then an ordinary property): an
+ * own enumerable accessor, so spreading, cloning or serialising the record reads it as a value.
+ */
+function parsedOnRead(record: SinkRecord): void {
+  Object.defineProperty(record, 'payload', {
+    get: parseRecordPayload,
+    set: setRecordPayload,
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+function parseRecordPayload(this: SinkRecord): unknown {
+  const value = JSON.parse(this.payloadJson!) as unknown;
+  setRecordPayload.call(this, value);
+  return value;
+}
+
+function setRecordPayload(this: SinkRecord, value: unknown): void {
+  Object.defineProperty(this, 'payload', { value, writable: true, enumerable: true, configurable: true });
 }
 
 /** A record that cannot become an event: its dead letter keeps its fields and its text. */

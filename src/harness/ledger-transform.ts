@@ -44,6 +44,9 @@ export default function benchTransform(event: DecodedEvent): TransformOutput | P
 
 export const validate = module.validate;
 
+/** The user's transform takes lazy payloads, and so does its wrapper. */
+export const lazyPayload = module.lazyPayload === true;
+
 export async function setup(context: TransformContext): Promise<void> {
   await module.setup?.(context);
 }
