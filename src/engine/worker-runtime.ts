@@ -1,8 +1,8 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
-import { decodeFields, type EventFields } from '../codec/decode-event.js';
-import type { DecodedEvent, SinkRecord } from '../codec/event.js';
+import { decodeFields, type EventFields, withPayload } from '../codec/decode-event.js';
+import type { SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
 import { TextRecord } from '../codec/text-record.js';
 import {
@@ -278,7 +278,7 @@ export class WorkerRuntime {
       const text = payloadText(ring, view);
       // Checked by decodeFields: parses.
       const { payload, lazy } = eventPayload(stage, text);
-      const event: DecodedEvent = { ...fields, payload };
+      const event = withPayload(fields, payload);
       const before = out.length;
       const lettersBefore = letters.length;
       const pending = transformEvent(stage, event, text, out, letters, lazy);

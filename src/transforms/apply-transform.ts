@@ -109,7 +109,7 @@ function collectOutputs(input: DecodedEvent, output: TransformOutput, out: SinkR
       payload: unknown;
       route?: unknown;
     };
-    const problem = outputFieldProblem(k, e) ?? routeProblem(k, e.route);
+    const problem = outputFieldProblem(k, e, input) ?? routeProblem(k, e.route);
     if (problem !== undefined) return problem;
     const id =
       typeof e.id === 'string' && e.id.length > 0 ? e.id : list.length === 1 ? input.id : `${input.id}:${k}`;
@@ -141,30 +141,37 @@ function routeProblem(k: number, route: unknown): string | undefined {
 /**
  * What is wrong with an output's id, key or source, if anything: the same rules as `push()` — a
  * string that is not well-formed UTF-16 or too long for its field would reach the sink altered
- * (a lone surrogate becomes U+FFFD, so two ids could collapse into one).
+ * (a lone surrogate becomes U+FFFD, so two ids could collapse into one). A field that is the
+ * input's own string was checked when the event was decoded: only what the transform set is.
  */
 function outputFieldProblem(
   k: number,
   e: { id?: unknown; key?: unknown; source?: unknown },
+  input: DecodedEvent,
 ): string | undefined {
-  for (const [field, max] of OUTPUT_FIELDS) {
-    const value = e[field];
-    if (typeof value !== 'string') continue;
-    if (!value.isWellFormed())
-      return `transform output ${k}: ${field} is not well-formed UTF-16 (a lone surrogate)`;
-    if (value.length * 3 > max) {
-      const bytes = Buffer.byteLength(value, 'utf8');
-      if (bytes > max) return `transform output ${k}: ${field} is ${bytes} UTF-8 bytes, more than ${max}`;
-    }
+  return (
+    fieldProblem(k, 'id', e.id, input.id, MAX_ID_BYTES) ??
+    fieldProblem(k, 'key', e.key, input.key, MAX_KEY_BYTES) ??
+    fieldProblem(k, 'source', e.source, input.source, MAX_KEY_BYTES)
+  );
+}
+
+function fieldProblem(
+  k: number,
+  field: string,
+  value: unknown,
+  inherited: string | undefined,
+  max: number,
+): string | undefined {
+  if (typeof value !== 'string' || value === inherited) return undefined;
+  if (!value.isWellFormed())
+    return `transform output ${k}: ${field} is not well-formed UTF-16 (a lone surrogate)`;
+  if (value.length * 3 > max) {
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > max) return `transform output ${k}: ${field} is ${bytes} UTF-8 bytes, more than ${max}`;
   }
   return undefined;
 }
-
-const OUTPUT_FIELDS = [
-  ['id', MAX_ID_BYTES],
-  ['key', MAX_KEY_BYTES],
-  ['source', MAX_KEY_BYTES],
-] as const;
 
 function describeValue(value: unknown): string {
   try {
