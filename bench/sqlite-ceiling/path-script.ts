@@ -5,23 +5,26 @@
  *   seed-port  the bench event built, its field added (the scenario's transform), its payload
  *              serialised: what seed-port does per event besides the insert
  *   engine     the same, through the ring: pushMany (the payload serialised into shared memory),
- *              claim, each record read and decoded as the worker decodes it (its payload
- *              parsed), the transform, the payload serialised again, release
- *   spliced    the ring path with the payload never parsed: its JSON text read from the ring and
- *              the field's `,"ingestedBy":"sluice"` spliced in before the closing brace. Not
- *              something the engine does: the bound of a payload parsed only when read, for a
- *              transform that only adds a field
+ *              claim, each record read and decoded as the worker decodes it, the transform run by
+ *              the worker's own event path (transformEvent) — the scenario's transform takes lazy
+ *              payloads, so the field is spliced into the payload's text — release
+ *   parsed     the ring path with the payload parsed and serialised again, as before lazy payloads
+ *              (and as for any transform that does not export lazyPayload)
+ *   spliced    the ring path with only the splice: the payload's JSON text read from the ring and
+ *              `,"ingestedBy":"sluice"` added before its closing brace — the bound of lazy payloads
  *
- * Prints one JSON line `{ seedPort, engine, spliced }` (µs per event).
+ * Prints one JSON line `{ seedPort, engine, parsed, spliced }` (µs per event).
  *
  *   node path-script.js [ROUNDS] [BATCHES]
  */
-import { DEFAULT_MAX_DEPTH, decodeFields } from '../../src/codec/decode-event.js';
-import type { DecodedEvent } from '../../src/codec/event.js';
+import { DEFAULT_MAX_DEPTH, decodeFields, withPayload } from '../../src/codec/decode-event.js';
+import type { DecodedEvent, SinkRecord } from '../../src/codec/event.js';
 import { JsonScanner } from '../../src/codec/json-scan.js';
 import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
+import type { DeadLetter } from '../../src/delivery/dead-letter.js';
+import { eventPayload, type TransformStage, transformEvent } from '../../src/engine/event-path.js';
 import { benchEvent } from '../../src/harness/bench-event.js';
-import addField from '../../src/harness/scenarios/transforms/add-field.js';
+import addField, { lazyPayload } from '../../src/harness/scenarios/transforms/add-field.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { QueueProducer } from '../../src/queue/producer.js';
 import { payloadText, readRecord } from '../../src/queue/record-codec.js';
@@ -74,16 +77,41 @@ function fieldsAt(at: number) {
   return { view, fields };
 }
 
+/** The worker's transform stage for the scenario: its transform, a built-in sink. */
+const STAGE: TransformStage = {
+  transform: { map: addField, validate: undefined, lazyPayload },
+  textSink: true,
+};
+const PARSED_STAGE: TransformStage = {
+  transform: { map: addField, validate: undefined, lazyPayload: false },
+  textSink: true,
+};
+const out: SinkRecord[] = [];
+const letters: DeadLetter[] = [];
+
 const PATHS = {
   seedPort: () => {
     for (const event of events()) written += JSON.stringify(addField(event as DecodedEvent).payload).length;
   },
-  // The fields from the record, its payload's text, parsed.
+  // As the worker runs it (WorkerRuntime#deliverRange): the payload a view, the event path.
   engine: () =>
     throughRing((at) => {
       const { view, fields } = fieldsAt(at);
-      const event: DecodedEvent = { ...fields, payload: JSON.parse(payloadText(ring, view)) as unknown };
-      written += JSON.stringify(addField(event).payload).length;
+      const text = payloadText(ring, view);
+      const { payload, lazy } = eventPayload(STAGE, text);
+      out.length = 0;
+      transformEvent(STAGE, withPayload(fields, payload), text, out, letters, lazy);
+      written += out[0]!.payloadJson!.length;
+    }),
+  // The same, with the payload parsed (the stage of a transform that does not take lazy payloads).
+  parsed: () =>
+    throughRing((at) => {
+      const { view, fields } = fieldsAt(at);
+      const text = payloadText(ring, view);
+      const { payload } = eventPayload(PARSED_STAGE, text);
+      out.length = 0;
+      transformEvent(PARSED_STAGE, withPayload(fields, payload), text, out, letters);
+      written += out[0]!.payloadJson!.length;
     }),
   spliced: () =>
     throughRing((at) => {

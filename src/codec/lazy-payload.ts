@@ -28,8 +28,11 @@ export class LazyPayload {
   readonly #text: string;
   /** The parsed payload once anything needed it (the target itself once materialised). */
   #object: Record<PropertyKey, unknown> | undefined;
-  /** Before the parse: members set that the text does not hold, in the order they were set. */
-  #pending: Map<string, unknown> | undefined;
+  /**
+   * Before the parse: members set that the text does not hold, in the order they were set, as
+   * key, value, key, value… (a transform adds one or two: a flat list is the cheapest to keep).
+   */
+  #pending: unknown[] | undefined;
   /** After the parse: the keys of members set that the text does not hold. */
   #addedKeys: string[] | undefined;
   /** The text no longer describes the payload's own members: serialise the object instead. */
@@ -64,18 +67,18 @@ export class LazyPayload {
   static json(lazy: LazyPayload): string {
     const object = lazy.#object;
     if (lazy.#dirty) return JSON.stringify(object);
-    let added: Record<string, unknown> | undefined;
+    let members = '';
     if (object === undefined) {
-      if (lazy.#pending !== undefined) added = Object.fromEntries(lazy.#pending);
-    } else if (lazy.#addedKeys !== undefined && lazy.#addedKeys.length > 0) {
-      added = {};
-      for (const key of lazy.#addedKeys) added[key] = object[key];
+      const pending = lazy.#pending;
+      if (pending !== undefined) {
+        for (let i = 0; i < pending.length; i += 2)
+          members = member(members, pending[i] as string, pending[i + 1]);
+      }
+    } else if (lazy.#addedKeys !== undefined) {
+      for (const key of lazy.#addedKeys) members = member(members, key, object[key]);
     }
-    if (added === undefined) return lazy.#text;
-    const members = JSON.stringify(added);
-    // Every added value undefined (or a function): JSON leaves them out, as it would have.
-    if (members.length === 2) return lazy.#text;
-    return splice(lazy.#text, members);
+    // Nothing added, or every added value undefined (or a function): JSON leaves them out.
+    return members === '' ? lazy.#text : splice(lazy.#text, members);
   }
 
   #parse(): Record<PropertyKey, unknown> {
@@ -84,10 +87,18 @@ export class LazyPayload {
     const pending = this.#pending;
     if (pending !== undefined) {
       // Defined, not assigned: none of these keys is __proto__ (see #set), but defining keeps it so.
-      for (const [key, value] of pending) {
-        Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+      const keys: string[] = [];
+      for (let i = 0; i < pending.length; i += 2) {
+        const key = pending[i] as string;
+        Object.defineProperty(object, key, {
+          value: pending[i + 1],
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+        keys.push(key);
       }
-      this.#addedKeys = [...pending.keys()];
+      this.#addedKeys = keys;
       this.#pending = undefined;
     }
     this.#object = object;
@@ -101,7 +112,15 @@ export class LazyPayload {
    */
   #mayHold(key: string): boolean {
     this.#plain ??= !this.#text.includes('\\');
-    return !this.#plain || this.#text.includes(JSON.stringify(key));
+    return !this.#plain || this.#text.includes(quoted(key));
+  }
+
+  /** Where `key` is in #pending (its key's index), or -1. */
+  #pendingAt(key: PropertyKey): number {
+    const pending = this.#pending;
+    if (pending === undefined) return -1;
+    for (let i = 0; i < pending.length; i += 2) if (pending[i] === key) return i;
+    return -1;
   }
 
   #isAdded(key: string): boolean {
@@ -124,8 +143,9 @@ export class LazyPayload {
 
   static #get(lazy: LazyPayload, key: PropertyKey): unknown {
     if (key === SELF) return lazy;
-    if (lazy.#object === undefined && lazy.#pending !== undefined && typeof key === 'string') {
-      if (lazy.#pending.has(key)) return lazy.#pending.get(key);
+    if (lazy.#object === undefined && lazy.#pending !== undefined) {
+      const at = lazy.#pendingAt(key);
+      if (at >= 0) return lazy.#pending[at + 1];
     }
     const object = lazy.#parse();
     const value = object[key];
@@ -134,10 +154,12 @@ export class LazyPayload {
   }
 
   static #set(lazy: LazyPayload, key: PropertyKey, value: unknown): boolean {
-    const ordinary = typeof key === 'string' && key !== '__proto__' && !INDEX_KEY.test(key);
+    const ordinary = typeof key === 'string' && key !== '__proto__' && !isIndexKey(key);
     if (lazy.#object === undefined && ordinary && !lazy.#mayHold(key)) {
-      lazy.#pending ??= new Map();
-      lazy.#pending.set(key, value);
+      const at = lazy.#pendingAt(key);
+      if (at >= 0) lazy.#pending![at + 1] = value;
+      else if (lazy.#pending === undefined) lazy.#pending = [key, value];
+      else lazy.#pending.push(key, value);
       return true;
     }
     const object = lazy.#parse();
@@ -155,7 +177,13 @@ export class LazyPayload {
   }
 
   static #delete(lazy: LazyPayload, key: PropertyKey): boolean {
-    if (lazy.#object === undefined && typeof key === 'string' && lazy.#pending?.delete(key)) return true;
+    if (lazy.#object === undefined) {
+      const at = lazy.#pendingAt(key);
+      if (at >= 0) {
+        lazy.#pending!.splice(at, 2);
+        return true;
+      }
+    }
     const object = lazy.#parse();
     const had = typeof key === 'string' && Object.hasOwn(object, key);
     if (!Reflect.deleteProperty(object, key)) return false;
@@ -207,7 +235,7 @@ export class LazyPayload {
       get: (lazy, key) => LazyPayload.#get(lazy, key),
       set: (lazy, key, value) => LazyPayload.#set(lazy, key, value),
       has: (lazy, key) => {
-        if (lazy.#object === undefined && typeof key === 'string' && lazy.#pending?.has(key)) return true;
+        if (lazy.#object === undefined && lazy.#pendingAt(key) >= 0) return true;
         return key in lazy.#parse();
       },
       deleteProperty: (lazy, key) => LazyPayload.#delete(lazy, key),
@@ -238,12 +266,56 @@ const SELF = Symbol('LazyPayload');
 /** Keys JSON.stringify writes before all others (integer indices): not appended at the end. */
 const INDEX_KEY = /^(?:0|[1-9][0-9]{0,9})$/;
 
-/** `text` (a JSON object) with `members` (a JSON object's text) added before its closing brace. */
+function isIndexKey(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 0x30 && c <= 0x39 && INDEX_KEY.test(key);
+}
+
+/** The last key quoted, and its JSON: a transform sets the same few keys on every event. */
+let lastKey = '';
+let lastQuoted = '""';
+
+/** `key` as JSON writes it. */
+function quoted(key: string): string {
+  if (key !== lastKey) {
+    lastQuoted = JSON.stringify(key);
+    lastKey = key;
+  }
+  return lastQuoted;
+}
+
+/**
+ * `members` (JSON members, comma-separated) with `key: value` appended as JSON.stringify would
+ * write it in an object: left out when the value is undefined, a function or a symbol; objects
+ * and BigInts go through JSON.stringify of a one-member object, so that `toJSON(key)` gets its key
+ * and a BigInt throws.
+ */
+function member(members: string, key: string, value: unknown): string {
+  let json: string | undefined;
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      json = `${quoted(key)}:${JSON.stringify(value)}`;
+      break;
+    case 'object':
+    case 'bigint':
+      json = value === null ? `${quoted(key)}:null` : JSON.stringify({ [key]: value }).slice(1, -1);
+      break;
+    default:
+      return members;
+  }
+  // {"k": undefined-from-toJSON} is `{}`.
+  if (json === '') return members;
+  return members === '' ? json : `${members},${json}`;
+}
+
+/** `text` (a JSON object) with `members` (JSON members, comma-separated) before its closing brace. */
 function splice(text: string, members: string): string {
   const close = text.lastIndexOf('}');
   let i = close - 1;
   let c = text.charCodeAt(i);
   while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(--i);
   const separator = c === 0x7b ? '' : ',';
-  return `${text.slice(0, close)}${separator}${members.slice(1, -1)}${text.slice(close)}`;
+  return `${text.slice(0, close)}${separator}${members}${text.slice(close)}`;
 }
