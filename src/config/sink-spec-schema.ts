@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { markResolved } from '../resolved-marker.js';
 import type { ResolvedSinkSpec, ResolvedSinkSpecOf, SinkSpec } from '../sinks/sink-spec.js';
-import { moduleReference, must, strictObject } from './option-schema.js';
+import { boolean, moduleReference, must, strictObject } from './option-schema.js';
 import { resolveOptions } from './resolve-options.js';
 import { natsJetStreamSinkSchema } from './sinks/nats-jetstream-sink-schema.js';
 import { ndjsonSinkSchema } from './sinks/ndjson-sink-schema.js';
@@ -19,12 +19,15 @@ const moduleSinkSchema = strictObject(
     type: z.undefined().optional(),
     module: moduleReference(),
     options: z.unknown().optional(),
+    writesText: boolean().optional(),
   },
   'an object',
-  ['module', 'options'],
-).transform(
-  ({ module, options }): ResolvedSinkSpec => (options === undefined ? { module } : { module, options }),
-);
+  ['module', 'options', 'writesText'],
+).transform(({ module, options, writesText }): ResolvedSinkSpec => {
+  const spec: ResolvedSinkSpec = options === undefined ? { module } : { module, options };
+  if (writesText !== undefined) spec.writesText = writesText;
+  return spec;
+});
 
 const builtInOrModule = z.discriminatedUnion(
   'type',

@@ -16,9 +16,12 @@ import type { WorkerSetup } from './batch-task.js';
 /** Built-in sinks write `payloadJson` and read `payload` only if asked: they can take TextRecords. */
 const TEXT_SINKS = new Set(['null', 'ndjson', 'sqlite', 'postgres', 'nats-jetstream', 'redis-streams']);
 
-/** Whether the sink `spec` builds writes JSON text only (see TransformStage.textSink). */
+/**
+ * Whether the sink `spec` builds writes JSON text only (see TransformStage.textSink): a built-in
+ * one, or a module that says so (`writesText`).
+ */
 export function writesTextOnly(spec: ResolvedSinkSpec): boolean {
-  return 'type' in spec && TEXT_SINKS.has(spec.type);
+  return 'type' in spec ? TEXT_SINKS.has(spec.type) : spec.writesText === true;
 }
 
 /** A route's sinks, open: its dead-letter sink is the pipeline's unless it has its own. */

@@ -1,4 +1,5 @@
 import { resolveSinkSpec } from '../config/sink-spec-schema.js';
+import { writesTextOnly } from '../engine/worker-sinks.js';
 import type { FsyncPolicy } from '../queue/disk-log.js';
 import { wallClockMs } from '../queue/record-codec.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
@@ -160,7 +161,9 @@ export function benchSinkSpec(
       fsync: 'never',
     });
   if (settings.sink === 'config') options.inner = route ? route.sink : configured(scenario, 'sink');
-  return resolveSinkSpec({ module: LEDGER_SINK, options });
+  // The ledger reads ids only: it writes text as its inner sink does (none: nothing at all).
+  const writesText = options.inner === undefined || writesTextOnly(options.inner);
+  return resolveSinkSpec({ module: LEDGER_SINK, options, writesText });
 }
 
 function configured(scenario: Scenario, role: 'sink' | 'deadLetter'): ResolvedSinkSpec {

@@ -12,7 +12,17 @@ export type SinkSpec =
   | ({ type: 'postgres' } & PostgresSinkOptions)
   | ({ type: 'nats-jetstream' } & NatsJetStreamSinkOptions)
   | ({ type: 'redis-streams' } & RedisStreamsSinkOptions)
-  | { module: string | URL; options?: unknown };
+  | {
+      module: string | URL;
+      options?: unknown;
+      /**
+       * The module writes each record's `payloadJson` and reads `payload` only when it needs it,
+       * as the built-in sinks do: its records may then hold their payload as JSON text alone,
+       * parsed if read (`payload` a getter, not an own property), which spares the workers a
+       * parse or an object per event. @default false
+       */
+      writesText?: boolean;
+    };
 
 /**
  * A sink spec as resolveSinkSpec (src/config/sink-spec-schema.ts) returns it and worker threads receive it: every option of a
@@ -25,7 +35,7 @@ export type ResolvedSinkSpec =
   | ({ type: 'postgres' } & ResolvedPostgresSinkOptions)
   | ({ type: 'nats-jetstream' } & ResolvedNatsJetStreamSinkOptions)
   | ({ type: 'redis-streams' } & ResolvedRedisStreamsSinkOptions)
-  | { module: string; options?: unknown };
+  | { module: string; options?: unknown; writesText?: boolean };
 
 /** The resolved form of a spec of type `Spec`. */
 export type ResolvedSinkSpecOf<Spec extends SinkSpec> = Spec extends { type: infer Type }

@@ -108,6 +108,19 @@ describe('resolvePipelineOptions defaults', () => {
     expect(resolved.sink).toEqual({ module: 'file:///opt/sink.js', options: { any: ['thing'] } });
   });
 
+  it("a module sink's writesText is kept when given, absent when not", () => {
+    const sink = (spec: unknown) => resolvePipelineOptions({ sink: spec } as PipelineOptions).sink;
+    expect(sink({ module: './sink.js', writesText: true })).toEqual({
+      module: './sink.js',
+      writesText: true,
+    });
+    expect(sink({ module: './sink.js', writesText: false })).toEqual({
+      module: './sink.js',
+      writesText: false,
+    });
+    expect(sink({ module: './sink.js' })).toEqual({ module: './sink.js' });
+  });
+
   it('each built-in sink type resolves with its defaults filled in', () => {
     const sink = (spec: unknown) => resolvePipelineOptions({ sink: spec } as PipelineOptions).sink;
     expect(sink({ type: 'null' })).toEqual({ type: 'null' });
@@ -212,7 +225,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'a custom sink',
       { sink: { module: './sink.js', option: {} } },
-      'sink.option is not a known field (expected one of module, options), got {}',
+      'sink.option is not a known field (expected one of module, options, writesText), got {}',
     ],
     [
       'the options themselves',
@@ -226,6 +239,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
 
 describe('resolvePipelineOptions validates every option of every built-in sink', () => {
   it.each<[unknown, string]>([
+    [{ module: './sink.js', writesText: 'yes' }, 'sink.writesText must be true or false, got "yes"'],
     [{ type: 'ndjson', path: '' }, 'sink.path must be a file path, got ""'],
     [{ type: 'ndjson' }, 'sink.path must be a file path, got undefined'],
     [{ type: 'ndjson', path: 'x', fsync: 'always' }, 'sink.fsync must be "batch" or "never", got "always"'],

@@ -32,7 +32,8 @@ const LINES = [
 ];
 const IDS = ['x-big', 'x-dec', 'x-tiny', 'x-spaced'];
 
-type SinkKind = 'sqlite' | 'ndjson' | 'postgres';
+/** `module-text`: the test sink module (SQLite underneath), declared `writesText`. */
+type SinkKind = 'sqlite' | 'ndjson' | 'postgres' | 'module-text';
 
 interface Target {
   kind: SinkKind;
@@ -42,6 +43,25 @@ interface Target {
 }
 
 function target(s: Scene, kind: SinkKind): Target {
+  if (kind === 'module-text') {
+    const options = s.sinkOptions();
+    return {
+      kind,
+      spec: { module: fixtureUrl('test-sink'), options, writesText: true },
+      stored: async () => {
+        const db = new Database(options.path, { readonly: true });
+        try {
+          const rows = db.prepare(`SELECT id, payload FROM "${options.table}"`).all() as {
+            id: string;
+            payload: string;
+          }[];
+          return new Map(rows.map((r) => [r.id, r.payload]));
+        } finally {
+          db.close();
+        }
+      },
+    };
+  }
   if (kind === 'sqlite') {
     return {
       kind,
@@ -250,7 +270,7 @@ function hostileLine(seq: number): string {
  * stored once as `expected(line)`; the deep one dead-lettered whole as too-deep.
  */
 async function throughSmallRing(
-  kind: 'sqlite' | 'ndjson',
+  kind: 'sqlite' | 'ndjson' | 'module-text',
   transform: URL | undefined,
   expected: (line: string) => string,
 ) {
@@ -284,14 +304,14 @@ async function throughSmallRing(
 
 describe('payloads no transform touched, through a small ring', () => {
   // The worker copies each range out of the ring (RangeCopy) before the sink copies the payloads.
-  it.each(['sqlite', 'ndjson'] as const)(
+  it.each(['sqlite', 'ndjson', 'module-text'] as const)(
     'reach %s byte for byte, every id once, and the 20 000-deep line is dead-lettered whole as too-deep',
     (kind) => throughSmallRing(kind, undefined, (line) => line),
   );
 });
 
 describe('payloads a lazy transform enriched, through a small ring', () => {
-  it.each(['sqlite', 'ndjson'] as const)(
+  it.each(['sqlite', 'ndjson', 'module-text'] as const)(
     'reach %s as their text with the member spliced in, every id once',
     (kind) => throughSmallRing(kind, fixtureUrl('lazy-enrich-transform'), enriched),
   );
