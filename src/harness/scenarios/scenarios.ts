@@ -6,7 +6,7 @@ const transform = (name: string) => new URL(`./transforms/${name}.js`, import.me
 export const SCENARIOS: Record<string, Scenario> = {
   trivial: {
     name: 'trivial',
-    description: 'objects pushed, add one field, null sink',
+    description: 'objects pushed, add one field (a lazy payload: spliced into its JSON), null sink',
     transform: transform('add-field'),
     raw: false,
     sink: 'null',
@@ -53,14 +53,14 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   sqlite: {
     name: 'sqlite',
-    description: 'objects pushed, add one field, the SQLite sink (embedded default)',
+    description: 'objects pushed, add one field (a lazy payload: spliced into its JSON), the SQLite sink (embedded default)',
     transform: transform('add-field'),
     raw: false,
     sink: 'sqlite',
   },
   postgres: {
     name: 'postgres',
-    description: 'objects pushed, add one field, the PostgreSQL sink (DATABASE_URL)',
+    description: 'objects pushed, add one field (a lazy payload: spliced into its JSON), the PostgreSQL sink (DATABASE_URL)',
     transform: transform('add-field'),
     raw: false,
     sink: 'postgres',
