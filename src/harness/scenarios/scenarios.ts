@@ -53,14 +53,16 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   sqlite: {
     name: 'sqlite',
-    description: 'objects pushed, add one field (a lazy payload: spliced into its JSON), the SQLite sink (embedded default)',
+    description:
+      'objects pushed, add one field (a lazy payload: spliced into its JSON), the SQLite sink (embedded default)',
     transform: transform('add-field'),
     raw: false,
     sink: 'sqlite',
   },
   postgres: {
     name: 'postgres',
-    description: 'objects pushed, add one field (a lazy payload: spliced into its JSON), the PostgreSQL sink (DATABASE_URL)',
+    description:
+      'objects pushed, add one field (a lazy payload: spliced into its JSON), the PostgreSQL sink (DATABASE_URL)',
     transform: transform('add-field'),
     raw: false,
     sink: 'postgres',
