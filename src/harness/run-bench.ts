@@ -11,6 +11,7 @@ import { classifyBound } from './pipeline-bound.js';
 import { runPiscinaPerEvent } from './piscina-per-event-system.js';
 import { type BenchSinkKind, RunInstruments, type RunSettings, warmupMs } from './run-settings.js';
 import type { Scenario } from './scenario.js';
+import { median } from './script-env.js';
 import { runSeedPort } from './seed-port-system.js';
 import { runSinkAlone } from './sink-alone-system.js';
 import type { BenchSystem } from './systems.js';
@@ -267,11 +268,7 @@ function engineRatios(
       .filter((results) => results[i]!.eventsPerSec > 0)
       .map((results) => results[engine]!.eventsPerSec / results[i]!.eventsPerSec);
     if (byRatio.length === 0) return [];
-    const sorted = [...byRatio].sort((a, b) => a - b);
-    const middle = sorted.length / 2;
-    const median =
-      sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-    return [{ system, byRound: byRatio, median }];
+    return [{ system, byRound: byRatio, median: median(byRatio) }];
   });
 }
 

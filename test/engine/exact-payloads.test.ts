@@ -42,42 +42,31 @@ interface Target {
   stored(): Promise<Map<string, string>>;
 }
 
+/** The payload text stored in a SQLite table, by id, read through a fresh connection. */
+function sqlitePayloads(path: string, table: string): Map<string, string> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare(`SELECT id, payload FROM "${table}"`).all() as { id: string; payload: string }[];
+    return new Map(rows.map((r) => [r.id, r.payload]));
+  } finally {
+    db.close();
+  }
+}
+
 function target(s: Scene, kind: SinkKind): Target {
   if (kind === 'module-text') {
     const options = s.sinkOptions();
     return {
       kind,
       spec: { module: fixtureUrl('test-sink'), options, writesText: true },
-      stored: async () => {
-        const db = new Database(options.path, { readonly: true });
-        try {
-          const rows = db.prepare(`SELECT id, payload FROM "${options.table}"`).all() as {
-            id: string;
-            payload: string;
-          }[];
-          return new Map(rows.map((r) => [r.id, r.payload]));
-        } finally {
-          db.close();
-        }
-      },
+      stored: async () => sqlitePayloads(options.path, options.table),
     };
   }
   if (kind === 'sqlite') {
     return {
       kind,
       spec: { type: 'sqlite', path: s.dbPath },
-      stored: async () => {
-        const db = new Database(s.dbPath, { readonly: true });
-        try {
-          const rows = db.prepare('SELECT id, payload FROM events').all() as {
-            id: string;
-            payload: string;
-          }[];
-          return new Map(rows.map((r) => [r.id, r.payload]));
-        } finally {
-          db.close();
-        }
-      },
+      stored: async () => sqlitePayloads(s.dbPath, 'events'),
     };
   }
   if (kind === 'ndjson') {
