@@ -174,15 +174,18 @@ async function runSource(
 announcePostgres('exact payloads');
 const SINKS: SinkKind[] = postgresSkip ? ['sqlite', 'ndjson'] : ['sqlite', 'ndjson', 'postgres'];
 
+/** LINES from an NDJSON file into `kind` through `transform`; each stored as `expected` says. */
+async function fromNdjsonFile(kind: SinkKind, transform: URL | undefined, expected: string[]): Promise<void> {
+  const s = scene();
+  const t = target(s, kind);
+  const file = join(s.dir, 'in.ndjson');
+  writeFileSync(file, `${LINES.join('\n')}\n`);
+  await runSource(s, t.spec, () => new NdjsonSource({ path: file }), undefined, transform);
+  await expectExact(kind, await t.stored(), expected);
+}
+
 describe('payloads no transform touched reach the sink exactly', () => {
-  it.each(SINKS)('from an NDJSON file into %s', async (kind) => {
-    const s = scene();
-    const t = target(s, kind);
-    const file = join(s.dir, 'in.ndjson');
-    writeFileSync(file, `${LINES.join('\n')}\n`);
-    await runSource(s, t.spec, () => new NdjsonSource({ path: file }));
-    await expectExact(kind, await t.stored());
-  });
+  it.each(SINKS)('from an NDJSON file into %s', (kind) => fromNdjsonFile(kind, undefined, LINES));
 
   it.each(SINKS)('from an HTTP body, NDJSON and a JSON array, into %s', async (kind) => {
     for (const shape of ['ndjson', 'array'] as const) {
@@ -214,20 +217,9 @@ function enriched(line: string): string {
 }
 
 describe('payloads a lazy transform only enriched or read scalars of', () => {
-  it.each(SINKS)('from an NDJSON file into %s, the added member spliced in', async (kind) => {
-    const s = scene();
-    const t = target(s, kind);
-    const file = join(s.dir, 'in.ndjson');
-    writeFileSync(file, `${LINES.join('\n')}\n`);
-    await runSource(
-      s,
-      t.spec,
-      () => new NdjsonSource({ path: file }),
-      undefined,
-      fixtureUrl('lazy-enrich-transform'),
-    );
-    await expectExact(kind, await t.stored(), LINES.map(enriched));
-  });
+  it.each(SINKS)('from an NDJSON file into %s, the added member spliced in', (kind) =>
+    fromNdjsonFile(kind, fixtureUrl('lazy-enrich-transform'), LINES.map(enriched)),
+  );
 });
 
 /**
