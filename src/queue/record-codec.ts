@@ -6,7 +6,7 @@ import {
   type RecordView,
   type SluiceEvent,
 } from '../codec/event.js';
-import { uuidv7 } from '../codec/uuid-v7.js';
+import { UUIDV7_BYTES, uuidv7 } from '../codec/uuid-v7.js';
 import { InvalidEventError, RecordTooLargeError } from '../errors.js';
 import { align, REC_SIZE, RECORD_HEADER_BYTES } from './layout.js';
 import type { Ring } from './ring-buffer.js';
@@ -86,9 +86,6 @@ function isAscii(value: string): boolean {
   return true;
 }
 
-/** A UUIDv7 string is 36 ASCII characters: its byte count needs no scan. */
-const UUID_BYTES = 36;
-
 function checkId(id: unknown): string {
   if (typeof id !== 'string') {
     throw new InvalidEventError('id', `must be a string, got ${typeof id}`);
@@ -126,7 +123,8 @@ function finishPrepare(
   let idBytes: number;
   if (givenId === undefined) {
     id = uuidv7();
-    idBytes = UUID_BYTES;
+    // ASCII: its byte count needs no scan.
+    idBytes = UUIDV7_BYTES;
   } else {
     id = checkId(givenId);
     idBytes = stringBytes(id);

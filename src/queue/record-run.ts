@@ -1,5 +1,5 @@
 import { checkWellFormed, MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
-import { uuidv7 } from '../codec/uuid-v7.js';
+import { UUIDV7_BYTES, writeUuidv7 } from '../codec/uuid-v7.js';
 import { InvalidEventError, RecordTooLargeError } from '../errors.js';
 import {
   FLAG_HAS_KEY,
@@ -114,9 +114,6 @@ export interface LineBatch {
   readonly key?: string;
 }
 
-/** A UUIDv7 is 36 ASCII characters. */
-const UUID_BYTES = 36;
-
 /** Decimal digits of a whole number from 0 to 2^53. */
 function digitCount(n: number): number {
   let digits = 1;
@@ -170,7 +167,7 @@ export class LineRun implements RecordRun {
     for (let i = 0; i < starts.length; i++) {
       if (this.#idPrefix) idDigits[i] = digitCount(idNumbers![i]!);
       if (this.#sourcePrefix) sourceDigits[i] = digitCount(sourceNumbers![i]!);
-      const idBytes = this.#idPrefix ? this.#idPrefix.length + idDigits[i]! : UUID_BYTES;
+      const idBytes = this.#idPrefix ? this.#idPrefix.length + idDigits[i]! : UUIDV7_BYTES;
       if (idBytes > MAX_ID_BYTES) {
         throw new InvalidEventError('id', `must be at most ${MAX_ID_BYTES} UTF-8 bytes, got ${idBytes}`);
       }
@@ -206,7 +203,7 @@ export class LineRun implements RecordRun {
     const key = this.#key;
     const idDigits = this.#idDigits[i]!;
     const sourceDigits = this.#sourceDigits[i]!;
-    const idBytes = idPrefix ? idPrefix.length + idDigits : UUID_BYTES;
+    const idBytes = idPrefix ? idPrefix.length + idDigits : UUIDV7_BYTES;
     const sourceBytes = sourcePrefix ? sourcePrefix.length + sourceDigits : 0;
     const start = b.starts[i]!;
     const end = b.ends[i]!;
@@ -227,7 +224,11 @@ export class LineRun implements RecordRun {
       p += idPrefix.length;
       writeDigits(target, p, b.idNumbers![i]!, idDigits);
       p += idDigits;
-    } else p += target.write(uuidv7(), p, UUID_BYTES, 'latin1');
+    } else {
+      // The group's time, whole milliseconds: one clock read per group, not per line.
+      writeUuidv7(target, p, Math.floor(enqueuedAt));
+      p += UUIDV7_BYTES;
+    }
     if (key) {
       target.set(key, p);
       p += key.length;

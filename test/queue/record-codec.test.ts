@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RecordView, SluiceEvent } from '../../src/codec/event.js';
-import { uuidv7 } from '../../src/codec/uuid-v7.js';
+import { UUIDV7_BYTES, uuidv7, writeUuidv7 } from '../../src/codec/uuid-v7.js';
 import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { SluiceError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
@@ -372,6 +372,31 @@ describe('uuidv7', () => {
 
   it('10 000 ids from one thread are unique and strictly increasing', () => {
     const ids = Array.from({ length: 10_000 }, () => uuidv7());
+    expect(new Set(ids).size).toBe(ids.length);
+    for (let i = 1; i < ids.length; i++) {
+      if (!(ids[i - 1]! < ids[i]!))
+        throw new Error(`ids[${i - 1}] ${ids[i - 1]} is not below ids[${i}] ${ids[i]}`);
+    }
+  });
+
+  it('writeUuidv7 writes the ids uuidv7 returns, as bytes, in the same sequence', () => {
+    // Interleaved over 10 000 ids (more than the 4096 a millisecond's counter holds, so the
+    // counter wraps and borrows the next millisecond): written and returned ids share one order,
+    // whatever time the writer is given.
+    const target = new Uint8Array(new SharedArrayBuffer(10_000 * UUIDV7_BYTES + 3));
+    const ids: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      if (i % 3 === 0) ids.push(uuidv7());
+      else {
+        const at = 3 + i * UUIDV7_BYTES;
+        // Every other written id at a time a minute back: a clock behind the last id's.
+        writeUuidv7(target, at, i % 3 === 1 ? Date.now() : Date.now() - 60_000);
+        ids.push(Buffer.from(target.buffer, at, UUIDV7_BYTES).toString('latin1'));
+      }
+    }
+    // Nothing written outside each id's 36 bytes.
+    expect([...target.subarray(0, 3)]).toEqual([0, 0, 0]);
+    for (const id of ids) expect(id).toMatch(UUID_V7);
     expect(new Set(ids).size).toBe(ids.length);
     for (let i = 1; i < ids.length; i++) {
       if (!(ids[i - 1]! < ids[i]!))
