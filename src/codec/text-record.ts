@@ -2,7 +2,8 @@ import type { SinkRecord } from './event.js';
 
 /**
  * A sink record whose payload is JSON bytes — the worker's copy of its batch's range of the ring
- * (RangeCopy) — copied or decoded only when a sink asks:
+ * (RangeCopy), or a transform's output written into a PayloadArena — copied or decoded only when a
+ * sink asks:
  * `copyPayload` puts the bytes straight into a sink's buffer (PostgreSQL's COPY), `payloadJson`
  * decodes them to a string, `payload` parses that. Built for events no transform touches, which
  * reach the built-in sinks as the bytes they were pushed as — numbers exact — without a parse and
@@ -16,6 +17,7 @@ export class TextRecord implements SinkRecord {
   readonly key: string | undefined;
   readonly source: string | undefined;
   readonly ts: number | undefined;
+  readonly route: string | readonly string[] | undefined;
   readonly #bytes: Buffer;
   readonly #start: number;
   readonly #end: number;
@@ -31,11 +33,13 @@ export class TextRecord implements SinkRecord {
     bytes: Buffer,
     start: number,
     end: number,
+    route?: string | readonly string[],
   ) {
     this.id = id;
     this.key = key;
     this.source = source;
     this.ts = ts;
+    this.route = route;
     this.#bytes = bytes;
     this.#start = start;
     this.#end = end;

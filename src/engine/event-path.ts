@@ -9,6 +9,7 @@ import {
 } from '../codec/decode-event.js';
 import type { DecodedEvent, SinkRecord, SluiceEvent } from '../codec/event.js';
 import { LazyPayload } from '../codec/lazy-payload.js';
+import type { PayloadArena } from '../codec/payload-arena.js';
 import { JsonRecord } from '../codec/text-record.js';
 import { type DeadLetter, deadLetter, deadLetterRecord, describeError } from '../delivery/dead-letter.js';
 import { type DeliveryHooks, deliverBatch } from '../delivery/deliver-batch.js';
@@ -36,6 +37,12 @@ export interface TransformStage {
   transform: LoadedTransform | undefined;
   /** The sink writes JSON text only (a built-in sink): outputs go as text, their objects dropped. */
   textSink: boolean;
+  /**
+   * The sink copies each payload's JSON bytes as they are (see copiesPayloadBytes): outputs'
+   * JSON is written into this, outside the heap, rather than kept as strings until the batch is
+   * written (with textSink only).
+   */
+  payloadArena?: PayloadArena;
 }
 
 /**
@@ -74,8 +81,8 @@ export function transformEvent(
   }
   const before = out.length;
   const pending = applyTransform(transform, event, out, letters);
-  if (pending) return pending.then(() => serialiseOutputs(out, before, text, letters, stage.textSink, lazy));
-  serialiseOutputs(out, before, text, letters, stage.textSink, lazy);
+  if (pending) return pending.then(() => serialiseOutputs(out, before, text, letters, stage, lazy));
+  serialiseOutputs(out, before, text, letters, stage, lazy);
   return undefined;
 }
 
@@ -105,9 +112,11 @@ function serialiseOutputs(
   from: number,
   text: string | undefined,
   letters: DeadLetter[],
-  textOnly: boolean,
+  stage: TransformStage,
   lazy: LazyPayload | undefined,
 ): void {
+  const textOnly = stage.textSink;
+  const arena = stage.payloadArena;
   let kept = from;
   const view = lazy === undefined ? undefined : LazyPayload.proxyOf(lazy);
   for (let i = from; i < out.length; i++) {
@@ -133,7 +142,10 @@ function serialiseOutputs(
     }
     // A built-in sink needs the text only: the payload object need not outlive this event.
     if (textOnly)
-      out[kept++] = new JsonRecord(record.id, record.key, record.source, record.ts, json, record.route);
+      out[kept++] =
+        arena === undefined
+          ? new JsonRecord(record.id, record.key, record.source, record.ts, json, record.route)
+          : arena.record(record.id, record.key, record.source, record.ts, json, record.route);
     else {
       record.payloadJson = json;
       // A sink that takes objects gets a plain one, not the view (a Proxy: not cloneable),

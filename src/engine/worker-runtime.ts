@@ -4,6 +4,7 @@ import { type Logger, pino } from 'pino';
 import { decodeFields, type EventFields, withPayload } from '../codec/decode-event.js';
 import type { SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
+import { PayloadArena } from '../codec/payload-arena.js';
 import { TextRecord } from '../codec/text-record.js';
 import {
   type DeadLetter,
@@ -47,7 +48,7 @@ import {
 } from './event-path.js';
 import { RouteTable } from './route-table.js';
 import { markTaskStarted } from './task-clock.js';
-import { type OpenedSinks, WorkerSinks, writesTextOnly } from './worker-sinks.js';
+import { copiesPayloadBytes, type OpenedSinks, WorkerSinks, writesTextOnly } from './worker-sinks.js';
 
 /** How many event ids a log line about a batch names. */
 const LOGGED_IDS = 20;
@@ -111,9 +112,12 @@ export class WorkerRuntime {
     });
     this.#sinks = new WorkerSinks(setup);
     const textSink = this.#textSink;
+    const payloadArena =
+      textSink && routeList.every((route) => copiesPayloadBytes(route.sink)) ? new PayloadArena() : undefined;
     this.#stage = loadTransform(setup.options.transform, { threadId }).then((loaded) => ({
       transform: this.#identity ? undefined : loaded,
       textSink,
+      ...(payloadArena ? { payloadArena } : {}),
     }));
     // Reported through the first task that needs it; this only avoids an unhandled rejection.
     this.#stage.catch(() => {});

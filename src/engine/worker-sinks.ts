@@ -24,6 +24,15 @@ export function writesTextOnly(spec: ResolvedSinkSpec): boolean {
   return 'type' in spec ? TEXT_SINKS.has(spec.type) : spec.writesText === true;
 }
 
+/**
+ * Whether the sink `spec` builds copies each record's payload as JSON bytes, untouched: the
+ * PostgreSQL sink's own table (binary COPY; a mapped table reads members out of the text instead).
+ * Such a sink is handed payloads written as bytes (PayloadArena) rather than strings.
+ */
+export function copiesPayloadBytes(spec: ResolvedSinkSpec): boolean {
+  return 'type' in spec && spec.type === 'postgres' && spec.columns === undefined;
+}
+
 /** A route's sinks, open: its dead-letter sink is the pipeline's unless it has its own. */
 export interface OpenedRoute {
   sink: Sink;
