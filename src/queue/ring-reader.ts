@@ -14,13 +14,16 @@ export function forEachRecord(ring: Ring, start: number, end: number, visit: (at
   let count = 0;
   while (pos !== stop) {
     const at = pos & mask;
-    if (words[(at + REC_COMMIT) >> 2] === WRAP_MARKER) {
-      pos = (pos + capacity - at) >>> 0;
-      continue;
+    // Worked out for every record, not only at the ring's end: arithmetic first run at the first
+    // wrap has no type feedback, and meeting it deoptimises whatever optimised code inlined this
+    // loop (the worker's whole batch path), to be compiled again.
+    const toEnd = capacity - at;
+    const wrap = words[(at + REC_COMMIT) >> 2] === WRAP_MARKER;
+    if (!wrap) {
+      visit(at);
+      count++;
     }
-    visit(at);
-    count++;
-    pos = (pos + words[(at + REC_SIZE) >> 2]!) >>> 0;
+    pos = (pos + (wrap ? toEnd : words[(at + REC_SIZE) >> 2]!)) >>> 0;
   }
   return count;
 }
@@ -82,6 +85,8 @@ export class RangeCopy {
 
   /** Where the ring's data offset `at` (within the range) is in `bytes`. */
   offsetOf(at: number): number {
-    return at >= this.#from ? at - this.#from : this.#capacity - this.#from + at;
+    // The capacity is a power of two: one expression for both sides of the ring's end, so the
+    // first range that wraps meets no code the optimising compiler has not seen run (forEachRecord).
+    return (at - this.#from) & (this.#capacity - 1);
   }
 }
