@@ -57,6 +57,30 @@ const LOGGED_IDS = 20;
 type RunningBatch<Task extends BatchTask = BatchTask> = Task & { yieldAt?: number };
 
 /**
+ * The task as this worker runs it, with the wall-clock time it stops waiting for a failing sink.
+ * A deliver task gets one shape whatever it carries: tasks arrive by structured clone with only the
+ * members the dispatcher set (a slot, a retry, a trace context, or not), and each set of members is
+ * another hidden class — the optimised batch path, compiled for the ones it had met, was thrown
+ * away at the next (`wrong map`), up to once a batch (docs/MEASUREMENTS.md).
+ */
+function runningBatch(task: BatchTask): RunningBatch {
+  const yieldAt = task.yieldAfterMs === undefined ? undefined : wallClockMs() + task.yieldAfterMs;
+  if (task.kind !== 'deliver') return yieldAt === undefined ? task : { ...task, yieldAt };
+  return {
+    kind: task.kind,
+    partition: task.partition,
+    start: task.start,
+    end: task.end,
+    records: task.records,
+    retry: task.retry,
+    yieldAfterMs: task.yieldAfterMs,
+    slot: task.slot,
+    trace: task.trace,
+    yieldAt,
+  };
+}
+
+/**
  * Everything a worker thread does, kept out of `workers/` so it can be tested and profiled like
  * the rest of `src/`: attach to the rings, load the transform, open the sinks (lazily, and again
  * after a failure), and turn a batch descriptor into sink writes and dead letters.
@@ -160,8 +184,7 @@ export class WorkerRuntime {
       'sluice.partition': task.partition,
       'sluice.records': task.records,
     });
-    const batch: RunningBatch =
-      task.yieldAfterMs === undefined ? task : { ...task, yieldAt: wallClockMs() + task.yieldAfterMs };
+    const batch = runningBatch(task);
     const done =
       batch.kind === 'dead-letter'
         ? await this.#deadLetterRange(batch, sinks, result)
