@@ -30,8 +30,10 @@ export class PayloadArena {
     route?: string | readonly string[],
   ): TextRecord {
     // At most three bytes of UTF-8 per UTF-16 unit (a surrogate pair's four bytes are two units):
-    // room enough without measuring the string first.
-    const room = json.length * 3;
+    // room enough without measuring the string first. A text too long for a chunk is measured, so
+    // the chunk it gets is its own size rather than three times it.
+    let room = json.length * 3;
+    if (room > CHUNK_BYTES) room = Buffer.byteLength(json, 'utf8');
     if (this.#chunk.length - this.#at < room) {
       this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
       this.#at = 0;
