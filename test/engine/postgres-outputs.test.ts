@@ -2,11 +2,13 @@
  * A transform's outputs into PostgreSQL's own table, where they travel as bytes written into each
  * worker's PayloadArena: every output stored once in each route it went to, its payload whole —
  * multi-byte text, surrogate pairs, escapes, payloads larger than an arena chunk — and the values
- * the server refuses (NUL, a lone surrogate) dead-lettered alone while their batch-mates are stored.
+ * the server refuses (NUL, a lone surrogate) dead-lettered alone while their batch-mates are stored;
+ * and held through retries while the table is locked.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline } from '../../src/engine/pipeline.js';
 import { prng } from '../../src/harness/prng.js';
@@ -121,4 +123,47 @@ describe.skipIf(postgresSkip)('transform outputs into PostgreSQL', () => {
       for (const { letter } of letters) expect(letter.reason).toBe('sink-rejected');
     });
   }
+
+  it('holds outputs through a table locked for 3 s: writes time out and are retried, then every output is stored once, payload whole', async () => {
+    const table = uniqueName('sluice_out_locked');
+    tables.push(table);
+    const deadLetters = join(dir, 'dead-locked.ndjson');
+    const pipeline = await createPipeline({
+      transform: fixtureUrl('route-transform'),
+      sink: { type: 'postgres', connectionString: POSTGRES_URL, table, statementTimeoutMs: 200 },
+      retry: { initialDelayMs: 20, maxDelayMs: 200 },
+      deadLetter: { type: 'ndjson', path: deadLetters },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 200 },
+      log: { level: 'silent' },
+    });
+    const all = cases(4, 1000).map((c) => ({ id: c.id, payload: { i: c.payload.i, text: c.payload.text } }));
+    const locker = new pg.Client({ connectionString: POSTGRES_URL });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
+      await pipeline.pushMany(all);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // Every write so far waited on the lock until its statement timed out: the sink is down.
+      expect(pipeline.stats().written).toBe(0);
+      expect(await pipeline.metrics.metrics()).toMatch(/^sluice_sink_up\{[^}]*role="sink"\} 0$/m);
+      await locker.query('COMMIT');
+      await pipeline.drained();
+    } finally {
+      await locker.end();
+      await pipeline.close();
+    }
+    const expected = all.filter((c) => !isRefused(c.payload.text));
+    const ids = await readPostgresIds(table);
+    expect(ids.length).toBe(expected.length);
+    expect(distinctSorted(ids)).toEqual(distinctSorted(expected.map((c) => c.id)));
+    const stored = await storedPayloads(table);
+    for (const c of expected) expect(stored.get(c.id)).toEqual({ ...c.payload, routed: true });
+    const letters = readDeadLetters(deadLetters);
+    expect(distinctSorted(letters.map((l) => l.id))).toEqual(
+      distinctSorted(all.filter((c) => isRefused(c.payload.text)).map((c) => c.id)),
+    );
+    for (const { letter } of letters) expect(letter.reason).toBe('sink-rejected');
+  }, 30_000);
 });
