@@ -70,7 +70,13 @@ describe('pushLines', () => {
           );
           if (idPrefix !== undefined)
             expect(records.map((r) => r.id)).toEqual(texts.map((_, i) => `${idPrefix}${numbers[i]}`));
-          else for (const r of records) expect(r.id).toMatch(/^[0-9a-f-]{36}$/);
+          else {
+            // Fallback ids, written as bytes at each group's time: UUIDv7s, distinct, increasing.
+            const ids = records.map((r) => r.id);
+            for (const id of ids)
+              expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+            for (let i = 1; i < ids.length; i++) expect(ids[i - 1]! < ids[i]!).toBe(true);
+          }
         },
       ),
       { numRuns: 300 },
