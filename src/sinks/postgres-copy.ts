@@ -34,19 +34,27 @@ export function encodeCopyBatch(records: readonly SinkRecord[]): Buffer {
     if (r.ts !== undefined) size += FLOAT8_BYTES;
   }
   const buffer = Buffer.allocUnsafe(size) as Utf8Buffer;
+  // Big-endian integers and floats through a DataView, whose accessors TurboFan inlines: Buffer's
+  // writeInt32BE and writeDoubleBE are range-checked calls, a fifth to a quarter of this function's
+  // time per row (`npm run bench:micro`, its COPY case).
+  const view = new DataView(buffer.buffer, buffer.byteOffset, size);
   HEADER.copy(buffer, 0);
   let at = HEADER.length;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
-    buffer.writeInt16BE(FIELDS, at);
+    view.setInt16(at, FIELDS);
     at += 2;
-    at = text(buffer, at, r.id);
-    at = text(buffer, at, r.key);
-    at = text(buffer, at, r.source);
-    if (r.ts === undefined) at = buffer.writeInt32BE(NULL_LENGTH, at);
-    else {
-      at = buffer.writeInt32BE(FLOAT8_BYTES, at);
-      at = buffer.writeDoubleBE(r.ts, at);
+    at = text(buffer, view, at, r.id);
+    at = text(buffer, view, at, r.key);
+    at = text(buffer, view, at, r.source);
+    const ts = r.ts;
+    if (ts === undefined) {
+      view.setInt32(at, NULL_LENGTH);
+      at += 4;
+    } else {
+      view.setInt32(at, FLOAT8_BYTES);
+      view.setFloat64(at + 4, ts);
+      at += 4 + FLOAT8_BYTES;
     }
     const lengthAt = at;
     at += 4;
@@ -56,10 +64,10 @@ export function encodeCopyBatch(records: readonly SinkRecord[]): Buffer {
       payload === undefined
         ? (r as TextRecord).copyPayload(buffer, at)
         : buffer.utf8Write(payload, at, size - at);
-    buffer.writeInt32BE(written + 1, lengthAt);
+    view.setInt32(lengthAt, written + 1);
     at += written;
   }
-  buffer.writeInt16BE(-1, at);
+  view.setInt16(at, -1);
   return buffer;
 }
 
@@ -68,10 +76,13 @@ interface Utf8Buffer extends Buffer {
   utf8Write(value: string, offset: number, length: number): number;
 }
 
-function text(buffer: Utf8Buffer, at: number, value: string | undefined): number {
-  if (value === undefined) return buffer.writeInt32BE(NULL_LENGTH, at);
+function text(buffer: Utf8Buffer, view: DataView, at: number, value: string | undefined): number {
+  if (value === undefined) {
+    view.setInt32(at, NULL_LENGTH);
+    return at + 4;
+  }
   const written = buffer.utf8Write(value, at + 4, buffer.length - at - 4);
-  buffer.writeInt32BE(written, at);
+  view.setInt32(at, written);
   return at + 4 + written;
 }
 
