@@ -6,6 +6,7 @@ import { importOptional } from '../optional-package.js';
 import type { ColumnMap, OnConflict } from './column-mapping.js';
 import { encodeCopyBatch } from './postgres-copy.js';
 import { PostgresMappedTable } from './postgres-mapped-table.js';
+import { requireHidingResponse } from './require-pg.js';
 import type { Sink } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
@@ -90,14 +91,22 @@ let copyFrom: ((text: string) => CopyStreamQuery) | undefined;
 const PG_PACKAGES = ['pg', 'pg-copy-streams'];
 
 async function loadPg(): Promise<typeof pg> {
-  pgModule ??= (await importOptional<typeof import('pg')>('pg', 'the postgres sink', PG_PACKAGES)).default;
+  pgModule ??= (
+    await importOptional<{ default: typeof pg }>(
+      'pg',
+      'the postgres sink',
+      PG_PACKAGES,
+      requireHidingResponse,
+    )
+  ).default;
   copyFrom ??= (
-    await importOptional<typeof import('pg-copy-streams')>(
+    await importOptional<{ default: typeof import('pg-copy-streams') }>(
       'pg-copy-streams',
       'the postgres sink',
       PG_PACKAGES,
+      requireHidingResponse,
     )
-  ).from;
+  ).default.from;
   return pgModule;
 }
 
