@@ -1,6 +1,5 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
-import { type Logger, pino } from 'pino';
 import { decodeFields, type EventFields, withPayload } from '../codec/decode-event.js';
 import type { SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
@@ -14,7 +13,7 @@ import {
 } from '../delivery/dead-letter.js';
 import { type DeliveryHooks, deliverBatch, type RetryState } from '../delivery/deliver-batch.js';
 import type { ResolvedRetryOptions } from '../delivery/retry-options.js';
-import { createLogger } from '../logging/logger.js';
+import { type WorkerLogger, workerLogger } from '../logging/worker-logger.js';
 import {
   BatchTally,
   M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
@@ -91,8 +90,7 @@ export class WorkerRuntime {
   /** The transform stage once its module is loaded (at once without one). */
   readonly #stage: Promise<TransformStage>;
   readonly #metrics: MetricsBlock;
-  #log: Logger = pino({ enabled: false });
-  readonly #logReady: Promise<void>;
+  readonly #log: WorkerLogger;
   readonly #sinks: WorkerSinks;
   /** No transform module: events reach the sink as they were pushed. */
   readonly #identity: boolean;
@@ -131,9 +129,7 @@ export class WorkerRuntime {
     this.#taskStarts = new BigInt64Array(setup.taskStarts);
     this.#queue = EventQueue.attach(setup.queue);
     this.#metrics = new MetricsBlock(setup.metrics);
-    this.#logReady = createLogger(setup.options.log, { thread: 'worker', threadId }).then((logger) => {
-      this.#log = logger;
-    });
+    this.#log = workerLogger(setup.options.log, { thread: 'worker', threadId });
     this.#sinks = new WorkerSinks(setup);
     const textSink = this.#textSink;
     const payloadArena =
@@ -149,7 +145,6 @@ export class WorkerRuntime {
 
   async run(task: BatchTask): Promise<BatchResult> {
     if (task.slot !== undefined) markTaskStarted(this.#taskStarts, task.slot, wallClockMs());
-    await this.#logReady;
     const result = emptyResult(task.records);
     if (task.kind === 'ping') {
       // At start-up a broken transform module or sink configuration fails createPipeline() at once;

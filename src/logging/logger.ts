@@ -1,21 +1,34 @@
-import { type Logger, pino } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 import type { ResolvedLogOptions } from '../config/log-options.js';
 
 // Options are resolved on the main thread (src/config/log-options.ts); workers import only this.
 export type { LogLevel, LogOptions, ResolvedLogOptions } from '../config/log-options.js';
 
+const requireCjs = createRequire(import.meta.url);
+
 /**
  * A pino logger for this thread, writing to the shared destination. Call it once per thread: the
- * main thread and every worker build their own from the same options.
+ * main thread and every worker build their own from the same options (a worker when its first
+ * line is due: src/logging/worker-logger.ts).
  */
 export async function createLogger(
   options: ResolvedLogOptions,
   bindings: Record<string, unknown>,
 ): Promise<Logger> {
+  return buildLogger(options, bindings);
+}
+
+/**
+ * createLogger, synchronously. pino and pino-pretty are CommonJS and loaded with `require` when a
+ * logger is first built, so a module that imports this one does not load them by importing it.
+ */
+export function buildLogger(options: ResolvedLogOptions, bindings: Record<string, unknown>): Logger {
+  const { pino } = requireCjs('pino') as typeof import('pino');
   const base = { level: options.level, base: { pid: process.pid, ...bindings } };
   if (options.level === 'silent') return pino({ ...base, enabled: false });
   if (options.pretty) {
-    const { default: pretty } = await import('pino-pretty');
+    const pretty = requireCjs('pino-pretty') as typeof import('pino-pretty');
     return pino(base, pretty({ destination: options.destination, sync: true, colorize: true }));
   }
   // Synchronous: a line is written before the call returns, so nothing is lost when a worker is
