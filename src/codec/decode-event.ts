@@ -6,8 +6,13 @@ import { JsonScanner, SCAN_INVALID, SCAN_TOO_DEEP } from './json-scan.js';
 /** Nesting depth of arrays and objects an event's JSON may have. @see JsonScanner */
 export const DEFAULT_MAX_DEPTH = 1000;
 
-/** What decoding needs of a record besides its bytes. */
-export type RecordFields = Pick<RecordView, 'id' | 'key' | 'source' | 'ts' | 'raw'>;
+/**
+ * What decoding needs of a record besides its bytes. A raw record whose `id` is '' and that says
+ * where its stored id is (`idOffset`, `idLength`, in the same bytes) has it decoded only when the
+ * line has no `id` of its own.
+ */
+export type RecordFields = Pick<RecordView, 'id' | 'key' | 'source' | 'ts' | 'raw'> &
+  Partial<Pick<RecordView, 'idOffset' | 'idLength'>>;
 
 /** A serialised event with nothing known of it but its text (the bench's baselines read lines so). */
 export const LINE_FIELDS: RecordFields = Object.freeze({
@@ -82,6 +87,10 @@ export function decodeFields(
   try {
     const id = lineId(scanner, bytes);
     if (id !== undefined) fields.id = id;
+    else if (fields.id === '' && record.idLength) {
+      const from = record.idOffset!;
+      fields.id = (bytes as FastBuffer).utf8Slice(from, from + record.idLength);
+    }
     if (record.key === undefined && isString(bytes, scanner.keyStart)) {
       fields.key = lineString('key', bytes, scanner.keyStart, scanner.keyEnd, scanner.keyEscaped);
     }

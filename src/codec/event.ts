@@ -40,8 +40,14 @@ export interface SinkRecord extends DecodedEvent {
 
 /** A record as a worker reads it out of the ring, before the payload is parsed. */
 export interface RecordView {
-  /** The id stored in the record (for raw records, the id assigned at push). */
+  /**
+   * The id stored in the record (for raw records, the id assigned at push; '' when readRecord was
+   * asked to leave a raw record's id undecoded).
+   */
   id: string;
+  /** Where the stored id's UTF-8 bytes are in the ring's data area, and how many. */
+  idOffset: number;
+  idLength: number;
   key: string | undefined;
   source: string | undefined;
   ts: number | undefined;

@@ -24,7 +24,7 @@ import {
 } from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
-import { payloadText, readRecord, wallClockMs } from '../queue/record-codec.js';
+import { payloadText, readRecord, recordId, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord, RangeCopy, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
 import { countAttempt, recordBatch, recordBusy, trackSinkUp } from './batch-metrics.js';
@@ -268,7 +268,8 @@ export class WorkerRuntime {
     const takenAt = wallClockMs();
     const transformStarted = performance.now();
     for (const at of offsets) {
-      const view = readRecord(ring, at);
+      // A raw record's stored id is decoded only if its line has none (decodeFields).
+      const view = readRecord(ring, at, false);
       result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
       const start = view.payloadOffset;
       const end = start + view.payloadLength;
@@ -276,7 +277,7 @@ export class WorkerRuntime {
       try {
         fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
       } catch (error) {
-        letters.push(undecodable(view, payloadText(ring, view), error));
+        letters.push(undecodable({ ...view, id: recordId(ring, view) }, payloadText(ring, view), error));
         continue;
       }
       if (copy) {

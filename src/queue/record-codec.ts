@@ -380,8 +380,13 @@ export function recordSize(
   return align(BODY_HEADER_END + idBytes + keyBytes + sourceBytes + payloadBytes);
 }
 
-/** Reads a record's metadata at data offset `at`, without parsing the payload. */
-export function readRecord(ring: Ring, at: number): RecordView {
+/**
+ * Reads a record's metadata at data offset `at`, without parsing the payload. `rawId` false leaves
+ * a raw record's id undecoded (`id` ''; `idOffset` and `idLength` say where it is): a raw record's
+ * stored id is the fallback for a line without an `id` of its own, and the worker decodes it only
+ * for such a line (decodeFields, recordId) rather than make a string per line it never uses.
+ */
+export function readRecord(ring: Ring, at: number, rawId = true): RecordView {
   const { words, floats, bytes } = ring;
   const w = at >> 2;
   const meta = words[w + W_META]!;
@@ -391,7 +396,8 @@ export function readRecord(ring: Ring, at: number): RecordView {
   const keyLength = lengths & 0xffff;
   const sourceLength = lengths >>> 16;
   let p = at + BODY_HEADER_END;
-  const id = utf8(bytes).utf8Slice(p, p + idLength);
+  const idOffset = p;
+  const id = rawId || (flags & FLAG_RAW) === 0 ? utf8(bytes).utf8Slice(p, p + idLength) : '';
   p += idLength;
   let key: string | undefined;
   if (flags & FLAG_HAS_KEY) key = utf8(bytes).utf8Slice(p, p + keyLength);
@@ -401,6 +407,8 @@ export function readRecord(ring: Ring, at: number): RecordView {
   p += sourceLength;
   return {
     id,
+    idOffset,
+    idLength,
     key,
     source,
     ts: flags & FLAG_HAS_TS ? floats[(at >> 3) + F_TS] : undefined,
@@ -409,6 +417,12 @@ export function readRecord(ring: Ring, at: number): RecordView {
     payloadOffset: p,
     payloadLength: words[w + W_PAYLOAD_LEN]! >>> 0,
   };
+}
+
+/** A record's stored id, decoded if readRecord left it undecoded. */
+export function recordId(ring: Ring, record: RecordView): string {
+  if (record.id !== '' || record.idLength === 0) return record.id;
+  return utf8(ring.bytes).utf8Slice(record.idOffset, record.idOffset + record.idLength);
 }
 
 /** The payload bytes of a record as a string (JSON, or the raw line). */

@@ -302,7 +302,12 @@ describe('sluice run', () => {
     const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: `e${i}`, payload: { i } }));
     lines[17] = '{"id": "broken",';
     lines[250] = 'not json at all';
+    // Lines without an id of their own: theirs is the file's digest and the line's byte offset.
+    lines[40] = JSON.stringify({ payload: { i: 40 } });
+    lines[41] = JSON.stringify({ id: null, payload: { i: 41 } });
     writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+    const offsetOf = (line: number) =>
+      lines.slice(0, line).reduce((bytes, text) => bytes + Buffer.byteLength(text) + 1, 0);
     const config = writeConfig({
       source: { type: 'ndjson', path: 'in.ndjson' },
       sink: SQLITE,
@@ -319,6 +324,17 @@ describe('sluice run', () => {
       .map((l) => JSON.parse(l));
     expect(dead.map((d) => d.payload.reason)).toEqual(['invalid-json', 'invalid-json']);
     expect(dead.map((d) => d.payload.event.raw).sort()).toEqual(['not json at all', '{"id": "broken",']);
+    // Every one of them, written or dead-lettered, keeps the id it was given as it was read.
+    const fallback = (line: number) =>
+      expect.stringMatching(new RegExp(`^ndjson-[0-9a-f]{16}:${offsetOf(line)}$`));
+    expect(dead.map((d) => d.payload.event.id)).toEqual([fallback(17), fallback(250)]);
+    const db = new Database(join(dir, 'out.db'), { readonly: true });
+    try {
+      const ids = db.prepare("SELECT id FROM events WHERE id NOT LIKE 'e%' ORDER BY id").pluck().all();
+      expect(ids).toEqual([fallback(40), fallback(41)]);
+    } finally {
+      db.close();
+    }
   });
 
   it('routes from a config: each route gets what its rule takes, and the summary counts by route', async () => {
