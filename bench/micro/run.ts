@@ -3,11 +3,13 @@ import { benchEnv, flag } from '../lib/env.js';
 import { codecCases } from './codec.bench.js';
 import { type MicroResult, runMicro } from './micro-suite.js';
 import { ringCases } from './ring.bench.js';
+import { workerPathCases } from './worker-path.bench.js';
 
 const env = benchEnv();
 const results: MicroResult[] = [
   ...(await runMicro('codec', codecCases())),
   ...(await runMicro('ring', ringCases())),
+  ...(await runMicro('worker path', workerPathCases())),
 ];
 
 console.log(
