@@ -9,6 +9,8 @@ import { resolveQueueOptions } from '../../src/config/queue-options-schema.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { AsyncQueueProducer, QueueProducer } from '../../src/queue/producer.js';
 import { payloadText, readRecord } from '../../src/queue/record-codec.js';
+import { copyIntoRing } from '../../src/queue/record-run.js';
+import { Ring } from '../../src/queue/ring-buffer.js';
 import { RingConsumer } from '../../src/queue/ring-consumer.js';
 import { forEachRecord } from '../../src/queue/ring-reader.js';
 
@@ -116,5 +118,32 @@ describe('pushLines', () => {
         sourceNumbers: [1],
       }),
     ).toThrow(/event\.source must be well-formed/);
+  });
+
+  it('copyIntoRing: any bytes, from any offset to any offset, land exactly, and nothing around them moves', () => {
+    const ring = Ring.create(1 << 12);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.nat({ max: 7 }),
+        fc.nat({ max: 2000 }),
+        fc.integer({ min: 1, max: 255 }),
+        (piece, before, at, fill) => {
+          // The piece at some offset of a larger buffer, as a line lies in a read.
+          const source = new Uint8Array(before + piece.length + 5).fill(0xee);
+          source.set(piece, before);
+          ring.data.fill(fill);
+          copyIntoRing(ring, at, new DataView(source.buffer), before, before + piece.length);
+          expect(Buffer.from(ring.data.subarray(at, at + piece.length)).equals(Buffer.from(piece))).toBe(
+            true,
+          );
+          expect(ring.data.subarray(0, at).every((b) => b === fill)).toBe(true);
+          expect(ring.data.subarray(at + piece.length, at + piece.length + 8).every((b) => b === fill)).toBe(
+            true,
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
