@@ -127,8 +127,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * (docs/MEASUREMENTS.md).
  *
  * Plain stores, as `set`'s are: nothing reads these bytes before the record's group is published
- * (writeGroup's Atomics.store of the commit word, which orders every store before it for the
- * consumer that observes it).
+ * (QueueProducer#writeGroup, then Ring#publish's Atomics.store of the commit word, which orders
+ * every store before it for the consumer whose Atomics.load observes it).
  */
 export function copyIntoRing(ring: Ring, at: number, source: DataView, start: number, end: number): void {
   const bytes = ring.data;
