@@ -27,7 +27,7 @@ export function workerLogger(options: ResolvedLogOptions, bindings: Record<strin
   const threshold = LEVEL_VALUES[options.level];
   let logger: Logger | undefined;
   const built = (): Logger => {
-    logger ??= buildLogger(options, bindings);
+    logger ??= buildOrStderr(options, bindings);
     return logger;
   };
   return {
@@ -38,4 +38,22 @@ export function workerLogger(options: ResolvedLogOptions, bindings: Record<strin
       if (threshold <= LEVEL_VALUES.error) built().error(...args);
     }) as Logger['error'],
   };
+}
+
+/**
+ * buildLogger, or — when the destination cannot be opened now (the main thread opened it at start,
+ * so something changed since: a disk full, a permission taken away) — a logger on stderr whose first
+ * line says why. A line that is due must not fail the write it is about.
+ */
+function buildOrStderr(options: ResolvedLogOptions, bindings: Record<string, unknown>): Logger {
+  try {
+    return buildLogger(options, bindings);
+  } catch (error) {
+    const logger = buildLogger({ ...options, destination: 2, pretty: false }, bindings);
+    logger.error(
+      { destination: options.destination, error: (error as Error).message },
+      'log destination cannot be opened: logging to stderr',
+    );
+    return logger;
+  }
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -85,5 +86,37 @@ describe('workerLogger', () => {
     const file = join(dir, 'sluice.log');
     expect(await inFreshThread('silent', file)).toEqual([false, false, false]);
     expect(() => readFileSync(file)).toThrow(/ENOENT/);
+  });
+
+  it('writes to stderr, saying why, when its destination cannot be opened any more', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-worker-log-'));
+    const blocker = join(dir, 'not-a-directory');
+    writeFileSync(blocker, '');
+    // In a process of its own: the fallback writes to file descriptor 2 itself, as pino does.
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { workerLogger } = await import(${JSON.stringify(MODULE)});
+         const log = workerLogger({ level: 'warn', destination: ${JSON.stringify(join(blocker, 'sluice.log'))}, pretty: false }, { thread: 'worker' });
+         log.warn({ attempt: 1 }, 'sink write failed, retrying');`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    const stderr = child.stderr;
+    const written = stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(written).toMatchObject([
+      {
+        level: 50,
+        msg: 'log destination cannot be opened: logging to stderr',
+        error: expect.stringMatching(/EEXIST|ENOTDIR/),
+      },
+      { level: 40, msg: 'sink write failed, retrying', attempt: 1, thread: 'worker' },
+    ]);
   });
 });
