@@ -601,8 +601,10 @@ export async function openPipeline(
   options: PipelineOptions = {},
 ): Promise<{ pipeline: Pipeline; started: Promise<void> }> {
   const resolved = resolvePipelineOptions(options);
+  // Before the pipeline starts threads: a log destination that cannot be opened leaves none behind.
+  const logger = createLogger(resolved.log, { thread: 'main' });
   const pipeline = new Pipeline(resolved);
-  const started = pipeline.start(await createLogger(resolved.log, { thread: 'main' }));
+  const started = pipeline.start(logger);
   // Reported through whoever awaits it; this only keeps an early failure from going unhandled.
   started.catch(() => {});
   return { pipeline, started };

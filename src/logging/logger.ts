@@ -10,20 +10,10 @@ const requireCjs = createRequire(import.meta.url);
 /**
  * A pino logger for this thread, writing to the shared destination. Call it once per thread: the
  * main thread and every worker build their own from the same options (a worker when its first
- * line is due: src/logging/worker-logger.ts).
+ * line is due: src/logging/worker-logger.ts). pino and pino-pretty are CommonJS, loaded with
+ * `require` when a logger is first built, so a module that imports this one does not load them.
  */
-export async function createLogger(
-  options: ResolvedLogOptions,
-  bindings: Record<string, unknown>,
-): Promise<Logger> {
-  return buildLogger(options, bindings);
-}
-
-/**
- * createLogger, synchronously. pino and pino-pretty are CommonJS and loaded with `require` when a
- * logger is first built, so a module that imports this one does not load them by importing it.
- */
-export function buildLogger(options: ResolvedLogOptions, bindings: Record<string, unknown>): Logger {
+export function createLogger(options: ResolvedLogOptions, bindings: Record<string, unknown>): Logger {
   const { pino } = requireCjs('pino') as typeof import('pino');
   const base = { level: options.level, base: { pid: process.pid, ...bindings } };
   if (options.level === 'silent') return pino({ ...base, enabled: false });

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,4 +76,37 @@ describe('structured logs', () => {
       message: expect.stringContaining('log.level'),
     });
   });
+
+  // Linux lists a process's threads in /proc/self/task: a pool's worker threads are counted there.
+  it.skipIf(!existsSync('/proc/self/task'))(
+    'fails createPipeline for a log destination that cannot be opened, and leaves no thread running',
+    () => {
+      dir = mkdtempSync(join(tmpdir(), 'sluice-logs-'));
+      const blocker = join(dir, 'not-a-directory');
+      writeFileSync(blocker, '');
+      const entry = new URL('../../dist/src/index.js', import.meta.url).href;
+      const attempt = (destination: string) =>
+        `await createPipeline({ sink: { type: 'null' }, deadLetter: { type: 'null' }, workers: { min: 2, max: 2 }, log: { level: 'info', destination: ${JSON.stringify(destination)} } }).then(() => 'opened', (error) => error.code)`;
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { readdirSync } from 'node:fs';
+           const { createPipeline } = await import(${JSON.stringify(entry)});
+           const threads = () => readdirSync('/proc/self/task').length;
+           // A first failure also starts the threads Node starts lazily.
+           console.log(${attempt(join(blocker, 'a.log'))});
+           const before = threads();
+           console.log(${attempt(join(blocker, 'b.log'))});
+           for (let i = 0; i < 100 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
+           console.log(threads() > before ? 'threads left: ' + (threads() - before) : 'no thread left');`,
+        ],
+        { encoding: 'utf8', timeout: 15_000 },
+      );
+      expect(child.error).toBeUndefined();
+      expect(child.status, child.stderr).toBe(0);
+      expect(child.stdout).toMatch(/^(ENOTDIR|EEXIST)\n(ENOTDIR|EEXIST)\nno thread left\n$/);
+    },
+  );
 });
