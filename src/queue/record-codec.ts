@@ -339,7 +339,8 @@ export function isImage(bytes: Buffer, start: number, size: number): boolean {
   return recorded === size;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Whether this platform stores words little-endian, as the ring's Int32Array words are stored. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * Copies record images lying back to back in `bytes[start, end)` (encodeFrames) into the ring at

@@ -6,6 +6,7 @@ import {
   FLAG_HAS_SOURCE,
   FLAG_RAW,
   type FramedImages,
+  LITTLE_ENDIAN,
   type PreparedRecord,
   recordSize,
   writeHeader,
@@ -113,9 +114,6 @@ export interface LineBatch {
   /** Partitioning and ordering key of every line. */
   readonly key?: string;
 }
-
-/** Whether this platform stores words little-endian: an Int32Array store writes a word's bytes in its order. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Copies source[start, end) into the ring's data area at `at`: bytes up to the first word boundary
