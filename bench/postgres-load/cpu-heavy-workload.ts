@@ -93,6 +93,15 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const wholeUs = median(alone.map((a) => a.whole.cpuUs / a.events));
   const aloneRate = median(alone.map((a) => a.events / a.whole.seconds));
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
+  // Sluice's CPU over its timed span alone (the driver's own reading, every thread): what the
+  // pipeline costs per event once running, its start-up and shutdown left out.
+  const spanUs = median(
+    runs
+      .filter(
+        (r) => r.system === 'sluice' && r.failure === undefined && typeof r.notes?.spanCpuUs === 'number',
+      )
+      .map((r) => (r.notes!.spanCpuUs as number) / r.events),
+  );
   const rows = summaries.map((s) => {
     if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
     const ratio = ratioOf(sluice, s);
@@ -153,6 +162,14 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       rows,
     ),
     ...notRun(summaries),
+    ...(Number.isFinite(spanUs) && sluice
+      ? [
+          '',
+          `Sluice's client CPU from its first push to the drain alone (every thread; the process's start-up, ` +
+            `createPipeline and close left out): ${fmt(spanUs, 1)} µs/event, the transform + ${fmt(spanUs - transformUs, 1)} ` +
+            `(the whole process: ${fmt(sluice.clientCpuUsPerEvent, 1)}).`,
+        ]
+      : []),
     ...(roleLines.length > 0 ? ['', 'Client CPU by process and thread role, µs/event:', ...roleLines] : []),
   ];
   return {
@@ -172,6 +189,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         eventsPerSec: aloneRate,
         runs: alone,
       },
+      sluiceSpanCpuUsPerEvent: Number.isFinite(spanUs) ? spanUs : null,
       systems: summaries,
       ratios: Object.fromEntries(
         summaries.filter((s) => s.system !== 'sluice').map((s) => [s.system, ratioOf(sluice, s) ?? null]),

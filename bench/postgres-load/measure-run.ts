@@ -41,6 +41,8 @@ export interface RunFigures {
   otherLoadCores: number;
   /** CPU the hypervisor gave to others while this machine waited, in cores. */
   stealCores: number;
+  /** From the start of the timed span to the start of the transaction that wrote the first row. */
+  toFirstRowSeconds?: number;
   /** From the start of the timed span to the start of the transaction that wrote the last row. */
   toLastRowSeconds?: number;
   processes: ProcessCpu[];
@@ -118,6 +120,9 @@ export async function measureRun(
     walBytesPerEvent: walBytes / n,
     rows: table.rows,
     ...other,
+    ...(system.commitsAsItGoes && table.firstWrittenMs !== undefined
+      ? { toFirstRowSeconds: (table.firstWrittenMs - run.startedAtMs) / 1000 }
+      : {}),
     ...(system.commitsAsItGoes && table.lastWrittenMs !== undefined
       ? { toLastRowSeconds: (table.lastWrittenMs - run.startedAtMs) / 1000 }
       : {}),

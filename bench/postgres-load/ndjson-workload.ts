@@ -106,6 +106,7 @@ function sluiceLines(sluice: SystemSummary | undefined): string[] {
       `${roles.workerThreads} worker thread(s) ${fmt(roles.workersUsPerEvent, 1)}, ` +
       `V8 & libuv helpers ${fmt(roles.helpersUsPerEvent, 1)}, unattributed ${fmt(roles.unattributedUsPerEvent, 1)} ` +
       `(total ${fmt(roles.totalUsPerEvent, 1)}). ` +
-      `Spawn → last row ${fmt(sluice.toLastRowSeconds, 2)} s, spawn → exit ${fmt(sluice.seconds, 2)} s.`,
+      `Spawn → first row ${fmt(sluice.toFirstRowSeconds, 2)} s (start-up: the first batch's transaction began), ` +
+      `→ last row ${fmt(sluice.toLastRowSeconds, 2)} s, → exit ${fmt(sluice.seconds, 2)} s.`,
   ];
 }

@@ -2,7 +2,9 @@
  * Sluice as a library: createPipeline with the cpu-heavy transform and the postgres sink (every
  * other option default), the file's lines pushed raw with pushRawMany — parsed in the workers —
  * then drained. Timed from the first push to the drain: every row written and acknowledged. Prints
- * one JSON line: the timed span's ends (ms since the epoch) and the close's counts.
+ * one JSON line: the timed span's ends (ms since the epoch), the process's CPU over the span (every
+ * thread: the workers, V8's helpers; what the pipeline costs once it runs, its start-up and
+ * shutdown left out) and the close's counts.
  *
  *   node sluice-driver-script.js DATABASE_URL FILE TABLE
  */
@@ -19,9 +21,13 @@ const pipeline = await createPipeline({
   sink: { type: 'postgres', connectionString: url, table },
 });
 let startedAtMs: number | undefined;
+let spanCpu: NodeJS.CpuUsage | undefined;
 let chunk: string[] = [];
 const push = async () => {
-  startedAtMs ??= epochMs();
+  if (startedAtMs === undefined) {
+    startedAtMs = epochMs();
+    spanCpu = process.cpuUsage();
+  }
   await pipeline.pushRawMany(chunk);
   chunk = [];
 };
@@ -33,7 +39,14 @@ for await (const line of createInterface({ input: createReadStream(file), crlfDe
 if (chunk.length > 0) await push();
 await pipeline.drained();
 const lastRowAtMs = epochMs();
+const used = process.cpuUsage(spanCpu);
 const summary = await pipeline.close();
 process.stdout.write(
-  `${JSON.stringify({ startedAtMs, lastRowAtMs, written: summary.written, deadLettered: summary.deadLettered })}\n`,
+  `${JSON.stringify({
+    startedAtMs,
+    lastRowAtMs,
+    spanCpuUs: used.user + used.system,
+    written: summary.written,
+    deadLettered: summary.deadLettered,
+  })}\n`,
 );

@@ -26,6 +26,7 @@ export interface SystemSummary {
   serverCpuUsPerEvent?: number;
   redisCpuUsPerEvent?: number;
   walBytesPerEvent?: number;
+  toFirstRowSeconds?: number;
   toLastRowSeconds?: number;
   /** Other work on the machine during the runs, cores (median; see RunFigures.otherLoadCores). */
   otherLoadCores?: number;
@@ -98,6 +99,7 @@ export function summarize(system: Pick<LoadSystem, 'name' | 'describe'>, runs: R
     serverCpuUsPerEvent: m((r) => r.serverCpuUsPerEvent),
     redisCpuUsPerEvent: m((r) => r.redisCpuUsPerEvent),
     walBytesPerEvent: m((r) => r.walBytesPerEvent),
+    toFirstRowSeconds: m((r) => r.toFirstRowSeconds),
     toLastRowSeconds: m((r) => r.toLastRowSeconds),
     otherLoadCores: m((r) => r.otherLoadCores),
     ...(roles ? { roles } : {}),

@@ -4,6 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventId, writeEventFile } from '../../bench/postgres-load/event-file.js';
 import type { RunFigures } from '../../bench/postgres-load/measure-run.js';
 import type { SystemSummary } from '../../bench/postgres-load/system-summary.js';
 import {
@@ -15,6 +16,9 @@ import {
 } from '../helpers/postgres.js';
 
 const SCRIPT = fileURLToPath(new URL('../../dist/bench/postgres-load/postgres-load.js', import.meta.url));
+const DRIVER = fileURLToPath(
+  new URL('../../dist/bench/postgres-load/sluice-driver-script.js', import.meta.url),
+);
 const SYSTEMS = ['sluice', 'psql-copy', 'node-copy', 'python-asyncpg', 'node-script'];
 /** These need nothing but Node and the server: they must run wherever the suite does. */
 const ALWAYS_AVAILABLE = ['sluice', 'node-copy', 'node-script'];
@@ -60,6 +64,16 @@ describe.skipIf(postgresSkip)('npm run bench:postgres-load -- --quick', () => {
       expect(run.stdout).toContain(`| ${summary.system} |`);
     }
 
+    // Sluice's rows commit batch by batch: its first batch's transaction began after its spawn and
+    // before its last one.
+    const [sluiceRun] = (report.runs as RunFigures[]).filter((r) => r.system === 'sluice');
+    expect(sluiceRun!.toFirstRowSeconds).toBeGreaterThan(0);
+    expect(sluiceRun!.toFirstRowSeconds).toBeLessThan(sluiceRun!.toLastRowSeconds!);
+    expect(sluiceRun!.toLastRowSeconds).toBeLessThanOrEqual(sluiceRun!.seconds);
+    expect(run.stdout).toMatch(
+      /Spawn → first row \d+\.\d\d s .*→ last row \d+\.\d\d s, → exit \d+\.\d\d s\./,
+    );
+
     const sluice = summaries[0]!.roles?.sluice;
     expect(sluice?.workerThreads).toBeGreaterThanOrEqual(1);
     expect(sluice?.mainUsPerEvent).toBeGreaterThan(0);
@@ -70,4 +84,37 @@ describe.skipIf(postgresSkip)('npm run bench:postgres-load -- --quick', () => {
     );
     expect(left.rows).toEqual([]);
   }, 180_000);
+
+  it("the cpu-heavy workload's Sluice driver stores every line once and reports its timed span's CPU", async () => {
+    const file = join(dir, 'driver.ndjson');
+    const events = 3000;
+    await writeEventFile(file, events);
+    const table = `pgload_driver_${process.pid}`;
+    try {
+      const run = spawnSync(process.execPath, [DRIVER, POSTGRES_URL, file, table], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, SLUICE_BENCH_COST_ROUNDS: '1' },
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout.trim().split('\n').pop()!);
+      expect(report).toMatchObject({ written: events, deadLettered: 0 });
+      expect(report.lastRowAtMs).toBeGreaterThanOrEqual(report.startedAtMs);
+      // Every thread's CPU over the span, µs: parsing and transforming a line takes more than 1 µs,
+      // and no more CPU can be used than every core over the span's wall time (a reading taken
+      // from the process's start, its start-up included, would not fit).
+      expect(report.spanCpuUs).toBeGreaterThan(events);
+      expect(report.spanCpuUs).toBeLessThanOrEqual(
+        (report.lastRowAtMs - report.startedAtMs) * 1000 * availableParallelism() + 20_000,
+      );
+      const rows = await withClient((client) =>
+        client.query(`SELECT id FROM "${table}"`).then((r) => r.rows.map((row) => row.id as string)),
+      );
+      rows.sort();
+      const expected = Array.from({ length: events }, (_, seq) => eventId(seq)).sort();
+      expect(rows).toEqual(expected);
+    } finally {
+      await withClient((client) => client.query(`DROP TABLE IF EXISTS "${table}"`));
+    }
+  }, 90_000);
 });
