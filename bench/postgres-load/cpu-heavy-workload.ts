@@ -95,13 +95,10 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   // Sluice's CPU over its timed span alone (the driver's own reading, every thread): what the
   // pipeline costs per event once running, its start-up and shutdown left out.
-  const spanUs = median(
-    runs
-      .filter(
-        (r) => r.system === 'sluice' && r.failure === undefined && typeof r.notes?.spanCpuUs === 'number',
-      )
-      .map((r) => (r.notes!.spanCpuUs as number) / r.events),
-  );
+  const spans = runs
+    .filter((r) => r.system === 'sluice' && r.failure === undefined && typeof r.notes?.spanCpuUs === 'number')
+    .map((r) => (r.notes!.spanCpuUs as number) / r.events);
+  const spanUs = spans.length > 0 ? median(spans) : undefined;
   const rows = summaries.map((s) => {
     if (s.status !== 'ok') return [s.system, s.status, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
     const ratio = ratioOf(sluice, s);
@@ -162,7 +159,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       rows,
     ),
     ...notRun(summaries),
-    ...(Number.isFinite(spanUs) && sluice
+    ...(spanUs !== undefined && sluice
       ? [
           '',
           `Sluice's client CPU from its first push to the drain alone (every thread; the process's start-up, ` +
@@ -189,7 +186,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         eventsPerSec: aloneRate,
         runs: alone,
       },
-      sluiceSpanCpuUsPerEvent: Number.isFinite(spanUs) ? spanUs : null,
+      sluiceSpanCpuUsPerEvent: spanUs ?? null,
       systems: summaries,
       ratios: Object.fromEntries(
         summaries.filter((s) => s.system !== 'sluice').map((s) => [s.system, ratioOf(sluice, s) ?? null]),
