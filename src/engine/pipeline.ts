@@ -34,6 +34,7 @@ import { sinkName } from '../sinks/sink-name.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
+import { holdInlineArrayBufferSweeping } from './array-buffer-sweeping.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { DurableIntake, type DurableIntakeStats } from './durable-intake.js';
@@ -94,6 +95,8 @@ export class Pipeline implements SourceTarget {
   /** With queue.durability 'disk': every push goes through the disk log too. */
   readonly #intake: DurableIntake | undefined;
   readonly #pool: Piscina<BatchTask, BatchResult>;
+  /** Gives V8's concurrent ArrayBuffer sweeping back once the workers are gone (a no-op when not taken). */
+  #releaseSweeping: () => void = () => {};
   readonly #dispatcher: Dispatcher;
   readonly #counters = new PipelineCounters();
   readonly #block = new MetricsBlock();
@@ -183,10 +186,17 @@ export class Pipeline implements SourceTarget {
   async start(logger: Logger): Promise<void> {
     this.#logger = logger;
     this.#dispatcher.logger = logger;
+    // Taken before the first batch; given back once the pool is destroyed (close, or here on failure).
+    if (!this.options.workers.concurrentArrayBufferSweeping)
+      this.#releaseSweeping = holdInlineArrayBufferSweeping();
     try {
       await this.#startWorker();
     } catch (error) {
-      await this.#pool.destroy();
+      try {
+        await this.#pool.destroy();
+      } finally {
+        this.#releaseSweeping();
+      }
       this.#intake?.close();
       throw error;
     }
@@ -576,7 +586,11 @@ export class Pipeline implements SourceTarget {
       });
       channel.close();
     }
-    await this.#pool.destroy();
+    try {
+      await this.#pool.destroy();
+    } finally {
+      this.#releaseSweeping();
+    }
   }
 }
 

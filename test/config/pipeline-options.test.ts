@@ -59,6 +59,7 @@ describe('resolvePipelineOptions defaults', () => {
         taskTimeoutMs: 60_000,
         startupTimeoutMs: 30_000,
         maxYoungGenerationSizeMb: 24,
+        concurrentArrayBufferSweeping: false,
       },
       batch: { maxRecords: 5000, maxBytes: 1024 * 1024 },
       transform: undefined,
@@ -170,7 +171,7 @@ describe('resolvePipelineOptions refuses a misspelt option instead of ignoring i
     [
       'workers',
       { workers: { threads: 4 } },
-      'workers.threads is not a known field (expected one of min, max, concurrentBatchesPerWorker, taskTimeoutMs, startupTimeoutMs, maxYoungGenerationSizeMb), got 4',
+      'workers.threads is not a known field (expected one of min, max, concurrentBatchesPerWorker, taskTimeoutMs, startupTimeoutMs, maxYoungGenerationSizeMb, concurrentArrayBufferSweeping), got 4',
     ],
     [
       'batch',

@@ -203,6 +203,11 @@ describe('invalid options', () => {
     ['workers.concurrentBatchesPerWorker', { workers: { concurrentBatchesPerWorker: 1.5 } }, 'got 1.5'],
     ['workers.taskTimeoutMs', { workers: { taskTimeoutMs: -1 } }, 'got -1'],
     ['workers.maxYoungGenerationSizeMb', { workers: { maxYoungGenerationSizeMb: 2.5 } }, 'got 2.5'],
+    [
+      'workers.concurrentArrayBufferSweeping',
+      { workers: { concurrentArrayBufferSweeping: 'no' as unknown as boolean } },
+      'got "no"',
+    ],
     ['batch.maxRecords', { batch: { maxRecords: 0 } }, 'got 0'],
     ['batch.maxBytes', { batch: { maxBytes: 'lots' as unknown as number } }, 'got "lots"'],
     ['ordering', { ordering: 'strict' as 'key' }, 'got "strict"'],

@@ -1,0 +1,152 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import v8 from 'node:v8';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  holdInlineArrayBufferSweeping,
+  inlineSweepingHolders,
+  setOnCommandLine,
+} from '../../src/engine/array-buffer-sweeping.js';
+import { createPipeline } from '../../src/engine/pipeline.js';
+import { fixtureUrl } from '../helpers/engine.js';
+
+const OFF = '--no-concurrent-array-buffer-sweeping';
+const ON = '--concurrent-array-buffer-sweeping';
+
+const dirs: string[] = [];
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function ndjsonSinks() {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-sweeping-'));
+  dirs.push(dir);
+  return {
+    sink: { type: 'ndjson', path: join(dir, 'out.ndjson'), fsync: 'never' },
+    deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
+  } as const;
+}
+
+describe('setOnCommandLine', () => {
+  it.each([
+    [[OFF], true],
+    [[ON], true],
+    [['--no_concurrent_array_buffer_sweeping'], true],
+    [['--noconcurrent-array-buffer-sweeping'], true],
+    [['--concurrent-array-buffer-sweeping=false'], true],
+    [['--max-old-space-size=100', OFF], true],
+    [[], false],
+    [['--concurrent-marking'], false],
+    [['--no-concurrent-array-buffer-sweeping-x'], false],
+    [['concurrent-array-buffer-sweeping'], false],
+  ])('%j → %s', (execArgv, expected) => {
+    expect(setOnCommandLine(execArgv)).toBe(expected);
+  });
+});
+
+describe('holdInlineArrayBufferSweeping', () => {
+  it('switches the flag off at the first hold and on at the last release, once each', () => {
+    const calls: string[] = [];
+    const set = (flags: string) => calls.push(flags);
+    const first = holdInlineArrayBufferSweeping(set, []);
+    const second = holdInlineArrayBufferSweeping(set, []);
+    expect(calls).toEqual([OFF]);
+    expect(inlineSweepingHolders()).toBe(2);
+    first();
+    first();
+    expect(calls).toEqual([OFF]);
+    expect(inlineSweepingHolders()).toBe(1);
+    second();
+    expect(calls).toEqual([OFF, ON]);
+    expect(inlineSweepingHolders()).toBe(0);
+    second();
+    expect(calls).toEqual([OFF, ON]);
+    const third = holdInlineArrayBufferSweeping(set, []);
+    third();
+    expect(calls).toEqual([OFF, ON, OFF, ON]);
+  });
+
+  it('leaves a flag given on the command line as it is', () => {
+    const calls: string[] = [];
+    const release = holdInlineArrayBufferSweeping((flags) => calls.push(flags), [ON]);
+    release();
+    expect(calls).toEqual([]);
+    expect(inlineSweepingHolders()).toBe(0);
+  });
+
+  it('names a flag this V8 knows (an unknown one is reported on stderr)', () => {
+    const module = new URL('../../dist/src/engine/array-buffer-sweeping.js', import.meta.url).href;
+    const run = (extra?: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import v8 from 'node:v8';
+           const { holdInlineArrayBufferSweeping } = await import(${JSON.stringify(module)});
+           holdInlineArrayBufferSweeping()();
+           ${extra === undefined ? '' : `v8.setFlagsFromString(${JSON.stringify(extra)});`}`,
+        ],
+        { encoding: 'utf8' },
+      );
+    // The same child setting a misspelt flag too: what the check below would see if the module's were.
+    const misspelt = run('--no-concurrent-array-buffer-sweepin');
+    expect(misspelt.status).toBe(0);
+    expect(misspelt.stderr).toMatch(/unrecognized flag/);
+    const ours = run();
+    expect(ours.status).toBe(0);
+    expect(ours.stderr).toBe('');
+  });
+});
+
+describe('workers.concurrentArrayBufferSweeping', () => {
+  it('is switched off while a pipeline runs by default, and back on when it closes', async () => {
+    const set = vi.spyOn(v8, 'setFlagsFromString');
+    const pipeline = await createPipeline({ workers: { min: 1, max: 1 }, ...ndjsonSinks() });
+    expect(set.mock.calls).toEqual([[OFF]]);
+    expect(inlineSweepingHolders()).toBe(1);
+    await pipeline.push({ id: 'a', payload: { n: 1 } });
+    await pipeline.drained();
+    const summary = await pipeline.close();
+    expect(summary.written).toBe(1);
+    expect(set.mock.calls).toEqual([[OFF], [ON]]);
+    expect(inlineSweepingHolders()).toBe(0);
+  });
+
+  it('two pipelines: back on only when the second closes', async () => {
+    const set = vi.spyOn(v8, 'setFlagsFromString');
+    const a = await createPipeline({ workers: { min: 1, max: 1 }, ...ndjsonSinks() });
+    const b = await createPipeline({ workers: { min: 1, max: 1 }, ...ndjsonSinks() });
+    await a.close();
+    expect(set.mock.calls).toEqual([[OFF]]);
+    await b.close();
+    expect(set.mock.calls).toEqual([[OFF], [ON]]);
+  });
+
+  it('true leaves V8 as it is', async () => {
+    const set = vi.spyOn(v8, 'setFlagsFromString');
+    const pipeline = await createPipeline({
+      workers: { min: 1, max: 1, concurrentArrayBufferSweeping: true },
+      ...ndjsonSinks(),
+    });
+    expect(inlineSweepingHolders()).toBe(0);
+    await pipeline.close();
+    expect(set).not.toHaveBeenCalled();
+  });
+
+  it('a pipeline that fails to start gives it back', async () => {
+    const set = vi.spyOn(v8, 'setFlagsFromString');
+    await expect(
+      createPipeline({
+        workers: { min: 1, max: 1 },
+        transform: fixtureUrl('no-such-transform'),
+        ...ndjsonSinks(),
+      }),
+    ).rejects.toThrow();
+    expect(set.mock.calls).toEqual([[OFF], [ON]]);
+    expect(inlineSweepingHolders()).toBe(0);
+  });
+});
