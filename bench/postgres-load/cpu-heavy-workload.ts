@@ -11,7 +11,7 @@ import { markLoad, otherLoadSince } from './other-load.js';
 import { reapedChildrenCpuUs } from './proc-stat.js';
 import { runRounds } from './run-rounds.js';
 import { idleServerCpu } from './server-cpu.js';
-import { sluiceDriver } from './sluice-driver-system.js';
+import { sluiceDriver, sluiceDriverConcurrentSweep } from './sluice-driver-system.js';
 import { notRun, type RoleFigures, ratioOf } from './system-summary.js';
 
 const ALONE_SCRIPT = new URL('./transform-alone-script.js', import.meta.url).pathname;
@@ -67,7 +67,12 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   // Every process of the workload inherits it, so each runs the very same transform.
   process.env.SLUICE_BENCH_COST_ROUNDS ??= COST_ROUNDS;
   const costRounds = process.env.SLUICE_BENCH_COST_ROUNDS;
-  const systems = pickSystems([sluiceDriver, bullmqSystem(context.redisUrl, context.tag)], flags.systems);
+  const defaults = [sluiceDriver, bullmqSystem(context.redisUrl, context.tag)];
+  // The variant runs only when named in --systems.
+  const systems = pickSystems(
+    [...defaults, sluiceDriverConcurrentSweep],
+    flags.systems ?? defaults.map((s) => s.name),
+  );
   const file = join(context.root, 'events.ndjson');
   const fileBytes = await writeEventFile(file, flags.events);
   const serverIdle = await idleServerCpu(POSTGRES_PROCESSES);

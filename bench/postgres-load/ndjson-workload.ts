@@ -10,7 +10,12 @@ import { psqlCopy } from './psql-copy-system.js';
 import { pythonAsyncpg } from './python-asyncpg-system.js';
 import { runRounds } from './run-rounds.js';
 import { idleServerCpu } from './server-cpu.js';
-import { sluiceCli, sluiceCliUnbundled, sluiceCliYoung0 } from './sluice-cli-system.js';
+import {
+  sluiceCli,
+  sluiceCliConcurrentSweep,
+  sluiceCliUnbundled,
+  sluiceCliYoung0,
+} from './sluice-cli-system.js';
 import { notRun, ratioOf, type SystemSummary } from './system-summary.js';
 
 /** Workload 1's systems: Sluice first, then what a user would pick instead. */
@@ -23,7 +28,11 @@ export const NDJSON_SYSTEMS: readonly LoadSystem[] = [
 ];
 
 /** Systems run only when named in --systems. */
-export const NDJSON_OPT_IN: readonly LoadSystem[] = [sluiceCliYoung0, sluiceCliUnbundled];
+export const NDJSON_OPT_IN: readonly LoadSystem[] = [
+  sluiceCliYoung0,
+  sluiceCliUnbundled,
+  sluiceCliConcurrentSweep,
+];
 
 /** Workload 1: the NDJSON file into PostgreSQL, idempotent by id. */
 export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadResult> {

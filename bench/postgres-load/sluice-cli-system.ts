@@ -44,6 +44,16 @@ export const sluiceCliYoung0: LoadSystem = sluiceCliWith(
   { maxYoungGenerationSizeMb: 0 },
 );
 
+/**
+ * The same with V8's concurrent ArrayBuffer sweeping left on (workers.concurrentArrayBufferSweeping
+ * true): run beside `sluice` (`--systems sluice,sluice-concurrent-sweep`) to weigh that default.
+ */
+export const sluiceCliConcurrentSweep: LoadSystem = sluiceCliWith(
+  'sluice-concurrent-sweep',
+  '`sluice run` as `sluice`, workers.concurrentArrayBufferSweeping true (V8’s default)',
+  { concurrentArrayBufferSweeping: true },
+);
+
 function sluiceCliWith(
   name: string,
   describe: string,

@@ -6,17 +6,20 @@
  * thread: the workers, V8's helpers; what the pipeline costs once it runs, its start-up and
  * shutdown left out) and the close's counts.
  *
- *   node sluice-driver-script.js DATABASE_URL FILE TABLE
+ *   node sluice-driver-script.js DATABASE_URL FILE TABLE [WORKERS_JSON]
+ *
+ * WORKERS_JSON: the pipeline's `workers` options, as JSON (a variant of the defaults).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createPipeline } from '../../src/index.js';
+import { createPipeline, type PipelineOptions } from '../../src/index.js';
 import { epochMs } from './child-run.js';
 import { CPU_HEAVY_TRANSFORM } from './cpu-heavy-event.js';
 
 const CHUNK = 1000;
-const [url, file, table] = process.argv.slice(2) as [string, string, string];
+const [url, file, table, workers] = process.argv.slice(2) as [string, string, string, string | undefined];
 const pipeline = await createPipeline({
+  ...(workers === undefined ? {} : { workers: JSON.parse(workers) as PipelineOptions['workers'] }),
   transform: CPU_HEAVY_TRANSFORM,
   sink: { type: 'postgres', connectionString: url, table },
 });
