@@ -11,7 +11,8 @@ import v8 from 'node:v8';
  * with as many busy threads as cores, each contended unlock a futex wake-up. With it off, the
  * thread that collects frees its own buffers, and the next allocation reuses them from its own
  * cache. On the cpu-heavy workload (a transform that allocates twelve typed arrays an event) the
- * process used 2.8–8 µs less CPU per event; elsewhere it measured neutral (docs/MEASUREMENTS.md).
+ * process used 0.9–1.6 µs less CPU per event and ran 0–6 % faster, in five rounds out of five; on
+ * NDJSON → PostgreSQL and SQLite it measured within the noise (docs/MEASUREMENTS.md).
  *
  * It is one flag for the whole process, read by V8 each time a collection asks for a sweep, so
  * switching it between collections is safe. Holds are counted: the first turns it off, the last
