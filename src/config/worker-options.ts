@@ -41,8 +41,9 @@ export interface WorkerOptions {
    * output) itself instead of a helper thread freeing them under the allocator's lock (see
    * src/engine/array-buffer-sweeping.ts; on the cpu-heavy workload ~1.3 µs less CPU per event and
    * ~5 % more events/s). It is a flag of the whole process: it applies to every thread of it
-   * meanwhile. true leaves V8's default; given on `node`'s command line, the flag is left as given
-   * either way. @default false
+   * meanwhile, and `pipeline started` logs it (`arrayBufferSweeping`). true: this pipeline leaves it
+   * alone (another pipeline of the process may still hold it off); given on `node`'s command line,
+   * the flag is left as given either way. @default false
    */
   concurrentArrayBufferSweeping?: boolean;
 }

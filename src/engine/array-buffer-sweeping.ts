@@ -50,6 +50,17 @@ export function holdInlineArrayBufferSweeping(
   };
 }
 
+/**
+ * How ArrayBuffers are swept in this process now, for the logs: `inline` while a pipeline holds the
+ * flag off, `concurrent` (V8's default) otherwise, `node-flag` when `node`'s command line set it.
+ */
+export function arrayBufferSweeping(
+  execArgv: readonly string[] = process.execArgv,
+): 'inline' | 'concurrent' | 'node-flag' {
+  if (setOnCommandLine(execArgv)) return 'node-flag';
+  return holders > 0 ? 'inline' : 'concurrent';
+}
+
 /** @internal How many holds are outstanding (tests). */
 export function inlineSweepingHolders(): number {
   return holders;

@@ -34,7 +34,7 @@ import { sinkName } from '../sinks/sink-name.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
-import { holdInlineArrayBufferSweeping } from './array-buffer-sweeping.js';
+import { arrayBufferSweeping, holdInlineArrayBufferSweeping } from './array-buffer-sweeping.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { DurableIntake, type DurableIntakeStats } from './durable-intake.js';
@@ -220,6 +220,8 @@ export class Pipeline implements SourceTarget {
         policy: o.queue.policy,
         ordering: o.ordering,
         sink: sinkName(o.sink),
+        // A flag of the whole process that Sluice may have set: said, so a profile can be read right.
+        arrayBufferSweeping: arrayBufferSweeping(),
         ...(Object.keys(o.routes).length > 1
           ? {
               routes: Object.fromEntries(

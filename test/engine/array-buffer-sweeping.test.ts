@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  arrayBufferSweeping,
   holdInlineArrayBufferSweeping,
   inlineSweepingHolders,
   setOnCommandLine,
@@ -69,6 +70,16 @@ describe('holdInlineArrayBufferSweeping', () => {
     expect(calls).toEqual([OFF, ON, OFF, ON]);
   });
 
+  it('is reported as inline while held, concurrent otherwise, node-flag when node was given it', () => {
+    expect(arrayBufferSweeping([])).toBe('concurrent');
+    const release = holdInlineArrayBufferSweeping(() => {}, []);
+    expect(arrayBufferSweeping([])).toBe('inline');
+    expect(arrayBufferSweeping([OFF])).toBe('node-flag');
+    release();
+    expect(arrayBufferSweeping([])).toBe('concurrent');
+    expect(arrayBufferSweeping([ON])).toBe('node-flag');
+  });
+
   it('leaves a flag given on the command line as it is', () => {
     const calls: string[] = [];
     const release = holdInlineArrayBufferSweeping((flags) => calls.push(flags), [ON]);
@@ -114,6 +125,26 @@ describe('workers.concurrentArrayBufferSweeping', () => {
     expect(summary.written).toBe(1);
     expect(set.mock.calls).toEqual([[OFF], [ON]]);
     expect(inlineSweepingHolders()).toBe(0);
+  });
+
+  it("'pipeline started' says how buffers are swept", async () => {
+    const sinks = ndjsonSinks();
+    const logFile = join(dirs.at(-1)!, 'sluice.log');
+    const started = async (concurrentArrayBufferSweeping: boolean) => {
+      const pipeline = await createPipeline({
+        workers: { min: 1, max: 1, concurrentArrayBufferSweeping },
+        log: { level: 'info', destination: logFile },
+        ...sinks,
+      });
+      await pipeline.close();
+      const lines = readFileSync(logFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      return lines.filter((l) => l.msg === 'pipeline started').at(-1)?.arrayBufferSweeping;
+    };
+    expect(await started(false)).toBe('inline');
+    expect(await started(true)).toBe('concurrent');
   });
 
   it('two pipelines: back on only when the second closes', async () => {
