@@ -31,13 +31,24 @@ interface AloneRun {
   baseline: { seconds: number; cpuUs: number };
 }
 
-async function transformAlone(context: BenchContext, file: string): Promise<AloneRun> {
+/**
+ * V8's flag Sluice's pipeline sets in its process (workers.concurrentArrayBufferSweeping): the
+ * one-thread measurement is taken with V8's defaults, as a user would time a transform, and again
+ * with this, as Sluice's process runs it.
+ */
+const INLINE_SWEEPING = '--no-concurrent-array-buffer-sweeping';
+
+async function transformAlone(
+  context: BenchContext,
+  file: string,
+  nodeFlags: readonly string[] = [],
+): Promise<AloneRun> {
   const load = markLoad();
   const cpu = reapedChildrenCpuUs();
   const outcome = await startChild({
     label: 'transform-alone',
     command: process.execPath,
-    args: [ALONE_SCRIPT, file],
+    args: [...nodeFlags, ALONE_SCRIPT, file],
     cwd: context.root,
     timeoutMs: context.flags.timeoutMs,
   }).done;
@@ -79,6 +90,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   const redisIdle = await idleServerCpu(REDIS_PROCESSES);
   // The one-thread measurement runs first in every round, so it meets the same machine as the systems.
   const alone: AloneRun[] = [];
+  const aloneInline: AloneRun[] = [];
   const { summaries, runs } = await runRounds(
     context,
     systems,
@@ -88,6 +100,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
       beforeRound: async (round) => {
         const run = await transformAlone(context, file);
         alone.push(run);
+        aloneInline.push(await transformAlone(context, file, [INLINE_SWEEPING]));
         console.error(
           `round ${round + 1}/${flags.rounds} one thread: ${fmt(run.events / run.whole.seconds)} events/s`,
         );
@@ -96,6 +109,7 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
   );
   const transformUs = median(alone.map((a) => (a.whole.cpuUs - a.baseline.cpuUs) / a.events));
   const wholeUs = median(alone.map((a) => a.whole.cpuUs / a.events));
+  const transformInlineUs = median(aloneInline.map((a) => (a.whole.cpuUs - a.baseline.cpuUs) / a.events));
   const aloneRate = median(alone.map((a) => a.events / a.whole.seconds));
   const sluice = summaries.find((s) => s.system === 'sluice' && s.status === 'ok');
   // Sluice's CPU over its timed span alone (the driver's own reading, every thread): what the
@@ -143,7 +157,8 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
     `Median of ${flags.rounds} round(s), the order rotated each round (the one-thread measurement first in each). ` +
       `Node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), commit ${env.commit}, ${env.date}. ` +
       `The transform (src/harness/scenarios/transforms/cpu-heavy.ts, ${costRounds} SHA-256 rounds) costs ${fmt(transformUs, 1)} µs/event ` +
-      `(decode + transform + serialise ${fmt(wholeUs, 1)}, less decode + serialise, in one thread: transform-alone-script.ts). ` +
+      `(decode + transform + serialise ${fmt(wholeUs, 1)}, less decode + serialise, in one thread: transform-alone-script.ts; ` +
+      `${fmt(transformInlineUs, 1)} with V8's concurrent ArrayBuffer sweeping off, as Sluice's process runs it). ` +
       `BullMQ: ${BULLMQ_PROCESSES} worker processes × concurrency ${BULLMQ_CONCURRENCY}, ${EVENTS_PER_JOB} events per job. ` +
       `Idle server CPU: PostgreSQL ${fmt(serverIdle)} µs/s, Redis ${fmt(redisIdle)} µs/s.`,
     '',
@@ -169,7 +184,8 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
           '',
           `Sluice's client CPU from its first push to the drain alone (every thread; the process's start-up, ` +
             `createPipeline and close left out): ${fmt(spanUs, 1)} µs/event, the transform + ${fmt(spanUs - transformUs, 1)} ` +
-            `(the whole process: ${fmt(sluice.clientCpuUsPerEvent, 1)}).`,
+            `(the whole process: ${fmt(sluice.clientCpuUsPerEvent, 1)}); beside the transform as Sluice's process runs it ` +
+            `(${fmt(transformInlineUs, 1)}), + ${fmt(spanUs - transformInlineUs, 1)}.`,
         ]
       : []),
     ...(roleLines.length > 0 ? ['', 'Client CPU by process and thread role, µs/event:', ...roleLines] : []),
@@ -190,6 +206,11 @@ export async function cpuHeavyWorkload(context: BenchContext): Promise<WorkloadR
         wholeUsPerEvent: wholeUs,
         eventsPerSec: aloneRate,
         runs: alone,
+        inlineSweeping: {
+          nodeFlag: INLINE_SWEEPING,
+          transformUsPerEvent: transformInlineUs,
+          runs: aloneInline,
+        },
       },
       sluiceSpanCpuUsPerEvent: spanUs ?? null,
       systems: summaries,
