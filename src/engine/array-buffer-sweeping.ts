@@ -16,8 +16,10 @@ import v8 from 'node:v8';
  *
  * It is one flag for the whole process, read by V8 each time a collection asks for a sweep, so
  * switching it between collections is safe. Holds are counted: the first turns it off, the last
- * release turns it back on. Given on `node`'s own command line, either way, it is the user's
- * choice and is never touched.
+ * release turns it back on. The count is this module's, so per thread that creates pipelines: with
+ * pipelines created in two threads at once, the first of them to close all of its own turns the
+ * flag back on for both (they run on, only without the saving). Given on `node`'s own command
+ * line, either way, it is the user's choice and is never touched.
  */
 const FLAG = 'concurrent-array-buffer-sweeping';
 
