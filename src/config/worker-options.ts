@@ -36,14 +36,14 @@ export interface WorkerOptions {
   maxYoungGenerationSizeMb?: number;
   /**
    * V8's `--concurrent-array-buffer-sweeping` while the pipeline runs. false (the default): Sluice
-   * switches it off when the pipeline starts and back on when the last pipeline of the process
-   * closes, so each thread frees the ArrayBuffers it allocated (Buffers, typed arrays, TextEncoder
-   * output) itself instead of a helper thread freeing them under the allocator's lock (see
-   * src/engine/array-buffer-sweeping.ts; on the cpu-heavy workload ~1.3 µs less CPU per event and
-   * ~5 % more events/s). It is a flag of the whole process: it applies to every thread of it
+   * switches it off when the pipeline starts and on again (V8's default) when the last pipeline
+   * this thread created closes, so each thread frees the ArrayBuffers it allocated (Buffers, typed
+   * arrays, TextEncoder output) itself instead of a helper thread freeing them under the allocator's
+   * lock (src/engine/array-buffer-sweeping.ts; on the cpu-heavy workload ~1.3 µs less CPU per event
+   * and 1–6 % more events/s). It is a flag of the whole process: it applies to every thread of it
    * meanwhile, and `pipeline started` logs it (`arrayBufferSweeping`). true: this pipeline leaves it
-   * alone (another pipeline of the process may still hold it off); given on `node`'s command line,
-   * the flag is left as given either way. @default false
+   * alone (another pipeline of the process may still hold it off); set or implied on `node`'s
+   * command line (`--single-threaded-gc`), the flag is left as given either way. @default false
    */
   concurrentArrayBufferSweeping?: boolean;
 }

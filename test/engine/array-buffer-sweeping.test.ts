@@ -39,6 +39,11 @@ describe('setOnCommandLine', () => {
     [['--noconcurrent-array-buffer-sweeping'], true],
     [['--concurrent-array-buffer-sweeping=false'], true],
     [['--max-old-space-size=100', OFF], true],
+    // Flags that imply it off (V8: single-threaded-gc negates it; the other two imply that).
+    [['--single-threaded-gc'], true],
+    [['--single_threaded'], true],
+    [['--predictable'], true],
+    [['--single-threaded-gc-x'], false],
     [[], false],
     [['--concurrent-marking'], false],
     [['--no-concurrent-array-buffer-sweeping-x'], false],
@@ -86,6 +91,32 @@ describe('holdInlineArrayBufferSweeping', () => {
     release();
     expect(calls).toEqual([]);
     expect(inlineSweepingHolders()).toBe(0);
+  });
+
+  it('counts holds per thread, across copies of the module', () => {
+    const module = new URL('../../dist/src/engine/array-buffer-sweeping.js', import.meta.url).href;
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const a = await import(${JSON.stringify(`${module}?copy=a`)});
+         const b = await import(${JSON.stringify(`${module}?copy=b`)});
+         if (a.holdInlineArrayBufferSweeping === b.holdInlineArrayBufferSweeping) throw new Error('one copy');
+         const calls = [];
+         const set = (flags) => calls.push(flags);
+         const releaseA = a.holdInlineArrayBufferSweeping(set, []);
+         const releaseB = b.holdInlineArrayBufferSweeping(set, []);
+         const held = b.arrayBufferSweeping([]);
+         releaseA();
+         const afterA = [...calls];
+         releaseB();
+         console.log(JSON.stringify({ held, afterA, calls }));`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ held: 'inline', afterA: [OFF], calls: [OFF, ON] });
   });
 
   it('names a flag this V8 knows (an unknown one is reported on stderr)', () => {
@@ -145,6 +176,41 @@ describe('workers.concurrentArrayBufferSweeping', () => {
     };
     expect(await started(false)).toBe('inline');
     expect(await started(true)).toBe('concurrent');
+  });
+
+  it('under node --single-threaded-gc: left alone, and logged as node-flag', () => {
+    const pipelineModule = new URL('../../dist/src/engine/pipeline.js', import.meta.url).href;
+    const { sink, deadLetter } = ndjsonSinks();
+    const log = join(dirs.at(-1)!, 'sluice.log');
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--single-threaded-gc',
+        '--input-type=module',
+        '-e',
+        `import v8 from 'node:v8';
+         const calls = [];
+         v8.setFlagsFromString = (flags) => calls.push(flags);
+         const { createPipeline } = await import(${JSON.stringify(pipelineModule)});
+         const pipeline = await createPipeline(${JSON.stringify({
+           workers: { min: 1, max: 1 },
+           sink,
+           deadLetter,
+           log: { level: 'info', destination: log },
+         })});
+         await pipeline.close();
+         console.log(JSON.stringify(calls));`,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual([]);
+    const started = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'pipeline started');
+    expect(started?.arrayBufferSweeping).toBe('node-flag');
   });
 
   it('two pipelines: back on only when the second closes', async () => {
