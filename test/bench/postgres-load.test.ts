@@ -117,11 +117,14 @@ describe.skipIf(postgresSkip)('npm run bench:postgres-load -- --quick', () => {
       await withClient((client) => client.query(`DROP TABLE IF EXISTS "${table}"`));
     }
   }, 90_000);
+});
 
-  it("the driver's optional WORKERS_JSON reaches createPipeline (a bad value is refused, naming it)", () => {
+describe("the cpu-heavy workload's Sluice driver", () => {
+  // Needs no server: the options are refused before anything connects.
+  it('passes its optional WORKERS_JSON to createPipeline (a bad value is refused, naming it)', () => {
     const run = spawnSync(
       process.execPath,
-      [DRIVER, POSTGRES_URL, join(dir, 'unread.ndjson'), 'pgload_unused', JSON.stringify({ max: 0 })],
+      [DRIVER, POSTGRES_URL, join(tmpdir(), 'unread.ndjson'), 'pgload_unused', JSON.stringify({ max: 0 })],
       { encoding: 'utf8', timeout: 60_000 },
     );
     expect(run.status).not.toBe(0);
