@@ -224,12 +224,12 @@ describe('payloads a lazy transform only enriched or read scalars of', () => {
 
 /**
  * Hostile but valid lines, each a payload no transform touches: escaped NUL and lone surrogates,
- * multi-byte text (4-byte characters too), integers beyond 2^53, 1e-400, 900 nested arrays (the default limit is 1000 levels). Seeded, so a
- * failure names its line.
+ * multi-byte text (4-byte characters too), integers beyond 2^53, 1e-400, 900 nested arrays (the default limit is 1000 levels),
+ * whitespace after the closing brace. Seeded, so a failure names its line.
  */
 function hostileLine(seq: number): string {
   const id = `h-${seq}`;
-  switch (seq % 6) {
+  switch (seq % 7) {
     case 0:
       return `{"id":"${id}","nul":"a\\u0000b","lone":"\\ud800x\\udfff"}`;
     case 1:
@@ -240,6 +240,9 @@ function hostileLine(seq: number): string {
       return `{"id":"${id}","deep":${'['.repeat(900)}${seq}${']'.repeat(900)}}`;
     case 4:
       return `{"id":"${id}","text":"${'ñ€😀'.repeat(1 + (seq % 97))}"}`;
+    case 5:
+      // Whitespace after the closing brace: a member is spliced in before the brace, not at the end.
+      return `{"id":"${id}","tail":${seq}}${' \t\r'.repeat(1 + (seq % 3))}`;
     default:
       return `{"id":"${id}", "pad" : "${'x'.repeat(seq % 3000)}" }`;
   }
