@@ -50,14 +50,14 @@ export function holdInlineArrayBufferSweeping(
   execArgv: readonly string[] = process.execArgv,
 ): () => void {
   if (setOnCommandLine(execArgv)) return () => {};
-  const holds = scope[HOLDS] ?? 0;
+  const holds = inlineSweepingHolders();
   if (holds === 0) setFlags(`--no-${FLAG}`);
   scope[HOLDS] = holds + 1;
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    const left = (scope[HOLDS] ?? 1) - 1;
+    const left = inlineSweepingHolders() - 1;
     scope[HOLDS] = left;
     if (left === 0) setFlags(`--${FLAG}`);
   };
@@ -71,10 +71,10 @@ export function arrayBufferSweeping(
   execArgv: readonly string[] = process.execArgv,
 ): 'inline' | 'concurrent' | 'node-flag' {
   if (setOnCommandLine(execArgv)) return 'node-flag';
-  return (scope[HOLDS] ?? 0) > 0 ? 'inline' : 'concurrent';
+  return inlineSweepingHolders() > 0 ? 'inline' : 'concurrent';
 }
 
-/** @internal How many holds are outstanding (tests). */
+/** How many holds are outstanding in this thread. */
 export function inlineSweepingHolders(): number {
   return scope[HOLDS] ?? 0;
 }
