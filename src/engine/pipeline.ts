@@ -32,6 +32,7 @@ import { AsyncQueueProducer, QueueProducer, type RawRecord } from '../queue/prod
 import type { LineBatch } from '../queue/record-run.js';
 import { sinkName } from '../sinks/sink-name.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
+import { writerLockBuffer } from '../sinks/writer-lock.js';
 import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
 import { arrayBufferSweeping, holdInlineArrayBufferSweeping } from './array-buffer-sweeping.js';
@@ -138,10 +139,10 @@ export class Pipeline implements SourceTarget {
       closeChannel: this.#closeChannel,
       metrics: this.#block.buffer,
       writerLocks: {
-        deadLetter: new SharedArrayBuffer(4),
+        deadLetter: writerLockBuffer(),
         routes: Object.values(options.routes).map(() => ({
-          sink: new SharedArrayBuffer(4),
-          deadLetter: new SharedArrayBuffer(4),
+          sink: writerLockBuffer(),
+          deadLetter: writerLockBuffer(),
         })),
       },
       taskStarts: this.#clock.buffer,

@@ -6,7 +6,7 @@ import { SinkError } from '../errors.js';
 import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
 import { payloadJsonOf, type Sink } from './sink.js';
 import { requireOpen, sinkFailure } from './sink-support.js';
-import { prepareBatchInsert, type RowInsert } from './sqlite-batch-insert.js';
+import { type BatchWritten, prepareBatchInsert, type RowInsert } from './sqlite-batch-insert.js';
 import { mappedRowInsert } from './sqlite-mapped-table.js';
 import { WriterLock } from './writer-lock.js';
 
@@ -37,6 +37,23 @@ export interface SqliteSinkOptions {
   onConflict?: OnConflict;
 }
 
+/**
+ * Bytes the workers write between two checkpoints: SQLite's own default is a checkpoint whenever
+ * the WAL passes 1000 pages (4 MiB at the default page size) — about this much row data once the
+ * primary key's index and the pages' free space are counted.
+ */
+export const CHECKPOINT_EVERY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * WAL frames past which a checkpoint taken outside the write lock is finished under it. The WAL is
+ * reused from its start only by a writer that begins when every frame has been copied into the
+ * database; a checkpoint taken beside another worker's transaction leaves that transaction's frames,
+ * so with writers always queued the WAL would only grow. Past this many (16 MiB at 4 KiB pages), the
+ * checkpointing worker copies the rest while holding the lock, and the next writer starts the WAL
+ * over.
+ */
+export const WAL_FRAMES_BEFORE_RESTART = 4096;
+
 export const DEFAULT_SQLITE_SINK_OPTIONS = {
   table: 'events',
   synchronous: 'normal',
@@ -53,7 +70,10 @@ export type ResolvedSqliteSinkOptions = Required<Omit<SqliteSinkOptions, 'column
 /**
  * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of
  * multi-row `INSERT … ON CONFLICT(id) DO NOTHING` (sqlite-batch-insert.ts) — a batch written twice
- * stores each event once. With
+ * stores each event once. With the pipeline's write lock, SQLite's automatic checkpoint is off: it
+ * would run inside the committing transaction, holding the lock while it waits for its fsyncs (where
+ * `perf` found the writers of `npm start`'s scenario blocked); the worker that crosses CHECKPOINT_EVERY_BYTES takes
+ * it after releasing the lock, while the next worker writes. With
  * `columns`, the rows go to the user's table, `ON CONFLICT (target) DO NOTHING | DO UPDATE`, in
  * batch order (a later correction of a key wins), so a batch written twice still ends the same.
  */
@@ -61,7 +81,7 @@ export class SqliteSink implements Sink {
   readonly idempotent = true;
   readonly #options: ResolvedSqliteSinkOptions;
   #db: Database.Database | undefined;
-  #insertBatch: ((records: readonly SinkRecord[]) => number) | undefined;
+  #insertBatch: ((records: readonly SinkRecord[]) => BatchWritten) | undefined;
 
   readonly #lock: WriterLock | undefined;
 
@@ -88,13 +108,15 @@ export class SqliteSink implements Sink {
       if (columns === undefined) throw error;
       throw sinkFailure('sqlite', `cannot open ${path}`, error, { retryable: false });
     }
-    let insert: (records: readonly SinkRecord[], at: number) => number;
+    let insert: (records: readonly SinkRecord[], at: number) => BatchWritten;
     try {
       // A mapped table is checked before the pragmas, so one that is not there leaves the file as it was.
       const mapped =
         columns && mappedRowInsert(db, path, table, columns, onConflict, new ColumnExtractor(columns));
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      // The checkpoints are this sink's, taken after the write lock is released (#checkpoint).
+      if (this.#lock) db.pragma('wal_autocheckpoint = 0');
       insert = prepareBatchInsert(db, mapped || envelopeRowInsert(db, table));
     } catch (error) {
       db.close();
@@ -108,9 +130,9 @@ export class SqliteSink implements Sink {
 
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     const insert = requireOpen(this.#insertBatch, 'sqlite');
+    let written: BatchWritten;
     try {
-      if (this.#lock) await this.#lock.withLock(() => insert(records));
-      else insert(records);
+      written = this.#lock ? await this.#lock.withLock(() => insert(records)) : insert(records);
     } catch (error) {
       // A record whose payload cannot be serialised failed the transaction: already classified.
       if (error instanceof SinkError) throw error;
@@ -121,7 +143,31 @@ export class SqliteSink implements Sink {
       const perRecord = /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
       throw sinkFailure('sqlite', 'write failed', error, { retryable, perRecord });
     }
+    if (this.#lock?.noteWritten(written.bytes, CHECKPOINT_EVERY_BYTES)) await this.#checkpoint(this.#lock);
     return undefined;
+  }
+
+  /**
+   * Copies the WAL into the database. PASSIVE neither waits for nor blocks the other workers'
+   * transactions, so they go on appending to the WAL while this thread waits for the fsyncs; frames
+   * committed meanwhile stay for a later checkpoint. Like SQLite's automatic checkpoint, a failure
+   * is left for the next one to retry: the batch is committed, and failing its write would only
+   * retry what is stored.
+   */
+  async #checkpoint(lock: WriterLock): Promise<void> {
+    const db = this.#db;
+    if (db === undefined) return;
+    try {
+      const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number }[];
+      if (state === undefined || state.busy !== 0 || state.log < WAL_FRAMES_BEFORE_RESTART) return;
+      // Under the lock no transaction adds frames, so this copies every one that is left (those
+      // committed during the first pass) and the next writer starts the WAL over.
+      await lock.withLock(() => {
+        if (this.#db === db) db.pragma('wal_checkpoint(PASSIVE)');
+      });
+    } catch {
+      // Left for the next checkpoint, as SQLite leaves a failed automatic one.
+    }
   }
 
   async close(): Promise<void> {

@@ -154,7 +154,7 @@ describe('SQLite batch insert', () => {
     expect(query<{ n: number }>('SELECT count(*) AS n FROM strict_rows')).toEqual([{ n: 0 }]);
   });
 
-  it('counts the rows a batch inserted, and none of a batch already stored', () => {
+  it('counts the rows a batch inserted, and none of a batch already stored, and the bytes it bound', () => {
     const db = new Database(':memory:');
     db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)');
     const insert = prepareBatchInsert(db, {
@@ -167,9 +167,12 @@ describe('SQLite batch insert', () => {
       },
     });
     const batch = Array.from({ length: 77 }, (_, i) => record(`c-${i}`, i));
-    expect(insert(batch, 0)).toBe(77);
-    expect(insert(batch, 0)).toBe(0);
-    expect(insert([...batch.slice(0, 10), record('c-new', 1)], 0)).toBe(1);
+    const first = insert(batch, 0);
+    expect(first.rows).toBe(77);
+    // What the batch adds to the WAL, roughly: each id's characters and 8 bytes for each number.
+    expect(first.bytes).toBe(batch.reduce((n, r) => n + r.id.length + 8, 0));
+    expect(insert(batch, 0).rows).toBe(0);
+    expect(insert([...batch.slice(0, 10), record('c-new', 1)], 0).rows).toBe(1);
     db.close();
   });
 });
