@@ -80,6 +80,47 @@ describe('SqliteSink checkpoints with a write lock', () => {
     expect(countIds(s.dbPath, 'events')).toEqual({ rows: batches * perBatch, ids: batches * perBatch });
   });
 
+  it('a checkpoint that fails fails no write: the batch is stored, and the next mark tries again', async () => {
+    const s = scene();
+    const lock = writerLockBuffer();
+    let refusals = 0;
+    let attempts = 0;
+    const pragma = Database.prototype.pragma;
+    vi.spyOn(Database.prototype, 'pragma').mockImplementation(function (
+      this: Database.Database,
+      source,
+      options,
+    ) {
+      if (source === 'wal_checkpoint(PASSIVE)') {
+        attempts++;
+        // The first checkpoint meets a full disk; the second goes through.
+        if (attempts === 1) {
+          refusals++;
+          throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        }
+      }
+      return pragma.call(this, source, options);
+    });
+    const sink = new SqliteSink(resolveSinkSpec({ type: 'sqlite', path: s.dbPath, table: 'events' }), lock);
+    await sink.open();
+    const perBatch = 500;
+    const batches = 18;
+    try {
+      for (let b = 0; b < batches; b++) {
+        // Every write resolves, the one whose checkpoint failed included.
+        await expect(
+          sink.write(Array.from({ length: perBatch }, (_, r) => record(b * perBatch + r))),
+        ).resolves.toBeUndefined();
+      }
+      // ~9 MiB of rows: the mark passed twice; the second checkpoint copied what the first could not.
+      expect({ refusals, attempts }).toEqual({ refusals: 1, attempts: 2 });
+      expect(statSync(s.dbPath).size).toBeGreaterThan(2 * CHECKPOINT_EVERY_BYTES);
+    } finally {
+      await sink.close();
+    }
+    expect(countIds(s.dbPath, 'events')).toEqual({ rows: batches * perBatch, ids: batches * perBatch });
+  });
+
   it('keeps the WAL bounded while two workers keep the lock busy, and stores every event once', async () => {
     const s = scene();
     const pipeline = await s.pipeline({
