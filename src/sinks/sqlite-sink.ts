@@ -71,9 +71,9 @@ export type ResolvedSqliteSinkOptions = Required<Omit<SqliteSinkOptions, 'column
  * The embedded default: one connection per worker, WAL, every batch one IMMEDIATE transaction of
  * multi-row `INSERT … ON CONFLICT(id) DO NOTHING` (sqlite-batch-insert.ts) — a batch written twice
  * stores each event once. With the pipeline's write lock, SQLite's automatic checkpoint is off: it
- * would run inside the committing transaction, holding the lock while it waits for its fsyncs (where
- * `perf` found the writers of `npm start`'s scenario blocked); the worker that crosses CHECKPOINT_EVERY_BYTES takes
- * it after releasing the lock, while the next worker writes. With
+ * would run inside the committing transaction, holding the lock while it waits for its fsyncs
+ * (where `perf` found the writers of `npm start`'s scenario blocked); the worker that crosses
+ * CHECKPOINT_EVERY_BYTES takes it after releasing the lock, while the next worker writes. With
  * `columns`, the rows go to the user's table, `ON CONFLICT (target) DO NOTHING | DO UPDATE`, in
  * batch order (a later correction of a key wins), so a batch written twice still ends the same.
  */

@@ -59,7 +59,9 @@ export class WriterLock {
   noteWritten(bytes: number, everyBytes: number): boolean {
     const kib = Math.ceil(bytes / 1024);
     const mark = Math.ceil(everyBytes / 1024);
-    // Atomics.add is one indivisible read-modify-write: no writer's count is lost to another's.
+    // The count guards no data (a checkpoint reads SQLite's own state), so no ordering with other
+    // memory is needed. Atomics.add is one indivisible read-modify-write: no writer's count is lost
+    // to another's.
     const total = Atomics.add(this.#words, WRITTEN_KIB, kib) + kib;
     if (total < mark) return false;
     // Whoever moves the total it read to zero takes the checkpoint. A writer whose CAS fails (another
