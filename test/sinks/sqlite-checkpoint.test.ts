@@ -15,7 +15,7 @@ import {
   WAL_FRAMES_BEFORE_RESTART,
 } from '../../src/sinks/sqlite-sink.js';
 import { writerLockBuffer } from '../../src/sinks/writer-lock.js';
-import { useScenes } from '../helpers/engine.js';
+import { readDeadLetters, useScenes } from '../helpers/engine.js';
 
 /** ~1 KiB of payload text an event: 4 MiB of rows is ~4 000 events. */
 const PAD = 'x'.repeat(1000);
@@ -120,6 +120,73 @@ describe('SqliteSink checkpoints with a write lock', () => {
     }
     expect(countIds(s.dbPath, 'events')).toEqual({ rows: batches * perBatch, ids: batches * perBatch });
   });
+
+  it('hostile lines through two workers, ~9 MiB (the checkpoint mark passed twice) and the file locked by another connection for a second: each good line stored once as its text, each bomb dead-lettered (several seeds)', async () => {
+    let bomb = '0';
+    for (let i = 0; i < 20_000; i++) bomb = `[${bomb}]`;
+    const pad = 'p'.repeat(1500);
+    // NUL, a lone surrogate, numbers past double precision: stored as the line's own text.
+    const shapes = [
+      (id: string) => `{"id":"${id}","s":"a\\u0000b","pad":"${pad}"}`,
+      (id: string) => `{"id":"${id}","s":"x\\ud800y","pad":"${pad}"}`,
+      (id: string) =>
+        `{"id":"${id}","n":12345678901234567890123,"d":19.990000000000000001,"t":1e-400,"pad":"${pad}"}`,
+      (id: string) => `{"id":"${id}","plain":true,"pad":"${pad}"}`,
+    ];
+    for (let seed = 1; seed <= 3; seed++) {
+      const s = scene();
+      const pipeline = await s.pipeline({
+        workers: { min: 2, max: 2 },
+        batch: { maxRecords: 250 },
+        retry: { initialDelayMs: 5, maxDelayMs: 100 },
+        sink: { type: 'sqlite', path: s.dbPath, table: 'events', busyTimeoutMs: 50 },
+        log: { level: 'silent' },
+        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+      });
+      const stored = new Map<string, string>();
+      const bombs = new Set<string>();
+      const lines: string[] = [];
+      for (let i = 0; i < 6000; i++) {
+        const id = `s${seed}-${String(i).padStart(5, '0')}`;
+        if ((i * 7 + seed) % 997 === 0) {
+          lines.push(`{"id":"${id}","bomb":${bomb}}`);
+          bombs.add(id);
+          continue;
+        }
+        const line = shapes[(i * seed) % shapes.length]!(id);
+        lines.push(line);
+        stored.set(id, line);
+      }
+      const half = lines.length / 2;
+      expect(await pipeline.pushRawMany(lines.slice(0, half))).toBe(half);
+      // The file taken from under the workers for a second: their writes fail busy and are retried.
+      const blocker = new Database(s.dbPath, { timeout: 5000 });
+      blocker.exec('BEGIN EXCLUSIVE');
+      const released = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          blocker.exec('COMMIT');
+          blocker.close();
+          resolve();
+        }, 1000),
+      );
+      expect(await pipeline.pushRawMany(lines.slice(half))).toBe(lines.length - half);
+      await released;
+      await pipeline.drained();
+      await pipeline.close();
+
+      const db = new Database(s.dbPath, { readonly: true });
+      const rows = db.prepare('SELECT id, payload FROM events').all() as { id: string; payload: string }[];
+      db.close();
+      expect(rows.length).toBe(stored.size);
+      expect(new Map(rows.map((r) => [r.id, r.payload]))).toEqual(stored);
+      const letters = readDeadLetters(s.deadLetterPath);
+      // A bomb is refused unread: its letter carries the line, not the id inside it.
+      expect(letters.map((l) => l.letter.reason)).toEqual([...bombs].map(() => 'too-deep'));
+      expect(new Set(letters.map((l) => (l.letter.event as { raw: string }).raw))).toEqual(
+        new Set(lines.filter((line) => line.includes('"bomb"'))),
+      );
+    }
+  }, 60_000);
 
   it('keeps the WAL bounded while two workers keep the lock busy, and stores every event once', async () => {
     const s = scene();
