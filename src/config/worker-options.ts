@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { markResolved } from '../resolved-marker.js';
 import {
   acrossFields,
@@ -8,6 +7,7 @@ import {
   positiveInteger,
   strictObject,
 } from './option-schema.js';
+import { DEFAULT_WORKER_OPTIONS } from './worker-defaults.js';
 
 export interface WorkerOptions {
   /** Threads kept alive. @default 1 */
@@ -50,15 +50,7 @@ export interface WorkerOptions {
 
 export type ResolvedWorkerOptions = Required<WorkerOptions>;
 
-export const DEFAULT_WORKER_OPTIONS: Readonly<ResolvedWorkerOptions> = Object.freeze({
-  min: 1,
-  max: availableParallelism(),
-  concurrentBatchesPerWorker: 2,
-  taskTimeoutMs: 60_000,
-  startupTimeoutMs: 30_000,
-  maxYoungGenerationSizeMb: 24,
-  concurrentArrayBufferSweeping: false,
-});
+export { DEFAULT_WORKER_OPTIONS };
 
 const d = DEFAULT_WORKER_OPTIONS;
 const MAX_THREADS = 256;
