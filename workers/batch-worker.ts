@@ -4,23 +4,37 @@
  */
 import { threadId, workerData } from 'node:worker_threads';
 import type { BatchResult, BatchTask, WorkerSetup } from '../src/engine/batch-task.js';
-import { asWorkerMessage, type WorkerMessage } from '../src/engine/worker-messages.js';
+import {
+  asWorkerMessage,
+  receiveSetup,
+  type WorkerData,
+  type WorkerMessage,
+} from '../src/engine/worker-messages.js';
 import { WorkerRuntime } from '../src/engine/worker-runtime.js';
 import { serializeError } from '../src/errors.js';
 
-const setup = workerData as WorkerSetup;
-const runtime = new WorkerRuntime(setup);
+/** Set once the setup is here: in workerData, or — a pool started early — sent by the pipeline. */
+let runtime: WorkerRuntime | undefined;
+const ready = receiveSetup(workerData as WorkerData).then((setup) => {
+  runtime = new WorkerRuntime(setup);
+  listenForClose(setup, runtime);
+  return runtime;
+});
+// Reported through the first task; this only keeps a failed setup from going unhandled.
+ready.catch(() => {});
 
-const closing = new BroadcastChannel(setup.closeChannel);
-closing.onmessage = async (message: MessageEvent) => {
-  // Other workers' replies arrive here too; only the pipeline's request is acted on.
-  if (asWorkerMessage(message.data)?.code !== 'CLOSE') return;
-  await runtime.close();
-  closing.postMessage({ code: 'CLOSED', threadId } satisfies WorkerMessage);
-  closing.close();
-};
-// The channel must not keep an idle worker alive on its own.
-(closing as unknown as { unref?: () => void }).unref?.();
+function listenForClose(setup: WorkerSetup, closing: WorkerRuntime): void {
+  const channel = new BroadcastChannel(setup.closeChannel);
+  channel.onmessage = async (message: MessageEvent) => {
+    // Other workers' replies arrive here too; only the pipeline's request is acted on.
+    if (asWorkerMessage(message.data)?.code !== 'CLOSE') return;
+    await closing.close();
+    channel.postMessage({ code: 'CLOSED', threadId } satisfies WorkerMessage);
+    channel.close();
+  };
+  // The channel must not keep an idle worker alive on its own.
+  (channel as unknown as { unref?: () => void }).unref?.();
+}
 
 /**
  * piscina posts a task's thrown value to the main thread as it is, by structured clone, which
@@ -29,7 +43,7 @@ closing.onmessage = async (message: MessageEvent) => {
  */
 export default async function run(task: BatchTask): Promise<BatchResult> {
   try {
-    return await runtime.run(task);
+    return await (runtime ?? (await ready)).run(task);
   } catch (error) {
     throw serializeError(error);
   }

@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { type Logger, pino } from 'pino';
-import { Piscina } from 'piscina';
 import type { Registry } from 'prom-client';
 import type { SluiceEvent } from '../codec/event.js';
 import {
@@ -36,12 +33,13 @@ import { writerLockBuffer } from '../sinks/writer-lock.js';
 import type { Source, SourceTarget } from '../sources/source.js';
 import { SourceHealthWatch } from '../sources/source-health.js';
 import { arrayBufferSweeping, holdInlineArrayBufferSweeping } from './array-buffer-sweeping.js';
-import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
+import type { BatchTask, WorkerSetup } from './batch-task.js';
 import { Dispatcher } from './dispatcher.js';
 import { DurableIntake, type DurableIntakeStats } from './durable-intake.js';
 import { PipelineCounters, type PipelineCountersSnapshot } from './pipeline-stats.js';
 import { TaskClock, taskSlots } from './task-clock.js';
 import { asWorkerMessage, type WorkerMessage } from './worker-messages.js';
+import { createWorkerPool, type PrestartedPool, type WorkerPool } from './worker-pool.js';
 
 export interface PipelineStats extends PipelineCountersSnapshot {
   /**
@@ -78,13 +76,6 @@ export const SINK_CLOSE_GRACE_MS = 1000;
 /** How long workers get to close their sinks after a drain, when close() has no deadline, ms. */
 const SINK_CLOSE_MS = 5000;
 
-/** The built worker, next to this file in dist/, or under dist/ when this file runs from source. */
-function workerFile(): string {
-  const built = new URL('../../workers/batch-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built.href;
-  return new URL('../../dist/workers/batch-worker.js', import.meta.url).href;
-}
-
 /**
  * A running pipeline: producers push into the ring, the dispatcher feeds piscina workers, workers
  * write to the sink. Create it with `createPipeline`.
@@ -95,7 +86,10 @@ export class Pipeline implements SourceTarget {
   readonly #producer: AsyncQueueProducer;
   /** With queue.durability 'disk': every push goes through the disk log too. */
   readonly #intake: DurableIntake | undefined;
-  readonly #pool: Piscina<BatchTask, BatchResult>;
+  readonly #pool: WorkerPool;
+  readonly #destroyPool: () => Promise<void>;
+  /** The pool was started before this pipeline existed (PrestartedPool) and taken. */
+  readonly #poolStartedEarly: boolean;
   /** Gives V8's concurrent ArrayBuffer sweeping back once the workers are gone (a no-op when not taken). */
   #releaseSweeping: () => void = () => {};
   readonly #dispatcher: Dispatcher;
@@ -112,7 +106,7 @@ export class Pipeline implements SourceTarget {
   #closing: Promise<PipelineSummary> | undefined;
 
   /** @internal use createPipeline */
-  constructor(options: ResolvedPipelineOptions) {
+  constructor(options: ResolvedPipelineOptions, prestarted?: PrestartedPool) {
     this.options = options;
     this.#queue = EventQueue.create(options.queue);
     this.#producer = new AsyncQueueProducer(this.#queue);
@@ -147,22 +141,10 @@ export class Pipeline implements SourceTarget {
       },
       taskStarts: this.#clock.buffer,
     };
-    this.#pool = new Piscina<BatchTask, BatchResult>({
-      filename: workerFile(),
-      minThreads: options.workers.min,
-      maxThreads: options.workers.max,
-      concurrentTasksPerWorker: options.workers.concurrentBatchesPerWorker,
-      idleTimeout: 30_000,
-      workerData: setup,
-      // 0 leaves V8's default, as Node does.
-      resourceLimits: { maxYoungGenerationSizeMb: options.workers.maxYoungGenerationSizeMb },
-      // Idle workers wait on their message port instead of blocking in Atomics.wait, so they can
-      // hear the shutdown broadcast; a batch task is large enough that this costs nothing measurable.
-      atomics: 'disabled',
-    });
-    // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher
-    // (counted there); an error raised outside any task lands here and must not take the process down.
-    this.#pool.on('error', () => {});
+    const taken = prestarted?.take(options.workers, setup);
+    this.#poolStartedEarly = taken !== undefined;
+    this.#pool = taken?.pool ?? createWorkerPool(options.workers, setup);
+    this.#destroyPool = taken?.destroy ?? (() => this.#pool.destroy());
     this.#dispatcher = new Dispatcher(
       this.#queue,
       this.#pool,
@@ -194,7 +176,7 @@ export class Pipeline implements SourceTarget {
       await this.#startWorker();
     } catch (error) {
       try {
-        await this.#pool.destroy();
+        await this.#destroyPool();
       } finally {
         this.#releaseSweeping();
       }
@@ -223,6 +205,8 @@ export class Pipeline implements SourceTarget {
         sink: sinkName(o.sink),
         // A flag of the whole process that Sluice may have set: said, so a profile can be read right.
         arrayBufferSweeping: arrayBufferSweeping(),
+        // Its first worker booted while the command loaded (src/engine/worker-pool.ts).
+        poolStartedEarly: this.#poolStartedEarly,
         ...(Object.keys(o.routes).length > 1
           ? {
               routes: Object.fromEntries(
@@ -590,7 +574,7 @@ export class Pipeline implements SourceTarget {
       channel.close();
     }
     try {
-      await this.#pool.destroy();
+      await this.#destroyPool();
     } finally {
       this.#releaseSweeping();
     }
@@ -616,11 +600,13 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
  */
 export async function openPipeline(
   options: PipelineOptions = {},
+  /** A pool started before the options were known: taken if its shape fits them, else ended. */
+  prestarted?: PrestartedPool,
 ): Promise<{ pipeline: Pipeline; started: Promise<void> }> {
   const resolved = resolvePipelineOptions(options);
   // Before the pipeline starts threads: a log destination that cannot be opened leaves none behind.
   const logger = createLogger(resolved.log, { thread: 'main' });
-  const pipeline = new Pipeline(resolved);
+  const pipeline = new Pipeline(resolved, prestarted);
   const started = pipeline.start(logger);
   // Reported through whoever awaits it; this only keeps an early failure from going unhandled.
   started.catch(() => {});

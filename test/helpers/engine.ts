@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import type { DeadLetter } from '../../src/delivery/dead-letter.js';
-import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import { createPipeline, openPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import type { PrestartedPool } from '../../src/engine/worker-pool.js';
 import { GATE, GATE_OPEN } from '../fixtures/engine/control.js';
 import { createRecordingTable } from '../fixtures/engine/recording-table.js';
 import type { TestSinkOptions } from '../fixtures/engine/test-sink.js';
@@ -30,8 +31,11 @@ export interface Scene {
   dbPath: string;
   table: string;
   deadLetterPath: string;
-  /** Creates a pipeline that is closed (and its temp dir removed) after the test. */
-  pipeline(options: PipelineOptions): Promise<Pipeline>;
+  /**
+   * Creates a pipeline that is closed (and its temp dir removed) after the test; with
+   * `prestarted`, offered that pool (openPipeline), as `sluice run` offers its own.
+   */
+  pipeline(options: PipelineOptions, prestarted?: PrestartedPool): Promise<Pipeline>;
   /** Sink options of the fixture test sink writing to this scene's table. */
   sinkOptions(extra?: Partial<TestSinkOptions>): TestSinkOptions;
   /** Everything the fixture sink stored, in insertion order. */
@@ -78,8 +82,14 @@ export function useScenes(scope: 'each' | 'all' = 'each'): () => Scene {
       dbPath,
       table,
       deadLetterPath,
-      async pipeline(options) {
-        const pipeline = await createPipeline(options);
+      async pipeline(options, prestarted) {
+        let pipeline: Pipeline;
+        if (prestarted === undefined) pipeline = await createPipeline(options);
+        else {
+          const opened = await openPipeline(options, prestarted);
+          await opened.started;
+          pipeline = opened.pipeline;
+        }
         entry.pipelines.push(pipeline);
         return pipeline;
       },
