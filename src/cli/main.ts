@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { sluiceCodeOf } from '../errors.js';
+import { startEarlyPool } from './early-pool.js';
 import { EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 
 type Command = (argv: string[]) => Promise<number> | number;
@@ -13,7 +14,17 @@ const COMMANDS: Record<string, Command> = {
     ]);
     return benchCommand(argv, benchEnvironment());
   },
-  run: async (argv) => (await import('./run-command.js')).runCommand(argv),
+  run: async (argv) => {
+    // The worker pool starts first, so its first worker boots on the other CPU while this thread
+    // loads the command (src/engine/worker-pool.ts).
+    const early = await startEarlyPool(argv);
+    try {
+      return await (await import('./run-command.js')).runCommand(argv, process.env, early);
+    } finally {
+      // Ended here unless the pipeline took it: a config error leaves no thread behind.
+      await early?.release();
+    }
+  },
   validate: async (argv) => (await import('./run-command.js')).validateCommand(argv),
   top: async (argv) => (await import('./top-command.js')).topCommand(argv),
 };

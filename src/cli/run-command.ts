@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadRunConfig, type RunConfig } from '../config/run-config.js';
 import { openPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
+import type { PrestartedPool } from '../engine/worker-pool.js';
 import { InvalidOptionError, RunConfigError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
 import type { MetricsServer } from '../metrics/metrics-server.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
@@ -349,7 +350,12 @@ async function shutDown(
 }
 
 /** `sluice run --config FILE`: runs until the source ends or a signal, drains, prints a summary. */
-export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  /** Started before this module loaded (src/cli/main.ts): the pipeline takes it if its workers fit. */
+  prestarted?: PrestartedPool,
+): Promise<number> {
   const flags = runFlags(argv, 'run');
   if (flags === 'help') {
     process.stdout.write(RUN_HELP);
@@ -401,7 +407,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   let shutDownStarted = false;
   const created = performance.now();
   try {
-    const opened = await openPipeline(config.pipeline);
+    const opened = await openPipeline(config.pipeline, prestarted);
     const source = await createSource(config);
     // A file or a generator can be read again: it starts while the workers start up, its events
     // waiting in the ring. A source that answers or acknowledges anyone waits until the sinks

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import type { PrestartedPool } from '../engine/worker-pool.js';
+
+/**
+ * `sluice run`'s worker pool, started before the command's modules load (PrestartedPool), when the
+ * run will take it: not for help, nor for --profile (its run happens in a child process), and
+ * only when the config file does not mention `workers` — a pool of other workers options would be
+ * started for nothing, so a config that may set them (the word anywhere in it: read, not parsed,
+ * since the parser and the validation are what is still loading) starts its pool as it always did.
+ */
+export async function startEarlyPool(argv: readonly string[]): Promise<PrestartedPool | undefined> {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help' || arg.startsWith('--profile')) return undefined;
+    if (arg === '--config') file = argv[i + 1];
+    else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
+  }
+  if (file === undefined || file === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // The command says what is wrong with it.
+    return undefined;
+  }
+  if (text.includes('workers')) return undefined;
+  return (await import('../engine/worker-pool.js')).PrestartedPool.start();
+}
