@@ -2,7 +2,6 @@
  * `sluice top`, run as the built CLI (`npm run build` first) against a live pipeline with traffic,
  * plus its frame rendered from two known snapshots.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,26 +12,11 @@ import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
 import type { QueueOptions } from '../../src/queue/queue-options.js';
-import { CLI } from '../harness/built.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { type Exit, runCli } from '../helpers/cli.js';
 
 /** Runs the CLI without blocking this process's event loop (the traffic keeps flowing meanwhile). */
-function sluice(...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function sluice(...args: string[]): Promise<Exit> {
+  return runCli(args);
 }
 
 /** A port nothing listens on: bound, then released. */
@@ -60,7 +44,7 @@ afterEach(async () => {
  * `sluice top --once` against a pipeline (SQLite sink, one worker, `queue` as given) served on a
  * free port while events flow into it.
  */
-async function topWhileEventsFlow(queueIn?: (dir: string) => QueueOptions): Promise<Run> {
+async function topWhileEventsFlow(queueIn?: (dir: string) => QueueOptions): Promise<Exit> {
   dir = mkdtempSync(join(tmpdir(), 'sluice-top-'));
   const p = await createPipeline({
     ...(queueIn ? { queue: queueIn(dir) } : {}),

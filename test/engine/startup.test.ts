@@ -3,7 +3,6 @@
  * and a failure there reaches the caller as a typed error with its stable code — across the thread
  * boundary — within workers.startupTimeoutMs, leaving no thread or timer behind.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +10,10 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipeline } from '../../src/engine/pipeline.js';
 import { SinkError, StartupTimeoutError, TransformError } from '../../src/errors.js';
+import { runNode } from '../helpers/cli.js';
 
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -181,20 +179,10 @@ describe('start-up', () => {
         for (let i = 0; i < 500 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
         console.log(threads() > before ? 'threads left: ' + (threads() - before) : 'no thread left');
       `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+      // Something left running would keep the child alive: killed after 15 s, it fails the test.
+      const { code, stdout, stderr } = await runNode(['--input-type=module', '-e', script], {
+        timeoutMs: 15_000,
       });
-      children.push(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-      });
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-      });
-      // Something left running would keep the child alive: the test's own timeout then fails it.
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect({ code, stdout, stderr }).toEqual({
         code: 0,
         stdout: 'SLUICE_STARTUP_TIMEOUT\nSLUICE_STARTUP_TIMEOUT\nno thread left\n',

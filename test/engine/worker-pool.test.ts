@@ -6,12 +6,12 @@
  * whose workers differ leaves it, and it ends; a pool nobody takes ends on release() and leaves
  * nothing that keeps the process alive.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { WorkerSetup } from '../../src/engine/batch-task.js';
 import { asWorkerMessage, receiveSetup, type WorkerMessage } from '../../src/engine/worker-messages.js';
 import { PrestartedPool } from '../../src/engine/worker-pool.js';
+import { runNode } from '../helpers/cli.js';
 import { distinctSorted, fixtureUrl, ids, useScenes } from '../helpers/engine.js';
 
 const scene = useScenes();
@@ -131,19 +131,10 @@ describe('a prestarted worker pool', () => {
         for (let i = 0; i < 500 && threads() > before; i++) await sleep(10);
         console.log(threads() > before ? 'threads left: ' + (threads() - before) : 'no thread left', pool.taken);
       `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+      // Something left running would keep the child alive: killed after 15 s, it fails the test.
+      const { code, stdout, stderr } = await runNode(['--input-type=module', '-e', script], {
+        timeoutMs: 15_000,
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-      });
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-      });
-      // Something left running would keep the child alive: the test's own timeout then fails it.
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect({ code, stdout, stderr }).toEqual({
         code: 0,
         stdout: 'worker up\nno thread left false\n',

@@ -18,11 +18,20 @@ export interface CliOptions {
 
 /** Runs `sluice ARGS…` and resolves with its exit code and everything it printed. */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<Exit> {
+  return runNode([CLI, ...args], options);
+}
+
+/**
+ * Runs `node ARGS…` (this Node) to its end and resolves with its exit code and everything it
+ * printed; killed after `timeoutMs`, so a child that something keeps alive fails its test.
+ */
+export function runNode(args: readonly string[], options: CliOptions = {}): Promise<Exit> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: options.cwd ?? ROOT,
       env: options.env ?? process.env,
       timeout: options.timeoutMs ?? 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
