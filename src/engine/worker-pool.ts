@@ -73,6 +73,11 @@ export class PrestartedPool {
     return new PrestartedPool();
   }
 
+  /** The BroadcastChannel its workers ask for their setup on (SETUP_WANTED). */
+  get setupChannel(): string {
+    return this.#channelName;
+  }
+
   /** Whether a pipeline took the pool. */
   get taken(): boolean {
     return this.#taken;

@@ -46,11 +46,17 @@ describe('a prestarted worker pool', () => {
     expect(s.rows().length).toBe(all.length + more.length);
   });
 
-  it('sends the setup to workers already waiting for it when the pipeline takes the pool', async () => {
+  it('sends the setup to a worker already waiting for it when the pipeline takes the pool', async () => {
     const s = scene();
     const prestarted = PrestartedPool.start();
-    // Long enough for the first worker to boot and listen on the setup channel.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // A worker asks once it listens: heard, it is waiting, and its own request has gone unanswered.
+    const listener = new BroadcastChannel(prestarted.setupChannel);
+    await new Promise<void>((resolve) => {
+      listener.onmessage = (message: MessageEvent) => {
+        if (asWorkerMessage(message.data)?.code === 'SETUP_WANTED') resolve();
+      };
+    });
+    listener.close();
     const pipeline = await s.pipeline(
       {
         sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
