@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { PrestartedPool } from '../engine/worker-pool.js';
 
 /**
@@ -8,6 +8,9 @@ import type { PrestartedPool } from '../engine/worker-pool.js';
  * started for nothing, so a config that may set them (the word anywhere in it: read, not parsed,
  * since the parser and the validation are what is still loading) starts its pool as it always did.
  */
+/** A config larger than this is not read twice (none is: a config is a few KiB). */
+const MAX_PEEK_BYTES = 1024 * 1024;
+
 export async function startEarlyPool(argv: readonly string[]): Promise<PrestartedPool | undefined> {
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -19,6 +22,9 @@ export async function startEarlyPool(argv: readonly string[]): Promise<Prestarte
   if (file === undefined || file === '') return undefined;
   let text: string;
   try {
+    // A regular file only: a pipe (`--config /dev/stdin`, `<(…)`) can be read once, by the command.
+    const stat = statSync(file);
+    if (!stat.isFile() || stat.size > MAX_PEEK_BYTES) return undefined;
     text = readFileSync(file, 'utf8');
   } catch {
     // The command says what is wrong with it.

@@ -142,16 +142,18 @@ function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help
 
 /** Loads the config, or prints what is wrong with it and returns the exit code (`run`, `validate`, `bench --config`). */
 export function loadConfigOrExit(file: string, env: NodeJS.ProcessEnv = process.env): RunConfig | number {
-  // Read here first so a missing or unreadable file is said to be that, not an invalid config.
+  // Read here, once — a pipe (`--config /dev/stdin`) gives its content to one read only — so that
+  // a missing or unreadable file is said to be that, not an invalid config.
+  let text: string;
   try {
-    readFileSync(file);
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     const reason = (error as Error).message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '');
     console.error(`sluice: cannot read ${file}: ${reason}`);
     return EXIT_NO_INPUT;
   }
   try {
-    return loadRunConfig(file, env);
+    return loadRunConfig(file, env, text);
   } catch (error) {
     if (!(error instanceof RunConfigError)) throw error;
     console.error(`sluice: ${file} is not a valid config:`);

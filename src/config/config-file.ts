@@ -47,6 +47,11 @@ export function readConfigFile(file: string): unknown {
       new InvalidOptionError('--config', 'a readable file', `${file} (${(error as Error).message})`).message,
     ]);
   }
+  return parseConfigText(text, file);
+}
+
+/** A config file's content from its text, already read: YAML if `file` ends in .yaml or .yml, JSON otherwise. */
+export function parseConfigText(text: string, file: string): unknown {
   const extension = extname(file).toLowerCase();
   return extension === '.yaml' || extension === '.yml'
     ? parseYaml(text, file)

@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { InvalidOptionError, RunConfigError } from '../errors.js';
 import type { MetricsServerOptions } from '../metrics/metrics-server.js';
 import { refuseDroppingQueue, type SourceTarget } from '../sources/source.js';
-import { readConfigFile } from './config-file.js';
+import { parseConfigText, readConfigFile } from './config-file.js';
 import { interpolate, type Json, resolvePipelinePaths, resolveSourcePaths } from './config-values.js';
 import { logOptionsSchema } from './log-options.js';
 import { pipelineMetricsOptionsSchema } from './metrics-options.js';
@@ -152,8 +152,10 @@ export function resolveRunConfig(
 
 /**
  * Reads a config file, YAML if it ends in .yaml or .yml and JSON otherwise, and resolves it; see
- * resolveRunConfig.
+ * resolveRunConfig. `text`: the file's content, read already (a pipe, `/dev/stdin`, can be read
+ * only once).
  */
-export function loadRunConfig(file: string, env: NodeJS.ProcessEnv = process.env): RunConfig {
-  return resolveRunConfig(readConfigFile(file), dirname(resolve(file)), env, file);
+export function loadRunConfig(file: string, env: NodeJS.ProcessEnv = process.env, text?: string): RunConfig {
+  const content = text === undefined ? readConfigFile(file) : parseConfigText(text, file);
+  return resolveRunConfig(content, dirname(resolve(file)), env, file);
 }

@@ -5,13 +5,15 @@
  * config that cannot be read start none; a run whose config is refused still exits with the
  * config's code.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEarlyPool } from '../../src/cli/early-pool.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI } from '../harness/built.js';
+import { runCli, runNode } from '../helpers/cli.js';
 
 let dir: string;
 beforeEach(() => {
@@ -83,6 +85,34 @@ describe('sluice run’s early worker pool', () => {
     60_000,
   );
 
+  it('reads a config from a pipe once: `--config /dev/stdin` runs, no pool started early', async () => {
+    const { file, stored, deep } = lines();
+    const out = join(dir, 'out.db');
+    const path = config('piped.json', {
+      source: { type: 'ndjson', path: file },
+      sink: { type: 'sqlite', path: out },
+    });
+    // Through a shell's pipe, as a user pipes a config in: Node's own stdio pipes are sockets,
+    // which /dev/stdin cannot open.
+    const child = spawn(
+      'sh',
+      ['-c', 'cat "$1" | "$2" "$3" run --config /dev/stdin', 'sh', path, process.execPath, CLI],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(0);
+    expect(startedLine(stderr)?.poolStartedEarly).toBe(false);
+    expect(stdout).toContain(`${stored.length} written, ${deep.length} dead-lettered`);
+  }, 60_000);
+
   it('exits with the config’s code when the config is refused after its pool started early', async () => {
     const path = config('bad.json', { source: { type: 'ndjson', path: 'x' }, sink: { type: 'nowhere' } });
     const run = await runCli(['run', '--config', path], { timeoutMs: 20_000 });
@@ -99,6 +129,20 @@ describe('startEarlyPool', () => {
       expect(pool).toBeDefined();
       await pool!.release();
     }
+  });
+
+  // A FIFO with no writer: reading it would block the reading thread for ever (and, written to,
+  // consume the config) — so in a child, killed after 10 s.
+  it.skipIf(process.platform === 'win32')('leaves a config that is not a regular file unread', async () => {
+    const fifo = join(dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const module = new URL('../../dist/src/cli/early-pool.js', import.meta.url).href;
+    const script = `
+      import { startEarlyPool } from ${JSON.stringify(module)};
+      console.log(await startEarlyPool(['--config', ${JSON.stringify(fifo)}]));
+    `;
+    const run = await runNode(['--input-type=module', '-e', script], { timeoutMs: 10_000 });
+    expect(run).toEqual({ code: 0, stdout: 'undefined\n', stderr: '' });
   });
 
   it('starts none for help, --profile, a config it cannot read or one that mentions workers', async () => {
