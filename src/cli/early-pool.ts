@@ -1,6 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { PrestartedPool } from '../engine/worker-pool.js';
 
+/** A config larger than this is not read twice (none is: a config is a few KiB). */
+const MAX_PEEK_BYTES = 1024 * 1024;
+
 /**
  * `sluice run`'s worker pool, started before the command's modules load (PrestartedPool), when the
  * run will take it: not for help, nor for --profile (its run happens in a child process), and
@@ -8,9 +11,6 @@ import type { PrestartedPool } from '../engine/worker-pool.js';
  * started for nothing, so a config that may set them (the word anywhere in it: read, not parsed,
  * since the parser and the validation are what is still loading) starts its pool as it always did.
  */
-/** A config larger than this is not read twice (none is: a config is a few KiB). */
-const MAX_PEEK_BYTES = 1024 * 1024;
-
 export async function startEarlyPool(argv: readonly string[]): Promise<PrestartedPool | undefined> {
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
