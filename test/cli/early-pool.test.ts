@@ -6,7 +6,7 @@
  * config's code.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -55,6 +55,16 @@ function startedLine(stderr: string): Record<string, unknown> | undefined {
     .find((line) => line.msg === 'pipeline started');
 }
 
+/** The dead letters at `path`: each deep line once, by the id in its text, as `too-deep`. */
+function expectDeepLettered(path: string, deep: readonly string[]): void {
+  const letters = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => (JSON.parse(line) as { payload: { reason: string; event: { raw: string } } }).payload);
+  expect(letters.map((l) => l.reason)).toEqual(deep.map(() => 'too-deep'));
+  expect(letters.map((l) => /^\{"id":"(line-\d+)"/.exec(l.event.raw)?.[1]).sort()).toEqual([...deep].sort());
+}
+
 describe('sluice run’s early worker pool', () => {
   it.each([
     ['the default workers: started early and taken', undefined, true],
@@ -81,6 +91,7 @@ describe('sluice run’s early worker pool', () => {
         db.close();
       }
       expect(run.stdout).toContain(`${stored.length} written, ${deep.length} dead-lettered`);
+      expectDeepLettered(join(dir, 'dead.ndjson'), deep);
     },
     60_000,
   );
@@ -91,13 +102,14 @@ describe('sluice run’s early worker pool', () => {
     const path = config('piped.json', {
       source: { type: 'ndjson', path: file },
       sink: { type: 'sqlite', path: out },
+      deadLetter: { type: 'ndjson', path: join(dir, 'dead.ndjson') },
     });
     // Through a shell's pipe, as a user pipes a config in: Node's own stdio pipes are sockets,
     // which /dev/stdin cannot open.
     const child = spawn(
       'sh',
       ['-c', 'cat "$1" | "$2" "$3" run --config /dev/stdin', 'sh', path, process.execPath, CLI],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
     let stderr = '';
@@ -111,6 +123,13 @@ describe('sluice run’s early worker pool', () => {
     expect(code, stderr).toBe(0);
     expect(startedLine(stderr)?.poolStartedEarly).toBe(false);
     expect(stdout).toContain(`${stored.length} written, ${deep.length} dead-lettered`);
+    expectDeepLettered(join(dir, 'dead.ndjson'), deep);
+    const db = new Database(out, { readonly: true });
+    try {
+      expect(db.prepare('SELECT id FROM events ORDER BY id').pluck().all()).toEqual([...stored].sort());
+    } finally {
+      db.close();
+    }
   }, 60_000);
 
   it('exits with the config’s code when the config is refused after its pool started early', async () => {
