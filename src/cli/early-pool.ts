@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { PrestartedPool } from '../engine/worker-pool.js';
+import { parseFlags, runFlagOptions } from './parse-flags.js';
 
 /** A config larger than this is not read twice (none is: a config is a few KiB). */
 const MAX_PEEK_BYTES = 1024 * 1024;
@@ -12,14 +13,16 @@ const MAX_PEEK_BYTES = 1024 * 1024;
  * since the parser and the validation are what is still loading) starts its pool as it always did.
  */
 export async function startEarlyPool(argv: readonly string[]): Promise<PrestartedPool | undefined> {
-  let file: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help' || arg.startsWith('--profile')) return undefined;
-    if (arg === '--config') file = argv[i + 1];
-    else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
+  let file: unknown;
+  try {
+    // Read as the command reads them: flags it would refuse start nothing, and it says why.
+    const values = parseFlags([...argv], runFlagOptions('run'), 'sluice run --help');
+    if (values.help || values.profile !== undefined) return undefined;
+    file = values.config;
+  } catch {
+    return undefined;
   }
-  if (file === undefined || file === '') return undefined;
+  if (typeof file !== 'string' || file === '') return undefined;
   let text: string;
   try {
     // A regular file only: a pipe (`--config /dev/stdin`, `<(…)`) can be read once, by the command.

@@ -44,3 +44,14 @@ export function parseFlags(
     throw new InvalidOptionError([usageProblem(error, help)]);
   }
 }
+
+/** The flags of `sluice run` and `sluice validate` (one help page for both: `sluice run --help`). */
+export function runFlagOptions(command: 'run' | 'validate'): NonNullable<ParseArgsConfig['options']> {
+  return {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    ...(command === 'validate'
+      ? { connect: { type: 'boolean' } }
+      : { profile: { type: 'string' }, 'profile-seconds': { type: 'string' } }),
+  };
+}

@@ -19,7 +19,7 @@ import {
   EXIT_USAGE,
   exitCodeFor,
 } from './exit-codes.js';
-import { parseFlags } from './parse-flags.js';
+import { parseFlags, runFlagOptions } from './parse-flags.js';
 import { type ProfileFlags, runProfiled, summarizeProfiles } from './run-profile.js';
 
 /**
@@ -111,18 +111,7 @@ interface RunFlags {
 }
 
 function runFlags(argv: string[], command: 'run' | 'validate'): RunFlags | 'help' {
-  const values = parseFlags(
-    argv,
-    {
-      config: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      ...(command === 'validate'
-        ? { connect: { type: 'boolean' } }
-        : { profile: { type: 'string' }, 'profile-seconds': { type: 'string' } }),
-    },
-    // One help page for both commands.
-    'sluice run --help',
-  );
+  const values = parseFlags(argv, runFlagOptions(command), 'sluice run --help');
   if (values.help) return 'help';
   if (typeof values.config !== 'string' || values.config === '')
     throw new InvalidOptionError('--config', 'a JSON or YAML config file', values.config);
