@@ -55,6 +55,16 @@ function startedLine(stderr: string): Record<string, unknown> | undefined {
     .find((line) => line.msg === 'pipeline started');
 }
 
+/** The ids the SQLite sink stored at `path`, sorted. */
+function storedIds(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT id FROM events ORDER BY id').pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
 /** The dead letters at `path`: each deep line once, by the id in its text, as `too-deep`. */
 function expectDeepLettered(path: string, deep: readonly string[]): void {
   const letters = readFileSync(path, 'utf8')
@@ -83,13 +93,7 @@ describe('sluice run’s early worker pool', () => {
       const run = await runCli(['run', '--config', path]);
       expect(run.code, run.stderr).toBe(0);
       expect(startedLine(run.stderr)?.poolStartedEarly).toBe(early);
-      const db = new Database(out, { readonly: true });
-      try {
-        const ids = db.prepare('SELECT id FROM events ORDER BY id').pluck().all() as string[];
-        expect(ids).toEqual([...stored].sort());
-      } finally {
-        db.close();
-      }
+      expect(storedIds(out)).toEqual([...stored].sort());
       expect(run.stdout).toContain(`${stored.length} written, ${deep.length} dead-lettered`);
       expectDeepLettered(join(dir, 'dead.ndjson'), deep);
     },
@@ -124,12 +128,7 @@ describe('sluice run’s early worker pool', () => {
     expect(startedLine(stderr)?.poolStartedEarly).toBe(false);
     expect(stdout).toContain(`${stored.length} written, ${deep.length} dead-lettered`);
     expectDeepLettered(join(dir, 'dead.ndjson'), deep);
-    const db = new Database(out, { readonly: true });
-    try {
-      expect(db.prepare('SELECT id FROM events ORDER BY id').pluck().all()).toEqual([...stored].sort());
-    } finally {
-      db.close();
-    }
+    expect(storedIds(out)).toEqual([...stored].sort());
   }, 60_000);
 
   it('exits with the config’s code when the config is refused after its pool started early', async () => {
@@ -178,6 +177,7 @@ describe('startEarlyPool', () => {
       ['--config'],
       [],
       ['--config', named],
+      ['--config', plain, '--bogus'],
     ])
       expect(await startEarlyPool(argv), argv.join(' ')).toBeUndefined();
   });

@@ -8,14 +8,23 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import type { WorkerSetup } from '../../src/engine/batch-task.js';
 import { asWorkerMessage, receiveSetup, type WorkerMessage } from '../../src/engine/worker-messages.js';
 import { PrestartedPool } from '../../src/engine/worker-pool.js';
 import { runNode } from '../helpers/cli.js';
-import { distinctSorted, fixtureUrl, ids, useScenes } from '../helpers/engine.js';
+import { distinctSorted, fixtureUrl, ids, type Scene, useScenes } from '../helpers/engine.js';
 
 const scene = useScenes();
 const FAST_RETRY = { initialDelayMs: 1, maxDelayMs: 20, maxAttempts: 60 };
+
+/** The scene's recording sink and its dead-letter file. */
+function recorded(s: Scene): Pick<PipelineOptions, 'sink' | 'deadLetter'> {
+  return {
+    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+  };
+}
 
 describe('a prestarted worker pool', () => {
   it('is taken by a pipeline with the default workers: every event stored once, by its threads', async () => {
@@ -25,8 +34,7 @@ describe('a prestarted worker pool', () => {
     const pipeline = await s.pipeline(
       {
         batch: { maxRecords: 50 },
-        sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+        ...recorded(s),
       },
       prestarted,
     );
@@ -59,8 +67,7 @@ describe('a prestarted worker pool', () => {
     listener.close();
     const pipeline = await s.pipeline(
       {
-        sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+        ...recorded(s),
       },
       prestarted,
     );
@@ -79,8 +86,7 @@ describe('a prestarted worker pool', () => {
         batch: { maxRecords: 100 },
         retry: FAST_RETRY,
         transform: fixtureUrl('crash-transform'),
-        sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+        ...recorded(s),
       },
       PrestartedPool.start(),
     );
@@ -101,8 +107,7 @@ describe('a prestarted worker pool', () => {
     const pipeline = await s.pipeline(
       {
         workers: { max: 1 },
-        sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-        deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+        ...recorded(s),
       },
       prestarted,
     );
