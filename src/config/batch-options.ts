@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORDS } from '../queue/queue-options.js';
 import { isResolved, markResolved } from '../resolved-marker.js';
 import { integer, positiveInteger, strictObject } from './option-schema.js';
 
@@ -20,8 +21,7 @@ export interface BatchOptions {
 
 export type ResolvedBatchOptions = Required<BatchOptions>;
 
-export const DEFAULT_MAX_RECORDS = 5000;
-export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORDS } from '../queue/queue-options.js';
 
 /** Batch options as the schema resolves them: maxBytes waits for the queue's capacity. */
 export type BatchGroup = { maxRecords: number; maxBytes: number | undefined };

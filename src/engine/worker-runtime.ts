@@ -1,5 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
+import { BufferPool } from '../codec/buffer-pool.js';
 import { decodeFields, type EventFields, withPayload } from '../codec/decode-event.js';
 import type { SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
@@ -24,6 +25,7 @@ import {
 } from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
+import { DEFAULT_MAX_BATCH_BYTES } from '../queue/queue-options.js';
 import { payloadText, readRecord, recordId, wallClockMs } from '../queue/record-codec.js';
 import { forEachRecord, RangeCopy, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
@@ -98,6 +100,8 @@ export class WorkerRuntime {
   readonly #textSink: boolean;
   readonly #maxDepth: number;
   readonly #scanner = new JsonScanner();
+  /** Memory for the ranges copied out of the ring (RangeCopy): one per batch in flight, used again. */
+  readonly #rangeCopies = new BufferPool(DEFAULT_MAX_BATCH_BYTES, 4);
   readonly #deadLetterRetry: ResolvedRetryOptions;
   readonly #taskStarts: BigInt64Array;
   readonly #routes: RouteTable;
@@ -180,10 +184,20 @@ export class WorkerRuntime {
       'sluice.records': task.records,
     });
     const batch = runningBatch(task);
+    // Events nothing changes reach the sink as their bytes: copied out of the ring here in one
+    // piece (RangeCopy), not one by one as the sink writes them.
+    const copy =
+      batch.kind !== 'dead-letter' && this.#identity && this.#textSink
+        ? new RangeCopy(this.#queue.rings[batch.partition]!, batch.start, batch.end, this.#rangeCopies)
+        : undefined;
     const done =
       batch.kind === 'dead-letter'
         ? await this.#deadLetterRange(batch, sinks, result)
-        : await this.#deliverRange(batch, sinks, await this.#stage, result, tally, traced.context);
+        : await this.#deliverRange(batch, sinks, await this.#stage, result, tally, traced.context, copy);
+    // Delivered or handed back, every route's writes and dead letters have settled: nothing reads
+    // the copy's records any more. (After a throw, a route's write may still be running: the copy
+    // is left to the collector.)
+    if (copy) this.#rangeCopies.give(copy.bytes);
     endSpan(traced.span, done.ok ? undefined : done.error);
     if (this.#setup.options.metrics.enabled !== false) {
       recordBusy(this.#metrics, performance.now() - started);
@@ -254,6 +268,7 @@ export class WorkerRuntime {
     result: BatchResult,
     tally: BatchTally,
     trace: Context,
+    copy: RangeCopy | undefined,
   ): Promise<BatchResult> {
     const ring = this.#queue.rings[task.partition]!;
     const letters: DeadLetter[] = [];
@@ -262,9 +277,6 @@ export class WorkerRuntime {
     const offsets = recordOffsets(ring, task.start, task.end);
     const transformSpan = startChildSpan('sluice.transform', trace);
     const bytes = ring.bytes;
-    // Events nothing changes reach the sink as their bytes: copied out of the ring here in one
-    // piece (RangeCopy), not one by one as the sink writes them.
-    const copy = this.#identity && this.#textSink ? new RangeCopy(ring, task.start, task.end) : undefined;
     const takenAt = wallClockMs();
     const transformStarted = performance.now();
     for (const at of offsets) {

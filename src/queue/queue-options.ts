@@ -91,3 +91,10 @@ export const DEFAULT_QUEUE_OPTIONS: Readonly<Omit<ResolvedQueueOptions, 'maxReco
 });
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+/**
+ * A batch's defaults (BatchOptions, src/config/batch-options.ts): a batch is a range of the ring,
+ * and workers size their batch buffers by it (BufferPool).
+ */
+export const DEFAULT_MAX_RECORDS = 5000;
+export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;

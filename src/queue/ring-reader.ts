@@ -1,3 +1,4 @@
+import type { BufferPool } from '../codec/buffer-pool.js';
 import { REC_COMMIT, REC_SIZE, WRAP_MARKER } from './layout.js';
 import type { Ring } from './ring-buffer.js';
 
@@ -60,6 +61,9 @@ export function cursorAfter(ring: Ring, start: number, count: number): number {
  * This copy is one or two large pieces starting at a record, which RECORD_ALIGN aligns to 8 as the
  * new buffer is: it moves words.
  *
+ * With a pool, the copy's memory is taken from it (BufferPool): the worker gives it back once the
+ * batch is written and nothing reads its records any more.
+ *
  * Plain reads, no Atomics, as forEachRecord's: the range was claimed after its publication was
  * observed (Atomics.load of the commit word in RingConsumer.claim) and handed to this thread by
  * message, so its bytes are visible here, and they do not change until the range is released.
@@ -69,13 +73,14 @@ export class RangeCopy {
   readonly #from: number;
   readonly #capacity: number;
 
-  constructor(ring: Ring, start: number, end: number) {
+  constructor(ring: Ring, start: number, end: number, pool?: BufferPool) {
     const { bytes, mask, capacity } = ring;
     // Positions count bytes, wrap padding included: the range spans end − start of them, from
     // `from` on, going round the ring's end at most once.
     const from = start & mask;
     const size = (end - start) >>> 0;
-    this.bytes = Buffer.allocUnsafeSlow(size);
+    // Either way the buffer starts at an 8-aligned address (a buffer of its own), as the range does.
+    this.bytes = pool ? pool.take(size) : Buffer.allocUnsafeSlow(size);
     this.#from = from;
     this.#capacity = capacity;
     const first = Math.min(size, capacity - from);

@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
+import { BufferPool } from '../codec/buffer-pool.js';
 import type { SinkRecord } from '../codec/event.js';
 import { type SinkError, sluiceCodeOf } from '../errors.js';
 import { importOptional } from '../optional-package.js';
+import { DEFAULT_MAX_BATCH_BYTES } from '../queue/queue-options.js';
 import type { ColumnMap, OnConflict } from './column-mapping.js';
 import { encodeCopyBatch } from './postgres-copy.js';
 import { PostgresMappedTable } from './postgres-mapped-table.js';
@@ -183,6 +185,8 @@ export class PostgresSink implements Sink {
   readonly #heard = new WeakSet<pg.PoolClient>();
   /** The user's own table, once open() checked it (columns given). */
   #mapped: PostgresMappedTable | undefined;
+  /** Memory for the batches' COPY rows: one per write in flight (poolSize at most), used again. */
+  readonly #rowBuffers = new BufferPool(DEFAULT_MAX_BATCH_BYTES, 4);
 
   /** `options` as resolved on the main thread (the table name is a checked SQL identifier). */
   constructor(options: ResolvedPostgresSinkOptions) {
@@ -286,8 +290,8 @@ export class PostgresSink implements Sink {
       });
     }
     // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
-    const rows = encodeCopyBatch(records);
-    return this.#withClient(pool, async (client) => {
+    const rows = encodeCopyBatch(records, this.#rowBuffers);
+    await this.#withClient(pool, async (client) => {
       this.#batches++;
       if (this.#batches > this.#stageUntil) {
         try {
@@ -311,6 +315,11 @@ export class PostgresSink implements Sink {
       await copyRows(client, rows, STAGE_COPY_SQL);
       await client.query(this.#mergeSql);
     });
+    // The server took every row (its answer to the COPY came after the last byte): the buffer can
+    // hold the next batch. A write that failed keeps it out of the pool — part of it may still be
+    // queued on the connection's socket.
+    this.#rowBuffers.give(rows);
+    return undefined;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { type FileReadResult, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
@@ -21,6 +21,36 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 /** Bytes per read of a file. */
 const READ_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
+
+/**
+ * A file's content in chunks of up to READ_BYTES, read ahead into two buffers used in turn
+ * (BufferPool says why used again). Large reads: Node's 64 KiB default means a read and a loop
+ * turn for every ~250 lines. A chunk's bytes stay as they are until the consumer asks for the
+ * next chunk: by then it must have copied whatever it keeps of them.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const file = await open(path, 'r');
+  let reading: Promise<FileReadResult<Buffer>> | undefined;
+  try {
+    const buffers = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
+    let turn = 0;
+    reading = file.read(buffers[turn]!, 0, READ_BYTES, null);
+    for (;;) {
+      const { bytesRead, buffer } = await reading;
+      reading = undefined;
+      if (bytesRead === 0) return;
+      // The other buffer's chunk came before this one: asking for this one, the consumer is done
+      // with it, so the next read can go there while this chunk is worked on.
+      turn ^= 1;
+      reading = file.read(buffers[turn]!, 0, READ_BYTES, null);
+      yield bytesRead === READ_BYTES ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    // Stopped early: the read ahead is waited for (close does too), its result unused.
+    await reading?.catch(() => undefined);
+    await file.close();
+  }
+}
 
 /**
  * Newline-delimited JSON from a file or stdin, pushed raw (parsed in the workers, never here) in
@@ -72,11 +102,10 @@ export class NdjsonSource extends StoppableSource {
   }
 
   protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
-    // Large reads: a 64 KiB default means a read and a loop turn for every ~250 lines.
-    const input =
-      this.#path === '-' ? this.#stdin : createReadStream(this.#path, { highWaterMark: READ_BYTES });
-    // Destroying the input ends a read that would otherwise wait for stdin's next line forever.
-    const onAbort = () => input.destroy();
+    const stdin = this.#path === '-' ? this.#stdin : undefined;
+    const input = stdin ?? fileChunks(this.#path);
+    // Destroying stdin ends a read that would otherwise wait for its next line forever.
+    const onAbort = () => stdin?.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     let partial: Buffer[] = [];
     let partialBytes = 0;
@@ -115,7 +144,10 @@ export class NdjsonSource extends StoppableSource {
           if (partialBytes > this.#maxLineBytes) {
             skipping = true;
             partial = [];
-          } else partial.push(buffer.subarray(from));
+          } else {
+            // Copied: a file's next read reuses this chunk's memory (fileChunks).
+            partial.push(Buffer.from(buffer.subarray(from)));
+          }
         } else if (skipping) partialBytes += buffer.length - from;
         chunkOffset += buffer.length;
         // Every complete line read is pushed before the next read: a slow stdin still flows, and a
@@ -137,7 +169,7 @@ export class NdjsonSource extends StoppableSource {
       if (!signal.aborted) throw error;
     } finally {
       signal.removeEventListener('abort', onAbort);
-      if (input !== this.#stdin) input.destroy();
+      // A file's reads end with the loop over them (fileChunks closes the file).
     }
   }
 

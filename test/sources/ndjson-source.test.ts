@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordTooLargeError } from '../../src/errors.js';
+import { prng } from '../../src/harness/prng.js';
 import type { LineBatch } from '../../src/queue/record-run.js';
 import { NdjsonSource } from '../../src/sources/ndjson-source.js';
 import type { SourceTarget } from '../../src/sources/source.js';
@@ -73,6 +74,64 @@ describe('NdjsonSource', () => {
       const offset = Number(match![1]);
       expect(bytes.subarray(offset, offset + Buffer.byteLength(text[i]!)).toString()).toBe(text[i]);
     });
+  });
+
+  it('reads files whose lines straddle one, two and three 1 MiB reads, byte for byte, however slowly it pushes (many seeds)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+    // The source reads a file into two buffers in turn, the next read going into the one it is
+    // done with: a push still reading a chunk, or a piece of a line kept from one, must not see
+    // the next read's bytes there. Pushes here read their lines only after a pause.
+    // Multi-byte characters (split across reads), a NUL and a lone surrogate (escaped in the line).
+    const pieces = ['ä', '€', '😀', '\u0000', '\ud800', 'x'];
+    const pieceBytes = pieces.map((piece) => Buffer.byteLength(JSON.stringify(piece)) - 2);
+    for (let seed = 1; seed <= 6; seed++) {
+      const random = prng(seed);
+      const lines: string[] = [];
+      const offsets: number[] = [];
+      let body = '';
+      let bytes = 0;
+      let long = false;
+      while (bytes < 3.5 * 1024 * 1024) {
+        const r = random();
+        // Mostly short lines; some of 100–600 KB; one in a file longer than a read (1.2–2.4 MB).
+        const wanted: number =
+          r < 0.9
+            ? Math.floor(random() * 400)
+            : r < 0.995 || long
+              ? 100_000 + Math.floor(random() * 500_000)
+              : 1_200_000 + Math.floor(random() * 1_200_000);
+        long ||= wanted >= 1_200_000;
+        let text = '';
+        for (let size = 0; size < wanted; ) {
+          const k = Math.floor(random() * pieces.length);
+          text += pieces[k];
+          size += pieceBytes[k]!;
+        }
+        const line = JSON.stringify({ seed, n: lines.length, text });
+        lines.push(line);
+        offsets.push(bytes);
+        const ending = random() < 0.2 ? '\r\n' : random() < 0.1 ? '\n\n' : '\n';
+        body += line + ending;
+        bytes += Buffer.byteLength(line) + ending.length;
+      }
+      const path = join(dir, `in-${seed}.ndjson`);
+      writeFileSync(path, body);
+      const c = collector();
+      const target = c.target;
+      const push = target.pushLines.bind(target);
+      target.pushLines = async (batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return push(batch);
+      };
+      const source = new NdjsonSource({ path, maxLineBytes: 3 * 1024 * 1024 });
+      await source.start(target, new AbortController().signal);
+      expect([seed, c.lines.length, source.tooLong]).toEqual([seed, lines.length, 0]);
+      const wrong = c.lines.findIndex((line, i) => line !== lines[i]);
+      expect([seed, wrong]).toEqual([seed, -1]);
+      // Each line's id: the file's digest and the line's byte offset.
+      const misplaced = c.recordIds.findIndex((id, i) => !id?.endsWith(`:${offsets[i]}`));
+      expect([seed, misplaced]).toEqual([seed, -1]);
+    }
   });
 
   it('gives lines read from stdin no id of their own: stdin cannot be read again', async () => {
