@@ -51,8 +51,9 @@ async function throughReusedBuffers(
   s: Scene,
   sink: SinkSpec,
   lines: { line: string }[],
-  file = join(s.dir, 'in.ndjson'),
+  transform?: URL,
 ): Promise<[string | undefined, string][]> {
+  const file = join(s.dir, 'in.ndjson');
   const deep = `{"id":"r-deep","deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
   const all = lines.map((l) => l.line);
   all.splice(all.length >> 1, 0, deep);
@@ -63,6 +64,7 @@ async function throughReusedBuffers(
     queue: { capacityBytes: 512 * 1024 },
     batch: { maxBytes: 24 * 1024 },
     sink,
+    ...(transform ? { transform } : {}),
     deadLetter: { type: 'ndjson', path: s.deadLetterPath },
     retry: { initialDelayMs: 1, maxDelayMs: 5, maxAttempts: 1_000 },
     log: { level: 'silent' },
@@ -154,6 +156,33 @@ describe('buffers used again', () => {
         };
       });
       expect({ stored, distinct, wrong }).toEqual({ stored: kept.length, distinct: kept.length, wrong: [] });
+    });
+
+    it('a transform’s outputs into PostgreSQL: every output stored once, as the transform made it', async () => {
+      // Outputs are written into the worker's arena, then copied into the pooled COPY buffers.
+      const enrichedTable = uniqueName('arena');
+      try {
+        const clean = lines.filter((l) => !l.line.includes('\\u0000'));
+        const spec = { type: 'postgres' as const, connectionString: POSTGRES_URL, table: enrichedTable };
+        expect(await throughReusedBuffers(scene(), spec, clean, fixtureUrl('lazy-enrich-transform'))).toEqual(
+          [],
+        );
+        const { stored, wrong } = await withClient(async (client) => {
+          const count = await client.query<{ stored: string }>(
+            `SELECT count(*) AS stored FROM "${enrichedTable}"`,
+          );
+          const mismatched = await client.query<{ id: string }>(
+            `SELECT e.id FROM unnest($1::text[], $2::text[]) AS e(id, line)
+               LEFT JOIN "${enrichedTable}" t ON t.id = e.id
+              WHERE t.id IS NULL OR t.payload <> e.line::jsonb || '{"seenBy":"sluice"}'`,
+            [clean.map((l) => l.id), clean.map((l) => l.line)],
+          );
+          return { stored: Number(count.rows[0]!.stored), wrong: mismatched.rows.map((r) => r.id) };
+        });
+        expect({ stored, wrong }).toEqual({ stored: clean.length, wrong: [] });
+      } finally {
+        await dropTable(enrichedTable);
+      }
     });
 
     it('a file run again with new lines among the stored ones: every line stored once, as its own value', async () => {
