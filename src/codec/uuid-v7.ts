@@ -19,9 +19,13 @@ const TAIL = (() => {
 /** A UUIDv7 string's length: 36 ASCII characters. */
 export const UUIDV7_BYTES = 36;
 
-/** The counter's four characters (`7` and three hex digits), as ASCII bytes: counter n at 4n. */
-const COUNTER_BYTES = Uint8Array.from(COUNTER_HEX.join(''), (c) => c.charCodeAt(0));
-const TAIL_BYTES = Uint8Array.from(TAIL, (c) => c.charCodeAt(0));
+/**
+ * The counter's four characters (`7` and three hex digits), as ASCII bytes: counter n at 4n.
+ * Encoded natively: `Uint8Array.from` with a mapping function walks the 16 384 characters in
+ * JavaScript not yet compiled, ~11 ms of every thread's start (main and each worker).
+ */
+const COUNTER_BYTES: Uint8Array = Buffer.from(COUNTER_HEX.join(''), 'latin1');
+const TAIL_BYTES: Uint8Array = Buffer.from(TAIL, 'latin1');
 
 let lastMs = -1;
 let counter = 0;
