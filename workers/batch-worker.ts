@@ -12,16 +12,21 @@ import {
 } from '../src/engine/worker-messages.js';
 import { WorkerRuntime } from '../src/engine/worker-runtime.js';
 import { serializeError } from '../src/errors.js';
+import { preloadPostgresClient } from '../src/sinks/postgres-sink.js';
 
 /** Set once the setup is here: in workerData, or — a pool started early — sent by the pipeline. */
 let runtime: WorkerRuntime | undefined;
-const ready = receiveSetup(workerData as WorkerData).then((setup) => {
+const data = workerData as WorkerData;
+const ready = receiveSetup(data).then((setup) => {
   runtime = new WorkerRuntime(setup);
   listenForClose(setup, runtime);
   return runtime;
 });
 // Reported through the first task; this only keeps a failed setup from going unhandled.
 ready.catch(() => {});
+// A pool started early: the sink's client library loads while the setup is on its way (the
+// command is still reading its config), not after — ~30 ms of a first batch's wait for `pg`.
+if ('setupChannel' in data && data.preload?.includes('postgres')) void preloadPostgresClient();
 
 function listenForClose(setup: WorkerSetup, closing: WorkerRuntime): void {
   const channel = new BroadcastChannel(setup.closeChannel);

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import type { PreloadedClient } from '../engine/worker-messages.js';
 import type { PrestartedPool } from '../engine/worker-pool.js';
 import { parseFlags, runFlagOptions } from './parse-flags.js';
 
@@ -11,6 +12,8 @@ const MAX_PEEK_BYTES = 1024 * 1024;
  * only when the config file does not mention `workers` — a pool of other workers options would be
  * started for nothing, so a config that may set them (the word anywhere in it: read, not parsed,
  * since the parser and the validation are what is still loading) starts its pool as it always did.
+ * Its workers load the PostgreSQL client while they wait for the setup when the config mentions
+ * `postgres`.
  */
 export async function startEarlyPool(argv: readonly string[]): Promise<PrestartedPool | undefined> {
   let file: unknown;
@@ -34,5 +37,8 @@ export async function startEarlyPool(argv: readonly string[]): Promise<Prestarte
     return undefined;
   }
   if (text.includes('workers')) return undefined;
-  return (await import('../engine/worker-pool.js')).PrestartedPool.start();
+  // A config naming PostgreSQL (its sink, a route's, the dead letters') most likely writes there:
+  // the workers load its client while they wait. Loading it for nothing costs an idle worker ~30 ms.
+  const preload: PreloadedClient[] = text.includes('postgres') ? ['postgres'] : [];
+  return (await import('../engine/worker-pool.js')).PrestartedPool.start(preload);
 }

@@ -38,8 +38,14 @@ export function asWorkerMessage(data: unknown): WorkerMessage | undefined {
   return undefined;
 }
 
-/** A worker's workerData: its pipeline's setup, or the channel to ask for it on (a pool started early). */
-export type WorkerData = WorkerSetup | { setupChannel: string };
+/** A sink client library a worker may load before its setup arrives (see preloadPostgresClient). */
+export type PreloadedClient = 'postgres';
+
+/**
+ * A worker's workerData: its pipeline's setup, or the channel to ask for it on (a pool started
+ * early), with the sink clients the pipeline will likely need, to load while it waits.
+ */
+export type WorkerData = WorkerSetup | { setupChannel: string; preload?: readonly PreloadedClient[] };
 
 /**
  * The setup `data` is, or the one the pipeline sends on its setup channel: asked for once the

@@ -4,7 +4,12 @@ import { Piscina } from 'piscina';
 import { DEFAULT_WORKER_OPTIONS } from '../config/worker-defaults.js';
 import type { ResolvedWorkerOptions } from '../config/worker-options.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
-import { asWorkerMessage, type WorkerData, type WorkerMessage } from './worker-messages.js';
+import {
+  asWorkerMessage,
+  type PreloadedClient,
+  type WorkerData,
+  type WorkerMessage,
+} from './worker-messages.js';
 
 export type WorkerPool = Piscina<BatchTask, BatchResult>;
 
@@ -64,13 +69,14 @@ export class PrestartedPool {
   #taken = false;
   #released: Promise<void> | undefined;
 
-  private constructor() {
+  private constructor(preload: readonly PreloadedClient[]) {
     this.#channelName = `sluice-setup-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    this.#pool = createWorkerPool(DEFAULT_WORKER_OPTIONS, { setupChannel: this.#channelName });
+    this.#pool = createWorkerPool(DEFAULT_WORKER_OPTIONS, { setupChannel: this.#channelName, preload });
   }
 
-  static start(): PrestartedPool {
-    return new PrestartedPool();
+  /** Starts the pool; its workers load the `preload` sink clients while they wait for the setup. */
+  static start(preload: readonly PreloadedClient[] = []): PrestartedPool {
+    return new PrestartedPool(preload);
   }
 
   /** The BroadcastChannel its workers ask for their setup on (SETUP_WANTED). */

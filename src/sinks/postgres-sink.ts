@@ -112,6 +112,18 @@ async function loadPg(): Promise<typeof pg> {
   return pgModule;
 }
 
+/**
+ * Loads the client library ahead of the first open(): a worker started before its pipeline's
+ * config is read (`sluice run`'s early pool) does it while it waits, instead of after. A failure
+ * (the library not installed) is left for open() to report.
+ */
+export function preloadPostgresClient(): Promise<void> {
+  return loadPg().then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
 /** The staging table each connection loads a batch into, emptied by every commit. */
 const STAGE = 'sluice_stage';
 const STAGE_COPY_SQL = `COPY ${STAGE} FROM STDIN (FORMAT binary)`;
