@@ -66,10 +66,13 @@ export interface TakenPool {
 export class PrestartedPool {
   readonly #pool: WorkerPool;
   readonly #channelName: string;
+  /** The sink clients its workers load while they wait for the setup. */
+  readonly preload: readonly PreloadedClient[];
   #taken = false;
   #released: Promise<void> | undefined;
 
   private constructor(preload: readonly PreloadedClient[]) {
+    this.preload = preload;
     this.#channelName = `sluice-setup-${process.pid}-${Math.random().toString(36).slice(2)}`;
     this.#pool = createWorkerPool(DEFAULT_WORKER_OPTIONS, { setupChannel: this.#channelName, preload });
   }

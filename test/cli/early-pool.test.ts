@@ -149,6 +149,22 @@ describe('startEarlyPool', () => {
     }
   });
 
+  it('asks its workers to load the PostgreSQL client while they wait when the config mentions postgres', async () => {
+    const postgres = config('pg.json', {
+      source: { type: 'synthetic' },
+      sink: { type: 'postgres', connectionString: 'postgres://127.0.0.1:1/none', table: 't' },
+    });
+    const plain = config('plain.json', { source: { type: 'synthetic' }, sink: { type: 'null' } });
+    for (const [path, preload] of [
+      [postgres, ['postgres']],
+      [plain, []],
+    ] as const) {
+      const pool = await startEarlyPool(['--config', path]);
+      expect(pool?.preload).toEqual(preload);
+      await pool!.release();
+    }
+  });
+
   // A FIFO with no writer: reading it would block the reading thread for ever (and, written to,
   // consume the config) — so in a child, killed after 10 s.
   it.skipIf(process.platform === 'win32')('leaves a config that is not a regular file unread', async () => {

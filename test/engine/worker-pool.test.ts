@@ -6,6 +6,7 @@
  * whose workers differ leaves it, and it ends; a pool nobody takes ends on release() and leaves
  * nothing that keeps the process alive.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
@@ -154,6 +155,37 @@ describe('a prestarted worker pool', () => {
     },
     20_000,
   );
+});
+
+describe('a prestarted pool with a client to preload', () => {
+  it('has its worker load the PostgreSQL client while it waits, with no setup sent', async () => {
+    // NODE_DEBUG=module has Node's CommonJS loader name every module it loads, on stderr: `pg`
+    // (optional, so loaded through require) shows there once a worker loaded it. Nothing takes the
+    // pool, so nothing else would load it.
+    const poolUrl = new URL('../../dist/src/engine/worker-pool.js', import.meta.url).href;
+    const script = `
+      import { PrestartedPool } from ${JSON.stringify(poolUrl)};
+      PrestartedPool.start(['postgres']);
+      setTimeout(() => {}, 60_000);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, NODE_DEBUG: 'module' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const loaded = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 20_000);
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        if (/node_modules\/pg\/lib\/index\.js/.test(stderr)) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+    });
+    child.kill();
+    expect(loaded).toBe(true);
+  }, 30_000);
 });
 
 describe('receiveSetup', () => {
