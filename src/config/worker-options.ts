@@ -14,7 +14,12 @@ export interface WorkerOptions {
   min?: number;
   /** Threads at most. @default the number of CPUs (or `min`, when that is more) */
   max?: number;
-  /** Batches one worker runs at once (useful when the sink waits on I/O). @default 2 */
+  /**
+   * Batches dispatched to one worker at once. A worker runs them one at a time: each batch carries
+   * the abort signal of its `taskTimeoutMs`, and piscina runs such a task alone on its worker. The
+   * others wait, claimed, in the pool's queue and start the moment the running one ends.
+   * @default 2
+   */
   concurrentBatchesPerWorker?: number;
   /** A batch taking longer is abandoned, its worker replaced and the batch dispatched again, ms. @default 60000 */
   taskTimeoutMs?: number;
