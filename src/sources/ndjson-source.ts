@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type FileReadResult, open } from 'node:fs/promises';
+import { createReadStream, open as openFd } from 'node:fs';
+import { type FileReadResult, open, stat } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
@@ -22,8 +24,28 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 const READ_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
 
+/** What `path` is: a regular file, a FIFO or socket, or anything else — or unreadable (the read says why). */
+function fileKind(path: string): Promise<'file' | 'pipe' | 'other'> {
+  return stat(path).then(
+    (s) => (s.isFile() ? 'file' : s.isFIFO() || s.isSocket() ? 'pipe' : 'other'),
+    () => 'other',
+  );
+}
+
 /**
- * A file's content in chunks of up to READ_BYTES, read ahead into two buffers used in turn
+ * A FIFO as a stream libuv polls: a file read stream's read of a FIFO waits in libuv's thread pool
+ * for the next line, and destroying the stream waits for that read — a stop would wait for the
+ * writer. Opening still waits for a writer, as a read stream's open does.
+ */
+async function pipeStream(path: string): Promise<Readable> {
+  const fd = await new Promise<number>((resolve, reject) =>
+    openFd(path, 'r', (error, opened) => (error ? reject(error) : resolve(opened))),
+  );
+  return new Socket({ fd, readable: true, writable: false });
+}
+
+/**
+ * A regular file's content in chunks of up to READ_BYTES, read ahead into two buffers used in turn
  * (BufferPool says why used again). Large reads: Node's 64 KiB default means a read and a loop
  * turn for every ~250 lines. A chunk's bytes stay as they are until the consumer asks for the
  * next chunk: by then it must have copied whatever it keeps of them.
@@ -102,10 +124,16 @@ export class NdjsonSource extends StoppableSource {
   }
 
   protected async run(target: SourceTarget, signal: AbortSignal): Promise<void> {
-    const stdin = this.#path === '-' ? this.#stdin : undefined;
-    const input = stdin ?? fileChunks(this.#path);
-    // Destroying stdin ends a read that would otherwise wait for its next line forever.
-    const onAbort = () => stdin?.destroy();
+    // A regular file is read into buffers used again (fileChunks); stdin, a FIFO or anything else
+    // as a stream, whose read may wait for the next line for ever: destroyed, it ends.
+    let stream: Readable | undefined;
+    let input: AsyncIterable<Buffer | string>;
+    const kind = this.#path === '-' ? 'stdin' : await fileKind(this.#path);
+    if (kind === 'stdin') input = stream = this.#stdin;
+    else if (kind === 'file') input = fileChunks(this.#path);
+    else if (kind === 'pipe') input = stream = await pipeStream(this.#path);
+    else input = stream = createReadStream(this.#path, { highWaterMark: READ_BYTES });
+    const onAbort = () => stream?.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     let partial: Buffer[] = [];
     let partialBytes = 0;
@@ -169,7 +197,8 @@ export class NdjsonSource extends StoppableSource {
       if (!signal.aborted) throw error;
     } finally {
       signal.removeEventListener('abort', onAbort);
-      // A file's reads end with the loop over them (fileChunks closes the file).
+      // A regular file's reads end with the loop over them (fileChunks closes it).
+      if (stream !== undefined && stream !== this.#stdin) stream.destroy();
     }
   }
 

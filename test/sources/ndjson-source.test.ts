@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -216,6 +218,41 @@ describe('NdjsonSource', () => {
     await running;
     expect(input.destroyed).toBe(true);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'a FIFO that stays open is read as a stream: its line is pushed at once, and aborting ends the read',
+    async () => {
+      dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+      const fifo = join(dir, 'in.fifo');
+      execFileSync('mkfifo', [fifo]);
+      let received!: () => void;
+      const pushed = new Promise<void>((resolve) => {
+        received = resolve;
+      });
+      const { lines, target } = collector();
+      const inner = target.pushLines;
+      target.pushLines = async (batch) => {
+        const n = await inner(batch);
+        received();
+        return n;
+      };
+      const stop = new AbortController();
+      const running = new NdjsonSource({ path: fifo }).start(target, stop.signal);
+      // Opening the writing end waits for the source to open the reading end.
+      const writer = await open(fifo, 'w');
+      try {
+        await writer.write('{"a":1}\n');
+        await pushed;
+        expect(lines).toEqual(['{"a":1}']);
+        // The writer stays open: the next read would wait for ever, and the abort must end it.
+        stop.abort();
+        await running;
+      } finally {
+        await writer.close();
+      }
+    },
+    15_000,
+  );
 
   it('a missing file makes start() reject with the read error', async () => {
     const { target } = collector();
