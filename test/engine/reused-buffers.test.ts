@@ -82,6 +82,35 @@ async function throughReusedBuffers(
     .map((l) => [(l.event as { id?: string }).id, l.reason] as [string | undefined, string]);
 }
 
+/**
+ * How `table` holds `expected`, compared by the server (jsonb equality, every number as its exact
+ * numeric; `want` the SQL of each line's expected value): rows, distinct ids, and the ids of the
+ * lines missing or stored otherwise.
+ */
+async function storedAgainst(
+  table: string,
+  expected: readonly { id: string; line: string }[],
+  want = 'e.line::jsonb',
+): Promise<{ stored: number; distinct: number; wrong: string[] }> {
+  return withClient(async (client) => {
+    const counts = await client.query<{ stored: string; distinct: string }>(
+      `SELECT count(*) AS stored, count(DISTINCT id) AS distinct FROM "${table}"`,
+    );
+    const mismatched = await client.query<{ id: string }>(
+      `SELECT e.id FROM unnest($1::text[], $2::text[]) AS e(id, line)
+         LEFT JOIN "${table}" t ON t.id = e.id
+        WHERE t.id IS NULL OR t.payload <> ${want}
+        ORDER BY e.id`,
+      [expected.map((l) => l.id), expected.map((l) => l.line)],
+    );
+    return {
+      stored: Number(counts.rows[0]!.stored),
+      distinct: Number(counts.rows[0]!.distinct),
+      wrong: mismatched.rows.map((r) => r.id),
+    };
+  });
+}
+
 /** The payload text stored in a SQLite table, by id (a row for an id twice would shrink the map). */
 function storedText(path: string, table: string): Map<string, string> {
   const db = new Database(path, { readonly: true });
@@ -107,8 +136,8 @@ describe('buffers used again', () => {
   });
 
   it('a text sink module that is slow and fails a third of its writes: the retried batches store every line byte for byte', async () => {
-    // A retry reads the batch's records again after its backoff, while the worker's other batches
-    // go on: the range's copy must still be the batch's own then.
+    // A retry reads the batch's records again after its backoff: the range's copy must still be
+    // the batch's own then.
     const s = scene();
     const options = s.sinkOptions({ failRate: 0.3, delayMs: 1, seed: 11 });
     const module = { module: fixtureUrl('test-sink'), options, writesText: true };
@@ -137,25 +166,11 @@ describe('buffers used again', () => {
       expect(withNul.length).toBeGreaterThan(100);
       expect(refused.sort()).toEqual(withNul.map((l) => [l.id, 'sink-rejected']).sort());
       const kept = lines.filter((l) => !l.line.includes('\\u0000'));
-      const { stored, distinct, wrong } = await withClient(async (client) => {
-        const counts = await client.query<{ stored: string; distinct: string }>(
-          `SELECT count(*) AS stored, count(DISTINCT id) AS distinct FROM "${table}"`,
-        );
-        // Compared by the server: jsonb equality, every number as its exact numeric.
-        const mismatched = await client.query<{ id: string }>(
-          `SELECT e.id FROM unnest($1::text[], $2::text[]) AS e(id, line)
-             LEFT JOIN "${table}" t ON t.id = e.id
-            WHERE t.id IS NULL OR t.payload <> e.line::jsonb
-            ORDER BY e.id`,
-          [kept.map((l) => l.id), kept.map((l) => l.line)],
-        );
-        return {
-          stored: Number(counts.rows[0]!.stored),
-          distinct: Number(counts.rows[0]!.distinct),
-          wrong: mismatched.rows.map((r) => r.id),
-        };
+      expect(await storedAgainst(table, kept)).toEqual({
+        stored: kept.length,
+        distinct: kept.length,
+        wrong: [],
       });
-      expect({ stored, distinct, wrong }).toEqual({ stored: kept.length, distinct: kept.length, wrong: [] });
     });
 
     it('a transform’s outputs into PostgreSQL: every output stored once, as the transform made it', async () => {
@@ -167,27 +182,19 @@ describe('buffers used again', () => {
         expect(await throughReusedBuffers(scene(), spec, clean, fixtureUrl('lazy-enrich-transform'))).toEqual(
           [],
         );
-        const { stored, wrong } = await withClient(async (client) => {
-          const count = await client.query<{ stored: string }>(
-            `SELECT count(*) AS stored FROM "${enrichedTable}"`,
-          );
-          const mismatched = await client.query<{ id: string }>(
-            `SELECT e.id FROM unnest($1::text[], $2::text[]) AS e(id, line)
-               LEFT JOIN "${enrichedTable}" t ON t.id = e.id
-              WHERE t.id IS NULL OR t.payload <> e.line::jsonb || '{"seenBy":"sluice"}'`,
-            [clean.map((l) => l.id), clean.map((l) => l.line)],
-          );
-          return { stored: Number(count.rows[0]!.stored), wrong: mismatched.rows.map((r) => r.id) };
+        expect(await storedAgainst(enrichedTable, clean, `e.line::jsonb || '{"seenBy":"sluice"}'`)).toEqual({
+          stored: clean.length,
+          distinct: clean.length,
+          wrong: [],
         });
-        expect({ stored, wrong }).toEqual({ stored: clean.length, wrong: [] });
       } finally {
         await dropTable(enrichedTable);
       }
     });
 
     it('a file run again with new lines among the stored ones: every line stored once, as its own value', async () => {
-      // Batches meeting stored ids go through the staging table: their rows are sent a second time,
-      // after a round trip in which the worker's other batches encode theirs.
+      // Batches meeting stored ids go through the staging table: the same COPY buffer is sent a
+      // second time, after the refused COPY's round trip, and must still hold the batch's rows.
       const replayed = uniqueName('replayed');
       try {
         const spec = { type: 'postgres' as const, connectionString: POSTGRES_URL, table: replayed };
@@ -198,19 +205,11 @@ describe('buffers used again', () => {
           clean.filter((_, i) => i % 3 === 0),
         );
         expect(await throughReusedBuffers(scene(), spec, clean)).toEqual([]);
-        const { stored, wrong } = await withClient(async (client) => {
-          const count = await client.query<{ stored: string }>(
-            `SELECT count(*) AS stored FROM "${replayed}"`,
-          );
-          const mismatched = await client.query<{ id: string }>(
-            `SELECT e.id FROM unnest($1::text[], $2::text[]) AS e(id, line)
-               LEFT JOIN "${replayed}" t ON t.id = e.id
-              WHERE t.id IS NULL OR t.payload <> e.line::jsonb`,
-            [clean.map((l) => l.id), clean.map((l) => l.line)],
-          );
-          return { stored: Number(count.rows[0]!.stored), wrong: mismatched.rows.map((r) => r.id) };
+        expect(await storedAgainst(replayed, clean)).toEqual({
+          stored: clean.length,
+          distinct: clean.length,
+          wrong: [],
         });
-        expect({ stored, wrong }).toEqual({ stored: clean.length, wrong: [] });
       } finally {
         await dropTable(replayed);
       }

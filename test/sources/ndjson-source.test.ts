@@ -40,6 +40,18 @@ function collector(maxRecord = Number.POSITIVE_INFINITY) {
   return { lines, calls, warnings, sources, recordIds, target };
 }
 
+/** Resolves once `target` took its first push. */
+function firstPush(target: SourceTarget): Promise<void> {
+  return new Promise((resolve) => {
+    const inner = target.pushLines;
+    target.pushLines = async (batch) => {
+      const n = await inner(batch);
+      resolve();
+      return n;
+    };
+  });
+}
+
 /** stdin stand-in that delivers the text in the given pieces (to split lines across chunks). */
 function stdin(...pieces: string[]): Readable {
   return Readable.from(pieces.map((piece) => Buffer.from(piece)));
@@ -197,17 +209,8 @@ describe('NdjsonSource', () => {
   });
 
   it('a line from a stdin that stays open is pushed at once, and aborting ends the read', async () => {
-    let received!: () => void;
-    const pushed = new Promise<void>((resolve) => {
-      received = resolve;
-    });
     const { lines, target } = collector();
-    const inner = target.pushLines;
-    target.pushLines = async (batch) => {
-      const n = await inner(batch);
-      received();
-      return n;
-    };
+    const pushed = firstPush(target);
     const input = new PassThrough();
     const stop = new AbortController();
     const running = new NdjsonSource({ path: '-', stdin: input }).start(target, stop.signal);
@@ -225,17 +228,8 @@ describe('NdjsonSource', () => {
       dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
       const fifo = join(dir, 'in.fifo');
       execFileSync('mkfifo', [fifo]);
-      let received!: () => void;
-      const pushed = new Promise<void>((resolve) => {
-        received = resolve;
-      });
       const { lines, target } = collector();
-      const inner = target.pushLines;
-      target.pushLines = async (batch) => {
-        const n = await inner(batch);
-        received();
-        return n;
-      };
+      const pushed = firstPush(target);
       const stop = new AbortController();
       const running = new NdjsonSource({ path: fifo }).start(target, stop.signal);
       // Opening the writing end waits for the source to open the reading end.
