@@ -27,7 +27,10 @@ import {
 
 const scene = useScenes();
 
-/** `count` lines from `seed`: sizes from a few bytes to 7 KB, numbers JSON.parse would change, escapes. */
+/**
+ * `count` lines from `seed`: sizes from a few bytes to 7 KB, numbers JSON.parse would change, escapes
+ * (a NUL and a lone surrogate in one line of five: stored by SQLite, refused by jsonb).
+ */
 function variedLines(seed: number, count: number): { id: string; line: string }[] {
   const random = prng(seed);
   return Array.from({ length: count }, (_, i) => {
@@ -37,7 +40,7 @@ function variedLines(seed: number, count: number): { id: string; line: string }[
       i % 5 === 0
         ? `{"id":"${id}","big":12345678901234567890${i},"tiny":1e-40${i % 10},"t":"${pad}"}`
         : i % 5 === 1
-          ? `{ "id" : "${id}" , "nul":"a\\u0000b", "n":[${i}, -0.0, 1.50] , "t":"${pad}" }`
+          ? `{ "id" : "${id}" , "nul":"a\\u0000b", "lone":"\\ud800x", "n":[${i}, -0.0, 1.50] , "t":"${pad}" }`
           : `{"id":"${id}","t":"${pad}","x":${random()}}`;
     return { id, line };
   });
