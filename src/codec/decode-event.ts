@@ -124,7 +124,119 @@ export function withPayload(fields: EventFields, payload: unknown): DecodedEvent
  * string (the bench's baselines); the engine's workers decode straight from the ring.
  */
 export function decodeEvent(record: RecordFields, text: string, maxDepth: number): DecodedEvent {
-  return withPayload(decodeTextFields(record, text, maxDepth), JSON.parse(text) as unknown);
+  return decodeParsed(SCANNER, record, text, maxDepth);
+}
+
+/**
+ * The event of a record whose payload is parsed in full anyway (a transform, or a sink, is handed
+ * the object): what decodeFields and then JSON.parse of `text` give, with the same failures, but
+ * for a raw record in one pass where it can. JSON.parse checks the line, and `id`, `key`, `source`
+ * and `ts` are read off the object it gives instead of scanning the bytes — as long as the line is
+ * too short to nest deeper than `maxDepth` (every level takes a bracket, and a bracket is one
+ * character in either UTF-8 or UTF-16), and the object says all the bytes do. Where it cannot —
+ * an integer `id`, whose digits as written are the id (`12345678901234567890`, `42` and not
+ * `42.0`); any `id` that is neither a string nor null, so that decodeFields names what it is; a
+ * string field holding U+FFFD, which bytes that are not UTF-8 also decode to — decodeFields decides
+ * over the record's bytes, and the parsed payload is kept.
+ *
+ * `bytes` [start, end) is the record's UTF-8 (the ring's memory in a worker); without it, the
+ * bytes are made from `text` when they are needed.
+ */
+export function decodeParsed(
+  scanner: JsonScanner,
+  record: RecordFields,
+  text: string,
+  maxDepth: number,
+  bytes?: Buffer,
+  start = 0,
+  end = 0,
+): DecodedEvent {
+  if (!record.raw || text.length > maxDepth) {
+    const fields = scanFields(scanner, record, text, maxDepth, bytes, start, end);
+    return withPayload(fields, JSON.parse(text) as unknown);
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch (error) {
+    // The words decodeFields' invalidJson gives too: JSON.parse's own, of the same text.
+    throw new DecodeFailure('invalid-json', (error as Error).message, { cause: error });
+  }
+  const fields = parsedFields(record, payload, bytes);
+  return withPayload(fields ?? scanFields(scanner, record, text, maxDepth, bytes, start, end), payload);
+}
+
+/** decodeFields over the record's bytes, made from its text when the caller has none. */
+function scanFields(
+  scanner: JsonScanner,
+  record: RecordFields,
+  text: string,
+  maxDepth: number,
+  bytes: Buffer | undefined,
+  start: number,
+  end: number,
+): EventFields {
+  if (bytes !== undefined) return decodeFields(scanner, bytes, start, end, record, maxDepth);
+  const made = Buffer.from(text, 'utf8');
+  return decodeFields(scanner, made, 0, made.length, record, maxDepth);
+}
+
+/**
+ * A raw record's fields as decodeFields would find them, read off its parsed line; undefined
+ * where only its bytes can tell (see decodeParsed). Throws DecodeFailure as decodeFields does.
+ */
+function parsedFields(
+  record: RecordFields,
+  payload: unknown,
+  bytes: Buffer | undefined,
+): EventFields | undefined {
+  const fields: EventFields = { id: record.id, key: record.key, source: record.source, ts: record.ts };
+  let id: unknown;
+  let key: unknown;
+  let source: unknown;
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
+    // A parsed line's members are its own: JSON.parse makes even `__proto__` an own property.
+    const line = payload as Record<string, unknown>;
+    id = line.id;
+    key = record.key === undefined ? line.key : undefined;
+    source = line.source;
+    const ts = line.ts;
+    if (typeof ts === 'number' && Number.isFinite(ts)) fields.ts = ts;
+    if (id !== undefined && id !== null && typeof id !== 'string') return undefined;
+    if (mayStandForBadBytes(id) || mayStandForBadBytes(key) || mayStandForBadBytes(source)) return undefined;
+  }
+  try {
+    if (typeof id === 'string') {
+      if (id === '') throw new InvalidEventError('id', 'must not be empty');
+      fields.id = parsedString('id', id);
+    } else if (fields.id === '' && record.idLength) {
+      if (bytes === undefined) return undefined;
+      const from = record.idOffset!;
+      fields.id = (bytes as FastBuffer).utf8Slice(from, from + record.idLength);
+    }
+    if (typeof key === 'string') fields.key = parsedString('key', key);
+    if (typeof source === 'string') fields.source = parsedString('source', source);
+  } catch (error) {
+    throw new DecodeFailure('invalid-event', (error as Error).message, { cause: error, ts: fields.ts });
+  }
+  return fields;
+}
+
+/** A string field holding U+FFFD: a real one, or bytes that are not UTF-8 — only the bytes tell. */
+function mayStandForBadBytes(value: unknown): boolean {
+  return typeof value === 'string' && value.includes('\uFFFD');
+}
+
+/** A decoded string value held to its field's rules, in lineString's order. */
+function parsedString(field: 'id' | 'key' | 'source', value: string): string {
+  checkWellFormed(field, value);
+  const max = field === 'id' ? MAX_ID_BYTES : MAX_KEY_BYTES;
+  // At most 3 UTF-8 bytes a UTF-16 unit: most values need no count.
+  if (value.length * 3 > max) {
+    const size = Buffer.byteLength(value, 'utf8');
+    if (size > max) throw new InvalidEventError(field, `must be at most ${max} UTF-8 bytes, got ${size}`);
+  }
+  return value;
 }
 
 /** decodeFields over a record's text held as a string; the payload is left to the caller. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   DEFAULT_MAX_DEPTH,
   DecodeFailure,
+  decodeEvent,
   decodeTextFields,
   LINE_FIELDS,
   type RecordFields,
@@ -300,11 +301,14 @@ export async function runEventPath(
     let lazy: LazyPayload | undefined;
     if (typeof item === 'string') {
       try {
-        // A line is its event's payload, as a raw record's text is in the engine.
-        const fields = decodeTextFields(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
-        const opened = eventPayload(path.stage, item);
-        event = withPayload(fields, opened.payload);
-        lazy = opened.lazy;
+        // A line is its event's payload, as a raw record's text is in the engine, and is decoded
+        // as a worker decodes it: parsed in one pass unless the transform reads it lazily.
+        if (path.stage.transform?.lazyPayload === true) {
+          const fields = decodeTextFields(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
+          const opened = eventPayload(path.stage, item);
+          event = withPayload(fields, opened.payload);
+          lazy = opened.lazy;
+        } else event = decodeEvent(LINE_FIELDS, item, DEFAULT_MAX_DEPTH);
         text = item;
       } catch (error) {
         letters.push(undecodable(LINE_FIELDS, item, error));

@@ -1,9 +1,10 @@
 import { threadId } from 'node:worker_threads';
 import type { Context } from '@opentelemetry/api';
 import { BufferPool } from '../codec/buffer-pool.js';
-import { decodeFields, type EventFields, withPayload } from '../codec/decode-event.js';
-import type { SinkRecord } from '../codec/event.js';
+import { decodeFields, decodeParsed, type EventFields, withPayload } from '../codec/decode-event.js';
+import type { DecodedEvent, SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
+import type { LazyPayload } from '../codec/lazy-payload.js';
 import { PayloadArena } from '../codec/payload-arena.js';
 import { TextRecord } from '../codec/text-record.js';
 import {
@@ -279,41 +280,59 @@ export class WorkerRuntime {
     const bytes = ring.bytes;
     const takenAt = wallClockMs();
     const transformStarted = performance.now();
+    // A transform or the sink is handed every payload parsed (not lazily, not as the bytes it was
+    // pushed as): the parse can check each record in place of the scan.
+    const parseWhole = copy === undefined && stage.transform?.lazyPayload !== true;
     for (const at of offsets) {
       // A raw record's stored id is decoded only if its line has none (decodeFields).
       const view = readRecord(ring, at, false);
       result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
       const start = view.payloadOffset;
       const end = start + view.payloadLength;
-      let fields: EventFields;
-      try {
-        fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
-      } catch (error) {
-        letters.push(undecodable({ ...view, id: recordId(ring, view) }, payloadText(ring, view), error));
-        continue;
+      let event: DecodedEvent;
+      let text: string;
+      let lazy: LazyPayload | undefined;
+      if (parseWhole) {
+        // The payload is parsed in full anyway: the parse checks the line (decodeParsed).
+        text = payloadText(ring, view);
+        try {
+          event = decodeParsed(this.#scanner, view, text, this.#maxDepth, bytes, start, end);
+        } catch (error) {
+          letters.push(undecodable({ ...view, id: recordId(ring, view) }, text, error));
+          continue;
+        }
+      } else {
+        let fields: EventFields;
+        try {
+          fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
+        } catch (error) {
+          letters.push(undecodable({ ...view, id: recordId(ring, view) }, payloadText(ring, view), error));
+          continue;
+        }
+        if (copy) {
+          // Nothing changes the payload and the sink writes JSON: it goes as the bytes it was
+          // pushed as, from the range's copy.
+          const from = copy.offsetOf(start);
+          out.push(
+            new TextRecord(
+              fields.id,
+              fields.key,
+              fields.source,
+              fields.ts,
+              copy.bytes,
+              from,
+              from + end - start,
+            ),
+          );
+          enqueuedAt.push(view.enqueuedAt);
+          continue;
+        }
+        text = payloadText(ring, view);
+        // Checked by decodeFields: parses.
+        const opened = eventPayload(stage, text);
+        event = withPayload(fields, opened.payload);
+        lazy = opened.lazy;
       }
-      if (copy) {
-        // Nothing changes the payload and the sink writes JSON: it goes as the bytes it was
-        // pushed as, from the range's copy.
-        const from = copy.offsetOf(start);
-        out.push(
-          new TextRecord(
-            fields.id,
-            fields.key,
-            fields.source,
-            fields.ts,
-            copy.bytes,
-            from,
-            from + end - start,
-          ),
-        );
-        enqueuedAt.push(view.enqueuedAt);
-        continue;
-      }
-      const text = payloadText(ring, view);
-      // Checked by decodeFields: parses.
-      const { payload, lazy } = eventPayload(stage, text);
-      const event = withPayload(fields, payload);
       const before = out.length;
       const lettersBefore = letters.length;
       const pending = transformEvent(stage, event, text, out, letters, lazy);

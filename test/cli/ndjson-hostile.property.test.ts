@@ -176,12 +176,13 @@ function writeFile(dir: string, lines: Line[]): Written {
   return { file, events };
 }
 
-function run(dir: string, sink: unknown): { written: number; deadLettered: number } {
+function run(dir: string, sink: unknown, transform?: string): { written: number; deadLettered: number } {
   const config = join(dir, 'sluice.json');
   writeFileSync(
     config,
     JSON.stringify({
       source: { type: 'ndjson', path: 'in.ndjson' },
+      ...(transform === undefined ? {} : { transform }),
       sink,
       deadLetter: { type: 'ndjson', path: 'dead.ndjson' },
       batch: { maxRecords: 97 },
@@ -249,6 +250,50 @@ describe('sluice run over hostile NDJSON files', () => {
           // Bytes that are not UTF-8 are read as U+FFFD, as any text sink reads them.
           expect(row.payload, row.id).toBe(event.text.toString('utf8'));
           // SQLite's REAL reads minus zero back as zero.
+          expect(row.ts ?? undefined, row.id).toBe(
+            event.line.ts === undefined ? undefined : event.line.ts || 0,
+          );
+        }
+      } finally {
+        db.close();
+      }
+    });
+  }
+});
+
+/**
+ * A transform that reads every payload: each line is parsed whole in the worker, checked by the
+ * parse rather than the scan, and its fields read off the parsed object (decodeParsed).
+ */
+const MARKING_TRANSFORM = `export default function mark(event) {
+  event.payload.marked = event.id;
+  return event;
+}
+`;
+
+describe('sluice run over hostile NDJSON files through a transform', () => {
+  for (const seed of [6, 7]) {
+    it(`into SQLite, seed ${seed}: the same outcomes by id as without one, each stored payload the line's value and the mark`, () => {
+      const { events } = writeFile(dir, hostileLines(seed, 600));
+      const { stored, letters, accepted } = expected(events, 'sqlite');
+      writeFileSync(join(dir, 'mark.mjs'), MARKING_TRANSFORM);
+      const summary = run(dir, { type: 'sqlite', path: 'out.db' }, './mark.mjs');
+      expect(summary.written + summary.deadLettered).toBe(accepted);
+      expect(deadLetters(dir).sort(byId)).toEqual(letters.sort(byId));
+      const db = new Database(join(dir, 'out.db'), { readonly: true });
+      try {
+        const rows = db.prepare('SELECT id, ts, payload FROM events').all() as {
+          id: string;
+          ts: number | null;
+          payload: string;
+        }[];
+        expect(rows.map((r) => r.id).sort()).toEqual([...stored.keys()].sort());
+        for (const row of rows) {
+          const event = stored.get(row.id)!;
+          const line = JSON.parse(event.text.toString('utf8')) as Record<string, unknown>;
+          // What JSON.stringify writes of the marked object: 1e400 as null, minus zero as 0.
+          const marked = JSON.parse(JSON.stringify({ ...line, marked: row.id })) as unknown;
+          expect(JSON.parse(row.payload), row.id).toStrictEqual(marked);
           expect(row.ts ?? undefined, row.id).toBe(
             event.line.ts === undefined ? undefined : event.line.ts || 0,
           );
