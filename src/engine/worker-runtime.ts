@@ -28,6 +28,7 @@ import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { DEFAULT_MAX_BATCH_BYTES } from '../queue/queue-options.js';
 import { payloadText, readRecord, recordId, wallClockMs } from '../queue/record-codec.js';
+import type { Ring } from '../queue/ring-buffer.js';
 import { forEachRecord, RangeCopy, recordOffsets } from '../queue/ring-reader.js';
 import { loadTransform } from '../transforms/transform.js';
 import { countAttempt, recordBatch, recordBusy, trackSinkUp } from './batch-metrics.js';
@@ -262,6 +263,93 @@ export class WorkerRuntime {
 
   readonly #pipelineLetterHooks = this.#deadLetterHooks(M_DEAD_LETTER_SINK_FAILING_SINCE_MS);
 
+  /**
+   * The range's records when nothing changes a payload and the sink writes JSON: each goes as the
+   * bytes it was pushed as, from the range's copy, once its fields are read and its JSON checked.
+   */
+  #copyRange(
+    ring: Ring,
+    offsets: readonly number[],
+    copy: RangeCopy,
+    takenAt: number,
+    out: SinkRecord[],
+    letters: DeadLetter[],
+    enqueuedAt: number[],
+    result: BatchResult,
+  ): void {
+    const bytes = ring.bytes;
+    for (const at of offsets) {
+      // A raw record's stored id is decoded only if its line has none (decodeFields).
+      const view = readRecord(ring, at, false);
+      result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
+      const start = view.payloadOffset;
+      const end = start + view.payloadLength;
+      let fields: EventFields;
+      try {
+        fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
+      } catch (error) {
+        letters.push(undecodable({ ...view, id: recordId(ring, view) }, payloadText(ring, view), error));
+        continue;
+      }
+      const from = copy.offsetOf(start);
+      out.push(
+        new TextRecord(fields.id, fields.key, fields.source, fields.ts, copy.bytes, from, from + end - start),
+      );
+      enqueuedAt.push(view.enqueuedAt);
+    }
+  }
+
+  /**
+   * The range's records as events: each decoded, its payload parsed (or a lazy view of it, when
+   * the transform asks), through the transform, its outputs serialised into `out`.
+   */
+  async #transformRange(
+    ring: Ring,
+    offsets: readonly number[],
+    stage: TransformStage,
+    takenAt: number,
+    out: SinkRecord[],
+    letters: DeadLetter[],
+    enqueuedAt: number[],
+    result: BatchResult,
+  ): Promise<void> {
+    const bytes = ring.bytes;
+    // A transform or the sink is handed every payload parsed (not lazily): the parse can check
+    // each record in place of the scan (decodeParsed).
+    const parseWhole = stage.transform?.lazyPayload !== true;
+    for (const at of offsets) {
+      const view = readRecord(ring, at, false);
+      result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
+      const start = view.payloadOffset;
+      const end = start + view.payloadLength;
+      const text = payloadText(ring, view);
+      let event: DecodedEvent | undefined;
+      let fields: EventFields | undefined;
+      try {
+        if (parseWhole) event = decodeParsed(this.#scanner, view, text, this.#maxDepth, bytes, start, end);
+        else fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
+      } catch (error) {
+        letters.push(undecodable({ ...view, id: recordId(ring, view) }, text, error));
+        continue;
+      }
+      let lazy: LazyPayload | undefined;
+      if (event === undefined) {
+        // Checked by decodeFields: parses.
+        const opened = eventPayload(stage, text);
+        event = withPayload(fields!, opened.payload);
+        lazy = opened.lazy;
+      }
+      const before = out.length;
+      const lettersBefore = letters.length;
+      const pending = transformEvent(stage, event, text, out, letters, lazy);
+      if (pending) await pending;
+      // Nothing emitted and nothing failed: the transform filtered the event out. (An output that
+      // could not be serialised moved from `out` to `letters`: not filtered.)
+      if (out.length === before && letters.length === lettersBefore) result.filtered++;
+      for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
+    }
+  }
+
   async #deliverRange(
     task: RunningBatch,
     sinks: OpenedSinks,
@@ -277,71 +365,13 @@ export class WorkerRuntime {
     const enqueuedAt: number[] = [];
     const offsets = recordOffsets(ring, task.start, task.end);
     const transformSpan = startChildSpan('sluice.transform', trace);
-    const bytes = ring.bytes;
     const takenAt = wallClockMs();
     const transformStarted = performance.now();
-    // A transform or the sink is handed every payload parsed (not lazily, not as the bytes it was
-    // pushed as): the parse can check each record in place of the scan.
-    const parseWhole = copy === undefined && stage.transform?.lazyPayload !== true;
-    for (const at of offsets) {
-      // A raw record's stored id is decoded only if its line has none (decodeFields).
-      const view = readRecord(ring, at, false);
-      result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
-      const start = view.payloadOffset;
-      const end = start + view.payloadLength;
-      let event: DecodedEvent;
-      let text: string;
-      let lazy: LazyPayload | undefined;
-      if (parseWhole) {
-        // The payload is parsed in full anyway: the parse checks the line (decodeParsed).
-        text = payloadText(ring, view);
-        try {
-          event = decodeParsed(this.#scanner, view, text, this.#maxDepth, bytes, start, end);
-        } catch (error) {
-          letters.push(undecodable({ ...view, id: recordId(ring, view) }, text, error));
-          continue;
-        }
-      } else {
-        let fields: EventFields;
-        try {
-          fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
-        } catch (error) {
-          letters.push(undecodable({ ...view, id: recordId(ring, view) }, payloadText(ring, view), error));
-          continue;
-        }
-        if (copy) {
-          // Nothing changes the payload and the sink writes JSON: it goes as the bytes it was
-          // pushed as, from the range's copy.
-          const from = copy.offsetOf(start);
-          out.push(
-            new TextRecord(
-              fields.id,
-              fields.key,
-              fields.source,
-              fields.ts,
-              copy.bytes,
-              from,
-              from + end - start,
-            ),
-          );
-          enqueuedAt.push(view.enqueuedAt);
-          continue;
-        }
-        text = payloadText(ring, view);
-        // Checked by decodeFields: parses.
-        const opened = eventPayload(stage, text);
-        event = withPayload(fields, opened.payload);
-        lazy = opened.lazy;
-      }
-      const before = out.length;
-      const lettersBefore = letters.length;
-      const pending = transformEvent(stage, event, text, out, letters, lazy);
-      if (pending) await pending;
-      // Nothing emitted and nothing failed: the transform filtered the event out. (An output that
-      // could not be serialised moved from `out` to `letters`: not filtered.)
-      if (out.length === before && letters.length === lettersBefore) result.filtered++;
-      for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
-    }
+    // Each way through the range in a method of its own: only the one a pipeline takes is
+    // optimised, and its compilation (once in each worker, twice counting on-stack replacement)
+    // does not carry the other's code.
+    if (copy) this.#copyRange(ring, offsets, copy, takenAt, out, letters, enqueuedAt, result);
+    else await this.#transformRange(ring, offsets, stage, takenAt, out, letters, enqueuedAt, result);
     transformSpan.end();
     const lettersBeforeRouting = letters.length;
     const shares = this.#share(out, enqueuedAt, letters);
