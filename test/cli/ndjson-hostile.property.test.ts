@@ -229,34 +229,45 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+type SqliteRow = { id: string; ts: number | null; payload: string };
+
+/**
+ * `sluice run` over the seed's file into SQLite (through `transform`, a module in the run's
+ * directory, when given): every line stored once or dead-lettered with its reason, by id; each
+ * stored row's ts the line's; `checkPayload` holds each stored row's payload to its line.
+ */
+function intoSqlite(
+  seed: number,
+  transform: string | undefined,
+  checkPayload: (row: SqliteRow, event: Written['events'][number]) => void,
+): void {
+  const { events } = writeFile(dir, hostileLines(seed, 600));
+  const { stored, letters, accepted } = expected(events, 'sqlite');
+  const summary = run(dir, { type: 'sqlite', path: 'out.db' }, transform);
+  expect(summary.written + summary.deadLettered).toBe(accepted);
+  expect(deadLetters(dir).sort(byId)).toEqual(letters.sort(byId));
+  const db = new Database(join(dir, 'out.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT id, ts, payload FROM events').all() as SqliteRow[];
+    expect(rows.map((r) => r.id).sort()).toEqual([...stored.keys()].sort());
+    for (const row of rows) {
+      const event = stored.get(row.id)!;
+      checkPayload(row, event);
+      // SQLite's REAL reads minus zero back as zero.
+      expect(row.ts ?? undefined, row.id).toBe(event.line.ts === undefined ? undefined : event.line.ts || 0);
+    }
+  } finally {
+    db.close();
+  }
+}
+
 describe('sluice run over hostile NDJSON files', () => {
   for (const seed of [1, 2, 3]) {
     it(`into SQLite, seed ${seed}: every line stored once as its bytes, or dead-lettered with its reason`, () => {
-      const { events } = writeFile(dir, hostileLines(seed, 600));
-      const { stored, letters, accepted } = expected(events, 'sqlite');
-      const summary = run(dir, { type: 'sqlite', path: 'out.db' });
-      expect(summary.written + summary.deadLettered).toBe(accepted);
-      expect(deadLetters(dir).sort(byId)).toEqual(letters.sort(byId));
-      const db = new Database(join(dir, 'out.db'), { readonly: true });
-      try {
-        const rows = db.prepare('SELECT id, ts, payload FROM events').all() as {
-          id: string;
-          ts: number | null;
-          payload: string;
-        }[];
-        expect(rows.map((r) => r.id).sort()).toEqual([...stored.keys()].sort());
-        for (const row of rows) {
-          const event = stored.get(row.id)!;
-          // Bytes that are not UTF-8 are read as U+FFFD, as any text sink reads them.
-          expect(row.payload, row.id).toBe(event.text.toString('utf8'));
-          // SQLite's REAL reads minus zero back as zero.
-          expect(row.ts ?? undefined, row.id).toBe(
-            event.line.ts === undefined ? undefined : event.line.ts || 0,
-          );
-        }
-      } finally {
-        db.close();
-      }
+      intoSqlite(seed, undefined, (row, event) => {
+        // Bytes that are not UTF-8 are read as U+FFFD, as any text sink reads them.
+        expect(row.payload, row.id).toBe(event.text.toString('utf8'));
+      });
     });
   }
 });
@@ -274,33 +285,13 @@ const MARKING_TRANSFORM = `export default function mark(event) {
 describe('sluice run over hostile NDJSON files through a transform', () => {
   for (const seed of [6, 7]) {
     it(`into SQLite, seed ${seed}: the same outcomes by id as without one, each stored payload the line's value and the mark`, () => {
-      const { events } = writeFile(dir, hostileLines(seed, 600));
-      const { stored, letters, accepted } = expected(events, 'sqlite');
       writeFileSync(join(dir, 'mark.mjs'), MARKING_TRANSFORM);
-      const summary = run(dir, { type: 'sqlite', path: 'out.db' }, './mark.mjs');
-      expect(summary.written + summary.deadLettered).toBe(accepted);
-      expect(deadLetters(dir).sort(byId)).toEqual(letters.sort(byId));
-      const db = new Database(join(dir, 'out.db'), { readonly: true });
-      try {
-        const rows = db.prepare('SELECT id, ts, payload FROM events').all() as {
-          id: string;
-          ts: number | null;
-          payload: string;
-        }[];
-        expect(rows.map((r) => r.id).sort()).toEqual([...stored.keys()].sort());
-        for (const row of rows) {
-          const event = stored.get(row.id)!;
-          const line = JSON.parse(event.text.toString('utf8')) as Record<string, unknown>;
-          // What JSON.stringify writes of the marked object: 1e400 as null, minus zero as 0.
-          const marked = JSON.parse(JSON.stringify({ ...line, marked: row.id })) as unknown;
-          expect(JSON.parse(row.payload), row.id).toStrictEqual(marked);
-          expect(row.ts ?? undefined, row.id).toBe(
-            event.line.ts === undefined ? undefined : event.line.ts || 0,
-          );
-        }
-      } finally {
-        db.close();
-      }
+      intoSqlite(seed, './mark.mjs', (row, event) => {
+        const line = JSON.parse(event.text.toString('utf8')) as Record<string, unknown>;
+        // What JSON.stringify writes of the marked object: 1e400 as null, minus zero as 0.
+        const marked = JSON.parse(JSON.stringify({ ...line, marked: row.id })) as unknown;
+        expect(JSON.parse(row.payload), row.id).toStrictEqual(marked);
+      });
     });
   }
 });

@@ -44,15 +44,6 @@ function expectSame(actual: Outcome, expected: Outcome, line: Buffer): void {
   }
 }
 
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const reference = new JsonScanner();
 const scanner = new JsonScanner();
 
@@ -215,7 +206,13 @@ describe('decodeParsed', () => {
       fc.property(padded, recordShape, fc.constantFrom(1000, 1000, 3, 12), (lineBytes, shape, maxDepth) => {
         const { bytes, record } = recordFor(shape, lineBytes);
         // Pushed records are always valid JSON (push() serialised them): only lines that parse.
-        if (!record.raw && !parses(lineBytes.toString('utf8'))) return;
+        if (!record.raw) {
+          try {
+            JSON.parse(lineBytes.toString('utf8'));
+          } catch {
+            return;
+          }
+        }
         compare(bytes, lineBytes.length, record, maxDepth);
       }),
       { numRuns: 20000 },
