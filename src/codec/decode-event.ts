@@ -133,11 +133,12 @@ export function decodeEvent(record: RecordFields, text: string, maxDepth: number
  * for a raw record in one pass where it can. JSON.parse checks the line, and `id`, `key`, `source`
  * and `ts` are read off the object it gives instead of scanning the bytes — as long as the line is
  * too short to nest deeper than `maxDepth` (every level takes a bracket, and a bracket is one
- * character in either UTF-8 or UTF-16), and the object says all the bytes do. Where it cannot —
- * an integer `id`, whose digits as written are the id (`12345678901234567890`, `42` and not
- * `42.0`); any `id` that is neither a string nor null, so that decodeFields names what it is; a
- * string field holding U+FFFD, which bytes that are not UTF-8 also decode to — decodeFields decides
- * over the record's bytes, and the parsed payload is kept.
+ * character in either UTF-8 or UTF-16), and the object says all the bytes do. An integer `id` is
+ * its digits as written (`12345678901234567890`; `42` and not `42.0`), taken from the text where
+ * it shows them plainly (plainIntegerId). Where the object cannot tell — such an id in a text that
+ * is not plain; any other `id` that is neither a string nor null, so that decodeFields names what
+ * it is; a string field holding U+FFFD, which bytes that are not UTF-8 also decode to —
+ * decodeFields decides over the record's bytes, and the parsed payload is kept.
  *
  * `bytes` [start, end) is the record's UTF-8 (the ring's memory in a worker); without it, the
  * bytes are made from `text` when they are needed.
@@ -162,7 +163,7 @@ export function decodeParsed(
     // The words decodeFields' invalidJson gives too: JSON.parse's own, of the same text.
     throw new DecodeFailure('invalid-json', (error as Error).message, { cause: error });
   }
-  const fields = parsedFields(record, payload, bytes);
+  const fields = parsedFields(record, payload, text, bytes);
   return withPayload(fields ?? scanFields(scanner, record, text, maxDepth, bytes, start, end), payload);
 }
 
@@ -188,6 +189,7 @@ function scanFields(
 function parsedFields(
   record: RecordFields,
   payload: unknown,
+  text: string,
   bytes: Buffer | undefined,
 ): EventFields | undefined {
   const fields: EventFields = { id: record.id, key: record.key, source: record.source, ts: record.ts };
@@ -202,7 +204,11 @@ function parsedFields(
     source = line.source;
     const ts = line.ts;
     if (typeof ts === 'number' && Number.isFinite(ts)) fields.ts = ts;
-    if (id !== undefined && id !== null && typeof id !== 'string') return undefined;
+    if (typeof id === 'number') {
+      // Its digits as written, where the text shows them plainly; else the scan finds them.
+      id = plainIntegerId(text);
+      if (id === undefined) return undefined;
+    } else if (id !== undefined && id !== null && typeof id !== 'string') return undefined;
     if (mayStandForBadBytes(id) || mayStandForBadBytes(key) || mayStandForBadBytes(source)) return undefined;
   }
   try {
@@ -220,6 +226,41 @@ function parsedFields(
     throw new DecodeFailure('invalid-event', (error as Error).message, { cause: error, ts: fields.ts });
   }
   return fields;
+}
+
+/**
+ * The digits of a line's top-level `id` as written, when the parsed line's `id` is a number and the
+ * text shows them plainly: no backslash anywhere (so no member name is spelled with an escape, and
+ * every `"` delimits a string), and `"id"` once only — then that one is the top-level member's
+ * name, the only place its value can be. Undefined when the text is not so plain, or the number
+ * has a fraction or an exponent (the scan names what is wrong with it). The digits are then held
+ * to the id's rules as a string id is (at most 255 of them).
+ */
+function plainIntegerId(text: string): string | undefined {
+  if (text.includes('\\')) return undefined;
+  const name = text.indexOf('"id"');
+  if (name < 0 || text.includes('"id"', name + 4)) return undefined;
+  let p = skipSpace(text, name + 4);
+  if (text.charCodeAt(p) !== COLON) return undefined;
+  p = skipSpace(text, p + 1);
+  const from = p;
+  if (text.charCodeAt(p) === MINUS) p++;
+  while (p < text.length && isDigitCode(text.charCodeAt(p))) p++;
+  const next = text.charCodeAt(p);
+  if (next === DOT || next === LOWER_E || next === UPPER_E) return undefined;
+  return text.slice(from, p);
+}
+
+function skipSpace(text: string, p: number): number {
+  for (;;) {
+    const c = text.charCodeAt(p);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return p;
+    p++;
+  }
+}
+
+function isDigitCode(c: number): boolean {
+  return c >= ZERO && c <= NINE;
 }
 
 /** A string field holding U+FFFD: a real one, or bytes that are not UTF-8 — only the bytes tell. */
@@ -361,6 +402,10 @@ interface FastBuffer extends Buffer {
 
 const INTEGER = /^-?\d+$/;
 const QUOTE = 0x22;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;

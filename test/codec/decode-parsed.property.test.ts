@@ -112,31 +112,6 @@ const jsonNumber = fc.oneof(
     .map(utf8),
 );
 const scalar = fc.oneof(jsonString, jsonNumber, fc.constantFrom('true', 'false', 'null').map(utf8));
-const value: fc.Arbitrary<Buffer> = fc.letrec<{ value: Buffer }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    scalar,
-    fc
-      .array(tie('value'), { maxLength: 3 })
-      .map((items) => Buffer.concat([utf8('['), ...join(items), utf8(']')])),
-    fc
-      .array(fc.tuple(jsonString, tie('value')), { maxLength: 3 })
-      .map((pairs) => object(pairs.map(([name, v]) => [name, v]))),
-  ),
-})).value;
-
-function join(items: Buffer[]): Buffer[] {
-  return items.flatMap((item, i) => (i === 0 ? [item] : [utf8(','), item]));
-}
-
-function object(members: [Buffer, Buffer][]): Buffer {
-  return Buffer.concat([
-    utf8('{'),
-    ...join(members.map(([name, v]) => Buffer.concat([name, utf8(':'), v]))),
-    utf8('}'),
-  ]);
-}
-
 /** A member name: the fields the decoder reads (some spelled with escapes), others, `__proto__`. */
 const memberName = fc
   .constantFrom(
@@ -151,22 +126,51 @@ const memberName = fc
     '"Id"',
   )
   .map(utf8);
+const value: fc.Arbitrary<Buffer> = fc.letrec<{ value: Buffer }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    fc
+      .array(tie('value'), { maxLength: 3 })
+      .map((items) => Buffer.concat([utf8('['), ...join(items), utf8(']')])),
+    // Nested objects may have an `id` of their own, or a `key`: not the line's.
+    fc
+      .array(fc.tuple(fc.oneof(jsonString, memberName), tie('value')), { maxLength: 3 })
+      .map((pairs) => object(pairs)),
+  ),
+})).value;
+
+function join(items: Buffer[]): Buffer[] {
+  return items.flatMap((item, i) => (i === 0 ? [item] : [utf8(','), item]));
+}
+
+/** An object of the members, each name and value apart by `colon` (whitespace JSON allows around it). */
+function object(members: [Buffer, Buffer][], colon = ':'): Buffer {
+  return Buffer.concat([
+    utf8('{'),
+    ...join(members.map(([name, v]) => Buffer.concat([name, utf8(colon), v]))),
+    utf8('}'),
+  ]);
+}
+
+const colon = fc.constantFrom(':', ':', ' : ', '\t:\r\n');
+/** A line's object: its members (the fields, duplicates allowed) apart by some colon. */
+const lineObject = (min: number, max: number) =>
+  fc
+    .tuple(fc.array(fc.tuple(memberName, fieldValue), { minLength: min, maxLength: max }), colon)
+    .map(([members, c]) => object(members, c));
+
 /** A field's value: any JSON value, weighted towards the shapes that decide a field. */
 const fieldValue = fc.oneof(scalar, value, jsonString, jsonNumber);
 
 /** A line: an object of fields (duplicates allowed), any other value, or broken JSON. */
 const line = fc.oneof(
-  { weight: 6, arbitrary: fc.array(fc.tuple(memberName, fieldValue), { maxLength: 6 }).map(object) },
+  { weight: 6, arbitrary: lineObject(0, 6) },
   { weight: 1, arbitrary: value },
   {
     weight: 2,
     arbitrary: fc
-      .tuple(
-        fc.array(fc.tuple(memberName, fieldValue), { minLength: 1, maxLength: 4 }).map(object),
-        fc.nat(),
-        badBytes,
-        fc.constantFrom(0, 1, 2, 3),
-      )
+      .tuple(lineObject(1, 4), fc.nat(), badBytes, fc.constantFrom(0, 1, 2, 3))
       .map(([text, at, bad, how]) => {
         const cut = at % text.length;
         // Cut short, a bad byte outside a string, a stray character, a trailing comma.
@@ -216,6 +220,50 @@ describe('decodeParsed', () => {
         compare(bytes, lineBytes.length, record, maxDepth);
       }),
       { numRuns: 20000 },
+    );
+  });
+
+  it('takes an integer id as written from plain lines — nested ids, "id" as a value, spacing, fractions, exponents — as the scan does', () => {
+    // No backslash anywhere: where the text shows an integer id plainly, it is read off the text.
+    const plainNumber = fc.oneof(
+      fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String),
+      fc.constantFrom(
+        '0',
+        '-0',
+        '42',
+        '42.0',
+        '4.2e1',
+        '1E2',
+        '9007199254740993',
+        '1e400',
+        `1${'0'.repeat(300)}`,
+      ),
+    );
+    const plainString = fc.constantFrom('"id"', '"x"', '"i d"', '"é😀"', '""');
+    const plainName = fc.constantFrom('"id"', '"id"', '"key"', '"ts"', '"source"', '"n"', '"Id"');
+    const plainValue: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        plainNumber,
+        plainString,
+        fc
+          .array(fc.tuple(plainName, tie('v')), { maxLength: 3 })
+          .map((m) => `{${m.map(([k, v]) => `${k}:${v}`).join(',')}}`),
+        fc.array(tie('v'), { maxLength: 3 }).map((items) => `[${items.join(',')}]`),
+      ),
+    })).v;
+    const plainLine = fc
+      .tuple(
+        fc.array(fc.tuple(plainName, plainValue), { maxLength: 5 }),
+        fc.constantFrom(':', ' : ', '\n:\t'),
+      )
+      .map(([members, c]) => `{${members.map(([k, v]) => `${k}${c}${v}`).join(', ')}}`);
+    fc.assert(
+      fc.property(plainLine, recordShape, (text, shape) => {
+        const { bytes, record } = recordFor(shape, utf8(text));
+        compare(bytes, utf8(text).length, record, 1000);
+      }),
+      { numRuns: 10000 },
     );
   });
 
