@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { InvalidEventError } from '../errors.js';
 import { checkWellFormed, type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView } from './event.js';
-import { JsonScanner, SCAN_INVALID, SCAN_TOO_DEEP } from './json-scan.js';
+import { isDigit, isSpace, JsonScanner, SCAN_INVALID, SCAN_TOO_DEEP } from './json-scan.js';
 
 /** Nesting depth of arrays and objects an event's JSON may have. @see JsonScanner */
 export const DEFAULT_MAX_DEPTH = 1000;
@@ -214,14 +214,14 @@ function parsedFields(
   try {
     if (typeof id === 'string') {
       if (id === '') throw new InvalidEventError('id', 'must not be empty');
-      fields.id = parsedString('id', id);
+      fields.id = decodedString('id', id);
     } else if (fields.id === '' && record.idLength) {
       if (bytes === undefined) return undefined;
       const from = record.idOffset!;
       fields.id = (bytes as FastBuffer).utf8Slice(from, from + record.idLength);
     }
-    if (typeof key === 'string') fields.key = parsedString('key', key);
-    if (typeof source === 'string') fields.source = parsedString('source', source);
+    if (typeof key === 'string') fields.key = decodedString('key', key);
+    if (typeof source === 'string') fields.source = decodedString('source', source);
   } catch (error) {
     throw new DecodeFailure('invalid-event', (error as Error).message, { cause: error, ts: fields.ts });
   }
@@ -245,22 +245,16 @@ function plainIntegerId(text: string): string | undefined {
   p = skipSpace(text, p + 1);
   const from = p;
   if (text.charCodeAt(p) === MINUS) p++;
-  while (p < text.length && isDigitCode(text.charCodeAt(p))) p++;
+  while (p < text.length && isDigit(text.charCodeAt(p))) p++;
   const next = text.charCodeAt(p);
   if (next === DOT || next === LOWER_E || next === UPPER_E) return undefined;
   return text.slice(from, p);
 }
 
+/** The offset of the first character at or after p that is not JSON whitespace. */
 function skipSpace(text: string, p: number): number {
-  for (;;) {
-    const c = text.charCodeAt(p);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return p;
-    p++;
-  }
-}
-
-function isDigitCode(c: number): boolean {
-  return c >= ZERO && c <= NINE;
+  while (isSpace(text.charCodeAt(p))) p++;
+  return p;
 }
 
 /** A string field holding U+FFFD: a real one, or bytes that are not UTF-8 — only the bytes tell. */
@@ -268,8 +262,8 @@ function mayStandForBadBytes(value: unknown): boolean {
   return typeof value === 'string' && value.includes('\uFFFD');
 }
 
-/** A decoded string value held to its field's rules, in lineString's order. */
-function parsedString(field: 'id' | 'key' | 'source', value: string): string {
+/** A decoded string value (escapes resolved) held to its field's rules: well-formed, then its UTF-8 size. */
+function decodedString(field: 'id' | 'key' | 'source', value: string): string {
   checkWellFormed(field, value);
   const max = field === 'id' ? MAX_ID_BYTES : MAX_KEY_BYTES;
   // At most 3 UTF-8 bytes a UTF-16 unit: most values need no count.
@@ -373,15 +367,10 @@ function lineString(
   end: number,
   escaped: boolean,
 ): string {
+  // Escaped, the value is what JSON.parse makes of it, held to the rules as a parsed line's is.
+  if (escaped) return decodedString(field, JSON.parse(bytes.toString('utf8', start, end)) as string);
   const max = field === 'id' ? MAX_ID_BYTES : MAX_KEY_BYTES;
   let value: string;
-  if (escaped) {
-    value = JSON.parse(bytes.toString('utf8', start, end)) as string;
-    checkWellFormed(field, value);
-    const size = Buffer.byteLength(value, 'utf8');
-    if (size > max) throw new InvalidEventError(field, `must be at most ${max} UTF-8 bytes, got ${size}`);
-    return value;
-  }
   // Unescaped, the value is its bytes: their count is its UTF-8 size, and UTF-8 holds no surrogate.
   const size = end - start - 2;
   if (size > max) throw new InvalidEventError(field, `must be at most ${max} UTF-8 bytes, got ${size}`);

@@ -43,7 +43,8 @@ const TRUE_REST = [0x72, 0x75, 0x65];
 const FALSE_REST = [0x61, 0x6c, 0x73, 0x65];
 const NULL_REST = [0x75, 0x6c, 0x6c];
 
-function isSpace(c: number): boolean {
+/** JSON's whitespace: space, LF, CR, tab (a character code or a byte). */
+export function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
@@ -334,7 +335,8 @@ function number(b: Uint8Array, p: number, end: number): number {
   return p;
 }
 
-function isDigit(c: number): boolean {
+/** An ASCII digit (a character code or a byte). */
+export function isDigit(c: number): boolean {
   return c >= ZERO && c <= NINE;
 }
 
