@@ -83,6 +83,15 @@ function runningBatch(task: BatchTask): RunningBatch {
   };
 }
 
+/** Only there to make `out` an array of objects before its first push (#deliverRange). */
+const NO_RECORD: SinkRecord = Object.freeze({
+  id: '',
+  key: undefined,
+  source: undefined,
+  ts: undefined,
+  payload: null,
+});
+
 /**
  * Everything a worker thread does, kept out of `workers/` so it can be tested and profiled like
  * the rest of `src/`: attach to the rings, load the transform, open the sinks (lazily, and again
@@ -361,8 +370,14 @@ export class WorkerRuntime {
   ): Promise<BatchResult> {
     const ring = this.#queue.rings[task.partition]!;
     const letters: DeadLetter[] = [];
-    const out: SinkRecord[] = [];
-    const enqueuedAt: number[] = [];
+    // Made with the elements kind they will hold (V8: a `[]` starts as small integers and changes
+    // kind at its first push): a fresh `[]` deoptimised the range walk at its first record, the
+    // object pushed into `out` ("not a Smi") and the fractional time into `enqueuedAt` ("lost
+    // precision"), each a recompilation of the method in each worker (`--trace-deopt`).
+    const out: SinkRecord[] = [NO_RECORD];
+    out.length = 0;
+    const enqueuedAt: number[] = [0.5];
+    enqueuedAt.length = 0;
     const offsets = recordOffsets(ring, task.start, task.end);
     const transformSpan = startChildSpan('sluice.transform', trace);
     const takenAt = wallClockMs();
@@ -648,11 +663,14 @@ function emptyResult(records: number): BatchResult {
     retries: 0,
     retryableErrors: 0,
     permanentErrors: 0,
-    writeMs: 0,
-    latencySumMs: 0,
-    latencyMaxMs: 0,
-    queueWaitMsSum: 0,
-    decodeTransformMs: 0,
+    // Fractional sums and times, started as doubles (-0: a literal 0 is a small integer): a field
+    // that changes from one to the other changes the object's map, and code optimised for the
+    // first map is thrown away ("wrong map" in the range walk).
+    writeMs: -0,
+    latencySumMs: -0,
+    latencyMaxMs: -0,
+    queueWaitMsSum: -0,
+    decodeTransformMs: -0,
     writtenByRoute: [],
     threadId,
   };
