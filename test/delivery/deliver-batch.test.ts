@@ -422,3 +422,91 @@ describe('deliverBatch: a retry budget in time', () => {
     ]);
   });
 });
+
+/** A sink whose writes wait until the test lets them end, counting how many are in flight at once. */
+class HeldSink implements Sink {
+  readonly idempotent = true;
+  readonly concurrentWrites: boolean;
+  /** Ids of each write call, in the order the calls began. */
+  readonly began: string[][] = [];
+  inFlight = 0;
+  mostInFlight = 0;
+  readonly #release: (() => void)[] = [];
+  /** The write calls that ended, in order, each as its first id. */
+  readonly ended: string[] = [];
+  #fail: Set<string>;
+
+  constructor(concurrentWrites: boolean, fail: readonly string[] = []) {
+    this.concurrentWrites = concurrentWrites;
+    this.#fail = new Set(fail);
+  }
+
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async write(records: readonly SinkRecord[]): Promise<WriteOutcome | undefined> {
+    this.began.push(records.map((r) => r.id));
+    this.inFlight++;
+    this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+    await new Promise<void>((resolve) => this.#release.push(resolve));
+    this.inFlight--;
+    this.ended.push(records[0]!.id);
+    if (this.#fail.has(records[0]!.id)) throw permanent(`refused ${records[0]!.id}`);
+    return undefined;
+  }
+
+  /** Ends the oldest write still waiting; false when none waits. */
+  releaseOne(): boolean {
+    const next = this.#release.shift();
+    next?.();
+    return next !== undefined;
+  }
+}
+
+/** Lets pending promise callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('deliverBatch, several batches at once on one sink', () => {
+  const batches = (count: number) =>
+    Array.from({ length: count }, (_, b) =>
+      Array.from({ length: 3 }, (_, i) => ({ id: `b${b}-${i}`, payload: { b, i } }) as SinkRecord),
+    );
+
+  it('gives a sink that does not take concurrent writes one write at a time, in the order they began', async () => {
+    const sink = new HeldSink(false);
+    const reports = batches(4).map((batch) => deliverBatch(sink, batch, retry()));
+    await settle();
+    // Only the first write has begun; the others wait for it, not for the sink.
+    expect(sink.began).toEqual([['b0-0', 'b0-1', 'b0-2']]);
+    while (sink.releaseOne()) await settle();
+    const done = await Promise.all(reports);
+    expect(sink.mostInFlight).toBe(1);
+    expect(sink.ended).toEqual(['b0-0', 'b1-0', 'b2-0', 'b3-0']);
+    expect(done.map((r) => r.written)).toEqual([3, 3, 3, 3]);
+  });
+
+  it('lets the next write begin once the one before it failed', async () => {
+    const sink = new HeldSink(false, ['b0-0']);
+    const reports = batches(2).map((batch) => deliverBatch(sink, batch, retry({ maxAttempts: 1 })));
+    await settle();
+    while (sink.releaseOne()) await settle();
+    const [first, second] = await Promise.all(reports);
+    // The refused batch is dead-lettered (split to find the record, each part refused or written).
+    expect(first!.written + first!.deadLetters.length).toBe(3);
+    expect(first!.deadLetters.map((l) => l.event.id)).toContain('b0-0');
+    expect(second!.written).toBe(3);
+    expect(sink.mostInFlight).toBe(1);
+  });
+
+  it('gives a sink that takes concurrent writes every write at once', async () => {
+    const sink = new HeldSink(true);
+    const reports = batches(4).map((batch) => deliverBatch(sink, batch, retry()));
+    await settle();
+    expect(sink.began.map((ids) => ids[0])).toEqual(['b0-0', 'b1-0', 'b2-0', 'b3-0']);
+    expect(sink.inFlight).toBe(4);
+    while (sink.releaseOne()) await settle();
+    expect((await Promise.all(reports)).map((r) => r.written)).toEqual([3, 3, 3, 3]);
+  });
+});
