@@ -30,7 +30,7 @@ export interface DeliveryReport {
   /** Failed write attempts, by whether they were retryable. */
   retryableErrors: number;
   permanentErrors: number;
-  /** Time spent inside sink.write, ms — for a sink that takes one write at a time, its wait for its turn too. */
+  /** Time spent inside sink.write, ms. */
   writeMs: number;
 }
 
