@@ -15,11 +15,9 @@ export interface WorkerOptions {
   /** Threads at most. @default the number of CPUs (or `min`, when that is more) */
   max?: number;
   /**
-   * Batches one worker runs at once: while one waits for its sink, the worker decodes, transforms
-   * and writes the next. A sink that does not take concurrent writes (Sink#concurrentWrites; the
-   * built-in PostgreSQL and null sinks do) gets its writes one after another. A batch that times
-   * out ends its worker, and the batch beside it is dispatched again, split, like any batch whose
-   * worker failed.
+   * Batches dispatched to one worker at once. A worker runs them one at a time: each batch carries
+   * the abort signal of its `taskTimeoutMs`, and piscina runs such a task alone on its worker. The
+   * others wait, claimed, in the pool's queue and start the moment the running one ends.
    * @default 2
    */
   concurrentBatchesPerWorker?: number;
