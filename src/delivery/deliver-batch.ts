@@ -1,5 +1,5 @@
 import type { SinkRecord } from '../codec/event.js';
-import { isPerRecord, isRetryable, retryAfterOf, type Sink, type WriteOutcome } from '../sinks/sink.js';
+import { isPerRecord, isRetryable, retryAfterOf, type Sink } from '../sinks/sink.js';
 import { type DeadLetter, deadLetter } from './dead-letter.js';
 import type { ResolvedRetryOptions } from './retry-options.js';
 import { backoffDelay } from './retry-policy.js';
@@ -186,29 +186,6 @@ function eventOf(record: SinkRecord): DeadLetter['event'] {
   return { id: record.id, key: record.key, source: record.source, ts: record.ts, payload: record.payload };
 }
 
-/** The last write begun on each sink that takes one write at a time, settled either way. */
-const lastWrites = new WeakMap<Sink, Promise<unknown>>();
-
-/**
- * sink.write(records), once every write begun before it on this sink has settled, unless the sink
- * takes concurrent writes (Sink#concurrentWrites): a worker runs several batches at once, and a
- * sink that never said it can take two writes at a time gets them one after the other, in the
- * order they were begun.
- */
-function writeInTurn(sink: Sink, records: readonly SinkRecord[]): Promise<WriteOutcome | undefined> {
-  if (sink.concurrentWrites === true) return sink.write(records);
-  const before = lastWrites.get(sink);
-  const write = before === undefined ? sink.write(records) : before.then(() => sink.write(records));
-  lastWrites.set(
-    sink,
-    write.then(
-      () => undefined,
-      () => undefined,
-    ),
-  );
-  return write;
-}
-
 /**
  * One write attempt. When the sink refuses the batch because of some of its records, the halves
  * are written on their own, recursively — about 2·log2(n) writes to find one bad record among n.
@@ -217,7 +194,7 @@ function writeInTurn(sink: Sink, records: readonly SinkRecord[]): Promise<WriteO
  */
 async function writeIsolating(sink: Sink, records: readonly SinkRecord[]): Promise<Failure[]> {
   try {
-    const outcome = await writeInTurn(sink, records);
+    const outcome = await sink.write(records);
     return outcome?.failed.map(({ index, error }) => ({ record: records[index]!, error })) ?? [];
   } catch (error) {
     if (records.length < 2 || !isPerRecord(error) || isRetryable(error)) {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Piscina, type PiscinaTask } from 'piscina';
+import { Piscina } from 'piscina';
 import { DEFAULT_WORKER_OPTIONS } from '../config/worker-defaults.js';
 import type { ResolvedWorkerOptions } from '../config/worker-options.js';
 import type { BatchResult, BatchTask, WorkerSetup } from './batch-task.js';
@@ -26,39 +26,6 @@ function workerFile(): string {
   return new URL('../../dist/workers/batch-worker.js', import.meta.url).href;
 }
 
-/** The slice of a piscina worker a load balancer sees. */
-interface BalancedWorker {
-  /** Tasks running on it — Infinity while the one task it runs has an abort signal. */
-  currentUsage: number;
-  /** It runs one task, and that task has an abort signal. */
-  isRunningAbortableTask: boolean;
-}
-
-/**
- * Where piscina puts a task: an idle worker if there is one, else the least busy with room (fewer
- * than `perWorker` tasks). piscina's own balancer puts a task that has an abort signal only on an
- * idle worker, and counts a worker running one such task as full, and every batch carries one (its
- * taskTimeoutMs): a worker ran one batch at a time however many concurrentBatchesPerWorker
- * allowed — while its batch waited for the sink, the worker sat idle, and so did the sink while the
- * worker decoded the next. Aborting a task still ends its worker, and with it the batch beside it,
- * which the dispatcher splits and runs alone like any batch whose worker failed (#crashed).
- */
-export function batchBalancer(perWorker: number) {
-  return <W extends BalancedWorker>(_task: PiscinaTask, workers: W[]): W | null => {
-    let candidate: W | null = null;
-    let least = perWorker;
-    for (const worker of workers) {
-      const usage = worker.isRunningAbortableTask ? 1 : worker.currentUsage;
-      if (usage === 0) return worker;
-      if (usage < least) {
-        candidate = worker;
-        least = usage;
-      }
-    }
-    return candidate;
-  };
-}
-
 /** A pipeline's piscina pool, its workers started with `workerData`. */
 export function createWorkerPool(shape: PoolShape, workerData: WorkerData): WorkerPool {
   const pool = new Piscina<BatchTask, BatchResult>({
@@ -66,7 +33,6 @@ export function createWorkerPool(shape: PoolShape, workerData: WorkerData): Work
     minThreads: shape.min,
     maxThreads: shape.max,
     concurrentTasksPerWorker: shape.concurrentBatchesPerWorker,
-    loadBalancer: batchBalancer(shape.concurrentBatchesPerWorker),
     idleTimeout: 30_000,
     workerData,
     // 0 leaves V8's default, as Node does.

@@ -4,7 +4,6 @@ import type { Sink } from './sink.js';
 /** Accepts everything and keeps only a count: for benchmarks and dry runs. */
 export class NullSink implements Sink {
   readonly idempotent = true;
-  readonly concurrentWrites = true;
   written = 0;
 
   async open(): Promise<void> {}

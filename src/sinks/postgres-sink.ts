@@ -182,8 +182,6 @@ function timedOutOn(error: unknown): 'connectTimeoutMs' | 'queryTimeoutMs' | und
  */
 export class PostgresSink implements Sink {
   readonly idempotent = true;
-  /** Each write takes a connection of its own from the pool (poolSize). */
-  readonly concurrentWrites = true;
   readonly #table: string;
   readonly #options: ResolvedPostgresSinkOptions;
   readonly #config: pg.PoolConfig;

@@ -18,13 +18,6 @@ export interface WriteOutcome {
 export interface Sink {
   /** Whether writing the same record twice stores it once (dedup by id). */
   readonly idempotent: boolean;
-  /**
-   * Whether write() may be called again before an earlier call has settled. A worker runs up to
-   * `workers.concurrentBatchesPerWorker` batches at once; the writes of a sink that does not say
-   * true are made one after another (the batches' decoding and transforms still overlap them).
-   * @default false
-   */
-  readonly concurrentWrites?: boolean;
   /** Connects or opens files; called once per worker before the first write. */
   open(): Promise<void>;
   /**
