@@ -12,9 +12,10 @@ import {
   decodeParsed,
   LINE_FIELDS,
   type RecordFields,
+  textNestsAtMost,
 } from '../../src/codec/decode-event.js';
 import type { DecodedEvent } from '../../src/codec/event.js';
-import { JsonScanner } from '../../src/codec/json-scan.js';
+import { JsonScanner, SCAN_TOO_DEEP } from '../../src/codec/json-scan.js';
 
 type Outcome =
   | { event: DecodedEvent }
@@ -287,6 +288,86 @@ describe('decodeParsed', () => {
     expect(decodeEvent(LINE_FIELDS, '{"id":"a\uFFFD"}', 1000).id).toBe('a\uFFFD');
     // Deeper than maxDepth is refused as the scan refuses it, however the line is read.
     expect(() => decodeEvent(LINE_FIELDS, '[[[[1]]]]', 3)).toThrow(/more than 3 levels deep/);
+  });
+
+  it('parses a line longer than the depth limit without the scan only when its brackets cannot nest deeper, over many seeds', () => {
+    // Lines longer than small limits, brackets in strings and in structure, nested just below,
+    // at and past the limit: the same event or failure as scan-then-parse, raw or pushed.
+    const bracketText = fc
+      .array(fc.constantFrom('[', '{', ']', '}', 'x'.repeat(40), 'é', '"', '\\'), { maxLength: 6 })
+      .map((parts) => utf8(JSON.stringify(parts.join(''))));
+    const nested = fc
+      .tuple(fc.array(fc.constantFrom('[', '{"n":'), { minLength: 0, maxLength: 14 }), scalar)
+      .map(([opens, inner]) =>
+        Buffer.concat([
+          utf8(opens.join('')),
+          inner,
+          utf8(
+            opens
+              .map((o) => (o === '[' ? ']' : '}'))
+              .reverse()
+              .join(''),
+          ),
+        ]),
+      );
+    const longLine = fc
+      .tuple(
+        fc.array(fc.tuple(memberName, fc.oneof(nested, bracketText, jsonString)), { maxLength: 5 }),
+        colon,
+      )
+      .map(([members, c]) => object(members, c));
+    fc.assert(
+      fc.property(longLine, recordShape, fc.constantFrom(1, 3, 5, 12, 40), (lineBytes, shape, maxDepth) => {
+        const { bytes, record } = recordFor(shape, lineBytes);
+        if (!record.raw) {
+          try {
+            JSON.parse(lineBytes.toString('utf8'));
+          } catch {
+            return;
+          }
+        }
+        compare(bytes, lineBytes.length, record, maxDepth);
+      }),
+      { numRuns: 10000 },
+    );
+  });
+
+  it("takes a pushed record's depth from its brackets as the scan would, and counts every bracket, in strings too", () => {
+    // A pushed record is valid JSON: the scan could only find it too deep. The bracket count must
+    // say so whenever the scan does, whatever the record's length.
+    const nestedValue = fc.letrec<{ v: string }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'medium' },
+        fc.constantFrom('1', '"[{"', '"x"', 'null', `"${'y'.repeat(30)}"`),
+        fc.array(tie('v'), { maxLength: 3 }).map((items) => `[${items.join(',')}]`),
+        fc
+          .array(tie('v'), { maxLength: 3 })
+          .map((items) => `{${items.map((v, i) => `"k${i}":${v}`).join(',')}}`),
+      ),
+    })).v;
+    const pushed: RecordFields = { id: 'p', key: undefined, source: undefined, ts: undefined, raw: false };
+    fc.assert(
+      fc.property(nestedValue, fc.constantFrom(1, 2, 3, 4, 6, 10), (text, maxDepth) => {
+        const bytes = utf8(text);
+        const tooDeep = new JsonScanner().scan(bytes, 0, bytes.length, maxDepth, false) === SCAN_TOO_DEEP;
+        const got = outcome(() => ({
+          ...decodeFields(scanner, bytes, 0, bytes.length, pushed, maxDepth),
+          payload: null,
+        }));
+        expect('reason' in got ? got.reason : 'ok', text).toBe(tooDeep ? 'too-deep' : 'ok');
+        if (textNestsAtMost(text, maxDepth)) expect(tooDeep, text).toBe(false);
+      }),
+      { numRuns: 10000 },
+    );
+    // Brackets in strings count: never fewer than the structure's.
+    expect(textNestsAtMost('{"a":"[[[[","b":1}', 3)).toBe(false);
+    expect(textNestsAtMost('{"a":"xxxxxxxxxxxx","b":[1]}', 2)).toBe(true);
+    // Braces alone nest as deep as brackets.
+    expect(textNestsAtMost('{"a":{"b":{"c":{}}}}', 3)).toBe(false);
+    expect(() => decodeEvent(LINE_FIELDS, '{"a":{"b":{"c":{}}}}', 3)).toThrow(/more than 3 levels deep/);
+    expect(() => decodeFields(scanner, utf8('{"a":{"b":{"c":{}}}}'), 0, 20, pushed, 3)).toThrow(
+      /more than 3 levels deep/,
+    );
   });
 
   it('refuses 20 000 nested arrays as too deep, and keeps numbers and lone surrogates as JSON.parse reads them', () => {
