@@ -77,18 +77,27 @@ export function lineBatch(lines: Lines, from: number, to: number, naming: LineNa
   };
 }
 
-/** Lines read and not yet pushed, grouped by the buffer they lie in, in input order. */
+/**
+ * Lines read and not yet pushed, grouped by the buffer they lie in, in input order.
+ *
+ * The batch being added to is a field of its own, and each list is made holding objects: read back
+ * with `at(-1)` from a list that began as `[]` (V8: small integers until the first push), the line
+ * loop's optimised code met a list of a new kind after every take() and was thrown away ("wrong
+ * map", "not a Smi": `--trace-deopt` of a 200 000-line run).
+ */
 export class PendingLines {
-  #batches: Lines[] = [];
+  #batches = linesList();
+  #last: Lines | undefined;
 
   /** Adds the complete line bytes[start, end) without its CR, unless it is blank. */
   add(bytes: Buffer, start: number, end: number, offset: number, number: number): void {
     const contentTo = contentEnd(bytes, start, end);
     if (contentTo === -1) return;
-    let last = this.#batches.at(-1);
+    let last = this.#last;
     if (last === undefined || last.bytes !== bytes) {
       last = noLines(bytes);
       this.#batches.push(last);
+      this.#last = last;
     }
     append(last, start, contentTo, offset, number);
   }
@@ -96,7 +105,17 @@ export class PendingLines {
   /** Every batch so far, in order; the pending list starts empty again. */
   take(): Lines[] {
     const batches = this.#batches;
-    this.#batches = [];
+    this.#batches = linesList();
+    this.#last = undefined;
     return batches;
   }
 }
+
+/** An empty list of Lines whose elements are objects from the start. */
+function linesList(): Lines[] {
+  const list = [NO_LINES];
+  list.length = 0;
+  return list;
+}
+
+const NO_LINES: Lines = Object.freeze(noLines(Buffer.alloc(0)));
