@@ -68,7 +68,10 @@ export function decodeFields(
   record: RecordFields,
   maxDepth: number,
 ): EventFields {
-  if (!record.raw && bytesNestAtMost(bytes, start, end, maxDepth)) {
+  if (
+    !record.raw &&
+    (end - start <= maxDepth || bracketsAtMost(bytes.subarray(start, end), BRACKET_BYTES, maxDepth))
+  ) {
     // Serialised by push(): valid JSON, with too few brackets to nest deeper than maxDepth.
     // Nothing to check.
     return { id: record.id, key: record.key, source: record.source, ts: record.ts };
@@ -132,7 +135,7 @@ export function decodeEvent(record: RecordFields, text: string, maxDepth: number
  * the object): what decodeFields and then JSON.parse of `text` give, with the same failures, but
  * for a raw record in one pass where it can. JSON.parse checks the line, and `id`, `key`, `source`
  * and `ts` are read off the object it gives instead of scanning the bytes — as long as the line
- * cannot nest deeper than `maxDepth` (textNestsAtMost: it has no more brackets than that), and the
+ * cannot nest deeper than `maxDepth` (nestsAtMost: it has no more brackets than that), and the
  * object says all the bytes do. An integer `id` is its digits as written
  * (`12345678901234567890`; `42` and not `42.0`), taken from the text where
  * it shows them plainly (plainIntegerId). Where the object cannot tell — such an id in a text that
@@ -152,7 +155,7 @@ export function decodeParsed(
   start = 0,
   end = 0,
 ): DecodedEvent {
-  if (!record.raw || !textNestsAtMost(text, maxDepth)) {
+  if (!record.raw || !nestsAtMost(text, maxDepth)) {
     const fields = scanFields(scanner, record, text, maxDepth, bytes, start, end);
     return withPayload(fields, JSON.parse(text) as unknown);
   }
@@ -175,35 +178,32 @@ export function decodeParsed(
  * line would otherwise need for its depth alone: 0.5 µs for a 1.1 KB line with 61 brackets, where
  * the scan takes ~4.5 (docs/MEASUREMENTS.md).
  */
-export function textNestsAtMost(text: string, maxDepth: number): boolean {
-  if (text.length <= maxDepth) return true;
+export function nestsAtMost(text: string, maxDepth: number): boolean {
+  return text.length <= maxDepth || bracketsAtMost(text, BRACKET_CHARS, maxDepth);
+}
+
+/**
+ * Whether `text` (a string, or UTF-8 bytes: there `[` and `{` are single bytes no other character
+ * contains) holds at most `max` of the two `brackets`. Bytes are given as a view of the record
+ * alone: indexOf searches to the end of what it is given. Each kind searches for its own needles
+ * (a Buffer searching for a one-character string converts it at every call: ~10× slower).
+ */
+function bracketsAtMost<T>(
+  text: { indexOf(needle: T, from?: number): number },
+  brackets: readonly [T, T],
+  max: number,
+): boolean {
   let opened = 0;
-  for (let at = text.indexOf('['); at !== -1; at = text.indexOf('[', at + 1)) {
-    if (++opened > maxDepth) return false;
-  }
-  for (let at = text.indexOf('{'); at !== -1; at = text.indexOf('{', at + 1)) {
-    if (++opened > maxDepth) return false;
+  for (const bracket of brackets) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++opened > max) return false;
+    }
   }
   return true;
 }
 
-/**
- * textNestsAtMost over UTF-8 bytes [start, end): `[` and `{` are single bytes that no multi-byte
- * character contains, so the count is the text's.
- */
-function bytesNestAtMost(bytes: Buffer, start: number, end: number, maxDepth: number): boolean {
-  if (end - start <= maxDepth) return true;
-  // A view of the record alone: indexOf over `bytes` would search on past `end`, through the ring.
-  const record = bytes.subarray(start, end);
-  let opened = 0;
-  for (let at = record.indexOf(OPEN_BRACKET); at !== -1; at = record.indexOf(OPEN_BRACKET, at + 1)) {
-    if (++opened > maxDepth) return false;
-  }
-  for (let at = record.indexOf(OPEN_BRACE); at !== -1; at = record.indexOf(OPEN_BRACE, at + 1)) {
-    if (++opened > maxDepth) return false;
-  }
-  return true;
-}
+const BRACKET_CHARS = ['[', '{'] as const;
+const BRACKET_BYTES = [0x5b, 0x7b] as const;
 
 /** decodeFields over the record's bytes, made from its text when the caller has none. */
 function scanFields(

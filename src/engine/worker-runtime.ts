@@ -25,6 +25,7 @@ import {
   routeSlot,
 } from '../metrics/metrics-block.js';
 import { endSpan, startBatchSpan, startChildSpan } from '../metrics/tracing.js';
+import { emptyObjectList } from '../object-list.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { DEFAULT_MAX_BATCH_BYTES } from '../queue/queue-options.js';
 import { payloadText, readRecord, recordId, wallClockMs } from '../queue/record-codec.js';
@@ -374,8 +375,7 @@ export class WorkerRuntime {
     // kind at its first push): a fresh `[]` deoptimised the range walk at its first record, the
     // object pushed into `out` ("not a Smi") and the fractional time into `enqueuedAt` ("lost
     // precision"), each a recompilation of the method in each worker (`--trace-deopt`).
-    const out: SinkRecord[] = [NO_RECORD];
-    out.length = 0;
+    const out = emptyObjectList<SinkRecord>(NO_RECORD);
     const enqueuedAt: number[] = [0.5];
     enqueuedAt.length = 0;
     const offsets = recordOffsets(ring, task.start, task.end);

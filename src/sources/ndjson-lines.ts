@@ -1,3 +1,4 @@
+import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
 
 const NEWLINE = 0x0a;
@@ -77,16 +78,19 @@ export function lineBatch(lines: Lines, from: number, to: number, naming: LineNa
   };
 }
 
+/** Only there to make PendingLines' lists lists of objects from the start. */
+const NO_LINES: Lines = Object.freeze(noLines(Buffer.alloc(0)));
+
 /**
  * Lines read and not yet pushed, grouped by the buffer they lie in, in input order.
  *
- * The batch being added to is a field of its own, and each list is made holding objects: read back
- * with `at(-1)` from a list that began as `[]` (V8: small integers until the first push), the line
- * loop's optimised code met a list of a new kind after every take() and was thrown away ("wrong
- * map", "not a Smi": `--trace-deopt` of a 200 000-line run).
+ * The batch being added to is a field of its own, and each list is made holding objects
+ * (emptyObjectList): read back with `at(-1)` from a list that began as `[]`, the line loop's
+ * optimised code met a list of a new kind after every take() and was thrown away ("wrong map",
+ * "not a Smi": `--trace-deopt` of a 200 000-line run).
  */
 export class PendingLines {
-  #batches = linesList();
+  #batches = emptyObjectList(NO_LINES);
   #last: Lines | undefined;
 
   /** Adds the complete line bytes[start, end) without its CR, unless it is blank. */
@@ -105,17 +109,8 @@ export class PendingLines {
   /** Every batch so far, in order; the pending list starts empty again. */
   take(): Lines[] {
     const batches = this.#batches;
-    this.#batches = linesList();
+    this.#batches = emptyObjectList(NO_LINES);
     this.#last = undefined;
     return batches;
   }
 }
-
-/** An empty list of Lines whose elements are objects from the start. */
-function linesList(): Lines[] {
-  const list = [NO_LINES];
-  list.length = 0;
-  return list;
-}
-
-const NO_LINES: Lines = Object.freeze(noLines(Buffer.alloc(0)));

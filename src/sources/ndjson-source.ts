@@ -5,6 +5,7 @@ import { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
+import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
 import { type SourceTarget, StoppableSource } from './source.js';
@@ -79,20 +80,18 @@ async function* fileChunks(path: string): AsyncGenerator<Buffer> {
  * each, and `partial` is one array, emptied rather than replaced: code V8 optimised for this
  * object's shape is not thrown away when a field first holds something else.
  */
+/** Only there to make ReadState's parts a list of buffers from the start. */
+const EMPTY = Buffer.alloc(0);
+
 class ReadState {
   /** The line begun in earlier chunks, copied; empty while skipping one too long. */
-  readonly partial: Buffer[] = [Buffer.alloc(0)];
+  readonly partial = emptyObjectList(EMPTY);
   partialBytes = 0;
   /** The line being read is longer than maxLineBytes: its bytes are counted, not kept. */
   skipping = false;
   /** Byte offset in the input of the current chunk's first byte, and of the line being read. */
   chunkOffset = 0;
   lineOffset = 0;
-
-  constructor() {
-    // Made an array of buffers before it holds one (a `[]` starts as small integers).
-    this.partial.length = 0;
-  }
 }
 
 /**

@@ -11,8 +11,8 @@ import {
   decodeFields,
   decodeParsed,
   LINE_FIELDS,
+  nestsAtMost,
   type RecordFields,
-  textNestsAtMost,
 } from '../../src/codec/decode-event.js';
 import type { DecodedEvent } from '../../src/codec/event.js';
 import { JsonScanner, SCAN_TOO_DEEP } from '../../src/codec/json-scan.js';
@@ -346,15 +346,15 @@ describe('decodeParsed', () => {
           payload: null,
         }));
         expect('reason' in got ? got.reason : 'ok', text).toBe(tooDeep ? 'too-deep' : 'ok');
-        if (textNestsAtMost(text, maxDepth)) expect(tooDeep, text).toBe(false);
+        if (nestsAtMost(text, maxDepth)) expect(tooDeep, text).toBe(false);
       }),
       { numRuns: 10000 },
     );
     // Brackets in strings count: never fewer than the structure's.
-    expect(textNestsAtMost('{"a":"[[[[","b":1}', 3)).toBe(false);
-    expect(textNestsAtMost('{"a":"xxxxxxxxxxxx","b":[1]}', 2)).toBe(true);
+    expect(nestsAtMost('{"a":"[[[[","b":1}', 3)).toBe(false);
+    expect(nestsAtMost('{"a":"xxxxxxxxxxxx","b":[1]}', 2)).toBe(true);
     // Braces alone nest as deep as brackets.
-    expect(textNestsAtMost('{"a":{"b":{"c":{}}}}', 3)).toBe(false);
+    expect(nestsAtMost('{"a":{"b":{"c":{}}}}', 3)).toBe(false);
     expect(() => decodeEvent(LINE_FIELDS, '{"a":{"b":{"c":{}}}}', 3)).toThrow(/more than 3 levels deep/);
     expect(() => decodeFields(scanner, utf8('{"a":{"b":{"c":{}}}}'), 0, 20, pushed, 3)).toThrow(
       /more than 3 levels deep/,
