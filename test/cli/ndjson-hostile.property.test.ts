@@ -61,7 +61,7 @@ function hostileLines(seed: number, count: number): Line[] {
   for (let i = 0; i < count; i++) {
     const ts = pick(TS);
     const tail = `"n":${i},"big":123456789012345678901234567890,"dec":19.990000000000000001,"tiny":1e-400`;
-    switch (Math.floor(random() * 14)) {
+    switch (Math.floor(random() * 15)) {
       case 0:
         lines.push(ok(`{"id":"s${seed}-${i}","ts":${ts},${tail}}`, `s${seed}-${i}`, ts));
         break;
@@ -136,6 +136,31 @@ function hostileLines(seed: number, count: number): Line[] {
           bytes: Buffer.from(`{"id":"r${seed}-${i}"}\r`),
         });
         break;
+      case 13: {
+        // Longer than the depth limit (1000): parsed without the scan when its brackets cannot
+        // nest deeper, scanned when they are more than the limit, refused when it does nest deeper.
+        const pad = 'x'.repeat(1200);
+        const id = `g${seed}-${i}`;
+        const long = (body: string) => `{"id":"${id}","pad":"${pad}",${body}}`;
+        switch (Math.floor(random() * 4)) {
+          case 0: // brackets in strings and a little structure, a big integer, a tiny exponent
+            lines.push(ok(long(`"t":"[{[{ }]","v":[{"a":[1]}],${tail}`), id));
+            break;
+          case 1: // NUL, escaped: SQLite keeps the text; jsonb refuses \u0000
+            lines.push({ ...ok(long('"t":"a\\u0000b"'), id), postgres: dead('sink-rejected') });
+            break;
+          case 2: // 1 101 brackets, two levels deep: more brackets than the limit, not deeper
+            lines.push(ok(long(`"v":[${'[],'.repeat(1100)}[]]`), id));
+            break;
+          default: // 1 001 objects nested: deeper than the limit
+            lines.push({
+              ...ok(long(`"v":${'{"n":'.repeat(1001)}1${'}'.repeat(1001)}`), undefined),
+              sqlite: dead('too-deep'),
+              postgres: dead('too-deep'),
+            });
+        }
+        break;
+      }
       default: // a blank line: skipped, no event
         lines.push({
           bytes: Buffer.alloc(0),
