@@ -32,7 +32,7 @@ import type { RouteChoice, RouteTable } from './route-table.js';
  *   → `writeDeadLetters`: everything that failed, to the dead-letter sink
  */
 
-/** What transformEvent needs besides the event: set up once per thread. */
+/** What transformEvent needs besides the event: set up once per thread (the arena: per batch). */
 export interface TransformStage {
   /** The transform module; undefined: none, events reach the sink as they were pushed. */
   transform: LoadedTransform | undefined;
@@ -41,7 +41,7 @@ export interface TransformStage {
   /**
    * The sink copies each payload's JSON bytes as they are (see copiesPayloadBytes): outputs'
    * JSON is written into this, outside the heap, rather than kept as strings until the batch is
-   * written (with textSink only).
+   * written (with textSink only). The batch's own: the engine's worker gives one to each batch.
    */
   payloadArena?: PayloadArena;
 }

@@ -5,7 +5,7 @@ import { decodeFields, decodeParsed, type EventFields, withPayload } from '../co
 import type { DecodedEvent, SinkRecord } from '../codec/event.js';
 import { JsonScanner } from '../codec/json-scan.js';
 import type { LazyPayload } from '../codec/lazy-payload.js';
-import { PayloadArena } from '../codec/payload-arena.js';
+import { ARENA_CHUNK_BYTES, PayloadArena } from '../codec/payload-arena.js';
 import { TextRecord } from '../codec/text-record.js';
 import {
   type DeadLetter,
@@ -84,6 +84,19 @@ function runningBatch(task: BatchTask): RunningBatch {
   };
 }
 
+/**
+ * Arena chunks a worker keeps for the next batch: a batch of the default size whose outputs are up
+ * to twice its input fits in them; more are taken fresh and left to the collector.
+ */
+const ARENA_CHUNKS_KEPT = (2 * DEFAULT_MAX_BATCH_BYTES) / ARENA_CHUNK_BYTES;
+
+/** The thread's transform stage, with the batch's arena when it has one (always the same shape). */
+function batchStage(stage: TransformStage, arena: PayloadArena | undefined): TransformStage {
+  return arena === undefined
+    ? stage
+    : { transform: stage.transform, textSink: stage.textSink, payloadArena: arena };
+}
+
 /** Only there to make `out` an array of objects before its first push (#deliverRange). */
 const NO_RECORD: SinkRecord = Object.freeze({
   id: '',
@@ -114,6 +127,11 @@ export class WorkerRuntime {
   readonly #scanner = new JsonScanner();
   /** Memory for the ranges copied out of the ring (RangeCopy): one per batch in flight, used again. */
   readonly #rangeCopies = new BufferPool(DEFAULT_MAX_BATCH_BYTES, 4);
+  /**
+   * Memory for the transform's outputs when the sink copies their bytes (PayloadArena): a batch's
+   * arena takes its chunks here and gives them back when the batch ends; undefined otherwise.
+   */
+  readonly #arenaChunks: BufferPool | undefined;
   readonly #deadLetterRetry: ResolvedRetryOptions;
   readonly #taskStarts: BigInt64Array;
   readonly #routes: RouteTable;
@@ -148,12 +166,13 @@ export class WorkerRuntime {
     this.#log = workerLogger(setup.options.log, { thread: 'worker', threadId });
     this.#sinks = new WorkerSinks(setup);
     const textSink = this.#textSink;
-    const payloadArena =
-      textSink && routeList.every((route) => copiesPayloadBytes(route.sink)) ? new PayloadArena() : undefined;
+    this.#arenaChunks =
+      !this.#identity && textSink && routeList.every((route) => copiesPayloadBytes(route.sink))
+        ? new BufferPool(ARENA_CHUNK_BYTES, ARENA_CHUNKS_KEPT)
+        : undefined;
     this.#stage = loadTransform(setup.options.transform, { threadId }).then((loaded) => ({
       transform: this.#identity ? undefined : loaded,
       textSink,
-      ...(payloadArena ? { payloadArena } : {}),
     }));
     // Reported through the first task that needs it; this only avoids an unhandled rejection.
     this.#stage.catch(() => {});
@@ -202,14 +221,26 @@ export class WorkerRuntime {
       batch.kind !== 'dead-letter' && this.#identity && this.#textSink
         ? new RangeCopy(this.#queue.rings[batch.partition]!, batch.start, batch.end, this.#rangeCopies)
         : undefined;
+    // The batch's own arena, so that giving its chunks back cannot touch another batch's records.
+    const arena =
+      batch.kind !== 'dead-letter' && this.#arenaChunks ? new PayloadArena(this.#arenaChunks) : undefined;
     const done =
       batch.kind === 'dead-letter'
         ? await this.#deadLetterRange(batch, sinks, result)
-        : await this.#deliverRange(batch, sinks, await this.#stage, result, tally, traced.context, copy);
+        : await this.#deliverRange(
+            batch,
+            sinks,
+            batchStage(await this.#stage, arena),
+            result,
+            tally,
+            traced.context,
+            copy,
+          );
     // Delivered or handed back, every route's writes and dead letters have settled: nothing reads
-    // the copy's records any more. (After a throw, a route's write may still be running: the copy
-    // is left to the collector.)
+    // the copy's records, nor the arena's, any more. (After a throw, a route's write may still be
+    // running: both are left to the collector.)
     if (copy) this.#rangeCopies.give(copy.bytes);
+    arena?.release();
     endSpan(traced.span, done.ok ? undefined : done.error);
     if (this.#setup.options.metrics.enabled !== false) {
       recordBusy(this.#metrics, performance.now() - started);

@@ -3,7 +3,9 @@
  * worker's PayloadArena: every output stored once in each route it went to, its payload whole —
  * multi-byte text, surrogate pairs, escapes, payloads larger than an arena chunk — and the values
  * the server refuses (NUL, a lone surrogate) dead-lettered alone while their batch-mates are stored;
- * and held through retries while the table is locked.
+ * and held through retries while the table is locked. Batches whose outputs fill several chunks,
+ * one after another on each worker: the chunks each batch gives back to its worker serve the next,
+ * and no output is written over.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,6 +125,42 @@ describe.skipIf(postgresSkip)('transform outputs into PostgreSQL', () => {
       for (const { letter } of letters) expect(letter.reason).toBe('sink-rejected');
     });
   }
+
+  it('stores every output whole when each batch fills several arena chunks and the next batches reuse them', async () => {
+    const table = uniqueName('sluice_out_chunks');
+    tables.push(table);
+    const deadLetters = join(dir, 'dead-chunks.ndjson');
+    const pipeline = await createPipeline({
+      transform: fixtureUrl('route-transform'),
+      sink: { type: 'postgres', connectionString: POSTGRES_URL, table },
+      deadLetter: { type: 'ndjson', path: deadLetters },
+      queue: { capacityBytes: 16 * 1024 * 1024 },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 1500, maxBytes: 4 * 1024 * 1024 },
+      log: { level: 'error' },
+    });
+    // ~0.6–1.8 KB each, so a batch's outputs take four to ten 256 KiB chunks; every text differs.
+    const random = prng(7);
+    const all = Array.from({ length: 9000 }, (_, i) => {
+      const piece = PIECES[i % 5]!;
+      return {
+        id: `chunk-${i}`,
+        payload: { i, text: `${i}:${piece.repeat(100 + Math.floor(random() * 300))}` },
+      };
+    });
+    try {
+      for (let i = 0; i < all.length; i += 1500) await pipeline.pushMany(all.slice(i, i + 1500));
+      await pipeline.drained();
+    } finally {
+      await pipeline.close();
+    }
+    const ids = await readPostgresIds(table);
+    expect(ids.length).toBe(all.length);
+    expect(distinctSorted(ids)).toEqual(distinctSorted(all.map((c) => c.id)));
+    const stored = await storedPayloads(table);
+    for (const c of all) expect(stored.get(c.id)).toEqual({ ...c.payload, routed: true });
+    expect(readDeadLetters(deadLetters)).toEqual([]);
+  }, 30_000);
 
   it('holds outputs through a table locked for 3 s: writes time out and are retried, then every output is stored once, payload whole', async () => {
     const table = uniqueName('sluice_out_locked');
