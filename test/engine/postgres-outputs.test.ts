@@ -139,7 +139,8 @@ describe.skipIf(postgresSkip)('transform outputs into PostgreSQL', () => {
       batch: { maxRecords: 1500, maxBytes: 4 * 1024 * 1024 },
       log: { level: 'error' },
     });
-    // ~0.6–1.8 KB each, so a batch's outputs take four to ten 256 KiB chunks; every text differs.
+    // 0.1–3.6 KB of JSON each, 1.2 on average: a batch's outputs fill several 256 KiB chunks. Every
+    // text differs.
     const random = prng(7);
     const all = Array.from({ length: 9000 }, (_, i) => {
       const piece = PIECES[i % 5]!;
