@@ -97,6 +97,24 @@ function batchStage(stage: TransformStage, arena: PayloadArena | undefined): Tra
     : { transform: stage.transform, textSink: stage.textSink, payloadArena: arena };
 }
 
+/**
+ * After a record's transform: each output it added to `out` gets the record's enqueue time; a
+ * record that added nothing and failed nothing was filtered out. (An output that could not be
+ * serialised moved from `out` to `letters`: not filtered.)
+ */
+function countOutputs(
+  out: readonly SinkRecord[],
+  before: number,
+  letters: readonly DeadLetter[],
+  lettersBefore: number,
+  enqueuedAt: number[],
+  enqueued: number,
+  result: BatchResult,
+): void {
+  if (out.length === before && letters.length === lettersBefore) result.filtered++;
+  for (let i = before; i < out.length; i++) enqueuedAt.push(enqueued);
+}
+
 /** Only there to make `out` an array of objects before its first push (#deliverRange). */
 const NO_RECORD: SinkRecord = Object.freeze({
   id: '',
@@ -342,7 +360,13 @@ export class WorkerRuntime {
 
   /**
    * The range's records as events: each decoded, its payload parsed (or a lazy view of it, when
-   * the transform asks), through the transform, its outputs serialised into `out`.
+   * the transform asks), through the transform, its outputs serialised into `out` — in order, one
+   * record at a time, an asynchronous transform's included.
+   *
+   * The loop and the record are methods of their own. As one, the method — the transform inlined
+   * into it — was compiled twice in each worker, on-stack in the first batch's loop and then
+   * whole, 20–40 ms each; split, the record's method is compiled once, and the loop's compilations
+   * are small (docs/MEASUREMENTS.md, "the transform path compiled once").
    */
   async #transformRange(
     ring: Ring,
@@ -354,41 +378,72 @@ export class WorkerRuntime {
     enqueuedAt: number[],
     result: BatchResult,
   ): Promise<void> {
-    const bytes = ring.bytes;
     // A transform or the sink is handed every payload parsed (not lazily): the parse can check
     // each record in place of the scan (decodeParsed).
     const parseWhole = stage.transform?.lazyPayload !== true;
     for (const at of offsets) {
-      const view = readRecord(ring, at, false);
-      result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
-      const start = view.payloadOffset;
-      const end = start + view.payloadLength;
-      const text = payloadText(ring, view);
-      let event: DecodedEvent | undefined;
-      let fields: EventFields | undefined;
-      try {
-        if (parseWhole) event = decodeParsed(this.#scanner, view, text, this.#maxDepth, bytes, start, end);
-        else fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
-      } catch (error) {
-        letters.push(undecodable({ ...view, id: recordId(ring, view) }, text, error));
-        continue;
-      }
-      let lazy: LazyPayload | undefined;
-      if (event === undefined) {
-        // Checked by decodeFields: parses.
-        const opened = eventPayload(stage, text);
-        event = withPayload(fields!, opened.payload);
-        lazy = opened.lazy;
-      }
-      const before = out.length;
-      const lettersBefore = letters.length;
-      const pending = transformEvent(stage, event, text, out, letters, lazy);
+      const pending = this.#transformRecord(
+        ring,
+        at,
+        stage,
+        parseWhole,
+        takenAt,
+        out,
+        letters,
+        enqueuedAt,
+        result,
+      );
       if (pending) await pending;
-      // Nothing emitted and nothing failed: the transform filtered the event out. (An output that
-      // could not be serialised moved from `out` to `letters`: not filtered.)
-      if (out.length === before && letters.length === lettersBefore) result.filtered++;
-      for (let i = before; i < out.length; i++) enqueuedAt.push(view.enqueuedAt);
     }
+  }
+
+  /**
+   * One record of #transformRange. Returns a promise only when the transform or its validator is
+   * asynchronous; the record is counted once it has settled.
+   */
+  #transformRecord(
+    ring: Ring,
+    at: number,
+    stage: TransformStage,
+    parseWhole: boolean,
+    takenAt: number,
+    out: SinkRecord[],
+    letters: DeadLetter[],
+    enqueuedAt: number[],
+    result: BatchResult,
+  ): Promise<void> | undefined {
+    const bytes = ring.bytes;
+    const view = readRecord(ring, at, false);
+    result.queueWaitMsSum += Math.max(0, takenAt - view.enqueuedAt);
+    const start = view.payloadOffset;
+    const end = start + view.payloadLength;
+    const text = payloadText(ring, view);
+    let event: DecodedEvent | undefined;
+    let fields: EventFields | undefined;
+    try {
+      if (parseWhole) event = decodeParsed(this.#scanner, view, text, this.#maxDepth, bytes, start, end);
+      else fields = decodeFields(this.#scanner, bytes, start, end, view, this.#maxDepth);
+    } catch (error) {
+      letters.push(undecodable({ ...view, id: recordId(ring, view) }, text, error));
+      return undefined;
+    }
+    let lazy: LazyPayload | undefined;
+    if (event === undefined) {
+      // Checked by decodeFields: parses.
+      const opened = eventPayload(stage, text);
+      event = withPayload(fields!, opened.payload);
+      lazy = opened.lazy;
+    }
+    const before = out.length;
+    const lettersBefore = letters.length;
+    const enqueued = view.enqueuedAt;
+    const pending = transformEvent(stage, event, text, out, letters, lazy);
+    if (pending)
+      return pending.then(() =>
+        countOutputs(out, before, letters, lettersBefore, enqueuedAt, enqueued, result),
+      );
+    countOutputs(out, before, letters, lettersBefore, enqueuedAt, enqueued, result);
+    return undefined;
   }
 
   async #deliverRange(
@@ -414,8 +469,7 @@ export class WorkerRuntime {
     const takenAt = wallClockMs();
     const transformStarted = performance.now();
     // Each way through the range in a method of its own: only the one a pipeline takes is
-    // optimised, and its compilation (once in each worker, twice counting on-stack replacement)
-    // does not carry the other's code.
+    // optimised, and its compilation does not carry the other's code.
     if (copy) this.#copyRange(ring, offsets, copy, takenAt, out, letters, enqueuedAt, result);
     else await this.#transformRange(ring, offsets, stage, takenAt, out, letters, enqueuedAt, result);
     transformSpan.end();
