@@ -2,8 +2,9 @@
  * A PostgreSQL outage in the middle of a run, made by cutting a TCP proxy between the workers and
  * the server: writes fail and are retried, the ring fills and holds the producer, and when the link
  * comes back every event is stored once — none lost, none dead-lettered. For the envelope table
- * (the binary COPY path) and for a table of the user's own with mapped columns and an upsert, each
- * cut for 10 s.
+ * (the binary COPY path) — events as pushed, and a transform's outputs, whose bytes each batch
+ * writes into chunks it hands back to its worker when it ends, handed-back batches included — and
+ * for a table of the user's own with mapped columns and an upsert, each cut for 10 s.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, type PipelineStats } from '../../src/engine/pipeline.js';
-import { distinctSorted, ids, pollUntil, readDeadLetters, uniqueName, watch } from '../helpers/engine.js';
+import {
+  distinctSorted,
+  fixtureUrl,
+  ids,
+  pollUntil,
+  readDeadLetters,
+  uniqueName,
+  watch,
+} from '../helpers/engine.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import {
   announcePostgres,
@@ -65,13 +74,15 @@ describe.skipIf(postgresSkip)('a PostgreSQL outage mid-run', () => {
 
   it.each([
     { mode: 'envelope', outageMs: 10_000 },
+    { mode: 'envelope, through a transform', outageMs: 10_000 },
     { mode: 'mapped columns, upsert', outageMs: 10_000 },
   ] as const)(
     '$mode: retries through a $outageMs ms cut of the link, holds the producer at the ring while it lasts, and stores every event exactly once',
     async ({ mode, outageMs: OUTAGE_MS }) => {
       const table = uniqueName('sluice_outage');
       tables.push(table);
-      const mapped = mode !== 'envelope';
+      const mapped = mode === 'mapped columns, upsert';
+      const transformed = mode === 'envelope, through a transform';
       if (mapped)
         await withClient((client) =>
           client.query(
@@ -87,6 +98,8 @@ describe.skipIf(postgresSkip)('a PostgreSQL outage mid-run', () => {
         queue: { capacityBytes: CAPACITY },
         workers: { min: 2, max: 2 },
         batch: { maxRecords: 200 },
+        // Passes each payload on with `routed: true` added.
+        ...(transformed ? { transform: fixtureUrl('route-transform') } : {}),
         // Enough attempts, with a low enough ceiling, that a write keeps trying well past the outage.
         retry: { maxAttempts: 1000, initialDelayMs: 10, maxDelayMs: 200, maxElapsedMs: 120_000 },
         sink: {
@@ -184,6 +197,18 @@ describe.skipIf(postgresSkip)('a PostgreSQL outage mid-run', () => {
             `SELECT count(*)::int AS n FROM "${table}"
            WHERE n <> substring(order_id from 8)::bigint
               OR updated_at <> to_timestamp((1700000000000 + n) / 1000.0)`,
+          );
+          return rows[0].n as number;
+        });
+        expect(wrong).toBe(0);
+      }
+      if (transformed) {
+        // Each row holds its own event's output, whole: no chunk was written over while a batch
+        // that had used it was retried, handed back or dispatched again.
+        const wrong = await withClient(async (client) => {
+          const { rows } = await client.query(
+            `SELECT count(*)::int AS n FROM "${table}"
+           WHERE payload <> jsonb_build_object('n', substring(id from 8)::int, 'routed', true)`,
           );
           return rows[0].n as number;
         });
