@@ -75,14 +75,14 @@ async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   }
 }
 
+/** Only there to make ReadState's parts a list of buffers from the start. */
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Where a read of the input stands between chunks (NdjsonSource#split). Its fields keep one type
  * each, and `partial` is one array, emptied rather than replaced: code V8 optimised for this
  * object's shape is not thrown away when a field first holds something else.
  */
-/** Only there to make ReadState's parts a list of buffers from the start. */
-const EMPTY = Buffer.alloc(0);
-
 class ReadState {
   /** The line begun in earlier chunks, copied; empty while skipping one too long. */
   readonly partial = emptyObjectList(EMPTY);
