@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DEFAULT_WORKER_OPTIONS } from '../../src/config/pipeline-options.js';
 import { type BenchContext, pickSystems, type WorkloadResult } from './bench-context.js';
+import { CEILING_LANES, copyCeiling } from './copy-ceiling-system.js';
 import { writeEventFile } from './event-file.js';
 import type { LoadSystem } from './load-system.js';
 import { fmt, markdownTable } from './markdown-table.js';
@@ -25,6 +26,7 @@ export const NDJSON_SYSTEMS: readonly LoadSystem[] = [
   nodeCopy,
   pythonAsyncpg,
   nodeInsert,
+  copyCeiling,
 ];
 
 /** Systems run only when named in --systems. */
@@ -85,6 +87,7 @@ export async function ndjsonWorkload(context: BenchContext): Promise<WorkloadRes
       rows,
     ),
     ...sluiceLines(sluice),
+    ...ceilingLines(summaries),
     ...notRun(summaries),
   ];
   return {
@@ -117,5 +120,25 @@ function sluiceLines(sluice: SystemSummary | undefined): string[] {
       `(total ${fmt(roles.totalUsPerEvent, 1)}). ` +
       `Spawn → first row ${fmt(sluice.toFirstRowSeconds, 2)} s (start-up: the first batch's transaction began), ` +
       `→ last row ${fmt(sluice.toLastRowSeconds, 2)} s, → exit ${fmt(sluice.seconds, 2)} s.`,
+  ];
+}
+
+/**
+ * What the ceiling says of the run: no client of Sluice's design beats it, so a peer it is not
+ * 1.5× faster than cannot be beaten 1.5× in that run by anything that writes these rows.
+ */
+function ceilingLines(summaries: readonly SystemSummary[]): string[] {
+  const ceiling = summaries.find((s) => s.system === copyCeiling.name && s.status === 'ok');
+  if (ceiling?.eventsPerSec === undefined) return [];
+  const peers = summaries.filter(
+    (s) => s.system !== copyCeiling.name && s.system !== 'sluice' && s.status === 'ok' && s.eventsPerSec,
+  );
+  const over = peers.map((s) => `${s.system} ${(ceiling.eventsPerSec! / s.eventsPerSec!).toFixed(2)}×`);
+  return [
+    '',
+    `copy-ceiling is the bound, not a peer: Sluice's own COPY rows for the file, encoded before the spawn, ` +
+      `sent over ${CEILING_LANES} connection(s) by a process that does nothing else — the server's rate for ` +
+      `this table plus a Node process's start. Its rate over each peer's: ${over.join(', ')} — ` +
+      'no client of this design gets further above that peer in this run.',
   ];
 }

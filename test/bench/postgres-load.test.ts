@@ -19,9 +19,9 @@ const SCRIPT = fileURLToPath(new URL('../../dist/bench/postgres-load/postgres-lo
 const DRIVER = fileURLToPath(
   new URL('../../dist/bench/postgres-load/sluice-driver-script.js', import.meta.url),
 );
-const SYSTEMS = ['sluice', 'psql-copy', 'node-copy', 'python-asyncpg', 'node-script'];
+const SYSTEMS = ['sluice', 'psql-copy', 'node-copy', 'python-asyncpg', 'node-script', 'copy-ceiling'];
 /** These need nothing but Node and the server: they must run wherever the suite does. */
-const ALWAYS_AVAILABLE = ['sluice', 'node-copy', 'node-script'];
+const ALWAYS_AVAILABLE = ['sluice', 'node-copy', 'node-script', 'copy-ceiling'];
 
 announcePostgres('bench/postgres-load');
 
@@ -72,6 +72,11 @@ describe.skipIf(postgresSkip)('npm run bench:postgres-load -- --quick', () => {
     expect(sluiceRun!.toLastRowSeconds).toBeLessThanOrEqual(sluiceRun!.seconds);
     expect(run.stdout).toMatch(
       /Spawn → first row \d+\.\d\d s .*→ last row \d+\.\d\d s, → exit \d+\.\d\d s\./,
+    );
+
+    // The ceiling (Sluice's rows, encoded beforehand) is set against every peer that ran.
+    expect(run.stdout).toMatch(
+      /copy-ceiling is the bound, not a peer: .* Its rate over each peer's: .*node-copy \d+\.\d\d×/,
     );
 
     const sluice = summaries[0]!.roles?.sluice;
