@@ -313,25 +313,37 @@ function memberOf(b: Uint8Array, start: number, end: number, escaped: boolean): 
   return NONE;
 }
 
-/** A number at p; returns the offset after it, or -1. */
+/**
+ * A number at p; returns the offset after it, or -1.
+ *
+ * Every step is one that every number takes — an addition of 0 or 1, a run of digits that may be
+ * empty — rather than a `p++` or a call in a branch that few numbers take (a minus sign, a leading
+ * zero, a fraction in integer data, an exponent). V8 compiles the scanner once it is hot, and an
+ * operation it has never seen run has no type feedback: the first number to take such a branch
+ * afterwards threw the worker's compiled `scan` away (`--trace-deopt`: "Insufficient type feedback
+ * for unary operation" at the leading zero of `0.83`, one line in ~500 of the bench's file) and
+ * cost a second compilation of it, 18–44 ms of a compiler thread on two shared CPUs.
+ */
 function number(b: Uint8Array, p: number, end: number): number {
-  if (b[p] === MINUS) p++;
+  p += b[p] === MINUS ? 1 : 0;
   if (p >= end) return -1;
-  if (b[p] === ZERO) p++;
-  else if (isDigit(b[p]!)) p = digits(b, p, end);
-  else return -1;
-  if (p < end && b[p] === DOT) {
-    const from = p + 1;
-    p = digits(b, from, end);
-    if (p === from) return -1;
-  }
-  if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
-    p++;
-    if (p < end && (b[p] === PLUS || b[p] === MINUS)) p++;
-    const from = p;
-    p = digits(b, from, end);
-    if (p === from) return -1;
-  }
+  const first = b[p]!;
+  if (!isDigit(first)) return -1;
+  // A leading zero is the whole integer part: `01` stops after the 0, and the caller refuses the 1.
+  const afterFirst = p + 1;
+  p = digits(b, afterFirst, first === ZERO ? afterFirst : end);
+  // A fraction: a dot and at least one digit.
+  const dot = p < end && b[p] === DOT ? 1 : 0;
+  const fraction = p + dot;
+  p = digits(b, fraction, dot === 1 ? end : fraction);
+  if (p - fraction < dot) return -1;
+  // An exponent: `e` or `E`, a sign or none, at least one digit.
+  const e = p < end && (b[p] === 0x65 || b[p] === 0x45) ? 1 : 0;
+  p += e;
+  p += p < end && (b[p] === PLUS || b[p] === MINUS) ? e : 0;
+  const exponent = p;
+  p = digits(b, exponent, e === 1 ? end : exponent);
+  if (p - exponent < e) return -1;
   return p;
 }
 

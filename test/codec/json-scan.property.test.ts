@@ -155,4 +155,56 @@ describe('JsonScanner', () => {
       expect(parses(text)).toBe(false);
     }
   });
+
+  it('reads every part of a number JSON allows, alone and inside arrays and objects, and nothing more', () => {
+    const good = [
+      '0',
+      '-0',
+      '7',
+      '-12',
+      '0.5',
+      '-0.25',
+      '10.01',
+      '1e5',
+      '1E+2',
+      '2e-7',
+      '-0.5e-07',
+      '123.456e789',
+    ];
+    const bad = [
+      '-',
+      '+1',
+      '01',
+      '-01',
+      '00',
+      '1.',
+      '.5',
+      '1.e5',
+      '1e',
+      '1e+',
+      '1E-',
+      '1-',
+      '1+',
+      '1-2',
+      '1e5.5',
+      '0x1',
+      '1..2',
+      '--1',
+    ];
+    for (const number of [...good, ...bad]) {
+      for (const text of [
+        number,
+        `[${number}]`,
+        `[${number},1]`,
+        `{"ts":${number}}`,
+        `{"a":${number},"b":1}`,
+      ]) {
+        const expected = parses(text) ? SCAN_OK : SCAN_INVALID;
+        expect([text, scanText(text)]).toEqual([text, expected]);
+      }
+    }
+    // The cases above are what they say: JSON.parse takes every good number and refuses every bad one.
+    expect(good.filter((n) => !parses(n))).toEqual([]);
+    expect(bad.filter((n) => parses(`[${n}]`))).toEqual([]);
+  });
 });
