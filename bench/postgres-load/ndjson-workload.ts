@@ -124,8 +124,9 @@ function sluiceLines(sluice: SystemSummary | undefined): string[] {
 }
 
 /**
- * What the ceiling says of the run: no client of Sluice's design beats it, so a peer it is not
- * 1.5× faster than cannot be beaten 1.5× in that run by anything that writes these rows.
+ * What the ceiling says of the run: no client of Sluice's design (a Node process writing these COPY
+ * rows over as many connections) beats it, so a peer it is not 1.5× faster than cannot be beaten
+ * 1.5× by such a client in that run.
  */
 function ceilingLines(summaries: readonly SystemSummary[]): string[] {
   const ceiling = summaries.find((s) => s.system === copyCeiling.name && s.status === 'ok');
