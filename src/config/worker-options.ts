@@ -15,9 +15,11 @@ export interface WorkerOptions {
   /** Threads at most. @default the number of CPUs (or `min`, when that is more) */
   max?: number;
   /**
-   * Batches dispatched to one worker at once. A worker runs them one at a time: each batch carries
-   * the abort signal of its `taskTimeoutMs`, and piscina runs such a task alone on its worker. The
-   * others wait, claimed, in the pool's queue and start the moment the running one ends.
+   * Batches one worker runs at once, with the built-in sinks alone: the next batch read and encoded
+   * while the last one's write waits on its sink. With a transform or a sink module (code of
+   * yours, which may end its worker at any moment and take a neighbouring batch with it after that
+   * one's writes, to be written twice), a worker runs one batch at a time and the others wait,
+   * claimed, in the pool's queue.
    * @default 2
    */
   concurrentBatchesPerWorker?: number;

@@ -9,11 +9,12 @@ import { endSpan, startDispatchSpan } from '../metrics/tracing.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import { RESERVE_CURSOR } from '../queue/layout.js';
 import { RingConsumer } from '../queue/ring-consumer.js';
+import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import type { BatchResult, BatchTask } from './batch-task.js';
 import type { PipelineCounters } from './pipeline-stats.js';
 import { ReleaseWaiters } from './release-waiters.js';
 import type { TaskClock } from './task-clock.js';
-import { TaskDeadlines } from './task-deadlines.js';
+import { TaskDeadlines, type TimedTask } from './task-deadlines.js';
 import { type Batch, type Partition, splitInHalves, type WorkItem, wholeRange } from './work-item.js';
 
 /**
@@ -25,8 +26,28 @@ const YIELD_SHARE_OF_TASK_TIMEOUT = 0.5;
 
 export type DispatcherOptions = Pick<
   ResolvedPipelineOptions,
-  'batch' | 'ordering' | 'retry' | 'workers' | 'queue'
+  'batch' | 'ordering' | 'retry' | 'workers' | 'queue' | 'transform' | 'routes' | 'deadLetter'
 >;
+
+/**
+ * Whether a pipeline runs its user's code in the workers: a transform, or a sink — a route's, a
+ * dead-letter one — built from a module. Such code can end its worker at any moment (an uncaught
+ * error, `process.exit`), and a worker running two batches would take the other one with it, maybe
+ * after that one's writes but before its answer: done again, it would write its records twice to a
+ * sink that does not deduplicate (an NDJSON file, the dead letters). So with user code a worker
+ * runs one batch at a time; with the built-in sinks alone it runs up to concurrentBatchesPerWorker,
+ * the next batch's reading and encoding beside the last one's write.
+ */
+export function runsUserCode(
+  options: Pick<ResolvedPipelineOptions, 'transform' | 'routes' | 'deadLetter'>,
+): boolean {
+  const isModule = (spec: ResolvedSinkSpec | undefined) => spec !== undefined && 'module' in spec;
+  return (
+    options.transform !== undefined ||
+    isModule(options.deadLetter) ||
+    Object.values(options.routes).some((route) => isModule(route.sink) || isModule(route.deadLetter))
+  );
+}
 
 /**
  * The main thread's half of the engine. It cuts batches from what producers published — when a
@@ -66,6 +87,14 @@ export class Dispatcher {
   #runningAlone: WorkItem | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #deadlines: TaskDeadlines;
+  readonly #clock: TaskClock;
+  /**
+   * Whether each task carries its timeout's abort signal (runsUserCode). Piscina runs such a task
+   * alone on its worker and ends the worker when the signal fires. Without it, piscina runs up to
+   * concurrentBatchesPerWorker on a worker, and a task past its deadline is ended by ending its
+   * thread (#endThreadOf).
+   */
+  readonly #signalled: boolean;
 
   constructor(
     queue: EventQueue,
@@ -77,7 +106,9 @@ export class Dispatcher {
   ) {
     this.#metrics = metrics;
     this.#queue = queue;
-    this.#deadlines = new TaskDeadlines(clock, options.workers);
+    this.#clock = clock;
+    this.#signalled = runsUserCode(options);
+    this.#deadlines = new TaskDeadlines(clock, options.workers, this.#signalled);
     this.#pool = pool;
     this.#options = options;
     this.#counters = counters;
@@ -260,7 +291,8 @@ export class Dispatcher {
       'sluice.kind': item.kind,
     });
     if (carrier) task.trace = carrier;
-    this.#pool.run(task, { signal: timed.abort }).then(
+    if (!this.#signalled) timed.abort.addEventListener('abort', () => this.#endThreadOf(timed));
+    this.#pool.run(task, this.#signalled ? { signal: timed.abort } : {}).then(
       (result: BatchResult) => {
         this.#deadlines.finish(timed);
         endSpan(span, result.ok ? undefined : result.error);
@@ -278,6 +310,27 @@ export class Dispatcher {
         this.#crashed(part, batch, item, cause);
       },
     );
+  }
+
+  /**
+   * A task without an abort signal ran past its deadline: the worker thread it started on is
+   * ended, as piscina ends the worker of an aborted task. Piscina then fails every task that thread
+   * was running — this one as timed out, a batch beside it as crashed, to be split and run alone
+   * like any range a worker died under — and starts another thread. (TaskDeadlines times a task
+   * without a signal from its start only, so every task that expires here has started.)
+   */
+  #endThreadOf(timed: TimedTask): void {
+    const thread = timed.slot === undefined ? undefined : this.#clock.threadOf(timed.slot);
+    const worker = thread === undefined ? undefined : this.#pool.threads.find((w) => w.threadId === thread);
+    if (worker === undefined) {
+      // Its thread has exited already (its failure is on its way), or the task had no clock slot.
+      this.logger.warn(
+        { taskTimeoutMs: this.#options.workers.taskTimeoutMs },
+        'a batch ran past workers.taskTimeoutMs; its worker thread could not be found to be ended',
+      );
+      return;
+    }
+    void worker.terminate();
   }
 
   /** A worker answered for `item`: written, or handed back to be split or tried later. */

@@ -55,13 +55,24 @@ export class TaskDeadlines {
   readonly #clock: TaskClock;
   readonly #taskTimeoutMs: number;
   readonly #startupTimeoutMs: number;
+  /**
+   * Whether a task still waiting for a worker can expire: when piscina holds its abort signal,
+   * which takes it out of the queue. A task without one can only be ended through its thread, so it
+   * is timed from its start alone.
+   */
+  readonly #queuedExpire: boolean;
   readonly #tasks = new Set<TimedTask>();
   #sweep: NodeJS.Timeout | undefined;
 
-  constructor(clock: TaskClock, limits: { taskTimeoutMs: number; startupTimeoutMs: number }) {
+  constructor(
+    clock: TaskClock,
+    limits: { taskTimeoutMs: number; startupTimeoutMs: number },
+    queuedExpire = true,
+  ) {
     this.#clock = clock;
     this.#taskTimeoutMs = limits.taskTimeoutMs;
     this.#startupTimeoutMs = limits.startupTimeoutMs;
+    this.#queuedExpire = queuedExpire;
   }
 
   /** Takes a TaskClock slot for a task about to be dispatched and starts watching its deadline. */
@@ -101,6 +112,7 @@ export class TaskDeadlines {
       const taskTimeoutMs = this.#taskTimeoutMs;
       for (const task of this.#tasks) {
         const started = task.slot === undefined ? task.dispatchedAt : this.#clock.startedAt(task.slot);
+        if (started === undefined && !this.#queuedExpire) continue;
         const deadline =
           started === undefined
             ? task.dispatchedAt + this.#startupTimeoutMs + taskTimeoutMs

@@ -197,7 +197,7 @@ export class WorkerRuntime {
   }
 
   async run(task: BatchTask): Promise<BatchResult> {
-    if (task.slot !== undefined) markTaskStarted(this.#taskStarts, task.slot, wallClockMs());
+    if (task.slot !== undefined) markTaskStarted(this.#taskStarts, task.slot, wallClockMs(), threadId);
     const result = emptyResult(task.records);
     if (task.kind === 'ping') {
       // At start-up a broken transform module or sink configuration fails createPipeline() at once;
