@@ -317,7 +317,8 @@ export class Dispatcher {
    * ended, as piscina ends the worker of an aborted task. Piscina then fails every task that thread
    * was running — this one as timed out, a batch beside it as crashed, to be split and run alone
    * like any range a worker died under — and starts another thread. (TaskDeadlines times a task
-   * without a signal from its start only, so every task that expires here has started.)
+   * without a signal from its start only, so one with a clock slot has started when it expires
+   * here; one without a slot is timed from its dispatch, and its thread cannot be named.)
    */
   #endThreadOf(timed: TimedTask): void {
     const thread = timed.slot === undefined ? undefined : this.#clock.threadOf(timed.slot);
