@@ -76,7 +76,7 @@ describe.skipIf(postgresSkip)('batches a worker writes at once', () => {
   async function throughLockedTable(
     name: string,
     options: { transform?: URL; taskTimeoutMs?: number },
-    whileLocked: (table: string, lockedAt: number) => Promise<void>,
+    whileLocked: (table: string, pipeline: Pipeline) => Promise<void>,
   ): Promise<ReturnType<Pipeline['stats']>> {
     const table = uniqueName(name);
     tables.push(table);
@@ -102,9 +102,8 @@ describe.skipIf(postgresSkip)('batches a worker writes at once', () => {
       // The sink created the table as the pipeline started.
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
-      const lockedAt = Date.now();
       await pipeline.pushMany(all);
-      await whileLocked(table, lockedAt);
+      await whileLocked(table, pipeline);
       await locker.query('COMMIT');
       await pipeline.drained();
       stats = pipeline.stats();
@@ -143,10 +142,14 @@ describe.skipIf(postgresSkip)('batches a worker writes at once', () => {
     const stats = await throughLockedTable(
       'sluice_conc_timeout',
       { taskTimeoutMs: 1000 },
-      async (table, lockedAt) => {
+      async (table, pipeline) => {
         expect(await mostWaiting(table, 100)).toBe(2);
-        // Past the two batches' deadline, and short of the deadline of what runs after them.
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, lockedAt + 1600 - Date.now())));
+        // Held until both batches have failed with their thread (a second past their start), then
+        // let go at once: what runs after them has its whole second ahead of it.
+        const giveUpAt = Date.now() + 15_000;
+        while (pipeline.stats().workerFailures < 2 && Date.now() < giveUpAt) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
       },
     );
     // The thread the two batches ran on was ended: both failed, and ran again (split, alone).
