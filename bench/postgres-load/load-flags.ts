@@ -11,6 +11,9 @@ export const USAGE = `npm run bench:postgres-load -- [options]
   --systems LIST    comma-separated subset of the workload's systems (default: all)
   --events N        events per run (default: 200000 for ndjson and sqlite, 100000 for cpu-heavy)
   --rounds R        rounds; each runs every system once, the order rotated (default: 3)
+  --startup-rounds R
+                    ndjson: rounds of every system on a one-line file after the main rounds, to time
+                    what does not depend on the lines (default: --rounds; 0: none)
   --quick           20000 events, 1 round (sqlite: 2 s per sluice bench system)
   --duration S      sqlite: seconds per system of sluice bench (default: 10)
   --timeout-s S     any process of a run is killed past this (default: 600)
@@ -25,6 +28,8 @@ export interface LoadFlags {
   systems: string[] | undefined;
   events: number;
   rounds: number;
+  /** ndjson: rounds on a one-line file, after the main ones (0: none). */
+  startupRounds: number;
   durationS: number;
   timeoutMs: number;
   json: string | undefined;
@@ -39,6 +44,14 @@ function positiveInteger(name: string, text: string | undefined, fallback: numbe
   return n;
 }
 
+function wholeNumber(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--${name} must be a whole number (0 or more), got ${JSON.stringify(text)}`);
+  return n;
+}
+
 /** The flags, validated; undefined for --help. */
 export function parseLoadFlags(argv: string[]): LoadFlags | undefined {
   const { values } = parseArgs({
@@ -49,6 +62,7 @@ export function parseLoadFlags(argv: string[]): LoadFlags | undefined {
       systems: { type: 'string' },
       events: { type: 'string' },
       rounds: { type: 'string' },
+      'startup-rounds': { type: 'string' },
       quick: { type: 'boolean' },
       duration: { type: 'string' },
       'timeout-s': { type: 'string' },
@@ -64,11 +78,13 @@ export function parseLoadFlags(argv: string[]): LoadFlags | undefined {
     );
   const quick = values.quick === true;
   const defaultEvents = quick ? 20_000 : workload === 'cpu-heavy' ? 100_000 : 200_000;
+  const rounds = positiveInteger('rounds', values.rounds, quick ? 1 : 3);
   return {
     workload,
     systems: values.systems?.split(',').filter(Boolean),
     events: positiveInteger('events', values.events, defaultEvents),
-    rounds: positiveInteger('rounds', values.rounds, quick ? 1 : 3),
+    rounds,
+    startupRounds: wholeNumber('startup-rounds', values['startup-rounds'], rounds),
     durationS: positiveInteger('duration', values.duration, quick ? 2 : 10),
     timeoutMs: positiveInteger('timeout-s', values['timeout-s'], 600) * 1000,
     json: values.json,

@@ -15,7 +15,11 @@ export async function runRounds(
   context: BenchContext,
   systems: readonly LoadSystem[],
   job: { file: string; events: number },
-  options: MeasureOptions & { beforeRound?: (round: number) => Promise<void> } = {},
+  options: MeasureOptions & {
+    beforeRound?: (round: number) => Promise<void>;
+    /** Names these rounds in the progress lines (the one-line rounds after the main ones). */
+    label?: string;
+  } = {},
 ): Promise<{ summaries: SystemSummary[]; runs: RunFigures[] }> {
   const { flags } = context;
   const ready: LoadSystem[] = [];
@@ -49,7 +53,7 @@ export async function runRounds(
         );
         runs.push(figures);
         console.error(
-          `round ${round + 1}/${flags.rounds} ${system.name}: ` +
+          `${options.label ? `${options.label} ` : ''}round ${round + 1}/${flags.rounds} ${system.name}: ` +
             (figures.failure ?? `${fmt(figures.eventsPerSec)} events/s, ${figures.seconds.toFixed(2)} s`),
         );
       } finally {

@@ -79,6 +79,35 @@ describe.skipIf(postgresSkip)('npm run bench:postgres-load -- --quick', () => {
       /copy-ceiling is the bound, not a peer: .* Its rate over each peer's: .*node-copy \d+\.\d\d×/,
     );
 
+    // Every system that loaded the file ran again on a one-line file: one row stored, its time and
+    // CPU read, and its rate past that one-line time set beside Sluice's.
+    const startup = report.startup;
+    expect(startup).toMatchObject({ events: 1, rounds: 1 });
+    const ran = summaries.filter((s) => s.status === 'ok').map((s) => s.system);
+    expect(ran).toEqual(expect.arrayContaining(ALWAYS_AVAILABLE));
+    expect((startup.systems as SystemSummary[]).map((s) => s.system)).toEqual(ran);
+    for (const name of ran) {
+      const oneLine = (startup.runs as RunFigures[]).filter((r) => r.system === name);
+      expect(oneLine).toHaveLength(1);
+      expect(oneLine[0]!.failure).toBeUndefined();
+      expect(oneLine[0]!.rows).toBe(1);
+      expect(oneLine[0]!.clientCpuUs).toBeGreaterThan(0);
+      // The one-line run takes less than the 20 000-line one, so the rate past it is above the
+      // whole run's.
+      const whole = summaries.find((s) => s.system === name)!.eventsPerSec!;
+      expect(startup.eventsPerSecPastStartup[name]).toBeGreaterThan(whole);
+      expect(run.stdout).toMatch(
+        new RegExp(`\\| ${name} \\| \\d+\\.\\d\\d \\| [\\d,]+ \\| [\\d,]+ \\| \\d+\\.\\d\\d× \\|`),
+      );
+    }
+    expect(startup.ratiosPastStartup['node-copy']).toBeCloseTo(
+      startup.eventsPerSecPastStartup.sluice / startup.eventsPerSecPastStartup['node-copy'],
+      6,
+    );
+    expect(run.stdout).toMatch(
+      /Sluice's one-line run by thread, CPU ms: main [\d,]+, \d+ worker thread\(s\) [\d,]+, V8 & libuv helpers [\d,]+ \(total [\d,]+\)\./,
+    );
+
     const sluice = summaries[0]!.roles?.sluice;
     expect(sluice?.workerThreads).toBeGreaterThanOrEqual(1);
     expect(sluice?.mainUsPerEvent).toBeGreaterThan(0);
