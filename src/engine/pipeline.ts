@@ -6,6 +6,7 @@ import {
   type ResolvedPipelineOptions,
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
+import { describeError } from '../delivery/dead-letter.js';
 import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
@@ -169,6 +170,11 @@ export class Pipeline implements SourceTarget {
   async start(logger: Logger): Promise<void> {
     this.#logger = logger;
     this.#dispatcher.logger = logger;
+    // A thread's error outside any task — one that failed while starting, say — is said here, not
+    // only kept from ending the process (createWorkerPool's listener).
+    this.#pool.on('error', (error: unknown) =>
+      logger.warn({ error: describeError(error) }, 'a worker thread failed outside any batch'),
+    );
     // Taken before the first batch; given back once the pool is destroyed (close, or here on failure).
     if (!this.options.workers.concurrentArrayBufferSweeping)
       this.#releaseSweeping = holdInlineArrayBufferSweeping();

@@ -42,7 +42,8 @@ export function createWorkerPool(shape: PoolShape, workerData: WorkerData): Work
     atomics: 'disabled',
   });
   // A worker that dies is replaced by piscina and its batch dispatched again by the dispatcher
-  // (counted there); an error raised outside any task lands here and must not take the process down.
+  // (counted there); an error raised outside any task lands here and must not take the process down
+  // before the pipeline, once it has a logger, listens too (Pipeline#start logs it).
   pool.on('error', () => {});
   return pool;
 }

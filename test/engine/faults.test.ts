@@ -3,6 +3,9 @@
  * touches, and a close() in the middle of a burst. In every case each accepted event ends up in the
  * sink or in the dead letters, with a reason — never lost.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { SluiceError } from '../../src/errors.js';
 import { createControl, WRITES_FAILED } from '../fixtures/engine/control.js';
@@ -76,6 +79,40 @@ describe('faults', () => {
     const stats = pipeline.stats();
     expect(stats.workerFailures).toBeGreaterThanOrEqual(crashers.size);
     expect(stats.redispatched).toBeGreaterThan(0);
+  });
+
+  it('logs a worker that dies outside any batch (an uncaught throw after its batch was answered), and delivers every event', async () => {
+    const s = scene();
+    const logFile = join(s.dir, 'sluice.log');
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      retry: FAST_RETRY,
+      transform: fixtureUrl('crash-transform'),
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+      log: { level: 'warn', destination: logFile },
+    });
+    const logged = () =>
+      existsSync(logFile)
+        ? readFileSync(logFile, 'utf8')
+            .trim()
+            .split('\n')
+            .filter((line) => line !== '')
+            .map((line) => JSON.parse(line) as { msg: string; error?: string })
+        : [];
+    const outside = () => logged().filter((l) => l.msg === 'a worker thread failed outside any batch');
+    await pipeline.push({ id: 'later', payload: { crash: 'throw-later', markerDir: s.dir } });
+    await pipeline.drained();
+    // The throw comes 50 ms after the batch's answer, with nothing else in flight.
+    for (let waited = 0; outside().length === 0 && waited < 10_000; waited += 20) await sleep(20);
+    expect(outside()).toHaveLength(1);
+    expect(outside()[0]!.error).toContain('crash-transform: uncaught throw after later');
+    const rest = ids('after', 200);
+    await pipeline.pushMany(rest.map((id, i) => ({ id, payload: { i } })));
+    await pipeline.drained();
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(distinctSorted(['later', ...rest]));
+    expect(s.deadLetters()).toEqual([]);
+    expect(pipeline.stats().written).toBe(201);
   });
 
   it('dead-letters a poison event that kills every worker as worker-crash, alone, and delivers every other event', async () => {
