@@ -108,7 +108,9 @@ export class Dispatcher {
     this.#queue = queue;
     this.#clock = clock;
     this.#signalled = runsUserCode(options);
-    this.#deadlines = new TaskDeadlines(clock, options.workers, this.#signalled);
+    this.#deadlines = new TaskDeadlines(clock, options.workers, this.#signalled, (tasks) =>
+      this.#startAnotherWorker(tasks),
+    );
     this.#pool = pool;
     this.#options = options;
     this.#counters = counters;
@@ -332,6 +334,32 @@ export class Dispatcher {
       return;
     }
     void worker.terminate();
+  }
+
+  /**
+   * Batches without an abort signal waited for a worker past workers.startupTimeoutMs +
+   * taskTimeoutMs: the pool has fewer threads than it runs batches on, and may not start one on its
+   * own. Piscina replaces a worker that dies, but once a replacement has failed while starting it
+   * replaces none, and starts a thread only when a task is submitted; a queued task with a signal is
+   * taken out at this deadline and submitted again, which starts one, but one without (no user
+   * code) would wait for good — the dispatcher, at its running limit, submits nothing else. So a
+   * start-up task is submitted: piscina queues it behind the batches and starts a thread for it,
+   * which takes the batches first. If that thread fails to start too, the next deadline tries again.
+   */
+  #startAnotherWorker(tasks: number): void {
+    if (this.#stopped) return;
+    this.logger.warn(
+      {
+        batches: tasks,
+        threads: this.#pool.threads.length,
+        startupTimeoutMs: this.#options.workers.startupTimeoutMs,
+        taskTimeoutMs: this.#options.workers.taskTimeoutMs,
+      },
+      'batches waited for a worker past workers.startupTimeoutMs + taskTimeoutMs; starting another',
+    );
+    const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
+    // Its answer says nothing about the batches; a sink that cannot open fails it, and defers them.
+    this.#pool.run(ping).catch(() => {});
   }
 
   /** A worker answered for `item`: written, or handed back to be split or tried later. */

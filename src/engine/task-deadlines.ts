@@ -40,6 +40,11 @@ export interface TimedTask {
   readonly dispatchedAt: number;
   /** Set when its deadline passed and it was aborted: piscina then rejects it with a bare AbortError. */
   timedOut: boolean;
+  /**
+   * Without a signal: when it next counts as stalled if still waiting for a worker (wall-clock ms);
+   * moved on each time it is reported (TaskDeadlines' onStalled).
+   */
+  stalledAfter: number;
 }
 
 /**
@@ -58,9 +63,14 @@ export class TaskDeadlines {
   /**
    * Whether a task still waiting for a worker can expire: when piscina holds its abort signal,
    * which takes it out of the queue. A task without one can only be ended through its thread, so it
-   * is timed from its start alone.
+   * is timed from its start alone; while it waits past the same deadline it is reported stalled.
    */
   readonly #queuedExpire: boolean;
+  /**
+   * Told, once a sweep, that tasks without a signal waited for a worker past the deadline a queued
+   * task with one would have been aborted at: how many. Each is told again only after as long once more.
+   */
+  readonly #onStalled: ((tasks: number) => void) | undefined;
   readonly #tasks = new Set<TimedTask>();
   #sweep: NodeJS.Timeout | undefined;
 
@@ -68,20 +78,24 @@ export class TaskDeadlines {
     clock: TaskClock,
     limits: { taskTimeoutMs: number; startupTimeoutMs: number },
     queuedExpire = true,
+    onStalled?: (tasks: number) => void,
   ) {
     this.#clock = clock;
     this.#taskTimeoutMs = limits.taskTimeoutMs;
     this.#startupTimeoutMs = limits.startupTimeoutMs;
     this.#queuedExpire = queuedExpire;
+    this.#onStalled = onStalled;
   }
 
   /** Takes a TaskClock slot for a task about to be dispatched and starts watching its deadline. */
   start(): TimedTask {
+    const dispatchedAt = wallClockMs();
     const task: TimedTask = {
       abort: new TaskAbort(),
       slot: this.#clock.acquire(),
-      dispatchedAt: wallClockMs(),
+      dispatchedAt,
       timedOut: false,
+      stalledAfter: dispatchedAt + this.#queuedWaitMs(),
     };
     this.#tasks.add(task);
     this.#watch();
@@ -100,6 +114,11 @@ export class TaskDeadlines {
     this.#sweep = undefined;
   }
 
+  /** How long a task may wait for a worker: a replacement thread's start, then its own run. */
+  #queuedWaitMs(): number {
+    return this.#startupTimeoutMs + this.#taskTimeoutMs;
+  }
+
   #watch(): void {
     if (this.#sweep !== undefined) return;
     const every = Math.max(10, Math.min(1000, this.#taskTimeoutMs / 4));
@@ -110,18 +129,24 @@ export class TaskDeadlines {
       }
       const now = wallClockMs();
       const taskTimeoutMs = this.#taskTimeoutMs;
+      let stalled = 0;
       for (const task of this.#tasks) {
         const started = task.slot === undefined ? task.dispatchedAt : this.#clock.startedAt(task.slot);
-        if (started === undefined && !this.#queuedExpire) continue;
+        if (started === undefined && !this.#queuedExpire) {
+          if (now >= task.stalledAfter) {
+            stalled++;
+            task.stalledAfter = now + this.#queuedWaitMs();
+          }
+          continue;
+        }
         const deadline =
-          started === undefined
-            ? task.dispatchedAt + this.#startupTimeoutMs + taskTimeoutMs
-            : started + taskTimeoutMs;
+          started === undefined ? task.dispatchedAt + this.#queuedWaitMs() : started + taskTimeoutMs;
         if (now < deadline) continue;
         this.#tasks.delete(task);
         task.timedOut = true;
         task.abort.abort();
       }
+      if (stalled > 0) this.#onStalled?.(stalled);
     }, every);
     // A batch in flight keeps the process alive through piscina, not through this timer.
     this.#sweep.unref();
