@@ -302,6 +302,11 @@ export class Dispatcher {
       },
       (error: unknown) => {
         this.#deadlines.finish(timed);
+        if (timed.neverStarted) {
+          endSpan(span, 'waited for a worker past its deadline');
+          this.#waitedTooLong(part, batch, item);
+          return;
+        }
         // piscina reports an aborted task as a bare AbortError; say why it was aborted.
         const cause = timed.timedOut
           ? new Error(
@@ -312,6 +317,32 @@ export class Dispatcher {
         this.#crashed(part, batch, item, cause);
       },
     );
+  }
+
+  /**
+   * A task with an abort signal waited in piscina's queue past workers.startupTimeoutMs +
+   * taskTimeoutMs and was taken out of it: no worker ran it, so it says nothing about its records —
+   * not split, not counted against them (alone, a record would otherwise be dead-lettered as a
+   * poison event it never was). Submitted again as it is, which makes piscina start a thread if it
+   * has fewer than it may.
+   */
+  #waitedTooLong(part: Partition, batch: Batch, item: WorkItem): void {
+    this.#running--;
+    item.state = 'pending';
+    if (this.#stopped) return;
+    this.#counters.redispatched++;
+    this.logger.warn(
+      {
+        partition: part.index,
+        records: item.records,
+        threads: this.#pool.threads.length,
+        startupTimeoutMs: this.#options.workers.startupTimeoutMs,
+        taskTimeoutMs: this.#options.workers.taskTimeoutMs,
+      },
+      'a batch waited for a worker past workers.startupTimeoutMs + taskTimeoutMs; dispatched again',
+    );
+    // A suspect running alone keeps the pool to itself: #runningAlone still names it.
+    this.#run(part, batch, item);
   }
 
   /**

@@ -40,6 +40,8 @@ export interface TimedTask {
   readonly dispatchedAt: number;
   /** Set when its deadline passed and it was aborted: piscina then rejects it with a bare AbortError. */
   timedOut: boolean;
+  /** Set with timedOut when no worker had started it: it waited in piscina's queue, and never ran. */
+  neverStarted: boolean;
   /**
    * Without a signal: when it next counts as stalled if still waiting for a worker (wall-clock ms);
    * moved on each time it is reported (TaskDeadlines' onStalled).
@@ -95,6 +97,7 @@ export class TaskDeadlines {
       slot: this.#clock.acquire(),
       dispatchedAt,
       timedOut: false,
+      neverStarted: false,
       stalledAfter: dispatchedAt + this.#queuedWaitMs(),
     };
     this.#tasks.add(task);
@@ -144,6 +147,8 @@ export class TaskDeadlines {
         if (now < deadline) continue;
         this.#tasks.delete(task);
         task.timedOut = true;
+        // A task without a clock slot is timed from its dispatch and cannot tell: taken as started.
+        task.neverStarted = started === undefined;
         task.abort.abort();
       }
       if (stalled > 0) this.#onStalled?.(stalled);

@@ -24,63 +24,109 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-describe('a batch without an abort signal, waiting in a pool that stopped replacing its workers', () => {
-  it('gets a worker: the first dies on its batch, its replacement fails while starting, and every event is still delivered once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-stalled-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const out = join(dir, 'delivered.txt');
-    // No transform and built-in sinks only: tasks carry no abort signal (runsUserCode).
-    const options = resolvePipelineOptions({
-      workers: { min: 1, max: 1, taskTimeoutMs: 400, startupTimeoutMs: 400 },
-      batch: { maxRecords: 64 },
-    });
-    expect(options.transform).toBeUndefined();
-    const queue = EventQueue.create(options.queue);
-    const clock = new TaskClock(taskSlots(options.workers));
-    const starts = new SharedArrayBuffer(4);
-    const workerData: RestartFailingData = { handle: queue.handle, taskStarts: clock.buffer, starts, out };
-    const pool = new Piscina({
-      filename: fixtureUrl('restart-failing-worker').href,
-      minThreads: 1,
-      maxThreads: 1,
-      concurrentTasksPerWorker: options.workers.concurrentBatchesPerWorker,
-      workerData,
-      atomics: 'disabled',
-    });
-    const poolErrors: unknown[] = [];
-    pool.on('error', (error) => poolErrors.push(error));
-    cleanups.push(() => pool.destroy());
-    const counters = new PipelineCounters();
-    const dispatcher = new Dispatcher(queue, pool, options, counters, clock);
-    const warnings: { msg: string; batches?: number }[] = [];
-    dispatcher.logger = pino(
-      { level: 'warn' },
-      { write: (line: string) => warnings.push(JSON.parse(line) as { msg: string; batches?: number }) },
-    );
-    cleanups.push(() => dispatcher.stop());
-    dispatcher.start();
+interface Outcome {
+  /** Times each id was delivered. */
+  delivered: Map<string, number>;
+  counters: PipelineCounters;
+  /** Threads that loaded the worker module. */
+  loads: number;
+  poolErrors: string;
+  warnings: { msg: string; batches?: number; records?: number }[];
+}
 
-    const producer = new AsyncQueueProducer(queue);
-    const ids = Array.from({ length: 500 }, (_, i) => `e${i}`);
-    expect(await producer.pushMany(ids.map((id) => ({ id, payload: { n: id } })))).toBe(500);
-    const released = dispatcher.releasedUpToNow().then(() => 'released' as const);
-    // Without the start-up task submitted at the deadline, the batches wait for good.
-    const outcome = await Promise.race([released, sleep(10_000).then(() => 'stuck' as const)]);
-    expect(outcome).toBe('released');
+/**
+ * 500 events through a Dispatcher on a pool of one thread (restart-failing-worker): the first
+ * thread dies on its first batch, piscina's replacement fails while starting — after which piscina
+ * replaces no thread on its own — and any later thread delivers. With a transform named, tasks
+ * carry an abort signal (runsUserCode); without, none.
+ */
+async function poolThatStopsReplacing(withTransform: boolean): Promise<Outcome> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-stalled-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'delivered.txt');
+  const options = resolvePipelineOptions({
+    // One batch at a time, so that the first thread dies with one batch on it, whichever way.
+    workers: { min: 1, max: 1, concurrentBatchesPerWorker: 1, taskTimeoutMs: 400, startupTimeoutMs: 400 },
+    batch: { maxRecords: 64 },
+    // Never loaded: the fixture worker runs no transform; it only makes tasks carry a signal.
+    ...(withTransform ? { transform: fixtureUrl('behaviour-transform') } : {}),
+  });
+  const queue = EventQueue.create(options.queue);
+  const clock = new TaskClock(taskSlots(options.workers));
+  const starts = new SharedArrayBuffer(4);
+  const workerData: RestartFailingData = { handle: queue.handle, taskStarts: clock.buffer, starts, out };
+  const pool = new Piscina({
+    filename: fixtureUrl('restart-failing-worker').href,
+    minThreads: 1,
+    maxThreads: 1,
+    concurrentTasksPerWorker: 1,
+    workerData,
+    atomics: 'disabled',
+  });
+  const poolErrors: unknown[] = [];
+  pool.on('error', (error) => poolErrors.push(error));
+  cleanups.push(() => pool.destroy());
+  const counters = new PipelineCounters();
+  const dispatcher = new Dispatcher(queue, pool, options, counters, clock);
+  const warnings: Outcome['warnings'] = [];
+  dispatcher.logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => warnings.push(JSON.parse(line) as Outcome['warnings'][number]) },
+  );
+  cleanups.push(() => dispatcher.stop());
+  dispatcher.start();
 
-    const delivered = readFileSync(out, 'utf8').trim().split('\n');
-    const times = new Map<string, number>();
-    for (const id of delivered) times.set(id, (times.get(id) ?? 0) + 1);
-    expect([...times.keys()].sort()).toEqual([...ids].sort());
-    expect([...times.values()].every((n) => n === 1)).toBe(true);
-    expect(counters.written).toBe(500);
-    expect(counters.workerFailures).toBeGreaterThanOrEqual(1);
+  const producer = new AsyncQueueProducer(queue);
+  expect(await producer.pushMany(IDS.map((id) => ({ id, payload: { n: id } })))).toBe(IDS.length);
+  const released = dispatcher.releasedUpToNow().then(() => 'released' as const);
+  const outcome = await Promise.race([released, sleep(10_000).then(() => 'stuck' as const)]);
+  expect(outcome).toBe('released');
+
+  const delivered = new Map<string, number>();
+  for (const id of readFileSync(out, 'utf8').trim().split('\n'))
+    delivered.set(id, (delivered.get(id) ?? 0) + 1);
+  return {
+    delivered,
+    counters,
+    loads: Atomics.load(new Int32Array(starts), 0),
+    poolErrors: poolErrors.map(String).join('\n'),
+    warnings,
+  };
+}
+
+const IDS = Array.from({ length: 500 }, (_, i) => `e${i}`);
+
+function expectEachOnce(delivered: Map<string, number>): void {
+  expect([...delivered.keys()].sort()).toEqual([...IDS].sort());
+  expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+}
+
+describe('a batch waiting in a pool that stopped replacing its workers', () => {
+  it('without an abort signal (no user code): the dispatcher starts a thread for it, and every event is delivered once', async () => {
+    const { delivered, counters, loads, poolErrors, warnings } = await poolThatStopsReplacing(false);
+    expectEachOnce(delivered);
+    expect(counters.written).toBe(IDS.length);
+    expect(counters.workerFailures).toBe(1);
+    expect(counters.splits).toBe(1);
     // The first thread died, the second failed while starting, a third delivered.
-    expect(Atomics.load(new Int32Array(starts), 0)).toBeGreaterThanOrEqual(3);
-    expect(poolErrors.map(String).join('\n')).toContain('this worker fails while starting');
+    expect(loads).toBeGreaterThanOrEqual(3);
+    expect(poolErrors).toContain('this worker fails while starting');
     const stalled = warnings.filter((w) => w.msg.includes('waited for a worker'));
     expect(stalled.length).toBeGreaterThanOrEqual(1);
     expect(stalled[0]!.batches).toBeGreaterThanOrEqual(1);
+  }, 30_000);
+
+  it('with one (user code): taken out of the queue and dispatched again whole — not counted as a crash, not split further', async () => {
+    const { delivered, counters, loads, warnings } = await poolThatStopsReplacing(true);
+    expectEachOnce(delivered);
+    expect(counters.written).toBe(IDS.length);
+    // Only the first thread's death counts; its batch split once, to run alone.
+    expect(counters.workerFailures).toBe(1);
+    expect(counters.splits).toBe(1);
+    expect(loads).toBeGreaterThanOrEqual(3);
+    const again = warnings.filter((w) => w.msg.includes('dispatched again'));
+    expect(again.length).toBeGreaterThanOrEqual(1);
+    expect(again[0]!.records).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });
 
