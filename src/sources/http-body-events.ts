@@ -1,4 +1,5 @@
 import { JsonScanner, SCAN_OK } from '../codec/json-scan.js';
+import { stripMembers } from '../codec/json-strip-members.js';
 import { HttpError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { prepareRaw } from '../queue/record-codec.js';
@@ -11,6 +12,7 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** The same keys as they appear in JSON text: an element without any of them is taken as it is. */
 const FORBIDDEN_KEYS_TEXT = [...FORBIDDEN_KEYS].map((key) => Buffer.from(`"${key}"`));
 const OPEN_BRACKET = 0x5b;
+const BACKSLASH = 0x5c;
 const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /**
@@ -90,10 +92,10 @@ function elementEvents(body: Buffer, label: string, maxRecordBytes: number): Bod
 
 /**
  * A JSON array's elements, each as the bytes it was sent as — numbers exact, nothing re-serialised
- * — found by one scan of the body (JsonScanner), never parsed here. An element holding a
- * `__proto__`, `constructor` or `prototype` key is the exception: it is parsed and written again
- * without those keys, which could reach an object's prototype when a consumer merges the event.
- * Each one's source is `<label> element <n>`, from 1.
+ * — found by one scan of the body (JsonScanner), never parsed here. Members named `__proto__`,
+ * `constructor` or `prototype`, at any depth, are cut out of those bytes (stripMembers: the rest
+ * stays byte for byte), since they could reach an object's prototype when a consumer merges the
+ * event. Each one's source is `<label> element <n>`, from 1.
  */
 function splitArray(body: Buffer, label: string): RawRecord[] {
   const elements: number[] = [];
@@ -117,12 +119,9 @@ function splitArray(body: Buffer, label: string): RawRecord[] {
   const records: RawRecord[] = [];
   for (let i = 0; i < elements.length; i += 2) {
     let data = body.subarray(elements[i]!, elements[i + 1]!);
-    if (FORBIDDEN_KEYS_TEXT.some((key) => data.includes(key))) {
-      const cleaned = JSON.parse(data.toString('utf8'), (key, value: unknown) =>
-        FORBIDDEN_KEYS.has(key) ? undefined : value,
-      ) as unknown;
-      data = Buffer.from(JSON.stringify(cleaned) ?? 'null');
-    }
+    // A name spelled with escapes ("__pro\u0074o__") is the same key to a consumer's JSON.parse.
+    if (data.includes(BACKSLASH) || FORBIDDEN_KEYS_TEXT.some((key) => data.includes(key)))
+      data = stripMembers(data, FORBIDDEN_KEYS) ?? data;
     records.push({ data, source: `${label} element ${i / 2 + 1}` });
   }
   return records;

@@ -2,6 +2,7 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { resolveRunConfig } from '../../src/config/run-config.js';
@@ -338,6 +339,47 @@ describe('the http source', () => {
     const rows = s.rows();
     expect(rows).toHaveLength(2);
     expect(rows.some((r) => JSON.stringify(r.payload).includes('polluted'))).toBe(false);
+  });
+
+  it('cuts those keys out of the bytes sent: the rest exact, distinct ids distinct, bad bytes refused, a deep element dead-lettered alone', async () => {
+    const { s, url } = await start();
+    const depth = 20_000;
+    const body = Buffer.concat([
+      Buffer.from(
+        '[{"id":12345678901234567890,"tag":"constructor","n":19.990000000000000001},' +
+          '{"id":12345678901234567891,"tag":"constructor","n":1e-400,"constructor":{"x":1}},' +
+          '{"id":"u',
+      ),
+      Buffer.from([0xff]),
+      Buffer.from(
+        '","prototype":1},' +
+          `{"id":"deep","c":"__proto__","__proto__":0,"a":${'['.repeat(depth)}${']'.repeat(depth)}},` +
+          '{"id":"after-deep","q":"__pro\\u0074o__","__pro\\u0074o__":{"polluted":1}}]',
+      ),
+    ]);
+    const response = await post(`${url}/ingest?ack=sink`, body, 'application/json');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ accepted: 5 });
+    const db = new Database(s.dbPath, { readonly: true });
+    const stored = db.prepare(`SELECT id, payload FROM "${s.table}" ORDER BY id`).all() as {
+      id: string;
+      payload: string;
+    }[];
+    db.close();
+    expect(stored).toEqual([
+      {
+        id: '12345678901234567890',
+        payload: '{"id":12345678901234567890,"tag":"constructor","n":19.990000000000000001}',
+      },
+      { id: '12345678901234567891', payload: '{"id":12345678901234567891,"tag":"constructor","n":1e-400}' },
+      { id: 'after-deep', payload: '{"id":"after-deep","q":"__pro\\u0074o__"}' },
+    ]);
+    const letters = s.deadLetters();
+    expect(letters.map((l) => l.letter.reason).sort()).toEqual(['invalid-event', 'too-deep']);
+    expect(letters.find((l) => l.letter.reason === 'invalid-event')?.letter.lastError).toContain('UTF-8');
+    expect(letters.find((l) => l.letter.reason === 'too-deep')?.letter.event.source).toBe(
+      'POST /ingest element 4',
+    );
   });
 
   it('answers 400 to a JSON body that is not an array, and 415 to another content type', async () => {
