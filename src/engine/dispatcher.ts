@@ -95,6 +95,10 @@ export class Dispatcher {
    * thread (#endThreadOf).
    */
   readonly #signalled: boolean;
+  /** Tasks that failed before a worker started them since a worker last answered: their backoff. */
+  #unstartedInARow = 0;
+  /** Stalls reported (#startAnotherWorker) since a worker last answered. */
+  #stallsInARow = 0;
 
   constructor(
     queue: EventQueue,
@@ -301,10 +305,11 @@ export class Dispatcher {
         this.#answered(part, batch, item, result);
       },
       (error: unknown) => {
-        this.#deadlines.finish(timed);
-        if (timed.neverStarted) {
-          endSpan(span, 'waited for a worker past its deadline');
-          this.#waitedTooLong(part, batch, item);
+        const started = this.#deadlines.started(timed);
+        this.#deadlines.finish(timed, started);
+        if (!started) {
+          endSpan(span, 'never started on a worker');
+          this.#neverRan(part, batch, item, timed.timedOut, error);
           return;
         }
         // piscina reports an aborted task as a bare AbortError; say why it was aborted.
@@ -320,29 +325,43 @@ export class Dispatcher {
   }
 
   /**
-   * A task with an abort signal waited in piscina's queue past workers.startupTimeoutMs +
-   * taskTimeoutMs and was taken out of it: no worker ran it, so it says nothing about its records —
-   * not split, not counted against them (alone, a record would otherwise be dead-lettered as a
-   * poison event it never was). Submitted again as it is, which makes piscina start a thread if it
-   * has fewer than it may.
+   * A task failed before its worker started it (its TaskClock slot unmarked: the mark is the first
+   * thing a worker does with a task): a task with an abort signal that waited in piscina's queue
+   * past workers.startupTimeoutMs + taskTimeoutMs and was taken out of it, or one posted to a thread
+   * that died before reading it — one failing while it started, one ended by an error outside any
+   * batch. No worker ran it, so it says nothing about its records: it is not split and not counted
+   * against them (alone, a record would otherwise be dead-lettered as a poison event it never was).
+   * It is dispatched again whole — after a backoff that grows while workers keep failing so, unless
+   * it waited its deadline out already — which makes piscina start a thread if it has fewer than it may.
    */
-  #waitedTooLong(part: Partition, batch: Batch, item: WorkItem): void {
+  #neverRan(part: Partition, batch: Batch, item: WorkItem, waited: boolean, error: unknown): void {
     this.#running--;
     item.state = 'pending';
+    if (this.#runningAlone === item) this.#runningAlone = undefined;
     if (this.#stopped) return;
     this.#counters.redispatched++;
+    this.#unstartedInARow++;
+    const delayMs = waited ? 0 : backoffDelay(this.#unstartedInARow, this.#options.retry);
     this.logger.warn(
       {
         partition: part.index,
         records: item.records,
         threads: this.#pool.threads.length,
-        startupTimeoutMs: this.#options.workers.startupTimeoutMs,
-        taskTimeoutMs: this.#options.workers.taskTimeoutMs,
+        retryInMs: Math.round(delayMs),
+        ...(waited
+          ? {
+              startupTimeoutMs: this.#options.workers.startupTimeoutMs,
+              taskTimeoutMs: this.#options.workers.taskTimeoutMs,
+            }
+          : { error: describeError(reviveError(error)) }),
       },
-      'a batch waited for a worker past workers.startupTimeoutMs + taskTimeoutMs; dispatched again',
+      waited
+        ? 'a batch waited for a worker past workers.startupTimeoutMs + taskTimeoutMs; dispatched again'
+        : 'a batch failed before a worker started it; dispatched again',
     );
-    // A suspect running alone keeps the pool to itself: #runningAlone still names it.
-    this.#run(part, batch, item);
+    // A suspect goes back to the front of the suspects, to run alone again.
+    this.#dispatchAfter(part, batch, item, delayMs);
+    this.#schedule();
   }
 
   /**
@@ -375,13 +394,18 @@ export class Dispatcher {
    * taken out at this deadline and submitted again, which starts one, but one without (no user
    * code) would wait for good — the dispatcher, at its running limit, submits nothing else. So a
    * start-up task is submitted: piscina queues it behind the batches and starts a thread for it,
-   * which takes the batches first. If that thread fails to start too, the next deadline tries again.
+   * which takes the batches first. If that thread fails to start too, the next report (TaskDeadlines
+   * makes one per such wait at most) tries again.
    */
   #startAnotherWorker(tasks: number): void {
     if (this.#stopped) return;
-    this.logger.warn(
+    this.#stallsInARow++;
+    // Said louder once no worker has answered for three such waits: the pool cannot start threads.
+    const level = this.#stallsInARow >= 3 ? 'error' : 'warn';
+    this.logger[level](
       {
         batches: tasks,
+        stallsInARow: this.#stallsInARow,
         threads: this.#pool.threads.length,
         startupTimeoutMs: this.#options.workers.startupTimeoutMs,
         taskTimeoutMs: this.#options.workers.taskTimeoutMs,
@@ -389,13 +413,15 @@ export class Dispatcher {
       'batches waited for a worker past workers.startupTimeoutMs + taskTimeoutMs; starting another',
     );
     const ping: BatchTask = { kind: 'ping', partition: 0, start: 0, end: 0, records: 0 };
-    // Its answer says nothing about the batches; a sink that cannot open fails it, and defers them.
+    // Its answer says nothing about the batches, which answer for themselves: it is ignored.
     this.#pool.run(ping).catch(() => {});
   }
 
   /** A worker answered for `item`: written, or handed back to be split or tried later. */
   #answered(part: Partition, batch: Batch, item: WorkItem, result: BatchResult): void {
     this.#running--;
+    this.#unstartedInARow = 0;
+    this.#stallsInARow = 0;
     item.state = 'pending';
     if (this.#runningAlone === item) this.#runningAlone = undefined;
     if (!result.ok) {

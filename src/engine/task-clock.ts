@@ -33,8 +33,10 @@ export class TaskClock {
     return slot;
   }
 
-  release(slot: number): void {
-    this.#free.push(slot);
+  /** Frees a slot; `last`: taken again only after every other free slot. */
+  release(slot: number, last = false): void {
+    if (last) this.#free.unshift(slot);
+    else this.#free.push(slot);
   }
 
   /** Wall-clock ms the task in `slot` started on its worker, or undefined while it waits for one. */

@@ -40,13 +40,6 @@ export interface TimedTask {
   readonly dispatchedAt: number;
   /** Set when its deadline passed and it was aborted: piscina then rejects it with a bare AbortError. */
   timedOut: boolean;
-  /** Set with timedOut when no worker had started it: it waited in piscina's queue, and never ran. */
-  neverStarted: boolean;
-  /**
-   * Without a signal: when it next counts as stalled if still waiting for a worker (wall-clock ms);
-   * moved on each time it is reported (TaskDeadlines' onStalled).
-   */
-  stalledAfter: number;
 }
 
 /**
@@ -69,10 +62,12 @@ export class TaskDeadlines {
    */
   readonly #queuedExpire: boolean;
   /**
-   * Told, once a sweep, that tasks without a signal waited for a worker past the deadline a queued
-   * task with one would have been aborted at: how many. Each is told again only after as long once more.
+   * Told that tasks without a signal waited for a worker past the deadline a queued task with one
+   * would have been aborted at: how many. At most once per that wait, however many there are.
    */
   readonly #onStalled: ((tasks: number) => void) | undefined;
+  /** Wall-clock ms before which stalled tasks are not reported again. */
+  #quietUntil = 0;
   readonly #tasks = new Set<TimedTask>();
   #sweep: NodeJS.Timeout | undefined;
 
@@ -91,24 +86,33 @@ export class TaskDeadlines {
 
   /** Takes a TaskClock slot for a task about to be dispatched and starts watching its deadline. */
   start(): TimedTask {
-    const dispatchedAt = wallClockMs();
     const task: TimedTask = {
       abort: new TaskAbort(),
       slot: this.#clock.acquire(),
-      dispatchedAt,
+      dispatchedAt: wallClockMs(),
       timedOut: false,
-      neverStarted: false,
-      stalledAfter: dispatchedAt + this.#queuedWaitMs(),
     };
     this.#tasks.add(task);
     this.#watch();
     return task;
   }
 
-  /** The task answered or failed: its deadline no longer applies and its slot is free again. */
-  finish(task: TimedTask): void {
+  /**
+   * Whether the task's worker ever started it (marked its slot); a task without a slot cannot
+   * tell, and counts as started. Read before finish(), which frees the slot.
+   */
+  started(task: TimedTask): boolean {
+    return task.slot === undefined || this.#clock.startedAt(task.slot) !== undefined;
+  }
+
+  /**
+   * The task answered or failed: its deadline no longer applies and its slot is free again. The
+   * slot of a task that was never started goes to the back of the free slots: if it was posted to a
+   * worker being ended, a mark that worker makes late must not land on the next task to take it.
+   */
+  finish(task: TimedTask, started = true): void {
     this.#tasks.delete(task);
-    if (task.slot !== undefined) this.#clock.release(task.slot);
+    if (task.slot !== undefined) this.#clock.release(task.slot, !started);
   }
 
   /** Stops the sweep (the dispatcher stopped); tasks still running are no longer timed. */
@@ -136,10 +140,7 @@ export class TaskDeadlines {
       for (const task of this.#tasks) {
         const started = task.slot === undefined ? task.dispatchedAt : this.#clock.startedAt(task.slot);
         if (started === undefined && !this.#queuedExpire) {
-          if (now >= task.stalledAfter) {
-            stalled++;
-            task.stalledAfter = now + this.#queuedWaitMs();
-          }
+          if (now >= task.dispatchedAt + this.#queuedWaitMs()) stalled++;
           continue;
         }
         const deadline =
@@ -147,11 +148,12 @@ export class TaskDeadlines {
         if (now < deadline) continue;
         this.#tasks.delete(task);
         task.timedOut = true;
-        // A task without a clock slot is timed from its dispatch and cannot tell: taken as started.
-        task.neverStarted = started === undefined;
         task.abort.abort();
       }
-      if (stalled > 0) this.#onStalled?.(stalled);
+      if (stalled > 0 && now >= this.#quietUntil) {
+        this.#quietUntil = now + this.#queuedWaitMs();
+        this.#onStalled?.(stalled);
+      }
     }, every);
     // A batch in flight keeps the process alive through piscina, not through this timer.
     this.#sweep.unref();
