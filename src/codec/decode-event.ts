@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { InvalidEventError } from '../errors.js';
 import { checkWellFormed, type DecodedEvent, MAX_ID_BYTES, MAX_KEY_BYTES, type RecordView } from './event.js';
 import { isDigit, isSpace, JsonScanner, SCAN_INVALID, SCAN_TOO_DEEP } from './json-scan.js';
+import { readStandIn } from './refused-record.js';
 
 /** Nesting depth of arrays and objects an event's JSON may have. @see JsonScanner */
 export const DEFAULT_MAX_DEPTH = 1000;
@@ -12,7 +13,7 @@ export const DEFAULT_MAX_DEPTH = 1000;
  * line has no `id` of its own.
  */
 export type RecordFields = Pick<RecordView, 'id' | 'key' | 'source' | 'ts' | 'raw'> &
-  Partial<Pick<RecordView, 'idOffset' | 'idLength'>>;
+  Partial<Pick<RecordView, 'idOffset' | 'idLength' | 'refused'>>;
 
 /** A serialised event with nothing known of it but its text (the bench's baselines read lines so). */
 export const LINE_FIELDS: RecordFields = Object.freeze({
@@ -24,20 +25,37 @@ export const LINE_FIELDS: RecordFields = Object.freeze({
 });
 
 /** The dead-letter reasons decoding can give: the rest of DeadLetterReason come later in the path. */
-export type DecodeFailureReason = 'invalid-json' | 'invalid-event' | 'too-deep';
+export type DecodeFailureReason = 'invalid-json' | 'invalid-event' | 'too-deep' | 'too-large';
 
 /** Why a record could not become an event: the dead-letter reason, and the error to record. */
 export class DecodeFailure extends Error {
   readonly reason: DecodeFailureReason;
   /** The line's own event time, when it was read before the failure: kept in the dead letter. */
   readonly ts: number | undefined;
+  /** The text its dead letter keeps in `event.raw`, when not the record's own. */
+  readonly raw: string | undefined;
 
-  constructor(reason: DecodeFailure['reason'], message: string, options?: { cause?: unknown; ts?: number }) {
+  constructor(
+    reason: DecodeFailure['reason'],
+    message: string,
+    options?: { cause?: unknown; ts?: number; raw?: string },
+  ) {
     super(message, options);
     this.name = 'DecodeFailure';
     this.reason = reason;
     this.ts = options?.ts;
+    this.raw = options?.raw;
   }
+}
+
+/** A too-large record's stand-in (refused-record.ts) as the failure its dead letter says. */
+function tooLargeFailure(text: string): DecodeFailure {
+  const { recordBytes, limit, limitName, head } = readStandIn(text);
+  return new DecodeFailure(
+    'too-large',
+    `record of ${recordBytes} bytes (its data, id, key and source) exceeds ${limitName} (${limit}); not taken into the queue, its first ${Buffer.byteLength(head)} bytes kept in event.raw`,
+    { raw: head },
+  );
 }
 
 /** An event's id, key, source and time, as decodeFields finds them. */
@@ -68,6 +86,7 @@ export function decodeFields(
   record: RecordFields,
   maxDepth: number,
 ): EventFields {
+  if (record.refused === true) throw tooLargeFailure(bytes.toString('utf8', start, end));
   if (
     !record.raw &&
     (end - start <= maxDepth || bracketsAtMost(bytes.subarray(start, end), BRACKET_BYTES, maxDepth))
@@ -155,6 +174,7 @@ export function decodeParsed(
   start = 0,
   end = 0,
 ): DecodedEvent {
+  if (record.refused === true) throw tooLargeFailure(text);
   if (!record.raw || !nestsAtMost(text, maxDepth)) {
     const fields = scanFields(scanner, record, text, maxDepth, bytes, start, end);
     return withPayload(fields, JSON.parse(text) as unknown);

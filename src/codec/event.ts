@@ -53,6 +53,11 @@ export interface RecordView {
   ts: number | undefined;
   /** The record holds one serialised event (pushRaw), not an encoded payload. */
   raw: boolean;
+  /**
+   * The record stands in for one too large for the queue (refusedRecord): its payload says how
+   * large, and holds the event's first bytes; a worker dead-letters it as `too-large`.
+   */
+  refused: boolean;
   /** Wall-clock milliseconds (fractional) when the record was written into the ring. */
   enqueuedAt: number;
   /** Byte range of the payload in the ring's data area. */

@@ -191,7 +191,7 @@ export function undecodable(fields: RecordFields, text: string, error: unknown):
       key: fields.key,
       source: fields.source,
       ts: fields.ts ?? (error instanceof DecodeFailure ? error.ts : undefined),
-      raw: text,
+      raw: (error instanceof DecodeFailure ? error.raw : undefined) ?? text,
     },
     reason,
     error instanceof DecodeFailure ? (error.cause ?? error.message) : error,

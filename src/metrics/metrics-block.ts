@@ -17,6 +17,7 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'sink-rejected',
   'retries-exhausted',
   'worker-crash',
+  'too-large',
 ];
 
 /** Upper bounds, seconds: push → sink acknowledgement and sink write duration. */

@@ -10,6 +10,7 @@ import {
   wallClockMs,
 } from './record-codec.js';
 import { ImageRun, type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
+import { RefusedRecord } from './refused-record.js';
 import {
   RESERVE_DROPPED,
   type ReservePolicy,
@@ -76,6 +77,7 @@ export function preparedRawRecords(records: readonly RawRecord[], maxRecordBytes
         { argumentOf: 'pushRawRecords' },
       );
     }
+    if (r instanceof RefusedRecord) return r.prepare(maxRecordBytes);
     return prepareRaw(r.data, r.key, maxRecordBytes, r.id, r.source);
   });
 }

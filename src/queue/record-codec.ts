@@ -39,6 +39,8 @@ export const FLAG_HAS_KEY = 1;
 export const FLAG_HAS_SOURCE = 2;
 export const FLAG_HAS_TS = 4;
 export const FLAG_RAW = 8;
+/** Stands in for a record too large for the queue (RefusedRecord): dead-lettered as `too-large`. */
+export const FLAG_REFUSED = 16;
 
 /** An event validated and serialised, ready to be copied into a ring once space is reserved. */
 export interface PreparedRecord {
@@ -213,6 +215,7 @@ export function prepareRaw(
   maxRecordBytes: number,
   id?: string,
   source?: string,
+  refused = false,
 ): PreparedRecord {
   if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
     throw new InvalidEventError('(raw)', `must be a Uint8Array or string, got ${typeof bytes}`);
@@ -225,7 +228,7 @@ export function prepareRaw(
     0,
     bytes,
     length,
-    FLAG_RAW,
+    refused ? FLAG_RAW | FLAG_REFUSED : FLAG_RAW,
     maxRecordBytes,
   );
 }
@@ -435,6 +438,7 @@ export function readRecord(ring: Ring, at: number, rawId = true): RecordView {
     source,
     ts: flags & FLAG_HAS_TS ? floats[(at >> 3) + F_TS] : undefined,
     raw: (flags & FLAG_RAW) !== 0,
+    refused: (flags & FLAG_REFUSED) !== 0,
     enqueuedAt: floats[(at >> 3) + F_ENQUEUED_AT]!,
     payloadOffset: p,
     payloadLength: words[w + W_PAYLOAD_LEN]! >>> 0,

@@ -1,5 +1,7 @@
 import { SourceAcks } from '../delivery/source-acks.js';
+import { RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
+import { withStandIns } from '../queue/refused-record.js';
 import {
   defaultMaxPending,
   refuseDroppingQueue,
@@ -82,7 +84,7 @@ export abstract class BrokerSource<Token> extends StoppableSource {
       (tokens) => connection.giveBack(tokens),
     );
     this.#acks = acks;
-    const push: PushMessages<Token> = (records, tokens) => acks.track(target.pushRawRecords(records), tokens);
+    const push: PushMessages<Token> = (records, tokens) => acks.track(this.#push(target, records), tokens);
     const room = () => Math.max(1, Math.min(batch, maxPending - acks.pending));
     while (!signal.aborted) {
       // Backpressure: ask for no more than the room left under maxPending. While the ring is full,
@@ -90,6 +92,30 @@ export abstract class BrokerSource<Token> extends StoppableSource {
       await acks.whenBelow(maxPending - Math.min(batch, maxPending), signal);
       if (signal.aborted) break;
       await connection.read(room, push, signal);
+    }
+  }
+
+  /**
+   * Pushes a read's events. The ring refuses a group with any event larger than
+   * queue.maxRecordBytes, and would for ever — given back, the message comes again — so such an
+   * event goes as its stand-in (RefusedRecord), which a worker dead-letters as `too-large`: the
+   * group is written, its messages acknowledged, and the rest of the stream flows.
+   */
+  async #push(target: SourceTarget, records: RawRecord[]): Promise<number> {
+    try {
+      return await target.pushRawRecords(records);
+    } catch (error) {
+      if (!(error instanceof RecordTooLargeError)) throw error;
+      const maxRecordBytes = target.options.queue.maxRecordBytes;
+      const replaced = withStandIns(records, maxRecordBytes);
+      if (replaced === undefined) throw error;
+      for (const standIn of replaced.refused) {
+        target.logger.warn(
+          { source: standIn.source, id: standIn.id, maxRecordBytes },
+          `${this.kind}: a message larger than queue.maxRecordBytes; dead-lettered as too-large`,
+        );
+      }
+      return target.pushRawRecords(replaced.records);
     }
   }
 

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { RecordTooLargeError } from '../errors.js';
 import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
+import { RefusedRecord } from '../queue/refused-record.js';
 import { type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
 import { type SourceTarget, StoppableSource } from './source.js';
 
@@ -253,10 +254,34 @@ export class NdjsonSource extends StoppableSource {
           this.#pushed += await target.pushLines(this.#batch(lines, i, i + 1));
         } catch (inner) {
           if (!(inner instanceof RecordTooLargeError)) throw inner;
-          this.#reject(target, lines.ends[i]! - lines.starts[i]!, lines.numbers[i]!);
+          this.#pushed += await this.#pushStandIn(target, lines, i, inner);
         }
       }
     }
+  }
+
+  /**
+   * Line i, too large for the queue (larger than queue.maxRecordBytes, within maxLineBytes), as
+   * its stand-in (RefusedRecord) with the id and source the line would have had: a worker
+   * dead-letters it as `too-large`, with its first bytes.
+   */
+  async #pushStandIn(
+    target: SourceTarget,
+    lines: Lines,
+    i: number,
+    error: RecordTooLargeError,
+  ): Promise<number> {
+    const line = lines.numbers[i]!;
+    target.logger.warn(
+      { line, bytes: error.recordBytes, maxRecordBytes: error.maxRecordBytes, path: this.#path },
+      'ndjson line larger than queue.maxRecordBytes; dead-lettered as too-large',
+    );
+    const event = {
+      data: lines.bytes.subarray(lines.starts[i]!, lines.ends[i]!),
+      source: `${this.#label}:${line}`,
+      ...(this.#idPrefix === undefined ? {} : { id: `${this.#idPrefix}${lines.offsets[i]!}` }),
+    };
+    return target.pushRawRecords([new RefusedRecord(event, error.recordBytes, error.maxRecordBytes)]);
   }
 
   /** Lines [from, to) as a LineBatch: ids from the file and offsets, sources from line numbers. */

@@ -160,6 +160,50 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(ids).toEqual(Array.from({ length: 300 }, (_, i) => `ev-${i}`).sort());
   });
 
+  it('dead-letters a message larger than queue.maxRecordBytes as too-large, acknowledges it, and stores every other one', async () => {
+    const s = scene();
+    const stream = uniqueName('S');
+    const subject = uniqueName('sub');
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+    streams.push(stream);
+    const js = nc.jetstream();
+    const big = JSON.stringify({ id: 'big', pad: 'x'.repeat(20_000) });
+    for (let i = 0; i < 40; i++) {
+      await js.publish(`${subject}.x`, JSON.stringify({ id: `ev-${i}`, n: i }));
+      if (i === 10) await js.publish(`${subject}.x`, big);
+    }
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      queue: { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'sluice', batch: 16 });
+    await runUntil(source, pipeline, () => source.counts.acked >= 41, '41 acks');
+
+    expect(
+      s
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(Array.from({ length: 40 }, (_, i) => `ev-${i}`).sort());
+    const letters = s.deadLetters();
+    expect(letters).toHaveLength(1);
+    const { letter } = letters[0]!;
+    expect(letter.reason).toBe('too-large');
+    // The message's stable id (stream sequence 12), its size and the limit, its first bytes.
+    expect(letter.event.id).toBe(`${stream}:12`);
+    const size = Number(/^record of (\d+) bytes/.exec(letter.lastError)?.[1]);
+    expect(size).toBeGreaterThan(Buffer.byteLength(big));
+    expect(size).toBeLessThan(Buffer.byteLength(big) + 200);
+    expect(letter.lastError).toContain('exceeds queue.maxRecordBytes (16384)');
+    expect(letter.event.raw).toBe(big.slice(0, 1024));
+    expect(source.counts).toMatchObject({ received: 41, acked: 41, redelivered: 0 });
+    const info = await jsm.consumers.info(stream, 'sluice');
+    expect(info.num_ack_pending).toBe(0);
+  });
+
   it('reports its lag, what the durable has not acknowledged and what it holds, as the broker sees them', async () => {
     const s = scene();
     const { stream } = await publish(300, true);
@@ -371,6 +415,47 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
         .map((id) => `${stream}:${id}`)
         .sort(),
     );
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
+  it('dead-letters an entry larger than queue.maxRecordBytes as too-large, XACKs it, and stores every other one', async () => {
+    const stream = uniqueName('st');
+    keys.push(stream);
+    const big = JSON.stringify({ pad: 'y'.repeat(20_000) });
+    const ids: string[] = [];
+    let bigId = '';
+    for (let i = 0; i < 24; i++) {
+      ids.push((await client.xadd(stream, '*', 'data', JSON.stringify({ n: i }))) as string);
+      if (i === 5) bigId = (await client.xadd(stream, '*', 'data', big)) as string;
+    }
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      queue: { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const source = new RedisStreamsSource({
+      url: redis.url,
+      stream,
+      group: 'g',
+      consumer: 'c1',
+      batch: 8,
+      blockMs: 100,
+    });
+    await runUntil(source, pipeline, () => source.counts.acked >= 25, '25 acks');
+
+    expect(
+      s
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(ids.map((id) => `${stream}:${id}`).sort());
+    const letters = s.deadLetters();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.letter.reason).toBe('too-large');
+    expect(letters[0]!.letter.event.id).toBe(`${stream}:${bigId}`);
+    expect(letters[0]!.letter.event.raw).toBe(big.slice(0, 1024));
     expect((await client.xpending(stream, 'g'))[0]).toBe(0);
   });
 

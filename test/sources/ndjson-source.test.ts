@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readStandIn } from '../../src/codec/refused-record.js';
 import { RecordTooLargeError } from '../../src/errors.js';
 import { prng } from '../../src/harness/prng.js';
+import type { RawRecord } from '../../src/queue/producer.js';
 import type { LineBatch } from '../../src/queue/record-run.js';
+import { RefusedRecord } from '../../src/queue/refused-record.js';
 import { NdjsonSource } from '../../src/sources/ndjson-source.js';
 import type { SourceTarget } from '../../src/sources/source.js';
 
@@ -198,14 +201,29 @@ describe('NdjsonSource', () => {
     expect(warnings[0]).toMatchObject({ bytes: 50, maxLineBytes: 20 });
   });
 
-  it('a line too large for the queue is reported like an over-long one and the rest of its chunk is pushed', async () => {
+  it('a line too large for the queue goes as its stand-in, with the line’s source and its first bytes, and the rest of its chunk is pushed', async () => {
     const { lines, warnings, target } = collector(10);
+    const standIns: RawRecord[] = [];
+    target.pushRawRecords = async (records) => {
+      standIns.push(...records);
+      return records.length;
+    };
     const source = new NdjsonSource({ path: '-', stdin: stdin('{"a":1}\n{"big":"xxxxxx"}\n{"b":2}\n') });
     await source.start(target, new AbortController().signal);
     expect(lines).toEqual(['{"a":1}', '{"b":2}']);
-    expect(source.tooLong).toBe(1);
+    expect(source.tooLong).toBe(0);
+    expect(source.pushed).toBe(3);
+    expect(standIns).toHaveLength(1);
+    expect(standIns[0]).toBeInstanceOf(RefusedRecord);
+    expect(standIns[0]!.source).toBe('stdin:2');
+    expect(readStandIn(standIns[0]!.data as string)).toEqual({
+      recordBytes: 11,
+      limit: 10,
+      limitName: 'queue.maxRecordBytes',
+      head: '{"big":"xxxxxx"}',
+    });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ line: 2 });
+    expect(warnings[0]).toMatchObject({ line: 2, maxRecordBytes: 10 });
   });
 
   it('a line from a stdin that stays open is pushed at once, and aborting ends the read', async () => {

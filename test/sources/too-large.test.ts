@@ -1,0 +1,62 @@
+/**
+ * Events too large for the queue, end to end: an NDJSON line larger than queue.maxRecordBytes
+ * (within maxLineBytes) reaches the dead-letter sink as `too-large` — with the id and source the
+ * line would have had, the record's size, the limit and its first bytes — and every other line is
+ * written once.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NdjsonSource } from '../../src/sources/ndjson-source.js';
+import { fixtureUrl, useScenes } from '../helpers/engine.js';
+
+const scene = useScenes();
+
+describe('an NDJSON line larger than queue.maxRecordBytes', () => {
+  it('is dead-lettered as too-large with its line’s id and source and its first 1 KiB, cut on a character; the others are written', async () => {
+    const s = scene();
+    // A three-byte character straddles byte 1024 of the first big line.
+    const bigA = `{"id":"big-a","t":"${'x'.repeat(1004)}€${'y'.repeat(20_000)}"}`;
+    const bigB = `{"t":"${'z'.repeat(30_000)}"}`;
+    const lines = [
+      '{"id":"a"}',
+      bigA,
+      '{"id":"b"}',
+      bigB,
+      ...Array.from({ length: 50 }, (_, i) => `{"id":"n-${i}"}`),
+    ];
+    const path = join(s.dir, 'in.ndjson');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      queue: { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const source = new NdjsonSource({ path });
+    await source.start(pipeline, new AbortController().signal);
+    await pipeline.drained();
+
+    expect(
+      s
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['a', 'b', ...Array.from({ length: 50 }, (_, i) => `n-${i}`)].sort());
+    expect(source.tooLong).toBe(0);
+    expect(source.pushed).toBe(lines.length);
+    const letters = s.deadLetters();
+    expect(letters.map((l) => l.letter.reason)).toEqual(['too-large', 'too-large']);
+    expect(letters.map((l) => l.letter.event.source)).toEqual([`${path}:2`, `${path}:4`]);
+    // The id the line would have had without an `id` of its own: the file's prefix and its offset.
+    const offsetB = Buffer.byteLength(`${lines.slice(0, 3).join('\n')}\n`);
+    expect(letters[1]!.letter.event.id).toMatch(new RegExp(`^ndjson-[0-9a-f]{16}:${offsetB}$`));
+    // The cut falls inside '€': the head stops before it.
+    expect(letters[0]!.letter.event.raw).toBe(bigA.slice(0, 1023));
+    expect(letters[1]!.letter.event.raw).toBe(bigB.slice(0, 1024));
+    expect(letters[0]!.letter.lastError).toMatch(
+      /^record of \d+ bytes \(its data, id, key and source\) exceeds queue\.maxRecordBytes \(16384\)/,
+    );
+    expect(pipeline.stats().deadLetteredByReason).toEqual({ 'too-large': 2 });
+  });
+});
