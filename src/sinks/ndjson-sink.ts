@@ -4,6 +4,9 @@ import type { SinkRecord } from '../codec/event.js';
 import { recordJson, type Sink } from './sink.js';
 import { requireOpen, sinkFailure } from './sink-support.js';
 
+const LINE_BREAK = /[\r\n]/;
+const LINE_BREAKS = /[\r\n]/g;
+
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */
   path: string;
@@ -47,7 +50,14 @@ export class NdjsonSink implements Sink {
   async write(records: readonly SinkRecord[]): Promise<undefined> {
     const fd = requireOpen(this.#fd, 'ndjson');
     let text = '';
-    for (const record of records) text += `${recordJson(record)}\n`;
+    for (const record of records) {
+      const json = recordJson(record);
+      // A payload written as it was received may hold CR or LF between its tokens (an HTTP body's
+      // element over several lines; a line that ended in CR CR LF): whitespace to JSON, a line
+      // break to NDJSON. JSON's strings cannot hold them raw, so every one found is whitespace,
+      // and a space keeps the record one line meaning the same.
+      text += `${LINE_BREAK.test(json) ? json.replace(LINE_BREAKS, ' ') : json}\n`;
+    }
     const bytes = Buffer.from(text);
     try {
       let written = 0;

@@ -62,6 +62,26 @@ describe('NdjsonSink', () => {
     expect(readRecords(file)).toEqual(batch);
   });
 
+  it('keeps a record on one line when its payload text holds CR or LF between tokens, meaning the same', async () => {
+    const file = join(dir, 'breaks.ndjson');
+    const sink = ndjsonSink({ path: file, fsync: 'never' });
+    await sink.open();
+    const texts = ['{"a":1,\n"b":\r\n[1,\r2]}', '\n{"s":"x\\ny"}\r', '{"n":12345678901234567890}'];
+    await sink.write(
+      texts.map((payloadJson, i) => ({ id: `r${i}`, payload: JSON.parse(payloadJson), payloadJson })),
+    );
+    await sink.close();
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines).toHaveLength(texts.length + 1);
+    expect(lines.at(-1)).toBe('');
+    expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as SinkRecord).payload)).toEqual(
+      texts.map((t) => JSON.parse(t)),
+    );
+    // Written as received otherwise: the big number's digits stay.
+    expect(lines[2]).toContain('"payload":{"n":12345678901234567890}');
+    expect(lines[1]).toContain('{"s":"x\\ny"}');
+  });
+
   it('appends to an existing file instead of truncating it', async () => {
     const file = join(dir, 'append.ndjson');
     const first = complianceBatch(2);
