@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, redactedUrl, SourceError } from '../errors.js';
@@ -39,12 +40,16 @@ const DEFAULT_CLAIM_IDLE_MS = 30_000;
 /** How long an ack, claim or group command may wait (for a reconnect, say) before it fails. */
 const COMMAND_TIMEOUT_MS = 10_000;
 
-/** An entry as XREADGROUP/XAUTOCLAIM return it; a pending entry since deleted has no fields. */
-type EntryReply = [id: string, fields: string[] | null] | null;
+/**
+ * An entry as XREADGROUP/XAUTOCLAIM return it, as bytes (the commands' Buffer forms: a value that
+ * is not UTF-8 must reach the workers as it was, to be refused there, not turned into U+FFFD here —
+ * two such ids would become one); a pending entry since deleted has no fields.
+ */
+type EntryReply = [id: Buffer, fields: Buffer[] | null] | null;
 /** An entry that still exists: its id and its fields, name and value alternating. */
 interface StreamEntry {
   id: string;
-  fields: string[];
+  fields: Buffer[];
 }
 
 /**
@@ -155,7 +160,7 @@ export class RedisStreamsSource extends BrokerSource<string> {
     const pushEntries = (entries: StreamEntry[], push: PushMessages<string>) => {
       if (entries.length === 0) return;
       const records: RawRecord[] = entries.map((entry) => ({
-        data: fieldOf(entry.fields, field) ?? JSON.stringify(fieldsObject(entry.fields)),
+        data: fieldOf(entry.fields, field) ?? fieldsJson(entry.fields),
         id: `${o.stream}:${entry.id}`,
       }));
       for (const entry of entries) holding.add(entry.id);
@@ -182,10 +187,12 @@ export class RedisStreamsSource extends BrokerSource<string> {
       if (cursor === '>') args.push('BLOCK', Math.min(blockMs, claimIdleMs));
       args.push('STREAMS', o.stream, cursor);
       // ioredis types each argument order separately; the call itself takes them as a list.
-      const xreadgroup = reader.xreadgroup.bind(reader) as (...a: (string | number)[]) => Promise<unknown>;
-      let reply: [string, EntryReply[]][] | null;
+      const xreadgroup = reader.xreadgroupBuffer.bind(reader) as (
+        ...a: (string | number)[]
+      ) => Promise<unknown>;
+      let reply: [Buffer, EntryReply[]][] | null;
       try {
-        reply = (await xreadgroup(...args)) as [string, EntryReply[]][] | null;
+        reply = (await xreadgroup(...args)) as [Buffer, EntryReply[]][] | null;
       } catch (error) {
         // Stopping disconnects the reader, which rejects the read it was waiting on.
         if (signal.aborted) return;
@@ -197,7 +204,7 @@ export class RedisStreamsSource extends BrokerSource<string> {
         // Reading this consumer's pending entries, after `cursor`: none left, so new ones next.
         if (all.length === 0) cursor = '>';
         else {
-          cursor = all[all.length - 1]![0];
+          cursor = all[all.length - 1]![0].toString('latin1');
           pushEntries(
             entries.filter(({ id }) => !holding.has(id)),
             push,
@@ -241,8 +248,9 @@ export class RedisStreamsSource extends BrokerSource<string> {
     const deleted: string[] = [];
     for (const entry of entries) {
       if (entry === null) continue;
-      if (entry[1] === null) deleted.push(entry[0]);
-      else live.push({ id: entry[0], fields: entry[1] });
+      const id = entry[0].toString('latin1');
+      if (entry[1] === null) deleted.push(id);
+      else live.push({ id, fields: entry[1] });
     }
     if (deleted.length > 0) {
       logger.warn(
@@ -264,7 +272,8 @@ export class RedisStreamsSource extends BrokerSource<string> {
     const claimed: StreamEntry[] = [];
     let start = '0-0';
     do {
-      const reply = (await commands.xautoclaim(
+      // ioredis has no typed Buffer form of XAUTOCLAIM: sent as a command whose reply stays bytes.
+      const reply = (await commands.callBuffer('XAUTOCLAIM', [
         o.stream,
         o.group,
         this.#consumer,
@@ -272,12 +281,14 @@ export class RedisStreamsSource extends BrokerSource<string> {
         start,
         'COUNT',
         batch - claimed.length,
-      )) as [string, EntryReply[], string[]?];
-      start = reply[0];
+      ])) as [Buffer, EntryReply[], Buffer[]?];
+      start = reply[0].toString('latin1');
       // Redis 7 leaves deleted entries out (and drops them from the pending list) itself.
       for (const entry of reply[1]) {
-        if (entry === null || entry[1] === null || this.#holding.has(entry[0])) continue;
-        claimed.push({ id: entry[0], fields: entry[1] });
+        if (entry === null || entry[1] === null) continue;
+        const id = entry[0].toString('latin1');
+        if (this.#holding.has(id)) continue;
+        claimed.push({ id, fields: entry[1] });
       }
     } while (start !== '0-0' && claimed.length < batch);
     this.#claimed += claimed.length;
@@ -293,16 +304,48 @@ export class RedisStreamsSource extends BrokerSource<string> {
   }
 }
 
-function fieldOf(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+/** The value of field `name`, as its bytes. */
+function fieldOf(fields: Buffer[], name: string): Buffer | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === name) return fields[i + 1];
   return undefined;
 }
 
-function fieldsObject(fields: string[]): Record<string, string> {
+/**
+ * An entry without the configured field, as one JSON object of its fields (the last of a repeated
+ * name wins). Values that are not UTF-8 keep their bytes inside the JSON string, for the workers
+ * to judge, rather than become U+FFFD here.
+ */
+function fieldsJson(fields: Buffer[]): string | Buffer {
   // A null-prototype object: a field named __proto__ stays a plain field.
-  const out: Record<string, string> = Object.create(null);
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
-  return out;
+  const out: Record<string, Buffer> = Object.create(null);
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!.toString()] = fields[i + 1]!;
+  const entries = Object.entries(out);
+  if (entries.every(([, value]) => isUtf8(value))) {
+    const text: Record<string, string> = Object.create(null);
+    for (const [name, value] of entries) text[name] = value.toString();
+    return JSON.stringify(text);
+  }
+  const parts: Buffer[] = [];
+  for (const [name, value] of entries) {
+    parts.push(
+      Buffer.from(`${parts.length === 0 ? '{' : ','}${JSON.stringify(name)}:`),
+      jsonStringBytes(value),
+    );
+  }
+  parts.push(Buffer.from(parts.length === 0 ? '{}' : '}'));
+  return Buffer.concat(parts);
+}
+
+/** `value` as a JSON string's bytes: quote, backslash and control bytes escaped, every other byte as it is. */
+function jsonStringBytes(value: Buffer): Buffer {
+  const out: number[] = [0x22];
+  for (const byte of value) {
+    if (byte === 0x22 || byte === 0x5c) out.push(0x5c, byte);
+    else if (byte < 0x20) out.push(...Buffer.from(`\\u${byte.toString(16).padStart(4, '0')}`));
+    else out.push(byte);
+  }
+  out.push(0x22);
+  return Buffer.from(out);
 }
 
 /**

@@ -459,6 +459,44 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     expect((await client.xpending(stream, 'g'))[0]).toBe(0);
   });
 
+  it('passes entries on as their bytes: ids that are not UTF-8 are dead-lettered, not merged into one U+FFFD id', async () => {
+    const stream = uniqueName('st');
+    keys.push(stream);
+    const bytes = (...parts: (string | number[])[]) =>
+      Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+    await client.xadd(stream, '*', 'data', bytes('{"id":"u', [0xff], '"}'));
+    await client.xadd(stream, '*', 'data', bytes('{"id":"u', [0xfe], '"}'));
+    await client.xadd(stream, '*', 'data', '{"id":"ok-1","s":"é"}');
+    // No `data` field: the entry's fields as one object — a value that is not UTF-8 keeps its bytes.
+    await client.xadd(stream, '*', 'id', bytes('v', [0xfd]), 'n', '1');
+    await client.xadd(stream, '*', 'id', 'ok-2', 'q', 'a"b\\c\n');
+    const s = scene();
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const source = new RedisStreamsSource({
+      url: redis.url,
+      stream,
+      group: 'g',
+      consumer: 'c1',
+      batch: 8,
+      blockMs: 100,
+    });
+    await runUntil(source, pipeline, () => source.counts.acked >= 5, '5 acks');
+
+    const rows = s.rows();
+    expect(rows.map((r) => [r.id, r.payload])).toEqual([
+      ['ok-1', { id: 'ok-1', s: 'é' }],
+      ['ok-2', { id: 'ok-2', q: 'a"b\\c\n' }],
+    ]);
+    const letters = s.deadLetters();
+    expect(letters.map((l) => l.letter.reason)).toEqual(['invalid-event', 'invalid-event', 'invalid-event']);
+    for (const l of letters) expect(l.letter.lastError).toContain('UTF-8');
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
   it('reports its group’s lag, what the group has not acknowledged and what it holds, as Redis sees them', async () => {
     const stream = uniqueName('st');
     await publish(stream, 300);
