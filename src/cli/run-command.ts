@@ -50,8 +50,10 @@ environment variable NAME (unset: an error). Relative paths are relative to the 
     "source": { "type": "synthetic", "rate": 1000 | "max", "events": 5000, "keys": 16 }
             | { "type": "ndjson", "path": "events.ndjson" | "-", "maxLineBytes": 1048576 }
             | { "type": "http", "host": "127.0.0.1", "port": 8080, "path": "/ingest", "token": "\${INGEST_TOKEN}",
-                "maxBodyBytes": 10485760, "maxInFlightBytes": 41943040, "fullWaitMs": 250 }
-              (POST NDJSON or a JSON array, gzip/deflate/br bodies decoded; 429 when full)
+                "maxBodyBytes": 10485760, "maxInFlightBytes": 41943040, "fullWaitMs": 250,
+                "bodyIdleMs": 10000 }
+              (POST NDJSON or a JSON array, gzip/deflate/br bodies decoded; 429 when full;
+               408 to a body that sends nothing for bodyIdleMs)
             | { "type": "nats-jetstream", "servers": "nats://127.0.0.1:4222", "stream": "EVENTS",
                 "subjects": ["events.>"], "durable": "sluice", "batch": 256, "ackWaitMs": 30000,
                 "maxAckPending": 65536 }

@@ -50,6 +50,7 @@ const httpSource = strictObject({
     .int(must('an integer of milliseconds ≥ 0'))
     .min(0, must('an integer of milliseconds ≥ 0'))
     .optional(),
+  bodyIdleMs: positiveInteger('a positive integer of milliseconds').optional(),
 });
 
 const SERVERS = must('a server URL or a non-empty array of them');

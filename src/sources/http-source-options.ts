@@ -32,7 +32,17 @@ export interface HttpSourceOptions {
    * once. @default 250
    */
   fullWaitMs?: number;
+  /**
+   * A request whose body sends nothing for this long is answered 408 and its connection closed,
+   * ms: what it held of maxInFlightBytes (its declared length, taken before it is read) is free
+   * again. Without it, a few clients declaring large bodies and sending nothing would keep every
+   * other request at 503 for as long as they like. @default 10000
+   */
+  bodyIdleMs?: number;
 }
+
+/** The longest a Node timer waits (2^31 − 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** maxInFlightBytes, when not given, is this many bodies of maxBodyBytes. */
 export const DEFAULT_IN_FLIGHT_BODIES = 4;
@@ -45,6 +55,7 @@ export const DEFAULT_HTTP_SOURCE_OPTIONS: Readonly<
   path: '/ingest',
   maxBodyBytes: 10 * 1024 * 1024,
   fullWaitMs: 250,
+  bodyIdleMs: 10_000,
 });
 
 /** Every option checked, the defaults filled in; the token is still optional. */
@@ -74,5 +85,11 @@ export function resolveHttpSourceOptions(options: HttpSourceOptions): ResolvedHt
   }
   if (!Number.isSafeInteger(o.fullWaitMs) || o.fullWaitMs < 0)
     throw new InvalidOptionError('source.fullWaitMs', 'an integer of milliseconds ≥ 0', o.fullWaitMs);
+  if (!Number.isSafeInteger(o.bodyIdleMs) || o.bodyIdleMs < 1 || o.bodyIdleMs > MAX_TIMER_MS)
+    throw new InvalidOptionError(
+      'source.bodyIdleMs',
+      `an integer of milliseconds from 1 to ${MAX_TIMER_MS}`,
+      o.bodyIdleMs,
+    );
   return { ...o, maxInFlightBytes };
 }

@@ -75,6 +75,7 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
   readonly #budget: ByteBudget;
   readonly #discard: DiscardLimits;
   readonly #fullWaitMs: number;
+  readonly #bodyIdleMs: number;
   #server: RequestServer | undefined;
   /** Each request's own abort (see #openRequest), aborted all at once when the source stops. */
   readonly #requests = new Set<AbortController>();
@@ -100,6 +101,7 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
     this.#budget = new ByteBudget(o.maxInFlightBytes);
     this.#discard = { bytes: Math.max(o.maxBodyBytes, MIN_DISCARD_BYTES), ms: DISCARD_MS };
     this.#fullWaitMs = o.fullWaitMs;
+    this.#bodyIdleMs = o.bodyIdleMs;
     this.#listening = new Promise<string>((resolve, reject) => {
       this.#bound = resolve;
       this.#unbound = reject;
@@ -227,6 +229,7 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
         maxBytes: this.#maxBodyBytes,
         hold,
         signal: request,
+        idleMs: this.#bodyIdleMs,
       });
       switch (outcome.kind) {
         case 'aborted':
@@ -234,6 +237,21 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
           return undefined;
         case 'too-large':
           early(bodyTooLarge(this.#maxBodyBytes));
+          return undefined;
+        case 'idle':
+          target.logger.warn(
+            { bodyIdleMs: this.#bodyIdleMs },
+            'http source: a request body sent nothing for bodyIdleMs',
+          );
+          // Nothing more is read from it: with Connection: close, node:http ends the socket.
+          send(res, {
+            status: 408,
+            headers: { connection: 'close' },
+            body: {
+              error: `the request body sent nothing for ${this.#bodyIdleMs} ms (source.bodyIdleMs)`,
+              accepted: 0,
+            },
+          });
           return undefined;
         case 'over-budget':
           this.#busy(target, early);

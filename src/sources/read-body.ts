@@ -12,7 +12,9 @@ export type BodyOutcome =
   /** The decoder refused the bytes: not valid for the body's content coding. `message` says so. */
   | { kind: 'corrupt'; message: string }
   /** The signal aborted, or the client went away, before the body's end. */
-  | { kind: 'aborted' };
+  | { kind: 'aborted' }
+  /** Nothing arrived for idleMs. */
+  | { kind: 'idle' };
 
 export interface BodyLimits {
   /** The most bytes received, and the most decoded. */
@@ -20,6 +22,8 @@ export interface BodyLimits {
   /** Grown to the decoded bytes as they arrive. */
   hold: ByteHold;
   signal: AbortSignal;
+  /** The longest the body may send nothing, ms. */
+  idleMs: number;
 }
 
 /**
@@ -33,7 +37,7 @@ export function readBody(
   decoding: ContentDecoding,
   limits: BodyLimits,
 ): Promise<BodyOutcome> {
-  const { maxBytes, hold, signal } = limits;
+  const { maxBytes, hold, signal, idleMs } = limits;
   return new Promise((resolve) => {
     const decoder = decoding.kind === 'decoded' ? decoding.create() : undefined;
     const coding = decoding.kind === 'decoded' ? decoding.name : 'identity';
@@ -43,9 +47,12 @@ export function readBody(
     let receivedAll = false;
     let done = false;
 
+    // Armed while bytes are awaited from the client, reset by each chunk.
+    let idle: NodeJS.Timeout | undefined;
     const finish = (outcome: BodyOutcome) => {
       if (done) return;
       done = true;
+      clearTimeout(idle);
       req.off('data', onReceived).off('end', onReceivedAll).off('error', onGone).off('close', onClosed);
       signal.removeEventListener('abort', onGone);
       if (outcome.kind !== 'read') {
@@ -63,6 +70,7 @@ export function readBody(
       chunks.push(chunk);
     };
     const onReceived = (chunk: Buffer) => {
+      idle?.refresh();
       received += chunk.length;
       if (received > maxBytes) return finish({ kind: 'too-large' });
       if (decoder === undefined) return onDecoded(chunk);
@@ -72,6 +80,7 @@ export function readBody(
     const whole = () => finish({ kind: 'read', body: Buffer.concat(chunks, decoded) });
     const onReceivedAll = () => {
       receivedAll = true;
+      clearTimeout(idle);
       if (decoder === undefined) whole();
       else decoder.end();
     };
@@ -91,6 +100,7 @@ export function readBody(
     }
     if (signal.aborted) return onGone();
     signal.addEventListener('abort', onGone, { once: true });
+    idle = setTimeout(() => finish({ kind: 'idle' }), idleMs);
     req.on('data', onReceived).once('end', onReceivedAll).once('error', onGone).once('close', onClosed);
   });
 }

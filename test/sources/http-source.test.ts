@@ -517,6 +517,44 @@ describe('the http source bounds the bytes of the bodies it holds', () => {
     expect(source.inFlightBytes).toBe(0);
   });
 
+  it('answers 408 and closes a body that sends nothing for bodyIdleMs, freeing what its declared length held', async () => {
+    const maxBodyBytes = 64 * 1024;
+    const { s, pipeline, url } = await start({
+      maxBodyBytes,
+      maxInFlightBytes: 2 * maxBodyBytes,
+      bodyIdleMs: 300,
+    });
+    // Two clients declare the largest body and send 14 bytes of it: the budget is theirs.
+    const stalled = [
+      send(`${url}/ingest`, { 'content-length': maxBodyBytes }),
+      send(`${url}/ingest`, { 'content-length': maxBodyBytes }),
+    ];
+    for (const client of stalled) client.req.write('{"id":"stall"}');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const meanwhile = await post(`${url}/ingest`, ndjson([{ id: 'early', payload: {} }]));
+    expect(meanwhile.status).toBe(503);
+    for (const client of stalled) {
+      const answer = await client.answer;
+      expect(answer.status).toBe(408);
+      expect(answer.headers.connection).toBe('close');
+      expect(JSON.parse(answer.body)).toEqual({
+        error: 'the request body sent nothing for 300 ms (source.bodyIdleMs)',
+        accepted: 0,
+      });
+      expect(await client.closed).toBeUndefined();
+    }
+    const after = await post(`${url}/ingest`, ndjson([{ id: 'after', payload: {} }]));
+    expect(after.status).toBe(200);
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(['after']);
+  });
+
+  it('refuses a bodyIdleMs that is not a positive integer, naming the field and its value', () => {
+    expect(() => new HttpSource({ bodyIdleMs: 0 })).toThrow(
+      'source.bodyIdleMs must be an integer of milliseconds from 1 to 2147483647, got 0',
+    );
+  });
+
   it('refuses a maxInFlightBytes smaller than maxBodyBytes, naming the field and its value', () => {
     expect(() => new HttpSource({ maxBodyBytes: 4096, maxInFlightBytes: 1024 })).toThrow(
       'source.maxInFlightBytes must be an integer of bytes ≥ maxBodyBytes (4096), got 1024',
