@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../errors.js';
+import { HttpError, SourceError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
 import { stoppedBeforeWritten, whenWritten } from './http-ack.js';
 import { type BodyEvents, bodyEvents } from './http-body-events.js';
@@ -154,8 +154,13 @@ export class HttpSource extends StoppableSource<HttpSourceTarget> {
     try {
       this.#url = await server.listen(this.#port, this.#host);
     } catch (error) {
-      this.#unbound(error);
-      throw error;
+      // A port in use or an address not on this machine: the source could not be opened (exit 69).
+      const failure = new SourceError(
+        `http source: cannot listen on ${this.#host}:${this.#port}: ${(error as Error).message}`,
+        { cause: error },
+      );
+      this.#unbound(failure);
+      throw failure;
     }
     this.#bound(this.#url);
     target.logger.info({ url: this.#url, path: this.#route.path }, 'http source listening');

@@ -4,7 +4,7 @@ import { type FileReadResult, open, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { RecordTooLargeError } from '../errors.js';
+import { RecordTooLargeError, SourceError } from '../errors.js';
 import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { RefusedRecord } from '../queue/refused-record.js';
@@ -26,12 +26,24 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 const READ_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
 
-/** What `path` is: a regular file, a FIFO or socket, or anything else — or unreadable (the read says why). */
+/**
+ * What `path` is: a regular file, a FIFO or socket, or anything else. A path that cannot even be
+ * looked at (missing, a directory on the way not searchable) is a SourceError naming it, so that
+ * `sluice run` says the source could not be opened (exit 69).
+ */
 function fileKind(path: string): Promise<'file' | 'pipe' | 'other'> {
   return stat(path).then(
     (s) => (s.isFile() ? 'file' : s.isFIFO() || s.isSocket() ? 'pipe' : 'other'),
-    () => 'other',
+    (error: unknown) => {
+      throw cannotOpen(path, error);
+    },
   );
+}
+
+function cannotOpen(path: string, error: unknown): SourceError {
+  return new SourceError(`ndjson source: cannot open source.path "${path}": ${(error as Error).message}`, {
+    cause: error,
+  });
 }
 
 /**
@@ -53,7 +65,9 @@ async function pipeStream(path: string): Promise<Readable> {
  * next chunk: by then it must have copied whatever it keeps of them.
  */
 async function* fileChunks(path: string): AsyncGenerator<Buffer> {
-  const file = await open(path, 'r');
+  const file = await open(path, 'r').catch((error: unknown) => {
+    throw cannotOpen(path, error);
+  });
   let reading: Promise<FileReadResult<Buffer>> | undefined;
   try {
     const buffers = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];

@@ -665,6 +665,37 @@ describe('sluice run start-up failures', () => {
     expect(oneLine(run)).toMatch(/^sluice: transform .*missing\.js/);
   });
 
+  it('an ndjson file that does not exist: one line naming it, exit 69', async () => {
+    const missing = join(dir, 'no-such.ndjson');
+    const run = await sluice(
+      'run',
+      '--config',
+      writeConfig({ source: { type: 'ndjson', path: missing }, sink: SQLITE }),
+    );
+    expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
+    expect(oneLine(run)).toBe(
+      `sluice: source failed: ndjson source: cannot open source.path "${missing}": ENOENT: no such file or directory, stat '${missing}'`,
+    );
+  });
+
+  it('an http source port already in use: one line naming the address, exit 69', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const config = writeConfig({ source: { type: 'http', port }, sink: SQLITE });
+      const run = await sluice('run', '--config', config);
+      expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
+      expect(oneLine(run)).toMatch(
+        new RegExp(
+          `^sluice: source failed: http source: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`,
+        ),
+      );
+    } finally {
+      taken.close();
+    }
+  });
+
   it('a metrics port already in use: one line naming the address, exit 64', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

@@ -266,9 +266,12 @@ describe('NdjsonSource', () => {
     15_000,
   );
 
-  it('a missing file makes start() reject with the read error', async () => {
+  it('a missing file makes start() reject with a SourceError naming the path and the read error', async () => {
     const { target } = collector();
-    const source = new NdjsonSource({ path: join(tmpdir(), 'sluice-no-such-file.ndjson') });
-    await expect(source.start(target, new AbortController().signal)).rejects.toThrow(/ENOENT/);
+    const path = join(tmpdir(), 'sluice-no-such-file.ndjson');
+    const source = new NdjsonSource({ path });
+    const failure = source.start(target, new AbortController().signal);
+    await expect(failure).rejects.toThrow(`ndjson source: cannot open source.path "${path}": ENOENT`);
+    await expect(failure).rejects.toMatchObject({ code: 'SLUICE_SOURCE_ERROR' });
   });
 });
