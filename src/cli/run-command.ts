@@ -484,7 +484,7 @@ export async function runCommand(
     };
     const skipped =
       config.source.type === 'ndjson' && (source as NdjsonSource).tooLong > 0
-        ? `, ${(source as NdjsonSource).tooLong} lines over maxLineBytes not pushed`
+        ? ` (${(source as NdjsonSource).tooLong} of them lines over maxLineBytes)`
         : '';
     const routes = Object.entries(summary.writtenByRoute);
     const byRoute = routes.length > 1 ? ` (${routes.map(([name, n]) => `${name} ${n}`).join(', ')})` : '';

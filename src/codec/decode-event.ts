@@ -53,7 +53,7 @@ function tooLargeFailure(text: string): DecodeFailure {
   const { recordBytes, limit, limitName, head } = readStandIn(text);
   return new DecodeFailure(
     'too-large',
-    `record of ${recordBytes} bytes (its data, id, key and source) exceeds ${limitName} (${limit}); not taken into the queue, its first ${Buffer.byteLength(head)} bytes kept in event.raw`,
+    `${recordBytes} bytes exceed ${limitName} (${limit}); not taken into the queue, its first ${Buffer.byteLength(head)} bytes kept in event.raw`,
     { raw: head },
   );
 }

@@ -4,6 +4,7 @@ import { type FileReadResult, open, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { REFUSED_HEAD_BYTES } from '../codec/refused-record.js';
 import { RecordTooLargeError, SourceError } from '../errors.js';
 import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
@@ -90,6 +91,12 @@ async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   }
 }
 
+/** The first REFUSED_HEAD_BYTES of `parts` then `rest`, copied (a file's chunks are read into again). */
+function headBytes(parts: readonly Buffer[], rest: Buffer): Buffer {
+  const head = Buffer.concat([...parts, rest.subarray(0, REFUSED_HEAD_BYTES)]);
+  return Buffer.from(head.subarray(0, REFUSED_HEAD_BYTES));
+}
+
 /** Only there to make ReadState's parts a list of buffers from the start. */
 const EMPTY = Buffer.alloc(0);
 
@@ -104,6 +111,8 @@ class ReadState {
   partialBytes = 0;
   /** The line being read is longer than maxLineBytes: its bytes are counted, not kept. */
   skipping = false;
+  /** While skipping: the line's first bytes (REFUSED_HEAD_BYTES at most), for its dead letter. */
+  head: Buffer = EMPTY;
   /** Byte offset in the input of the current chunk's first byte, and of the line being read. */
   chunkOffset = 0;
   lineOffset = 0;
@@ -130,6 +139,8 @@ export class NdjsonSource extends StoppableSource {
   #lines = 0;
   #pushed = 0;
   #tooLong = 0;
+  /** Lines longer than maxLineBytes not yet pushed as their stand-ins. */
+  readonly #overLong: { line: number; offset: number; bytes: number; head: Buffer }[] = [];
 
   constructor(options: NdjsonSourceOptions) {
     super();
@@ -182,18 +193,21 @@ export class NdjsonSource extends StoppableSource {
         // Every complete line read is pushed before the next read: a slow stdin still flows, and a
         // stop never strands lines that were read but not pushed.
         for (const batch of pending.take()) await this.#push(target, batch);
+        await this.#pushOverLong(target);
         if (signal.aborted) break;
       }
       if (!signal.aborted && (state.partialBytes > 0 || state.skipping)) {
         this.#lines++;
-        if (state.skipping || state.partialBytes > this.#maxLineBytes)
-          this.#reject(target, state.partialBytes);
-        else {
+        if (state.skipping || state.partialBytes > this.#maxLineBytes) {
+          const head = state.skipping ? state.head : headBytes(state.partial, EMPTY);
+          this.#reject(target, state.partialBytes, state, head);
+        } else {
           const line = Buffer.concat(state.partial);
           pending.add(line, 0, line.length, state.lineOffset, this.#lines);
         }
       }
       for (const batch of pending.take()) await this.#push(target, batch);
+      await this.#pushOverLong(target);
     } catch (error) {
       // A destroyed input ends its iteration with a premature-close error: that is the stop.
       if (!signal.aborted) throw error;
@@ -222,7 +236,10 @@ export class NdjsonSource extends StoppableSource {
           pending.add(line, 0, line.length, state.lineOffset, this.#lines);
         }
       } else {
-        this.#reject(target, state.partialBytes + (at - from));
+        const head = state.skipping
+          ? headBytes([state.head], buffer.subarray(from, at))
+          : headBytes(state.partial, buffer.subarray(from, at));
+        this.#reject(target, state.partialBytes + (at - from), state, head);
       }
       if (state.partialBytes !== 0) {
         // Only a line begun in an earlier read has parts (none while skipping).
@@ -237,21 +254,55 @@ export class NdjsonSource extends StoppableSource {
       state.partialBytes += buffer.length - from;
       if (state.partialBytes > this.#maxLineBytes) {
         state.skipping = true;
+        state.head = headBytes(state.partial, buffer.subarray(from));
         state.partial.length = 0;
       } else {
         // Copied: a file's next read reuses this chunk's memory (fileChunks).
         state.partial.push(Buffer.from(buffer.subarray(from)));
       }
-    } else if (state.skipping) state.partialBytes += buffer.length - from;
+    } else if (state.skipping) {
+      state.partialBytes += buffer.length - from;
+      if (state.head.length < REFUSED_HEAD_BYTES) state.head = headBytes([state.head], buffer.subarray(from));
+    }
     state.chunkOffset += buffer.length;
   }
 
-  #reject(target: SourceTarget, bytes: number, line: number | null = this.#lines): void {
+  /**
+   * A line longer than maxLineBytes, ended (or the input's last): warned about, counted, and kept —
+   * its number, offset, size and first bytes — to be pushed as its stand-in (#pushOverLong).
+   */
+  #reject(target: SourceTarget, bytes: number, state: ReadState, head: Buffer): void {
     this.#tooLong++;
+    const line = this.#lines;
     target.logger.warn(
       { line, bytes, maxLineBytes: this.#maxLineBytes, path: this.#path },
-      'ndjson line too long, not pushed',
+      'ndjson line longer than maxLineBytes; dead-lettered as too-large',
     );
+    this.#overLong.push({ line, offset: state.lineOffset, bytes, head });
+  }
+
+  /**
+   * The lines longer than maxLineBytes read so far, each as its stand-in (RefusedRecord) with the
+   * id and source the line would have had and its first bytes: a worker dead-letters it as
+   * `too-large`. Pushed after the chunk's other lines.
+   */
+  async #pushOverLong(target: SourceTarget): Promise<void> {
+    if (this.#overLong.length === 0) return;
+    const lines = this.#overLong.splice(0);
+    const records = lines.map(
+      ({ line, offset, bytes, head }) =>
+        new RefusedRecord(
+          {
+            data: head,
+            source: `${this.#label}:${line}`,
+            ...(this.#idPrefix === undefined ? {} : { id: `${this.#idPrefix}${offset}` }),
+          },
+          bytes,
+          this.#maxLineBytes,
+          'source.maxLineBytes',
+        ),
+    );
+    this.#pushed += await target.pushRawRecords(records);
   }
 
   /** Pushes a batch of lines; a line too large for the queue is reported like an over-long one. */

@@ -186,8 +186,13 @@ describe('NdjsonSource', () => {
     expect(sources).toEqual(['stdin:1', 'stdin:4', 'stdin:5']);
   });
 
-  it('a line longer than maxLineBytes is not pushed but warned about with its line number and counted', async () => {
+  it('a line longer than maxLineBytes goes as its stand-in with its first bytes, warned about with its line number and counted', async () => {
     const { lines, warnings, target } = collector();
+    const standIns: RawRecord[] = [];
+    target.pushRawRecords = async (records) => {
+      standIns.push(...records);
+      return records.length;
+    };
     const long = 'x'.repeat(50);
     const source = new NdjsonSource({
       path: '-',
@@ -199,6 +204,11 @@ describe('NdjsonSource', () => {
     expect(source.tooLong).toBe(2);
     expect(warnings.map((w) => w.line)).toEqual([2, 4]);
     expect(warnings[0]).toMatchObject({ bytes: 50, maxLineBytes: 20 });
+    expect(standIns.map((r) => [r.source, readStandIn(r.data as string)])).toEqual([
+      ['stdin:2', { recordBytes: 50, limit: 20, limitName: 'source.maxLineBytes', head: long }],
+      ['stdin:4', { recordBytes: 50, limit: 20, limitName: 'source.maxLineBytes', head: long }],
+    ]);
+    expect(source.pushed).toBe(4);
   });
 
   it('a line too large for the queue goes as its stand-in, with the line’s source and its first bytes, and the rest of its chunk is pushed', async () => {

@@ -55,8 +55,54 @@ describe('an NDJSON line larger than queue.maxRecordBytes', () => {
     expect(letters[0]!.letter.event.raw).toBe(bigA.slice(0, 1023));
     expect(letters[1]!.letter.event.raw).toBe(bigB.slice(0, 1024));
     expect(letters[0]!.letter.lastError).toMatch(
-      /^record of \d+ bytes \(its data, id, key and source\) exceeds queue\.maxRecordBytes \(16384\)/,
+      /^\d+ bytes exceed queue\.maxRecordBytes \(16384\); not taken into the queue, its first 1023 bytes kept in event\.raw$/,
     );
     expect(pipeline.stats().deadLetteredByReason).toEqual({ 'too-large': 2 });
+  });
+});
+
+describe('an NDJSON line longer than the source’s maxLineBytes', () => {
+  it('is dead-lettered as too-large with its line’s source, size and first 1 KiB — across reads, and as the last line — and the others are written', async () => {
+    const s = scene();
+    const long = (tag: string, n: number) => `{"id":"${tag}","t":"${'q'.repeat(n)}"}`;
+    // Longer than a 1 MiB read: its head comes from the read it began in.
+    const acrossReads = long('across', 1_500_000);
+    const inOneRead = long('inside', 5000);
+    const last = long('last', 3000);
+    const body = `{"id":"a"}
+${inOneRead}
+{"id":"b"}
+${acrossReads}
+{"id":"c"}
+${last}`;
+    const path = join(s.dir, 'long.ndjson');
+    writeFileSync(path, body);
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const source = new NdjsonSource({ path, maxLineBytes: 2048 });
+    await source.start(pipeline, new AbortController().signal);
+    await pipeline.drained();
+
+    expect(
+      s
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
+    expect(source.tooLong).toBe(3);
+    const letters = s
+      .deadLetters()
+      .sort((x, y) => x.letter.event.source!.localeCompare(y.letter.event.source!));
+    expect(letters.map((l) => [l.letter.reason, l.letter.event.source, l.letter.event.raw])).toEqual([
+      ['too-large', `${path}:2`, inOneRead.slice(0, 1024)],
+      ['too-large', `${path}:4`, acrossReads.slice(0, 1024)],
+      ['too-large', `${path}:6`, last.slice(0, 1024)],
+    ]);
+    expect(letters[1]!.letter.lastError).toBe(
+      `${Buffer.byteLength(acrossReads)} bytes exceed source.maxLineBytes (2048); not taken into the queue, its first 1024 bytes kept in event.raw`,
+    );
   });
 });
