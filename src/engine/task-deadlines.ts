@@ -102,6 +102,11 @@ export class TaskDeadlines {
    * tell, and counts as started. Read before finish(), which frees the slot.
    */
   started(task: TimedTask): boolean {
+    // Seq-cst load of the worker's seq-cst mark, which it makes before running any of the task. A
+    // thread that died had made its stores before it exited, and its failure reaches this thread
+    // only after (its exit event), so a task that ran reads as started here. Only an abort can race
+    // a worker that is just taking the task: its mark may land after this read, the task may have
+    // begun, and it is dispatched again whole — a repeat the sinks' dedup absorbs, never a loss.
     return task.slot === undefined || this.#clock.startedAt(task.slot) !== undefined;
   }
 

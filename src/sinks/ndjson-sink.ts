@@ -4,8 +4,7 @@ import type { SinkRecord } from '../codec/event.js';
 import { recordJson, type Sink } from './sink.js';
 import { requireOpen, sinkFailure } from './sink-support.js';
 
-const LINE_BREAK = /[\r\n]/;
-const LINE_BREAKS = /[\r\n]/g;
+const LFS = /\n/g;
 
 export interface NdjsonSinkOptions {
   /** File to append to; created with its directory if missing. */
@@ -52,11 +51,12 @@ export class NdjsonSink implements Sink {
     let text = '';
     for (const record of records) {
       const json = recordJson(record);
-      // A payload written as it was received may hold CR or LF between its tokens (an HTTP body's
-      // element over several lines; a line that ended in CR CR LF): whitespace to JSON, a line
-      // break to NDJSON. JSON's strings cannot hold them raw, so every one found is whitespace,
-      // and a space keeps the record one line meaning the same.
-      text += `${LINE_BREAK.test(json) ? json.replace(LINE_BREAKS, ' ') : json}\n`;
+      // A payload written as it was received may hold LF between its tokens (an HTTP body's element
+      // over several lines): whitespace to JSON, the end of a record to NDJSON. JSON's strings
+      // cannot hold one raw, so every LF found is whitespace, and a space keeps the record one line
+      // meaning the same. A CR there is whitespace NDJSON carries (its lines end at LF): kept, so
+      // the payload stays byte for byte.
+      text += `${json.indexOf('\n') === -1 ? json : json.replace(LFS, ' ')}\n`;
     }
     const bytes = Buffer.from(text);
     try {

@@ -62,7 +62,7 @@ describe('NdjsonSink', () => {
     expect(readRecords(file)).toEqual(batch);
   });
 
-  it('keeps a record on one line when its payload text holds CR or LF between tokens, meaning the same', async () => {
+  it('keeps a record on one line when its payload text holds LF between tokens, meaning the same; CR kept as it is', async () => {
     const file = join(dir, 'breaks.ndjson');
     const sink = ndjsonSink({ path: file, fsync: 'never' });
     await sink.open();
@@ -77,9 +77,10 @@ describe('NdjsonSink', () => {
     expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as SinkRecord).payload)).toEqual(
       texts.map((t) => JSON.parse(t)),
     );
-    // Written as received otherwise: the big number's digits stay.
+    // Written as received otherwise: the big number's digits stay, CR stays.
     expect(lines[2]).toContain('"payload":{"n":12345678901234567890}');
-    expect(lines[1]).toContain('{"s":"x\\ny"}');
+    expect(lines[1]).toContain('"payload": {"s":"x\\ny"}\r}');
+    expect(lines[0]).toContain('"payload":{"a":1, "b":\r [1,\r2]}');
   });
 
   it('appends to an existing file instead of truncating it', async () => {
