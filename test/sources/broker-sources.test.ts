@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import type { Pipeline } from '../../src/engine/pipeline.js';
 import { NatsJetStreamSource } from '../../src/sources/nats-jetstream-source.js';
 import { RedisStreamsSource } from '../../src/sources/redis-streams-source.js';
@@ -22,6 +23,16 @@ function onePipeline(s: Scene, control?: SharedArrayBuffer): Promise<Pipeline> {
   return s.pipeline({
     workers: { min: 1, max: 1 },
     sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions(control ? { control } : {}) },
+  });
+}
+
+/** A pipeline of one worker into the fixture sink of scene `s`, with NDJSON dead letters. */
+function withLetters(s: Scene, queue?: PipelineOptions['queue']): Promise<Pipeline> {
+  return s.pipeline({
+    workers: { min: 1, max: 1 },
+    ...(queue ? { queue } : {}),
+    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    deadLetter: { type: 'ndjson', path: s.deadLetterPath },
   });
 }
 
@@ -80,13 +91,19 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     await nc.close();
   });
 
-  /** A new stream on a new subject, holding `count` messages (`ev-<i>` ids when `withIds`). */
-  async function publish(count: number, withIds: boolean): Promise<{ stream: string; subject: string }> {
+  /** A new, empty stream on a new subject. */
+  async function newStream(): Promise<{ stream: string; subject: string }> {
     const stream = uniqueName('S');
     const subject = uniqueName('sub');
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
     streams.push(stream);
+    return { stream, subject };
+  }
+
+  /** A new stream on a new subject, holding `count` messages (`ev-<i>` ids when `withIds`). */
+  async function publish(count: number, withIds: boolean): Promise<{ stream: string; subject: string }> {
+    const { stream, subject } = await newStream();
     const js = nc.jetstream();
     const acks = [];
     for (let i = 0; i < count; i++) {
@@ -162,23 +179,14 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
 
   it('dead-letters a message larger than queue.maxRecordBytes as too-large, acknowledges it, and stores every other one', async () => {
     const s = scene();
-    const stream = uniqueName('S');
-    const subject = uniqueName('sub');
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
-    streams.push(stream);
+    const { stream, subject } = await newStream();
     const js = nc.jetstream();
     const big = JSON.stringify({ id: 'big', pad: 'x'.repeat(20_000) });
     for (let i = 0; i < 40; i++) {
       await js.publish(`${subject}.x`, JSON.stringify({ id: `ev-${i}`, n: i }));
       if (i === 10) await js.publish(`${subject}.x`, big);
     }
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      queue: { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-    });
+    const pipeline = await withLetters(s, { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 });
     const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'sluice', batch: 16 });
     await runUntil(source, pipeline, () => source.counts.acked >= 41, '41 acks');
 
@@ -200,7 +208,7 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(letter.lastError).toContain('exceed queue.maxRecordBytes (16384)');
     expect(letter.event.raw).toBe(big.slice(0, 1024));
     expect(source.counts).toMatchObject({ received: 41, acked: 41, redelivered: 0 });
-    const info = await jsm.consumers.info(stream, 'sluice');
+    const info = await (await nc.jetstreamManager()).consumers.info(stream, 'sluice');
     expect(info.num_ack_pending).toBe(0);
   });
 
@@ -368,6 +376,10 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     client.disconnect();
   });
 
+  /** Consumer c1 of group g on `stream`, reading 8 at a time. */
+  const groupReader = (stream: string) =>
+    new RedisStreamsSource({ url: redis.url, stream, group: 'g', consumer: 'c1', batch: 8, blockMs: 100 });
+
   async function publish(stream: string, count: number): Promise<string[]> {
     keys.push(stream);
     const pipeline = client.pipeline();
@@ -429,20 +441,8 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
       if (i === 5) bigId = (await client.xadd(stream, '*', 'data', big)) as string;
     }
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      queue: { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-    });
-    const source = new RedisStreamsSource({
-      url: redis.url,
-      stream,
-      group: 'g',
-      consumer: 'c1',
-      batch: 8,
-      blockMs: 100,
-    });
+    const pipeline = await withLetters(s, { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 });
+    const source = groupReader(stream);
     await runUntil(source, pipeline, () => source.counts.acked >= 25, '25 acks');
 
     expect(
@@ -471,19 +471,8 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     await client.xadd(stream, '*', 'id', bytes('v', [0xfd]), 'n', '1');
     await client.xadd(stream, '*', 'id', 'ok-2', 'q', 'a"b\\c\n');
     const s = scene();
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-    });
-    const source = new RedisStreamsSource({
-      url: redis.url,
-      stream,
-      group: 'g',
-      consumer: 'c1',
-      batch: 8,
-      blockMs: 100,
-    });
+    const pipeline = await withLetters(s);
+    const source = groupReader(stream);
     await runUntil(source, pipeline, () => source.counts.acked >= 5, '5 acks');
 
     const rows = s.rows();

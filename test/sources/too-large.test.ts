@@ -7,10 +7,30 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { PipelineOptions } from '../../src/config/pipeline-options.js';
 import { NdjsonSource } from '../../src/sources/ndjson-source.js';
-import { fixtureUrl, useScenes } from '../helpers/engine.js';
+import { fixtureUrl, type Scene, useScenes } from '../helpers/engine.js';
 
 const scene = useScenes();
+
+/** Reads all of `source` into a pipeline of one worker with NDJSON dead letters, and drains it. */
+async function readAll(s: Scene, source: NdjsonSource, queue?: PipelineOptions['queue']) {
+  const pipeline = await s.pipeline({
+    workers: { min: 1, max: 1 },
+    ...(queue ? { queue } : {}),
+    sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+    deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+  });
+  await source.start(pipeline, new AbortController().signal);
+  await pipeline.drained();
+  return { source, pipeline };
+}
+
+const storedIds = (s: Scene) =>
+  s
+    .rows()
+    .map((r) => r.id)
+    .sort();
 
 describe('an NDJSON line larger than queue.maxRecordBytes', () => {
   it('is dead-lettered as too-large with its line’s id and source and its first 1 KiB, cut on a character; the others are written', async () => {
@@ -27,22 +47,11 @@ describe('an NDJSON line larger than queue.maxRecordBytes', () => {
     ];
     const path = join(s.dir, 'in.ndjson');
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      queue: { capacityBytes: 64 * 1024, maxRecordBytes: 16 * 1024 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    const { source, pipeline } = await readAll(s, new NdjsonSource({ path }), {
+      capacityBytes: 64 * 1024,
+      maxRecordBytes: 16 * 1024,
     });
-    const source = new NdjsonSource({ path });
-    await source.start(pipeline, new AbortController().signal);
-    await pipeline.drained();
-
-    expect(
-      s
-        .rows()
-        .map((r) => r.id)
-        .sort(),
-    ).toEqual(['a', 'b', ...Array.from({ length: 50 }, (_, i) => `n-${i}`)].sort());
+    expect(storedIds(s)).toEqual(['a', 'b', ...Array.from({ length: 50 }, (_, i) => `n-${i}`)].sort());
     expect(source.tooLong).toBe(0);
     expect(source.pushed).toBe(lines.length);
     const letters = s.deadLetters();
@@ -77,21 +86,8 @@ ${acrossReads}
 ${last}`;
     const path = join(s.dir, 'long.ndjson');
     writeFileSync(path, body);
-    const pipeline = await s.pipeline({
-      workers: { min: 1, max: 1 },
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-    });
-    const source = new NdjsonSource({ path, maxLineBytes: 2048 });
-    await source.start(pipeline, new AbortController().signal);
-    await pipeline.drained();
-
-    expect(
-      s
-        .rows()
-        .map((r) => r.id)
-        .sort(),
-    ).toEqual(['a', 'b', 'c']);
+    const { source } = await readAll(s, new NdjsonSource({ path, maxLineBytes: 2048 }));
+    expect(storedIds(s)).toEqual(['a', 'b', 'c']);
     expect(source.tooLong).toBe(3);
     const letters = s
       .deadLetters()
