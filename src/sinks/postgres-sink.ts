@@ -9,7 +9,7 @@ import type { ColumnMap, OnConflict } from './column-mapping.js';
 import { encodeCopyBatch } from './postgres-copy.js';
 import { PostgresMappedTable } from './postgres-mapped-table.js';
 import { requireHidingResponse } from './require-pg.js';
-import type { Sink } from './sink.js';
+import { payloadJsonOf, type Sink } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
 export interface PostgresSinkOptions {
@@ -277,7 +277,7 @@ export class PostgresSink implements Sink {
     if (mapped !== undefined) {
       // Read before a connection is taken: a payload that cannot be read fails its record alone.
       const texts = mapped.texts(records);
-      return this.#withClient(pool, async (client) => {
+      return this.#withClient(pool, records, async (client) => {
         this.#batches++;
         if (this.#batches > this.#stageUntil) {
           try {
@@ -303,7 +303,7 @@ export class PostgresSink implements Sink {
     }
     // Encoded before a connection is taken: a payload that cannot be written fails its record alone.
     const rows = encodeCopyBatch(records, this.#rowBuffers);
-    await this.#withClient(pool, async (client) => {
+    await this.#withClient(pool, records, async (client) => {
       this.#batches++;
       if (this.#batches > this.#stageUntil) {
         try {
@@ -338,7 +338,11 @@ export class PostgresSink implements Sink {
    * Runs `work` on a connection of the pool. A failure is rolled back (the connection dropped if
    * even that fails: it may be the connection that failed) and thrown as a SinkError.
    */
-  async #withClient(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<undefined> {
+  async #withClient(
+    pool: pg.Pool,
+    records: readonly SinkRecord[],
+    work: (client: pg.PoolClient) => Promise<void>,
+  ): Promise<undefined> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -363,7 +367,8 @@ export class PostgresSink implements Sink {
       } catch {
         broken = error as Error;
       }
-      throw this.#failure('write failed', error);
+      // A record refused alone (delivery splits a batch down to it): say which of its values.
+      throw this.#failure('write failed', error, records.length === 1 ? records[0] : undefined);
     } finally {
       client.release(broken);
     }
@@ -376,21 +381,34 @@ export class PostgresSink implements Sink {
   }
 
   /** A SinkError for a failed statement; a timeout names the option whose limit ran out. */
-  #failure(what: string, error: unknown): SinkError {
+  #failure(what: string, error: unknown, alone?: SinkRecord): SinkError {
     const option = timedOutOn(error);
     // The server's detail says which value it refused ("\u0000 cannot be converted to text").
     const detail = (error as { detail?: unknown } | null)?.detail;
+    const code = String((error as { code?: unknown } | null)?.code ?? '');
+    const field = alone !== undefined && PER_RECORD_SQLSTATE.test(code) ? nulField(alone) : undefined;
     const reason =
       option === undefined
-        ? `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}`
+        ? `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}${field === undefined ? '' : `: ${field} holds NUL (U+0000), which PostgreSQL cannot store in text or jsonb`}`
         : `no answer within ${option} (${this.#options[option]} ms)`;
-    const code = String((error as { code?: unknown } | null)?.code ?? '');
     return sinkFailure('postgres', what, error, {
       retryable: isRetryablePgError(error),
       perRecord: PER_RECORD_SQLSTATE.test(code),
       reason,
     });
   }
+}
+
+/**
+ * Which of a record's values holds NUL, PostgreSQL's one character it cannot store as text (and, as
+ * the escape \u0000, in jsonb): `id`, `key`, `source` or `payload`; undefined when none does.
+ */
+function nulField(record: SinkRecord): string | undefined {
+  if (record.id.includes('\0')) return 'id';
+  if (record.key?.includes('\0')) return 'key';
+  if (record.source?.includes('\0')) return 'source';
+  if (payloadJsonOf(record).includes('\\u0000')) return 'payload';
+  return undefined;
 }
 
 /** Sends a binary COPY (`sql`); resolves once the server has taken every row. */

@@ -33,7 +33,7 @@ describe.skipIf(postgresSkip)('PostgreSQL refusing single values', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('dead-letters only the records whose values the server refuses, with its message, and stores the other 997 of the batch', async () => {
+  it('dead-letters only the records whose values the server refuses, with its message and the value holding a NUL, and stores the other 996 of the batch', async () => {
     pipeline = await createPipeline({
       workers: { min: 1, max: 1 },
       batch: { maxRecords: 1000 },
@@ -41,16 +41,17 @@ describe.skipIf(postgresSkip)('PostgreSQL refusing single values', () => {
       deadLetter: { type: 'ndjson', path: deadLetters },
     });
     const all = ids('iso', 1000);
-    const bad = new Map<number, { id: string; payload: unknown }>([
+    const bad = new Map<number, { id: string; key?: string; payload: unknown }>([
       [100, { id: all[100]!, payload: { note: 'nul \u0000 inside' } }],
       [400, { id: all[400]!, payload: { note: 'lone \ud800 surrogate' } }],
       [800, { id: `${all[800]}\u0000`, payload: { n: 800 } }],
+      [900, { id: all[900]!, key: 'k\u0000', payload: { n: 900 } }],
     ]);
     await pipeline.pushMany(all.map((id, i) => bad.get(i) ?? { id, payload: { n: i } }));
     await pipeline.drained();
 
     const stored = await readPostgresIds(table);
-    expect(stored).toHaveLength(997);
+    expect(stored).toHaveLength(996);
     expect(distinctSorted(stored)).toEqual(all.filter((_, i) => !bad.has(i)));
     const letters = readDeadLetters(deadLetters);
     expect(distinctSorted(letters.map((l) => l.id))).toEqual(
@@ -61,6 +62,18 @@ describe.skipIf(postgresSkip)('PostgreSQL refusing single values', () => {
       // The server's own words: PostgreSQL names the bad byte or the unsupported escape.
       expect(letter.lastError).toMatch(/postgres: write failed: .*(0x00|\\u0000|Unicode)/i);
     }
-    expect(pipeline.stats()).toMatchObject({ written: 997, deadLettered: 3 });
+    // Where a NUL is the reason, the value holding it is named.
+    const named = new Map(
+      letters.map(({ id, letter }) => [id, /: (\w+) holds NUL \(U\+0000\)/.exec(letter.lastError)?.[1]]),
+    );
+    expect(named).toEqual(
+      new Map([
+        [all[100], 'payload'],
+        [all[400], undefined],
+        [`${all[800]}\u0000`, 'id'],
+        [all[900], 'key'],
+      ]),
+    );
+    expect(pipeline.stats()).toMatchObject({ written: 996, deadLettered: 4 });
   });
 });
