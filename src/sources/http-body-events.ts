@@ -4,7 +4,7 @@ import { HttpError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { prepareRaw } from '../queue/record-codec.js';
 import { LineRun } from '../queue/record-run.js';
-import { lineBatch, splitLines } from './ndjson-lines.js';
+import { BOM_BYTES, hasBom, lineBatch, splitLines } from './ndjson-lines.js';
 import type { SourceTarget } from './source.js';
 
 /** Keys that could reach an object's prototype when a consumer merges the event. */
@@ -32,7 +32,9 @@ export interface BodyEvents {
  * (an event larger than queue.maxRecordBytes).
  */
 export function bodyEvents(body: Buffer, ndjson: boolean, label: string, maxRecordBytes: number): BodyEvents {
-  return ndjson ? lineEvents(body, label, maxRecordBytes) : elementEvents(body, label, maxRecordBytes);
+  // A UTF-8 byte order mark opening the body is not part of its first event (as in a file).
+  const events = hasBom(body) ? body.subarray(BOM_BYTES) : body;
+  return ndjson ? lineEvents(events, label, maxRecordBytes) : elementEvents(events, label, maxRecordBytes);
 }
 
 /** The 413 for event `index` of a body, larger than the ring's largest record. */

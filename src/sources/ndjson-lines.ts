@@ -1,6 +1,14 @@
 import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
 
+/** Bytes of the UTF-8 byte order mark, U+FEFF (EF BB BF). */
+export const BOM_BYTES = 3;
+
+/** Whether `bytes` begin with a UTF-8 byte order mark. */
+export function hasBom(bytes: Uint8Array): boolean {
+  return bytes.length >= BOM_BYTES && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const SPACE = 0x20;

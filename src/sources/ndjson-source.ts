@@ -9,7 +9,7 @@ import { RecordTooLargeError, SourceError } from '../errors.js';
 import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { RefusedRecord } from '../queue/refused-record.js';
-import { type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
+import { BOM_BYTES, hasBom, type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
 import { type SourceTarget, StoppableSource } from './source.js';
 
 export interface NdjsonSourceOptions {
@@ -226,6 +226,10 @@ export class NdjsonSource extends StoppableSource {
    */
   #split(buffer: Buffer, state: ReadState, pending: PendingLines, target: SourceTarget): void {
     let from = 0;
+    // A UTF-8 byte order mark opening the input (Windows tools write one) is not part of the first
+    // line: JSON's RFC lets a parser ignore it, and read as part of the line it would make that
+    // line invalid JSON over a character no one can see. Offsets still count it.
+    if (state.chunkOffset === 0 && hasBom(buffer)) from = state.lineOffset = BOM_BYTES;
     for (let at = buffer.indexOf(NEWLINE, from); at !== -1; at = buffer.indexOf(NEWLINE, from)) {
       this.#lines++;
       if (!state.skipping && state.partialBytes + (at - from) <= this.#maxLineBytes) {

@@ -382,6 +382,25 @@ describe('the http source', () => {
     );
   });
 
+  it('takes a body opened by a UTF-8 byte order mark, NDJSON or a JSON array, as if it had none', async () => {
+    const { s, pipeline, url } = await start();
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const lines = await post(
+      `${url}/ingest`,
+      Buffer.concat([bom, Buffer.from('{"id":"n1"}\n{"id":"n2"}\n')]),
+    );
+    expect(lines.status).toBe(200);
+    const array = await post(
+      `${url}/ingest`,
+      Buffer.concat([bom, Buffer.from('[{"id":"a1"},{"id":"a2"}]')]),
+      'application/json',
+    );
+    expect(array.status).toBe(200);
+    await pipeline.drained();
+    expect(sortedIds(s)).toEqual(['a1', 'a2', 'n1', 'n2']);
+    expect(s.deadLetters()).toEqual([]);
+  });
+
   it('answers 400 to a JSON body that is not an array, and 415 to another content type', async () => {
     const { url } = await start();
     expect((await post(`${url}/ingest`, '{"id":"x"}', 'application/json')).status).toBe(400);

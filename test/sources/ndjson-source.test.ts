@@ -276,6 +276,20 @@ describe('NdjsonSource', () => {
     15_000,
   );
 
+  it('a UTF-8 byte order mark opening the input is not part of the first line; offsets still count it', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+    const path = join(dir, 'bom.ndjson');
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}\n\ufeff{"b":2}\n')]),
+    );
+    const { lines, recordIds, target } = collector();
+    await new NdjsonSource({ path }).start(target, new AbortController().signal);
+    // Only the input's first: one inside the input is the line's own (invalid JSON, dead-lettered).
+    expect(lines).toEqual(['{"a":1}', '\ufeff{"b":2}']);
+    expect(recordIds.map((id) => Number(id!.split(':').at(-1)))).toEqual([3, 11]);
+  });
+
   it('a missing file makes start() reject with a SourceError naming the path and the read error', async () => {
     const { target } = collector();
     const path = join(tmpdir(), 'sluice-no-such-file.ndjson');
