@@ -42,18 +42,28 @@ export class RefusedRecord implements RawRecord {
 
   /**
    * The stand-in prepared for the ring, its head shortened as far as it must to fit `maxRecordBytes`
-   * (a small queue's limit may be below REFUSED_HEAD_BYTES); RecordTooLargeError when even its id,
-   * key and source do not fit.
+   * (a small queue's limit may be below REFUSED_HEAD_BYTES), then without its key and source: a
+   * stand-in that does not exist leaves a broker's message to come again for ever, and its id alone
+   * keeps it the event's. RecordTooLargeError when not even the id and the sizes fit (a limit of a
+   * few dozen bytes beyond the record header).
    */
   prepare(maxRecordBytes: number): PreparedRecord {
-    for (let head = REFUSED_HEAD_BYTES; ; head >>= 1) {
-      const data = head === REFUSED_HEAD_BYTES ? this.data : this.#text(head);
-      try {
-        return prepareRaw(data, this.key, maxRecordBytes, this.id, this.source, true);
-      } catch (error) {
-        if (!(error instanceof RecordTooLargeError) || head === 0) throw error;
+    let refusal: unknown;
+    for (const whole of [true, false]) {
+      for (let head = REFUSED_HEAD_BYTES; ; head >>= 1) {
+        const data = head === REFUSED_HEAD_BYTES ? this.data : this.#text(head);
+        try {
+          return whole
+            ? prepareRaw(data, this.key, maxRecordBytes, this.id, this.source, true)
+            : prepareRaw(data, undefined, maxRecordBytes, this.id, undefined, true);
+        } catch (error) {
+          if (!(error instanceof RecordTooLargeError)) throw error;
+          refusal = error;
+          if (head === 0) break;
+        }
       }
     }
+    throw refusal;
   }
 }
 

@@ -156,7 +156,8 @@ export class RedisStreamsSource extends BrokerSource<string> {
       'redis source reading',
     );
     const holding = this.#holding;
-    const field = o.field ?? 'data';
+    // Compared as bytes: each entry's field names are never made strings.
+    const field = Buffer.from(o.field ?? 'data');
     const pushEntries = (entries: StreamEntry[], push: PushMessages<string>) => {
       if (entries.length === 0) return;
       const records: RawRecord[] = entries.map((entry) => ({
@@ -304,9 +305,9 @@ export class RedisStreamsSource extends BrokerSource<string> {
   }
 }
 
-/** The value of field `name`, as its bytes. */
-function fieldOf(fields: Buffer[], name: string): Buffer | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === name) return fields[i + 1];
+/** The value of field `name` (its UTF-8 bytes), as its bytes. */
+function fieldOf(fields: Buffer[], name: Buffer): Buffer | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.equals(name)) return fields[i + 1];
   return undefined;
 }
 
