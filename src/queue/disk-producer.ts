@@ -1,13 +1,7 @@
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { SluiceEvent } from '../codec/event.js';
 import { ClosedError, DiskQueueFailedError, QueueFullError } from '../errors.js';
-import {
-  checkLineBatch,
-  preparedEvents,
-  preparedLines,
-  preparedRawRecords,
-  type RawRecord,
-} from './producer.js';
+import { preparedEvents, preparedLines, preparedRawRecords, type RawRecord } from './producer.js';
 import type { ResolvedQueueOptions } from './queue-options.js';
 import {
   encodeFrames,
@@ -17,7 +11,7 @@ import {
   prepareEvent,
   prepareRaw,
 } from './record-codec.js';
-import type { LineBatch } from './record-run.js';
+import { checkLineBatch, type LineBatch } from './record-run.js';
 
 /**
  * Producer threads on a disk queue. The log belongs to the main thread (one writer keeps its
@@ -231,14 +225,19 @@ export class DiskQueueProducer {
 
 /** A LineBatch's lines as prepared raw records, each with the id and source the batch gives it. */
 export function linesOf(batch: LineBatch, maxRecordBytes: number): PreparedRecord[] {
-  checkLineBatch(batch);
-  return batch.starts.map((start, i) =>
-    prepareRaw(
-      batch.bytes.subarray(start, batch.ends[i]),
-      batch.key,
-      maxRecordBytes,
-      batch.idPrefix !== undefined ? `${batch.idPrefix}${batch.idNumbers![i]}` : undefined,
-      batch.sourcePrefix !== undefined ? `${batch.sourcePrefix}${batch.sourceNumbers![i]}` : undefined,
-    ),
-  );
+  const lines = checkLineBatch(batch);
+  const { bytes, starts, ends, idPrefix, idNumbers, sourcePrefix, sourceNumbers, key } = lines;
+  const records: PreparedRecord[] = [];
+  for (let i = 0; i < starts.length; i++) {
+    records.push(
+      prepareRaw(
+        bytes.subarray(starts[i], ends[i]),
+        key,
+        maxRecordBytes,
+        idPrefix !== undefined ? `${idPrefix}${idNumbers![i]}` : undefined,
+        sourcePrefix !== undefined ? `${sourcePrefix}${sourceNumbers![i]}` : undefined,
+      ),
+    );
+  }
+  return records;
 }

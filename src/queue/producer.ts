@@ -9,7 +9,14 @@ import {
   prepareRaw,
   wallClockMs,
 } from './record-codec.js';
-import { ImageRun, type LineBatch, LineRun, PreparedRun, type RecordRun } from './record-run.js';
+import {
+  checkLineBatch,
+  ImageRun,
+  type LineBatch,
+  LineRun,
+  PreparedRun,
+  type RecordRun,
+} from './record-run.js';
 import { RefusedRecord } from './refused-record.js';
 import {
   RESERVE_DROPPED,
@@ -82,17 +89,17 @@ export function preparedRawRecords(records: readonly RawRecord[], maxRecordBytes
   });
 }
 
-/** Refuses a pushLines argument that is not a LineBatch. */
-export function checkLineBatch(batch: LineBatch): void {
-  if (batch === null || typeof batch !== 'object' || !(batch.bytes instanceof Uint8Array)) {
-    throw new InvalidEventError('batch', `must be a LineBatch with bytes, got ${shown(batch)}`, {
-      argumentOf: 'pushLines',
-    });
-  }
-}
-
 /** A write into a ring: yields each wait a full ring needs, returns how many records were accepted. */
 type WriteSteps = Generator<WaitStep, number, WaitResult>;
+
+/** A push's records split by ring, each ring's share in push order, checked and sized, not yet written. */
+type Runs = [Ring, RecordRun][];
+
+/** Has every run, from run `r`'s record `i` on, copy what it still reads from the caller's memory. */
+function retainFrom(runs: Runs, r: number, i: number): void {
+  runs[r]![1].retain?.(i);
+  for (let k = r + 1; k < runs.length; k++) runs[k]![1].retain?.(0);
+}
 
 /**
  * Everything a producer does, written once for both kinds: validation, partition choice, and
@@ -109,12 +116,19 @@ class ProducerCore {
    * a ring's release cursor passes it, everything this producer wrote there before is settled.
    */
   readonly ends = new Map<Ring, number>();
+  /**
+   * Whether a write copies what it reads from the caller's memory before it waits for room: the
+   * main thread's caller runs on while its push waits, and may reuse or transfer a Buffer it
+   * passed. A producer thread is blocked for the wait, so its memory cannot change under it.
+   */
+  readonly #retainOnWait: boolean;
   #next = 0;
 
-  constructor(queue: EventQueue, policy: ReservePolicy = queue.options) {
+  constructor(queue: EventQueue, policy: ReservePolicy = queue.options, retainOnWait = false) {
     this.queue = queue;
     this.policy = policy;
     this.maxRecordBytes = queue.options.maxRecordBytes;
+    this.#retainOnWait = retainOnWait;
   }
 
   ringFor(key: string | undefined): Ring {
@@ -126,7 +140,7 @@ class ProducerCore {
   }
 
   /** Prepared records split by ring, each ring's share in push order, as runs to write. */
-  byRing(records: PreparedRecord[]): [Ring, RecordRun][] {
+  byRing(records: PreparedRecord[]): Runs {
     if (this.queue.rings.length === 1) return [[this.queue.rings[0]!, new PreparedRun(records)]];
     const groups = new Map<Ring, PreparedRecord[]>();
     // Key-less records of one call stay together in one ring: they are one publish group there.
@@ -140,34 +154,42 @@ class ProducerCore {
     return [...groups].map(([ring, list]) => [ring, new PreparedRun(list)]);
   }
 
-  /** Writes a whole run; accepted records, fewer than given only under a drop policy. */
-  *writeRun(ring: Ring, run: RecordRun, from = 0): WriteSteps {
+  /** Writes runs one after the other; accepted records, fewer than given only under a drop policy. */
+  *writeRuns(runs: Runs): WriteSteps {
     let accepted = 0;
-    let i = from;
-    while (i < run.length) {
-      const next = this.tryWriteRun(ring, run, i);
-      if (next > i) {
-        accepted += next - i;
-        i = next;
-        continue;
+    let retained = !this.#retainOnWait;
+    for (let r = 0; r < runs.length; r++) {
+      const [ring, run] = runs[r]!;
+      let i = 0;
+      while (i < run.length) {
+        const next = this.tryWriteRun(ring, run, i);
+        if (next > i) {
+          accepted += next - i;
+          i = next;
+          continue;
+        }
+        const size = run.size(i);
+        let cursor = ring.tryReserve(size);
+        if (cursor === RESERVE_FULL) {
+          if (!retained) {
+            retainFrom(runs, r, i);
+            retained = true;
+          }
+          cursor = yield* roomOrPolicy(ring, size, this.policy);
+        }
+        if (cursor !== RESERVE_DROPPED) {
+          this.writeGroup(ring, cursor, run, i, i + 1, size);
+          accepted++;
+        }
+        i++;
       }
-      const size = run.size(i);
-      let cursor = ring.tryReserve(size);
-      if (cursor === RESERVE_FULL) cursor = yield* roomOrPolicy(ring, size, this.policy);
-      if (cursor !== RESERVE_DROPPED) {
-        this.writeGroup(ring, cursor, run, i, i + 1, size);
-        accepted++;
-      }
-      i++;
     }
     return accepted;
   }
 
-  /** Writes several runs one after the other. */
-  *writeRuns(runs: [Ring, RecordRun][]): WriteSteps {
-    let accepted = 0;
-    for (const [ring, run] of runs) accepted += yield* this.writeRun(ring, run);
-    return accepted;
+  /** What a write not started yet still reads of the caller's memory, copied (see #retainOnWait). */
+  retain(runs: Runs): void {
+    if (this.#retainOnWait) retainFrom(runs, 0, 0);
   }
 
   /**
@@ -220,39 +242,39 @@ class ProducerCore {
     return ends;
   }
 
-  // The push methods of both producers, as write generators; every argument is checked before
+  // The push methods of both producers, as runs for writeRuns; every argument is checked before
   // anything is written.
 
-  push(event: SluiceEvent): WriteSteps {
+  push(event: SluiceEvent): Runs {
     const record = prepareEvent(event, this.maxRecordBytes);
-    return this.writeRun(this.ringFor(record.key), new PreparedRun([record]));
+    return [[this.ringFor(record.key), new PreparedRun([record])]];
   }
 
-  pushMany(events: readonly SluiceEvent[]): WriteSteps {
-    return this.writeRuns(this.byRing(preparedEvents(events, this.maxRecordBytes)));
+  pushMany(events: readonly SluiceEvent[]): Runs {
+    return this.byRing(preparedEvents(events, this.maxRecordBytes));
   }
 
-  pushRaw(bytes: Uint8Array | string, key: string | undefined): WriteSteps {
+  pushRaw(bytes: Uint8Array | string, key: string | undefined): Runs {
     const record = prepareRaw(bytes, key, this.maxRecordBytes);
-    return this.writeRun(this.ringFor(key), new PreparedRun([record]));
+    return [[this.ringFor(key), new PreparedRun([record])]];
   }
 
-  pushRawMany(lines: readonly (Uint8Array | string)[], key: string | undefined): WriteSteps {
-    return this.writeRun(this.ringFor(key), new PreparedRun(preparedLines(lines, key, this.maxRecordBytes)));
+  pushRawMany(lines: readonly (Uint8Array | string)[], key: string | undefined): Runs {
+    return [[this.ringFor(key), new PreparedRun(preparedLines(lines, key, this.maxRecordBytes))]];
   }
 
-  pushRawRecords(records: readonly RawRecord[]): WriteSteps {
-    return this.writeRuns(this.byRing(preparedRawRecords(records, this.maxRecordBytes)));
+  pushRawRecords(records: readonly RawRecord[]): Runs {
+    return this.byRing(preparedRawRecords(records, this.maxRecordBytes));
   }
 
   /** Framed images `from`…`to`, checked when they were encoded; key-less (one partition, see DurableIntake). */
-  pushImages(frames: FramedImages, from: number, to: number): WriteSteps {
-    return this.writeRun(this.ringFor(undefined), new ImageRun(frames, from, to));
+  pushImages(frames: FramedImages, from: number, to: number): Runs {
+    return [[this.ringFor(undefined), new ImageRun(frames, from, to)]];
   }
 
-  pushLines(batch: LineBatch): WriteSteps {
-    checkLineBatch(batch);
-    return this.writeRun(this.ringFor(batch.key), new LineRun(batch, this.maxRecordBytes));
+  pushLines(batch: LineBatch): Runs {
+    const lines = checkLineBatch(batch);
+    return [[this.ringFor(lines.key), new LineRun(lines, this.maxRecordBytes)]];
   }
 }
 
@@ -270,32 +292,32 @@ export class QueueProducer {
 
   /** Pushes one event; false if a drop policy discarded it. */
   push(event: SluiceEvent): boolean {
-    return blocking(this.#core.push(event)) === 1;
+    return blocking(this.#core.writeRuns(this.#core.push(event))) === 1;
   }
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   pushMany(events: readonly SluiceEvent[]): number {
-    return blocking(this.#core.pushMany(events));
+    return blocking(this.#core.writeRuns(this.#core.pushMany(events)));
   }
 
   /** Pushes one serialised event (e.g. an NDJSON line) without parsing it here. */
   pushRaw(bytes: Uint8Array | string, key?: string): boolean {
-    return blocking(this.#core.pushRaw(bytes, key)) === 1;
+    return blocking(this.#core.writeRuns(this.#core.pushRaw(bytes, key))) === 1;
   }
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): number {
-    return blocking(this.#core.pushRawMany(lines, key));
+    return blocking(this.#core.writeRuns(this.#core.pushRawMany(lines, key)));
   }
 
   /** Pushes serialised events, each with its own id and key, parsing none of them. */
   pushRawRecords(records: readonly RawRecord[]): number {
-    return blocking(this.#core.pushRawRecords(records));
+    return blocking(this.#core.writeRuns(this.#core.pushRawRecords(records)));
   }
 
   /** Pushes lines lying in one buffer (see LineBatch), without an object per line. */
   pushLines(batch: LineBatch): number {
-    return blocking(this.#core.pushLines(batch));
+    return blocking(this.#core.writeRuns(this.#core.pushLines(batch)));
   }
 }
 
@@ -320,44 +342,44 @@ export class AsyncQueueProducer {
 
   /** `policy` in place of the queue's own: the disk queue's feeder always waits for room. */
   constructor(queue: EventQueue, policy?: ReservePolicy) {
-    this.#core = new ProducerCore(queue, policy);
+    this.#core = new ProducerCore(queue, policy, true);
   }
 
   // async: a validation error rejects the promise instead of throwing at the call.
 
   /** Pushes one event; resolves false if a drop policy discarded it. */
   async push(event: SluiceEvent): Promise<boolean> {
-    return (await this.#write(() => this.#core.push(event))) === 1;
+    return (await this.#write(this.#core.push(event))) === 1;
   }
 
   /** Pushes events, publishing them in as few groups as fit; every event is validated first. */
   async pushMany(events: readonly SluiceEvent[]): Promise<number> {
-    return this.#write(() => this.#core.pushMany(events));
+    return this.#write(this.#core.pushMany(events));
   }
 
   /** Pushes one serialised event (e.g. an NDJSON line) without parsing it on this thread. */
   async pushRaw(bytes: Uint8Array | string, key?: string): Promise<boolean> {
-    return (await this.#write(() => this.#core.pushRaw(bytes, key))) === 1;
+    return (await this.#write(this.#core.pushRaw(bytes, key))) === 1;
   }
 
   /** Pushes serialised events (e.g. NDJSON lines) as few publish groups, parsing none of them. */
   async pushRawMany(lines: readonly (Uint8Array | string)[], key?: string): Promise<number> {
-    return this.#write(() => this.#core.pushRawMany(lines, key));
+    return this.#write(this.#core.pushRawMany(lines, key));
   }
 
   /** Pushes serialised events, each with its own id and key, parsing none of them on this thread. */
   async pushRawRecords(records: readonly RawRecord[]): Promise<number> {
-    return this.#write(() => this.#core.pushRawRecords(records));
+    return this.#write(this.#core.pushRawRecords(records));
   }
 
   /** Pushes framed record images `from`…`to` (encodeFrames) as they are: the disk queue's feeder. */
   async pushImages(frames: FramedImages, from: number, to: number): Promise<number> {
-    return this.#write(() => this.#core.pushImages(frames, from, to));
+    return this.#write(this.#core.pushImages(frames, from, to));
   }
 
   /** Pushes lines lying in one buffer (see LineBatch), without an object per line. */
   async pushLines(batch: LineBatch): Promise<number> {
-    return this.#write(() => this.#core.pushLines(batch));
+    return this.#write(this.#core.pushLines(batch));
   }
 
   /**
@@ -370,19 +392,20 @@ export class AsyncQueueProducer {
   }
 
   /**
-   * Starts a write (validating everything first) and runs it as far as the ring has room; the
-   * rest waits its turn behind earlier waiting writes. A write that needs no wait costs no promise
-   * beyond the caller's own.
+   * Runs a write of checked runs as far as the ring has room; the rest waits its turn behind
+   * earlier waiting writes. A write that needs no wait costs no promise beyond the caller's own.
    */
-  #write(start: () => WriteSteps): Promise<number> {
-    // Prepared now, whether it runs now or later: the events are serialised as they are at the call.
-    const steps = start();
+  #write(runs: Runs): Promise<number> {
     if (this.#waiting === 0) {
+      const steps = this.#core.writeRuns(runs);
       const step = steps.next();
       if (step.done) return Promise.resolve(step.value);
       return this.#queue(() => finish(steps, step.value));
     }
+    // Prepared at the call, written in its turn: what it reads of the caller's memory is copied now.
+    this.#core.retain(runs);
     return this.#queue(() => {
+      const steps = this.#core.writeRuns(runs);
       const step = steps.next();
       return step.done ? step.value : finish(steps, step.value);
     });

@@ -1,6 +1,6 @@
 import { checkWellFormed, MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
 import { UUIDV7_BYTES, writeUuidv7 } from '../codec/uuid-v7.js';
-import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+import { InvalidEventError, quote, RecordTooLargeError } from '../errors.js';
 import {
   FLAG_HAS_KEY,
   FLAG_HAS_SOURCE,
@@ -28,6 +28,22 @@ export interface RecordRun {
   write(ring: Ring, at: number, i: number, enqueuedAt: number): void;
   /** Writes records `from`…`to` from `at` on, when the run can do that faster than one by one. */
   writeRange?(ring: Ring, at: number, from: number, to: number, enqueuedAt: number): void;
+  /**
+   * Copies whatever records `from` on still read from the caller's memory (a Uint8Array it passed),
+   * so that what is written later is what was pushed: called before a write waits for room, when
+   * the caller could reuse, change or transfer that memory meanwhile.
+   */
+  retain?(from: number): void;
+}
+
+/**
+ * The first `length` bytes of `bytes` (its size when the push took it), in memory of their own —
+ * not Buffer#slice, which shares its memory.
+ */
+function copyOf(bytes: Uint8Array, length: number): Uint8Array {
+  const copy = new Uint8Array(length);
+  copy.set(length === bytes.byteLength ? bytes : bytes.subarray(0, length));
+  return copy;
 }
 
 /** Records validated and serialised by prepareEvent or prepareRaw. */
@@ -48,6 +64,13 @@ export class PreparedRun implements RecordRun {
 
   write(ring: Ring, at: number, i: number, enqueuedAt: number): void {
     writeRecord(ring, at, this.records[i]!, enqueuedAt);
+  }
+
+  retain(from: number): void {
+    for (let i = from; i < this.records.length; i++) {
+      const record = this.records[i]!;
+      if (typeof record.payload !== 'string') record.payload = copyOf(record.payload, record.payloadBytes);
+    }
   }
 }
 
@@ -165,15 +188,118 @@ function part(field: 'id' | 'key' | 'source', value: string | undefined): Buffer
   return Buffer.from(value, 'utf8');
 }
 
+/** A LineBatch as pushLines took it: every field read once, checked, its numbers copied. */
+export interface CheckedLines {
+  readonly bytes: Uint8Array;
+  readonly starts: Float64Array;
+  readonly ends: Float64Array;
+  readonly idPrefix: string | undefined;
+  readonly idNumbers: Float64Array | undefined;
+  readonly sourcePrefix: string | undefined;
+  readonly sourceNumbers: Float64Array | undefined;
+  readonly key: string | undefined;
+}
+
+/** Refuses a field of a pushLines argument, naming it and the value. */
+function badLines(field: string, expectation: string, value: unknown): InvalidEventError {
+  return new InvalidEventError(field, `must be ${expectation}, got ${quote(value)}`, {
+    argumentOf: 'pushLines',
+  });
+}
+
+/** A LineBatch's array field copied, each element a whole number within `min`…`max(i)`. */
+function wholeNumbers(
+  field: string,
+  value: unknown,
+  length: number,
+  min: (i: number) => number,
+  max: (i: number) => number,
+  range: (i: number) => string,
+): Float64Array {
+  if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
+    throw badLines(field, 'an array of numbers', value);
+  }
+  const list = value as ArrayLike<unknown>;
+  if (!(list.length >= length)) throw badLines(`${field}.length`, `at least ${length} (one per start)`, list.length);
+  const out = new Float64Array(length);
+  for (let i = 0; i < length; i++) {
+    const n = list[i];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min(i) || n > max(i)) {
+      throw badLines(`${field}[${i}]`, `a whole number ${range(i)}`, n);
+    }
+    out[i] = n;
+  }
+  return out;
+}
+
+/**
+ * pushLines' argument checked before anything is reserved: a line out of its buffer's bounds, or
+ * ending before it starts, would be copied as another record's bytes or past its own space. The
+ * numbers are copied, so that what was checked is what is written, whatever the caller's arrays do
+ * later; the bytes stay the caller's until a write must wait (LineRun#retain).
+ */
+export function checkLineBatch(batch: LineBatch): CheckedLines {
+  if (batch === null || typeof batch !== 'object') throw badLines('batch', 'a LineBatch with bytes', batch);
+  const bytes = batch.bytes;
+  if (!(bytes instanceof Uint8Array)) throw badLines('bytes', 'a Uint8Array', bytes);
+  const size = bytes.byteLength;
+  const startsIn = batch.starts;
+  if (!Array.isArray(startsIn) && !ArrayBuffer.isView(startsIn)) {
+    throw badLines('starts', 'an array of numbers', startsIn);
+  }
+  const count = (startsIn as ArrayLike<unknown>).length;
+  const starts = wholeNumbers(
+    'starts',
+    startsIn,
+    count,
+    () => 0,
+    () => size,
+    () => `from 0 to bytes.byteLength (${size})`,
+  );
+  const ends = wholeNumbers(
+    'ends',
+    batch.ends,
+    count,
+    (i) => starts[i]!,
+    () => size,
+    (i) => `from starts[${i}] (${starts[i]}) to bytes.byteLength (${size})`,
+  );
+  const numbers = (field: string, prefix: unknown, value: unknown) =>
+    prefix === undefined
+      ? undefined
+      : wholeNumbers(
+          field,
+          value,
+          count,
+          () => 0,
+          () => Number.MAX_SAFE_INTEGER,
+          () => 'from 0 to 2^53 - 1',
+        );
+  const idPrefix = batch.idPrefix;
+  const sourcePrefix = batch.sourcePrefix;
+  return {
+    bytes,
+    starts,
+    ends,
+    idPrefix,
+    idNumbers: numbers('idNumbers', idPrefix, batch.idNumbers),
+    sourcePrefix,
+    sourceNumbers: numbers('sourceNumbers', sourcePrefix, batch.sourceNumbers),
+    key: batch.key,
+  };
+}
+
 /** A LineBatch as a RecordRun: sizes computed once, every line checked against maxRecordBytes. */
 export class LineRun implements RecordRun {
-  readonly #batch: LineBatch;
+  readonly #batch: CheckedLines;
+  /** The lines' bytes: the caller's, or a copy of them once retained. */
+  #bytes: Uint8Array;
   readonly #idPrefix: Buffer | undefined;
   readonly #sourcePrefix: Buffer | undefined;
   readonly #key: Buffer | undefined;
   readonly #sizes: Int32Array;
   /** DataViews of the lines' bytes and of the parts, for copyIntoRing. */
-  readonly #lines: DataView;
+  #lines: DataView;
   readonly #idPrefixView: DataView | undefined;
   readonly #sourcePrefixView: DataView | undefined;
   readonly #keyView: DataView | undefined;
@@ -183,8 +309,9 @@ export class LineRun implements RecordRun {
   readonly #flags: number;
 
   /** Throws InvalidEventError for a bad id, key or source part, RecordTooLargeError for a line. */
-  constructor(batch: LineBatch, maxRecordBytes: number) {
+  constructor(batch: CheckedLines, maxRecordBytes: number) {
     this.#batch = batch;
+    this.#bytes = batch.bytes;
     this.#idPrefix = part('id', batch.idPrefix);
     this.#sourcePrefix = part('source', batch.sourcePrefix);
     this.#key = part('key', batch.key);
@@ -225,6 +352,13 @@ export class LineRun implements RecordRun {
     this.#sizes = sizes;
     this.#idDigits = idDigits;
     this.#sourceDigits = sourceDigits;
+  }
+
+  retain(from: number): void {
+    if (from >= this.#sizes.length || this.#bytes !== this.#batch.bytes) return;
+    // The whole buffer: the lines' offsets stay as they are. A read's worth, once per wait at most.
+    this.#bytes = copyOf(this.#bytes, this.#bytes.byteLength);
+    this.#lines = viewOf(this.#bytes);
   }
 
   get length(): number {

@@ -3,7 +3,7 @@ import { stripMembers } from '../codec/json-strip-members.js';
 import { HttpError, RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
 import { prepareRaw } from '../queue/record-codec.js';
-import { LineRun } from '../queue/record-run.js';
+import { checkLineBatch, LineRun } from '../queue/record-run.js';
 import { BOM_BYTES, hasBom, lineBatch, splitLines } from './ndjson-lines.js';
 import type { SourceTarget } from './source.js';
 
@@ -53,13 +53,13 @@ function lineEvents(body: Buffer, label: string, maxRecordBytes: number): BodyEv
   const count = lines.starts.length;
   let run: LineRun;
   try {
-    run = new LineRun(lineBatch(lines, 0, count, naming), maxRecordBytes);
+    run = new LineRun(checkLineBatch(lineBatch(lines, 0, count, naming)), maxRecordBytes);
   } catch (error) {
     if (!(error instanceof RecordTooLargeError)) throw error;
     // The run stops at the first line too large; which one it was is for the answer to say.
     for (let i = 0; i < count; i++) {
       try {
-        new LineRun(lineBatch(lines, i, i + 1, naming), maxRecordBytes);
+        new LineRun(checkLineBatch(lineBatch(lines, i, i + 1, naming)), maxRecordBytes);
       } catch (lineError) {
         if (lineError instanceof RecordTooLargeError) throw tooLargeEvent(i, maxRecordBytes);
         throw lineError;

@@ -136,6 +136,59 @@ describe("policy 'block'", () => {
   });
 });
 
+describe('a push waiting for room, and the memory its caller passed', () => {
+  /** Frees the whole ring, then returns every record read back once the push has gone in. */
+  async function release(consumer: RingConsumer, push: Promise<unknown>): Promise<unknown[]> {
+    const rest = consumer.claim(lapRecords(consumer.ring), Number.MAX_SAFE_INTEGER)!;
+    consumer.release(rest.end, rest.records);
+    await watchdog(push, 10_000, 'the waiting push');
+    return drain(consumer).map((r) => r.payload);
+  }
+
+  it('pushRaw writes the bytes it was given, though the caller reuses its buffer, then transfers it, while it waits', async () => {
+    const { consumer, producer } = await fullQueue('block');
+    // A buffer of its own (Buffer.from's small buffers share a pool, which cannot be transferred).
+    const buffer = Buffer.from(new TextEncoder().encode('{"id":"waited","n":1}').buffer);
+    const push = track(() => producer.pushRaw(buffer));
+    await turns();
+    expect(push.state).toBe('pending');
+    buffer.write('{"id":"changed","n":2}');
+    // Transferring detaches the caller's ArrayBuffer: a copy made only now would read nothing.
+    structuredClone(buffer.buffer, { transfer: [buffer.buffer] });
+    expect(buffer.byteLength).toBe(0);
+    expect(await release(consumer, push.promise)).toEqual([{ id: 'waited', n: 1 }]);
+  });
+
+  it('pushLines writes the lines it was given, though the caller changes the bytes and the offsets while it waits', async () => {
+    const { consumer, producer } = await fullQueue('block');
+    const bytes = Buffer.from('{"n":1}\n{"n":2}\n');
+    const starts = [0, 8];
+    const ends = [7, 15];
+    const push = track(() => producer.pushLines({ bytes, starts, ends, idPrefix: 'l-', idNumbers: [1, 2] }));
+    await turns();
+    expect(push.state).toBe('pending');
+    bytes.fill(0x20);
+    starts[1] = 0;
+    ends[1] = 16;
+    expect(await release(consumer, push.promise)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('a pushRawMany queued behind a waiting push writes the lines it was given, though their buffers are reused meanwhile', async () => {
+    const { consumer, producer } = await fullQueue('block');
+    const first = track(() => producer.push({ id: 'first', payload: 1 }));
+    await turns();
+    expect(first.state).toBe('pending');
+    const lines = [Buffer.from('{"n":1}'), Buffer.from('{"n":2}')];
+    const second = track(() => producer.pushRawMany(lines));
+    for (const line of lines) line.write('{"n":9}');
+    expect(await release(consumer, Promise.all([first.promise, second.promise]))).toEqual([
+      1,
+      { n: 1 },
+      { n: 2 },
+    ]);
+  });
+});
+
 describe("policy 'reject'", () => {
   it('with rejectTimeoutMs 0 a push into a full ring fails at once with SLUICE_QUEUE_FULL and is counted', async () => {
     const { queue, consumer, producer } = await fullQueue('reject', 0);

@@ -120,6 +120,66 @@ describe('pushLines', () => {
     ).toThrow(/event\.source must be well-formed/);
   });
 
+  it('refuses offsets outside the buffer, a line ending before it starts, and numbers that are not whole, naming the field and the value', async () => {
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 1 << 16 }));
+    const producer = new AsyncQueueProducer(queue);
+    const bytes = Buffer.from('{"id":"line-0","a":1}\n');
+    const refusals: [Parameters<AsyncQueueProducer['pushLines']>[0], RegExp][] = [
+      [
+        { bytes, starts: [0], ends: [64] },
+        /ends\[0\] must be a whole number from starts\[0\] \(0\) to bytes\.byteLength \(22\), got 64/,
+      ],
+      [{ bytes, starts: [5], ends: [2] }, /ends\[0\] must be .*, got 2/],
+      [
+        { bytes, starts: [Number.NaN], ends: [2] },
+        /starts\[0\] must be a whole number from 0 to bytes\.byteLength \(22\), got NaN/,
+      ],
+      [{ bytes, starts: [-1], ends: [2] }, /starts\[0\] .* got -1/],
+      [{ bytes, starts: [0.5], ends: [2] }, /starts\[0\] .* got 0\.5/],
+      [{ bytes, starts: [0, 3], ends: [2] }, /ends\.length must be at least 2 \(one per start\), got 1/],
+      [{ bytes, starts: '0' as never, ends: [2] }, /starts must be an array of numbers, got "0"/],
+      [
+        { bytes, starts: [0], ends: [21], idPrefix: 'l-' },
+        /idNumbers must be an array of numbers, got undefined/,
+      ],
+      [
+        { bytes, starts: [0], ends: [21], sourcePrefix: 's', sourceNumbers: [-3] },
+        /sourceNumbers\[0\] .* got -3/,
+      ],
+      [{ bytes: [1, 2] as never, starts: [0], ends: [1] }, /bytes must be a Uint8Array/],
+    ];
+    for (const [batch, message] of refusals) {
+      await expect(producer.pushLines(batch)).rejects.toMatchObject({ code: 'SLUICE_INVALID_EVENT' });
+      await expect(producer.pushLines(batch)).rejects.toThrow(message);
+    }
+    expect(queue.rings[0]!.usedBytes()).toBe(0);
+    // Nothing was reserved by them: the queue takes and hands over the next batch as ever.
+    expect(await producer.pushLines({ bytes, starts: [0], ends: [21] })).toBe(1);
+    expect(drain(queue).map((r) => r.text)).toEqual(['{"id":"line-0","a":1}']);
+  });
+
+  it("writes the offsets it checked, however often the caller's arrays are read", () => {
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 1 << 16 }));
+    const bytes = Buffer.from('{"a":1}\n{"b":22}\n');
+    let reads = 0;
+    // Each read of an element answers differently: a length taken at sizing and another at writing
+    // would write past the record's space.
+    const shifting = (values: number[], later: number) =>
+      new Proxy(values, {
+        get: (target, name, receiver) =>
+          typeof name === 'string' && /^\d+$/.test(name) && reads++ > 3
+            ? later
+            : Reflect.get(target, name, receiver),
+      });
+    const accepted = new QueueProducer(queue).pushLines({
+      bytes,
+      starts: shifting([0, 8], 0),
+      ends: shifting([7, 16], bytes.length),
+    });
+    expect(accepted).toBe(2);
+    expect(drain(queue).map((r) => r.text)).toEqual(['{"a":1}', '{"b":22}']);
+  });
+
   it('copyIntoRing: any bytes, from any offset to any offset, land exactly, and nothing around them moves', () => {
     const ring = Ring.create(1 << 12);
     fc.assert(
