@@ -132,8 +132,12 @@ const NO_RECORD: SinkRecord = Object.freeze({
 export class WorkerRuntime {
   readonly #setup: WorkerSetup;
   readonly #queue: EventQueue;
-  /** The transform stage once its module is loaded (at once without one). */
-  readonly #stage: Promise<TransformStage>;
+  /**
+   * The transform stage once its module is loaded (at once without one) and its setup() has run;
+   * undefined after that failed, so that the next task starts it again: a setup() that failed on
+   * something passing (a service it reads that blinked) must not fail every batch from then on.
+   */
+  #stage: Promise<TransformStage> | undefined;
   readonly #metrics: MetricsBlock;
   readonly #log: WorkerLogger;
   readonly #sinks: WorkerSinks;
@@ -188,12 +192,26 @@ export class WorkerRuntime {
       !this.#identity && textSink && routeList.every((route) => copiesPayloadBytes(route.sink))
         ? new BufferPool(ARENA_CHUNK_BYTES, ARENA_CHUNKS_KEPT)
         : undefined;
-    this.#stage = loadTransform(setup.options.transform, { threadId }).then((loaded) => ({
+    this.#stage = this.#startStage();
+  }
+
+  #startStage(): Promise<TransformStage> {
+    const stage = loadTransform(this.#setup.options.transform, { threadId }).then((loaded) => ({
       transform: this.#identity ? undefined : loaded,
-      textSink,
+      textSink: this.#textSink,
     }));
-    // Reported through the first task that needs it; this only avoids an unhandled rejection.
-    this.#stage.catch(() => {});
+    // Reported through the task that awaits it. Registered first, this runs before that task
+    // resumes, and the next task starts the transform again.
+    stage.catch(() => {
+      if (this.#stage === stage) this.#stage = undefined;
+    });
+    return stage;
+  }
+
+  /** The transform stage, started again when its last start failed. */
+  #currentStage(): Promise<TransformStage> {
+    this.#stage ??= this.#startStage();
+    return this.#stage;
   }
 
   async run(task: BatchTask): Promise<BatchResult> {
@@ -202,7 +220,7 @@ export class WorkerRuntime {
     if (task.kind === 'ping') {
       // At start-up a broken transform module or sink configuration fails createPipeline() at once;
       // later, a sink that cannot open only defers batches until it can.
-      await this.#stage;
+      await this.#currentStage();
       await this.#sinks.open();
       return result;
     }
@@ -233,6 +251,21 @@ export class WorkerRuntime {
       'sluice.records': task.records,
     });
     const batch = runningBatch(task);
+    let stage: TransformStage | undefined;
+    if (batch.kind !== 'dead-letter') {
+      try {
+        stage = await this.#currentStage();
+      } catch (error) {
+        // Not the batch's fault: it stays in the ring and is tried again after a backoff, as when
+        // a sink cannot open, and this worker starts the transform again for it.
+        this.#log.error(
+          { partition: task.partition, records: task.records, error: describeError(error) },
+          'the transform could not be started',
+        );
+        endSpan(traced.span, describeError(error));
+        return { ...result, ok: false, error: `cannot start the transform: ${describeError(error)}` };
+      }
+    }
     // Events nothing changes reach the sink as their bytes: copied out of the ring here in one
     // piece (RangeCopy), not one by one as the sink writes them.
     const copy =
@@ -248,7 +281,7 @@ export class WorkerRuntime {
         : await this.#deliverRange(
             batch,
             sinks,
-            batchStage(await this.#stage, arena),
+            batchStage(stage!, arena),
             result,
             tally,
             traced.context,

@@ -3,7 +3,7 @@
  * touches, and a close() in the middle of a burst. In every case each accepted event ends up in the
  * sink or in the dead letters, with a reason — never lost.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -146,6 +146,54 @@ describe('faults', () => {
     const stats = pipeline.stats();
     expect(stats.deadLetteredByReason).toEqual({ 'worker-crash': 1 });
     expect(stats.splits).toBeGreaterThan(0);
+  });
+
+  it('defers the batches of a replacement worker whose setup() fails for a while, starting the transform again, and dead-letters only the poison event', async () => {
+    const s = scene();
+    const N = 600;
+    // setup() passes on the first worker, then fails twice (the replacement's first starts), then
+    // passes: each call takes the next number in the directory, as threads share it.
+    const module = join(s.dir, 'blinking-setup.mjs');
+    writeFileSync(
+      module,
+      `import { readdirSync, writeFileSync } from 'node:fs';
+      const dir = ${JSON.stringify(s.dir)};
+      export function setup() {
+        const call = readdirSync(dir).filter((name) => name.startsWith('setup-')).length;
+        writeFileSync(dir + '/setup-' + call, '');
+        if (call === 1 || call === 2) throw new Error('enrichment service unreachable (call ' + call + ')');
+      }
+      export default (event) => {
+        if (event.payload.poison) process.exit(1);
+        return event;
+      };\n`,
+    );
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 1, max: 1 },
+      batch: { maxRecords: 50 },
+      retry: FAST_RETRY,
+      transform: module,
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('blink', N);
+    const poison = all[10]!;
+    await pipeline.pushMany(
+      all.map((id, i) => ({ id, payload: id === poison ? { i, poison: true } : { i } })),
+    );
+    await pipeline.drained();
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== poison));
+    const letters = s.deadLetters();
+    expect(letters.map((l) => [l.id, l.letter.reason])).toEqual([[poison, 'worker-crash']]);
+    const stats = pipeline.stats();
+    expect(stats.deadLetteredByReason).toEqual({ 'worker-crash': 1 });
+    expect(stats.written).toBe(N - 1);
+    // The failed starts were waited out (a replacement thread starts the transform as it starts,
+    // so the first may fail before any batch awaits it), not counted against the records.
+    expect(readdirSync(s.dir).filter((name) => name.startsWith('setup-')).length).toBeGreaterThanOrEqual(4);
+    expect(stats.deferred).toBeGreaterThanOrEqual(1);
   });
 
   it('aborts a batch whose transform hangs after workers.taskTimeoutMs, dead-letters the hanging event alone as worker-crash, and delivers every other event', async () => {
