@@ -241,12 +241,61 @@ export async function writeDeadLetters(
       'dead-letter sink refused letters; writing them without their payload',
     );
     report = await deliverBatch(sink, bare.map(deadLetterRecord), retry, hooks, { yieldAt });
+    const still = new Set(report.deadLetters.map((l) => l.event.id));
+    const escaped = bare.filter((l) => still.has(l.event.id)).map(withEscapedFields);
+    if (!report.held && escaped.length > 0 && escaped.every((l) => l !== undefined)) {
+      // Refused for what the event's id, key or source hold (a NUL PostgreSQL cannot store, a line
+      // break a NATS header cannot carry): written with those escaped, rather than hold the
+      // range, and every event behind it, for ever.
+      log.warn(
+        { events: escaped.length, error: report.deadLetters[0]!.lastError },
+        'dead-letter sink refused letters without their payload; writing them with their id, key and source escaped',
+      );
+      report = await deliverBatch(sink, escaped.map(deadLetterRecord), retry, hooks, { yieldAt });
+    }
   }
   if (report.held || report.deadLetters.length > 0) {
     const error = report.held ? describeError(report.held.error) : report.deadLetters[0]!.lastError;
     return { ok: false, error, isolate: !report.held, retryInMs: report.held?.retryInMs };
   }
   return { ok: true };
+}
+
+/** A character a sink may refuse in an id, key or source: C0 and C1 controls, DEL, a lone surrogate. */
+const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters to escape.
+  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSAFE_ALL = new RegExp(`${UNSAFE.source}|\\\\`, 'g');
+
+/** `text` with each unsafe character, and each backslash, written as a JSON-style escape. */
+function escaped(text: string): string {
+  return text.replace(UNSAFE_ALL, (c) =>
+    c === '\\' ? '\\\\' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * A payload-less letter (withoutPayload) with its event's id, key and source escaped (backslashes
+ * doubled, unsafe characters as `\uXXXX`, plain ASCII), or undefined when none holds an unsafe
+ * character — escaping would change nothing the sink refused.
+ */
+function withEscapedFields(letter: DeadLetter): DeadLetter | undefined {
+  const { id, key, source } = letter.event;
+  if (
+    !UNSAFE.test(id) &&
+    !(key !== undefined && UNSAFE.test(key)) &&
+    !(source !== undefined && UNSAFE.test(source))
+  )
+    return undefined;
+  const event = {
+    ...letter.event,
+    id: escaped(id),
+    key: key === undefined ? undefined : escaped(key),
+    source: source === undefined ? undefined : escaped(source),
+    fieldsEscaped:
+      'id, key and source with backslashes doubled and control characters and lone surrogates as \\uXXXX: the dead-letter sink refused them as they were',
+  };
+  return { ...letter, event };
 }
 
 /** A dead letter with only the event's fields: for a dead-letter sink that refused the payload. */

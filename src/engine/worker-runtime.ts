@@ -696,16 +696,29 @@ export class WorkerRuntime {
     const letters: DeadLetter[] = [];
     forEachRecord(ring, task.start, task.end, (at) => {
       const view = readRecord(ring, at);
-      letters.push(
-        deadLetter(
-          { id: view.id, key: view.key, source: view.source, ts: view.ts, raw: payloadText(ring, view) },
-          task.reason,
-          task.error,
-          task.attempts,
-        ),
-      );
+      const raw = payloadText(ring, view);
+      const { id, key, source, ts } = this.#letterFields(view, raw);
+      letters.push(deadLetter({ id, key, source, ts, raw }, task.reason, task.error, task.attempts));
     });
     return this.#finish(sinks, letters, result, task);
+  }
+
+  /**
+   * The id, key, source and time a record's letter is filed under: a raw record's own, as its line
+   * gives them (decodeFields) — the ring holds only the fallbacks for a line without them (a file
+   * offset, a broker's message id), and an event must be found by its own id in the dead letters as
+   * in the sink. The ring's, when the line gives none or cannot be read.
+   */
+  #letterFields(view: ReturnType<typeof readRecord>, text: string): EventFields {
+    if (!view.raw || view.refused) return view;
+    try {
+      // The ring's id decoded already (readRecord): no offset into the ring is read here.
+      const fields = { id: view.id, key: view.key, source: view.source, ts: view.ts, raw: true };
+      const bytes = Buffer.from(text, 'utf8');
+      return decodeFields(this.#scanner, bytes, 0, bytes.length, fields, this.#maxDepth);
+    } catch {
+      return view;
+    }
   }
 
   /**

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { SluiceError } from '../../src/errors.js';
 import { createControl, WRITES_FAILED } from '../fixtures/engine/control.js';
-import { distinctSorted, fixtureUrl, ids, useScenes } from '../helpers/engine.js';
+import { distinctSorted, fixtureUrl, ids, readRows, useScenes } from '../helpers/engine.js';
+import { watchdog } from '../queue/ring-harness.js';
 
 const scene = useScenes();
 const FAST_RETRY = { initialDelayMs: 1, maxDelayMs: 20, maxAttempts: 60 };
@@ -148,6 +149,40 @@ describe('faults', () => {
     expect(stats.splits).toBeGreaterThan(0);
   });
 
+  it('files a poison NDJSON line under its own id, key and source, not the fallbacks the ring holds for it', async () => {
+    const s = scene();
+    const N = 300;
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 1, max: 1 },
+      batch: { maxRecords: 64 },
+      retry: FAST_RETRY,
+      transform: fixtureUrl('crash-transform'),
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('line', N);
+    const poison = all[77]!;
+    const lines = all.map((id, i) =>
+      JSON.stringify(
+        id === poison ? { id, key: 'k-own', source: 'src-own', ts: 5, poison: true } : { id, i },
+      ),
+    );
+    // The fallbacks a source gives lines without their own: what the ring holds beside each line.
+    await pipeline.pushRawRecords(
+      lines.map((data, i) => ({ data, id: `fallback-${i}`, source: `file:${i}` })),
+    );
+    await pipeline.drained();
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== poison));
+    const letters = s.deadLetters();
+    expect(letters.map((l) => l.id)).toEqual([poison]);
+    expect(letters[0]!.letter).toMatchObject({
+      reason: 'worker-crash',
+      event: { id: poison, key: 'k-own', source: 'src-own', ts: 5, raw: lines[77] },
+    });
+  });
+
   it('defers the batches of a replacement worker whose setup() fails for a while, starting the transform again, and dead-letters only the poison event', async () => {
     const s = scene();
     const N = 600;
@@ -194,6 +229,38 @@ describe('faults', () => {
     // so the first may fail before any batch awaits it), not counted against the records.
     expect(readdirSync(s.dir).filter((name) => name.startsWith('setup-')).length).toBeGreaterThanOrEqual(4);
     expect(stats.deferred).toBeGreaterThanOrEqual(1);
+  });
+
+  it('dead-letters an event whose key the sink and the dead-letter sink both refuse (a NUL) with its key escaped, and delivers every other event', async () => {
+    const s = scene();
+    const N = 400;
+    const letters = join(s.dir, 'letters.db');
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 64 * 1024 },
+      workers: { min: 2, max: 2 },
+      batch: { maxRecords: 50 },
+      retry: FAST_RETRY,
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ refuseNul: true }) },
+      deadLetter: {
+        module: fixtureUrl('test-sink'),
+        options: { path: letters, table: 'letters', refuseNul: true },
+      },
+    });
+    const all = ids('nul', N);
+    const hostile = all[123]!;
+    await pipeline.pushMany(
+      all.map((id, i) => ({ id, key: id === hostile ? 'k\0\\x\r' : `k${i % 7}`, payload: { i } })),
+    );
+    await watchdog(pipeline.drained(), 20_000, 'drained');
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== hostile));
+    const stored = readRows(letters, 'letters');
+    expect(stored.map((r) => [r.id, r.key])).toEqual([[hostile, 'k\\u0000\\\\x\\u000d']]);
+    expect(stored[0]!.payload).toMatchObject({
+      reason: 'sink-rejected',
+      event: { id: hostile, key: 'k\\u0000\\\\x\\u000d', fieldsEscaped: expect.stringContaining('refused') },
+    });
+    expect(pipeline.stats().deadLetteredByReason).toEqual({ 'sink-rejected': 1 });
   });
 
   it('aborts a batch whose transform hangs after workers.taskTimeoutMs, dead-letters the hanging event alone as worker-crash, and delivers every other event', async () => {
