@@ -220,7 +220,8 @@ function wholeNumbers(
     throw badLines(field, 'an array of numbers', value);
   }
   const list = value as ArrayLike<unknown>;
-  if (!(list.length >= length)) throw badLines(`${field}.length`, `at least ${length} (one per start)`, list.length);
+  if (!(list.length >= length))
+    throw badLines(`${field}.length`, `at least ${length} (one per start)`, list.length);
   const out = new Float64Array(length);
   for (let i = 0; i < length; i++) {
     const n = list[i];
