@@ -3,6 +3,7 @@ import { loadRunConfig, type RunConfig } from '../config/run-config.js';
 import { openPipeline, type Pipeline, type PipelineSummary } from '../engine/pipeline.js';
 import type { PrestartedPool } from '../engine/worker-pool.js';
 import { InvalidOptionError, RunConfigError, ShutdownTimeoutError, sluiceCodeOf } from '../errors.js';
+import { longTimeout } from '../long-timeout.js';
 import type { MetricsServer } from '../metrics/metrics-server.js';
 import type { ResolvedSinkSpec } from '../sinks/sink-spec.js';
 import { messageOf } from '../sinks/sink-support.js';
@@ -255,9 +256,9 @@ function aborted(signal: AbortSignal): Promise<void> {
  * work all that was left, the process would otherwise exit at once, with no word of the shutdown.
  */
 async function settledBy(work: Promise<unknown>, at: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
+  let cancel = () => {};
   const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, at - performance.now()));
+    cancel = longTimeout(() => resolve(false), at - performance.now());
   });
   try {
     return await Promise.race([
@@ -268,7 +269,7 @@ async function settledBy(work: Promise<unknown>, at: number): Promise<boolean> {
       late,
     ]);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
 

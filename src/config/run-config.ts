@@ -14,7 +14,6 @@ import {
   MAX_TIMER_MS,
   nonEmptyString,
   port,
-  positiveInteger,
   strictObject,
 } from './option-schema.js';
 import { pipelineOptionFields, pipelineOptionsOf, type ResolvedPipelineOptions } from './pipeline-options.js';
@@ -87,7 +86,8 @@ const runConfigSchema = strictObject({
   deadLetter: f.deadLetter,
   log: logOptionsSchema('info').prefault({}),
   metrics: METRICS.optional(),
-  shutdownTimeoutMs: positiveInteger('a positive integer of milliseconds').default(
+  // A timer waits this long, and a Node timer waits at most MAX_TIMER_MS.
+  shutdownTimeoutMs: integer(1, MAX_TIMER_MS, `an integer of milliseconds from 1 to ${MAX_TIMER_MS}`).default(
     DEFAULT_SHUTDOWN_TIMEOUT_MS,
   ),
   queue: f.queue,

@@ -7,8 +7,15 @@ import {
   resolvePipelineOptions,
 } from '../config/pipeline-options.js';
 import { describeError } from '../delivery/dead-letter.js';
-import { ClosedError, reviveError, ShutdownTimeoutError, StartupTimeoutError } from '../errors.js';
+import {
+  ClosedError,
+  InvalidOptionError,
+  reviveError,
+  ShutdownTimeoutError,
+  StartupTimeoutError,
+} from '../errors.js';
 import { createLogger } from '../logging/logger.js';
+import { longTimeout } from '../long-timeout.js';
 import { LiveHistory, type LiveStats, liveStats } from '../metrics/live-stats.js';
 import {
   M_DEAD_LETTER_SINK_FAILING_SINCE_MS,
@@ -475,7 +482,17 @@ export class Pipeline implements SourceTarget {
    * dead-lettered, within `timeoutMs` + SINK_CLOSE_GRACE_MS + the time to end the threads.
    */
   close(options: CloseOptions = {}): Promise<PipelineSummary> {
-    this.#closing ??= this.#close(options.timeoutMs);
+    const timeoutMs = options?.timeoutMs;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
+      return Promise.reject(
+        new InvalidOptionError(
+          'close() timeoutMs',
+          'a number of milliseconds from 0 (Infinity: no deadline)',
+          timeoutMs,
+        ),
+      );
+    }
+    this.#closing ??= this.#close(timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs);
     return this.#closing;
   }
 
@@ -484,12 +501,12 @@ export class Pipeline implements SourceTarget {
     const intake = this.#intake;
     if (!intake) this.#queue.close();
     const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer = () => {};
     const timedOut =
       timeoutMs === undefined
         ? undefined
         : new Promise<'timeout'>((resolve) => {
-            timer = setTimeout(() => resolve('timeout'), timeoutMs);
+            cancelTimer = longTimeout(() => resolve('timeout'), timeoutMs);
           });
     const drained = (async () => {
       if (intake) {
@@ -508,7 +525,7 @@ export class Pipeline implements SourceTarget {
       }
     })();
     const outcome = timedOut ? await Promise.race([drained, timedOut]) : await drained;
-    clearTimeout(timer);
+    cancelTimer();
     // A feeder still waiting for room ends here (its push fails as closed).
     this.#queue.close();
     this.#dispatcher.stop();

@@ -9,7 +9,7 @@ import type { ShutdownTimeoutError } from '../../src/errors.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
 import { RESERVE_FULL } from '../../src/queue/ring-buffer.js';
 import { createControl, WRITES_AT_GATE } from '../fixtures/engine/control.js';
-import { fixtureUrl, ids, useScenes, waitForWord } from '../helpers/engine.js';
+import { distinctSorted, fixtureUrl, ids, openGate, useScenes, waitForWord } from '../helpers/engine.js';
 
 const scene = useScenes();
 
@@ -62,6 +62,42 @@ describe('shutdown', () => {
     expect(s.rows()).toEqual([]);
     // Closing again reports the same outcome instead of starting over.
     await expect(pipeline.close()).rejects.toBe(error);
+  });
+
+  it('close() refuses a timeoutMs that is not a number of ms, and waits out one past the longest Node timer instead of giving up at once', async () => {
+    const s = scene();
+    const N = 200;
+    const control = createControl(false);
+    const pipeline = await s.pipeline({
+      workers: { min: 1, max: 1 },
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions({ control }) },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('long', N);
+    await pipeline.pushMany(all.map((id) => ({ id, payload: {} })));
+    await waitForWord(new Int32Array(control), WRITES_AT_GATE, (n) => n > 0, 'a write to reach the gate');
+    for (const timeoutMs of [Number.NaN, -1, '5000']) {
+      await expect(pipeline.close({ timeoutMs: timeoutMs as number })).rejects.toMatchObject({
+        code: 'SLUICE_INVALID_OPTION',
+        message: expect.stringContaining('close() timeoutMs must be a number of milliseconds from 0'),
+      });
+    }
+    // Refused before anything started: the pipeline still takes events.
+    expect(await pipeline.push({ id: 'after-refusals', payload: {} })).toBe(true);
+    // 2^31 ms: Node's own timer would fire after 1 ms and close() would give up on the drain.
+    const closing = pipeline.close({ timeoutMs: 2 ** 31 });
+    const settled = await Promise.race([
+      closing.then(
+        () => 'settled',
+        () => 'settled',
+      ),
+      sleep(300),
+    ]);
+    expect(settled).toBeUndefined();
+    openGate(new Int32Array(control));
+    const summary = await closing;
+    expect(summary.written).toBe(N + 1);
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual([...all, 'after-refusals'].sort());
   });
 
   it('close() returns promptly right after createPipeline, without waiting out the worker close handshake', async () => {
