@@ -422,9 +422,14 @@ export async function runCommand(
     try {
       await opened.started;
     } catch (error) {
+      // The source may be waiting for room in a ring it filled while the workers started: only
+      // closing the pipeline ends that push (refused as closed, which is the stop), so both go
+      // together rather than the stop first.
+      shutDownStarted = true;
       stopping.abort();
-      await source.stop();
+      const stopped = source.stop();
       await opened.pipeline.close({ timeoutMs: 0 }).catch(() => undefined);
+      await stopped;
       throw error;
     }
     pipeline = opened.pipeline;

@@ -640,6 +640,26 @@ describe('sluice run start-up failures', () => {
     expect(oneLine(run)).toMatch(/^sluice: .*sqlite/);
   });
 
+  it('a sink that cannot open while an ndjson file has filled the ring: one line naming the sink, exit 69', async () => {
+    const input = join(dir, 'many.ndjson');
+    writeFileSync(
+      input,
+      Array.from({ length: 5000 }, (_, i) => `{"id":"e${i}","pad":"${'x'.repeat(60)}"}\n`).join(''),
+    );
+    const run = await sluice(
+      'run',
+      '--config',
+      writeConfig({
+        source: { type: 'ndjson', path: input },
+        // Filled by the file long before a worker has started and tried the sink.
+        queue: { capacityBytes: 4096 },
+        sink: { type: 'sqlite', path: dir },
+      }),
+    );
+    expect(run.code, run.stderr).toBe(EXIT_UNAVAILABLE);
+    expect(oneLine(run)).toMatch(/^sluice: .*sqlite/);
+  });
+
   it('a postgres sink that is unreachable: one line naming it, exit 69', async () => {
     const config = writeConfig({
       source: { type: 'synthetic', events: 10 },
