@@ -2,7 +2,7 @@ import type { JetStreamClient, NatsConnection } from 'nats';
 import type { SinkRecord } from '../codec/event.js';
 import { redactedUrl, SinkError } from '../errors.js';
 import { importOptional } from '../optional-package.js';
-import { recordJson, type Sink } from './sink.js';
+import { recordJson, type Sink, type WriteOutcome } from './sink.js';
 import { requireOpen, sinkFailure, TRANSIENT_NETWORK_CODES } from './sink-support.js';
 
 export interface NatsJetStreamSinkOptions {
@@ -170,7 +170,7 @@ export class NatsJetStreamSink implements Sink {
     }
   }
 
-  async write(records: readonly SinkRecord[]): Promise<undefined> {
+  async write(records: readonly SinkRecord[]): Promise<WriteOutcome | undefined> {
     const js = requireOpen(this.#js, 'nats-jetstream');
     const { subject } = this.#options;
     // A payload that cannot be encoded fails its record alone (payloadJsonOf's per-record error).
@@ -178,21 +178,41 @@ export class NatsJetStreamSink implements Sink {
     const results = await Promise.allSettled(
       messages.map((data, i) => js.publish(subject, data, { msgID: records[i]!.id })),
     );
-    const errors: unknown[] = [];
-    for (const result of results) if (result.status === 'rejected') errors.push(result.reason);
-    if (errors.length > 0) {
-      const first = errors[0];
+    const failed: WriteOutcome['failed'] = [];
+    results.forEach((result, index) => {
+      if (result.status === 'rejected') failed.push({ index, error: result.reason });
+    });
+    if (failed.length === 0) return undefined;
+    if (failed.length === records.length) {
+      const first = failed[0]!.error;
       throw sinkFailure(
         'nats-jetstream',
-        `${errors.length} of ${records.length} publishes to ${subject} failed`,
+        `${failed.length} of ${records.length} publishes to ${subject} failed`,
         first,
         {
           // A failure no retry can clear makes the batch permanent, rather than spending retries on it.
-          retryable: errors.every(isRetryableNatsError),
+          retryable: failed.every((f) => isRetryableNatsError(f.error)),
+          // The same refusal for each may still be each record's own (a header it cannot carry).
+          perRecord: records.length > 1 && !failed.some((f) => isRetryableNatsError(f.error)),
         },
       );
     }
-    return undefined;
+    // The others are stored: only these are tried again or dead-lettered, each for its own error
+    // (a message over max_payload, an id a header cannot carry, a publish that timed out).
+    return {
+      failed: failed.map(({ index, error }) => ({
+        index,
+        error: sinkFailure(
+          'nats-jetstream',
+          `publish of record ${JSON.stringify(records[index]!.id)} to ${subject} failed`,
+          error,
+          {
+            retryable: isRetryableNatsError(error),
+            perRecord: true,
+          },
+        ),
+      })),
+    };
   }
 
   async close(): Promise<void> {

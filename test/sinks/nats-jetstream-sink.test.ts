@@ -147,10 +147,30 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
       });
     });
 
-    it('rejects a batch holding a record larger than the server takes with a permanent SinkError', async () => {
+    it('refuses only the records the server or a header cannot take, each with a permanent per-record SinkError, and stores the rest', async () => {
       const sink = await open();
-      const batch = complianceBatch(3, 'oversized');
+      const before = new Set(await readIds());
+      const batch = complianceBatch(5, 'refused');
       batch[1] = { ...batch[1]!, payload: 'x'.repeat(nc.info!.max_payload + 1) };
+      // A message id travels as the Nats-Msg-Id header, which cannot hold a line break.
+      batch[3] = { ...batch[3]!, id: `${batch[3]!.id}\r\nX-Injected: 1` };
+      const outcome = await sink.write(batch);
+      expect(outcome?.failed.map((f) => f.index)).toEqual([1, 3]);
+      for (const { error } of outcome!.failed) {
+        expect(error).toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: false, perRecord: true });
+      }
+      expect((outcome!.failed[0]!.error as Error).message).toMatch(/MAX_PAYLOAD_EXCEEDED/);
+      expect((outcome!.failed[1]!.error as Error).message).toMatch(/header/);
+      const stored = (await readIds()).filter((id) => !before.has(id));
+      expect(stored.sort()).toEqual([batch[0]!.id, batch[2]!.id, batch[4]!.id].sort());
+    });
+
+    it('rejects a batch whose every record the server refuses as a whole, permanently', async () => {
+      const sink = await open();
+      const batch = complianceBatch(2, 'all-oversized').map((r) => ({
+        ...r,
+        payload: 'x'.repeat(nc.info!.max_payload + 1),
+      }));
       await expect(sink.write(batch)).rejects.toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: false });
     });
   });
