@@ -182,7 +182,7 @@ describe('run config validation', () => {
       expect.stringMatching(/^sinks is not a known field .*, got \[\]$/),
       'source.keys must be a positive integer, got 0',
       'metrics.port must be a port from 0 to 65535, got 70000',
-      'shutdownTimeoutMs must be a positive integer of milliseconds, got "soon"',
+      'shutdownTimeoutMs must be an integer of milliseconds from 1 to 2147483647, got "soon"',
       'queue.capacityBytes must be a power of two from 4096 to 1073741824, got 1000',
     ]);
   });
