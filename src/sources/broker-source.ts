@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { MAX_ID_BYTES } from '../codec/event.js';
 import { SourceAcks } from '../delivery/source-acks.js';
 import { RecordTooLargeError } from '../errors.js';
 import type { RawRecord } from '../queue/producer.js';
@@ -102,6 +104,7 @@ export abstract class BrokerSource<Token> extends StoppableSource {
    * group is written, its messages acknowledged, and the rest of the stream flows.
    */
   async #push(target: SourceTarget, records: RawRecord[]): Promise<number> {
+    for (const record of records) if (record.id !== undefined) record.id = fallbackId(record.id);
     try {
       return await target.pushRawRecords(records);
     } catch (error) {
@@ -148,4 +151,18 @@ export abstract class BrokerSource<Token> extends StoppableSource {
       };
     }
   }
+}
+
+/**
+ * A broker's fallback id (a message's `Nats-Msg-Id`, `<stream>:<entry id>`) as an event's id may be:
+ * one longer than MAX_ID_BYTES, or holding a lone surrogate, stands as a digest of itself. The ring
+ * would refuse it — and with it every message pushed beside it, each given back to come again for
+ * ever — although the message's own `id`, which a worker reads first, may be a good one. The digest
+ * is the same on every delivery of the message, so a sink still stores it once.
+ */
+export function fallbackId(id: string): string {
+  // Three UTF-8 bytes at most per UTF-16 unit: most ids need no count.
+  if (id.length * 3 <= MAX_ID_BYTES && id.isWellFormed()) return id;
+  if (id.isWellFormed() && Buffer.byteLength(id) <= MAX_ID_BYTES) return id;
+  return `sha256:${createHash('sha256').update(id, 'utf16le').digest('hex')}`;
 }

@@ -146,7 +146,7 @@ export class NatsJetStreamSource extends BrokerSource<JsMsg> {
       buffer = [];
       const records: RawRecord[] = messages.map((m) => ({
         data: m.data,
-        id: m.headers?.get('Nats-Msg-Id') || `${stream}:${m.seq}`,
+        id: messageId(m) ?? `${stream}:${m.seq}`,
       }));
       push(records, messages);
     };
@@ -262,4 +262,15 @@ export class NatsJetStreamSource extends BrokerSource<JsMsg> {
 function isNotFound(error: unknown): boolean {
   const code = (error as { api_error?: { err_code?: number } }).api_error?.err_code;
   return code === 10059 || code === 10014 || /not found/i.test(String((error as Error).message));
+}
+
+/**
+ * A message's `Nats-Msg-Id`, unless it is empty or holds U+FFFD: the client decodes a header's bytes
+ * that are not UTF-8 as U+FFFD, and two messages whose ids differ only in such bytes — distinct to
+ * the server, which compares bytes — would become one event id, and a sink would keep only one of
+ * them. Such a message is known by its stream sequence instead, the same on every delivery.
+ */
+function messageId(message: JsMsg): string | undefined {
+  const id = message.headers?.get('Nats-Msg-Id');
+  return id && !id.includes('\uFFFD') ? id : undefined;
 }

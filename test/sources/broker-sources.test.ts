@@ -3,6 +3,7 @@
  * message becomes one stored event (by id), is acknowledged only once stored, and a source that
  * stops before its events are stored leaves them with the broker for the next reader.
  */
+import { createConnection } from 'node:net';
 import { Redis } from 'ioredis';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -210,6 +211,52 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     expect(source.counts).toMatchObject({ received: 41, acked: 41, redelivered: 0 });
     const info = await (await nc.jetstreamManager()).consumers.info(stream, 'sluice');
     expect(info.num_ack_pending).toBe(0);
+  });
+
+  it('keeps messages apart whose Nats-Msg-Id differ only in bytes that are not UTF-8, and takes a message with a Nats-Msg-Id too long for an id', async () => {
+    const s = scene();
+    const { stream, subject } = await newStream();
+    // Raw protocol: the client library only sends headers it can encode as UTF-8.
+    const { hostname, port } = new URL(nats.url.replace(/^nats:/, 'http:'));
+    const socket = createConnection(Number(port), hostname);
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.write('CONNECT {"verbose":false,"headers":true,"protocol":1}\r\n');
+    const hpub = (id: Buffer, body: string) => {
+      const head = Buffer.concat([Buffer.from('NATS/1.0\r\nNats-Msg-Id: '), id, Buffer.from('\r\n\r\n')]);
+      const total = head.length + Buffer.byteLength(body);
+      socket.write(
+        Buffer.concat([
+          Buffer.from(`HPUB ${subject}.x ${head.length} ${total}\r\n`),
+          head,
+          Buffer.from(`${body}\r\n`),
+        ]),
+      );
+    };
+    hpub(Buffer.from([0x61, 0xff]), '{"n":1}');
+    hpub(Buffer.from([0x61, 0xfe]), '{"n":2}');
+    hpub(Buffer.from('b'), '{"n":3}');
+    // 300 bytes: more than an event id may hold; the message's own id is a good one.
+    hpub(Buffer.from('L'.repeat(300)), '{"id":"own-id","n":4}');
+    hpub(Buffer.from('M'.repeat(300)), '{"n":5}');
+    socket.write('PING\r\n');
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.end();
+    const jsm = await nc.jetstreamManager();
+    await pollUntil(async () => (await jsm.streams.info(stream)).state.messages === 5, '5 messages stored');
+
+    const pipeline = await withLetters(s);
+    const source = new NatsJetStreamSource({ servers: nats.url, stream, durable: 'sluice', batch: 16 });
+    await runUntil(source, pipeline, () => source.counts.acked >= 5, '5 acks');
+
+    const rows = s.rows();
+    expect(rows.map((r) => (r.payload as { n: number }).n).sort()).toEqual([1, 2, 3, 4, 5]);
+    const ids = new Map(rows.map((r) => [(r.payload as { n: number }).n, r.id]));
+    expect([ids.get(1), ids.get(2)]).toEqual([`${stream}:1`, `${stream}:2`]);
+    expect(ids.get(3)).toBe('b');
+    expect(ids.get(4)).toBe('own-id');
+    expect(ids.get(5)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(s.deadLetters()).toEqual([]);
+    expect(source.counts).toMatchObject({ received: 5, acked: 5, redelivered: 0 });
   });
 
   it('reports its lag, what the durable has not acknowledged and what it holds, as the broker sees them', async () => {
@@ -483,6 +530,28 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
     const letters = s.deadLetters();
     expect(letters.map((l) => l.letter.reason)).toEqual(['invalid-event', 'invalid-event', 'invalid-event']);
     for (const l of letters) expect(l.letter.lastError).toContain('UTF-8');
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
+  });
+
+  it('takes the entries of a stream whose key makes <stream>:<entry id> too long for an id', async () => {
+    // A legal key of 245 bytes: the fallback id would be 260 or so, past the 255 an id may hold.
+    const stream = `${uniqueName('st')}-${'k'.repeat(220)}`.slice(0, 245);
+    keys.push(stream);
+    await client.xadd(stream, '*', 'data', '{"id":"own-1","n":1}');
+    await client.xadd(stream, '*', 'data', '{"n":2}');
+    await client.xadd(stream, '*', 'data', '{"n":3}');
+    const s = scene();
+    const pipeline = await withLetters(s);
+    const source = groupReader(stream);
+    await runUntil(source, pipeline, () => source.counts.acked >= 3, '3 acks');
+
+    const rows = s.rows();
+    expect(rows.map((r) => (r.payload as { n: number }).n).sort()).toEqual([1, 2, 3]);
+    const ids = rows.map((r) => r.id);
+    expect(ids[0]).toBe('own-1');
+    expect(ids.slice(1).every((id) => /^sha256:[0-9a-f]{64}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(3);
+    expect(s.deadLetters()).toEqual([]);
     expect((await client.xpending(stream, 'g'))[0]).toBe(0);
   });
 
