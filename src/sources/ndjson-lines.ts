@@ -9,6 +9,11 @@ export function hasBom(bytes: Uint8Array): boolean {
   return bytes.length >= BOM_BYTES && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }
 
+/** Whether `bytes` (shorter than a byte order mark) are how one begins: EF, or EF BB. */
+export function isBomStart(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === 0xef && (bytes.length < 2 || bytes[1] === 0xbb);
+}
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const SPACE = 0x20;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, open as openFd } from 'node:fs';
+import { closeSync, constants, createReadStream, open as openFd, openSync } from 'node:fs';
 import { type FileReadResult, open, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { RecordTooLargeError, SourceError } from '../errors.js';
 import { emptyObjectList } from '../object-list.js';
 import type { LineBatch } from '../queue/record-run.js';
 import { RefusedRecord } from '../queue/refused-record.js';
-import { BOM_BYTES, hasBom, type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
+import { BOM_BYTES, hasBom, isBomStart, type Lines, lineBatch, PendingLines } from './ndjson-lines.js';
 import { type SourceTarget, StoppableSource } from './source.js';
 
 export interface NdjsonSourceOptions {
@@ -34,7 +34,10 @@ const NEWLINE = 0x0a;
  */
 function fileKind(path: string): Promise<'file' | 'pipe' | 'other'> {
   return stat(path).then(
-    (s) => (s.isFile() ? 'file' : s.isFIFO() || s.isSocket() ? 'pipe' : 'other'),
+    (s) => {
+      if (s.isDirectory()) throw cannotOpen(path, new Error('it is a directory'));
+      return s.isFile() ? 'file' : s.isFIFO() || s.isSocket() ? 'pipe' : 'other';
+    },
     (error: unknown) => {
       throw cannotOpen(path, error);
     },
@@ -52,11 +55,32 @@ function cannotOpen(path: string, error: unknown): SourceError {
  * for the next line, and destroying the stream waits for that read — a stop would wait for the
  * writer. Opening still waits for a writer, as a read stream's open does.
  */
-async function pipeStream(path: string): Promise<Readable> {
-  const fd = await new Promise<number>((resolve, reject) =>
-    openFd(path, 'r', (error, opened) => (error ? reject(error) : resolve(opened))),
-  );
-  return new Socket({ fd, readable: true, writable: false });
+async function pipeStream(path: string, signal: AbortSignal): Promise<Readable> {
+  let opened = false;
+  // The open waits in libuv's thread pool for a writer, and so would the process's exit, even a
+  // second signal's: a stop opens the FIFO's writing end and closes it at once, which ends the
+  // wait (the read that follows finds the input ended).
+  const release = () => {
+    if (opened) return;
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: no open is waiting (it ended meanwhile); nothing to release.
+    }
+  };
+  signal.addEventListener('abort', release, { once: true });
+  try {
+    const fd = await new Promise<number>((resolve, reject) =>
+      openFd(path, 'r', (error, fd) => {
+        opened = true;
+        if (error) reject(error);
+        else resolve(fd);
+      }),
+    );
+    return new Socket({ fd, readable: true, writable: false });
+  } finally {
+    signal.removeEventListener('abort', release);
+  }
 }
 
 /**
@@ -177,7 +201,7 @@ export class NdjsonSource extends StoppableSource {
     const kind = this.#path === '-' ? 'stdin' : await fileKind(this.#path);
     if (kind === 'stdin') input = stream = this.#stdin;
     else if (kind === 'file') input = fileChunks(this.#path);
-    else if (kind === 'pipe') input = stream = await pipeStream(this.#path);
+    else if (kind === 'pipe') input = stream = await pipeStream(this.#path, signal);
     else input = stream = createReadStream(this.#path, { highWaterMark: READ_BYTES });
     const onAbort = () => stream?.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -185,10 +209,21 @@ export class NdjsonSource extends StoppableSource {
     // Complete lines, each queued without its CR and unless blank; a line's source is
     // `<path>:<line number>` (`stdin:<n>`), so a malformed line's dead letter says where it was.
     const pending = new PendingLines();
+    // The input's first bytes while they may still be a byte order mark cut short by the read.
+    let opening: Buffer | undefined;
     try {
       for await (const chunk of input) {
         if (signal.aborted) break;
-        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        let buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        if (state.chunkOffset === 0 && (opening !== undefined || buffer.length < BOM_BYTES)) {
+          buffer = opening === undefined ? buffer : Buffer.concat([opening, buffer]);
+          opening = undefined;
+          if (buffer.length < BOM_BYTES && isBomStart(buffer)) {
+            // A copy: a file's read buffer is used again for the next read.
+            opening = Buffer.from(buffer);
+            continue;
+          }
+        }
         this.#split(buffer, state, pending, target);
         // Every complete line read is pushed before the next read: a slow stdin still flows, and a
         // stop never strands lines that were read but not pushed.
@@ -196,6 +231,8 @@ export class NdjsonSource extends StoppableSource {
         await this.#pushOverLong(target);
         if (signal.aborted) break;
       }
+      // An input of one or two bytes that began like a byte order mark: a line like any other.
+      if (!signal.aborted && opening !== undefined) this.#split(opening, state, pending, target);
       if (!signal.aborted && (state.partialBytes > 0 || state.skipping)) {
         this.#lines++;
         if (state.skipping || state.partialBytes > this.#maxLineBytes) {

@@ -290,6 +290,57 @@ describe('NdjsonSource', () => {
     expect(recordIds.map((id) => Number(id!.split(':').at(-1)))).toEqual([3, 11]);
   });
 
+  it('a byte order mark cut across stdin reads is skipped all the same; one or two bytes that only begin like one are a line', async () => {
+    const split = (...pieces: number[][]) => Readable.from(pieces.map((piece) => Buffer.from(piece)));
+    const bytes = (text: string) => [...Buffer.from(text)];
+    for (const pieces of [
+      [[0xef], [0xbb], [0xbf, ...bytes('{"a":1}\n{"b":2}\n')]],
+      [[0xef, 0xbb], [0xbf, ...bytes('{"a":1}\n')], bytes('{"b":2}\n')],
+      [[0xef], [0xbb, 0xbf], bytes('{"a":1}\n{"b":2}')],
+    ]) {
+      const { lines, target } = collector();
+      await new NdjsonSource({ path: '-', stdin: split(...pieces) }).start(
+        target,
+        new AbortController().signal,
+      );
+      expect(lines, JSON.stringify(pieces)).toEqual(['{"a":1}', '{"b":2}']);
+    }
+    const { lines, target } = collector();
+    await new NdjsonSource({ path: '-', stdin: split([0xef], [0xbb]) }).start(
+      target,
+      new AbortController().signal,
+    );
+    expect(lines).toEqual([Buffer.from([0xef, 0xbb]).toString()]);
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'a FIFO no writer has opened yet: aborting ends the wait for one, and start() resolves',
+    async () => {
+      dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+      const fifo = join(dir, 'lonely.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const { lines, target } = collector();
+      const stop = new AbortController();
+      const running = new NdjsonSource({ path: fifo }).start(target, stop.signal);
+      // Long enough for the open to be waiting in the thread pool.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      stop.abort();
+      await running;
+      expect(lines).toEqual([]);
+    },
+    15_000,
+  );
+
+  it('a directory as source.path makes start() reject with a SourceError naming the path', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ndjson-'));
+    const { target } = collector();
+    const failure = new NdjsonSource({ path: dir }).start(target, new AbortController().signal);
+    await expect(failure).rejects.toThrow(
+      `ndjson source: cannot open source.path "${dir}": it is a directory`,
+    );
+    await expect(failure).rejects.toMatchObject({ code: 'SLUICE_SOURCE_ERROR' });
+  });
+
   it('a missing file makes start() reject with a SourceError naming the path and the read error', async () => {
     const { target } = collector();
     const path = join(tmpdir(), 'sluice-no-such-file.ndjson');
