@@ -1,10 +1,13 @@
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
+/** A zlib decoder: `bytesWritten` counts the input it has consumed. */
+export type Decoder = Transform & { readonly bytesWritten: number };
+
 /** How a body sent with a given `Content-Encoding` is read. */
 export type ContentDecoding =
   | { kind: 'identity' }
-  | { kind: 'decoded'; name: string; create: () => Transform }
+  | { kind: 'decoded'; name: string; create: () => Decoder }
   | { kind: 'unsupported'; value: string };
 
 /** The codings read, as a 415 names them. */
@@ -12,7 +15,7 @@ export const DECODABLE_CODINGS = 'gzip, x-gzip, deflate, br or identity';
 
 // `deflate` is the zlib format (RFC 9110 §8.4.1.2), which is what Fluent Bit, Vector and curl send.
 // A Map, not an object: a coding named `constructor` must not find Object's.
-const DECODERS: ReadonlyMap<string, () => Transform> = new Map([
+const DECODERS: ReadonlyMap<string, () => Decoder> = new Map<string, () => Decoder>([
   ['gzip', createGunzip],
   ['x-gzip', createGunzip],
   ['deflate', createInflate],

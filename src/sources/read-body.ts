@@ -74,14 +74,29 @@ export function readBody(
       received += chunk.length;
       if (received > maxBytes) return finish({ kind: 'too-large' });
       if (decoder === undefined) return onDecoded(chunk);
+      if (decoderEnded) return trailing();
       // TCP holds the client back while the decoder catches up.
       if (!decoder.write(chunk)) req.pause();
     };
     const whole = () => finish({ kind: 'read', body: Buffer.concat(chunks, decoded) });
+    // deflate and br decoders end at the end of the compressed data and pass over what follows it
+    // (gzip's refuses it): bytes after it are a corrupt body, not a part of the body to drop.
+    let decoderEnded = false;
+    const trailing = () =>
+      finish({
+        kind: 'corrupt',
+        message: `${coding} body is corrupt: ${received - decoder!.bytesWritten} bytes follow the end of its compressed data`,
+      });
+    const decodedAll = () => {
+      decoderEnded = true;
+      if (receivedAll) settleDecoded();
+    };
+    const settleDecoded = () => (decoder!.bytesWritten < received ? trailing() : whole());
     const onReceivedAll = () => {
       receivedAll = true;
       clearTimeout(idle);
       if (decoder === undefined) whole();
+      else if (decoderEnded) settleDecoded();
       else decoder.end();
     };
     const onGone = () => finish({ kind: 'aborted' });
@@ -90,7 +105,7 @@ export function readBody(
     };
 
     if (decoder !== undefined) {
-      decoder.on('data', onDecoded).once('end', whole);
+      decoder.on('data', onDecoded).once('end', decodedAll);
       decoder.on('drain', () => {
         if (!done) req.resume();
       });

@@ -676,6 +676,29 @@ describe('the http source decodes compressed bodies', () => {
     }
     expect(pipeline.stats().queue.recordsWritten).toBe(0);
   });
+  it('answers 400 to a deflate or br body with bytes after its compressed data, and pushes none of it', async () => {
+    const { pipeline, url } = await start();
+    const compressed = Buffer.from(ndjson(ids('cz', 3).map((id) => ({ id, payload: {} }))));
+    const after = Buffer.from(ndjson(ids('after', 3).map((id) => ({ id, payload: {} }))));
+    for (const [coding, compress] of [
+      ['deflate', deflateSync],
+      ['br', brotliCompressSync],
+    ] as const) {
+      const body = Buffer.concat([compress(compressed), after]);
+      const response = await post(`${url}/ingest`, body, undefined, { 'content-encoding': coding });
+      expect(response.status, coding).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe(
+        `${coding} body is corrupt: ${after.length} bytes follow the end of its compressed data`,
+      );
+      // The same data without what follows is taken whole.
+      const whole = await post(`${url}/ingest`, compress(compressed), undefined, {
+        'content-encoding': coding,
+      });
+      expect(whole.status, coding).toBe(200);
+    }
+    await pipeline.drained();
+    expect(pipeline.stats().queue.recordsWritten).toBe(6);
+  });
 });
 
 describe('the http source stops promptly', () => {
