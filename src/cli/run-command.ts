@@ -477,9 +477,11 @@ export async function runCommand(
       console.error(
         `sluice: shutdown deadline passed (shutdownTimeoutMs ${config.shutdownTimeoutMs}): ` +
           `${ending.notWritten} accepted events were not written or dead-lettered; ` +
-          (broker
-            ? 'they stay unacknowledged with the broker, which will deliver them again'
-            : 'this source keeps no copy of them'),
+          (config.pipeline.queue.durability === 'disk'
+            ? 'they stay in the disk queue, which replays them at the next start'
+            : broker
+              ? 'they stay unacknowledged with the broker, which will deliver them again'
+              : 'this source keeps no copy of them'),
       );
       return EXIT_SHUTDOWN_DEADLINE;
     }

@@ -66,7 +66,10 @@ export async function pushWithRoom(
   return accepted;
 }
 
-/** True once the ring has `bytes` free; false if it did not within `fullWaitMs` or `signal` aborted. */
+/**
+ * True once the ring — with a disk queue, the log's backlog — has `bytes` free; false if it did
+ * not within `fullWaitMs` or `signal` aborted.
+ */
 async function waitForRoom(
   target: SourceTarget,
   signal: AbortSignal,
@@ -76,9 +79,16 @@ async function waitForRoom(
   const deadline = performance.now() + fullWaitMs;
   for (;;) {
     if (signal.aborted) return false;
-    // Key-less events of one push go to one ring, picked at the push: room in each is needed.
-    const rings = target.stats().partitions;
-    if (rings.every((ring) => ring.capacityBytes - ring.depthBytes >= bytes)) return true;
+    const stats = target.stats();
+    const { durability, maxDiskBytes } = target.options.queue;
+    if (durability === 'disk') {
+      // Pushes go to the log on disk, which feeds the ring: the room is the log's backlog's.
+      const backlog = stats.disk?.backlogBytes ?? 0;
+      if (backlog === 0 || backlog + bytes <= maxDiskBytes) return true;
+    } else if (stats.partitions.every((ring) => ring.capacityBytes - ring.depthBytes >= bytes)) {
+      // Key-less events of one push go to one ring, picked at the push: room in each is needed.
+      return true;
+    }
     const left = deadline - performance.now();
     if (left <= 0) return false;
     // Room appears when a worker releases a batch, which this thread hears of through no event.

@@ -26,8 +26,11 @@ export interface SourceTarget {
   pushLines(batch: LineBatch): Promise<number>;
   /** The pipeline's logger: one structured line per happening. */
   readonly logger: Logger;
-  /** Each partition's ring now: how full it is (HTTP waits for room rather than on a full ring). */
-  stats(): { readonly partitions: readonly QueueStats[] };
+  /**
+   * Each partition's ring now, and with a disk queue its log's backlog: how full they are (HTTP
+   * waits for room rather than on a full queue).
+   */
+  stats(): { readonly partitions: readonly QueueStats[]; readonly disk?: { readonly backlogBytes: number } };
   /** Resolves once every event this thread pushed before the call is written or dead-lettered. */
   settled(): Promise<void>;
   /** The queue's size, partitions, full-ring policy and largest record. */

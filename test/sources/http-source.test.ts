@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
@@ -259,6 +262,38 @@ describe('the http source', () => {
       expect(s.rows()).toHaveLength(accepted);
     },
   );
+
+  it('with a disk queue, takes bodies past a full ring into the log while its backlog has room, and every event reaches the sink', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-http-disk-'));
+    try {
+      const { s, pipeline, url, words } = await start(
+        { fullWaitMs: 0 },
+        {
+          queue: { capacityBytes: 16 * 1024, durability: 'disk', path: join(dir, 'queue'), fsync: 'never' },
+          batch: { maxRecords: 20 },
+        },
+        false,
+      );
+      const all: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        const batch = ids(`disk${round}`, 400);
+        all.push(...batch);
+        const response = await post(
+          `${url}/ingest`,
+          ndjson(batch.map((id) => ({ id, payload: { text: 'y'.repeat(100) } }))),
+        );
+        expect(response.status, `round ${round}`).toBe(200);
+        expect(await response.json()).toEqual({ accepted: 400 });
+      }
+      // Far more than the ring holds: the rest waits in the log.
+      expect(pipeline.stats().disk!.backlogBytes).toBeGreaterThan(16 * 1024);
+      openGate(words);
+      await pipeline.drained();
+      expect(sortedIds(s)).toEqual([...all].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('with several partitions, answers 429 while any ring is full rather than wait on it', async () => {
     const { s, pipeline, url, words } = await start(
