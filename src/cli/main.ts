@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { sluiceCodeOf } from '../errors.js';
 import { startEarlyPool } from './early-pool.js';
+import { holdSignals } from './early-signals.js';
 import { EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 
 type Command = (argv: string[]) => Promise<number> | number;
@@ -15,6 +16,8 @@ const COMMANDS: Record<string, Command> = {
     return benchCommand(argv, benchEnvironment());
   },
   run: async (argv) => {
+    // A signal while the command loads is a clean stop too, not the end of the process.
+    holdSignals();
     // The worker pool starts first, so its first worker boots on the other CPU while this thread
     // loads the command (src/engine/worker-pool.ts).
     const early = await startEarlyPool(argv);

@@ -10,6 +10,7 @@ import { messageOf } from '../sinks/sink-support.js';
 import type { HttpSource } from '../sources/http-source.js';
 import type { NdjsonSource } from '../sources/ndjson-source.js';
 import type { Source } from '../sources/source.js';
+import { takeHeldSignals } from './early-signals.js';
 import {
   EXIT_FAILURE,
   EXIT_INTERRUPTED,
@@ -358,6 +359,8 @@ export async function runCommand(
   const config = loadConfigOrExit(flags.config, env);
   if (typeof config === 'number') return config;
   if (flags.profile) {
+    // Stopped while it loaded: nothing has run to profile. Later signals go to the child.
+    if (takeHeldSignals().length > 0) return EXIT_INTERRUPTED;
     const { code, profiles } = await runProfiled(['--config', flags.config], flags.profile);
     if (profiles.length === 0) {
       process.stderr.write(
@@ -397,6 +400,7 @@ export async function runCommand(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  for (const signal of takeHeldSignals()) onSignal(signal);
   let server: MetricsServer | undefined;
   let shutDownStarted = false;
   const created = performance.now();

@@ -2,8 +2,9 @@
  * `sluice run` and `sluice validate`, run as the built CLI (`npm run build` first), plus the config
  * validation they share.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -384,6 +385,27 @@ describe('sluice run', () => {
     expect(written).toBeGreaterThan(0);
     expect(rows(join(dir, 'out.db'))).toEqual({ n: written, uniq: written });
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'SIGTERM while the command is still loading is a clean stop: exit 0, not the end of the process',
+    async () => {
+      // The config is a FIFO: the command waits there, loaded only in part, until it is written.
+      const config = join(dir, 'config.fifo');
+      execFileSync('mkfifo', [config]);
+      const run = start('run', '--config', config);
+      // Opening the writing end returns once the command opened the reading end.
+      const writer = await open(config, 'w');
+      run.child.kill('SIGTERM');
+      await writer.write(
+        JSON.stringify({ source: { type: 'synthetic' }, sink: SQLITE, workers: { max: 1 } }),
+      );
+      await writer.close();
+      const result = await run.done;
+      expect(result.code, result.stderr).toBe(0);
+      const { written } = summary(result.stdout);
+      expect(rows(join(dir, 'out.db'))).toEqual({ n: written, uniq: written });
+    },
+  );
 
   it.each<[string, boolean | undefined, boolean]>([
     ['by default', undefined, true],
