@@ -38,15 +38,53 @@ export interface DeadLetter {
   route?: string;
 }
 
-/** Renders any thrown value as one line for `lastError`. */
+/**
+ * Renders any thrown value as one line for `lastError`. It never throws, whatever the value: it
+ * runs where a failure is already being handled — often a transform's, which may throw anything
+ * (an object with no prototype, one whose toString throws, an Error whose message getter throws,
+ * a Proxy whose traps throw) — and a throw from here would take the worker down with the event,
+ * a worker crash in place of a dead letter with its reason.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return code !== undefined
-      ? `${error.name} [${String(code)}]: ${error.message}`
-      : `${error.name}: ${error.message}`;
+  return describe(error, 0);
+}
+
+/** What a getter or toString threw while a value was rendered is rendered too, this deep at most. */
+const MAX_DESCRIBE_DEPTH = 2;
+
+function describe(error: unknown, depth: number): string {
+  try {
+    if (error instanceof Error) {
+      const name = errorPart(error, 'name', depth);
+      const message = errorPart(error, 'message', depth);
+      const code = errorPart(error, 'code', depth);
+      return code !== undefined ? `${name} [${code}]: ${message}` : `${name}: ${message}`;
+    }
+    return String(error);
+  } catch (failure) {
+    // String() refused it: show what JSON can of it, and why it has no text.
+    const why = depth < MAX_DESCRIBE_DEPTH ? describe(failure, depth + 1) : 'cannot be rendered';
+    return `${asJson(error)} (cannot be rendered as text: ${why})`;
   }
-  return String(error);
+}
+
+/** One of an Error's fields as text (`code`: undefined when absent), or why it cannot be read. */
+function errorPart(error: Error, field: 'name' | 'message' | 'code', depth: number): string | undefined {
+  try {
+    const value = (error as unknown as Record<string, unknown>)[field];
+    return field === 'code' && value === undefined ? undefined : String(value);
+  } catch (failure) {
+    const why = depth < MAX_DESCRIBE_DEPTH ? describe(failure, depth + 1) : 'cannot be rendered';
+    return `(its ${field} cannot be read: ${why})`;
+  }
+}
+
+function asJson(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json.length > 200 ? `${json.slice(0, 200)}…` : json;
+  } catch {}
+  return `a thrown ${typeof value}`;
 }
 
 export function deadLetter(

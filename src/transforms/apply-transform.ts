@@ -14,37 +14,50 @@ export function applyTransform(
   out: SinkRecord[],
   letters: DeadLetter[],
 ): Promise<void> | undefined {
+  // The event as it was decoded, read before the module's code runs: validate and the transform
+  // are handed the object itself and may change it — set its id to a number, define a getter that
+  // throws — and what a dead letter keeps, and what outputs inherit, must be what Sluice checked.
+  const input: DecodedEvent = {
+    id: event.id,
+    key: event.key,
+    source: event.source,
+    ts: event.ts,
+    payload: event.payload,
+  };
   const validate = transform.validate;
-  if (!validate) return mapEvent(transform, event, out, letters);
+  if (!validate) return mapEvent(transform, event, input, out, letters);
   let verdict: ReturnType<typeof validate>;
   try {
     verdict = validate(event);
+    // Only an asynchronous validator pays for a promise. Inside the try: for a Proxy verdict
+    // `instanceof` runs its getPrototypeOf trap, and a promise's own `then` is the module's code.
+    if (verdict instanceof Promise) {
+      return verdict.then(
+        (v) => afterValidate(transform, event, input, v, out, letters),
+        (error: unknown) => {
+          letters.push(deadLetter(input, 'validation-failed', error));
+        },
+      );
+    }
   } catch (error) {
-    letters.push(deadLetter(event, 'validation-failed', describeError(error)));
+    letters.push(deadLetter(input, 'validation-failed', error));
     return undefined;
   }
-  // Only an asynchronous validator pays for a promise.
-  if (verdict instanceof Promise) {
-    return verdict.then(
-      (v) => afterValidate(transform, event, v, out, letters),
-      (error: unknown) => {
-        letters.push(deadLetter(event, 'validation-failed', describeError(error)));
-      },
-    );
-  }
-  return afterValidate(transform, event, verdict, out, letters);
+  return afterValidate(transform, event, input, verdict, out, letters);
 }
 
 function afterValidate(
   transform: LoadedTransform,
   event: DecodedEvent,
+  input: DecodedEvent,
   verdict: boolean | string | undefined,
   out: SinkRecord[],
   letters: DeadLetter[],
 ): Promise<void> | undefined {
-  if (verdict === true || verdict === undefined) return mapEvent(transform, event, out, letters);
+  if (verdict === true || verdict === undefined) return mapEvent(transform, event, input, out, letters);
+  // Any other verdict is the reason, rendered by deadLetter (describeError), which renders any value.
   letters.push(
-    deadLetter(event, 'validation-failed', verdict === false ? 'validate returned false' : String(verdict)),
+    deadLetter(input, 'validation-failed', verdict === false ? 'validate returned false' : verdict),
   );
   return undefined;
 }
@@ -52,34 +65,44 @@ function afterValidate(
 function mapEvent(
   transform: LoadedTransform,
   event: DecodedEvent,
+  input: DecodedEvent,
   out: SinkRecord[],
   letters: DeadLetter[],
 ): Promise<void> | undefined {
   let mapped: TransformOutput | Promise<TransformOutput>;
   try {
     mapped = transform.map(event);
+    // As in applyTransform: `instanceof` and `then` may run the module's code.
+    if (mapped instanceof Promise) {
+      return mapped.then(
+        (output) => emit(input, output, out, letters),
+        (error: unknown) => {
+          letters.push(deadLetter(input, 'transform-error', error));
+        },
+      );
+    }
   } catch (error) {
-    letters.push(deadLetter(event, 'transform-error', error));
+    letters.push(deadLetter(input, 'transform-error', error));
     return undefined;
   }
-  if (mapped instanceof Promise) {
-    return mapped.then(
-      (output) => emit(event, output, out, letters),
-      (error: unknown) => {
-        letters.push(deadLetter(event, 'transform-error', error));
-      },
-    );
-  }
-  emit(event, mapped, out, letters);
+  emit(input, mapped, out, letters);
   return undefined;
 }
 
-function emit(event: DecodedEvent, output: TransformOutput, out: SinkRecord[], letters: DeadLetter[]): void {
+/** Appends `output` to `out`, or dead-letters `input`, the event as decoded, saying what is wrong with it. */
+function emit(input: DecodedEvent, output: TransformOutput, out: SinkRecord[], letters: DeadLetter[]): void {
   const before = out.length;
-  const bad = collectOutputs(event, output, out);
+  let bad: string | undefined;
+  try {
+    bad = collectOutputs(input, output, out);
+  } catch (error) {
+    // Reading the output ran the module's code — a getter, a Proxy's trap — and it threw: the
+    // event's failure, not the worker's.
+    bad = `transform output could not be read: ${describeError(error)}`;
+  }
   if (bad !== undefined) {
     out.length = before;
-    letters.push(deadLetter(event, 'invalid-transform-output', bad));
+    letters.push(deadLetter(input, 'invalid-transform-output', bad));
   }
 }
 
@@ -173,10 +196,11 @@ function fieldProblem(
   return undefined;
 }
 
+/** A value for a message, at most 200 characters; never throws (see describeError). */
 function describeValue(value: unknown): string {
   try {
-    return (JSON.stringify(value) ?? String(value)).slice(0, 200);
-  } catch {
-    return String(value);
-  }
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json.slice(0, 200);
+  } catch {}
+  return describeError(value).slice(0, 200);
 }
