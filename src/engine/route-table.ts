@@ -20,7 +20,11 @@ export class RouteTable {
     pattern: RegExp | undefined;
   }[] = [];
   readonly #default: number | undefined;
-  /** One route, no rules, and it is the default: every record goes there without a look. */
+  /**
+   * One route, no rules, and it is the default: every record that names no route goes there
+   * without a look. A record that names one is still looked up: a name no route has is an
+   * `unknown-route` dead letter with one route as with several, as the README says.
+   */
   readonly single: boolean;
 
   constructor(routes: Readonly<Record<string, ResolvedRoute>>, defaultRoute: string | undefined) {
@@ -41,9 +45,9 @@ export class RouteTable {
   }
 
   choose(record: SinkRecord): RouteChoice {
-    if (this.single) return 0;
     const named = record.route;
     if (named !== undefined) return this.#byName(named);
+    if (this.single) return 0;
     let chosen: number[] | undefined;
     if (this.#rules.length > 0) {
       // The payload is parsed (a text record's) at most once, and only when a rule reads it.
