@@ -106,87 +106,92 @@ function emit(input: DecodedEvent, output: TransformOutput, out: SinkRecord[], l
   }
 }
 
+/** The members of a transform output Sluice reads, each once. */
+interface OutputFields {
+  id?: unknown;
+  key?: unknown;
+  source?: unknown;
+  ts?: unknown;
+  payload?: unknown;
+  route?: unknown;
+}
+
 /**
  * Appends a transform's output to `out` as sink records; returns a description of what is wrong
  * when the output is not events. Outputs without an id inherit the input's, `id:k` for the k-th of
- * several, so a batch processed twice yields the same ids.
+ * several, so a batch processed twice yields the same ids. Each member of an output is read once:
+ * a getter may answer differently each time, and what is checked must be what is written.
  */
 function collectOutputs(input: DecodedEvent, output: TransformOutput, out: SinkRecord[]): string | undefined {
   if (output === null || output === undefined) return undefined;
   const list = Array.isArray(output) ? output : [output];
-  for (let k = 0; k < list.length; k++) {
+  const count = list.length;
+  for (let k = 0; k < count; k++) {
     const item = list[k] as unknown;
-    if (
-      item === null ||
-      typeof item !== 'object' ||
-      !('payload' in item) ||
-      (item as { payload: unknown }).payload === undefined
-    ) {
+    const payload = item !== null && typeof item === 'object' ? (item as OutputFields).payload : undefined;
+    if (payload === undefined) {
       return `transform output ${k} is not an event with a payload: ${describeValue(item)}`;
     }
-    const e = item as {
-      id?: unknown;
-      key?: unknown;
-      source?: unknown;
-      ts?: unknown;
-      payload: unknown;
-      route?: unknown;
-    };
-    const problem = outputFieldProblem(k, e, input) ?? routeProblem(k, e.route);
+    const { id, key, source, ts, route } = item as OutputFields;
+    const problem =
+      stringFieldProblem(k, 'id', id, input.id, MAX_ID_BYTES) ??
+      stringFieldProblem(k, 'key', key, input.key, MAX_KEY_BYTES) ??
+      stringFieldProblem(k, 'source', source, input.source, MAX_KEY_BYTES) ??
+      tsProblem(k, ts, input.ts);
     if (problem !== undefined) return problem;
-    const id =
-      typeof e.id === 'string' && e.id.length > 0 ? e.id : list.length === 1 ? input.id : `${input.id}:${k}`;
+    const names = route === undefined ? undefined : routeNames(route);
+    if (names === null)
+      return `transform output ${k}: route must be a route name or a non-empty array of names, got ${describeValue(route)}`;
+    // Checked above: each is absent, or what push() would take.
     const record: SinkRecord = {
-      id,
-      key: typeof e.key === 'string' ? e.key : input.key,
-      source: typeof e.source === 'string' ? e.source : input.source,
-      ts: typeof e.ts === 'number' ? e.ts : input.ts,
-      payload: e.payload,
+      id: id === undefined ? (count === 1 ? input.id : `${input.id}:${k}`) : (id as string),
+      key: key === undefined ? input.key : (key as string),
+      source: source === undefined ? input.source : (source as string),
+      ts: ts === undefined ? input.ts : (ts as number),
+      payload,
     };
-    if (e.route !== undefined) record.route = e.route as string | readonly string[];
+    if (names !== undefined) record.route = names;
     out.push(record);
   }
   return undefined;
 }
 
-/** What is wrong with an output's `route`, if anything: a name, or a non-empty array of names. */
-function routeProblem(k: number, route: unknown): string | undefined {
-  if (route === undefined || (typeof route === 'string' && route !== '')) return undefined;
-  if (
-    Array.isArray(route) &&
-    route.length > 0 &&
-    route.every((name) => typeof name === 'string' && name !== '')
-  )
-    return undefined;
-  return `transform output ${k}: route must be a route name or a non-empty array of names, got ${describeValue(route)}`;
+/**
+ * An output's `route` as it is kept: a name, or a copy of a non-empty array of names (the array
+ * stays the transform's, and its elements are read once here); null when it is neither.
+ */
+function routeNames(route: unknown): string | string[] | null {
+  if (typeof route === 'string') return route === '' ? null : route;
+  if (!Array.isArray(route)) return null;
+  const count = route.length;
+  if (count === 0) return null;
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = route[i] as unknown;
+    if (typeof name !== 'string' || name === '') return null;
+    names.push(name);
+  }
+  return names;
 }
 
 /**
- * What is wrong with an output's id, key or source, if anything: the same rules as `push()` — a
- * string that is not well-formed UTF-16 or too long for its field would reach the sink altered
- * (a lone surrogate becomes U+FFFD, so two ids could collapse into one). A field that is the
- * input's own string was checked when the event was decoded: only what the transform set is.
+ * What is wrong with an output's id, key or source, if anything: push()'s rules. Absent, it is
+ * the input's; else a string — a number or null is not taken for absent, the input's silently in
+ * its place — and an id not empty. A string that is not well-formed UTF-16 or too long for its
+ * field would reach the sink altered (a lone surrogate becomes U+FFFD, so two ids could collapse
+ * into one). The input's own string, as it was decoded, was checked then.
  */
-function outputFieldProblem(
+function stringFieldProblem(
   k: number,
-  e: { id?: unknown; key?: unknown; source?: unknown },
-  input: DecodedEvent,
-): string | undefined {
-  return (
-    fieldProblem(k, 'id', e.id, input.id, MAX_ID_BYTES) ??
-    fieldProblem(k, 'key', e.key, input.key, MAX_KEY_BYTES) ??
-    fieldProblem(k, 'source', e.source, input.source, MAX_KEY_BYTES)
-  );
-}
-
-function fieldProblem(
-  k: number,
-  field: string,
+  field: 'id' | 'key' | 'source',
   value: unknown,
   inherited: string | undefined,
   max: number,
 ): string | undefined {
-  if (typeof value !== 'string' || value === inherited) return undefined;
+  if (value === undefined || value === inherited) return undefined;
+  if (typeof value !== 'string')
+    return `transform output ${k}: ${field} must be a string, got ${describeValue(value)}`;
+  if (field === 'id' && value === '') return `transform output ${k}: id must not be empty`;
   if (!value.isWellFormed())
     return `transform output ${k}: ${field} is not well-formed UTF-16 (a lone surrogate)`;
   if (value.length * 3 > max) {
@@ -196,8 +201,21 @@ function fieldProblem(
   return undefined;
 }
 
+/**
+ * What is wrong with an output's ts, if anything: absent (the input's), or a finite number of
+ * milliseconds, as push() takes — NaN and ±Infinity would reach the sink as null.
+ */
+function tsProblem(k: number, value: unknown, inherited: number | undefined): string | undefined {
+  if (value === undefined || value === inherited) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return undefined;
+  return `transform output ${k}: ts must be a finite number of milliseconds, got ${describeValue(value)}`;
+}
+
 /** A value for a message, at most 200 characters; never throws (see describeError). */
 function describeValue(value: unknown): string {
+  // JSON would show NaN and ±Infinity as null, and has no form for a BigInt.
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
   try {
     const json = JSON.stringify(value);
     if (json !== undefined) return json.slice(0, 200);

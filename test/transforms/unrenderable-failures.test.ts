@@ -109,7 +109,7 @@ describe('failures Sluice cannot put into words', () => {
           {},
           { has: throwing(new Error('has trap')), get: throwing(new Error('get trap')) },
         ) as never,
-      'transform output could not be read: Error: has trap',
+      'transform output could not be read: Error: get trap',
     ],
     [
       'whose id getter throws an object with no prototype',
