@@ -15,9 +15,11 @@ let HANDLER: ProxyHandler<LazyPayload>;
  *
  * When the text stops describing the payload, it is serialised as any object would be: once an
  * original member is changed or deleted, a member holding an object or array is read (it could be
- * changed in place), a property is defined, or a key JSON.stringify would put first (an integer
- * index) or `__proto__` is set. Members the transform added are serialised at the end, so changes
- * to objects it set are kept.
+ * changed in place), a property is defined, a key JSON.stringify would put first (an integer
+ * index), `__proto__` or a `toJSON` function is set, or the prototype is changed (JSON.stringify calls
+ * a `toJSON` the object has, its own or inherited, and writes what it returns instead: a transform
+ * that redacts a payload that way must not have the original text written). Members the transform
+ * added are serialised at the end, so changes to objects it set are kept.
  *
  * It is a Proxy: `structuredClone` and `postMessage` refuse it (a transform that needs to should
  * copy it first, `{ ...payload }`), which is why transforms opt in. `util.inspect` and
@@ -154,7 +156,14 @@ export class LazyPayload {
   }
 
   static #set(lazy: LazyPayload, key: PropertyKey, value: unknown): boolean {
-    const ordinary = typeof key === 'string' && key !== '__proto__' && !isIndexKey(key);
+    // Not ordinary: `__proto__` sets the prototype, an index key is written first, and a `toJSON`
+    // function is not a member JSON leaves out but what JSON.stringify calls, writing what it
+    // returns in the payload's place.
+    const ordinary =
+      typeof key === 'string' &&
+      key !== '__proto__' &&
+      !isIndexKey(key) &&
+      !(key === 'toJSON' && typeof value === 'function');
     if (lazy.#object === undefined && ordinary && !lazy.#mayHold(key)) {
       const at = lazy.#pendingAt(key);
       if (at >= 0) lazy.#pending![at + 1] = value;
@@ -244,7 +253,13 @@ export class LazyPayload {
       defineProperty: (lazy, key, descriptor) => LazyPayload.#define(lazy, key, descriptor),
       getPrototypeOf: (lazy) =>
         lazy.#object === undefined ? Object.prototype : Reflect.getPrototypeOf(lazy.#object),
-      setPrototypeOf: (lazy, prototype) => Reflect.setPrototypeOf(lazy.#parse(), prototype),
+      setPrototypeOf: (lazy, prototype) => {
+        // A prototype may bring a toJSON, or setters that take what is set: serialise the object.
+        const object = lazy.#parse();
+        if (!Reflect.setPrototypeOf(object, prototype)) return false;
+        lazy.#dirty = true;
+        return true;
+      },
       isExtensible: (lazy) => Reflect.isExtensible(lazy),
       preventExtensions: (lazy) => LazyPayload.#preventExtensions(lazy),
     };

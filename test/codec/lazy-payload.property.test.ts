@@ -54,6 +54,7 @@ const keyArb = fc.oneof(
     '7',
     '__proto__',
     'toString',
+    'toJSON',
     'ingested\u0042y',
   ),
   fc.string({ maxLength: 6 }),
@@ -79,7 +80,8 @@ type Op =
   | { op: 'define'; key: string; value: unknown }
   | { op: 'freeze' }
   | { op: 'preventExtensions' }
-  | { op: 'prototype' };
+  | { op: 'prototype' }
+  | { op: 'setPrototype'; prototype: object | null };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: keyArb.map((key) => ({ op: 'get' as const, key })) },
@@ -99,7 +101,30 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'freeze' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'preventExtensions' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'prototype' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('setPrototype' as const), prototype: prototypeArb() }),
+  },
 );
+
+/**
+ * Prototypes a transform may give the payload: one whose toJSON JSON.stringify calls in the
+ * payload's place (a redaction), one with a setter that takes what is set, a plain one, none.
+ */
+function prototypeArb(): fc.Arbitrary<object | null> {
+  return fc.constantFrom(
+    {
+      toJSON(this: Bag) {
+        return { redacted: Object.keys(this).length };
+      },
+    },
+    {
+      set x(_value: unknown) {},
+    },
+    { inherited: 1 },
+    null,
+  );
+}
 
 /**
  * Whether `op` leaves the text describing the payload: a test of a key, or a read of a member the
@@ -112,13 +137,17 @@ function keepsText(original: Bag, op: Op): boolean {
   return typeof value !== 'object' || value === null;
 }
 
-/** Whether `op` adds a member the text does not hold, under an ordinary key (not an index). */
+/**
+ * Whether `op` adds a member the text does not hold, under an ordinary key (not an index), and not
+ * a toJSON function: JSON.stringify writes what that returns in the payload's place.
+ */
 function addsMember(original: Bag, op: Op): boolean {
   return (
     op.op === 'set' &&
     !Object.hasOwn(original, op.key) &&
     op.key !== '__proto__' &&
-    !/^(?:0|[1-9][0-9]*)$/.test(op.key)
+    !/^(?:0|[1-9][0-9]*)$/.test(op.key) &&
+    !(op.key === 'toJSON' && typeof op.value === 'function')
   );
 }
 
@@ -182,6 +211,8 @@ function applyOp(target: Bag, op: Op): unknown {
       return Object.isExtensible(target);
     case 'prototype':
       return [Object.getPrototypeOf(target) === Object.prototype, target instanceof Object];
+    case 'setPrototype':
+      return Reflect.setPrototypeOf(target, op.prototype);
   }
 }
 
@@ -282,6 +313,31 @@ describe('LazyPayload', () => {
     expect(inspect(payload)).toBe(inspect({ a: 1, b: [2] }));
     expect(() => structuredClone(payload)).toThrow(/could not be cloned/);
     expect(structuredClone({ ...payload })).toEqual({ a: 1, b: [2] });
+  });
+
+  it('writes what a toJSON the transform gives the payload returns, as JSON.stringify does: the text is not written', () => {
+    const text = '{"card":"4111111111111111","big":12345678901234567890}';
+    const redact = (payload: Bag) => {
+      payload.toJSON = () => ({ redacted: true });
+    };
+    // Set before anything parsed the text, and after.
+    const unparsed = LazyPayload.over(text)!;
+    redact(LazyPayload.proxyOf(unparsed));
+    expect(LazyPayload.json(unparsed)).toBe('{"redacted":true}');
+    const parsed = LazyPayload.over(text)!;
+    expect(LazyPayload.proxyOf(parsed).card).toBe('4111111111111111');
+    redact(LazyPayload.proxyOf(parsed));
+    expect(LazyPayload.json(parsed)).toBe('{"redacted":true}');
+    // Inherited from a prototype the transform sets.
+    const inherited = LazyPayload.over(text)!;
+    Object.setPrototypeOf(LazyPayload.proxyOf(inherited), { toJSON: () => 'replaced' });
+    expect(LazyPayload.json(inherited)).toBe('"replaced"');
+    // A toJSON that is not a function is a member like any other, added to the text.
+    const member = LazyPayload.over(text)!;
+    LazyPayload.proxyOf(member).toJSON = 'a string';
+    expect(LazyPayload.json(member)).toBe(
+      '{"card":"4111111111111111","big":12345678901234567890,"toJSON":"a string"}',
+    );
   });
 
   it('throws as JSON.stringify does for a member that cannot be written', () => {
