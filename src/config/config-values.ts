@@ -22,8 +22,26 @@ function fieldName(path: Path): string {
   return name === '' ? 'config' : name;
 }
 
-/** Replaces `${NAME}` in every string value; an unset variable is an error naming it and the field. */
-export function interpolate(value: Json, path: Path, env: NodeJS.ProcessEnv, errors: string[]): Json {
+/**
+ * Deeper than any config: past it a value is refused rather than walked, so that no file can make
+ * the walk overflow the stack (a config error, not an internal one).
+ */
+export const MAX_CONFIG_DEPTH = 100;
+
+/**
+ * Replaces `${NAME}` in every string value; an unset variable is an error naming it and the field.
+ * A value that holds itself — a YAML alias inside its own anchor (`a: &a [*a]`), the only way a
+ * parsed file can hold a cycle — or that nests deeper than MAX_CONFIG_DEPTH is an error naming the
+ * field too, and becomes null: walked, it would overflow the stack. `holders`: the objects and
+ * arrays being walked, outermost first, each with its path.
+ */
+export function interpolate(
+  value: Json,
+  path: Path,
+  env: NodeJS.ProcessEnv,
+  errors: string[],
+  holders: Map<object, Path> = new Map(),
+): Json {
   if (typeof value === 'string') {
     return value.replace(ENV_REFERENCE, (reference, name: string) => {
       const set = env[name];
@@ -34,14 +52,32 @@ export function interpolate(value: Json, path: Path, env: NodeJS.ProcessEnv, err
       return set;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, [...path, i], env, errors));
-  if (value !== null && typeof value === 'object') {
+  if (value === null || typeof value !== 'object') return value;
+  const holder = holders.get(value);
+  if (holder !== undefined) {
+    errors.push(
+      `${fieldName(path)} is ${fieldName(holder)} itself, which holds it (a YAML alias inside its own anchor): a value without end`,
+    );
+    return null;
+  }
+  if (path.length >= MAX_CONFIG_DEPTH) {
+    errors.push(`${fieldName(path)} nests more than ${MAX_CONFIG_DEPTH} levels deep`);
+    return null;
+  }
+  holders.set(value, path);
+  try {
+    if (Array.isArray(value))
+      return value.map((item, i) => interpolate(item, [...path, i], env, errors, holders));
     // fromEntries defines each key, so a "__proto__" key stays a key rather than a prototype.
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, errors)]),
+      Object.entries(value).map(([key, item]) => [
+        key,
+        interpolate(item, [...path, key], env, errors, holders),
+      ]),
     );
+  } finally {
+    holders.delete(value);
   }
-  return value;
 }
 
 /** A path in the config is relative to the config file's directory. */
