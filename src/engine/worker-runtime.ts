@@ -590,7 +590,11 @@ export class WorkerRuntime {
    * `unknown-route` dead letter.
    */
   #share(out: SinkRecord[], enqueuedAt: number[], letters: DeadLetter[]): RouteShare[] {
-    if (this.#routes.single) return [{ records: out, enqueuedAt }];
+    // One route takes everything, unless an output names a route: a name it does not have is an
+    // unknown-route dead letter, as with several routes.
+    if (this.#routes.single && !out.some((record) => record.route !== undefined)) {
+      return [{ records: out, enqueuedAt }];
+    }
     const shares: RouteShare[] = this.#routes.names.map(() => ({ records: [], enqueuedAt: [] }));
     routeEach(this.#routes, out, letters, (k, route) => {
       shares[route]!.records.push(out[k]!);

@@ -198,6 +198,25 @@ describe('routes', () => {
     expect(letters.e!.reason).toBe('invalid-transform-output');
   });
 
+  it('with only a sink, an output naming a route the pipeline does not have is dead-lettered as unknown-route; one naming the sink’s route is written', async () => {
+    const s = scene();
+    const out = join(s.dir, 'out.ndjson');
+    const pipeline = await s.pipeline({
+      transform: fixtureUrl('route-transform'),
+      sink: { type: 'ndjson', path: out },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    await pipeline.pushMany([
+      { id: 'plain', payload: {} },
+      { id: 'named', payload: { to: 'default' } },
+      { id: 'nowhere', payload: { to: 'nowhere' } },
+    ]);
+    await pipeline.drained();
+    expect(ndjsonIds(out).sort()).toEqual(['named', 'plain']);
+    const letters = s.deadLetters();
+    expect(letters.map((l) => [l.id, l.letter.reason])).toEqual([['nowhere', 'unknown-route']]);
+  });
+
   it('what one route refuses goes to that route’s own dead-letter sink, named with the route, while the other route stores it', async () => {
     const s = scene();
     const easy = table(s.dbPath);
