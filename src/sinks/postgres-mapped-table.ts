@@ -34,7 +34,9 @@ const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time 
  * the table (directSql). Else its values are copied into a per-connection staging table, then one
  * `INSERT … SELECT` casts each to its column's type `ON CONFLICT (target) DO NOTHING` or
  * `DO UPDATE` the mapped columns outside the target. Updating, a batch holding a key twice keeps
- * its last record: a statement may not update one row twice.
+ * its last record: a statement may not update one row twice. A key holding a NULL is no key twice:
+ * a unique index holds any number of them (unless it is NULLS NOT DISTINCT), so each such record
+ * is a row of its own, as the direct COPY and DO NOTHING store it.
  */
 export class PostgresMappedTable {
   readonly #extractor: ColumnExtractor;
@@ -49,6 +51,7 @@ export class PostgresMappedTable {
     columns: readonly TableColumn[],
     onConflict: OnConflict,
     map: ColumnMap,
+    nullsDistinct: boolean,
   ) {
     this.#extractor = new ColumnExtractor(map);
     this.#spellings = columns.map(({ type }) =>
@@ -69,10 +72,15 @@ export class PostgresMappedTable {
     const into = `INSERT INTO ${quote(table)} (${names.join(', ')}) `;
     if (onConflict.action === 'update' && rest.length > 0) {
       const targetAt = onConflict.target.map((name) => `v.c${columns.findIndex((c) => c.name === name)}`);
+      // DISTINCT ON takes NULLs as equal, the index does not: a key holding one gets its record's
+      // place in the batch beside it: it shares its group with no other record, and none is dropped.
+      const keys = nullsDistinct
+        ? [...targetAt, `CASE WHEN ${targetAt.map((c) => `${c} IS NULL`).join(' OR ')} THEN v.seq END`]
+        : targetAt;
       this.#insertSql =
-        `${into}SELECT DISTINCT ON (${targetAt.join(', ')}) ${staged.map((c) => `v.${c}`).join(', ')} ` +
+        `${into}SELECT DISTINCT ON (${keys.join(', ')}) ${staged.map((c) => `v.${c}`).join(', ')} ` +
         `FROM (SELECT s.seq, ${casts.map((cast, i) => `${cast} AS c${i}`).join(', ')} FROM ${MAPPED_STAGE} s) v ` +
-        `ORDER BY ${targetAt.join(', ')}, v.seq DESC ` +
+        `ORDER BY ${keys.join(', ')}, v.seq DESC ` +
         `ON CONFLICT (${target}) DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}; COMMIT`;
     } else {
       // DO NOTHING takes a key met twice in one statement: the first in the batch stays, as a
@@ -129,26 +137,32 @@ export class PostgresMappedTable {
         );
       return { name, type: column.type, cast: column.cast };
     });
-    const indexes = await pool.query<{ keys: string; count: number }>(
-      `SELECT indkey::text AS keys, indnkeyatts AS count FROM pg_index
+    // NULLS NOT DISTINCT (PostgreSQL 15) read through to_jsonb: older servers have no such column.
+    const indexes = await pool.query<{ keys: string; count: number; nullsEqual: boolean }>(
+      `SELECT indkey::text AS keys, indnkeyatts AS count,
+              (to_jsonb(i) ->> 'indnullsnotdistinct')::boolean IS TRUE AS "nullsEqual"
+         FROM pg_index i
         WHERE indrelid = $1 AND indisunique AND indpred IS NULL AND indexprs IS NULL`,
       [oid],
     );
     const nameOf = new Map(attributes.rows.map((row) => [row.num, row.name]));
     const wanted = [...onConflict.target].sort().join(',');
-    const matches = indexes.rows.some(({ keys, count }) => {
+    const matches = indexes.rows.filter(({ keys, count }) => {
       const names = keys
         .split(' ')
         .slice(0, count)
         .map((num) => nameOf.get(Number(num)));
       return names.sort().join(',') === wanted;
     });
-    if (!matches)
+    if (matches.length === 0)
       throw refused(
         `table ${quote(table)} has no unique index or primary key on exactly (${onConflict.target.join(', ')}), ` +
           'the onConflict target',
       );
-    return new PostgresMappedTable(table, columns, onConflict, map);
+    // ON CONFLICT arbitrates on every index matching the target: NULLs meet as soon as one of
+    // them takes NULLs as equal.
+    const nullsDistinct = matches.every(({ nullsEqual }) => !nullsEqual);
+    return new PostgresMappedTable(table, columns, onConflict, map, nullsDistinct);
   }
 
   /**

@@ -1,0 +1,167 @@
+/**
+ * What becomes of each event a PostgreSQL sink is given, as delivery settles it: stored in the
+ * table, or dead-lettered with a reason and the server's words. Each batch goes through
+ * deliverBatch exactly as a worker hands it over (split around records the server refuses alone,
+ * retried when the failure is the sink's), against a real server, and the outcome is counted by
+ * event id — what a run's summary alone ("5 written") cannot show.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SinkRecord } from '../../src/codec/event.js';
+import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
+import { type DeliveryHooks, deliverBatch } from '../../src/delivery/deliver-batch.js';
+import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from '../../src/delivery/retry-options.js';
+import { PostgresSink, type PostgresSinkOptions } from '../../src/sinks/postgres-sink.js';
+import { uniqueName } from '../helpers/engine.js';
+import {
+  announcePostgres,
+  dropTable,
+  POSTGRES_URL,
+  postgresSkip,
+  requirePostgres,
+  withClient,
+} from '../helpers/postgres.js';
+
+announcePostgres('postgres-outcomes');
+
+/** Quick retries, so a test that retries takes milliseconds. */
+const RETRY: ResolvedRetryOptions = {
+  ...DEFAULT_RETRY_OPTIONS,
+  initialDelayMs: 5,
+  maxDelayMs: 20,
+  maxElapsedMs: 30_000,
+};
+
+/** A record as the engine hands it over: the payload with its JSON text, numbers as written. */
+function record(id: string, payloadJson: string, extra: Partial<SinkRecord> = {}): SinkRecord {
+  return { id, payload: JSON.parse(payloadJson), payloadJson, ...extra };
+}
+
+async function query<Row>(sql: string): Promise<Row[]> {
+  return withClient(async (client) => (await client.query(sql)).rows as Row[]);
+}
+
+describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered with its reason', () => {
+  const tables: string[] = [];
+  const sinks: PostgresSink[] = [];
+  beforeAll(requirePostgres);
+  afterAll(async () => {
+    await Promise.all(sinks.map((sink) => sink.close()));
+    for (const name of tables) await dropTable(name);
+  });
+
+  /** A fresh table made by `create(name)`, dropped after the suite. */
+  async function table(prefix: string, create: (name: string) => string): Promise<string> {
+    const name = uniqueName(prefix);
+    tables.push(name);
+    await query(create(name));
+    return name;
+  }
+
+  /** An open sink as a worker builds it, closed after the suite. */
+  async function openSink(options: PostgresSinkOptions): Promise<PostgresSink> {
+    const sink = new PostgresSink(
+      resolveSinkSpec({ type: 'postgres', connectionString: POSTGRES_URL, ...options }),
+    );
+    await sink.open();
+    sinks.push(sink);
+    return sink;
+  }
+
+  /** Delivers one batch; each dead letter as [id, reason], and how many were written. */
+  async function deliver(
+    sink: PostgresSink,
+    records: readonly SinkRecord[],
+    hooks: DeliveryHooks = {},
+    retry: ResolvedRetryOptions = RETRY,
+  ) {
+    const report = await deliverBatch(sink, records, retry, hooks);
+    return {
+      written: report.written,
+      retries: report.retries,
+      dead: report.deadLetters.map((letter) => [letter.event.id, letter.reason]),
+      errors: new Map(report.deadLetters.map((letter) => [letter.event.id, letter.lastError])),
+    };
+  }
+
+  /** The event ids a table holds, sorted. */
+  async function storedIds(name: string, column = 'event_id'): Promise<string[]> {
+    const rows = await query<{ id: string }>(`SELECT "${column}" AS id FROM "${name}" ORDER BY 1`);
+    return rows.map((row) => row.id);
+  }
+
+  describe('action update, a conflict target holding NULL', () => {
+    it('stores every record whose target is NULL or missing, and one row per key', async () => {
+      const orders = await table(
+        'sluice_null_target',
+        (t) => `CREATE TABLE "${t}" (order_id text UNIQUE, status text, event_id text)`,
+      );
+      const sink = await openSink({
+        table: orders,
+        columns: { order_id: 'payload.order', status: 'payload.status', event_id: 'id' },
+        onConflict: { target: ['order_id'], action: 'update' },
+      });
+      const outcome = await deliver(sink, [
+        record('e1', '{"order":"A","status":"new"}'),
+        record('e2', '{"order":"A","status":"paid"}'),
+        record('n1', '{"status":"x1"}'),
+        record('n2', '{"status":"x2"}'),
+        record('n3', '{"order":null,"status":"x3"}'),
+      ]);
+      expect(outcome).toMatchObject({ written: 5, dead: [] });
+      // e1 is A's earlier state, updated by e2; n1, n2 and n3 each meet nothing.
+      expect(await storedIds(orders)).toEqual(['e2', 'n1', 'n2', 'n3']);
+      expect(await query(`SELECT status FROM "${orders}" WHERE order_id = 'A'`)).toEqual([
+        { status: 'paid' },
+      ]);
+    });
+
+    it('stores every record whose two-column target holds a NULL in either column', async () => {
+      const pairs = await table(
+        'sluice_null_pair',
+        (t) => `CREATE TABLE "${t}" (a text, b int, v text, event_id text, UNIQUE (a, b))`,
+      );
+      const sink = await openSink({
+        table: pairs,
+        columns: { a: 'payload.a', b: 'payload.b', v: 'payload.v', event_id: 'id' },
+        onConflict: { target: ['a', 'b'], action: 'update' },
+      });
+      const outcome = await deliver(sink, [
+        record('k1', '{"a":"k","b":1,"v":"first"}'),
+        record('k2', '{"a":"k","b":1,"v":"second"}'),
+        record('kn1', '{"a":"k","b":null,"v":"x"}'),
+        record('kn2', '{"a":"k","v":"y"}'),
+        record('nn1', '{"v":"z"}'),
+        record('n2', '{"b":2,"v":"w"}'),
+        record('n3', '{"b":2,"v":"w"}'),
+      ]);
+      expect(outcome).toMatchObject({ written: 7, dead: [] });
+      expect(await storedIds(pairs)).toEqual(['k2', 'kn1', 'kn2', 'n2', 'n3', 'nn1']);
+    });
+
+    it('keeps one row for NULL under a NULLS NOT DISTINCT index, the batch’s last (PostgreSQL 15+)', async (context) => {
+      const [server] = await query<{ version: number }>(
+        "SELECT current_setting('server_version_num')::int AS version",
+      );
+      if (server!.version < 150_000) context.skip();
+      const codes = await table(
+        'sluice_nulls_equal',
+        (t) => `CREATE TABLE "${t}" (code text, v text, event_id text, UNIQUE NULLS NOT DISTINCT (code))`,
+      );
+      const sink = await openSink({
+        table: codes,
+        columns: { code: 'payload.code', v: 'payload.v', event_id: 'id' },
+        onConflict: { target: ['code'], action: 'update' },
+      });
+      const outcome = await deliver(sink, [
+        record('a1', '{"v":"first"}'),
+        record('k1', '{"code":"K","v":"x"}'),
+        record('a2', '{"code":null,"v":"second"}'),
+      ]);
+      expect(outcome).toMatchObject({ written: 3, dead: [] });
+      expect(await query(`SELECT code, v, event_id FROM "${codes}" ORDER BY code`)).toEqual([
+        { code: 'K', v: 'x', event_id: 'k1' },
+        { code: null, v: 'second', event_id: 'a2' },
+      ]);
+    });
+  });
+});
