@@ -25,6 +25,14 @@ interface TableColumn {
   cast: string;
 }
 
+/** How the unique index ON CONFLICT arbitrates on compares the target's values. */
+interface Arbiter {
+  /** Whether two NULLs are different keys (not an index declared NULLS NOT DISTINCT). */
+  nullsDistinct: boolean;
+  /** Each collatable target column's collation in the index, quoted (`"public"."ci"`). */
+  collations: ReadonlyMap<string, string>;
+}
+
 const JSON_TYPES = new Set(['json', 'jsonb']);
 const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone', 'date']);
 
@@ -51,7 +59,7 @@ export class PostgresMappedTable {
     columns: readonly TableColumn[],
     onConflict: OnConflict,
     map: ColumnMap,
-    nullsDistinct: boolean,
+    { nullsDistinct, collations }: Arbiter,
   ) {
     this.#extractor = new ColumnExtractor(map);
     this.#spellings = columns.map(({ type }) =>
@@ -71,7 +79,13 @@ export class PostgresMappedTable {
       .map(({ name }) => quote(name));
     const into = `INSERT INTO ${quote(table)} (${names.join(', ')}) `;
     if (onConflict.action === 'update' && rest.length > 0) {
-      const targetAt = onConflict.target.map((name) => `v.c${columns.findIndex((c) => c.name === name)}`);
+      // Compared as the index compares them: in its collation, not the cast's default one, under
+      // which keys a case-insensitive index takes as one ('ABC', 'abc') would be two, and the
+      // statement would update their row twice — which PostgreSQL refuses for the whole batch.
+      const targetAt = onConflict.target.map((name) => {
+        const collation = collations.get(name);
+        return `v.c${columns.findIndex((c) => c.name === name)}${collation === undefined ? '' : ` COLLATE ${collation}`}`;
+      });
       // DISTINCT ON takes NULLs as equal, the index does not: a key holding one gets its record's
       // place in the batch beside it: it shares its group with no other record, and none is dropped.
       const keys = nullsDistinct
@@ -138,9 +152,20 @@ export class PostgresMappedTable {
       return { name, type: column.type, cast: column.cast };
     });
     // NULLS NOT DISTINCT (PostgreSQL 15) read through to_jsonb: older servers have no such column.
-    const indexes = await pool.query<{ keys: string; count: number; nullsEqual: boolean }>(
+    // Each key column's collation as the index has it (NULL for a type without one).
+    const indexes = await pool.query<{
+      keys: string;
+      count: number;
+      nullsEqual: boolean;
+      collations: (string | null)[];
+    }>(
       `SELECT indkey::text AS keys, indnkeyatts AS count,
-              (to_jsonb(i) ->> 'indnullsnotdistinct')::boolean IS TRUE AS "nullsEqual"
+              (to_jsonb(i) ->> 'indnullsnotdistinct')::boolean IS TRUE AS "nullsEqual",
+              ARRAY(SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.collname, '"', '""') || '"'
+                      FROM unnest(i.indcollation::oid[]) WITH ORDINALITY AS u(coll, k)
+                      LEFT JOIN pg_collation c ON c.oid = u.coll
+                      LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
+                     ORDER BY u.k) AS collations
          FROM pg_index i
         WHERE indrelid = $1 AND indisunique AND indpred IS NULL AND indexprs IS NULL`,
       [oid],
@@ -162,7 +187,18 @@ export class PostgresMappedTable {
     // ON CONFLICT arbitrates on every index matching the target: NULLs meet as soon as one of
     // them takes NULLs as equal.
     const nullsDistinct = matches.every(({ nullsEqual }) => !nullsEqual);
-    return new PostgresMappedTable(table, columns, onConflict, map, nullsDistinct);
+    // The first matching index's collations (two indexes on the same columns in different
+    // collations are rare; were they to disagree, the batch is split, see PER_RECORD_SQLSTATE).
+    const first = matches[0]!;
+    const collations = new Map<string, string>();
+    first.keys
+      .split(' ')
+      .slice(0, first.count)
+      .forEach((num, k) => {
+        const collation = first.collations[k];
+        if (collation) collations.set(nameOf.get(Number(num))!, collation);
+      });
+    return new PostgresMappedTable(table, columns, onConflict, map, { nullsDistinct, collations });
   }
 
   /**

@@ -81,9 +81,12 @@ const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
 /**
  * SQLSTATE classes a single value causes: data exceptions (22: NUL in text, an invalid escape or a
  * lone surrogate in jsonb, a number out of range), integrity constraints (23) and program limits
- * (54: a value nested too deep). The batch is split to find the records at fault.
+ * (54: a value nested too deep). The batch is split to find the records at fault. Also a
+ * cardinality violation (21000): an upsert meeting one row twice, two records of the batch whose
+ * keys the unique index takes as one though the sink kept both (a trigger rewriting the key); split
+ * apart, each is written on its own, the later last.
  */
-const PER_RECORD_SQLSTATE = /^(22|23|54)/;
+const PER_RECORD_SQLSTATE = /^(21|22|23|54)/;
 
 /** The client library, once a sink has opened: workers whose pipeline uses another sink never load it. */
 let pgModule: typeof pg | undefined;

@@ -11,6 +11,7 @@ import { resolveSinkSpec } from '../../src/config/sink-spec-schema.js';
 import { type DeliveryHooks, deliverBatch } from '../../src/delivery/deliver-batch.js';
 import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from '../../src/delivery/retry-options.js';
 import { PostgresSink, type PostgresSinkOptions } from '../../src/sinks/postgres-sink.js';
+import type { Sink } from '../../src/sinks/sink.js';
 import { uniqueName } from '../helpers/engine.js';
 import {
   announcePostgres,
@@ -69,7 +70,7 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
 
   /** Delivers one batch; each dead letter as [id, reason], and how many were written. */
   async function deliver(
-    sink: PostgresSink,
+    sink: Sink,
     records: readonly SinkRecord[],
     hooks: DeliveryHooks = {},
     retry: ResolvedRetryOptions = RETRY,
@@ -81,6 +82,21 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
       dead: report.deadLetters.map((letter) => [letter.event.id, letter.reason]),
       errors: new Map(report.deadLetters.map((letter) => [letter.event.id, letter.lastError])),
     };
+  }
+
+  /** `sink`, counting the writes delivery makes (a batch split around a refused record takes several). */
+  function counting(sink: Sink): Sink & { writes: number } {
+    const counted = {
+      idempotent: sink.idempotent,
+      writes: 0,
+      open: () => sink.open(),
+      close: () => sink.close(),
+      write(records: readonly SinkRecord[]) {
+        counted.writes++;
+        return sink.write(records);
+      },
+    };
+    return counted;
   }
 
   /** The event ids a table holds, sorted. */
@@ -162,6 +178,81 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
         { code: 'K', v: 'x', event_id: 'k1' },
         { code: null, v: 'second', event_id: 'a2' },
       ]);
+    });
+  });
+
+  describe('action update, keys the unique index takes as one', () => {
+    /** 50 keys K0…K49, and at 10 and 11 two records whose keys differ only in case. */
+    const batch = () => {
+      const records = Array.from({ length: 50 }, (_, i) => record(`ok${i}`, `{"code":"K${i}","v":"x"}`));
+      records.splice(
+        10,
+        0,
+        record('c1', '{"code":"ABC","v":"first"}'),
+        record('c2', '{"code":"abc","v":"second"}'),
+      );
+      return records;
+    };
+    const okIds = Array.from({ length: 50 }, (_, i) => `ok${i}`);
+
+    it('upserts keys equal in the index’s case-insensitive collation in one write, the batch’s last winning', async (context) => {
+      const [icu] = await query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_collation WHERE collprovider = 'i'",
+      );
+      if (icu!.n === 0) context.skip();
+      const collation = uniqueName('sluice_ci');
+      await query(
+        `CREATE COLLATION "${collation}" (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+      );
+      try {
+        const codes = await table(
+          'sluice_ci_key',
+          (t) => `CREATE TABLE "${t}" (code text COLLATE "${collation}" PRIMARY KEY, v text, event_id text)`,
+        );
+        const sink = counting(
+          await openSink({
+            table: codes,
+            columns: { code: 'payload.code', v: 'payload.v', event_id: 'id' },
+            onConflict: { target: ['code'], action: 'update' },
+          }),
+        );
+        const outcome = await deliver(sink, batch());
+        expect(outcome).toMatchObject({ written: 52, dead: [] });
+        // One statement took the batch: nothing was split apart to get it through.
+        expect(sink.writes).toBe(1);
+        expect(await storedIds(codes)).toEqual(['c2', ...okIds].sort());
+        expect(await query(`SELECT code, v FROM "${codes}" WHERE code = 'aBc'`)).toEqual([
+          { code: 'abc', v: 'second' },
+        ]);
+      } finally {
+        await dropTable(tables.pop()!);
+        await query(`DROP COLLATION "${collation}"`);
+      }
+    });
+
+    it('splits a batch the server refuses for meeting one row twice, rather than dead-lettering it whole', async () => {
+      // A trigger folding the key to lower case: the sink sees two keys, the index one.
+      const codes = await table(
+        'sluice_folded_key',
+        (t) => `CREATE TABLE "${t}" (code text PRIMARY KEY, v text, event_id text);
+          CREATE FUNCTION "${t}_fold"() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN NEW.code := lower(NEW.code); RETURN NEW; END $$;
+          CREATE TRIGGER fold BEFORE INSERT ON "${t}" FOR EACH ROW EXECUTE FUNCTION "${t}_fold"()`,
+      );
+      try {
+        const sink = await openSink({
+          table: codes,
+          columns: { code: 'payload.code', v: 'payload.v', event_id: 'id' },
+          onConflict: { target: ['code'], action: 'update' },
+        });
+        const outcome = await deliver(sink, batch());
+        expect(outcome).toMatchObject({ written: 52, dead: [] });
+        expect(await storedIds(codes)).toEqual(['c2', ...okIds].sort());
+        expect(await query(`SELECT v FROM "${codes}" WHERE code = 'abc'`)).toEqual([{ v: 'second' }]);
+      } finally {
+        await dropTable(tables.pop()!);
+        await query(`DROP FUNCTION "${codes}_fold"()`);
+      }
     });
   });
 });
