@@ -40,42 +40,16 @@ export function epochMsAsIso(text: string): string {
 }
 
 /**
- * Rows for a staging table `(seq int4, c0 text, c1 text, …)` in PostgreSQL's binary COPY format
- * (see postgres-copy.ts for its layout): `seq` is the row's place in the batch, each text field
- * its UTF-8 bytes, nothing escaped.
+ * Rows for `COPY table (columns) FROM STDIN` in PostgreSQL's text format: fields separated by tabs,
+ * NULL as `\N`, backslash, tab, newline and carriage return escaped. Each column's type reads its
+ * field with the same input function a cast from text uses. `numbered`: each row opens with its
+ * place in the batch, for the staging table's `seq`.
  */
-export function encodeMappedRows(rows: readonly (readonly (string | null)[])[], width: number): Buffer {
-  const fields = width + 1;
-  let size = HEADER.length + TRAILER_BYTES + rows.length * (2 + 4 + 4 + width * 4);
-  for (const row of rows) for (const text of row) if (text !== null) size += Buffer.byteLength(text, 'utf8');
-  const buffer = Buffer.allocUnsafe(size) as Utf8Buffer;
-  HEADER.copy(buffer, 0);
-  let at = HEADER.length;
-  for (let seq = 0; seq < rows.length; seq++) {
-    at = buffer.writeInt16BE(fields, at);
-    at = buffer.writeInt32BE(4, at);
-    at = buffer.writeInt32BE(seq, at);
-    for (const text of rows[seq]!) {
-      if (text === null) at = buffer.writeInt32BE(NULL_LENGTH, at);
-      else {
-        const written = buffer.utf8Write(text, at + 4, size - at - 4);
-        buffer.writeInt32BE(written, at);
-        at += 4 + written;
-      }
-    }
-  }
-  buffer.writeInt16BE(-1, at);
-  return buffer;
-}
-
-/**
- * Rows for `COPY table (columns) FROM STDIN` in PostgreSQL's text format, straight into the user's
- * table: fields separated by tabs, NULL as `\N`, backslash, tab, newline and carriage return
- * escaped. Each column's type reads its field with the same input function a cast from text uses.
- */
-export function encodeMappedText(rows: readonly (readonly (string | null)[])[]): Buffer {
+export function encodeMappedText(rows: readonly (readonly (string | null)[])[], numbered = false): Buffer {
   let out = '';
-  for (const row of rows) {
+  for (let seq = 0; seq < rows.length; seq++) {
+    const row = rows[seq]!;
+    if (numbered) out += `${seq}\t`;
     for (let i = 0; i < row.length; i++) {
       if (i > 0) out += '\t';
       const text = row[i] ?? null;
@@ -90,12 +64,3 @@ const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_SPECIALS = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 const escapeCopy = (c: string) => COPY_ESCAPES[c]!;
-
-/** Buffer's own UTF-8 writer, as the record codec uses it (see record-codec.ts). */
-interface Utf8Buffer extends Buffer {
-  utf8Write(value: string, offset: number, length: number): number;
-}
-
-const HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
-const TRAILER_BYTES = 2;
-const NULL_LENGTH = -1;

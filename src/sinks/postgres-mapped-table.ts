@@ -2,15 +2,18 @@ import type pg from 'pg';
 import type { SinkRecord } from '../codec/event.js';
 import { SinkError } from '../errors.js';
 import { ColumnExtractor, type ColumnMap, type OnConflict } from './column-mapping.js';
-import {
-  type ColumnSpelling,
-  columnText,
-  encodeMappedRows,
-  encodeMappedText,
-} from './postgres-mapped-copy.js';
+import { type ColumnSpelling, columnText, encodeMappedText } from './postgres-mapped-copy.js';
 
 /** The staging table each connection loads a mapped batch into, emptied by every commit. */
 const MAPPED_STAGE = 'sluice_mapped_stage';
+
+/**
+ * Where a COPY was when the server refused a value: the last line of its error's `where` (after
+ * any context the type's input function adds), naming the table, and the column with the value
+ * quoted (which may hold a newline), or `null input`. A row refused whole (a NUL, which fails the
+ * line's encoding; a constraint) names no column.
+ */
+const COPY_CONTEXT = /(?:^|\n)COPY (\w+), line \d+, column (\w+)(?:: (.*))?$/s;
 
 /** A mapped column as the table declares it. */
 interface TableColumn {
@@ -18,11 +21,11 @@ interface TableColumn {
   /** The type's name (`numeric`, `timestamp with time zone`), which says how values are spelled. */
   type: string;
   /**
-   * The cast a staged text takes: the type's quoted schema and name, so no modifier applies —
-   * `::character` would mean char(1) and truncate; the INSERT then checks the column's own
-   * modifier, refusing a value too long rather than cutting it.
+   * The type with its modifier (`character(3)`, `numeric(12,2)`), as the staging table declares
+   * the column: its input function then refuses a value too long for it, where a cast to the
+   * type's name with a modifier would cut it (`'hello'::character(3)` is `hel`).
    */
-  cast: string;
+  declared: string;
 }
 
 /** How the unique index ON CONFLICT arbitrates on compares the target's values. */
@@ -39,16 +42,22 @@ const TIME_TYPES = new Set(['timestamp with time zone', 'timestamp without time 
 /**
  * The user's own table, written through its mapped columns, values as text the server converts
  * (numbers stay exact). While no batch meets a stored key, a batch is one text COPY straight into
- * the table (directSql). Else its values are copied into a per-connection staging table, then one
- * `INSERT … SELECT` casts each to its column's type `ON CONFLICT (target) DO NOTHING` or
- * `DO UPDATE` the mapped columns outside the target. Updating, a batch holding a key twice keeps
- * its last record: a statement may not update one row twice. A key holding a NULL is no key twice:
- * a unique index holds any number of them (unless it is NULLS NOT DISTINCT), so each such record
- * is a row of its own, as the direct COPY and DO NOTHING store it.
+ * the table (directSql). Else it is one text COPY into a per-connection staging table whose columns
+ * have the mapped columns' types, then one `INSERT … SELECT … ON CONFLICT (target) DO NOTHING` or
+ * `DO UPDATE` the mapped columns outside the target. Either way each value is converted as a COPY
+ * reads it, and the server names the column of a value its type refuses (columnOf), where a cast
+ * in the INSERT would have named none. Updating, a batch holding a key twice keeps its last
+ * record: a statement may not update one row twice. A key holding a NULL is no key twice: a unique
+ * index holds any number of them (unless it is NULLS NOT DISTINCT), so each such record is a row
+ * of its own, as the direct COPY and DO NOTHING store it.
  */
 export class PostgresMappedTable {
   readonly #extractor: ColumnExtractor;
   readonly #spellings: readonly ColumnSpelling[];
+  readonly #table: string;
+  readonly #names: readonly string[];
+  /** Per column, whether it is jsonb, which refuses the escape \u0000 (json keeps it as written). */
+  readonly #jsonb: readonly boolean[];
   readonly #stageSql: string;
   readonly #copySql: string;
   readonly #directSql: string;
@@ -65,42 +74,45 @@ export class PostgresMappedTable {
     this.#spellings = columns.map(({ type }) =>
       JSON_TYPES.has(type) ? 'json' : TIME_TYPES.has(type) ? 'time' : 'plain',
     );
+    this.#table = table;
+    this.#names = columns.map(({ name }) => name);
+    this.#jsonb = columns.map(({ type }) => type === 'jsonb');
+    // Named c0, c1…: a mapped column may be called seq.
     const staged = columns.map((_, i) => `c${i}`);
     this.#stageSql =
       `CREATE TEMPORARY TABLE IF NOT EXISTS ${MAPPED_STAGE} ` +
-      `(seq int4, ${staged.map((c) => `${c} text`).join(', ')}) ON COMMIT DELETE ROWS`;
-    this.#copySql = `COPY ${MAPPED_STAGE} FROM STDIN (FORMAT binary)`;
+      `(seq int4, ${columns.map(({ declared }, i) => `c${i} ${declared}`).join(', ')}) ON COMMIT DELETE ROWS`;
+    this.#copySql = `COPY ${MAPPED_STAGE} FROM STDIN`;
     const names = columns.map(({ name }) => quote(name));
     this.#directSql = `COPY ${quote(table)} (${names.join(', ')}) FROM STDIN`;
-    const casts = columns.map(({ cast }, i) => `s.c${i}::${cast}`);
+    const values = staged.map((c) => `s.${c}`);
     const target = onConflict.target.map(quote).join(', ');
     const rest = columns
       .filter(({ name }) => !onConflict.target.includes(name))
       .map(({ name }) => quote(name));
     const into = `INSERT INTO ${quote(table)} (${names.join(', ')}) `;
     if (onConflict.action === 'update' && rest.length > 0) {
-      // Compared as the index compares them: in its collation, not the cast's default one, under
+      // Compared as the index compares them: in its collation, not the type's default one, under
       // which keys a case-insensitive index takes as one ('ABC', 'abc') would be two, and the
       // statement would update their row twice — which PostgreSQL refuses for the whole batch.
       const targetAt = onConflict.target.map((name) => {
         const collation = collations.get(name);
-        return `v.c${columns.findIndex((c) => c.name === name)}${collation === undefined ? '' : ` COLLATE ${collation}`}`;
+        return `s.c${columns.findIndex((c) => c.name === name)}${collation === undefined ? '' : ` COLLATE ${collation}`}`;
       });
       // DISTINCT ON takes NULLs as equal, the index does not: a key holding one gets its record's
       // place in the batch beside it: it shares its group with no other record, and none is dropped.
       const keys = nullsDistinct
-        ? [...targetAt, `CASE WHEN ${targetAt.map((c) => `${c} IS NULL`).join(' OR ')} THEN v.seq END`]
+        ? [...targetAt, `CASE WHEN ${targetAt.map((c) => `${c} IS NULL`).join(' OR ')} THEN s.seq END`]
         : targetAt;
       this.#insertSql =
-        `${into}SELECT DISTINCT ON (${keys.join(', ')}) ${staged.map((c) => `v.${c}`).join(', ')} ` +
-        `FROM (SELECT s.seq, ${casts.map((cast, i) => `${cast} AS c${i}`).join(', ')} FROM ${MAPPED_STAGE} s) v ` +
-        `ORDER BY ${keys.join(', ')}, v.seq DESC ` +
+        `${into}SELECT DISTINCT ON (${keys.join(', ')}) ${values.join(', ')} FROM ${MAPPED_STAGE} s ` +
+        `ORDER BY ${keys.join(', ')}, s.seq DESC ` +
         `ON CONFLICT (${target}) DO UPDATE SET ${rest.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}; COMMIT`;
     } else {
       // DO NOTHING takes a key met twice in one statement: the first in the batch stays, as a
       // later batch's would.
       this.#insertSql =
-        `${into}SELECT ${casts.join(', ')} FROM ${MAPPED_STAGE} s ORDER BY s.seq ` +
+        `${into}SELECT ${values.join(', ')} FROM ${MAPPED_STAGE} s ORDER BY s.seq ` +
         `ON CONFLICT (${target}) DO NOTHING; COMMIT`;
     }
   }
@@ -129,12 +141,11 @@ export class PostgresMappedTable {
       name: string;
       num: number;
       type: string;
-      cast: string;
+      declared: string;
       computed: string;
     }>(
       `SELECT attname AS name, attnum AS num, format_type(atttypid, NULL) AS type,
-              (SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(t.typname, '"', '""') || '"'
-                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = atttypid) AS cast,
+              format_type(atttypid, atttypmod) AS declared,
               CASE WHEN attgenerated <> '' THEN 'a generated' WHEN attidentity = 'a' THEN 'an identity always' ELSE '' END AS computed
          FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
       [oid],
@@ -149,7 +160,7 @@ export class PostgresMappedTable {
         throw refused(
           `table ${quote(table)} column ${quote(name)} is ${column.computed} column: it cannot be mapped`,
         );
-      return { name, type: column.type, cast: column.cast };
+      return { name, type: column.type, declared: column.declared };
     });
     // NULLS NOT DISTINCT (PostgreSQL 15) read through to_jsonb: older servers have no such column.
     // Each key column's collation as the index has it (NULL for a type without one).
@@ -212,14 +223,51 @@ export class PostgresMappedTable {
     );
   }
 
-  /** Rows for the staging table (binary COPY, with their place in the batch). */
+  /** Rows for the staging table (text format, each opening with its place in the batch). */
   staged(texts: readonly (readonly (string | null)[])[]): Buffer {
-    return encodeMappedRows(texts, this.#spellings.length);
+    return encodeMappedText(texts, true);
   }
 
   /** Rows for a COPY straight into the table (text format). */
   direct(texts: readonly (readonly (string | null)[])[]): Buffer {
     return encodeMappedText(texts);
+  }
+
+  /**
+   * Which mapped column a server error is about, as the COPY that refused the value names it in
+   * its context (`COPY orders, line 3, column qty: "abc"`; the staging table's c1 is the second
+   * mapped column), with the value as the server quotes it, `NULL` for none; undefined when the
+   * server names no column.
+   */
+  columnOf(error: unknown): { name: string; value: string | undefined } | undefined {
+    const where = (error as { where?: unknown } | null)?.where;
+    const context = typeof where === 'string' ? COPY_CONTEXT.exec(where) : null;
+    if (context === null) return undefined;
+    const [, table, column, value] = context;
+    const name =
+      table === MAPPED_STAGE
+        ? this.#names[Number(column!.slice(1))]
+        : table === this.#table && this.#names.includes(column!)
+          ? column
+          : undefined;
+    if (name === undefined) return undefined;
+    return { name, value: value === 'null input' ? 'NULL' : value };
+  }
+
+  /**
+   * Which of a record's mapped columns holds NUL, which PostgreSQL cannot store as text (nor, as
+   * the escape \u0000, in jsonb): `named` when it does (the column the server named), else the
+   * first that does; undefined when none does. Its text fails the whole line of a COPY, so the
+   * server names no column for it.
+   */
+  nulColumn(record: SinkRecord, named?: string): string | undefined {
+    const [texts] = this.texts([record]);
+    const holds = (i: number) =>
+      texts![i]?.includes('\0') || (this.#jsonb[i] && texts![i]?.includes('\\u0000'));
+    const at = named === undefined ? -1 : this.#names.indexOf(named);
+    if (at >= 0 && holds(at)) return named;
+    const first = this.#names.findIndex((_, i) => holds(i));
+    return first < 0 ? undefined : this.#names[first];
   }
 
   /**
@@ -241,7 +289,7 @@ export class PostgresMappedTable {
     return this.#copySql;
   }
 
-  /** Casts, inserts and commits (one simple query, no round trip of its own for the commit). */
+  /** Inserts and commits (one simple query, no round trip of its own for the commit). */
   get insertSql(): string {
     return this.#insertSql;
   }

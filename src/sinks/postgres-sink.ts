@@ -131,6 +131,9 @@ export function preloadPostgresClient(): Promise<void> {
 const STAGE = 'sluice_stage';
 const STAGE_COPY_SQL = `COPY ${STAGE} FROM STDIN (FORMAT binary)`;
 const UNIQUE_VIOLATION = '23505';
+/** What PostgreSQL says of a NUL: a byte text cannot hold (22021), or jsonb's escape \u0000 (22P05). */
+const NUL_SQLSTATE = new Set(['22021', '22P05']);
+const HOLDS_NUL = 'holds NUL (U+0000), which PostgreSQL cannot store in text or jsonb';
 /**
  * After a batch met ids already stored, this many batches go through the staging table before a
  * direct COPY is tried again: while a replay lasts, most batches would meet stored ids, and each
@@ -177,7 +180,8 @@ function timedOutOn(error: unknown): 'connectTimeoutMs' | 'queryTimeoutMs' | und
  * reported per record (SinkError.perRecord), so delivery splits the batch around it.
  *
  * With `columns`, the user's own table instead (postgres-mapped-table.ts): checked at open(), never
- * created; every batch goes through a staging table of text columns, cast by the server.
+ * created; a batch is a text COPY straight into it, or — the same way — into a staging table of its
+ * columns' types, then `INSERT … ON CONFLICT`. A value refused is reported with its column.
  *
  * Every wait on the server is bounded: connecting by connectTimeoutMs, each statement by
  * statementTimeoutMs on the server and queryTimeoutMs on the client, so a server that stops
@@ -389,16 +393,36 @@ export class PostgresSink implements Sink {
     // The server's detail says which value it refused ("\u0000 cannot be converted to text").
     const detail = (error as { detail?: unknown } | null)?.detail;
     const code = String((error as { code?: unknown } | null)?.code ?? '');
-    const field = alone !== undefined && PER_RECORD_SQLSTATE.test(code) ? nulField(alone) : undefined;
+    const perRecord = PER_RECORD_SQLSTATE.test(code);
+    const message = `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}`;
     const reason =
-      option === undefined
-        ? `${String((error as Error | null)?.message ?? error)}${typeof detail === 'string' && detail ? ` (${detail})` : ''}${field === undefined ? '' : `: ${field} holds NUL (U+0000), which PostgreSQL cannot store in text or jsonb`}`
-        : `no answer within ${option} (${this.#options[option]} ms)`;
-    return sinkFailure('postgres', what, error, {
-      retryable: isRetryablePgError(error),
-      perRecord: PER_RECORD_SQLSTATE.test(code),
-      reason,
-    });
+      option !== undefined
+        ? `no answer within ${option} (${this.#options[option]} ms)`
+        : perRecord
+          ? this.#placed(message, error, code, alone)
+          : message;
+    return sinkFailure('postgres', what, error, { retryable: isRetryablePgError(error), perRecord, reason });
+  }
+
+  /**
+   * The server's message about a value, saying where in the record it is: the value holding a NUL
+   * in a record refused alone, and in the user's table, the column the server was converting (its
+   * message names the type and, mostly, the value: `invalid input syntax for type integer: "abc"`
+   * is the same words for any integer column).
+   */
+  #placed(message: string, error: unknown, code: string, alone: SinkRecord | undefined): string {
+    const mapped = this.#mapped;
+    if (mapped === undefined) {
+      const field = alone === undefined ? undefined : nulField(alone);
+      return field === undefined ? message : `${message}: ${field} ${HOLDS_NUL}`;
+    }
+    const column = mapped.columnOf(error);
+    const nul =
+      alone !== undefined && NUL_SQLSTATE.has(code) ? mapped.nulColumn(alone, column?.name) : undefined;
+    if (nul !== undefined) return `${message}: column ${nul} ${HOLDS_NUL}`;
+    if (column === undefined) return message;
+    const { name, value } = column;
+    return `column ${name}: ${message}${value === undefined || message.includes(value) ? '' : `, got ${value}`}`;
   }
 }
 

@@ -182,60 +182,66 @@ describe.skipIf(postgresSkip)('PostgresSink writing into its own table through c
     ]);
   });
 
-  it('stores numbers exact, ts as a time, objects as jsonb, strings and booleans as the columns convert them', async () => {
-    const values = await table(
-      'sluice_values',
-      (t) => `CREATE TABLE "${t}" (
+  it.each([
+    ['straight into the table', 1],
+    // The record twice: the direct COPY meets its own key, and the batch is staged (DO NOTHING).
+    ['through the staging table', 2],
+  ])(
+    'stores numbers exact, ts as a time, objects as jsonb, strings and booleans as the columns convert them, %s',
+    async (_, copies) => {
+      const values = await table(
+        'sluice_values',
+        (t) => `CREATE TABLE "${t}" (
         id text PRIMARY KEY, big numeric, fine numeric, at timestamptz, local timestamp, day date,
         doc jsonb, label jsonb, flag boolean, note varchar(20), missing text)`,
-    );
-    const sink = postgresSink({
-      table: values,
-      columns: {
-        id: 'id',
-        big: 'payload.big',
-        fine: 'payload.fine',
-        at: 'ts',
-        local: 'payload.local',
-        day: 'payload.day',
-        doc: 'payload.doc',
-        label: 'payload.label',
-        flag: 'payload.flag',
-        note: 'payload.note',
-        missing: 'payload.nowhere',
-      },
-    });
-    await sink.open();
-    try {
-      await sink.write([
-        record(
+      );
+      const sink = postgresSink({
+        table: values,
+        columns: {
+          id: 'id',
+          big: 'payload.big',
+          fine: 'payload.fine',
+          at: 'ts',
+          local: 'payload.local',
+          day: 'payload.day',
+          doc: 'payload.doc',
+          label: 'payload.label',
+          flag: 'payload.flag',
+          note: 'payload.note',
+          missing: 'payload.nowhere',
+        },
+      });
+      await sink.open();
+      try {
+        const v1 = record(
           'v1',
           '{"big":12345678901234567890,"fine":19.990000000000000001,"local":1700000000123.5,' +
             '"day":"2024-02-29","doc":{"k":[1,2.50,{"deep":"é"}]},"label":"plain text","flag":true,' +
             '"note":"tab\\there, back\\\\slash"}',
           { ts: 1_700_000_000_123 },
-        ),
-      ]);
-    } finally {
-      await sink.close();
-    }
-    const [row] = await query<Record<string, unknown>>(
-      `SELECT big::text, fine::text, extract(epoch from at) * 1000 AS at_ms, local::text, day::text,
+        );
+        await sink.write(Array.from({ length: copies }, () => v1));
+      } finally {
+        await sink.close();
+      }
+      const [row] = await query<Record<string, unknown>>(
+        `SELECT big::text, fine::text, extract(epoch from at) * 1000 AS at_ms, local::text, day::text,
               doc::text, label, flag, note, missing FROM "${values}"`,
-    );
-    expect(row).toEqual({
-      big: '12345678901234567890',
-      fine: '19.990000000000000001',
-      at_ms: '1700000000123.000000',
-      local: '2023-11-14 22:13:20.1235',
-      day: '2024-02-29',
-      doc: '{"k": [1, 2.50, {"deep": "é"}]}',
-      label: 'plain text',
-      flag: true,
-      note: 'tab\there, back\\slash',
-      missing: null,
-    });
-  });
+      );
+      expect(row).toEqual({
+        big: '12345678901234567890',
+        fine: '19.990000000000000001',
+        at_ms: '1700000000123.000000',
+        local: '2023-11-14 22:13:20.1235',
+        day: '2024-02-29',
+        doc: '{"k": [1, 2.50, {"deep": "é"}]}',
+        label: 'plain text',
+        flag: true,
+        note: 'tab\there, back\\slash',
+        missing: null,
+      });
+    },
+  );
 
   it('refuses a value its column refuses as that record’s own fault, with the server’s message', async () => {
     const counts = await table(
@@ -274,14 +280,14 @@ describe.skipIf(postgresSkip)('PostgresSink writing into its own table through c
     await sink.open();
     try {
       await sink.write([record('fits', '{"code":"ab","label":"abcd","bits":"101"}')]);
-      for (const [id, json, type] of [
-        ['long-char', '{"code":"abcd"}', 'character(3)'],
-        ['long-varchar', '{"label":"abcde"}', 'character varying(4)'],
+      for (const [id, json, column, type, value] of [
+        ['long-char', '{"code":"abcd"}', 'code', 'character(3)', 'abcd'],
+        ['long-varchar', '{"label":"abcde"}', 'label', 'character varying(4)', 'abcde'],
       ]) {
         await expect(sink.write([record(id!, json!)])).rejects.toMatchObject({
           retryable: false,
           perRecord: true,
-          message: `postgres: write failed: value too long for type ${type}`,
+          message: `postgres: write failed: column ${column}: value too long for type ${type}, got "${value}"`,
         });
       }
     } finally {

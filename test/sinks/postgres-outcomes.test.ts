@@ -255,4 +255,73 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
       }
     });
   });
+
+  describe('a value its column refuses', () => {
+    const columns = {
+      event_id: 'id',
+      qty: 'payload.qty',
+      price: 'payload.price',
+      note: 'payload.note',
+      memo: 'payload.memo',
+      doc: 'payload.doc',
+      label: 'payload.label',
+      code: 'payload.code',
+    };
+    const create = (t: string) =>
+      `CREATE TABLE "${t}" (event_id text PRIMARY KEY, qty int4, price int4, note text, memo text,
+        doc jsonb, label varchar(4), code char(3))`;
+    const PREFIX = 'SinkError [SLUICE_SINK_ERROR]: postgres: write failed: ';
+    const NUL = 'holds NUL (U+0000), which PostgreSQL cannot store in text or jsonb';
+    /** Each refused record and the words its dead letter carries: the column, and the value. */
+    const refused = new Map([
+      ['q', ['{"qty":"12","price":"abc"}', 'column price: invalid input syntax for type integer: "abc"']],
+      ['p', ['{"qty":"abc","price":"12"}', 'column qty: invalid input syntax for type integer: "abc"']],
+      ['big', ['{"qty":3000000000}', 'column qty: value "3000000000" is out of range for type integer']],
+      [
+        'long',
+        ['{"label":"abcdef"}', 'column label: value too long for type character varying(4), got "abcdef"'],
+      ],
+      // Refused rather than cut to "abc", as a cast to character(3) would.
+      ['wide', ['{"code":"abcd"}', 'column code: value too long for type character(3), got "abcd"']],
+      [
+        'm',
+        [
+          '{"note":"ok","memo":"a\\u0000b"}',
+          `invalid byte sequence for encoding "UTF8": 0x00: column memo ${NUL}`,
+        ],
+      ],
+      [
+        'd',
+        [
+          '{"note":"ok","doc":{"k":"\\u0000"}}',
+          `unsupported Unicode escape sequence (\\u0000 cannot be converted to text.): column doc ${NUL}`,
+        ],
+      ],
+    ]);
+    const batch = () => [
+      record('ok1', '{"qty":1,"price":2,"note":"n","memo":"m","doc":{"a":1},"label":"abcd","code":"ab"}'),
+      ...[...refused].flatMap(([id, [json]], i) => [record(id, json!), record(`ok-${i}`, '{"qty":5}')]),
+    ];
+
+    it.each([
+      ['straight into the table', false],
+      ['through the staging table', true],
+    ])('is dead-lettered alone, naming the column and the value, %s', async (_, staged) => {
+      const values = await table('sluice_refused', create);
+      const sink = await openSink({ table: values, columns });
+      if (staged) {
+        // A batch meeting a stored key: the next ones go through the staging table.
+        await sink.write([record('seen', '{}')]);
+        await sink.write([record('seen', '{}')]);
+      }
+      const outcome = await deliver(sink, batch());
+      expect(outcome.dead).toEqual([...refused.keys()].map((id) => [id, 'sink-rejected']));
+      expect(outcome.errors).toEqual(
+        new Map([...refused].map(([id, [, words]]) => [id, `${PREFIX}${words}`])),
+      );
+      expect(await storedIds(values)).toEqual(
+        [...(staged ? ['seen'] : []), 'ok1', ...[...refused.keys()].map((_, i) => `ok-${i}`)].sort(),
+      );
+    });
+  });
 });
