@@ -29,14 +29,53 @@ export function columnText(value: ColumnValue, spelling: ColumnSpelling): string
  * an ISO 8601 UTC time; a number no Date holds is left as written, for the server to refuse.
  */
 export function epochMsAsIso(text: string): string {
-  const ms = Number(text);
-  const whole = Math.floor(ms);
-  const date = new Date(whole);
-  if (!Number.isFinite(ms) || Number.isNaN(date.getTime())) return text;
-  const iso = date.toISOString();
-  const micros = Math.round((ms - whole) * 1000);
-  if (micros === 0 || micros >= 1000) return iso;
-  return `${iso.slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
+  const micros = epochMicros(text);
+  if (micros === undefined) return text;
+  let ms = micros / 1000n;
+  let rest = micros % 1000n;
+  if (rest < 0n) {
+    ms -= 1n;
+    rest += 1000n;
+  }
+  const iso = new Date(Number(ms)).toISOString();
+  return rest === 0n ? iso : `${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
+}
+
+/** A JSON number's sign, digits before and after the point, and exponent. */
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+/** The furthest a Date reaches either side of the epoch, in microseconds (8.64e15 ms). */
+const DATE_LIMIT_MICROS = 8_640_000_000_000_000_000n;
+
+/**
+ * The microsecond an epoch-milliseconds number falls on, rounded to the nearest, a half towards
+ * the later one; undefined for a text no Date holds. Worked out from the decimal digits as written,
+ * not from a double: one holds today's epoch milliseconds to about a quarter of a microsecond
+ * (1700000000123.0005 reads as …123.000488, which rounds down), and rounding its fraction apart
+ * from its whole milliseconds lost the carry when .9995 or more rounds up to the next millisecond
+ * (1.9996 was stored as .001).
+ */
+function epochMicros(text: string): bigint | undefined {
+  const parts = DECIMAL.exec(text);
+  if (parts === null) return undefined;
+  const [, sign, whole, fraction = '', exponent = '0'] = parts;
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return 0n;
+  // The value is digits × 10^shift µs: `point` of its digits are whole microseconds.
+  const shift = Number(exponent) - fraction.length + 3;
+  const point = digits.length + shift;
+  if (point > 19) return undefined;
+  // Less than a tenth of a microsecond: no digit reaches it.
+  if (point < 0) return 0n;
+  const wholeMicros = BigInt(shift >= 0 ? `${digits}${'0'.repeat(shift)}` : digits.slice(0, point) || '0');
+  // Only the first digit past the microsecond, and whether any after it is not 0, decide the
+  // rounding: up from .5 for a later time, for an earlier one (negative) only past .5.
+  const next = shift >= 0 ? 0 : Number(digits[point] ?? '0');
+  const more = shift < 0 && /[1-9]/.test(digits.slice(point + 1));
+  const micros =
+    sign === '-'
+      ? -wholeMicros - (next > 5 || (next === 5 && more) ? 1n : 0n)
+      : wholeMicros + (next >= 5 ? 1n : 0n);
+  return micros > DATE_LIMIT_MICROS || micros < -DATE_LIMIT_MICROS ? undefined : micros;
 }
 
 /**

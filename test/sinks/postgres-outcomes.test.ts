@@ -324,4 +324,28 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
       );
     });
   });
+
+  it('stores an epoch-milliseconds number in a timestamptz column on the microsecond its digits round to', async () => {
+    const times = await table(
+      'sluice_epoch',
+      (t) => `CREATE TABLE "${t}" (event_id text PRIMARY KEY, at timestamptz)`,
+    );
+    const sink = await openSink({ table: times, columns: { event_id: 'id', at: 'payload.at' } });
+    const written = new Map([
+      ['r1', ['1.9996', '1970-01-01 00:00:00.002000']],
+      ['r2', ['1700000000123.9997', '2023-11-14 22:13:20.124000']],
+      ['r3', ['1.9994', '1970-01-01 00:00:00.001999']],
+      ['r4', ['1700000000123.0005', '2023-11-14 22:13:20.123001']],
+      ['r5', ['-1.9996', '1969-12-31 23:59:59.998000']],
+    ]);
+    const outcome = await deliver(
+      sink,
+      [...written].map(([id, [at]]) => record(id, `{"at":${at}}`)),
+    );
+    expect(outcome).toMatchObject({ written: 5, dead: [] });
+    const rows = await query<{ event_id: string; at: string }>(
+      `SELECT event_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS at FROM "${times}" ORDER BY 1`,
+    );
+    expect(rows).toEqual([...written].map(([id, [, at]]) => ({ event_id: id, at })));
+  });
 });
