@@ -76,8 +76,18 @@ const KEEPALIVE_IDLE_MS = 10_000;
 export type ResolvedPostgresSinkOptions = Required<Omit<PostgresSinkOptions, 'columns' | 'onConflict'>> &
   Pick<PostgresSinkOptions, 'columns'> & { onConflict?: OnConflict };
 
-/** SQLSTATE classes worth a retry: connection (08), resources (53), shutdown (57P0x), serialization. */
-const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01)/;
+/**
+ * SQLSTATEs worth a retry: connection (08), resources (53), shutdown (57P0x), serialization. And a
+ * table changed under a running sink: gone (42P01: renamed or dropped by a migration), a mapped
+ * column gone (42703) or its type changed past converting (42804), the unique index the conflict
+ * target names gone (42P10). Every record meets the same table, so these say nothing about any
+ * of them: the batch is retried whole, with backoff, as after a lost connection, until the table
+ * is back or retry.maxElapsedMs runs out (then `retries-exhausted`). A table missing when the
+ * sink opens is still refused at once, as a mistake in the config. The envelope table is not
+ * created again mid-run: a migration that moved it away would find its new table taken, and the
+ * events split between two tables.
+ */
+const RETRY_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01|42P01|42703|42804|42P10)/;
 /**
  * SQLSTATE classes a single value causes: data exceptions (22: NUL in text, an invalid escape or a
  * lone surrogate in jsonb, a number out of range), integrity constraints (23) and program limits

@@ -47,7 +47,8 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
   beforeAll(requirePostgres);
   afterAll(async () => {
     await Promise.all(sinks.map((sink) => sink.close()));
-    for (const name of tables) await dropTable(name);
+    // A test that failed may have left its table renamed away.
+    for (const name of tables) for (const each of [name, `${name}_away`]) await dropTable(each);
   });
 
   /** A fresh table made by `create(name)`, dropped after the suite. */
@@ -66,6 +67,20 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
     await sink.open();
     sinks.push(sink);
     return sink;
+  }
+
+  /**
+   * Delivery's sleep between retries, running `repair` (awaited) before the `at`th: what a table
+   * changed under the sink looks like from inside one batch's retries, without a clock.
+   */
+  function repairedBefore(at: number, repair: () => Promise<unknown>): DeliveryHooks {
+    let retries = 0;
+    return {
+      async sleep() {
+        retries++;
+        if (retries === at) await repair();
+      },
+    };
   }
 
   /** Delivers one batch; each dead letter as [id, reason], and how many were written. */
@@ -347,5 +362,79 @@ describe.skipIf(postgresSkip)('PostgresSink, each event stored or dead-lettered 
       `SELECT event_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS at FROM "${times}" ORDER BY 1`,
     );
     expect(rows).toEqual([...written].map(([id, [, at]]) => ({ event_id: id, at })));
+  });
+
+  describe('a table changed under the running sink', () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `m${String(i).padStart(2, '0')}`);
+    const batch = () => ids.map((id, i) => record(id, `{"n":${i}.5}`));
+    const rename = (from: string, to: string) => query(`ALTER TABLE "${from}" RENAME TO "${to}"`);
+
+    it.each([
+      [
+        'the table is renamed away (42P01)',
+        (t: string) => rename(t, `${t}_away`),
+        (t: string) => rename(`${t}_away`, t),
+      ],
+      [
+        'a mapped column is renamed away (42703)',
+        (t: string) => query(`ALTER TABLE "${t}" RENAME COLUMN n TO n_away`),
+        (t: string) => query(`ALTER TABLE "${t}" RENAME COLUMN n_away TO n`),
+      ],
+    ])('retries the whole batch while %s, and stores every event once it is back', async (_, away, back) => {
+      const numbers = await table(
+        'sluice_moved',
+        (t) => `CREATE TABLE "${t}" (event_id text PRIMARY KEY, n numeric)`,
+      );
+      const sink = await openSink({ table: numbers, columns: { event_id: 'id', n: 'payload.n' } });
+      await away(numbers);
+      const outcome = await deliver(
+        sink,
+        batch(),
+        repairedBefore(3, () => back(numbers)),
+      );
+      expect(outcome).toMatchObject({ written: 20, retries: 3, dead: [] });
+      expect(await storedIds(numbers)).toEqual(ids);
+    });
+
+    it('retries the envelope table’s batch while the table is renamed away, without creating another', async () => {
+      const events = uniqueName('sluice_moved_events');
+      tables.push(events);
+      const sink = await openSink({ table: events });
+      await rename(events, `${events}_away`);
+      let createdMeanwhile: unknown;
+      const outcome = await deliver(
+        sink,
+        batch(),
+        repairedBefore(3, async () => {
+          const [found] = await query<{ t: string | null }>(`SELECT to_regclass('"${events}"') AS t`);
+          createdMeanwhile = found!.t;
+          await rename(`${events}_away`, events);
+        }),
+      );
+      expect(createdMeanwhile).toBeNull();
+      expect(outcome).toMatchObject({ written: 20, retries: 3, dead: [] });
+      expect(await storedIds(events, 'id')).toEqual(ids);
+    });
+
+    it('dead-letters the batch as retries-exhausted, naming the table, once retry.maxElapsedMs runs out', async () => {
+      const numbers = await table(
+        'sluice_gone',
+        (t) => `CREATE TABLE "${t}" (event_id text PRIMARY KEY, n numeric)`,
+      );
+      const sink = await openSink({ table: numbers, columns: { event_id: 'id', n: 'payload.n' } });
+      await rename(numbers, `${numbers}_away`);
+      try {
+        const outcome = await deliver(sink, batch(), {}, { ...RETRY, maxElapsedMs: 100 });
+        expect(outcome.retries).toBeGreaterThan(0);
+        expect(outcome.dead).toEqual(ids.map((id) => [id, 'retries-exhausted']));
+        expect(new Set(outcome.errors.values())).toEqual(
+          new Set([
+            `SinkError [SLUICE_SINK_ERROR]: postgres: write failed: relation "${numbers}" does not exist`,
+          ]),
+        );
+      } finally {
+        await rename(`${numbers}_away`, numbers);
+      }
+    });
   });
 });
