@@ -2,7 +2,7 @@
  * Synthetic events → PostgreSQL, the same events written two ways in alternating rounds: into the
  * envelope table (binary COPY, id and payload as jsonb) as the baseline, and into a table of their
  * own through mapped columns (a text COPY straight into the table while no batch meets a stored
- * key; else COPY into a staging table, then INSERT … SELECT with casts ON CONFLICT). Medians over
+ * key; else COPY into a staging table of the columns' own types, then INSERT … SELECT ON CONFLICT). Medians over
  * the rounds, and the ratio.
  *
  * DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/load/synthetic-postgres-columns.js \

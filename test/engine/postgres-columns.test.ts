@@ -80,7 +80,7 @@ describe.skipIf(postgresSkip)('a pipeline writing into its own PostgreSQL table'
     ]);
     // The server's own words: the value it could not convert, the byte it cannot store in text.
     expect(letters[0]!.letter.lastError).toBe(
-      'SinkError [SLUICE_SINK_ERROR]: postgres: write failed: invalid input syntax for type integer: "twelve"',
+      'SinkError [SLUICE_SINK_ERROR]: postgres: write failed: column qty: invalid input syntax for type integer: "twelve"',
     );
     expect(letters[1]!.letter.lastError).toMatch(
       /^SinkError \[SLUICE_SINK_ERROR\]: postgres: write failed: .*0x00/,
