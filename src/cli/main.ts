@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { sluiceCodeOf } from '../errors.js';
 import { startEarlyPool } from './early-pool.js';
-import { holdSignals } from './early-signals.js';
+import { holdSignals, takeHeldSignals } from './early-signals.js';
 import { EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 
 type Command = (argv: string[]) => Promise<number> | number;
@@ -24,6 +24,8 @@ const COMMANDS: Record<string, Command> = {
     try {
       return await (await import('./run-command.js')).runCommand(argv, process.env, early);
     } finally {
+      // A run that ended before taking them (help, a config error) leaves signals to Node again.
+      takeHeldSignals();
       // Ended here unless the pipeline took it: a config error leaves no thread behind.
       await early?.release();
     }

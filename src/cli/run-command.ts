@@ -433,7 +433,8 @@ export async function runCommand(
       stopping.abort();
       const stopped = source.stop();
       await opened.pipeline.close({ timeoutMs: 0 }).catch(() => undefined);
-      await stopped;
+      // The start's failure is the one to report, whatever the stop met.
+      await stopped.catch(() => undefined);
       throw error;
     }
     pipeline = opened.pipeline;

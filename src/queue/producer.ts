@@ -171,7 +171,12 @@ class ProducerCore {
         const size = run.size(i);
         let cursor = ring.tryReserve(size);
         if (cursor === RESERVE_FULL) {
-          if (!retained) {
+          // Only a policy that waits lets the caller run before the write: one that drops the
+          // record or refuses the push at once needs no copy.
+          const waits =
+            this.policy.policy !== 'drop-newest' &&
+            !(this.policy.policy === 'reject' && this.policy.rejectTimeoutMs === 0);
+          if (!retained && waits) {
             retainFrom(runs, r, i);
             retained = true;
           }

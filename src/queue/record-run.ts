@@ -202,18 +202,23 @@ export interface CheckedLines {
 
 /** Refuses a field of a pushLines argument, naming it and the value. */
 function badLines(field: string, expectation: string, value: unknown): InvalidEventError {
-  return new InvalidEventError(field, `must be ${expectation}, got ${quote(value)}`, {
-    argumentOf: 'pushLines',
-  });
+  // Cut short: a wrong `bytes` or `starts` may be megabytes long.
+  const text =
+    value instanceof Uint8Array ? `a ${value.constructor.name} of ${value.length} bytes` : quote(value);
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return new InvalidEventError(field, `must be ${expectation}, got ${shown}`, { argumentOf: 'pushLines' });
 }
 
-/** A LineBatch's array field copied, each element a whole number within `min`…`max(i)`. */
+/**
+ * A LineBatch's array field copied, each element a whole number from `lower[i]` (0 without it) to
+ * `max`; `range(i)` says so in the refusal.
+ */
 function wholeNumbers(
   field: string,
   value: unknown,
   length: number,
-  min: (i: number) => number,
-  max: (i: number) => number,
+  lower: Float64Array | undefined,
+  max: number,
   range: (i: number) => string,
 ): Float64Array {
   if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
@@ -225,7 +230,12 @@ function wholeNumbers(
   const out = new Float64Array(length);
   for (let i = 0; i < length; i++) {
     const n = list[i];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min(i) || n > max(i)) {
+    if (
+      typeof n !== 'number' ||
+      !Number.isInteger(n) ||
+      n < (lower === undefined ? 0 : lower[i]!) ||
+      n > max
+    ) {
       throw badLines(`${field}[${i}]`, `a whole number ${range(i)}`, n);
     }
     out[i] = n;
@@ -253,29 +263,22 @@ export function checkLineBatch(batch: LineBatch): CheckedLines {
     'starts',
     startsIn,
     count,
-    () => 0,
-    () => size,
+    undefined,
+    size,
     () => `from 0 to bytes.byteLength (${size})`,
   );
   const ends = wholeNumbers(
     'ends',
     batch.ends,
     count,
-    (i) => starts[i]!,
-    () => size,
+    starts,
+    size,
     (i) => `from starts[${i}] (${starts[i]}) to bytes.byteLength (${size})`,
   );
   const numbers = (field: string, prefix: unknown, value: unknown) =>
     prefix === undefined
       ? undefined
-      : wholeNumbers(
-          field,
-          value,
-          count,
-          () => 0,
-          () => Number.MAX_SAFE_INTEGER,
-          () => 'from 0 to 2^53 - 1',
-        );
+      : wholeNumbers(field, value, count, undefined, Number.MAX_SAFE_INTEGER, () => 'from 0 to 2^53 - 1');
   const idPrefix = batch.idPrefix;
   const sourcePrefix = batch.sourcePrefix;
   return {

@@ -36,9 +36,7 @@ export async function pushWithRoom(
       needed += size;
       end++;
     }
-    // Twice the chunk: a group that does not fit before the ring's end is padded to it and
-    // written at the start, and that padding is smaller than the group.
-    if (!(await waitForRoom(target, signal, 2 * needed, fullWaitMs))) break;
+    if (!(await waitForRoom(target, signal, needed, fullWaitMs))) break;
     let pushed: number;
     try {
       // Room was there when looked at, but another producer may have taken it since: then the
@@ -85,8 +83,10 @@ async function waitForRoom(
       // Pushes go to the log on disk, which feeds the ring: the room is the log's backlog's.
       const backlog = stats.disk?.backlogBytes ?? 0;
       if (backlog === 0 || backlog + bytes <= maxDiskBytes) return true;
-    } else if (stats.partitions.every((ring) => ring.capacityBytes - ring.depthBytes >= bytes)) {
+    } else if (stats.partitions.every((ring) => ring.capacityBytes - ring.depthBytes >= 2 * bytes)) {
       // Key-less events of one push go to one ring, picked at the push: room in each is needed.
+      // Twice the chunk: a group that does not fit before the ring's end is padded to it and
+      // written at the start, and that padding is smaller than the group.
       return true;
     }
     const left = deadline - performance.now();

@@ -74,13 +74,15 @@ export function readBody(
       received += chunk.length;
       if (received > maxBytes) return finish({ kind: 'too-large' });
       if (decoder === undefined) return onDecoded(chunk);
-      if (decoderEnded) return trailing();
+      if (decoderEnded && endsAtData) return trailing();
       // TCP holds the client back while the decoder catches up.
       if (!decoder.write(chunk)) req.pause();
     };
     const whole = () => finish({ kind: 'read', body: Buffer.concat(chunks, decoded) });
-    // deflate and br decoders end at the end of the compressed data and pass over what follows it
-    // (gzip's refuses it): bytes after it are a corrupt body, not a part of the body to drop.
+    // deflate and br decoders end at the end of the compressed data and pass over what follows it:
+    // bytes after it are a corrupt body, not a part of the body to drop. (gzip's decoder refuses
+    // such bytes itself, and leaves zeros after the last member unread, as padding it accepts.)
+    const endsAtData = coding === 'deflate' || coding === 'br';
     let decoderEnded = false;
     const trailing = () =>
       finish({
@@ -91,7 +93,7 @@ export function readBody(
       decoderEnded = true;
       if (receivedAll) settleDecoded();
     };
-    const settleDecoded = () => (decoder!.bytesWritten < received ? trailing() : whole());
+    const settleDecoded = () => (endsAtData && decoder!.bytesWritten < received ? trailing() : whole());
     const onReceivedAll = () => {
       receivedAll = true;
       clearTimeout(idle);

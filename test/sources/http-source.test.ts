@@ -731,8 +731,12 @@ describe('the http source decodes compressed bodies', () => {
       });
       expect(whole.status, coding).toBe(200);
     }
+    // gzip's decoder reads zeros after its last member as padding, as it always did: taken.
+    const padded = Buffer.concat([gzipSync(compressed), Buffer.alloc(8)]);
+    const gzip = await post(`${url}/ingest`, padded, undefined, { 'content-encoding': 'gzip' });
+    expect(gzip.status).toBe(200);
     await pipeline.drained();
-    expect(pipeline.stats().queue.recordsWritten).toBe(6);
+    expect(pipeline.stats().queue.recordsWritten).toBe(9);
   });
 });
 
