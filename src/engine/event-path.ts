@@ -275,17 +275,16 @@ function escaped(text: string): string {
 }
 
 /**
- * A payload-less letter (withoutPayload) with its event's id, key and source escaped (backslashes
- * doubled, unsafe characters as `\uXXXX`, plain ASCII), or undefined when none holds an unsafe
- * character — escaping would change nothing the sink refused.
+ * A payload-less letter (withoutPayload) with its event's id, key and source, its error and its
+ * route escaped (backslashes doubled, unsafe characters as `\uXXXX`), or undefined when none holds
+ * an unsafe character — escaping would change nothing the sink refused. An error may quote the
+ * value that failed: a NUL in a key, in the words of a transform's error, is refused as jsonb too.
  */
 function withEscapedFields(letter: DeadLetter): DeadLetter | undefined {
   const { id, key, source } = letter.event;
-  if (
-    !UNSAFE.test(id) &&
-    !(key !== undefined && UNSAFE.test(key)) &&
-    !(source !== undefined && UNSAFE.test(source))
-  )
+  const { lastError, route } = letter;
+  const unsafe = (text: string | undefined) => text !== undefined && UNSAFE.test(text);
+  if (!unsafe(id) && !unsafe(key) && !unsafe(source) && !unsafe(lastError) && !unsafe(route))
     return undefined;
   const event = {
     ...letter.event,
@@ -293,9 +292,14 @@ function withEscapedFields(letter: DeadLetter): DeadLetter | undefined {
     key: key === undefined ? undefined : escaped(key),
     source: source === undefined ? undefined : escaped(source),
     fieldsEscaped:
-      'id, key and source with backslashes doubled and control characters and lone surrogates as \\uXXXX: the dead-letter sink refused them as they were',
+      'id, key, source, lastError and route with backslashes doubled and control characters and lone surrogates as \\uXXXX: the dead-letter sink refused them as they were',
   };
-  return { ...letter, event };
+  return {
+    ...letter,
+    event,
+    lastError: escaped(lastError),
+    ...(route === undefined ? {} : { route: escaped(route) }),
+  };
 }
 
 /** A dead letter with only the event's fields: for a dead-letter sink that refused the payload. */

@@ -259,6 +259,8 @@ describe('faults', () => {
     expect(stored[0]!.payload).toMatchObject({
       reason: 'sink-rejected',
       event: { id: hostile, key: 'k\\u0000\\\\x\\u000d', fieldsEscaped: expect.stringContaining('refused') },
+      // The sink's refusal quoted the key, NUL and all: escaped too, or the letter is refused again.
+      lastError: expect.stringContaining('(key k\\u0000\\\\x\\u000d)'),
     });
     expect(pipeline.stats().deadLetteredByReason).toEqual({ 'sink-rejected': 1 });
   });
