@@ -79,9 +79,11 @@ function errorCode(error: unknown): number | undefined {
  * after it has passed is stored again.
  *
  * A batch is published concurrently on one connection and resolves once every publish is acked.
- * If any publish fails the whole batch is rejected; republishing it is safe, since the records
- * that did land are recognised as duplicates. The client library is imported in open(), so
- * workers whose pipeline uses another sink never load it.
+ * A publish that fails fails its record alone (WriteOutcome), retryable or not as its error is;
+ * only when every publish failed retryably (the server or the link down) is the batch rejected
+ * whole, to be tried again. Republishing is safe: records that did land are recognised as
+ * duplicates. The client library is imported in open(), so workers whose pipeline uses another
+ * sink never load it.
  */
 export class NatsJetStreamSink implements Sink {
   readonly idempotent = true;
@@ -183,22 +185,21 @@ export class NatsJetStreamSink implements Sink {
       if (result.status === 'rejected') failed.push({ index, error: result.reason });
     });
     if (failed.length === 0) return undefined;
-    if (failed.length === records.length) {
+    if (failed.length === records.length && failed.every((f) => isRetryableNatsError(f.error))) {
+      // The server or the link is down, not the records: the batch is tried again whole.
       const first = failed[0]!.error;
       throw sinkFailure(
         'nats-jetstream',
         `${failed.length} of ${records.length} publishes to ${subject} failed`,
         first,
         {
-          // A failure no retry can clear makes the batch permanent, rather than spending retries on it.
-          retryable: failed.every((f) => isRetryableNatsError(f.error)),
-          // The same refusal for each may still be each record's own (a header it cannot carry).
-          perRecord: records.length > 1 && !failed.some((f) => isRetryableNatsError(f.error)),
+          retryable: true,
         },
       );
     }
     // The others are stored: only these are tried again or dead-lettered, each for its own error
-    // (a message over max_payload, an id a header cannot carry, a publish that timed out).
+    // (a message over max_payload, an id a header cannot carry, a publish that timed out). Each
+    // publish already stands alone: splitting the batch further would find nothing more.
     return {
       failed: failed.map(({ index, error }) => ({
         index,

@@ -165,13 +165,16 @@ describe.skipIf(nats.skip)('NatsJetStreamSink against a real server', () => {
       expect(stored.sort()).toEqual([batch[0]!.id, batch[2]!.id, batch[4]!.id].sort());
     });
 
-    it('rejects a batch whose every record the server refuses as a whole, permanently', async () => {
+    it('refuses each record of a batch the server refuses whole, permanently, without a split to find them', async () => {
       const sink = await open();
-      const batch = complianceBatch(2, 'all-oversized').map((r) => ({
+      const batch = complianceBatch(3, 'all-oversized').map((r) => ({
         ...r,
         payload: 'x'.repeat(nc.info!.max_payload + 1),
       }));
-      await expect(sink.write(batch)).rejects.toMatchObject({ code: 'SLUICE_SINK_ERROR', retryable: false });
+      const outcome = await sink.write(batch);
+      expect(outcome?.failed.map((f) => f.index)).toEqual([0, 1, 2]);
+      for (const { error } of outcome!.failed)
+        expect(error).toMatchObject({ retryable: false, perRecord: true });
     });
   });
 });
