@@ -82,7 +82,8 @@ export type ResolvedPostgresSinkOptions = Required<Omit<PostgresSinkOptions, 'co
  * column gone (42703) or its type changed past converting (42804), the unique index the conflict
  * target names gone (42P10). Every record meets the same table, so these say nothing about any
  * of them: the batch is retried whole, with backoff, as after a lost connection, until the table
- * is back or retry.maxElapsedMs runs out (then `retries-exhausted`). A table missing when the
+ * is back or retry.maxElapsedMs runs out (then `retries-exhausted`). The columns' types are read
+ * at open(): a column whose type changed for good ends so, until the pipeline starts again. A table missing when the
  * sink opens is still refused at once, as a mistake in the config. The envelope table is not
  * created again mid-run: a migration that moved it away would find its new table taken, and the
  * events split between two tables.
@@ -384,6 +385,11 @@ export class PostgresSink implements Sink {
       } catch {
         broken = error as Error;
       }
+      // A table not found or not as described (42xxx) may be the staging table itself, gone with
+      // its session's temporary tables (DISCARD TEMP, a pooler between): created again next time
+      // (IF NOT EXISTS), so that the retry can succeed.
+      if (String((error as { code?: unknown } | null)?.code ?? '').startsWith('42'))
+        this.#staged.delete(client);
       // A record refused alone (delivery splits a batch down to it): say which of its values.
       throw this.#failure('write failed', error, records.length === 1 ? records[0] : undefined);
     } finally {
