@@ -138,6 +138,8 @@ export class WorkerRuntime {
    * something passing (a service it reads that blinked) must not fail every batch from then on.
    */
   #stage: Promise<TransformStage> | undefined;
+  /** How many times this worker has started the transform: each start after the first imports it anew. */
+  #starts = 0;
   readonly #metrics: MetricsBlock;
   readonly #log: WorkerLogger;
   readonly #sinks: WorkerSinks;
@@ -196,10 +198,12 @@ export class WorkerRuntime {
   }
 
   #startStage(): Promise<TransformStage> {
-    const stage = loadTransform(this.#setup.options.transform, { threadId }).then((loaded) => ({
-      transform: this.#identity ? undefined : loaded,
-      textSink: this.#textSink,
-    }));
+    const stage = loadTransform(this.#setup.options.transform, { threadId }, this.#starts++).then(
+      (loaded) => ({
+        transform: this.#identity ? undefined : loaded,
+        textSink: this.#textSink,
+      }),
+    );
     // Reported through the task that awaits it. Registered first, this runs before that task
     // resumes, and the next task starts the transform again.
     stage.catch(() => {

@@ -58,18 +58,28 @@ export interface LoadedTransform {
 export async function loadTransform(
   specifier: string | undefined,
   context: TransformContext,
+  attempt = 0,
 ): Promise<LoadedTransform> {
   if (specifier === undefined) return { map: (event) => event, validate: undefined, lazyPayload: false };
   refuseExit();
   try {
-    return await load(specifier, context);
+    return await load(specifier, context, attempt);
   } finally {
     allowExit();
   }
 }
 
-async function load(specifier: string, context: TransformContext): Promise<LoadedTransform> {
-  const url = /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
+/**
+ * `attempt` > 0: a start after a failed one. Node keeps a module whose evaluation threw, and
+ * throws the same error at every import of its URL: a file's module is imported under a URL of its
+ * own for each attempt, evaluated again (what it imports in turn stays as Node cached it).
+ */
+async function load(specifier: string, context: TransformContext, attempt: number): Promise<LoadedTransform> {
+  const base = /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
+  const url =
+    attempt > 0 && base.startsWith('file:')
+      ? `${base}${base.includes('?') ? '&' : '?'}sluice-start=${attempt}`
+      : base;
   let module: TransformModule;
   try {
     module = (await import(url)) as TransformModule;

@@ -231,6 +231,46 @@ describe('faults', () => {
     expect(stats.deferred).toBeGreaterThanOrEqual(1);
   });
 
+  it('defers the batches of a replacement worker whose transform module fails while it is evaluated, imports it anew, and dead-letters only the poison event', async () => {
+    const s = scene();
+    const N = 400;
+    // The module's own body fails on its second and third evaluations (the first replacement
+    // thread's first imports): Node keeps a module that threw, so only a new import can pass.
+    const module = join(s.dir, 'blinking-module.mjs');
+    writeFileSync(
+      module,
+      `import { readdirSync, writeFileSync } from 'node:fs';
+      const dir = ${JSON.stringify(s.dir)};
+      const evaluation = readdirSync(dir).filter((name) => name.startsWith('eval-')).length;
+      writeFileSync(dir + '/eval-' + evaluation, '');
+      if (evaluation === 1 || evaluation === 2) throw new Error('cannot reach the enrichment service (evaluation ' + evaluation + ')');
+      export default (event) => {
+        if (event.payload.poison) process.exit(1);
+        return event;
+      };\n`,
+    );
+    const pipeline = await s.pipeline({
+      queue: { capacityBytes: 256 * 1024 },
+      workers: { min: 1, max: 1 },
+      batch: { maxRecords: 50 },
+      retry: FAST_RETRY,
+      transform: module,
+      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
+      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
+    });
+    const all = ids('reload', N);
+    const poison = all[7]!;
+    await pipeline.pushMany(
+      all.map((id, i) => ({ id, payload: id === poison ? { i, poison: true } : { i } })),
+    );
+    await watchdog(pipeline.drained(), 30_000, 'drained');
+
+    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== poison));
+    expect(s.deadLetters().map((l) => [l.id, l.letter.reason])).toEqual([[poison, 'worker-crash']]);
+    expect(readdirSync(s.dir).filter((name) => name.startsWith('eval-')).length).toBeGreaterThanOrEqual(4);
+    expect(pipeline.stats().deferred).toBeGreaterThanOrEqual(1);
+  });
+
   it('dead-letters an event whose key the sink and the dead-letter sink both refuse (a NUL) with its key escaped, and delivers every other event', async () => {
     const s = scene();
     const N = 400;
