@@ -136,6 +136,11 @@ export interface LineBatch {
   readonly sourceNumbers?: readonly number[];
   /** Partitioning and ordering key of every line. */
   readonly key?: string;
+  /**
+   * The caller leaves `bytes` as they are until the push settles (it awaits the push before it
+   * reads into them again): a push that waits for room then need not copy them first.
+   */
+  readonly bytesKept?: boolean;
 }
 
 /**
@@ -191,13 +196,14 @@ function part(field: 'id' | 'key' | 'source', value: string | undefined): Buffer
 /** A LineBatch as pushLines took it: every field read once, checked, its numbers copied. */
 export interface CheckedLines {
   readonly bytes: Uint8Array;
-  readonly starts: Float64Array;
-  readonly ends: Float64Array;
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
   readonly idPrefix: string | undefined;
-  readonly idNumbers: Float64Array | undefined;
+  readonly idNumbers: readonly number[] | undefined;
   readonly sourcePrefix: string | undefined;
-  readonly sourceNumbers: Float64Array | undefined;
+  readonly sourceNumbers: readonly number[] | undefined;
   readonly key: string | undefined;
+  readonly bytesKept: boolean;
 }
 
 /** Refuses a field of a pushLines argument, naming it and the value. */
@@ -217,17 +223,19 @@ function wholeNumbers(
   field: string,
   value: unknown,
   length: number,
-  lower: Float64Array | undefined,
+  lower: readonly number[] | undefined,
   max: number,
   range: (i: number) => string,
-): Float64Array {
+): number[] {
   if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
     throw badLines(field, 'an array of numbers', value);
   }
   const list = value as ArrayLike<unknown>;
   if (!(list.length >= length))
     throw badLines(`${field}.length`, `at least ${length} (one per start)`, list.length);
-  const out = new Float64Array(length);
+  // A plain array, not a Float64Array: its small integers stay integers (Smis), and the digits
+  // written per line (writeDigits: `%` and `/` by 10) stay integer arithmetic, not fmod on doubles.
+  const out: number[] = [];
   for (let i = 0; i < length; i++) {
     const n = list[i];
     if (
@@ -238,7 +246,7 @@ function wholeNumbers(
     ) {
       throw badLines(`${field}[${i}]`, `a whole number ${range(i)}`, n);
     }
-    out[i] = n;
+    out.push(n);
   }
   return out;
 }
@@ -290,6 +298,7 @@ export function checkLineBatch(batch: LineBatch): CheckedLines {
     sourcePrefix,
     sourceNumbers: numbers('sourceNumbers', sourcePrefix, batch.sourceNumbers),
     key: batch.key,
+    bytesKept: batch.bytesKept === true,
   };
 }
 
@@ -359,7 +368,7 @@ export class LineRun implements RecordRun {
   }
 
   retain(from: number): void {
-    if (from >= this.#sizes.length || this.#bytes !== this.#batch.bytes) return;
+    if (this.#batch.bytesKept || from >= this.#sizes.length || this.#bytes !== this.#batch.bytes) return;
     // The whole buffer: the lines' offsets stay as they are. A read's worth, once per wait at most.
     this.#bytes = copyOf(this.#bytes, this.#bytes.byteLength);
     this.#lines = viewOf(this.#bytes);

@@ -88,6 +88,8 @@ export function lineBatch(lines: Lines, from: number, to: number, naming: LineNa
     sourcePrefix: naming.sourcePrefix,
     sourceNumbers: cut(lines.numbers),
     ...(naming.idPrefix === undefined ? {} : { idPrefix: naming.idPrefix, idNumbers: cut(lines.offsets) }),
+    // A source awaits each push before it reads into the buffer again (an HTTP body's is its own).
+    bytesKept: true,
   };
 }
 
