@@ -183,67 +183,26 @@ describe('faults', () => {
     });
   });
 
-  it('defers the batches of a replacement worker whose setup() fails for a while, starting the transform again, and dead-letters only the poison event', async () => {
-    const s = scene();
-    const N = 600;
-    // setup() passes on the first worker, then fails twice (the replacement's first starts), then
-    // passes: each call takes the next number in the directory, as threads share it.
-    const module = join(s.dir, 'blinking-setup.mjs');
-    writeFileSync(
-      module,
-      `import { readdirSync, writeFileSync } from 'node:fs';
-      const dir = ${JSON.stringify(s.dir)};
-      export function setup() {
-        const call = readdirSync(dir).filter((name) => name.startsWith('setup-')).length;
-        writeFileSync(dir + '/setup-' + call, '');
-        if (call === 1 || call === 2) throw new Error('enrichment service unreachable (call ' + call + ')');
-      }
-      export default (event) => {
-        if (event.payload.poison) process.exit(1);
-        return event;
-      };\n`,
-    );
-    const pipeline = await s.pipeline({
-      queue: { capacityBytes: 256 * 1024 },
-      workers: { min: 1, max: 1 },
-      batch: { maxRecords: 50 },
-      retry: FAST_RETRY,
-      transform: module,
-      sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
-      deadLetter: { type: 'ndjson', path: s.deadLetterPath },
-    });
-    const all = ids('blink', N);
-    const poison = all[10]!;
-    await pipeline.pushMany(
-      all.map((id, i) => ({ id, payload: id === poison ? { i, poison: true } : { i } })),
-    );
-    await pipeline.drained();
-
-    expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== poison));
-    const letters = s.deadLetters();
-    expect(letters.map((l) => [l.id, l.letter.reason])).toEqual([[poison, 'worker-crash']]);
-    const stats = pipeline.stats();
-    expect(stats.deadLetteredByReason).toEqual({ 'worker-crash': 1 });
-    expect(stats.written).toBe(N - 1);
-    // The failed starts were waited out (a replacement thread starts the transform as it starts,
-    // so the first may fail before any batch awaits it), not counted against the records.
-    expect(readdirSync(s.dir).filter((name) => name.startsWith('setup-')).length).toBeGreaterThanOrEqual(4);
-    expect(stats.deferred).toBeGreaterThanOrEqual(1);
-  });
-
-  it('defers the batches of a replacement worker whose transform module fails while it is evaluated, imports it anew, and dead-letters only the poison event', async () => {
+  /**
+   * One worker; the poison event kills it, and the replacement's transform fails to start at first
+   * (`starting`: the module's code deciding, by the `<marker>-<n>` files it leaves in the scene's
+   * directory, whether this start fails). Every other event must be written, the poison event alone
+   * dead-lettered, and the failed starts waited out as deferrals. Returns how many starts there were.
+   */
+  async function replacementFailsToStart(marker: string, starting: string): Promise<number> {
     const s = scene();
     const N = 400;
-    // The module's own body fails on its second and third evaluations (the first replacement
-    // thread's first imports): Node keeps a module that threw, so only a new import can pass.
-    const module = join(s.dir, 'blinking-module.mjs');
+    const module = join(s.dir, `${marker}.mjs`);
     writeFileSync(
       module,
       `import { readdirSync, writeFileSync } from 'node:fs';
       const dir = ${JSON.stringify(s.dir)};
-      const evaluation = readdirSync(dir).filter((name) => name.startsWith('eval-')).length;
-      writeFileSync(dir + '/eval-' + evaluation, '');
-      if (evaluation === 1 || evaluation === 2) throw new Error('cannot reach the enrichment service (evaluation ' + evaluation + ')');
+      const startNumber = () => {
+        const n = readdirSync(dir).filter((name) => name.startsWith('${marker}-')).length;
+        writeFileSync(dir + '/${marker}-' + n, '');
+        return n;
+      };
+      ${starting}
       export default (event) => {
         if (event.payload.poison) process.exit(1);
         return event;
@@ -258,8 +217,8 @@ describe('faults', () => {
       sink: { module: fixtureUrl('test-sink'), options: s.sinkOptions() },
       deadLetter: { type: 'ndjson', path: s.deadLetterPath },
     });
-    const all = ids('reload', N);
-    const poison = all[7]!;
+    const all = ids(marker, N);
+    const poison = all[10]!;
     await pipeline.pushMany(
       all.map((id, i) => ({ id, payload: id === poison ? { i, poison: true } : { i } })),
     );
@@ -267,8 +226,36 @@ describe('faults', () => {
 
     expect(distinctSorted(s.rows().map((r) => r.id))).toEqual(all.filter((id) => id !== poison));
     expect(s.deadLetters().map((l) => [l.id, l.letter.reason])).toEqual([[poison, 'worker-crash']]);
-    expect(readdirSync(s.dir).filter((name) => name.startsWith('eval-')).length).toBeGreaterThanOrEqual(4);
-    expect(pipeline.stats().deferred).toBeGreaterThanOrEqual(1);
+    const stats = pipeline.stats();
+    expect(stats.deadLetteredByReason).toEqual({ 'worker-crash': 1 });
+    expect(stats.written).toBe(N - 1);
+    // The failed starts were waited out (a replacement thread starts the transform as it starts,
+    // so the first may fail before any batch awaits it), not counted against the records.
+    expect(stats.deferred).toBeGreaterThanOrEqual(1);
+    return readdirSync(s.dir).filter((name) => name.startsWith(`${marker}-`)).length;
+  }
+
+  it('defers the batches of a replacement worker whose setup() fails for a while, starting the transform again, and dead-letters only the poison event', async () => {
+    // setup() passes on the first worker, fails twice (the replacement's first starts), then passes.
+    const starts = await replacementFailsToStart(
+      'setup',
+      `export function setup() {
+        const n = startNumber();
+        if (n === 1 || n === 2) throw new Error('enrichment service unreachable (start ' + n + ')');
+      }`,
+    );
+    expect(starts).toBeGreaterThanOrEqual(4);
+  });
+
+  it('defers the batches of a replacement worker whose transform module fails while it is evaluated, imports it anew, and dead-letters only the poison event', async () => {
+    // The module's own body fails on its second and third evaluations (the replacement thread's
+    // first imports): Node keeps a module that threw, so only a new import can pass.
+    const evaluations = await replacementFailsToStart(
+      'evaluation',
+      `const n = startNumber();
+      if (n === 1 || n === 2) throw new Error('cannot reach the enrichment service (evaluation ' + n + ')');`,
+    );
+    expect(evaluations).toBeGreaterThanOrEqual(4);
   });
 
   it('dead-letters an event whose key the sink and the dead-letter sink both refuse (a NUL) with its key escaped, and delivers every other event', async () => {
