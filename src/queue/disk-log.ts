@@ -201,9 +201,15 @@ export class DiskLog {
         segments.push(segment);
         recovery.bytes += scan.validBytes - scan.ackedBytes;
       });
+      // A segment is deleted only once all of it is acknowledged, but the position on disk moves
+      // at most once a second: after a crash it may lag behind segments already gone. Whatever
+      // came before the first segment left was acknowledged; reading from the position would
+      // look for records no file holds.
+      const first = segments[0];
+      const ackedSeq = first === undefined ? acked : Math.max(acked, first.firstSeq - 1);
       for (const s of segments)
-        recovery.records += Math.max(0, s.firstSeq + s.count - 1 - Math.max(acked, s.firstSeq - 1));
-      return new DiskLog(dir, options, recovery, segments, acked);
+        recovery.records += Math.max(0, s.firstSeq + s.count - 1 - Math.max(ackedSeq, s.firstSeq - 1));
+      return new DiskLog(dir, options, recovery, segments, ackedSeq);
     } catch (error) {
       unlock(dir);
       throw error;

@@ -73,6 +73,32 @@ describe('DiskLog', () => {
     expect(await again.append([Buffer.from('next')])).toEqual({ firstSeq: 301, lastSeq: 301 });
   });
 
+  it('a crash after acknowledged segments were deleted, before the position was written: open starts at the first segment left, and every record after it is read back', async () => {
+    const log = openLog({ segmentBytes: 600 });
+    const all = Array.from({ length: 60 }, (_, i) => record(i, 40));
+    for (const r of all) await log.append([r]);
+    // Within a second of opening: the segments go, the position on disk does not move.
+    log.ack(50);
+    expect(existsSync(join(dir, 'acked'))).toBe(false);
+    const left = segments();
+    expect(left.length).toBe(1);
+    const firstLeft = Number(left[0]!.slice(0, 20));
+    crash(log);
+    const again = openLog({ segmentBytes: 600 });
+    const expected = all.slice(firstLeft - 1).map(String);
+    expect(again.recovery).toMatchObject({ records: expected.length, tornBytes: 0, setAside: [] });
+    expect(again.stats()).toMatchObject({ records: expected.length, ackedSeq: firstLeft - 1, lastSeq: 60 });
+    expect(texts(again)).toEqual(expected);
+    const read: string[] = [];
+    for (let seq = firstLeft; seq <= 60; ) {
+      const { bytes, starts, sizes } = again.read(seq, 100);
+      for (let i = 0; i < starts.length; i++)
+        read.push(bytes.subarray(starts[i], starts[i]! + sizes[i]!).toString());
+      seq += starts.length;
+    }
+    expect(read).toEqual(expected);
+  });
+
   it('deletes a segment once every record in it is acknowledged, and bounds disk use by what is in flight', async () => {
     const log = openLog({ segmentBytes: 2048 });
     for (let i = 0; i < 2000; i++) {
