@@ -71,8 +71,8 @@ export interface DurableIntakeStats extends DiskLogStats {
  * back from the log.
  *
  * Acknowledgement: the ring holds only what the feeder put there, in log order, so the k-th record
- * this process put in the ring is the log's record `base + k` (`base`: acknowledged when the log
- * was opened). The ring's release count is therefore the log's acknowledgement, read every 10 ms.
+ * this process put in the ring is the log's k-th record after `base` (acknowledged when the log
+ * was opened): `base + k`, counting over any gap a segment set aside at open left. The ring's release count is therefore the log's acknowledgement, read every 10 ms.
  * On open the feeder starts at `base + 1`: what was accepted and never acknowledged is replayed
  * first, before anything pushed since.
  */
@@ -87,8 +87,12 @@ export class DurableIntake {
   /** The ring's records released, and written, before this process's first push (none: a new ring). */
   readonly #releasedAtStart: number;
   readonly #writtenAtStart: number;
-  /** The last record handed to the ring. */
+  /** The last record handed to the ring (or skipped: a gap in the log). */
   #fed: number;
+  /** Records handed to the ring. */
+  #fedRecords = 0;
+  /** Records between `base` and the log's last at open that a gap hides: never fed. */
+  readonly #gapRecords: number;
   /** Framed bytes appended (replayed ones included) and fed: their difference is the backlog. */
   #appendedBytes: number;
   #fedBytes = 0;
@@ -126,7 +130,8 @@ export class DurableIntake {
     this.#hotMax = Math.min(Math.max(options.capacityBytes, options.maxDiskBytes), 64 * 1024 * 1024);
     this.#releasedAtStart = queue.stats().recordsReleased;
     this.#writtenAtStart = queue.stats().recordsWritten;
-    this.replayed = lastSeq - ackedSeq;
+    this.replayed = this.#log.recovery.records;
+    this.#gapRecords = lastSeq - ackedSeq - this.replayed;
     this.#feeding = this.#feed().catch((error: unknown) => {
       if (error instanceof ClosedError) return;
       this.#failure = error;
@@ -147,7 +152,10 @@ export class DurableIntake {
       replayed: this.replayed,
       // The ring's own count: a feed in progress has put part of its records there already.
       backlogRecords:
-        this.#log.lastSeq - this.#base - (this.#queue.stats().recordsWritten - this.#writtenAtStart),
+        this.#log.lastSeq -
+        this.#base -
+        this.#gapRecords -
+        (this.#queue.stats().recordsWritten - this.#writtenAtStart),
       backlogBytes: this.#appendedBytes - this.#fedBytes,
       bytesAppended: this.#appendedBytes - this.#log.recovery.bytes,
     };
@@ -329,6 +337,8 @@ export class DurableIntake {
   /** Moves records from the log into the ring, in log order, as the ring has room. */
   async #feed(): Promise<void> {
     for (;;) {
+      // Records of a segment set aside at open are not there to feed: passed over, as if fed.
+      this.#fed = this.#log.skipGaps(this.#fed + 1) - 1;
       while (this.#fed >= this.#log.lastSeq) {
         if (!this.#accepting) return;
         await new Promise<void>((resolve) => {
@@ -338,6 +348,7 @@ export class DurableIntake {
       const { frames, from, to } = this.#next();
       await this.#ring.pushImages(frames, from, to);
       this.#fed += to - from;
+      this.#fedRecords += to - from;
       let bytes = 0;
       for (let i = from; i < to; i++) bytes += frames.sizes[i]!;
       this.#fedBytes += bytes;
@@ -376,7 +387,7 @@ export class DurableIntake {
   /** The ring's releases, as acknowledgements of the log (see the class comment). */
   #ack(): void {
     const released = this.#queue.stats().recordsReleased - this.#releasedAtStart;
-    this.#log.ack(this.#base + Math.min(released, this.#fed - this.#base));
+    this.#log.ack(this.#log.recordAfter(this.#base, Math.min(released, this.#fedRecords)));
   }
 }
 

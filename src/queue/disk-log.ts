@@ -37,7 +37,8 @@ export const FSYNC_SECONDS_BUCKETS = [
  * is acknowledged. At open, the last segment's tail is read until the first frame that is cut off
  * or fails its checksum, and cut there: that is a write a crash interrupted, never acknowledged as
  * durable (its append had not resolved). The same in any other segment is corruption: the segment
- * is renamed `.corrupt` and reported, and its records are not replayed.
+ * is renamed `.corrupt` and reported, and its records are not replayed: their sequence numbers,
+ * up to the next segment's first, are a gap that reads skip (see skipGaps).
  */
 
 export type FsyncPolicy = 'group' | 'interval' | 'never';
@@ -84,6 +85,12 @@ export interface DiskLogStats {
   ackedSeq: number;
 }
 
+/** Sequence numbers `first..last` of a segment set aside at open: no record to read there. */
+export interface Gap {
+  first: number;
+  last: number;
+}
+
 interface Segment {
   file: string;
   firstSeq: number;
@@ -108,6 +115,8 @@ export class DiskLog {
   readonly #fsync: FsyncPolicy;
   readonly #segmentBytes: number;
   readonly #segments: Segment[];
+  /** Sorted; each past the position acknowledged at open (recordAfter counts from there). */
+  readonly #gaps: Gap[];
   readonly #write: typeof writeSync;
   #fd: number | undefined;
   #lastSeq: number;
@@ -134,6 +143,7 @@ export class DiskLog {
     recovery: Recovery,
     segments: Segment[],
     acked: number,
+    gaps: Gap[],
   ) {
     this.dir = dir;
     this.recovery = recovery;
@@ -141,6 +151,7 @@ export class DiskLog {
     this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
     this.#write = options.writeSync ?? writeSync;
     this.#segments = segments;
+    this.#gaps = gaps;
     const last = segments.at(-1);
     this.#lastSeq = last ? last.firstSeq + last.count - 1 : acked;
     this.#ackedSeq = acked;
@@ -164,6 +175,7 @@ export class DiskLog {
       const acked = readAcked(dir);
       const recovery: Recovery = { records: 0, bytes: 0, tornBytes: 0, setAside: [], staleLockPid };
       const segments: Segment[] = [];
+      const setAside: Gap[] = [];
       const names = readdirSync(dir)
         .filter((f) => /^\d{20}\.seg$/.test(f))
         .sort();
@@ -184,6 +196,8 @@ export class DiskLog {
             recovery.tornBytes += scan.totalBytes - scan.validBytes;
           } else {
             renameSync(path, `${path}.corrupt`);
+            // Its records, whole or not, are those numbered up to the next segment's first.
+            setAside.push({ first: firstSeq, last: Number(names[i + 1]!.slice(0, SEGMENT_DIGITS)) - 1 });
             recovery.setAside.push({
               file: `${file}.corrupt`,
               readableRecords: scan.count,
@@ -209,7 +223,10 @@ export class DiskLog {
       const ackedSeq = first === undefined ? acked : Math.max(acked, first.firstSeq - 1);
       for (const s of segments)
         recovery.records += Math.max(0, s.firstSeq + s.count - 1 - Math.max(ackedSeq, s.firstSeq - 1));
-      return new DiskLog(dir, options, recovery, segments, ackedSeq);
+      const gaps = setAside
+        .filter((g) => g.last > ackedSeq && g.last >= g.first)
+        .map((g) => ({ first: Math.max(g.first, ackedSeq + 1), last: g.last }));
+      return new DiskLog(dir, options, recovery, segments, ackedSeq, gaps);
     } catch (error) {
       unlock(dir);
       throw error;
@@ -317,6 +334,24 @@ export class DiskLog {
     }
   }
 
+  /** The first sequence number from `seq` on that no gap (a segment set aside at open) hides. */
+  skipGaps(seq: number): number {
+    for (const gap of this.#gaps) if (seq >= gap.first && seq <= gap.last) seq = gap.last + 1;
+    return seq;
+  }
+
+  /** The sequence number of the `k`-th record after `seq` that a gap does not hide. */
+  recordAfter(seq: number, k: number): number {
+    let at = seq + k;
+    for (const gap of this.#gaps) {
+      const first = Math.max(gap.first, seq + 1);
+      if (first > gap.last) continue;
+      if (first > at) break;
+      at += gap.last - first + 1;
+    }
+    return at;
+  }
+
   /**
    * Reads records from sequence number `seq` on (appended, not acknowledged): at least one, more
    * while they fit in `maxBytes`, all from one segment — where each lies in one buffer read from
@@ -331,7 +366,8 @@ export class DiskLog {
     let r = this.#reader;
     const ends = (s: Segment) => s.firstSeq + s.count;
     if (r === undefined || seq < r.seq || seq >= ends(r.segment) || !this.#segments.includes(r.segment)) {
-      const segment = this.#segments.find((s) => seq >= s.firstSeq && seq < ends(s))!;
+      const segment = this.#segments.find((s) => seq >= s.firstSeq && seq < ends(s));
+      if (segment === undefined) throw new RangeError(`record ${seq} was in a segment set aside at open`);
       if (r !== undefined) closeSync(r.fd);
       r = { seq: segment.firstSeq, segment, offset: 0, fd: openSync(join(this.dir, segment.file), 'r') };
       this.#reader = r;
@@ -379,9 +415,11 @@ export class DiskLog {
   }
 
   stats(): DiskLogStats {
+    let hidden = 0;
+    for (const gap of this.#gaps) hidden += Math.max(0, gap.last - Math.max(gap.first - 1, this.#ackedSeq));
     return {
       bytes: this.#bytes,
-      records: this.#lastSeq - this.#ackedSeq,
+      records: this.#lastSeq - this.#ackedSeq - hidden,
       fsyncs: this.#fsyncs,
       lastSeq: this.#lastSeq,
       ackedSeq: this.#ackedSeq,
