@@ -57,6 +57,8 @@ export interface DiskLogOptions {
   segmentBytes?: number;
   /** @internal The write call, replaced in tests to fail as a full disk does. */
   writeSync?: typeof writeSync;
+  /** @internal The call that opens a new segment, replaced in tests to fail (no inode, EMFILE). */
+  openSync?: typeof openSync;
 }
 
 /** What open found on disk. */
@@ -118,6 +120,7 @@ export class DiskLog {
   /** Sorted; each past the position acknowledged at open (recordAfter counts from there). */
   readonly #gaps: Gap[];
   readonly #write: typeof writeSync;
+  readonly #open: typeof openSync;
   #fd: number | undefined;
   #lastSeq: number;
   #ackedSeq: number;
@@ -150,6 +153,7 @@ export class DiskLog {
     this.#fsync = options.fsync ?? 'group';
     this.#segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
     this.#write = options.writeSync ?? writeSync;
+    this.#open = options.openSync ?? openSync;
     this.#segments = segments;
     this.#gaps = gaps;
     const last = segments.at(-1);
@@ -452,13 +456,18 @@ export class DiskLog {
       // What the closed segment holds is synced before records land in the next one.
       if (this.#fsync !== 'never') this.#syncNow();
       closeSync(this.#fd);
+      // Forgotten at once: should the open below fail, the number may be given to another file
+      // of this process, which the next append would write into or close.
+      this.#fd = undefined;
     }
     const file = `${String(firstSeq).padStart(SEGMENT_DIGITS, '0')}.seg`;
-    this.#fd = openSync(join(this.dir, file), 'a');
-    // The new file's directory entry must survive a power loss too.
-    if (this.#fsync !== 'never') syncDir(this.dir);
+    this.#fd = this.#open(join(this.dir, file), 'a');
+    // Counted as the current segment as soon as it is open: should the sync below fail, the next
+    // append writes to this file and must account for it here, not in the closed one.
     const segment = { file, firstSeq, count: 0, bytes: 0 };
     this.#segments.push(segment);
+    // The new file's directory entry must survive a power loss too.
+    if (this.#fsync !== 'never') syncDir(this.dir);
     return segment;
   }
 

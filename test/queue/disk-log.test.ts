@@ -6,8 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
+  closeSync,
   existsSync,
+  fstatSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -268,6 +271,42 @@ describe('DiskLog', () => {
     // Nothing of the failed append: no torn bytes, no corruption, the others in order.
     expect(again.recovery).toMatchObject({ records: 3, tornBytes: 0, setAside: [] });
     expect(texts(again)).toEqual([record(1), record(2), record(5)].map(String));
+  });
+
+  it('a new segment that cannot be created rejects its append; later appends never touch the descriptor the log closed, which another file may have by then', async () => {
+    let refuse = false;
+    // Fails as open(2) does when the disk has no inode left.
+    const open = ((path: string, flags: string) => {
+      if (refuse)
+        throw Object.assign(new Error(`ENOSPC: no space left on device, open '${path}'`), { code: 'ENOSPC' });
+      return openSync(path, flags);
+    }) as typeof openSync;
+    const log = openLog({ segmentBytes: 600, openSync: open });
+    for (let i = 0; i < 12; i++) await log.append([record(i, 40)]);
+    expect(segments().length).toBe(1);
+    refuse = true;
+    // Does not fit in the first segment: the next one cannot be created.
+    await expect(log.append([record(12, 100)])).rejects.toMatchObject({ code: 'ENOSPC' });
+    refuse = false;
+    // Another file of this process opened meanwhile takes the lowest free descriptor: the one the log closed.
+    const other = join(dir, 'other.txt');
+    writeFileSync(other, 'not the log\n');
+    const fd = openSync(other, 'r+');
+    try {
+      // Small enough to fit in what is left of the first segment, and one that does not.
+      expect(await log.append([record(13, 8)])).toEqual({ firstSeq: 13, lastSeq: 13 });
+      expect(await log.append([record(14, 100)])).toEqual({ firstSeq: 14, lastSeq: 14 });
+      expect(readFileSync(other, 'utf8')).toBe('not the log\n');
+      expect(fstatSync(fd).ino).toBe(statSync(other).ino);
+    } finally {
+      closeSync(fd);
+    }
+    crash(log);
+    const again = openLog({ segmentBytes: 600 });
+    expect(again.recovery).toMatchObject({ records: 14, tornBytes: 0, setAside: [] });
+    expect(texts(again)).toEqual(
+      [...Array.from({ length: 12 }, (_, i) => record(i, 40)), record(13, 8), record(14, 100)].map(String),
+    );
   });
 
   it('a write cut short leaves no partial frame for the next append to land after', async () => {
