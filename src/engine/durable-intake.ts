@@ -1,6 +1,6 @@
 import type { SluiceEvent } from '../codec/event.js';
 import type { HistogramSnapshot } from '../cumulative-histogram.js';
-import { ClosedError, QueueFullError } from '../errors.js';
+import { ClosedError, InvalidOptionError, QueueFullError } from '../errors.js';
 import { DiskLog, type DiskLogStats } from '../queue/disk-log.js';
 import { DiskProducerPort, linesOf } from '../queue/disk-producer.js';
 import type { EventQueue } from '../queue/event-queue.js';
@@ -117,6 +117,19 @@ export class DurableIntake {
       // to what is in flight when `maxDiskBytes` is small.
       segmentBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxDiskBytes / 8))),
     });
+    // A ring takes records of up to a quarter of its capacity: one larger, logged by a process
+    // with a larger ring, would wait for room for ever and hold back everything behind it.
+    const largest = this.#log.recovery.largestRecord + FRAME_HEADER_BYTES;
+    if (this.#log.recovery.records > 0 && largest > options.capacityBytes / 4) {
+      this.#log.close();
+      let needed = options.capacityBytes;
+      while (needed / 4 < largest) needed *= 2;
+      throw new InvalidOptionError(
+        'queue.capacityBytes',
+        `at least ${needed} to replay the log in ${options.path} (a record there takes ${largest} bytes; a ring holds records of up to a quarter of its capacity)`,
+        options.capacityBytes,
+      );
+    }
     this.#options = options;
     this.#queue = queue;
     this.#maxDiskBytes = options.maxDiskBytes;

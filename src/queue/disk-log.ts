@@ -69,6 +69,8 @@ export interface Recovery {
   bytes: number;
   /** Bytes cut off the last segment's tail (a write a crash interrupted). */
   tornBytes: number;
+  /** The largest of those records, in bytes (its frame header not counted); 0 when none. */
+  largestRecord: number;
   /** Segments renamed `.corrupt`, and the records of theirs that were readable before the damage. */
   setAside: { file: string; readableRecords: number; error: string }[];
   /** Whose lock was taken over: a process that no longer runs. */
@@ -177,7 +179,14 @@ export class DiskLog {
     const staleLockPid = lock(dir);
     try {
       const acked = readAcked(dir);
-      const recovery: Recovery = { records: 0, bytes: 0, tornBytes: 0, setAside: [], staleLockPid };
+      const recovery: Recovery = {
+        records: 0,
+        bytes: 0,
+        tornBytes: 0,
+        largestRecord: 0,
+        setAside: [],
+        staleLockPid,
+      };
       const segments: Segment[] = [];
       const setAside: Gap[] = [];
       const names = readdirSync(dir)
@@ -218,6 +227,7 @@ export class DiskLog {
         }
         segments.push(segment);
         recovery.bytes += scan.validBytes - scan.ackedBytes;
+        recovery.largestRecord = Math.max(recovery.largestRecord, scan.largest);
       });
       // A segment is deleted only once all of it is acknowledged, but the position on disk moves
       // at most once a second: after a crash it may lag behind segments already gone. Whatever
@@ -515,8 +525,8 @@ export class DiskLog {
 }
 
 /**
- * Reads frames from the start: how many are whole and pass their checksum, where that ends, and
- * how many bytes the first `acked` records take.
+ * Reads frames from the start: how many are whole and pass their checksum, where that ends, how
+ * many bytes the first `acked` records take, and the largest record after them.
  */
 function scanSegment(
   data: Buffer,
@@ -526,11 +536,13 @@ function scanSegment(
   validBytes: number;
   totalBytes: number;
   ackedBytes: number;
+  largest: number;
   error?: string;
 } {
   let at = 0;
   let count = 0;
   let ackedBytes = 0;
+  let largest = 0;
   while (at < data.length) {
     if (count === acked) ackedBytes = at;
     if (data.length - at < FRAME_HEADER)
@@ -539,6 +551,7 @@ function scanSegment(
         validBytes: at,
         totalBytes: data.length,
         ackedBytes: Math.min(ackedBytes, at),
+        largest,
         error: `a frame header cut off at byte ${at}`,
       };
     const length = data.readUInt32LE(at);
@@ -549,6 +562,7 @@ function scanSegment(
         validBytes: at,
         totalBytes: data.length,
         ackedBytes: Math.min(ackedBytes, at),
+        largest,
         error: `a record cut off at byte ${at}`,
       };
     if (crc32(data.subarray(at + FRAME_HEADER, end)) !== data.readUInt32LE(at + 4))
@@ -557,13 +571,15 @@ function scanSegment(
         validBytes: at,
         totalBytes: data.length,
         ackedBytes: Math.min(ackedBytes, at),
+        largest,
         error: `a checksum mismatch at byte ${at}`,
       };
+    if (count >= acked) largest = Math.max(largest, length);
     at = end;
     count++;
   }
   if (count <= acked) ackedBytes = at;
-  return { count, validBytes: at, totalBytes: data.length, ackedBytes };
+  return { count, validBytes: at, totalBytes: data.length, ackedBytes, largest };
 }
 
 function readAcked(dir: string): number {

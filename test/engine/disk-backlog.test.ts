@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SluiceEvent } from '../../src/codec/event.js';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
+import { InvalidOptionError } from '../../src/errors.js';
 import { DiskLog } from '../../src/queue/disk-log.js';
 import type { FullPolicy } from '../../src/queue/queue-options.js';
 import { createControl, FAILING, WRITES_FAILED } from '../fixtures/engine/control.js';
@@ -174,6 +175,32 @@ describe('disk queue: a backlog beyond the ring', () => {
     const third = await start(options(createControl()));
     expect(third.stats().disk!.replayed).toBe(0);
     await third.close();
+  }, 60_000);
+
+  it('started again with a ring too small for a record in its log: refused at once, naming queue.capacityBytes and the size needed; started with it, every event is written once', async () => {
+    const { dir, options, ids } = setup('block', undefined, 1024 * 1024);
+    const control = createControl();
+    Atomics.store(new Int32Array(control), FAILING, 1);
+    const first = await start(options(control));
+    const events = [group(0, 1)[0]!, { id: 'big', payload: { pad: 'x'.repeat(200_000) } }, group(1, 1)[0]!];
+    expect(await first.pushMany(events)).toBe(3);
+    await first.close({ timeoutMs: 200 }).catch(() => undefined);
+    pipelines.splice(pipelines.indexOf(first), 1);
+
+    const small = { ...options(createControl()), queue: { ...options(control).queue, capacityBytes: RING } };
+    const error = await createPipeline(small).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^queue\\.capacityBytes must be at least 1048576 to replay the log in ${join(dir, 'q').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(a record there takes \\d+ bytes; .*\\), got 65536$`,
+      ),
+    );
+    // The lock was given back: the same directory opens with a ring large enough.
+    const second = await start(options(createControl()));
+    expect(second.stats().disk!.replayed).toBe(3);
+    await second.drained();
+    expect(ids()).toEqual(events.map((e) => e.id));
+    await second.close();
   }, 60_000);
 
   it('a log holding records in the older JSON form, then images, is replayed in order, each once', async () => {
