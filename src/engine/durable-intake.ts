@@ -25,6 +25,8 @@ import {
 } from '../queue/record-codec.js';
 import type { LineBatch } from '../queue/record-run.js';
 
+/** Errors of opening the log that say its directory cannot be made or written by this process. */
+const UNUSABLE_PATH = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EEXIST']);
 /** What the feeder moves into the ring at a time, at most. */
 const FEED_BYTES = 1024 * 1024;
 /** The records of a log written before records were kept as ring images. */
@@ -110,13 +112,25 @@ export class DurableIntake {
   readonly replayed: number;
 
   constructor(options: ResolvedQueueOptions, queue: EventQueue, onFeedError: (error: unknown) => void) {
-    this.#log = DiskLog.open(options.path!, {
-      fsync: options.fsync,
-      fsyncIntervalMs: options.fsyncIntervalMs,
-      // A segment is deleted only once all of it is acknowledged: small ones keep disk use close
-      // to what is in flight when `maxDiskBytes` is small.
-      segmentBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxDiskBytes / 8))),
-    });
+    try {
+      this.#log = DiskLog.open(options.path!, {
+        fsync: options.fsync,
+        fsyncIntervalMs: options.fsyncIntervalMs,
+        // A segment is deleted only once all of it is acknowledged: small ones keep disk use close
+        // to what is in flight when `maxDiskBytes` is small.
+        segmentBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(options.maxDiskBytes / 8))),
+      });
+    } catch (error) {
+      // A path the process may not create or write in is the user's to fix, not a bug.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== undefined && UNUSABLE_PATH.has(code))
+        throw new InvalidOptionError(
+          'queue.path',
+          `a directory this process can create and write in (${(error as Error).message})`,
+          options.path,
+        );
+      throw error;
+    }
     // A ring takes records of up to a quarter of its capacity: one larger, logged by a process
     // with a larger ring, would wait for room for ever and hold back everything behind it.
     const largest = this.#log.recovery.largestRecord + FRAME_HEADER_BYTES;

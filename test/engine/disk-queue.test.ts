@@ -6,7 +6,7 @@
  * exactly once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +197,39 @@ describe("queue.durability: 'disk'", () => {
     // Closed, it can be opened again.
     const second = await createPipeline(options);
     await second.close();
+  });
+
+  it('a path that cannot be a directory of the log is refused as queue.path, quoting it and saying why — not a crash', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    for (const [path, why] of [
+      [file, 'EEXIST'],
+      [join(file, 'q'), 'ENOTDIR'],
+    ] as const) {
+      const error = await createPipeline({
+        queue: { durability: 'disk', path },
+        sink: { type: 'null' },
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `^queue\\.path must be a directory this process can create and write in \\(${why}: .*\\), got ${JSON.stringify(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+        ),
+      );
+    }
+    // A directory without write permission is the same; root is never refused one.
+    if (process.getuid?.() !== 0) {
+      const readOnly = join(dir, 'read-only');
+      mkdirSync(readOnly, { mode: 0o555 });
+      const error = await createPipeline({
+        queue: { durability: 'disk', path: readOnly },
+        sink: { type: 'null' },
+      }).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(
+        /^queue\.path must be a directory this process can create and write in \(EACCES: /,
+      );
+    }
   });
 
   it('refuses options the log cannot keep, naming each and its value', async () => {
