@@ -324,7 +324,12 @@ export class DiskLog {
       if (first.firstSeq + first.count - 1 > this.#ackedSeq) break;
       this.#segments.shift();
       this.#bytes -= first.bytes;
-      unlinkSync(join(this.dir, first.file));
+      try {
+        unlinkSync(join(this.dir, first.file));
+      } catch {
+        // Left on disk, it is deleted at the next open once the position covers it, or replayed
+        // again (sinks deduplicate by id): no reason to fail the consumer's acknowledgement.
+      }
     }
     // The position moves on disk at most once a second, and at close: each write is a rename
     // (and under `group` an fsync). After a crash, what was acknowledged since is replayed again —
@@ -503,8 +508,22 @@ export class DiskLog {
     this.fsyncSeconds.observe((performance.now() - started) / 1000);
   }
 
+  /**
+   * Never throws: it runs from the consumer's acknowledgements and from close(), and a position
+   * that could not be written (a full disk) is only an older one read back after a crash, which
+   * replays records again — at least once, and sinks deduplicate by id. Tried again a second later.
+   */
   #persistAck(): void {
     if (this.#ackedSeq === this.#persistedAck) return;
+    try {
+      this.#writeAck();
+    } catch {
+      // A partly written acked.tmp is never read: the next write replaces it.
+      this.#persistedAt = performance.now();
+    }
+  }
+
+  #writeAck(): void {
     const tmp = join(this.dir, 'acked.tmp');
     writeFileSync(tmp, String(this.#ackedSeq));
     // Synced only under `group`: a position lost to a power loss (an older one, or none, read

@@ -9,6 +9,7 @@ import {
   closeSync,
   existsSync,
   fstatSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -307,6 +308,20 @@ describe('DiskLog', () => {
     expect(texts(again)).toEqual(
       [...Array.from({ length: 12 }, (_, i) => record(i, 40)), record(13, 8), record(14, 100)].map(String),
     );
+  });
+
+  it('a position that cannot be written (a full disk; here a directory in the way) fails neither ack nor close: the next open replays from the older one', async () => {
+    const log = openLog({ segmentBytes: 600 });
+    for (let i = 0; i < 30; i++) await log.append([record(i, 40)]);
+    mkdirSync(join(dir, 'acked.tmp'));
+    expect(() => log.ack(20)).not.toThrow();
+    expect(() => log.close()).not.toThrow();
+    open.splice(open.indexOf(log), 1);
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+    const again = openLog({ segmentBytes: 600 });
+    // Segments wholly acknowledged are gone; what is left is replayed, at least from record 21.
+    const replayed = texts(again);
+    expect(replayed.slice(-10)).toEqual(Array.from({ length: 10 }, (_, i) => record(20 + i, 40).toString()));
   });
 
   it('a write cut short leaves no partial frame for the next append to land after', async () => {
