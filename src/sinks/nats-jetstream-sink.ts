@@ -20,7 +20,11 @@ export interface NatsJetStreamSinkOptions {
    * once. A stream that already exists keeps its own window. @default 120000
    */
   duplicateWindowMs?: number;
-  /** How long connecting, and each publish waiting for the server's ack, may take, ms. @default 5000 */
+  /**
+   * How long connecting, and each publish waiting for the server's ack, may take, ms; also the
+   * interval of the client's pings, two of which unanswered drop the connection and make it again.
+   * @default 5000
+   */
   timeoutMs?: number;
 }
 
@@ -39,6 +43,8 @@ export interface ResolvedNatsJetStreamSinkOptions {
   timeoutMs: number;
 }
 
+/** Pings unanswered after which the connection is dropped and made again. */
+const PING_OUT = 2;
 /** JetStream API error for "stream not found". */
 const STREAM_NOT_FOUND = 10059;
 /** Client error codes that a reconnect or a later attempt can clear. */
@@ -104,7 +110,18 @@ export class NatsJetStreamSink implements Sink {
     try {
       // Reconnect without limit: a broker restart must not leave a worker with a dead sink. While
       // it is away, publishes time out after timeoutMs and the batch is retried.
-      nc = await connect({ servers, timeout: timeoutMs, maxReconnectAttempts: -1 });
+      // A server that answers none of PING_OUT pings timeoutMs apart is taken for gone and the
+      // connection made again: a peer gone half-open (a host replaced behind its address, a NAT
+      // that forgot the flow) never closes it, and at the client's default of two minutes a ping
+      // every publish would time out on the dead connection for four to six minutes — past
+      // retry.maxElapsedMs, its events dead-lettered while the server was there all along.
+      nc = await connect({
+        servers,
+        timeout: timeoutMs,
+        maxReconnectAttempts: -1,
+        pingInterval: timeoutMs,
+        maxPingOut: PING_OUT,
+      });
     } catch (error) {
       throw sinkFailure('nats-jetstream', `cannot connect to ${servers.map(redactedUrl).join(', ')}`, error, {
         retryable: isRetryableNatsError(error),

@@ -17,7 +17,10 @@ export interface RedisStreamsSinkOptions {
   dedupTtlSeconds?: number;
   /** Trim the stream to about this many entries (`XADD … MAXLEN ~`). Omitted: never trimmed. */
   maxLen?: number;
-  /** How long connecting, and each write, may take, ms. @default 5000 */
+  /**
+   * How long connecting, and each write, may take, ms; a connection that sends nothing back for
+   * this long while a write waits is dropped and made again. @default 5000
+   */
   timeoutMs?: number;
 }
 
@@ -93,7 +96,8 @@ export function isRetryableRedisError(error: unknown): boolean {
  * cluster.
  *
  * A write that fails on the connection is retryable; the client reconnects in the background, and
- * a write waits through at most one reconnect attempt before failing. The client library is
+ * a write waits through at most one reconnect attempt before failing. A connection that answers
+ * nothing for timeoutMs while a write waits is taken for dead and replaced. The client library is
  * imported in open(), so workers whose pipeline uses another sink never load it.
  */
 export class RedisStreamsSink implements Sink {
@@ -115,6 +119,11 @@ export class RedisStreamsSink implements Sink {
       lazyConnect: true,
       connectTimeout: timeoutMs,
       commandTimeout: timeoutMs,
+      // A connection whose server stops answering while a write waits (a peer gone half-open: a
+      // host replaced behind its address, a NAT that forgot the flow) is dropped and a fresh one
+      // made. The command timeout alone fails the write but keeps the dead connection, so every
+      // retry would time out on it until the OS gives up on the socket, minutes later.
+      socketTimeout: timeoutMs,
       maxRetriesPerRequest: 1,
       retryStrategy: reconnectDelay,
     });

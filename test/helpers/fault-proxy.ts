@@ -4,7 +4,9 @@
  * - `cut()`, as a failed network would: each live connection is reset, and connections made while
  *   it is cut are reset as soon as they arrive;
  * - `blackhole()`, as a hung server would: connections are accepted and every byte they send is
- *   read and dropped, and nothing ever comes back — no answer, no close.
+ *   read and dropped, and nothing ever comes back — no answer, no close;
+ * - `strandLive()`, as a peer gone half-open would: the live connections are silenced so, while
+ *   new ones are forwarded.
  */
 import net from 'node:net';
 
@@ -15,7 +17,7 @@ export interface FaultProxyCounters {
   cut: number;
   /** Connections reset on arrival because the proxy was cut. */
   refused: number;
-  /** Connections silenced by blackhole(), live ones and ones that arrived while it lasted. */
+  /** Connections silenced by blackhole() or strandLive(), live ones and ones that arrived while it lasted. */
   swallowed: number;
 }
 
@@ -89,14 +91,17 @@ export class FaultProxy {
    */
   blackhole(): void {
     this.#mode = 'blackhole';
-    for (const link of this.#links) {
-      // Out of the set first, so the upstream's close below does not close the client too.
-      this.#links.delete(link);
-      link.client.unpipe(link.upstream);
-      link.upstream.unpipe(link.client);
-      link.upstream.destroy();
-      this.#silence(link.client);
-    }
+    this.#silenceLinks();
+  }
+
+  /**
+   * Silences every live connection as blackhole() does, and goes on forwarding new ones: a peer
+   * gone half-open (a server host replaced behind its address, a NAT or firewall that forgot the
+   * flow) — the old connections never answer again and are never closed, while a fresh connection
+   * reaches the server. They stay silent until cut() or close().
+   */
+  strandLive(): void {
+    this.#silenceLinks();
   }
 
   /**
@@ -144,6 +149,17 @@ export class FaultProxy {
     if (other.destroyed) return;
     if (hadError) other.destroy();
     else other.end();
+  }
+
+  #silenceLinks(): void {
+    for (const link of this.#links) {
+      // Out of the set first, so the upstream's close below does not close the client too.
+      this.#links.delete(link);
+      link.client.unpipe(link.upstream);
+      link.upstream.unpipe(link.client);
+      link.upstream.destroy();
+      this.#silence(link.client);
+    }
   }
 
   #silence(client: net.Socket): void {

@@ -334,6 +334,26 @@ export function brokerSinkCases<S extends Sink, O extends { timeoutMs?: number }
       await proxy.close();
     }
   });
+
+  it('fails writes retryably while its connection is half-open, and stores over a fresh connection, without reopening', async () => {
+    const proxy = await proxyTo(opts.serverUrl);
+    try {
+      const sink = await sinks.open({ ...opts.at(`${scheme}//127.0.0.1:${proxy.port}`), timeoutMs: 500 });
+      await sink.write(complianceBatch(2, 'before-half-open'));
+      // The live connection never answers again and is never closed; a new one reaches the server.
+      proxy.strandLive();
+      const acceptedAtStrand = proxy.counters.accepted;
+      const batch = complianceBatch(5, 'half-open');
+      const failures = await writeUntilStored(sink, batch);
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.every((e) => (e as { retryable?: boolean }).retryable === true)).toBe(true);
+      expect(proxy.counters.accepted).toBeGreaterThan(acceptedAtStrand);
+      const counts = countsOf(await readIds());
+      expect(batch.map((r) => counts.get(r.id))).toEqual(batch.map(() => 1));
+    } finally {
+      await proxy.close();
+    }
+  });
 }
 
 export interface SinkOptionCasesOptions<Spec extends SinkSpec & { type: string }> {
