@@ -37,6 +37,15 @@ const DEFAULT_BATCH = 256;
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** How long one pull waits for messages before asking again; bounds how long a stop takes. */
 const PULL_EXPIRES_MS = 1000;
+/**
+ * The client pings the server this often, and after PING_OUT pings unanswered takes the connection
+ * for dead and makes it again. A peer gone half-open (a host replaced behind its address, a NAT
+ * that forgot the flow) never closes the connection: pulls on it come back empty and the flush
+ * after acks waits for ever, so at the client's default of a ping every two minutes the source
+ * would read nothing for four to six minutes while the server was reachable all along.
+ */
+const PING_INTERVAL_MS = 5_000;
+const PING_OUT = 2;
 /** The client, loaded by the first source that starts (see run()). */
 let nats: typeof import('nats');
 /**
@@ -84,17 +93,21 @@ export class NatsJetStreamSource extends BrokerSource<JsMsg> {
     nats = await importOptional<typeof import('nats')>('nats', 'the nats-jetstream source');
     const { connect } = nats;
     const servers = o.servers ?? DEFAULT_NATS_SERVERS;
-    const nc = await connect({ servers, name: `sluice-${process.pid}`, maxReconnectAttempts: -1 }).catch(
-      (error: unknown) => {
-        const where = [servers].flat().map(redactedUrl).join(', ');
-        throw new SourceError(
-          `nats-jetstream source: cannot connect to ${where}: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        );
-      },
-    );
+    const nc = await connect({
+      servers,
+      name: `sluice-${process.pid}`,
+      maxReconnectAttempts: -1,
+      pingInterval: PING_INTERVAL_MS,
+      maxPingOut: PING_OUT,
+    }).catch((error: unknown) => {
+      const where = [servers].flat().map(redactedUrl).join(', ');
+      throw new SourceError(
+        `nats-jetstream source: cannot connect to ${where}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    });
     this.#connection = nc;
     const jsm = await nc.jetstreamManager();
     await this.#ensureStream(jsm);

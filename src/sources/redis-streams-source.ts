@@ -112,11 +112,21 @@ export class RedisStreamsSource extends BrokerSource<string> {
     // While Redis is down, ioredis queues commands until it reconnects: the reader is disconnected
     // on stop so a pending read ends, and every other command gives up after COMMAND_TIMEOUT_MS
     // (an ack that fails leaves its entries pending, to be claimed again — never lost).
-    const reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+    // A connection that sends nothing back while a command waits past its due (a peer gone
+    // half-open: a host replaced behind its address, a NAT that forgot the flow) is dropped and
+    // made again, its commands sent anew; unchecked, a read on it would wait for ever. A read is
+    // due after at most blockMs; an ack is given up on at half its timeout, so that it is sent
+    // again on the new connection rather than fail (its entries would wait claimIdleMs).
+    const reader = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+      socketTimeout: blockMs + COMMAND_TIMEOUT_MS,
+    });
     const commands = new Redis(url, {
       lazyConnect: true,
       maxRetriesPerRequest: null,
       commandTimeout: COMMAND_TIMEOUT_MS,
+      socketTimeout: COMMAND_TIMEOUT_MS / 2,
     });
     this.#reader = reader;
     this.#commands = commands;

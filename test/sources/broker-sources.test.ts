@@ -78,6 +78,42 @@ async function runUntil(
   await source.finish();
 }
 
+/**
+ * Runs `source` into `pipeline` until it has acknowledged `first` messages, then leaves its
+ * connections half-open (silent, never closed; a new connection reaches the server), has `more`
+ * messages published, and waits until every one is acknowledged; then stops both.
+ */
+async function readOnThroughHalfOpen(
+  source: NatsJetStreamSource | RedisStreamsSource,
+  pipeline: Pipeline,
+  proxy: FaultProxy,
+  first: number,
+  more: () => Promise<unknown>,
+  total: number,
+): Promise<void> {
+  const controller = new AbortController();
+  const running = source.start(pipeline, controller.signal);
+  try {
+    await pollUntil(() => source.counts.acked === first, `${first} acks`);
+    const acceptedBefore = proxy.counters.accepted;
+    proxy.strandLive();
+    await more();
+    // Bounded well below the minutes a dead connection would otherwise last.
+    await pollUntil(
+      () => source.counts.acked === total,
+      `${total} acks after the link went half-open`,
+      45_000,
+    );
+    expect(proxy.counters.accepted).toBeGreaterThan(acceptedBefore);
+  } finally {
+    controller.abort();
+    await running;
+    await source.stop();
+    await pipeline.close();
+    await source.finish();
+  }
+}
+
 nats.announce('nats-jetstream source');
 describe.skipIf(nats.skip)('nats-jetstream source', () => {
   let nc: NatsConnection;
@@ -360,6 +396,34 @@ describe.skipIf(nats.skip)('nats-jetstream source', () => {
     const info = await jsm.consumers.info(stream, 'd');
     // Nothing was acknowledged: the 200 are pending or back for redelivery, none acked.
     expect(info.ack_floor.stream_seq).toBe(0);
+  });
+
+  it('reads on over a fresh connection when its connection goes half-open, and stores and acknowledges every message', async () => {
+    const s = scene();
+    const { stream, subject } = await newStream();
+    const js = nc.jetstream();
+    const publishIds = (from: number, count: number) =>
+      Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          js.publish(`${subject}.x`, JSON.stringify({ id: `ev-${from + i}`, n: from + i })),
+        ),
+      );
+    await publishIds(0, 100);
+    const proxy = await FaultProxy.start({ host: '127.0.0.1', port: Number(new URL(nats.url).port || 4222) });
+    try {
+      const pipeline = await onePipeline(s);
+      const source = new NatsJetStreamSource({
+        servers: `nats://127.0.0.1:${proxy.port}`,
+        stream,
+        durable: 'd',
+      });
+      await readOnThroughHalfOpen(source, pipeline, proxy, 100, () => publishIds(100, 100), 200);
+    } finally {
+      await proxy.close();
+    }
+    const ids = new Set(s.rows().map((r) => r.id));
+    expect(ids.size).toBe(200);
+    expect([...ids].sort()).toEqual(Array.from({ length: 200 }, (_, i) => `ev-${i}`).sort());
   });
 
   it('refuses an existing durable without explicit acks, naming the field, and leaves it as it was', async () => {
@@ -670,6 +734,39 @@ describe.skipIf(redis.skip)('redis-streams source', () => {
       await proxy.close();
     }
     expect((await client.xpending(stream, 'g'))[0]).toBe(300);
+  });
+
+  it('reads on over fresh connections when its connections go half-open, and stores and acknowledges every entry', async () => {
+    const stream = uniqueName('st');
+    const entryIds = await publish(stream, 100);
+    const proxy = await FaultProxy.start({
+      host: '127.0.0.1',
+      port: Number(new URL(redis.url).port || 6379),
+    });
+    try {
+      const s = scene();
+      const pipeline = await onePipeline(s);
+      const source = new RedisStreamsSource({
+        url: `redis://127.0.0.1:${proxy.port}`,
+        stream,
+        group: 'g',
+        consumer: 'c',
+        blockMs: 100,
+      });
+      await readOnThroughHalfOpen(
+        source,
+        pipeline,
+        proxy,
+        100,
+        async () => entryIds.push(...(await publish(stream, 100))),
+        200,
+      );
+      const ids = new Set(s.rows().map((r) => r.id));
+      expect([...ids].sort()).toEqual(entryIds.map((id) => `${stream}:${id}`).sort());
+    } finally {
+      await proxy.close();
+    }
+    expect((await client.xpending(stream, 'g'))[0]).toBe(0);
   });
 
   it('claims entries a dead consumer left pending past claimIdleMs', async () => {
