@@ -253,6 +253,35 @@ function aborted(signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * Waits for the pipeline's start: true once it started, false when a stop was asked for and its
+ * deadline (`stopBy()`, performance.now()) came first; rejects as the start does. A sink whose open
+ * hangs — a server that accepts connections and never answers — would otherwise hold a stopped run
+ * for its connect timeout, or workers.startupTimeoutMs, whatever shutdownTimeoutMs says.
+ */
+async function startedUnlessStopped(
+  started: Promise<void>,
+  stop: AbortSignal,
+  stopBy: () => number | undefined,
+): Promise<boolean> {
+  let done = false;
+  let cancel = () => {};
+  const gaveUp = aborted(stop).then(
+    () =>
+      new Promise<false>((resolve) => {
+        // A stop after the start settled arms nothing: a ref'd timer would hold the process.
+        if (done) return;
+        cancel = longTimeout(() => resolve(false), (stopBy() ?? performance.now()) - performance.now());
+      }),
+  );
+  try {
+    return await Promise.race([started.then(() => true as const), gaveUp]);
+  } finally {
+    done = true;
+    cancel();
+  }
+}
+
+/**
  * Whether `work` settled before `performance.now()` reached `at`. The timer is ref'd: were the
  * work all that was left, the process would otherwise exit at once, with no word of the shutdown.
  */
@@ -388,6 +417,8 @@ export async function runCommand(
   const stopping = new AbortController();
   let pipeline: Pipeline | undefined;
   let signals = 0;
+  /** performance.now() by which the shutdown must be done, once a signal asked for one. */
+  let stopBy: number | undefined;
   // Installed before the pipeline starts, so a signal during start-up is a clean stop, not a kill.
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -396,6 +427,7 @@ export async function runCommand(
       process.exit(EXIT_INTERRUPTED);
     }
     pipeline?.logger.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+    stopBy = performance.now() + config.shutdownTimeoutMs;
     stopping.abort();
   };
   process.on('SIGINT', onSignal);
@@ -423,8 +455,9 @@ export async function runCommand(
         target.logger.error({ err: error }, 'source failed');
       });
     if (early) running = startSource(opened.pipeline);
+    let startedInTime: boolean;
     try {
-      await opened.started;
+      startedInTime = await startedUnlessStopped(opened.started, stopping.signal, () => stopBy);
     } catch (error) {
       // The source may be waiting for room in a ring it filled while the workers started: only
       // closing the pipeline ends that push (refused as closed, which is the stop), so both go
@@ -441,32 +474,42 @@ export async function runCommand(
     const logger = pipeline.logger;
     // A broker source's lag and unacknowledged messages, in the metrics, the dashboard and top.
     pipeline.watchSource(source);
-    if (config.metrics) {
-      const metrics = config.metrics;
-      const { createMetricsServer } = await import('../metrics/metrics-server.js');
-      server = await createMetricsServer(pipeline, metrics).catch((error: unknown) => {
-        // A port in use or an address not on this machine: the config's to fix, not a bug.
-        if (sluiceCodeOf(error) !== undefined) throw error;
-        const at = `${metrics.host ?? '127.0.0.1'}:${metrics.port ?? 9464}`;
-        throw new InvalidOptionError(
-          'metrics',
-          'an address this process can listen on',
-          `${at} (${(error as Error).message})`,
-        );
-      });
-      logger.info({ url: server.url }, 'metrics server listening');
+    if (startedInTime) {
+      if (config.metrics) {
+        const metrics = config.metrics;
+        const { createMetricsServer } = await import('../metrics/metrics-server.js');
+        server = await createMetricsServer(pipeline, metrics).catch((error: unknown) => {
+          // A port in use or an address not on this machine: the config's to fix, not a bug.
+          if (sluiceCodeOf(error) !== undefined) throw error;
+          const at = `${metrics.host ?? '127.0.0.1'}:${metrics.port ?? 9464}`;
+          throw new InvalidOptionError(
+            'metrics',
+            'an address this process can listen on',
+            `${at} (${(error as Error).message})`,
+          );
+        });
+        logger.info({ url: server.url }, 'metrics server listening');
+      }
+      running ??= startSource(pipeline);
+      if (config.source.type === 'http') {
+        // A failed bind is reported through `running`.
+        const url = await (source as HttpSource).listening().catch(() => undefined);
+        if (url !== undefined) logger.info({ url }, 'http source listening');
+      }
+      logger.info({ source: config.source.type }, 'source started');
+      await Promise.race([running, aborted(stopping.signal)]);
+    } else {
+      logger.warn(
+        { shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'stopped while the sinks were still opening; giving up on them at the shutdown deadline',
+      );
     }
-    running ??= startSource(pipeline);
-    if (config.source.type === 'http') {
-      // A failed bind is reported through `running`.
-      const url = await (source as HttpSource).listening().catch(() => undefined);
-      if (url !== undefined) logger.info({ url }, 'http source listening');
-    }
-    logger.info({ source: config.source.type }, 'source started');
-    await Promise.race([running, aborted(stopping.signal)]);
     shutDownStarted = true;
     stopping.abort();
-    const ending = await shutDown(pipeline, source, server, config.shutdownTimeoutMs);
+    // A stop asked for during start-up has had part of its time already.
+    const timeLeft =
+      stopBy === undefined ? config.shutdownTimeoutMs : Math.max(0, stopBy - performance.now());
+    const ending = await shutDown(pipeline, source, server, timeLeft);
     // What may still hold the event loop once the shutdown returned — a stop or finish given up
     // on, a client library tearing its socket down (ioredis waits up to 2 s) — must not keep the
     // process past the grace. Unref'd, this fires only if something does; process.exit() exits

@@ -595,6 +595,50 @@ describe('sluice run shutdown deadline', () => {
       `sluice: shutdown deadline passed (shutdownTimeoutMs 1000): ${accepted + 20} accepted events were not written or dead-lettered; this source keeps no copy of them`,
     ]);
   }, 30_000);
+  it('SIGTERM while the sink is still opening against a server that never answers: the run ends by shutdownTimeoutMs, exit 75, counting the events not written', async () => {
+    // A server that accepts connections and never answers: the sink's open waits out its timeout.
+    const hung = createServer((socket) => socket.on('error', () => {}).resume());
+    const connected = new Promise<void>((resolve) => hung.once('connection', () => resolve()));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as AddressInfo).port;
+    try {
+      const lines = Array.from({ length: 100 }, (_, i) =>
+        JSON.stringify({ id: `line-${i}`, payload: { i } }),
+      );
+      writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+      const run = start(
+        'run',
+        '--config',
+        writeConfig({
+          source: { type: 'ndjson', path: 'in.ndjson' },
+          // Far past the test's timeout: only the shutdown deadline can end the run in time.
+          sink: {
+            type: 'redis-streams',
+            url: `redis://127.0.0.1:${port}`,
+            stream: 'never',
+            timeoutMs: 120_000,
+          },
+          workers: { max: 1, startupTimeoutMs: 120_000 },
+          shutdownTimeoutMs: 1000,
+        }),
+      );
+      await connected;
+      run.child.kill('SIGTERM');
+      const result = await run.done;
+      expect(result.code, result.stderr).toBe(EXIT_SHUTDOWN_DEADLINE);
+      const [line, ...rest] = messages(result.stderr);
+      expect(rest).toEqual([]);
+      const pending = Number(
+        /^sluice: shutdown deadline passed \(shutdownTimeoutMs 1000\): (\d+) accepted events were not written or dead-lettered; this source keeps no copy of them$/.exec(
+          line ?? '',
+        )?.[1],
+      );
+      expect(pending, result.stderr).toBeGreaterThan(0);
+      expect(pending).toBeLessThanOrEqual(100);
+    } finally {
+      hung.close();
+    }
+  }, 30_000);
 });
 
 describe.skipIf(redis.skip)('sluice run shutdown deadline with a broker source', () => {
