@@ -55,12 +55,24 @@ function requireArray(method: string, argument: string, value: unknown): asserts
 }
 
 // The checks and preparation behind each push method, shared by every producer (the disk queue's
-// too): every argument is checked before anything is written.
+// too): every argument is checked before anything is written. They walk the array by index rather
+// than with `map`, which skips the holes of a sparse array and leaves them in its result: a hole
+// must be refused like any other bad element, not found only once part of the call is in a ring.
 
 /** pushMany's events, prepared. */
 export function preparedEvents(events: readonly SluiceEvent[], maxRecordBytes: number): PreparedRecord[] {
   requireArray('pushMany', 'events', events);
-  return events.map((event) => prepareEvent(event, maxRecordBytes));
+  const prepared = new Array<PreparedRecord>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
+    if (event === null || typeof event !== 'object') {
+      throw new InvalidEventError(`events[${i}]`, `must be an event object, got ${shown(event)}`, {
+        argumentOf: 'pushMany',
+      });
+    }
+    prepared[i] = prepareEvent(event, maxRecordBytes);
+  }
+  return prepared;
 }
 
 /** pushRawMany's lines, prepared. */
@@ -70,13 +82,25 @@ export function preparedLines(
   maxRecordBytes: number,
 ): PreparedRecord[] {
   requireArray('pushRawMany', 'lines', lines);
-  return lines.map((line) => prepareRaw(line, key, maxRecordBytes));
+  const prepared = new Array<PreparedRecord>(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (typeof line !== 'string' && !(line instanceof Uint8Array)) {
+      throw new InvalidEventError(`lines[${i}]`, `must be a Uint8Array or string, got ${shown(line)}`, {
+        argumentOf: 'pushRawMany',
+      });
+    }
+    prepared[i] = prepareRaw(line, key, maxRecordBytes);
+  }
+  return prepared;
 }
 
 /** pushRawRecords' records, prepared, each checked to be an object first. */
 export function preparedRawRecords(records: readonly RawRecord[], maxRecordBytes: number): PreparedRecord[] {
   requireArray('pushRawRecords', 'records', records);
-  return records.map((r, i) => {
+  const prepared = new Array<PreparedRecord>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
     if (r === null || typeof r !== 'object') {
       throw new InvalidEventError(
         `records[${i}]`,
@@ -84,9 +108,12 @@ export function preparedRawRecords(records: readonly RawRecord[], maxRecordBytes
         { argumentOf: 'pushRawRecords' },
       );
     }
-    if (r instanceof RefusedRecord) return r.prepare(maxRecordBytes);
-    return prepareRaw(r.data, r.key, maxRecordBytes, r.id, r.source);
-  });
+    prepared[i] =
+      r instanceof RefusedRecord
+        ? r.prepare(maxRecordBytes)
+        : prepareRaw(r.data, r.key, maxRecordBytes, r.id, r.source);
+  }
+  return prepared;
 }
 
 /** A write into a ring: yields each wait a full ring needs, returns how many records were accepted. */

@@ -44,7 +44,28 @@ const wrongShapes: [string, string, (p: Pushes) => unknown][] = [
   ['pushMany({ length: 1 })', 'events', (p) => p.pushMany({ length: 1 })],
   ['pushRawMany("a line")', 'lines', (p) => p.pushRawMany('a line')],
   ['pushRawMany(null)', 'lines', (p) => p.pushRawMany(null)],
+  // A sparse array's hole is an element like any other, and refused as one.
+  ['pushMany([event, <hole>, event])', 'events[1]', (p) => p.pushMany(sparse(event, 3, 1))],
+  ['pushMany([event, null])', 'events[1]', (p) => p.pushMany([event(0), null])],
+  ['pushRawMany([line, <hole>, line])', 'lines[1]', (p) => p.pushRawMany(sparse(() => '{}', 3, 1))],
+  ['pushRawMany([line, 7])', 'lines[1]', (p) => p.pushRawMany(['{}', 7])],
+  [
+    'pushRawRecords([record, <hole>, record])',
+    'records[1]',
+    (p) => p.pushRawRecords(sparse(() => ({ data: '{}' }), 3, 1)),
+  ],
 ];
+
+function event(i: number): { id: string; payload: { i: number } } {
+  return { id: `e${i}`, payload: { i } };
+}
+
+/** `length` elements made by `make`, with a hole at index `hole`. */
+function sparse<T>(make: (i: number) => T, length: number, hole: number): T[] {
+  const values = Array.from({ length }, (_, i) => make(i));
+  delete values[hole];
+  return values;
+}
 
 describe('push argument shapes', () => {
   let pipeline: Pipeline;
@@ -72,6 +93,26 @@ describe('push argument shapes', () => {
       expect(pipeline.stats().queue.recordsWritten).toBe(before);
     },
   );
+
+  it('writes nothing of a pushMany whose hole lies beyond what the ring can take at once', async () => {
+    const small = await createPipeline({
+      queue: { capacityBytes: 4096 },
+      workers: { min: 1, max: 1 },
+      sink: { type: 'null' },
+      deadLetter: { type: 'null' },
+    });
+    try {
+      // 200 events are several rings' worth: the call would have to wait for room partway.
+      const events = sparse(event, 200, 150);
+      const error = await small.pushMany(events).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'SLUICE_INVALID_EVENT', field: 'events[150]' });
+      await small.drained();
+      expect(small.stats().queue.recordsWritten).toBe(0);
+      expect(small.stats().written).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
 
   it.each(wrongShapes)(
     'AsyncQueueProducer.%s rejects with SLUICE_INVALID_EVENT naming %s',
