@@ -183,11 +183,13 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
   const source = checkOptionalString('source', event.source);
   let flags = 0;
   let ts = 0;
-  if (event.ts !== undefined) {
-    if (typeof event.ts !== 'number' || !Number.isFinite(event.ts)) {
-      throw new InvalidEventError('ts', `must be a finite number of milliseconds, got ${String(event.ts)}`);
+  // Read once, as every field: a getter or a Proxy could give the check one value and the record another.
+  const givenTs: unknown = event.ts;
+  if (givenTs !== undefined) {
+    if (typeof givenTs !== 'number' || !Number.isFinite(givenTs)) {
+      throw new InvalidEventError('ts', `must be a finite number of milliseconds, got ${String(givenTs)}`);
     }
-    ts = event.ts;
+    ts = givenTs;
     flags |= FLAG_HAS_TS;
   }
   let payload: string | undefined;

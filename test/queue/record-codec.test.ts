@@ -244,6 +244,40 @@ describe('invalid events', () => {
     });
   }
 
+  it('each field is read once: a getter answering differently on a later read cannot slip past the check', () => {
+    // A getter (or a Proxy) that gives a valid value to the check and another to the write.
+    const reads = { id: 0, key: 0, source: 0, ts: 0, payload: 0 };
+    const event = {
+      get id() {
+        return reads.id++ === 0 ? 'e1' : 42;
+      },
+      get key() {
+        return reads.key++ === 0 ? 'k' : 7;
+      },
+      get source() {
+        return reads.source++ === 0 ? 's' : 7;
+      },
+      get ts() {
+        return reads.ts++ === 0 ? 1_700_000_000_000 : 'later';
+      },
+      get payload() {
+        return reads.payload++ === 0 ? { a: 1 } : 10n;
+      },
+    } as unknown as SluiceEvent;
+    const record = prepareEvent(event, MAX_RECORD_BYTES);
+    expect(reads).toEqual({ id: 1, key: 1, source: 1, ts: 1, payload: 1 });
+    const ring = Ring.create(4096);
+    writeRecord(ring, 0, record, 0);
+    const view = readRecord(ring, 0);
+    expect({ id: view.id, key: view.key, source: view.source, ts: view.ts }).toEqual({
+      id: 'e1',
+      key: 'k',
+      source: 's',
+      ts: 1_700_000_000_000,
+    });
+    expect(payloadText(ring, view)).toBe('{"a":1}');
+  });
+
   it('an id of 100 × "é" (200 UTF-8 bytes) is accepted', () => {
     expect(prepareEvent({ id: 'é'.repeat(100), payload: 1 }, MAX_RECORD_BYTES).idBytes).toBe(200);
   });
