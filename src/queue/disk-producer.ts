@@ -20,16 +20,19 @@ import { checkLineBatch, type LineBatch } from './record-run.js';
  * Atomics.wait until the main thread says they are durable (or refused): the same guarantee a
  * push on the main thread has. One request at a time per thread; a request takes a free slot of a
  * shared array for its answer and gives it back once read, so threads may come and go without end.
+ * A thread ended (worker.terminate()) while it waited never gives its slot back: the main thread
+ * takes back a slot whose answer has gone unread for RECLAIM_AFTER_MS.
  *
- * Slot layout (Int32 words per slot): [answered request number, result, waited ms, busy]. Result
+ * Slot layout (Int32 words per slot): [answered request number, result, waited ms, holder]. Result
  * ≥ 0: records accepted; RESULT_CLOSED / RESULT_FULL / RESULT_FAILED otherwise (RESULT_FULL carries
- * the wait in ms).
+ * the wait in ms). Holder: 0 when free, else the request number of the push holding the slot, or
+ * its negation while that push reads its answer.
  */
 const SLOT_WORDS = 4;
 const W_DONE = 0;
 const W_RESULT = 1;
 const W_WAITED_MS = 2;
-const W_BUSY = 3;
+const W_HOLDER = 3;
 /** Control words before the slots: the last request number given out, the intake's state. */
 const C_LAST_REQUEST = 0;
 const C_STATE = 1;
@@ -41,6 +44,12 @@ export const MAX_DISK_REQUESTS = 256;
 const RESULT_CLOSED = -1;
 const RESULT_FULL = -2;
 const RESULT_FAILED = -3;
+
+/**
+ * How long an answer may lie unread before its slot is taken back, ms. A live thread reads its
+ * answer within microseconds of the wake-up; one that has not for this long has ended.
+ */
+export const RECLAIM_AFTER_MS = 5000;
 
 /** What a producer thread needs to push into a disk queue: part of the pipeline's producerHandle. */
 export interface DiskProducerHandle {
@@ -66,8 +75,15 @@ export class DiskProducerPort {
   readonly #words: Int32Array;
   /** Requests taken and not yet answered. */
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Per slot, the request last answered there (0: none to watch) and when, for #reclaim. */
+  readonly #answered = new Int32Array(MAX_DISK_REQUESTS);
+  readonly #answeredAt = new Float64Array(MAX_DISK_REQUESTS);
+  readonly #reclaimAfterMs: number;
+  readonly #sweep: NodeJS.Timeout;
 
-  constructor(accept: (frames: FramedImages) => Promise<number>) {
+  constructor(accept: (frames: FramedImages) => Promise<number>, reclaimAfterMs = RECLAIM_AFTER_MS) {
+    this.#reclaimAfterMs = reclaimAfterMs;
+    this.#sweep = setInterval(() => this.#reclaim(), Math.min(1000, reclaimAfterMs)).unref();
     const name = `sluice-disk-producers-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const shared = new SharedArrayBuffer((CONTROL_WORDS + MAX_DISK_REQUESTS * SLOT_WORDS) * 4);
     this.handle = { channel: name, shared };
@@ -111,6 +127,38 @@ export class DiskProducerPort {
     for (let slot = 0; slot < MAX_DISK_REQUESTS; slot++)
       Atomics.notify(this.#words, CONTROL_WORDS + slot * SLOT_WORDS + W_DONE);
     this.#channel.close();
+    clearInterval(this.#sweep);
+  }
+
+  /** Slots held by a push: waiting for its answer, or answered and not yet given back. */
+  heldSlots(): number {
+    let held = 0;
+    for (let slot = 0; slot < MAX_DISK_REQUESTS; slot++)
+      if (Atomics.load(this.#words, CONTROL_WORDS + slot * SLOT_WORDS + W_HOLDER) !== 0) held++;
+    return held;
+  }
+
+  /**
+   * Takes back each slot whose answer has lain unread for reclaimAfterMs: its thread ended while it
+   * waited (worker.terminate() runs no finally), and would hold the slot for good — once all are
+   * held so, every producer thread's push waits for ever.
+   */
+  #reclaim(): void {
+    const now = performance.now();
+    for (let slot = 0; slot < MAX_DISK_REQUESTS; slot++) {
+      const request = this.#answered[slot]!;
+      if (request === 0) continue;
+      const holder = CONTROL_WORDS + slot * SLOT_WORDS + W_HOLDER;
+      if (Atomics.load(this.#words, holder) !== request) {
+        this.#answered[slot] = 0;
+      } else if (now - this.#answeredAt[slot]! >= this.#reclaimAfterMs) {
+        // compareExchange: it frees the slot only while it is still that push's and unread. A
+        // push that begins to read first has turned the word negative, and this fails; one that
+        // begins after finds its request gone and does not read (see DiskQueueProducer#send).
+        Atomics.compareExchange(this.#words, holder, request, 0);
+        this.#answered[slot] = 0;
+      }
+    }
   }
 
   #answer(slot: number, request: number, result: number, waitedMs: number): void {
@@ -121,6 +169,8 @@ export class DiskProducerPort {
     Atomics.store(this.#words, base + W_WAITED_MS, waitedMs);
     Atomics.store(this.#words, base + W_DONE, request);
     Atomics.notify(this.#words, base + W_DONE);
+    this.#answered[slot] = request;
+    this.#answeredAt[slot] = performance.now();
   }
 }
 
@@ -173,32 +223,46 @@ export class DiskQueueProducer {
     if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
     // Serialised, framed and checksummed here, off the main thread; copied once into the message.
     const frames = encodeFrames(records).bytes.buffer as ArrayBuffer;
-    const slot = this.#takeSlot();
+    // A number no request had before (0 is W_DONE's and W_HOLDER's initial value, and negative
+    // numbers mark a slot being read): the slot's last answer, to an earlier request, can never be
+    // read as this one's, and the slot's holder is known by it.
+    let request = (Atomics.add(words, C_LAST_REQUEST, 1) + 1) & 0x7fffffff;
+    if (request === 0) request = (Atomics.add(words, C_LAST_REQUEST, 1) + 1) & 0x7fffffff;
+    const slot = this.#takeSlot(request);
     const base = CONTROL_WORDS + slot * SLOT_WORDS;
+    const holder = base + W_HOLDER;
     let result: number;
     let waitedMs: number;
     try {
-      // A number no request had before (0 is W_DONE's initial value): the slot's last answer, to
-      // an earlier request, can never be read as this one's.
-      let request = Atomics.add(words, C_LAST_REQUEST, 1) + 1;
-      if (request === 0) request = Atomics.add(words, C_LAST_REQUEST, 1) + 1;
       this.#channel.postMessage({ slot, request, frames } satisfies Request);
       const done = base + W_DONE;
       for (;;) {
         const answered = Atomics.load(words, done);
         if (answered === request) break;
+        // Answered, unread for RECLAIM_AFTER_MS (this thread stalled that long) and taken back:
+        // W_DONE may already hold a later request's number, so this one's would be waited for ever.
+        if (Atomics.load(words, holder) !== request) throw new DiskQueueFailedError();
         // Closed and not answered: the main thread refuses or never reads this request.
         if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
         // Bounded waits: a wake-up lost to the close race is noticed within 100 ms.
         Atomics.wait(words, done, answered, 100);
       }
+      // Marks the answer as being read before reading it: the main thread takes back only a slot
+      // still holding `request`, so from here on it cannot give the slot to another push whose
+      // answer would overwrite this one. Failing means it already took it back, after this thread
+      // left its answer unread for RECLAIM_AFTER_MS; the answer may be overwritten, so it is lost.
+      if (Atomics.compareExchange(words, holder, request, -request) !== request) {
+        throw new DiskQueueFailedError();
+      }
       // Stored before W_DONE by the main thread (see #answer): seen once W_DONE was.
       result = Atomics.load(words, base + W_RESULT);
       waitedMs = Atomics.load(words, base + W_WAITED_MS);
     } finally {
-      // Given back after its answer was read (seq-cst store after the loads): the next request
-      // in this slot cannot overwrite an answer still being read.
-      Atomics.store(words, base + W_BUSY, 0);
+      // Given back after its answer was read (seq-cst after the loads): the next request in this
+      // slot cannot overwrite an answer still being read. Only if still this push's: a slot the
+      // main thread took back may have another holder already.
+      if (Atomics.compareExchange(words, holder, -request, 0) !== -request)
+        Atomics.compareExchange(words, holder, request, 0);
     }
     if (result >= 0) return result;
     if (result === RESULT_FULL) throw new QueueFullError(waitedMs);
@@ -206,15 +270,15 @@ export class DiskQueueProducer {
     throw new DiskQueueFailedError();
   }
 
-  /** A free answer slot, taken; waits while every slot is in use. */
-  #takeSlot(): number {
+  /** A free answer slot, taken for `request`; waits while every slot is in use. */
+  #takeSlot(request: number): number {
     const words = this.#words;
     const first = threadId % MAX_DISK_REQUESTS;
     for (;;) {
       for (let k = 0; k < MAX_DISK_REQUESTS; k++) {
         const slot = (first + k) % MAX_DISK_REQUESTS;
         // compareExchange: of two threads racing for a free slot, one gets it.
-        if (Atomics.compareExchange(words, CONTROL_WORDS + slot * SLOT_WORDS + W_BUSY, 0, 1) === 0)
+        if (Atomics.compareExchange(words, CONTROL_WORDS + slot * SLOT_WORDS + W_HOLDER, 0, request) === 0)
           return slot;
       }
       if (Atomics.load(words, C_STATE) === STATE_CLOSED) throw new ClosedError('queue');
