@@ -9,6 +9,7 @@ import {
 import { UUIDV7_BYTES, uuidv7 } from '../codec/uuid-v7.js';
 import { InvalidEventError, RecordTooLargeError } from '../errors.js';
 import { align, REC_SIZE, RECORD_HEADER_BYTES } from './layout.js';
+import { ownByteLength } from './own-bytes.js';
 import type { Ring } from './ring-buffer.js';
 
 /**
@@ -222,7 +223,20 @@ export function prepareRaw(
   if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
     throw new InvalidEventError('(raw)', `must be a Uint8Array or string, got ${typeof bytes}`);
   }
-  const length = typeof bytes === 'string' ? stringBytes(bytes) : bytes.byteLength;
+  let length: number;
+  if (typeof bytes === 'string') length = stringBytes(bytes);
+  else {
+    // Its real length, not its `byteLength` property: the record is sized by it, and the copy
+    // into the ring (TypedArray#set) takes every byte the array really holds.
+    try {
+      length = ownByteLength(bytes);
+    } catch {
+      throw new InvalidEventError(
+        '(raw)',
+        'must be a Uint8Array or string, got a Proxy or an imitation of one',
+      );
+    }
+  }
   return finishPrepare(
     id,
     checkOptionalString('key', key),

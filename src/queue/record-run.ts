@@ -1,6 +1,7 @@
 import { checkWellFormed, MAX_ID_BYTES, MAX_KEY_BYTES } from '../codec/event.js';
 import { UUIDV7_BYTES, writeUuidv7 } from '../codec/uuid-v7.js';
 import { InvalidEventError, quote, RecordTooLargeError } from '../errors.js';
+import { ownByteLength, ownView } from './own-bytes.js';
 import {
   FLAG_HAS_KEY,
   FLAG_HAS_SOURCE,
@@ -42,7 +43,7 @@ export interface RecordRun {
  */
 function copyOf(bytes: Uint8Array, length: number): Uint8Array {
   const copy = new Uint8Array(length);
-  copy.set(length === bytes.byteLength ? bytes : bytes.subarray(0, length));
+  copy.set(ownView(bytes, length));
   return copy;
 }
 
@@ -170,7 +171,8 @@ export function copyIntoRing(ring: Ring, at: number, source: DataView, start: nu
 
 /** A DataView over all of `bytes`. */
 function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const own = ownView(bytes);
+  return new DataView(own.buffer, own.byteOffset, own.byteLength);
 }
 
 /** Decimal digits of a whole number from 0 to 2^53. */
@@ -261,7 +263,13 @@ export function checkLineBatch(batch: LineBatch): CheckedLines {
   if (batch === null || typeof batch !== 'object') throw badLines('batch', 'a LineBatch with bytes', batch);
   const bytes = batch.bytes;
   if (!(bytes instanceof Uint8Array)) throw badLines('bytes', 'a Uint8Array', bytes);
-  const size = bytes.byteLength;
+  // Its real length (see own-bytes.ts): the lines are checked against it.
+  let size: number;
+  try {
+    size = ownByteLength(bytes);
+  } catch {
+    throw badLines('bytes', 'a Uint8Array', 'a Proxy or an imitation of one');
+  }
   const startsIn = batch.starts;
   if (!Array.isArray(startsIn) && !ArrayBuffer.isView(startsIn)) {
     throw badLines('starts', 'an array of numbers', startsIn);

@@ -302,6 +302,43 @@ describe('invalid events', () => {
   });
 });
 
+describe('raw bytes that misstate their size', () => {
+  /** A Uint8Array whose byteLength says it holds two bytes, whatever it holds. */
+  class LyingBytes extends Uint8Array {
+    override get byteLength(): number {
+      return 2;
+    }
+  }
+
+  it('a Uint8Array whose byteLength lies is written as the bytes it holds, and the records after it stay whole', () => {
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
+    const producer = new QueueProducer(queue);
+    const line = Buffer.from(JSON.stringify({ id: 'lying', pad: 'x'.repeat(300) }));
+    const lying = new LyingBytes(line.length);
+    lying.set(line);
+    expect(producer.pushRaw(lying)).toBe(true);
+    expect(producer.pushMany([1, 2, 3].map((i) => ({ id: `after-${i}`, payload: { i } })))).toBe(3);
+
+    const ring = queue.rings[0]!;
+    const range = new RingConsumer(ring).claim(100, 4096)!;
+    const read: { id: string; text: string }[] = [];
+    forEachRecord(ring, range.start, range.end, (at) => {
+      const view = readRecord(ring, at);
+      read.push({ id: view.id, text: payloadText(ring, view) });
+    });
+    expect(read.length).toBe(4);
+    expect(read[0]!.text).toBe(line.toString());
+    expect(read.slice(1)).toEqual([1, 2, 3].map((i) => ({ id: `after-${i}`, text: `{"i":${i}}` })));
+  });
+
+  it('a Proxy of a Uint8Array is refused as raw bytes with SLUICE_INVALID_EVENT, writing nothing', () => {
+    const queue = EventQueue.create(resolveQueueOptions({ capacityBytes: 4096 }));
+    const proxy = new Proxy(Buffer.from('{"a":1}'), {});
+    expectSluiceError(() => new QueueProducer(queue).pushRaw(proxy), 'SLUICE_INVALID_EVENT', '(raw)');
+    expect(queue.stats().recordsWritten).toBe(0);
+  });
+});
+
 describe('records larger than maxRecordBytes', () => {
   const bigPayload = 'z'.repeat(2000); // record ≈ 2 KiB, over the 1 KiB limit of a 4 KiB ring
 
