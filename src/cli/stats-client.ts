@@ -22,10 +22,7 @@ export function fetchStats(baseUrl: string, timeoutMs: number): Promise<LiveStat
         if (response.statusCode !== 200)
           return reject(new Error(`HTTP ${response.statusCode} from ${target}`));
         try {
-          const stats = JSON.parse(body) as LiveStats;
-          if (typeof stats !== 'object' || stats === null || typeof stats.takenAt !== 'number')
-            throw new Error('not a Sluice /api/stats snapshot');
-          resolve(stats);
+          resolve(checkSnapshot(JSON.parse(body)));
         } catch (error) {
           reject(new Error(`${target} answered, but ${(error as Error).message}`));
         }
@@ -34,6 +31,106 @@ export function fetchStats(baseUrl: string, timeoutMs: number): Promise<LiveStat
     request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     request.on('error', reject);
   });
+}
+
+const NUMBERS = [
+  'takenAt',
+  'pushed',
+  'written',
+  'deadLettered',
+  'dropped',
+  'retries',
+  'queueDepthEvents',
+  'queueDepthBytes',
+  'queueCapacityBytes',
+  'producerBlockedSeconds',
+  'backpressureEvents',
+  'latencyP50Ms',
+  'latencyP99Ms',
+  'workers',
+  'workerUtilization',
+] as const;
+const DISK_NUMBERS = [
+  'bytes',
+  'events',
+  'backlogEvents',
+  'backlogBytes',
+  'maxDiskBytes',
+  'fsyncs',
+  'fsyncSeconds',
+  'replayed',
+] as const;
+const STAGE_NUMBERS = [
+  'events',
+  'queueWaitSeconds',
+  'decodeTransformSeconds',
+  'sinkWriteSeconds',
+  'releaseWaitSeconds',
+] as const;
+
+type Fields = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Fields =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function quoted(value: unknown): string {
+  const text = value === undefined ? 'undefined' : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/**
+ * The answer as a snapshot, once every figure `sluice top` draws has the type it draws it as: a
+ * server that answers something else (another program on the port, a garbled proxy) is reported
+ * like one that cannot be reached, rather than failing in the middle of drawing a frame.
+ */
+export function checkSnapshot(value: unknown): LiveStats {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    throw new Error(`not a Sluice /api/stats snapshot: ${field} must be ${expected}, got ${quoted(got)}`);
+  };
+  const numbers = (object: Fields, keys: readonly string[], prefix: string, optional = false) => {
+    for (const key of keys) {
+      const v = object[key];
+      if (optional && v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${prefix}${key}`, 'a number', v);
+    }
+  };
+  const string = (object: Fields, key: string, prefix: string, optional = false) => {
+    const v = object[key];
+    if (!(optional && v === undefined) && typeof v !== 'string') fail(`${prefix}${key}`, 'a string', v);
+  };
+  if (!isObject(value)) return fail('the answer', 'an object', value);
+  numbers(value, NUMBERS, '');
+  numbers(value, ['busySeconds', 'sinkWriteSeconds', 'sinkFailingSeconds'], '', true);
+  if (typeof value.ready !== 'boolean') fail('ready', 'true or false', value.ready);
+  const reasons = value.notReadyReasons;
+  if (!Array.isArray(reasons) || reasons.some((r) => typeof r !== 'string'))
+    fail('notReadyReasons', 'a list of strings', reasons);
+  if (value.source !== undefined) {
+    const source = value.source;
+    if (!isObject(source)) return fail('source', 'an object', source);
+    string(source, 'source', 'source.');
+    string(source, 'error', 'source.', true);
+    numbers(source, ['held'], 'source.');
+    numbers(source, ['waiting', 'unacked'], 'source.', true);
+  }
+  if (value.stages !== undefined) {
+    if (!isObject(value.stages)) return fail('stages', 'an object', value.stages);
+    numbers(value.stages, STAGE_NUMBERS, 'stages.');
+  }
+  if (value.routes !== undefined) {
+    if (!Array.isArray(value.routes)) return fail('routes', 'a list', value.routes);
+    for (const [i, route] of (value.routes as unknown[]).entries()) {
+      if (!isObject(route)) return fail(`routes[${i}]`, 'an object', route);
+      string(route, 'name', `routes[${i}].`);
+      numbers(route, ['written', 'failingSeconds'], `routes[${i}].`);
+    }
+  }
+  if (value.disk !== undefined) {
+    if (!isObject(value.disk)) return fail('disk', 'an object', value.disk);
+    numbers(value.disk, DISK_NUMBERS, 'disk.');
+    string(value.disk, 'fsync', 'disk.');
+  }
+  return value as unknown as LiveStats;
 }
 
 /** Why a request failed, in a few words (connection errors carry their code, e.g. ECONNREFUSED). */

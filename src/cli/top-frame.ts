@@ -102,7 +102,13 @@ export function renderFrame(
     if (!cur.ready && cur.notReadyReasons?.length)
       lines.push(`${label('NOT READY')} ${cur.notReadyReasons.join('; ')}`);
   }
-  if (ctx.error) lines.push('', `cannot reach ${ctx.url}/api/stats: ${ctx.error}`, 'retrying…');
+  // Wrapped, not cut at the terminal's width: the reason is at the end of a long line.
+  if (ctx.error)
+    lines.push(
+      '',
+      ...wrapped('', `cannot reach ${ctx.url}/api/stats: ${ctx.error}`, ctx.columns),
+      'retrying…',
+    );
   lines.push(
     '',
     `rates over ${ctx.intervalMs} ms${ctx.interactive ? ' · q or Ctrl-C to quit' : ''}${cur && !prev ? ' · rates from the next snapshot' : ''}`,

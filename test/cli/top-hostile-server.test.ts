@@ -1,0 +1,143 @@
+/**
+ * `sluice top`, run as the built CLI (`npm run build` first), against servers that are not a
+ * healthy Sluice: answers with figures missing, control characters in names and messages, answers
+ * that trickle in or never end. It must keep drawing, say what is wrong, and quit when asked.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LiveStats } from '../../src/metrics/live-stats.js';
+import { CLI, ROOT } from '../harness/built.js';
+import { runCli } from '../helpers/cli.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const servers: Server[] = [];
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** A server on a free port answering every request with `handle`; resolves with its URL. */
+async function serve(handle: Handler): Promise<string> {
+  const server = createServer(handle);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A snapshot as a healthy Sluice answers it. */
+function snapshot(extra: Partial<LiveStats> = {}): LiveStats {
+  return {
+    takenAt: Date.now(),
+    pushed: 10,
+    written: 10,
+    deadLettered: 0,
+    dropped: 0,
+    retries: 0,
+    queueDepthEvents: 0,
+    queueDepthBytes: 0,
+    queueCapacityBytes: 4096,
+    producerBlockedSeconds: 0,
+    backpressureEvents: 0,
+    latencyP50Ms: 1,
+    latencyP99Ms: 2,
+    workers: 1,
+    workerUtilization: 0,
+    busySeconds: 0,
+    sinkWriteSeconds: 0,
+    sinkFailingSeconds: 0,
+    ready: true,
+    notReadyReasons: [],
+    ...extra,
+  };
+}
+
+interface Live {
+  /** Resolves once the output so far matches `pattern`, or the process ended (then with false). */
+  until(pattern: RegExp): Promise<boolean>;
+  /** Sends SIGTERM (what `q` does in a terminal) and resolves with the exit code and output. */
+  quit(): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  stdout(): string;
+}
+
+/** `sluice top ARGS…` running live, its output piped (so no terminal modes). */
+function liveTop(...args: string[]): Live {
+  const child = spawn(process.execPath, [CLI, 'top', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  const changed = new Set<() => void>();
+  const notify = () => {
+    for (const f of changed) f();
+  };
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+    notify();
+  });
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+    notify();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  void exited.then(notify);
+  return {
+    stdout: () => stdout,
+    until: (pattern) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (pattern.test(stdout)) {
+            changed.delete(check);
+            resolve(true);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            changed.delete(check);
+            resolve(false);
+          }
+        };
+        changed.add(check);
+        check();
+      }),
+    quit: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      return { code, stdout, stderr };
+    },
+  };
+}
+
+describe('sluice top against a server that is not a healthy Sluice', () => {
+  it('keeps drawing and names the missing figure when a snapshot lacks figures', async () => {
+    const url = await serve((_req, res) => res.end(JSON.stringify({ takenAt: Date.now(), pushed: 3 })));
+    const top = liveTop('--url', url, '--interval', '100');
+    const said = await top.until(/written must be a number, got undefined[\s\S]*written must be a number/);
+    const exit = await top.quit();
+    expect(exit.stderr).toBe('');
+    expect(said).toBe(true);
+    expect(exit.stdout).toContain('DISCONNECTED, retrying');
+    expect(exit.code).toBe(0);
+
+    const once = await runCli(['top', '--url', url, '--once', '--interval', '100']);
+    expect(once.code).toBe(1);
+    expect(once.stderr).toContain(
+      'not a Sluice /api/stats snapshot: written must be a number, got undefined',
+    );
+    expect(once.stdout).toBe('');
+  });
+
+  it('refuses a snapshot whose routes are not a list of named routes, quoting what came', async () => {
+    const url = await serve((_req, res) =>
+      res.end(JSON.stringify({ ...snapshot(), routes: [{ name: 7, written: 1, failingSeconds: 0 }] })),
+    );
+    const once = await runCli(['top', '--url', url, '--once', '--interval', '100']);
+    expect(once.code).toBe(1);
+    expect(once.stderr).toContain('routes[0].name must be a string, got 7');
+  });
+});
