@@ -2,7 +2,7 @@ import { InvalidOptionError } from '../errors.js';
 import type { LiveStats } from '../metrics/live-stats.js';
 import { parseFlags } from './parse-flags.js';
 import { describeError, fetchStats } from './stats-client.js';
-import { embolden, renderFrame } from './top-frame.js';
+import { embolden, printable, renderFrame } from './top-frame.js';
 
 export const TOP_HELP = `Usage: sluice top [--url http://HOST:PORT] [options]
 
@@ -91,7 +91,9 @@ async function once(options: TopOptions, io: TopIo): Promise<number> {
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   } catch (error) {
-    io.stderr.write(`sluice top: cannot reach ${options.url}/api/stats: ${describeError(error)}\n`);
+    io.stderr.write(
+      `sluice top: cannot reach ${options.url}/api/stats: ${printable(describeError(error))}\n`,
+    );
     return 1;
   }
 }

@@ -114,7 +114,18 @@ export function renderFrame(
     `rates over ${ctx.intervalMs} ms${ctx.interactive ? ' · q or Ctrl-C to quit' : ''}${cur && !prev ? ' · rates from the next snapshot' : ''}`,
   );
   // Never wider than the terminal: a wrapped line would scroll the frame.
-  return lines.map((line) => line.slice(0, Math.max(20, ctx.columns)));
+  return lines.map((line) => printable(line).slice(0, Math.max(20, ctx.columns)));
+}
+
+/**
+ * `text` with every control character (C0, DEL, C1) written out as `\xNN`. Names and messages come
+ * from the server (a broker's error, a reason, a JSON parser's quote of a garbled answer): an
+ * escape sequence among them would move the cursor, recolour or retitle the terminal, and a
+ * newline would push the frame off its lines.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: they are what is being replaced
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /**

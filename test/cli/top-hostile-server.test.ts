@@ -140,4 +140,54 @@ describe('sluice top against a server that is not a healthy Sluice', () => {
     expect(once.code).toBe(1);
     expect(once.stderr).toContain('routes[0].name must be a string, got 7');
   });
+
+  it('writes control characters in names and messages out as \\xNN, never to the terminal', async () => {
+    const hostile = '\x1b[2J\x1b]0;owned\x07\r\n\x9b31m';
+    const url = await serve((_req, res) =>
+      res.end(
+        JSON.stringify({
+          ...snapshot({ ready: false, notReadyReasons: [`reason${hostile}`] }),
+          source: {
+            source: `kind${hostile}`,
+            waiting: 1,
+            unacked: 1,
+            held: 1,
+            at: 0,
+            error: `down${hostile}`,
+          },
+          routes: [
+            { name: `one${hostile}`, written: 1, failingSeconds: 0 },
+            { name: 'two', written: 1, failingSeconds: 0 },
+          ],
+        }),
+      ),
+    );
+    const once = await runCli(['top', '--url', url, '--once', '--interval', '100']);
+    expect(once.stderr).toBe('');
+    expect(once.code).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
+    expect(once.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    const lines = once.stdout.split('\n');
+    const shown = '\\x1b[2J\\x1b]0;owned\\x07\\x0d\\x0a\\x9b31m';
+    expect(lines.filter((line) => line.startsWith('NOT READY'))).toEqual([`NOT READY   reason${shown}`]);
+    expect(lines.find((line) => line.startsWith('ROUTES'))).toContain(`one${shown}`);
+    const source = lines.find((line) => line.startsWith('SOURCE'));
+    expect(source).toContain(`kind${shown}`);
+    // The line is cut at the terminal's width; the broker's message starts within it.
+    expect(source).toContain('(broker: down\\x1b[2J');
+
+    // A garbled answer: the JSON parser's message quotes it.
+    const garbled = await serve((_req, res) => res.end(`\x1b[31m${hostile}`));
+    const refused = await runCli(['top', '--url', garbled, '--once', '--interval', '100']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is not valid JSON');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
+    expect(refused.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    const top = liveTop('--url', garbled, '--interval', '100');
+    await top.until(/is not valid JSON[\s\S]*is not valid JSON/);
+    const exit = await top.quit();
+    expect(exit.code).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
+    expect(exit.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  });
 });
