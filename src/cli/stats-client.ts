@@ -3,19 +3,28 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import type { LiveStats } from '../metrics/live-stats.js';
 
+/** A snapshot is a few kB (64 routes at most); an answer far past that is not one. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
 /**
- * One GET of /api/stats. node:http without an agent, so no keep-alive socket holds the process
- * open after `--once`.
+ * One GET of /api/stats, whole within `timeoutMs` and `MAX_ANSWER_BYTES`: a server that trickles
+ * its answer, or never ends it, fails the request instead of holding `sluice top` (an idle timeout
+ * alone is reset by every byte) or filling its memory. node:http without an agent, so no
+ * keep-alive socket holds the process open after `--once`; `signal` abandons the request.
  */
-export function fetchStats(baseUrl: string, timeoutMs: number): Promise<LiveStats> {
+export function fetchStats(baseUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<LiveStats> {
   const target = `${baseUrl}/api/stats`;
   const get = target.startsWith('https:') ? httpsGet : httpGet;
   return new Promise((resolve, reject) => {
-    const request = get(target, { agent: false, timeout: timeoutMs }, (response: IncomingMessage) => {
+    const request = get(target, { agent: false, signal }, (response: IncomingMessage) => {
       let body = '';
+      let bytes = 0;
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
-        body += chunk;
+        bytes += Buffer.byteLength(chunk);
+        if (bytes > MAX_ANSWER_BYTES)
+          request.destroy(new Error(`${target} answered more than ${MAX_ANSWER_BYTES} bytes`));
+        else body += chunk;
       });
       response.on('error', reject);
       response.on('end', () => {
@@ -28,8 +37,12 @@ export function fetchStats(baseUrl: string, timeoutMs: number): Promise<LiveStat
         }
       });
     });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    const deadline = setTimeout(
+      () => request.destroy(new Error(`no whole answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     request.on('error', reject);
+    request.on('close', () => clearTimeout(deadline));
   });
 }
 

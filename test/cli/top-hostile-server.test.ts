@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_ANSWER_BYTES } from '../../src/cli/stats-client.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { CLI, ROOT } from '../harness/built.js';
 import { runCli } from '../helpers/cli.js';
@@ -189,5 +190,35 @@ describe('sluice top against a server that is not a healthy Sluice', () => {
     expect(exit.code).toBe(0);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them
     expect(exit.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  });
+
+  it('gives up on an answer that trickles in without end, and says so', async () => {
+    const url = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // A byte at a time: a socket's idle timeout never fires.
+      const drip = setInterval(() => res.write(' '), 100);
+      req.socket.once('close', () => clearInterval(drip));
+    });
+    const once = await runCli(['top', '--url', url, '--once', '--interval', '100'], { timeoutMs: 30_000 });
+    expect(once.stderr).toContain('no whole answer within 2000 ms');
+    expect(once.code).toBe(1);
+  });
+
+  it('refuses an answer past MAX_ANSWER_BYTES rather than holding all of it', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, ' ');
+    const url = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // 64 MiB, then nothing more and no end: what would be held, without the bound.
+      let sent = 0;
+      const pour = () => {
+        while (sent < 64 && res.write(chunk)) sent++;
+        if (sent < 64) res.once('drain', pour);
+      };
+      pour();
+      req.socket.once('close', () => res.off('drain', pour));
+    });
+    const once = await runCli(['top', '--url', url, '--once', '--interval', '100'], { timeoutMs: 30_000 });
+    expect(once.stderr).toContain(`answered more than ${MAX_ANSWER_BYTES} bytes`);
+    expect(once.code).toBe(1);
   });
 });
