@@ -114,6 +114,8 @@ export async function topCommand(argv: string[], io: TopIo = process): Promise<n
   let error: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // Quitting abandons the poll in flight: its socket would keep the process alive until it ends.
+  const quitting = new AbortController();
 
   const draw = () => {
     const lines = renderFrame(cur, prev, {
@@ -131,7 +133,7 @@ export async function topCommand(argv: string[], io: TopIo = process): Promise<n
 
   const tick = async () => {
     try {
-      const next = await fetchStats(options.url, Math.max(2000, options.intervalMs));
+      const next = await fetchStats(options.url, Math.max(2000, options.intervalMs), quitting.signal);
       // After an outage the server may have restarted: no rate across the gap.
       prev = error ? undefined : cur;
       cur = next;
@@ -157,6 +159,7 @@ export async function topCommand(argv: string[], io: TopIo = process): Promise<n
       if (stopped) return;
       stopped = true;
       clearTimeout(timer);
+      quitting.abort();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       io.stdout.off('resize', onResize);

@@ -65,6 +65,8 @@ interface Live {
   /** Sends SIGTERM (what `q` does in a terminal) and resolves with the exit code and output. */
   quit(): Promise<{ code: number | null; stdout: string; stderr: string }>;
   stdout(): string;
+  /** SIGKILL. */
+  kill(): void;
 }
 
 /** `sluice top ARGS…` running live, its output piped (so no terminal modes). */
@@ -92,6 +94,7 @@ function liveTop(...args: string[]): Live {
   void exited.then(notify);
   return {
     stdout: () => stdout,
+    kill: () => child.kill('SIGKILL'),
     until: (pattern) =>
       new Promise((resolve) => {
         const check = () => {
@@ -220,5 +223,23 @@ describe('sluice top against a server that is not a healthy Sluice', () => {
     const once = await runCli(['top', '--url', url, '--once', '--interval', '100'], { timeoutMs: 30_000 });
     expect(once.stderr).toContain(`answered more than ${MAX_ANSWER_BYTES} bytes`);
     expect(once.code).toBe(1);
+  });
+
+  it('quits at once while a poll waits on a server that never answers', async () => {
+    let asked!: () => void;
+    const polled = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    // Takes the request and never answers it.
+    const url = await serve(() => asked());
+    const top = liveTop('--url', url, '--interval', '60000');
+    await polled;
+    const quit = top.quit();
+    // Far below the poll's 60 s timeout: a process still running by then waits on the poll.
+    const guard = setTimeout(() => top.kill(), 15_000);
+    const exit = await quit;
+    clearTimeout(guard);
+    expect(exit.stderr).toBe('');
+    expect(exit.code).toBe(0);
   });
 });
