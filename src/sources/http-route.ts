@@ -27,8 +27,10 @@ export interface RoutedRequest {
  * content type and coding, declared length — and says how to take it, or the reply that refuses it.
  */
 export function routeRequest(req: IncomingMessage, route: Route, stopping: boolean): RoutedRequest | Reply {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  if (url.pathname !== route.path) return { status: 404, body: { error: 'not found' } };
+  const target = req.url ?? '/';
+  const url = URL.canParse(target, 'http://localhost') ? new URL(target, 'http://localhost') : null;
+  // node:http passes on targets such as `//` that no URL can be made of: no path, so not ours.
+  if (url === null || url.pathname !== route.path) return { status: 404, body: { error: 'not found' } };
   if (req.method !== 'POST') {
     return { status: 405, body: { error: 'method not allowed' }, headers: { allow: 'POST' } };
   }

@@ -228,6 +228,25 @@ describe('the http source', () => {
     expect(get.headers.get('allow')).toBe('POST');
   });
 
+  it('answers 404, as for another path, to a request target no URL can be made of, and logs no error', async () => {
+    const errors = vi.fn();
+    const { pipeline, url } = await start();
+    const spy = vi.spyOn(pipeline.logger, 'error').mockImplementation(errors);
+    for (const target of ['//', '/\\', '//[::1']) {
+      const sending = send(url, { 'content-length': 3 });
+      sending.req.path = target;
+      sending.req.end('{}\n');
+      const answer = await sending.answer;
+      expect({ target, status: answer.status, body: JSON.parse(answer.body) }).toEqual({
+        target,
+        status: 404,
+        body: { error: 'not found' },
+      });
+    }
+    expect(errors).not.toHaveBeenCalled();
+    spy.mockRestore();
+  });
+
   // With two partitions, key-less events of one push land in one ring: each ring must have room.
   it.each([1, 2])(
     'answers 429 with Retry-After once the ring is full behind a stalled sink, and every event it accepted reaches the sink (%i partitions)',
