@@ -66,6 +66,16 @@ export async function createMetricsServer(
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidOptionError('metrics.port', 'a port from 0 to 65535', port);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // A figure that cannot be read (a getter that throws, a value JSON cannot carry) fails its
+    // request, not the process: a throw here would be uncaught and end the pipeline with it.
+    try {
+      route(req, res);
+    } catch (error) {
+      if (!res.headersSent) send(res, 500, 'text/plain', `${String(error)}\n`);
+      else res.destroy();
+    }
+  });
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return send(res, 405, 'text/plain', 'method not allowed\n');
@@ -96,7 +106,7 @@ export async function createMetricsServer(
       (body) => send(res, 200, TYPES[file.split('.').pop()!] ?? 'application/octet-stream', body),
       () => send(res, 404, 'text/plain', 'dashboard not built\n'),
     );
-  });
+  };
   // The history starts now, so a dashboard opened later finds the minutes before it.
   pipeline.liveHistory?.();
   await new Promise<void>((resolve, reject) => {

@@ -1,12 +1,17 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline } from '../../src/engine/pipeline.js';
 import type { LiveStats } from '../../src/metrics/live-stats.js';
 import { createMetricsServer, type MetricsServer } from '../../src/metrics/metrics-server.js';
 import { CLI } from '../harness/built.js';
+
+/** The built metrics server, for a process of its own. */
+const SERVER = fileURLToPath(new URL('../../dist/src/metrics/metrics-server.js', import.meta.url));
 
 let pipeline: Pipeline | undefined;
 let server: MetricsServer | undefined;
@@ -115,5 +120,40 @@ describe('sluice bench --serve', () => {
     }
     expect(pushed).toBeGreaterThan(0);
     await new Promise((resolve) => child.once('exit', resolve));
+  });
+
+  it('answers 500 when a figure cannot be read, and keeps serving: the process lives on', async () => {
+    // In a process of its own, so that an uncaught throw would end that process, not this one.
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
+        const { createMetricsServer } = await import(${JSON.stringify(pathToFileURL(SERVER).href)});
+        const broken = () => { throw new Error('figures unavailable'); };
+        const server = await createMetricsServer(
+          { metrics: { metrics: async () => '', contentType: 'text/plain' }, health: broken, liveStats: broken, liveHistory: () => [{ n: 1n }] },
+          { port: 0 },
+        );
+        console.log(server.url);
+        `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+        child.once('exit', (code) => reject(new Error(`the server's process exited with ${code}`)));
+      });
+      for (const path of ['/api/stats', '/readyz', '/api/history']) {
+        const response = await fetch(`${url}${path}`);
+        expect([path, response.status]).toEqual([path, 500]);
+      }
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(child.exitCode).toBe(null);
+    } finally {
+      child.kill();
+    }
   });
 });
