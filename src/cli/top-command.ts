@@ -184,6 +184,8 @@ export async function topCommand(argv: string[], io: TopIo = process): Promise<n
       io.stdin.resume();
       io.stdin.on('data', onKey);
     }
+    // The first poll may take up to its timeout: until it ends, the frame says it is connecting.
+    draw();
     void tick();
   });
 }

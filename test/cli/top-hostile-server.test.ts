@@ -225,7 +225,7 @@ describe('sluice top against a server that is not a healthy Sluice', () => {
     expect(once.code).toBe(1);
   });
 
-  it('quits at once while a poll waits on a server that never answers', async () => {
+  it('says it is connecting, and quits at once, while a poll waits on a server that never answers', async () => {
     let asked!: () => void;
     const polled = new Promise<void>((resolve) => {
       asked = resolve;
@@ -234,11 +234,13 @@ describe('sluice top against a server that is not a healthy Sluice', () => {
     const url = await serve(() => asked());
     const top = liveTop('--url', url, '--interval', '60000');
     await polled;
-    const quit = top.quit();
     // Far below the poll's 60 s timeout: a process still running by then waits on the poll.
     const guard = setTimeout(() => top.kill(), 15_000);
-    const exit = await quit;
+    // Drawn before the first answer, not a blank screen until it comes.
+    const connecting = await top.until(/^sluice top {2}\S+ {2}connecting/m);
+    const exit = await top.quit();
     clearTimeout(guard);
+    expect(connecting).toBe(true);
     expect(exit.stderr).toBe('');
     expect(exit.code).toBe(0);
   });
