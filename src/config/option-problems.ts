@@ -3,14 +3,28 @@ import { quote } from '../errors.js';
 
 type Path = readonly PropertyKey[];
 
-/** `source.subjects[0]`, under `prefix` when given; an empty path is `whole`. */
+/** A key written as it is when it reads as one; others quoted, so a line break or quote in a key stays visible. */
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
+/**
+ * `source.subjects[0]`, under `prefix` when given; an empty path is `whole`. A key that is no plain
+ * name (a route named `a"b` or holding a line break) is written `routes["a\"b"]`.
+ */
 function fieldName(path: Path, prefix: string, whole: string): string {
   let name = prefix;
   for (const key of path) {
     if (typeof key === 'number') name += `[${key}]`;
+    else if (typeof key === 'string' && !PLAIN_KEY.test(key)) name += `[${JSON.stringify(key)}]`;
     else name += name === '' ? String(key) : `.${String(key)}`;
   }
   return name === '' ? whole : name;
+}
+
+/** What a problem quotes: the value at its path, or what a custom issue names as `params.got`. */
+function gotOf(issue: z.core.$ZodIssue, input: unknown): unknown {
+  if (issue.code === 'custom' && issue.params !== undefined && Object.hasOwn(issue.params, 'got'))
+    return issue.params.got;
+  return valueAt(input, issue.path);
 }
 
 /** The value at `path` in the input as given, undefined where it is missing. */
@@ -48,8 +62,6 @@ export function problemsOf(
     }
     const problem = issue.code === 'custom' ? issue.params?.problem : undefined;
     if (typeof problem === 'string') return [problem];
-    return [
-      `${fieldName(issue.path, prefix, whole)} ${issue.message}, got ${quote(valueAt(input, issue.path))}`,
-    ];
+    return [`${fieldName(issue.path, prefix, whole)} ${issue.message}, got ${quote(gotOf(issue, input))}`];
   });
 }

@@ -152,6 +152,8 @@ export const routesSchema = z
             code: 'custom',
             path: [name],
             message: `is not a valid route name: must be ${NAME_RULE}`,
+            // The name is what is wrong, not the route it names.
+            params: { got: name },
           });
       // Checked even when a route's own fields have problems: every problem is reported at once.
     },

@@ -97,10 +97,23 @@ describe('routes', () => {
       'routes.badRegex.when.matches must be a valid regular expression, got "("',
       "routes.badPath.when.path must be a path 'id', 'key', 'source', 'ts' or 'payload' followed by .keys, got \"body.x\"",
       'routes.badSink.sink.type must be one of null, ndjson, sqlite, postgres, nats-jetstream, redis-streams, got "carrier-pigeon"',
-      'routes.9lives is not a valid route name: must be a name of letters, digits, _ and - (starting with a letter or _), at most 64 characters, got {"sink":{"type":"null"}}',
+      'routes["9lives"] is not a valid route name: must be a name of letters, digits, _ and - (starting with a letter or _), at most 64 characters, got "9lives"',
       'routes.default must be left out when sink is given (sink is the route \'default\'), got {"sink":{"type":"ndjson","path":"other.ndjson"}}',
       'defaultRoute must be one of the routes (default, 9lives, two, none, badRegex, badPath, badSink, extra), got "nowhere"',
     ]);
+  });
+
+  it('a route name with quotes, a line break or markup is quoted where the problem names it', () => {
+    const name = 'a"b\n</script>';
+    expect(problemsOf({ routes: { [name]: { sink: NULL } }, ...DL })).toEqual([
+      `routes[${JSON.stringify(name)}] is not a valid route name: must be a name of letters, digits, _ and - (starting with a letter or _), at most 64 characters, got ${JSON.stringify(name)}`,
+    ]);
+    // A problem inside such a route names it the same way, one line whatever the name holds.
+    const [problem] = problemsOf({ routes: { [name]: { sink: { type: 'carrier-pigeon' } } }, ...DL }).filter(
+      (p) => p.includes('.sink.type'),
+    );
+    expect(problem).toMatch(/^routes\["a\\"b\\n<\/script>"\]\.sink\.type must be one of /);
+    expect(problem).not.toContain('\n');
   });
 
   it('at most 16 routes; defaultRoute only with routes', () => {
