@@ -282,21 +282,31 @@ export class DiskLog {
     const size = frames.length;
     const firstSeq = this.#lastSeq + 1;
     let segment: Segment | undefined;
-    try {
-      segment = this.#segmentFor(firstSeq, size);
-      let written = 0;
-      while (written < size) written += this.#write(this.#fd!, frames, written);
-    } catch (error) {
-      // A write cut short (a full disk) leaves part of a frame: cut it off, so that the next
-      // append does not land after it (which would read as corruption in the middle).
-      if (segment !== undefined && this.#fd !== undefined) {
-        try {
-          ftruncateSync(this.#fd, segment.bytes);
-        } catch {
-          // The open after a crash cuts a torn tail all the same.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        segment = this.#segmentFor(firstSeq, size);
+        let written = 0;
+        while (written < size) written += this.#write(this.#fd!, frames, written);
+        break;
+      } catch (error) {
+        // A write cut short (a full disk) leaves part of a frame: cut it off, so that the next
+        // append does not land after it (which would read as corruption in the middle).
+        if (segment !== undefined && this.#fd !== undefined) {
+          try {
+            ftruncateSync(this.#fd, segment.bytes);
+          } catch {
+            // The open after a crash cuts a torn tail all the same.
+          }
         }
+        // Once, on a full disk: the space of a last segment the consumer has wholly acknowledged.
+        if (
+          attempt > 0 ||
+          (error as NodeJS.ErrnoException).code !== 'ENOSPC' ||
+          !this.#dropAcknowledgedLast()
+        )
+          return Promise.reject(error);
+        segment = undefined;
       }
-      return Promise.reject(error);
     }
     segment.count += count;
     segment.bytes += size;
@@ -457,6 +467,30 @@ export class DiskLog {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
     unlock(this.dir);
+  }
+
+  /**
+   * Deletes the last segment when every record in it is acknowledged, so that the next append
+   * starts a new one: ack() always keeps the last segment, the one appends go to, and on a full
+   * disk its acknowledged records would otherwise hold the space for good. Returns whether it did.
+   */
+  #dropAcknowledgedLast(): boolean {
+    const last = this.#segments.at(-1);
+    if (last === undefined || last.count === 0 || last.firstSeq + last.count - 1 > this.#ackedSeq)
+      return false;
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    // An open descriptor would keep the deleted file's blocks.
+    if (this.#reader?.segment === last) {
+      closeSync(this.#reader.fd);
+      this.#reader = undefined;
+    }
+    this.#segments.pop();
+    this.#bytes -= last.bytes;
+    // Were this process to die before the next segment holds a record, open finds no segment and
+    // starts after the position on disk: every record up to it, and all of this one, acknowledged.
+    unlinkSync(join(this.dir, last.file));
+    return true;
   }
 
   #segmentFor(firstSeq: number, size: number): Segment {

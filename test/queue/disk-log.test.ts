@@ -14,6 +14,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   truncateSync,
@@ -322,6 +323,54 @@ describe('DiskLog', () => {
     // Segments wholly acknowledged are gone; what is left is replayed, at least from record 21.
     const replayed = texts(again);
     expect(replayed.slice(-10)).toEqual(Array.from({ length: 10 }, (_, i) => record(20 + i, 40).toString()));
+  });
+
+  it('a full disk holding only acknowledged records: the next append takes their space, rather than failing for good', async () => {
+    const disk = 2000;
+    const used = () => readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    // Writes what fits on a disk of `disk` bytes, then fails as write(2) does when it is full.
+    const small = ((fd: number, buffer: Buffer, offset: number) => {
+      const n = Math.min(buffer.length - offset, disk - used());
+      if (n <= 0)
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return writeSync(fd, buffer, offset, n);
+    }) as typeof writeSync;
+    const log = openLog({ writeSync: small, segmentBytes: 1024 * 1024 });
+    let appended = 0;
+    for (;;) {
+      const ok = await log.append([record(appended + 1, 100)]).then(
+        () => true,
+        (error: unknown) => {
+          expect(error).toMatchObject({ code: 'ENOSPC' });
+          return false;
+        },
+      );
+      if (!ok) break;
+      appended++;
+    }
+    expect(appended).toBeGreaterThan(10);
+    // The consumer read and acknowledged everything: one segment, all of it acknowledged.
+    log.read(1, 100_000);
+    log.ack(appended);
+    expect(segments().length).toBe(1);
+    expect(await log.append([record(1000, 100)])).toEqual({ firstSeq: appended + 1, lastSeq: appended + 1 });
+    expect(await log.append([record(1001, 100)])).toEqual({ firstSeq: appended + 2, lastSeq: appended + 2 });
+    expect(used()).toBeLessThan(disk);
+    // No descriptor of this process keeps the deleted segment's blocks.
+    if (existsSync('/proc/self/fd'))
+      for (const fd of readdirSync('/proc/self/fd')) {
+        const target = (() => {
+          try {
+            return readlinkSync(join('/proc/self/fd', fd));
+          } catch {
+            return '';
+          }
+        })();
+        expect(target.startsWith(dir) && target.endsWith('(deleted)'), target).toBe(false);
+      }
+    crash(log);
+    const again = openLog();
+    expect(texts(again)).toEqual([record(1000, 100), record(1001, 100)].map(String));
   });
 
   it('a write cut short leaves no partial frame for the next append to land after', async () => {
