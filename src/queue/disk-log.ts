@@ -2,6 +2,7 @@ import {
   closeSync,
   fdatasyncSync,
   ftruncateSync,
+  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -14,6 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { CumulativeHistogram } from '../cumulative-histogram.js';
 import { ClosedError, QueueLockedError } from '../errors.js';
@@ -647,23 +649,73 @@ function readAcked(dir: string): number {
 /** Takes the directory's lock; returns the pid of a holder that no longer runs, taken over. */
 function lock(dir: string): number | undefined {
   const path = join(dir, 'lock');
+  const takeover = join(dir, 'lock.takeover');
   let stale: number | undefined;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      // O_EXCL: of two processes racing for a free lock, one creates the file, the other fails.
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return stale;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  // A live process holds the takeover file for a few system calls: waited for, about a second.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (createWithPid(path)) return stale;
+    const holder = readPid(path);
+    // Gone meanwhile: try again to create it.
+    if (holder === GONE) continue;
+    if (holder !== undefined && alive(holder)) throw new QueueLockedError(dir, holder);
+    stale ??= holder;
+    // The holder is dead. Of the processes that saw so, only the one holding the takeover file
+    // may remove the lock, after reading it again while holding it: a lock that exists then can
+    // be neither removed nor replaced by anyone else until the takeover file is given back.
+    if (!createWithPid(takeover)) {
+      const taker = readPid(takeover);
+      // Left by a process that died while taking over: no one else would ever remove it.
+      if (typeof taker === 'number' && !alive(taker)) rmSync(takeover, { force: true });
+      else sleep(5);
+      continue;
     }
-    const holder = Number(readFileSync(path, 'utf8').trim());
-    if (Number.isInteger(holder) && holder > 0 && alive(holder)) throw new QueueLockedError(dir, holder);
-    stale = Number.isInteger(holder) && holder > 0 ? holder : undefined;
-    rmSync(path, { force: true });
+    try {
+      const again = readPid(path);
+      if (typeof again === 'number' && alive(again)) throw new QueueLockedError(dir, again);
+      if (again !== GONE) rmSync(path, { force: true });
+    } finally {
+      rmSync(takeover, { force: true });
+    }
   }
   throw new QueueLockedError(dir, undefined);
+}
+
+/**
+ * Creates `path` holding this process's pid, or returns false when it exists. Written to a file of
+ * its own first and linked into place (link fails on an existing name, as O_EXCL does), so that
+ * no process ever reads the file empty — which would look like a dead holder's.
+ */
+function createWithPid(path: string): boolean {
+  const tmp = `${path}.${process.pid}.${threadId}.tmp`;
+  writeFileSync(tmp, String(process.pid));
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+const GONE = Symbol('gone');
+
+/** The pid a lock file names: undefined when it names none, GONE when there is no such file. */
+function readPid(path: string): number | undefined | typeof GONE {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return GONE;
+    throw error;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function unlock(dir: string): void {

@@ -3,7 +3,7 @@
  * in order; a torn tail is cut off and nothing else; a corrupt segment in the middle is set aside
  * and reported; acknowledged segments go; one process at a time.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -250,6 +250,39 @@ describe('DiskLog', () => {
     const taken = openLog();
     expect(taken.recovery.staleLockPid).toBe(Number(dead.stdout.trim()));
   });
+
+  it('processes starting together on a dead holder’s lock: exactly one takes it over, the others are refused (many rounds)', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const module = JSON.stringify(new URL('../../dist/src/queue/disk-log.js', import.meta.url).href);
+    for (let round = 0; round < 10; round++) {
+      const queue = join(dir, `q${round}`);
+      mkdirSync(queue);
+      writeFileSync(join(queue, 'lock'), dead.stdout.trim());
+      // Each child spins until the same instant, then opens, and holds the log while the others try.
+      const at = Date.now() + 600;
+      const script = `import { DiskLog } from ${module};
+        while (Date.now() < ${at}) {}
+        try { const log = DiskLog.open(${JSON.stringify(queue)}); console.log('opened'); setTimeout(() => log.close(), 400); }
+        catch (e) { console.log(e.code); }`;
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 3 },
+          () =>
+            new Promise<string>((resolve) => {
+              const child = spawn(process.execPath, ['--input-type=module', '-e', script]);
+              let out = '';
+              child.stdout.on('data', (chunk) => (out += chunk));
+              child.on('exit', () => resolve(out.trim()));
+            }),
+        ),
+      );
+      expect(outcomes.sort(), `round ${round}`).toEqual([
+        'SLUICE_QUEUE_LOCKED',
+        'SLUICE_QUEUE_LOCKED',
+        'opened',
+      ]);
+    }
+  }, 60_000);
 
   it('a full disk: the append that fails part-way rejects, leaves nothing of itself, and the log goes on once there is room', async () => {
     let room = Number.POSITIVE_INFINITY;
