@@ -98,10 +98,17 @@ export class QueueFullError extends SluiceError {
   }
 }
 
-/** The main thread's disk queue failed a producer thread's push (the main thread's log says why). */
+/**
+ * The disk queue could not take a push: the log's write failed (a full disk, an I/O error: the
+ * message names the directory, `cause` is the system's error), or, in a producer thread, the main
+ * thread's disk queue failed its push (the main thread's log says why).
+ */
 export class DiskQueueFailedError extends SluiceError {
-  constructor() {
-    super('SLUICE_DISK_QUEUE_FAILED', "the disk queue refused the push: see the main thread's log");
+  constructor(
+    message = "the disk queue refused the push: see the main thread's log",
+    options?: ErrorOptions,
+  ) {
+    super('SLUICE_DISK_QUEUE_FAILED', message, options);
   }
 }
 

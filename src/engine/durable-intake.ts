@@ -1,6 +1,6 @@
 import type { SluiceEvent } from '../codec/event.js';
 import type { HistogramSnapshot } from '../cumulative-histogram.js';
-import { ClosedError, InvalidOptionError, QueueFullError } from '../errors.js';
+import { ClosedError, DiskQueueFailedError, InvalidOptionError, QueueFullError } from '../errors.js';
 import { DiskLog, type DiskLogStats } from '../queue/disk-log.js';
 import { DiskProducerPort, linesOf } from '../queue/disk-producer.js';
 import type { EventQueue } from '../queue/event-queue.js';
@@ -343,7 +343,17 @@ export class DurableIntake {
       while (this.#hotBytes > this.#hotMax && this.#hotHead < this.#hot.length - 1) this.#dropHot();
       this.#wake();
     }
-    return appended.then(() => count);
+    return appended.then(
+      () => count,
+      (error: unknown) => {
+        // The system's error alone (`ENOSPC: no space left on device, write`) names neither Sluice
+        // nor the directory, and carries no code a caller can classify by.
+        throw new DiskQueueFailedError(
+          `the disk queue could not write the push to ${this.#log.dir}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      },
+    );
   }
 
   #dropHot(): void {

@@ -6,14 +6,22 @@
  * exactly once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipeline } from '../../src/engine/pipeline.js';
-import { InvalidOptionError, QueueLockedError } from '../../src/errors.js';
+import { DiskQueueFailedError, InvalidOptionError, QueueLockedError } from '../../src/errors.js';
 import { createControl, FAILING } from '../fixtures/engine/control.js';
 import { createRecordingTable } from '../fixtures/engine/recording-table.js';
 import { fixtureUrl } from '../helpers/engine.js';
@@ -229,6 +237,37 @@ describe("queue.durability: 'disk'", () => {
       expect((error as Error).message).toMatch(
         /^queue\.path must be a directory this process can create and write in \(EACCES: /,
       );
+    }
+  });
+
+  it('a push the log cannot write (a full disk) rejects with a Sluice code naming the directory and the cause', async ({
+    skip,
+  }) => {
+    // /dev/full answers every write with ENOSPC: the log's first segment, linked to it before the
+    // first push makes it, is a disk that is full. Linux has it; elsewhere the case says why it
+    // does not run.
+    if (!existsSync('/dev/full')) {
+      console.log('skipped: no /dev/full on this system to stand for a full disk');
+      skip();
+    }
+    const dir = tempDir();
+    const path = join(dir, 'q');
+    const pipeline = await createPipeline({
+      queue: { durability: 'disk', path },
+      sink: { type: 'null' },
+      deadLetter: { type: 'null' },
+    });
+    try {
+      symlinkSync('/dev/full', join(path, `${'1'.padStart(20, '0')}.seg`));
+      const error = await pipeline.push({ id: 'full-1', payload: { n: 1 } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DiskQueueFailedError);
+      expect(error).toMatchObject({ code: 'SLUICE_DISK_QUEUE_FAILED', cause: { code: 'ENOSPC' } });
+      expect((error as Error).message).toBe(
+        `the disk queue could not write the push to ${path}: ENOSPC: no space left on device, write`,
+      );
+      expect(pipeline.stats().written).toBe(0);
+    } finally {
+      await pipeline.close({ timeoutMs: 5000 });
     }
   });
 
