@@ -7,7 +7,7 @@ import {
   type SluiceEvent,
 } from '../codec/event.js';
 import { UUIDV7_BYTES, uuidv7 } from '../codec/uuid-v7.js';
-import { InvalidEventError, RecordTooLargeError } from '../errors.js';
+import { InvalidEventError, quote, RecordTooLargeError } from '../errors.js';
 import { align, REC_SIZE, RECORD_HEADER_BYTES } from './layout.js';
 import { ownByteLength } from './own-bytes.js';
 import type { Ring } from './ring-buffer.js';
@@ -180,12 +180,13 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
       `must be an object, got ${event === null ? 'null' : typeof event}`,
     );
   }
-  const key = checkOptionalString('key', event.key);
-  const source = checkOptionalString('source', event.source);
+  // Each field read once: a getter or a Proxy could give the check one value and the record another.
+  const givenId = readField(event, 'id');
+  const key = checkOptionalString('key', readField(event, 'key'));
+  const source = checkOptionalString('source', readField(event, 'source'));
   let flags = 0;
   let ts = 0;
-  // Read once, as every field: a getter or a Proxy could give the check one value and the record another.
-  const givenTs: unknown = event.ts;
+  const givenTs = readField(event, 'ts');
   if (givenTs !== undefined) {
     if (typeof givenTs !== 'number' || !Number.isFinite(givenTs)) {
       throw new InvalidEventError('ts', `must be a finite number of milliseconds, got ${String(givenTs)}`);
@@ -193,18 +194,41 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
     ts = givenTs;
     flags |= FLAG_HAS_TS;
   }
+  const value = readField(event, 'payload');
   let payload: string | undefined;
   try {
-    payload = JSON.stringify(event.payload);
+    payload = JSON.stringify(value);
   } catch (error) {
-    throw new InvalidEventError('payload', `is not JSON-serialisable: ${(error as Error).message}`, {
+    throw new InvalidEventError('payload', `is not JSON-serialisable: ${messageOf(error)}`, {
       cause: error,
     });
   }
   if (payload === undefined) {
-    throw new InvalidEventError('payload', `is not JSON-serialisable (${typeof event.payload})`);
+    throw new InvalidEventError('payload', `is not JSON-serialisable (${typeof value})`);
   }
-  return finishPrepare(event.id, key, source, ts, payload, stringBytes(payload), flags, maxRecordBytes);
+  return finishPrepare(givenId, key, source, ts, payload, stringBytes(payload), flags, maxRecordBytes);
+}
+
+/**
+ * `event[name]`. A getter or Proxy trap that throws makes the event one that cannot be pushed, as
+ * a field of the wrong type does: an InvalidEventError naming the field (the thrown value its
+ * cause), not the caller's own error escaping with no code to classify it by.
+ */
+function readField(event: SluiceEvent, name: 'id' | 'key' | 'source' | 'ts' | 'payload'): unknown {
+  try {
+    return event[name];
+  } catch (error) {
+    throw new InvalidEventError(name, `cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** What was thrown, in words; never throws itself (a thrown value may be as hostile as the event). */
+function messageOf(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : quote(error);
+  } catch {
+    return 'a value that cannot be shown';
+  }
 }
 
 /**

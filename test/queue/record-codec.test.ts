@@ -278,6 +278,43 @@ describe('invalid events', () => {
     expect(payloadText(ring, view)).toBe('{"a":1}');
   });
 
+  for (const field of ['id', 'key', 'source', 'ts', 'payload'] as const) {
+    it(`a ${field} getter that throws is SLUICE_INVALID_EVENT naming event.${field}, the thrown value its cause`, () => {
+      const thrown = new RangeError('no such thing');
+      const event = { id: 'e1', payload: 1 };
+      Object.defineProperty(event, field, {
+        get() {
+          throw thrown;
+        },
+      });
+      const error = expectSluiceError(
+        () => prepareEvent(event as SluiceEvent, MAX_RECORD_BYTES),
+        'SLUICE_INVALID_EVENT',
+        field,
+      );
+      expect(error.message).toContain(`event.${field} cannot be read: no such thing`);
+      expect(error.cause).toBe(thrown);
+    });
+  }
+
+  it('a Proxy whose trap throws a value that is no Error, and a revoked Proxy, are refused naming the field', () => {
+    const trap = new Proxy({} as SluiceEvent, {
+      get() {
+        throw 'nope';
+      },
+    });
+    expect(
+      expectSluiceError(() => prepareEvent(trap, MAX_RECORD_BYTES), 'SLUICE_INVALID_EVENT', 'id').message,
+    ).toContain('event.id cannot be read: "nope"');
+    const { proxy, revoke } = Proxy.revocable({ id: 'e1', payload: 1 }, {});
+    revoke();
+    expectSluiceError(
+      () => prepareEvent(proxy as SluiceEvent, MAX_RECORD_BYTES),
+      'SLUICE_INVALID_EVENT',
+      'id',
+    );
+  });
+
   it('an id of 100 × "é" (200 UTF-8 bytes) is accepted', () => {
     expect(prepareEvent({ id: 'é'.repeat(100), payload: 1 }, MAX_RECORD_BYTES).idBytes).toBe(200);
   });
