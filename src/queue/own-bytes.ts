@@ -24,3 +24,17 @@ export function ownByteLength(bytes: Uint8Array): number {
 export function ownView(bytes: Uint8Array, length = ownByteLength(bytes)): Uint8Array {
   return new Uint8Array(bufferGetter.call(bytes), offsetGetter.call(bytes), length);
 }
+
+/**
+ * Whether `bytes` is a view of an ArrayBuffer that was detached (transferred): it then reports no
+ * bytes at all, and copying from it throws — once room for it is reserved in a ring, a throw there
+ * would leave a hole no consumer steps over. Asked only of an empty view, the one that can be so.
+ */
+export function isDetached(bytes: Uint8Array): boolean {
+  try {
+    new Uint8Array(bufferGetter.call(bytes), 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}

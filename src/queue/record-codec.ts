@@ -9,7 +9,7 @@ import {
 import { UUIDV7_BYTES, uuidv7 } from '../codec/uuid-v7.js';
 import { InvalidEventError, quote, RecordTooLargeError } from '../errors.js';
 import { align, REC_SIZE, RECORD_HEADER_BYTES } from './layout.js';
-import { ownByteLength } from './own-bytes.js';
+import { isDetached, ownByteLength } from './own-bytes.js';
 import type { Ring } from './ring-buffer.js';
 
 /**
@@ -258,6 +258,12 @@ export function prepareRaw(
       throw new InvalidEventError(
         '(raw)',
         'must be a Uint8Array or string, got a Proxy or an imitation of one',
+      );
+    }
+    if (length === 0 && isDetached(bytes)) {
+      throw new InvalidEventError(
+        '(raw)',
+        'must be a Uint8Array or string, got a Uint8Array whose ArrayBuffer was transferred (detached)',
       );
     }
   }

@@ -114,6 +114,39 @@ describe('push argument shapes', () => {
     }
   });
 
+  it('refuses raw bytes whose ArrayBuffer was transferred, and the pipeline goes on: every later event written', async () => {
+    const small = await createPipeline({
+      queue: { capacityBytes: 4096 },
+      workers: { min: 1, max: 1 },
+      sink: { type: 'null' },
+      deadLetter: { type: 'null' },
+    });
+    try {
+      const bytes = new TextEncoder().encode('{"id":"gone"}');
+      const view = bytes.subarray(0, 8);
+      structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+      const pushes: (() => Promise<unknown>)[] = [
+        () => small.pushRaw(view),
+        () => small.pushRawMany([view]),
+        () => small.pushRawRecords([{ data: view }]),
+      ];
+      for (const push of pushes) {
+        const error = await Promise.resolve()
+          .then(push)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidEventError);
+        expect((error as Error).message).toContain('ArrayBuffer was transferred (detached)');
+      }
+      // Nothing was reserved for them: a hole in the ring would hold back everything after it.
+      for (let i = 0; i < 300; i++) await small.push(event(i));
+      await small.drained();
+      expect(small.stats().written).toBe(300);
+      expect(small.stats().queue.recordsWritten).toBe(300);
+    } finally {
+      await small.close({ timeoutMs: 5000 });
+    }
+  });
+
   it.each(wrongShapes)(
     'AsyncQueueProducer.%s rejects with SLUICE_INVALID_EVENT naming %s',
     async (_call, argument, make) => {
