@@ -181,12 +181,33 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
     );
   }
   // Each field read once: a getter or a Proxy could give the check one value and the record another.
-  const givenId = readField(event, 'id');
-  const key = checkOptionalString('key', readField(event, 'key'));
-  const source = checkOptionalString('source', readField(event, 'source'));
+  // A getter or Proxy trap that throws makes the event one that cannot be pushed, as a field of the
+  // wrong type does: an InvalidEventError naming the field (the thrown value its cause), not the
+  // caller's own error escaping with no code to classify it by. Read by name, each access keeps a
+  // load site of its own (one `event[name]` for all five would be a generic keyed load).
+  let reading: 'id' | 'key' | 'source' | 'ts' | 'payload' = 'id';
+  let givenId: unknown;
+  let givenKey: unknown;
+  let givenSource: unknown;
+  let givenTs: unknown;
+  let value: unknown;
+  try {
+    givenId = event.id;
+    reading = 'key';
+    givenKey = event.key;
+    reading = 'source';
+    givenSource = event.source;
+    reading = 'ts';
+    givenTs = event.ts;
+    reading = 'payload';
+    value = event.payload;
+  } catch (error) {
+    throw new InvalidEventError(reading, `cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+  const key = checkOptionalString('key', givenKey);
+  const source = checkOptionalString('source', givenSource);
   let flags = 0;
   let ts = 0;
-  const givenTs = readField(event, 'ts');
   if (givenTs !== undefined) {
     if (typeof givenTs !== 'number' || !Number.isFinite(givenTs)) {
       throw new InvalidEventError('ts', `must be a finite number of milliseconds, got ${String(givenTs)}`);
@@ -194,7 +215,6 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
     ts = givenTs;
     flags |= FLAG_HAS_TS;
   }
-  const value = readField(event, 'payload');
   let payload: string | undefined;
   try {
     payload = JSON.stringify(value);
@@ -207,19 +227,6 @@ export function prepareEvent(event: SluiceEvent, maxRecordBytes: number): Prepar
     throw new InvalidEventError('payload', `is not JSON-serialisable (${typeof value})`);
   }
   return finishPrepare(givenId, key, source, ts, payload, stringBytes(payload), flags, maxRecordBytes);
-}
-
-/**
- * `event[name]`. A getter or Proxy trap that throws makes the event one that cannot be pushed, as
- * a field of the wrong type does: an InvalidEventError naming the field (the thrown value its
- * cause), not the caller's own error escaping with no code to classify it by.
- */
-function readField(event: SluiceEvent, name: 'id' | 'key' | 'source' | 'ts' | 'payload'): unknown {
-  try {
-    return event[name];
-  } catch (error) {
-    throw new InvalidEventError(name, `cannot be read: ${messageOf(error)}`, { cause: error });
-  }
 }
 
 /** What was thrown, in words; never throws itself (a thrown value may be as hostile as the event). */
