@@ -67,6 +67,16 @@ function sparse<T>(make: (i: number) => T, length: number, hole: number): T[] {
   return values;
 }
 
+/** A pipeline whose ring a few hundred events fill: a call larger than that waits for room. */
+function smallPipeline(): Promise<Pipeline> {
+  return createPipeline({
+    queue: { capacityBytes: 4096 },
+    workers: { min: 1, max: 1 },
+    sink: { type: 'null' },
+    deadLetter: { type: 'null' },
+  });
+}
+
 describe('push argument shapes', () => {
   let pipeline: Pipeline;
   beforeAll(async () => {
@@ -95,12 +105,7 @@ describe('push argument shapes', () => {
   );
 
   it('writes nothing of a pushMany whose hole lies beyond what the ring can take at once', async () => {
-    const small = await createPipeline({
-      queue: { capacityBytes: 4096 },
-      workers: { min: 1, max: 1 },
-      sink: { type: 'null' },
-      deadLetter: { type: 'null' },
-    });
+    const small = await smallPipeline();
     try {
       // 200 events are several rings' worth: the call would have to wait for room partway.
       const events = sparse(event, 200, 150);
@@ -115,12 +120,7 @@ describe('push argument shapes', () => {
   });
 
   it('refuses raw bytes whose ArrayBuffer was transferred, and the pipeline goes on: every later event written', async () => {
-    const small = await createPipeline({
-      queue: { capacityBytes: 4096 },
-      workers: { min: 1, max: 1 },
-      sink: { type: 'null' },
-      deadLetter: { type: 'null' },
-    });
+    const small = await smallPipeline();
     try {
       const bytes = new TextEncoder().encode('{"id":"gone"}');
       const view = bytes.subarray(0, 8);
